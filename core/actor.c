@@ -1,0 +1,218 @@
+/*
+ * actor.c -- an actor's life: spawn, exit, kill, and the end of it all.
+ *
+ * An actor is one allocation (the struct, then its private state) sitting in
+ * a slot of the host's actor table; its pid is the slot's handle. Ending an
+ * actor is never done in the middle of its own callback: tr_exit marks it
+ * and the scheduler ends it when the callback returns. Deaths are worked off
+ * through the host's reap list, one at a time, so a chain of links that
+ * ends a thousand actors does not recurse a thousand deep.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+static char *dup_reason(const char *r) { return strdup(r ? r : "normal"); }
+
+int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
+             const tr_spawn_opts *opts, tr_pid *out) {
+  tr_spawn_opts none = {0};
+  tr_actor *a, *prev;
+  tr_msg *prev_msg;
+  int rc = TR_OK;
+
+  if (out)
+    *out = 0;
+  if (!opts)
+    opts = &none;
+  if (!h || !b || !b->handle)
+    rc = TR_EINVAL;
+  else if (!tr__on_loop_thread(h))
+    rc = TR_ETHREAD;
+  else if (h->stopped || h->shutting_down)
+    rc = TR_ESTOPPED;
+  else if (opts->name && tr__name_lookup(h, opts->name))
+    rc = TR_EEXIST;
+  if (rc) {
+    tr_msg_free(args);
+    return rc;
+  }
+  a = calloc(1, sizeof *a + b->state_size);
+  if (!a || !(a->pid = tr__slots_put(&h->actors, a))) {
+    free(a);
+    tr_msg_free(args);
+    return TR_ENOMEM;
+  }
+  a->host = h;
+  a->b = b;
+  a->trap_exit = opts->trap_exit ? 1 : 0;
+  tr__list_init(&a->ready);
+  tr__list_init(&a->owned);
+  tr__list_init(&a->peered);
+  tr__mailbox_init(&a->mb,
+                   opts->capacity ? opts->capacity : h->cfg.mailbox_capacity);
+  tr__list_push(&h->started, &a->started);
+  h->stats.actors++;
+
+  if (opts->name)
+    tr_register(h, opts->name, a->pid);
+  if (opts->link)
+    tr_link(h, a->pid, opts->link);
+  if (b->init && a->life == TR__LIVE) {
+    prev = h->current;
+    prev_msg = h->current_msg;
+    h->current = a;
+    h->current_msg = NULL;
+    a->running = 1;
+    rc = b->init(a, a->state, args);
+    a->running = 0;
+    h->current = prev;
+    h->current_msg = prev_msg;
+  }
+  tr_msg_free(args);
+  if (rc) {
+    /* Init cleaned up after itself: end the actor without terminate. */
+    a->b = NULL;
+    tr__actor_end(h, a, "init failed");
+    return TR_EINIT;
+  }
+  if (out)
+    *out = a->pid;
+  if (a->life == TR__EXITING)
+    tr__actor_end(h, a, NULL);
+  else
+    tr__sched_wake(h, a);
+  return TR_OK;
+}
+
+tr_pid tr_self(const tr_actor *self) { return self ? self->pid : 0; }
+tr_host *tr_actor_host(const tr_actor *self) { return self->host; }
+void *tr_actor_state(const tr_actor *self) { return (void *)self->state; }
+
+void tr_exit(tr_actor *self, const char *reason) {
+  if (!self || self->life != TR__LIVE)
+    return;
+  self->reason = dup_reason(reason);
+  if (self->running)
+    self->life = TR__EXITING;
+  else
+    tr__actor_end(self->host, self, NULL);
+}
+
+int tr_kill(tr_host *h, tr_pid pid, const char *reason) {
+  tr_actor *a;
+  if (!h)
+    return TR_EINVAL;
+  if (!tr__on_loop_thread(h))
+    return TR_ETHREAD;
+  a = tr__actor(h, pid);
+  if (!a)
+    return TR_ENOPROC;
+  tr__actor_end(h, a, reason ? reason : "killed");
+  return TR_OK;
+}
+
+int tr_alive(tr_host *h, tr_pid pid) { return h && tr__actor(h, pid) != NULL; }
+
+void tr_trap_exit(tr_actor *self, int on) {
+  if (self)
+    self->trap_exit = on ? 1 : 0;
+}
+
+void tr_await(tr_actor *self, uint64_t session) {
+  if (!self || self->life != TR__LIVE)
+    return;
+  self->await = session;
+  tr__mailbox_await(&self->mb, session);
+  tr__sched_wake(self->host, self);
+}
+
+/* Ends one actor for good: terminate, then out of the table, then tell
+ * whoever watched it. Mail it never handled is counted as dead letters. */
+static void reap_one(tr_host *h, tr_actor *a) {
+  tr_msg *m;
+  if (a->b && a->b->terminate) {
+    tr_actor *prev = h->current;
+    tr_msg *prev_msg = h->current_msg;
+    h->current = a;
+    h->current_msg = NULL;
+    a->running = 1;
+    a->b->terminate(a, a->state, a->reason);
+    a->running = 0;
+    h->current = prev;
+    h->current_msg = prev_msg;
+  }
+  if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
+      strcmp(a->reason, "shutdown") != 0)
+    tr_host_log(h, TR_LOG_WARN, "actor %s <%u.%u> ended: %s",
+                a->b && a->b->name ? a->b->name : "?", (unsigned)a->pid,
+                (unsigned)(a->pid >> 32), a->reason);
+  a->life = TR__DEAD;
+  tr__slots_take(&h->actors, a->pid);
+  tr__list_remove(&a->started);
+  h->stats.actors--;
+  tr__name_release(h, a);
+  while ((m = tr__mailbox_take(&a->mb, 0))) {
+    if (tr__is_user(m))
+      h->stats.dead_letters++;
+    tr_msg_free(m);
+  }
+  tr__refs_on_death(h, a);
+  tr__actor_free(h, a);
+}
+
+void tr__actor_end(tr_host *h, tr_actor *a, const char *reason) {
+  tr__link *l;
+  if (a->life >= TR__REAPING)
+    return;
+  if (!a->reason)
+    a->reason = dup_reason(reason);
+  if (a->running) {
+    a->life = TR__EXITING;
+    return;
+  }
+  if (tr__linked(&a->ready)) {
+    tr__list_remove(&a->ready);
+    h->stats.ready--;
+  }
+  a->life = TR__REAPING;
+  tr__list_push(&h->reap, &a->ready);
+  if (h->reaping)
+    return;
+  h->reaping = 1;
+  while ((l = tr__list_first(&h->reap))) {
+    tr__list_remove(l);
+    reap_one(h, tr__container(l, tr_actor, ready));
+  }
+  h->reaping = 0;
+}
+
+void tr__actor_free(tr_host *h, tr_actor *a) {
+  (void)h;
+  free(a->reason);
+  free(a);
+}
+
+void tr__shutdown(tr_host *h) {
+  tr__link *l;
+  tr_msg *m;
+  h->shutting_down = 1;
+  /* Newest first: whoever started later may depend on who came before. */
+  while ((l = h->started.prev) != &h->started)
+    tr__actor_end(h, tr__container(l, tr_actor, started), "shutdown");
+  uv_idle_stop(&h->idle);
+  uv_timer_stop(&h->timer);
+  uv_mutex_lock(&h->inbox_lock);
+  h->stopped = 1;
+  m = h->inbox_head;
+  h->inbox_head = h->inbox_tail = NULL;
+  h->inbox_len = 0;
+  uv_mutex_unlock(&h->inbox_lock);
+  while (m) {
+    tr_msg *next = m->next;
+    h->stats.dead_letters++;
+    tr_msg_free(m);
+    m = next;
+  }
+}

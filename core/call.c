@@ -1,0 +1,153 @@
+/*
+ * call.c -- request and response between actors.
+ *
+ * A call is a ref owned by the caller with the callee as its peer; its
+ * handle is the session that the request, the reply and any error carry.
+ * Exactly one answer reaches the caller: the reply, or an error -- from the
+ * timer ("timeout"), or from the callee's death ("down", found through the
+ * ref in the callee's list, so at once and not at the timeout). Whichever
+ * comes first frees the ref; anything after it finds no ref and is dropped
+ * as a late reply.
+ */
+#include "host.h"
+
+int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
+            uint64_t *session) {
+  tr_actor *caller, *callee;
+  tr__ref *r;
+  int rc = !h || !m ? TR_EINVAL : tr__msg_check(m);
+  if (session)
+    *session = 0;
+  if (!rc && !tr__on_loop_thread(h))
+    rc = TR_ETHREAD;
+  if (!rc && h->stopped)
+    rc = TR_ESTOPPED;
+  if (!rc && !(caller = tr__actor(h, from)))
+    rc = TR_EINVAL;
+  if (!rc && !(callee = tr__actor(h, to)))
+    rc = TR_ENOPROC;
+  if (!rc && callee->mb.user >= callee->mb.capacity)
+    rc = TR_EFULL;
+  if (!rc && !(r = tr__ref_new(h, TR_REF_CALL, caller, callee)))
+    rc = TR_ENOMEM;
+  if (rc) {
+    if (rc == TR_ENOPROC || rc == TR_EFULL)
+      h->stats.dead_letters++;
+    tr_msg_free(m);
+    return rc;
+  }
+  if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
+    tr__ref_free(h, r);
+    tr_msg_free(m);
+    return TR_ENOMEM;
+  }
+  tr__msg_envelope(m, TR_KIND_CALL, from, r->id);
+  if (session)
+    *session = r->id;
+  return tr__deliver(h, callee, m);
+}
+
+int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply) {
+  tr__ref *r;
+  tr_pid from;
+  int rc = !h || !reply ? TR_EINVAL : tr__msg_check(reply);
+  if (!rc && !tr__on_loop_thread(h))
+    rc = TR_ETHREAD;
+  if (rc) {
+    tr_msg_free(reply);
+    return rc;
+  }
+  r = tr__slots_get(&h->refs, session);
+  if (!r || r->kind != TR_REF_CALL || r->owner != caller) {
+    h->stats.late_replies++;
+    tr_msg_free(reply);
+    return TR_ENOPROC;
+  }
+  from = h->current ? h->current->pid : r->peer;
+  tr__ref_free(h, r);
+  tr__msg_envelope(reply, TR_KIND_REPLY, from, session);
+  return tr__deliver_pid(h, caller, reply);
+}
+
+int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply) {
+  if (!request || request->kind != TR_KIND_CALL) {
+    tr_msg_free(reply);
+    return TR_EINVAL;
+  }
+  return tr_reply_to(h, request->from, request->session, reply);
+}
+
+void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
+                   const char *name) {
+  tr__ref *r = tr__slots_get(&h->refs, session);
+  tr_msg *m;
+  if (!r || r->kind != TR_REF_CALL || r->owner != caller)
+    return;
+  m = tr__sys_msg(TR_KIND_ERROR, name, session);
+  if (m) {
+    tr_msg_add_cstr(m, name);
+    m->from = r->peer;
+  }
+  tr__ref_free(h, r);
+  tr__deliver_pid(h, caller, m);
+}
+
+/* tr_host_call waits through a hidden actor that owns the call and keeps
+ * the answer where the waiting C code can see it. */
+typedef struct waiter {
+  uint64_t session;
+  tr_msg *answer;
+  int rc, done;
+} waiter;
+
+static int waiter_handle(tr_actor *self, void *state, tr_msg *m) {
+  waiter *w = *(waiter **)state;
+  if (!m || m->session != w->session || tr__is_user(m))
+    return TR_CONTINUE;
+  if (m->kind == TR_KIND_REPLY) {
+    w->answer = m;
+    self->host->current_msg = NULL; /* keep it past this callback */
+  } else {
+    w->rc = tr_msg_is(m, "timeout") ? TR_ETIMEDOUT : TR_ENOPROC;
+  }
+  w->done = 1;
+  return TR_STOP;
+}
+
+static const tr_behaviour waiter_behaviour = {"host-call", sizeof(waiter *),
+                                              NULL, waiter_handle, NULL};
+
+int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
+                 tr_msg **reply) {
+  waiter w = {0, NULL, 0, 0};
+  tr_pid pid;
+  tr_actor *a;
+  int rc;
+  if (reply)
+    *reply = NULL;
+  if (!h || !reply || h->current) {
+    tr_msg_free(m);
+    return TR_EINVAL; /* uv_run may not run inside one of its callbacks */
+  }
+  if ((rc = tr_spawn(h, &waiter_behaviour, NULL, NULL, &pid))) {
+    tr_msg_free(m);
+    return rc;
+  }
+  a = tr__actor(h, pid);
+  *(waiter **)a->state = &w;
+  if ((rc = tr_call(h, pid, to, m, timeout_ms, &w.session))) {
+    tr_kill(h, pid, "normal");
+    return rc;
+  }
+  while (!w.done && !h->stopped) {
+    uv_run(h->loop, UV_RUN_ONCE);
+    if (atomic_load(&h->stop_requested))
+      break;
+  }
+  if (!w.done) {
+    tr_kill(h, pid, "normal");
+    return TR_ESTOPPED;
+  }
+  *reply = w.answer;
+  return w.rc;
+}

@@ -1,0 +1,165 @@
+/*
+ * host.c -- a host's life: making it, running it, stepping it, stopping it.
+ *
+ * A host drives its actors from three libuv handles on its loop: an idle
+ * handle that runs a scheduler turn while actors are ready, a timer for the
+ * earliest deadline, and an async handle that other threads poke when they
+ * have put mail in the inbox or asked the host to stop. tr_host_run runs the
+ * loop until stopped; tr_host_step runs it once without blocking, for a
+ * program that owns its frame loop.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "host.h"
+
+void tr__idle_cb(uv_idle_t *idle) {
+  tr_host *h = idle->data;
+  tr__sched_turn(h, h->cfg.turn_budget);
+}
+
+static void async_cb(uv_async_t *async) {
+  tr_host *h = async->data;
+  tr__inbox_drain(h);
+  if (atomic_load(&h->stop_requested) && !h->stopped) {
+    if (h->in_run)
+      uv_stop(h->loop); /* tr_host_run shuts down once uv_run returns */
+    else
+      tr__shutdown(h);
+  }
+}
+
+static void defaults(tr_host_config *c) {
+  if (!c->mailbox_capacity)
+    c->mailbox_capacity = 1024;
+  if (!c->actor_budget)
+    c->actor_budget = 64;
+  if (!c->turn_budget)
+    c->turn_budget = 4096;
+  if (!c->inbox_capacity)
+    c->inbox_capacity = 65536;
+}
+
+tr_host *tr_host_new(const tr_host_config *cfg) {
+  tr_host *h = calloc(1, sizeof *h);
+  if (!h)
+    return NULL;
+  if (cfg)
+    h->cfg = *cfg;
+  defaults(&h->cfg);
+  if (h->cfg.loop) {
+    h->loop = h->cfg.loop;
+  } else {
+    if (uv_loop_init(&h->own_loop)) {
+      free(h);
+      return NULL;
+    }
+    h->loop = &h->own_loop;
+    h->owns_loop = 1;
+  }
+  h->thread = uv_thread_self();
+  uv_idle_init(h->loop, &h->idle);
+  uv_timer_init(h->loop, &h->timer);
+  uv_async_init(h->loop, &h->async, async_cb);
+  h->idle.data = h->timer.data = h->async.data = h;
+  uv_mutex_init(&h->names_lock);
+  uv_mutex_init(&h->inbox_lock);
+  atomic_init(&h->stop_requested, 0);
+  tr__slots_init(&h->actors);
+  tr__slots_init(&h->refs);
+  tr__names_init(&h->names);
+  tr__list_init(&h->started);
+  tr__list_init(&h->ready);
+  tr__list_init(&h->reap);
+  return h;
+}
+
+int tr_host_run(tr_host *h) {
+  if (!h)
+    return TR_EINVAL;
+  if (h->stopped)
+    return TR_ESTOPPED;
+  if (!tr__on_loop_thread(h))
+    return TR_ETHREAD;
+  h->in_run = 1;
+  while (!atomic_load(&h->stop_requested))
+    uv_run(h->loop, UV_RUN_DEFAULT);
+  h->in_run = 0;
+  tr__shutdown(h);
+  return TR_OK;
+}
+
+int tr_host_step(tr_host *h) {
+  if (!h)
+    return TR_EINVAL;
+  if (h->stopped)
+    return TR_ESTOPPED;
+  uv_run(h->loop, UV_RUN_NOWAIT);
+  if (atomic_load(&h->stop_requested) && !h->stopped)
+    tr__shutdown(h);
+  if (h->stopped)
+    return TR_ESTOPPED;
+  return !tr__list_empty(&h->ready) || h->heap_len ? 1 : 0;
+}
+
+void tr_host_stop(tr_host *h) {
+  if (!h)
+    return;
+  atomic_store(&h->stop_requested, 1);
+  uv_async_send(&h->async);
+}
+
+static void on_close(uv_handle_t *handle) {
+  tr_host *h = handle->data;
+  h->closing--;
+}
+
+void tr_host_free(tr_host *h) {
+  if (!h)
+    return;
+  if (!h->stopped)
+    tr__shutdown(h);
+  h->closing = 3;
+  uv_close((uv_handle_t *)&h->idle, on_close);
+  uv_close((uv_handle_t *)&h->timer, on_close);
+  uv_close((uv_handle_t *)&h->async, on_close);
+  while (h->closing)
+    uv_run(h->loop, UV_RUN_NOWAIT);
+  if (h->owns_loop)
+    uv_loop_close(&h->own_loop);
+  tr__refs_clear(h);
+  free(h->heap);
+  tr__slots_free(&h->actors);
+  tr__slots_free(&h->refs);
+  tr__names_free(&h->names);
+  uv_mutex_destroy(&h->names_lock);
+  uv_mutex_destroy(&h->inbox_lock);
+  free(h);
+}
+
+struct uv_loop_s *tr_host_loop(tr_host *h) {
+  return h ? h->loop : NULL;
+}
+
+void tr_host_get_stats(tr_host *h, tr_host_stats *out) {
+  *out = h->stats;
+  out->timers = h->heap_len;
+}
+
+void tr_host_log(tr_host *h, int level, const char *fmt, ...) {
+  static const char *const levels[] = {"error", "warn", "info", "debug"};
+  char text[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (level < TR_LOG_ERROR)
+    level = TR_LOG_ERROR;
+  if (level > TR_LOG_DEBUG)
+    level = TR_LOG_DEBUG;
+  if (h && h->cfg.log)
+    h->cfg.log(h->cfg.log_ud, level, text);
+  else
+    fprintf(stderr, "troupe: %s: %s\n", levels[level], text);
+}

@@ -1,0 +1,192 @@
+/*
+ * host.h -- the inside of a host and its actors, shared by the core's files.
+ *
+ * A host is one libuv loop plus everything that runs on it: the actor table,
+ * the ready queue, the timer heap, the names, the refs between actors, and
+ * the locked inbox that other threads send through. Nothing here is global:
+ * every function takes the host it works on.
+ */
+#ifndef TR_HOST_H
+#define TR_HOST_H
+
+#include <stdatomic.h>
+#include <uv.h>
+
+#include "list.h"
+#include "message.h"
+#include "slots.h"
+#include "troupe.h"
+
+/* A ref is what the host keeps between an owner actor and a peer: a pending
+ * call, a timer, a monitor, a link, a wait for mailbox room. It sits in two
+ * lists, so the death of either side finds it in O(1) per ref. */
+enum {
+  TR_REF_AFTER,   /* owner gets msg at `due` */
+  TR_REF_TIMEOUT, /* owner gets a TR_KIND_TIMEOUT at `due` */
+  TR_REF_CALL,    /* owner called peer; may have a `due` */
+  TR_REF_MONITOR, /* owner watches peer */
+  TR_REF_LINK,    /* owner and peer are linked */
+  TR_REF_ROOM     /* owner waits for room in peer's mailbox */
+};
+
+typedef struct tr__ref {
+  uint64_t id;        /* handle in host->refs: session, timer id or ref */
+  uint8_t kind;       /* TR_REF_* */
+  tr_pid owner, peer; /* see above; 0 when that side has none */
+  tr__link by_owner;  /* in the owner's list */
+  tr__link by_peer;   /* in the peer's list */
+  uint64_t due;       /* loop time in ms; meaningful while heap_i is set */
+  uint64_t seq;       /* ties between equal `due`s go first-come */
+  uint32_t heap_i;    /* index in the timer heap, TR__NOHEAP when absent */
+  tr_msg *msg;        /* TR_REF_AFTER: what to send */
+  struct tr__ref *next_free;
+} tr__ref;
+
+#define TR__NOHEAP UINT32_MAX
+
+typedef struct tr__mailbox {
+  tr_msg *head, *tail;
+  uint32_t user; /* sends and calls queued: what capacity bounds */
+  uint32_t capacity;
+  /* While awaiting a session: the matching message once seen, and the node
+   * before it (NULL when it is the head), so taking it is O(1). */
+  tr_msg *match, *match_prev;
+} tr__mailbox;
+
+/* An actor's life: LIVE; EXITING once told to end while inside one of its
+ * callbacks; REAPING while queued in host->reap; DEAD once taken out of the
+ * table (its memory goes right after). Sends reach LIVE and EXITING only. */
+enum { TR__LIVE = 0, TR__EXITING, TR__REAPING, TR__DEAD };
+
+struct tr_actor {
+  tr_host *host;
+  const tr_behaviour *b;
+  tr_pid pid;
+  tr__link ready;   /* in host->ready, or in host->reap while dying */
+  tr__link started; /* in host->started, in start order */
+  tr__link owned;   /* refs whose owner this is */
+  tr__link peered;  /* refs whose peer this is */
+  tr__mailbox mb;
+  uint64_t await; /* session awaited, 0 when none */
+  char *name;     /* registered name, NULL when none */
+  char *reason;   /* exit reason once exiting */
+  uint8_t life;   /* TR__LIVE ... TR__DEAD */
+  uint8_t trap_exit;
+  uint8_t yielded; /* handle returned TR_YIELD: call it again */
+  uint8_t running; /* inside one of its callbacks */
+  _Alignas(max_align_t) unsigned char state[];
+};
+
+typedef struct tr__names {
+  struct tr__name *v; /* open addressing, linear probing */
+  uint32_t cap, used;
+} tr__names;
+
+struct tr_host {
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  uint8_t owns_loop;
+  uv_thread_t thread;
+  uv_idle_t idle;   /* active while actors are ready: the loop won't block */
+  uv_timer_t timer; /* armed for the earliest ref in the heap */
+  uv_async_t async; /* wakes the loop for the inbox and for stop */
+  int closing;      /* handles still to close */
+
+  tr_host_config cfg;
+  tr__slots actors;
+  tr__slots refs;
+  tr__link started;  /* live actors, oldest first */
+  tr__link ready;    /* actors with something to do */
+  tr__link reap;     /* actors to end, worked off one by one */
+  int reaping;       /* working off host->reap now */
+  int shutting_down; /* ending every actor: no links, monitors or calls fire */
+  int in_run;        /* inside tr_host_run */
+  tr_actor *current; /* whose callback runs now */
+  tr_msg *current_msg;
+
+  tr__ref **heap; /* timer min-heap on (due, seq) */
+  uint32_t heap_len, heap_cap;
+  uint64_t seq;
+  tr__ref *free_refs;
+
+  tr__names names;
+  uv_mutex_t names_lock; /* other threads read names for tr_send_named */
+
+  uv_mutex_t inbox_lock;
+  tr_msg *inbox_head, *inbox_tail;
+  uint32_t inbox_len;
+  atomic_int stop_requested;
+  int stopped;
+
+  tr_host_stats stats;
+};
+
+/* mailbox.c */
+void tr__mailbox_init(tr__mailbox *mb, uint32_t capacity);
+void tr__mailbox_put(tr__mailbox *mb, tr_msg *m, uint64_t await);
+tr_msg *tr__mailbox_take(tr__mailbox *mb, uint64_t await);
+void tr__mailbox_await(tr__mailbox *mb, uint64_t session);
+static inline int tr__is_user(const tr_msg *m) {
+  return m->kind == TR_KIND_SEND || m->kind == TR_KIND_CALL;
+}
+
+/* sched.c */
+void tr__sched_wake(tr_host *h, tr_actor *a);
+void tr__idle_cb(uv_idle_t *idle);
+void tr__sched_turn(tr_host *h, uint32_t budget);
+static inline int tr__runnable(const tr_actor *a) {
+  if (a->life != TR__LIVE)
+    return 0;
+  if (a->yielded)
+    return 1;
+  return a->await ? a->mb.match != NULL : a->mb.head != NULL;
+}
+
+/* send.c: hands m to actor a on the loop thread; user messages obey the
+ * mailbox capacity, others do not. Frees m and counts a dead letter on
+ * failure. */
+int tr__deliver(tr_host *h, tr_actor *a, tr_msg *m);
+int tr__deliver_pid(tr_host *h, tr_pid to, tr_msg *m);
+void tr__inbox_drain(tr_host *h);
+/* A new message of one kind with "name" and maybe a pid and a reason. */
+tr_msg *tr__sys_msg(int kind, const char *name, uint64_t session);
+
+/* actor.c */
+static inline tr_actor *tr__actor(tr_host *h, tr_pid pid) {
+  tr_actor *a = tr__slots_get(&h->actors, pid);
+  return a && a->life <= TR__EXITING ? a : NULL;
+}
+void tr__actor_end(tr_host *h, tr_actor *a, const char *reason);
+void tr__actor_free(tr_host *h, tr_actor *a);
+void tr__shutdown(tr_host *h);
+static inline int tr__on_loop_thread(const tr_host *h) {
+  uv_thread_t self = uv_thread_self();
+  return uv_thread_equal(&self, &h->thread);
+}
+
+/* refs.c */
+tr__ref *tr__ref_new(tr_host *h, int kind, tr_actor *owner, tr_actor *peer);
+void tr__ref_free(tr_host *h, tr__ref *r);
+void tr__refs_on_death(tr_host *h, tr_actor *a);
+void tr__refs_room(tr_host *h, tr_actor *a);
+void tr__refs_clear(tr_host *h);
+/* monitor.c: what a link does when `from` ends with reason. */
+void tr__exit_signal(tr_host *h, tr_actor *to, tr_pid from, const char *reason);
+
+/* call.c: ends a pending call with an error named `name` to its caller. */
+void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
+                   const char *name);
+
+/* timer.c */
+int tr__timer_add(tr_host *h, tr__ref *r, uint32_t ms);
+void tr__timer_remove(tr_host *h, tr__ref *r);
+void tr__timer_cb(uv_timer_t *t);
+void tr__timer_arm(tr_host *h);
+
+/* name.c */
+void tr__names_init(tr__names *n);
+void tr__names_free(tr__names *n);
+void tr__name_release(tr_host *h, tr_actor *a);
+tr_pid tr__name_lookup(tr_host *h, const char *name);
+
+#endif

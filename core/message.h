@@ -1,0 +1,50 @@
+/*
+ * message.h -- the inside of a tr_msg, shared by the core's files only.
+ *
+ * A message is one buffer of MessagePack: an array whose first element is
+ * the name (a str) and whose other elements are the arguments. Messages we
+ * build start with a 5-byte array32 header, patched as arguments are added,
+ * so the buffer is valid MessagePack whenever no array or map is left open.
+ * The envelope (sender, session, kind, mailbox link) lives beside it.
+ */
+#ifndef TR_MESSAGE_H
+#define TR_MESSAGE_H
+
+#include "troupe.h"
+
+/* Small messages live in the struct itself: one allocation per message. */
+#define TR_MSG_INLINE 48
+
+/* A pid is MessagePack ext type 1, 8 bytes, big-endian (fixext 8). */
+#define TR_EXT_PID 1
+
+struct tr_msg {
+  tr_msg *next;     /* link in a mailbox or inbox */
+  tr_pid from;      /* sender, 0 when none */
+  tr_pid to;        /* destination, while in the cross-thread inbox */
+  uint64_t session; /* call, reply, timeout or room session; 0 when none */
+  uint8_t kind;     /* TR_KIND_* */
+  int32_t err;      /* sticky builder error, 0 when fine */
+  uint32_t argc;    /* top-level arguments after the name */
+  uint32_t depth;   /* arrays/maps still open while building */
+  uint32_t *open;   /* values each open container still takes; NULL if flat */
+  uint32_t name_off, name_len; /* the name's bytes inside buf */
+  uint32_t args_off;           /* where the first argument starts */
+  char *buf;                   /* the encoding: small, or heap */
+  size_t len, cap;
+  char small[TR_MSG_INLINE];
+};
+
+/* 0 when m is complete and sendable, else its error (a sticky builder
+ * error, or TR_EBADMSG while an array or map is still open). */
+int tr__msg_check(const tr_msg *m);
+
+/* Sets the envelope. */
+static inline void tr__msg_envelope(tr_msg *m, int kind, tr_pid from,
+                                    uint64_t session) {
+  m->kind = (uint8_t)kind;
+  m->from = from;
+  m->session = session;
+}
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * refs.c -- the records the host keeps between actors, and what an actor's
+ * death does to each of them.
+ *
+ * A ref has an owner (who is told) and maybe a peer (who is watched). It
+ * sits in both actors' lists, so when either ends the host finds every ref
+ * it took part in without a search: calls to it fail at once, monitors get
+ * their down message, links pass the exit on, timers for it are dropped.
+ * Freed refs are kept on a free list: calls make and drop one per request.
+ */
+#include <stdlib.h>
+
+#include "host.h"
+
+tr__ref *tr__ref_new(tr_host *h, int kind, tr_actor *owner, tr_actor *peer) {
+  tr__ref *r = h->free_refs;
+  if (r)
+    h->free_refs = r->next_free;
+  else if (!(r = malloc(sizeof *r)))
+    return NULL;
+  if (!(r->id = tr__slots_put(&h->refs, r))) {
+    free(r);
+    return NULL;
+  }
+  r->kind = (uint8_t)kind;
+  r->owner = owner ? owner->pid : 0;
+  r->peer = peer ? peer->pid : 0;
+  r->heap_i = TR__NOHEAP;
+  r->msg = NULL;
+  r->next_free = NULL;
+  tr__list_init(&r->by_owner);
+  tr__list_init(&r->by_peer);
+  if (owner)
+    tr__list_push(&owner->owned, &r->by_owner);
+  if (peer)
+    tr__list_push(&peer->peered, &r->by_peer);
+  return r;
+}
+
+void tr__ref_free(tr_host *h, tr__ref *r) {
+  tr__slots_take(&h->refs, r->id);
+  tr__list_remove(&r->by_owner);
+  tr__list_remove(&r->by_peer);
+  if (r->heap_i != TR__NOHEAP)
+    tr__timer_remove(h, r);
+  tr_msg_free(r->msg);
+  r->msg = NULL;
+  r->next_free = h->free_refs;
+  h->free_refs = r;
+}
+
+void tr__refs_clear(tr_host *h) {
+  while (h->free_refs) {
+    tr__ref *r = h->free_refs;
+    h->free_refs = r->next_free;
+    free(r);
+  }
+}
+
+/* Sends owner a message of `kind` about the ref; what it carries depends on
+ * the kind: down(ref, pid, reason), or an error naming the reason. */
+static void tell_owner(tr_host *h, tr__ref *r, int kind, tr_actor *dead) {
+  tr_msg *m;
+  if (kind == TR_KIND_DOWN) {
+    m = tr__sys_msg(kind, "down", 0);
+    if (m) {
+      tr_msg_add_int(m, (int64_t)r->id);
+      tr_msg_add_pid(m, dead->pid);
+      tr_msg_add_cstr(m, dead->reason);
+    }
+  } else if (kind == TR_KIND_ERROR) {
+    m = tr__sys_msg(kind, "down", r->id);
+    if (m)
+      tr_msg_add_cstr(m, dead->reason);
+  } else {
+    m = tr__sys_msg(kind, "room", r->id);
+  }
+  if (!m) {
+    tr_host_log(h, TR_LOG_ERROR, "out of memory telling of a death");
+    return;
+  }
+  m->from = dead->pid;
+  tr__deliver_pid(h, r->owner, m);
+}
+
+void tr__refs_on_death(tr_host *h, tr_actor *a) {
+  tr__link *l;
+  int quiet = h->shutting_down;
+  while ((l = tr__list_first(&a->owned))) {
+    tr__ref *r = tr__container(l, tr__ref, by_owner);
+    tr_actor *peer = r->kind == TR_REF_LINK ? tr__actor(h, r->peer) : NULL;
+    tr__ref_free(h, r);
+    if (peer && !quiet)
+      tr__exit_signal(h, peer, a->pid, a->reason);
+  }
+  while ((l = tr__list_first(&a->peered))) {
+    tr__ref *r = tr__container(l, tr__ref, by_peer);
+    tr_actor *owner = tr__actor(h, r->owner);
+    if (owner && !quiet) {
+      switch (r->kind) {
+      case TR_REF_CALL:
+        tell_owner(h, r, TR_KIND_ERROR, a);
+        break;
+      case TR_REF_MONITOR:
+        tell_owner(h, r, TR_KIND_DOWN, a);
+        break;
+      case TR_REF_ROOM:
+        tell_owner(h, r, TR_KIND_ROOM, a);
+        break;
+      case TR_REF_LINK:
+        tr__ref_free(h, r);
+        tr__exit_signal(h, owner, a->pid, a->reason);
+        continue;
+      }
+    }
+    tr__ref_free(h, r);
+  }
+}
+
+void tr__refs_room(tr_host *h, tr_actor *a) {
+  tr__link *l = a->peered.next;
+  while (l != &a->peered) {
+    tr__ref *r = tr__container(l, tr__ref, by_peer);
+    l = l->next;
+    if (r->kind != TR_REF_ROOM)
+      continue;
+    tr__deliver_pid(h, r->owner, tr__sys_msg(TR_KIND_ROOM, "room", r->id));
+    tr__ref_free(h, r);
+  }
+}

@@ -1,0 +1,78 @@
+/*
+ * sched.c -- the scheduler: a ready queue of actors, drained in turns.
+ *
+ * An actor is in the ready queue while it has something to do (mail it may
+ * take, or a TR_YIELD to resume). A turn takes actors from the front, lets
+ * each handle at most actor_budget messages and puts it back at the end if
+ * it still has work, until turn_budget messages are used up: one busy actor
+ * cannot starve the others, and the loop gets back to timers and I/O after
+ * every turn. The idle handle is active exactly while the queue is not
+ * empty, which keeps the loop from blocking; once it stops, the loop sleeps
+ * in the poller and an idle host uses no CPU.
+ */
+#include "host.h"
+
+void tr__sched_wake(tr_host *h, tr_actor *a) {
+  if (a->running || tr__linked(&a->ready) || !tr__runnable(a))
+    return;
+  tr__list_push(&h->ready, &a->ready);
+  h->stats.ready++;
+  if (!h->stopped)
+    uv_idle_start(&h->idle, tr__idle_cb);
+}
+
+/* Lets a handle up to n messages; returns how many turns of handle ran. */
+static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
+  uint32_t i;
+  h->current = a;
+  a->running = 1;
+  for (i = 0; i < n && a->life == TR__LIVE;) {
+    tr_msg *m = NULL;
+    int rc;
+    if (a->yielded) {
+      a->yielded = 0;
+    } else {
+      m = tr__mailbox_take(&a->mb, a->await);
+      if (!m)
+        break;
+      a->await = 0;
+      h->stats.delivered++;
+      /* A sender waiting for room hears of it as the mailbox leaves full. */
+      if (tr__is_user(m) && a->mb.user + 1 == a->mb.capacity)
+        tr__refs_room(h, a);
+    }
+    h->current_msg = m;
+    rc = a->b->handle(a, a->state, m);
+    tr_msg_free(h->current_msg); /* NULL if tr_forward took it */
+    h->current_msg = NULL;
+    i++;
+    if (rc == TR_YIELD) {
+      a->yielded = 1;
+      break;
+    }
+    if (rc == TR_STOP && a->life == TR__LIVE)
+      tr_exit(a, NULL);
+  }
+  a->running = 0;
+  h->current = NULL;
+  return i;
+}
+
+void tr__sched_turn(tr_host *h, uint32_t budget) {
+  tr__link *l;
+  while (budget && (l = tr__list_first(&h->ready))) {
+    tr_actor *a = tr__container(l, tr_actor, ready);
+    uint32_t n = h->cfg.actor_budget < budget ? h->cfg.actor_budget : budget;
+    uint32_t used;
+    tr__list_remove(l);
+    h->stats.ready--;
+    used = dispatch(h, a, n);
+    budget -= used ? used : 1;
+    if (a->life == TR__EXITING)
+      tr__actor_end(h, a, NULL); /* frees a */
+    else
+      tr__sched_wake(h, a);
+  }
+  if (tr__list_empty(&h->ready))
+    uv_idle_stop(&h->idle);
+}

@@ -1,0 +1,172 @@
+/*
+ * send.c -- getting a message into a mailbox, from the loop thread or any
+ * other.
+ *
+ * On the loop thread a send is a direct enqueue: find the actor by pid,
+ * check capacity, append, wake it. Other threads cannot touch the actor
+ * table, so they append to the host's locked inbox and poke the loop with
+ * uv_async_send; the loop moves the inbox into mailboxes in one go. Either
+ * way a message that cannot be delivered is counted as a dead letter.
+ */
+#include "host.h"
+
+tr_msg *tr__sys_msg(int kind, const char *name, uint64_t session) {
+  tr_msg *m = tr_msg_new(name);
+  if (m)
+    tr__msg_envelope(m, kind, 0, session);
+  return m;
+}
+
+int tr__deliver(tr_host *h, tr_actor *a, tr_msg *m) {
+  if (!m)
+    return TR_ENOMEM;
+  if (tr__is_user(m) && a->mb.user >= a->mb.capacity) {
+    if (m->kind == TR_KIND_CALL)
+      tr__call_fail(h, m->session, m->from, "full");
+    h->stats.dead_letters++;
+    tr_msg_free(m);
+    return TR_EFULL;
+  }
+  tr__mailbox_put(&a->mb, m, a->await);
+  tr__sched_wake(h, a);
+  return TR_OK;
+}
+
+int tr__deliver_pid(tr_host *h, tr_pid to, tr_msg *m) {
+  tr_actor *a = tr__actor(h, to);
+  if (!m)
+    return TR_ENOMEM;
+  if (!a) {
+    /* A call that finds nobody is answered at once, not at its timeout. */
+    if (m->kind == TR_KIND_CALL)
+      tr__call_fail(h, m->session, m->from, "noproc");
+    h->stats.dead_letters++;
+    tr_msg_free(m);
+    return TR_ENOPROC;
+  }
+  return tr__deliver(h, a, m);
+}
+
+static int inbox_put(tr_host *h, tr_pid to, tr_msg *m) {
+  int rc = TR_OK;
+  uv_mutex_lock(&h->inbox_lock);
+  if (h->stopped)
+    rc = TR_ESTOPPED;
+  else if (h->inbox_len >= h->cfg.inbox_capacity)
+    rc = TR_EFULL;
+  else {
+    m->to = to;
+    m->next = NULL;
+    if (h->inbox_tail)
+      h->inbox_tail->next = m;
+    else
+      h->inbox_head = m;
+    h->inbox_tail = m;
+    h->inbox_len++;
+  }
+  uv_mutex_unlock(&h->inbox_lock);
+  if (rc)
+    tr_msg_free(m);
+  else
+    uv_async_send(&h->async);
+  return rc;
+}
+
+void tr__inbox_drain(tr_host *h) {
+  tr_msg *m;
+  uv_mutex_lock(&h->inbox_lock);
+  m = h->inbox_head;
+  h->inbox_head = h->inbox_tail = NULL;
+  h->inbox_len = 0;
+  uv_mutex_unlock(&h->inbox_lock);
+  while (m) {
+    tr_msg *next = m->next;
+    tr__deliver_pid(h, m->to, m);
+    m = next;
+  }
+}
+
+/* Common checks; on failure frees m. */
+static int check(tr_host *h, tr_msg *m) {
+  int rc = !h || !m ? TR_EINVAL : tr__msg_check(m);
+  if (!rc && h->stopped)
+    rc = TR_ESTOPPED;
+  if (rc)
+    tr_msg_free(m);
+  return rc;
+}
+
+int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m) {
+  int rc = check(h, m);
+  if (rc)
+    return rc;
+  tr__msg_envelope(m, TR_KIND_SEND, from, 0);
+  if (!tr__on_loop_thread(h))
+    return inbox_put(h, to, m);
+  return tr__deliver_pid(h, to, m);
+}
+
+int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
+  tr_pid to;
+  if (!h || !name) {
+    tr_msg_free(m);
+    return TR_EINVAL;
+  }
+  if (tr__on_loop_thread(h)) {
+    to = tr__name_lookup(h, name);
+  } else {
+    uv_mutex_lock(&h->names_lock);
+    to = tr__name_lookup(h, name);
+    uv_mutex_unlock(&h->names_lock);
+  }
+  if (!to) {
+    int rc = check(h, m);
+    if (rc)
+      return rc;
+    if (tr__on_loop_thread(h))
+      h->stats.dead_letters++;
+    tr_msg_free(m);
+    return TR_ENOPROC;
+  }
+  return tr_send(h, from, to, m);
+}
+
+int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
+  tr_actor *a;
+  tr__ref *r;
+  int rc = check(h, m);
+  if (rc)
+    return rc;
+  if (!tr__on_loop_thread(h)) {
+    tr_msg_free(m);
+    return TR_ETHREAD;
+  }
+  if (m == h->current_msg)
+    h->current_msg = NULL; /* taken over */
+  a = tr__actor(h, to);
+  r = m->kind == TR_KIND_CALL ? tr__slots_get(&h->refs, m->session) : NULL;
+  if (a && r && r->kind == TR_REF_CALL && r->owner == m->from) {
+    /* The call now waits on the new callee: move the ref's peer side. */
+    tr__list_remove(&r->by_peer);
+    tr__list_push(&a->peered, &r->by_peer);
+    r->peer = to;
+  }
+  return tr__deliver_pid(h, to, m);
+}
+
+uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full) {
+  tr_actor *w, *f;
+  tr__ref *r;
+  uint64_t id;
+  if (!h || !tr__on_loop_thread(h) || !(w = tr__actor(h, waiter)))
+    return 0;
+  f = tr__actor(h, full);
+  if (!(r = tr__ref_new(h, TR_REF_ROOM, w, f)))
+    return 0;
+  id = r->id;
+  if (!f || f->mb.user < f->mb.capacity) {
+    tr__ref_free(h, r);
+    tr__deliver(h, w, tr__sys_msg(TR_KIND_ROOM, "room", id));
+  }
+  return id;
+}

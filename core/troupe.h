@@ -1,0 +1,356 @@
+/*
+ * troupe.h -- the public C API of troupe, a Lua-scriptable actor host.
+ *
+ * This is the one header users include. Everything a host knows lives in its
+ * tr_host (no global state), so several hosts can live in one process, one
+ * per thread. Names follow tr_<thing>_<verb>.
+ *
+ * Threads: every function here must be called on the host's loop thread,
+ * except tr_send, tr_send_named, tr_host_stop and the tr_msg_* builders and
+ * readers, which are safe from any thread.
+ *
+ * Ownership: a tr_msg handed to a send, call, reply or spawn belongs to the
+ * host from then on, whether the call succeeds or not. A tr_msg given to an
+ * actor's handle callback belongs to the host and is valid only during that
+ * callback; so are the tr_value pointers read from it.
+ */
+#ifndef TROUPE_H
+#define TROUPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TR_VERSION_MAJOR 0
+#define TR_VERSION_MINOR 1
+#define TR_VERSION_PATCH 0
+#define TR_VERSION "0.1.0"
+
+struct uv_loop_s;
+
+typedef struct tr_host tr_host;   /* one loop, its actors, timers, names */
+typedef struct tr_actor tr_actor; /* a running actor, seen from its callbacks */
+typedef struct tr_msg tr_msg;     /* a name plus a tuple of values, encoded */
+typedef struct tr_value tr_value; /* one decoded value inside a tr_msg */
+
+/* A pid names an actor: slot index in the low 32 bits, the slot's generation
+ * in the high 32 bits, so the pid of a dead actor never reaches the slot's
+ * next tenant. 0 is no actor. */
+typedef uint64_t tr_pid;
+
+/* Errors are negative; 0 is success. tr_strerror names them. */
+enum {
+  TR_OK = 0,
+  TR_ENOPROC = -1, /* no such actor: dead, never existed, or unknown name */
+  TR_EFULL = -2,   /* the destination mailbox (or cross-thread inbox) is full */
+  TR_ENOMEM = -3,  /* out of memory */
+  TR_EINVAL = -4,  /* a bad argument */
+  TR_ETIMEDOUT = -5, /* a call or wait ran out of time */
+  TR_EBADMSG = -6,   /* a malformed, truncated or unfinished message buffer */
+  TR_ETYPE = -7,     /* a value is not of the type asked for */
+  TR_ERANGE = -8,    /* an index or number outside what is allowed */
+  TR_EEXIST = -9,    /* a name is already taken */
+  TR_ESTOPPED = -10, /* the host is stopping or stopped */
+  TR_EINIT = -11,    /* an actor's init callback failed */
+  TR_ETHREAD = -12 /* called from a thread other than the host's loop thread */
+};
+const char *tr_strerror(int err);
+
+/* ---------------------------------------------------------------- host */
+
+typedef struct tr_host_config {
+  struct uv_loop_s *loop;    /* borrow this loop; NULL: the host owns one */
+  uint32_t mailbox_capacity; /* default user messages per mailbox: 1024 */
+  uint32_t actor_budget;     /* messages one actor handles per turn: 64 */
+  uint32_t turn_budget;      /* messages one turn handles in all: 4096 */
+  uint32_t inbox_capacity;   /* cross-thread messages in flight: 65536 */
+  /* Where the host's log lines go; NULL writes them to stderr. */
+  void (*log)(void *ud, int level, const char *text);
+  void *log_ud;
+} tr_host_config;
+
+enum { TR_LOG_ERROR = 0, TR_LOG_WARN = 1, TR_LOG_INFO = 2, TR_LOG_DEBUG = 3 };
+
+typedef struct tr_host_stats {
+  uint64_t delivered;    /* messages handed to a handle callback */
+  uint64_t dead_letters; /* messages that could not be delivered */
+  uint64_t late_replies; /* replies to calls already over (timed out, gone) */
+  uint32_t actors;       /* live actors */
+  uint32_t ready;        /* actors waiting in the ready queue */
+  uint32_t timers;       /* pending timers (send-after, timeouts, calls) */
+} tr_host_stats;
+
+/* Makes a host on the calling thread, which becomes its loop thread.
+ * cfg may be NULL for the defaults. Returns NULL when out of memory or when
+ * the loop cannot be set up. */
+tr_host *tr_host_new(const tr_host_config *cfg);
+
+/* Runs the loop until tr_host_stop, then stops every actor in reverse start
+ * order (calling terminate callbacks) and returns 0. */
+int tr_host_run(tr_host *h);
+
+/* One bounded turn that never blocks: handles at most turn_budget messages,
+ * due timers and ready I/O. Returns 1 when work is left (more mail, pending
+ * timers), 0 when idle, TR_ESTOPPED once the host has stopped. For a game
+ * calling it once a frame. */
+int tr_host_step(tr_host *h);
+
+/* Asks the host to stop; safe from any thread and from inside an actor.
+ * tr_host_run returns, after shutting the actors down, once it is seen. */
+void tr_host_stop(tr_host *h);
+
+/* Stops whatever still runs, closes the host's handles and frees it all.
+ * A borrowed loop is left open (it is run until the host's handles close). */
+void tr_host_free(tr_host *h);
+
+struct uv_loop_s *tr_host_loop(tr_host *h);
+void tr_host_get_stats(tr_host *h, tr_host_stats *out);
+void tr_host_log(tr_host *h, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* -------------------------------------------------------------- actors */
+
+/* What handle returns. */
+enum {
+  TR_CONTINUE = 0, /* done with this message; wait for the next */
+  TR_YIELD = 1,    /* not done: call handle again with m == NULL later,
+                      after the other ready actors had their turn */
+  TR_STOP = 2      /* exit, with reason "normal" unless tr_exit gave one */
+};
+
+/* A native actor's behaviour: callbacks plus the size of its private state,
+ * which the host allocates zeroed with the actor and frees after terminate. */
+typedef struct tr_behaviour {
+  const char *name; /* shown in logs */
+  size_t state_size;
+  /* Called once by tr_spawn, with the spawn arguments (possibly NULL, and
+   * like m below valid only during the call). Non-zero fails the spawn:
+   * terminate is not called, so init cleans up after itself. May be NULL. */
+  int (*init)(tr_actor *self, void *state, tr_msg *args);
+  /* Called for each message; m is NULL when resumed after TR_YIELD. */
+  int (*handle)(tr_actor *self, void *state, tr_msg *m);
+  /* Called once when the actor ends, whatever the reason. May be NULL. */
+  void (*terminate)(tr_actor *self, void *state, const char *reason);
+} tr_behaviour;
+
+typedef struct tr_spawn_opts {
+  uint32_t capacity; /* mailbox capacity; 0: the host's default */
+  int trap_exit;     /* turn exit signals from links into messages */
+  tr_pid link;       /* link to this actor once started; 0: none */
+  const char *name;  /* register under this name; NULL: none */
+} tr_spawn_opts;
+
+/* Starts an actor. args (may be NULL) is passed to init and then freed.
+ * opts may be NULL. On success stores the pid in *out (may be NULL). */
+int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
+             const tr_spawn_opts *opts, tr_pid *out);
+
+tr_pid tr_self(const tr_actor *self);
+tr_host *tr_actor_host(const tr_actor *self);
+void *tr_actor_state(const tr_actor *self);
+
+/* Ends the calling actor after the current callback returns. reason NULL or
+ * "normal" is a normal exit; anything else is abnormal and travels links. */
+void tr_exit(tr_actor *self, const char *reason);
+
+/* Ends another actor now (untrappable). TR_ENOPROC when it is not alive.
+ * An actor may not kill itself this way; it uses tr_exit. */
+int tr_kill(tr_host *h, tr_pid pid, const char *reason);
+
+int tr_alive(tr_host *h, tr_pid pid);
+void tr_trap_exit(tr_actor *self, int on);
+
+/* Until a message carrying this session arrives (a reply, an error reply,
+ * a timeout), leave every other message queued, in order. 0 ends the wait;
+ * it also ends by itself when the message comes. */
+void tr_await(tr_actor *self, uint64_t session);
+
+/* ------------------------------------------------------------ messages */
+
+/* Kinds of message, as tr_msg_kind reports them. */
+enum {
+  TR_KIND_SEND = 0,    /* a plain message */
+  TR_KIND_CALL = 1,    /* a request: answer it with tr_reply */
+  TR_KIND_REPLY = 2,   /* the answer to a call; session names the call */
+  TR_KIND_ERROR = 3,   /* a call failed: "timeout", "noproc" or "down" with
+                          a reason; session names the call */
+  TR_KIND_DOWN = 4,    /* a monitored actor ended: down(ref, pid, reason) */
+  TR_KIND_EXIT = 5,    /* a linked actor ended, trapped: exit(pid, reason) */
+  TR_KIND_TIMEOUT = 6, /* a tr_timeout fired; session names it */
+  TR_KIND_ROOM = 7     /* a full mailbox has room again (tr_notify_room) */
+};
+
+/* Value types, as tr_value_type reports them. */
+enum {
+  TR_NIL = 0,
+  TR_BOOL,
+  TR_INT,
+  TR_FLOAT,
+  TR_STR,
+  TR_PID,
+  TR_ARRAY,
+  TR_MAP
+};
+
+/* How deep tables may nest inside a message (the tuple itself is level 0). */
+#define TR_MAX_DEPTH 30
+/* The largest encoded message, in bytes. */
+#define TR_MAX_MSG (64u * 1024u * 1024u)
+
+/* Building. A message is begun with a name, then values are added in order.
+ * Arrays and maps announce their size: an array of n takes the next n
+ * values, a map of n the next 2n (key, value, key, value ...). The add
+ * functions return 0 or an error, and an error sticks: once one add fails,
+ * sending the message fails with the same error. */
+tr_msg *tr_msg_new(const char *name);
+tr_msg *tr_msg_newn(const char *name, size_t len);
+int tr_msg_add_nil(tr_msg *m);
+int tr_msg_add_bool(tr_msg *m, int b);
+int tr_msg_add_int(tr_msg *m, int64_t i);
+int tr_msg_add_float(tr_msg *m, double d);
+int tr_msg_add_str(tr_msg *m, const char *s, size_t len);
+int tr_msg_add_cstr(tr_msg *m, const char *s);
+int tr_msg_add_pid(tr_msg *m, tr_pid pid);
+int tr_msg_add_array(tr_msg *m, uint32_t n);
+int tr_msg_add_map(tr_msg *m, uint32_t n);
+
+/* Builds a whole message from a format, one letter per value:
+ *   n nil   b bool (int)   i int   I int64_t   d double
+ *   s NUL-terminated string   S bytes (const char *, size_t)   p tr_pid
+ * Returns NULL on an unknown letter or when out of memory. */
+tr_msg *tr_msg_pack(const char *name, const char *fmt, ...);
+
+/* A message from an encoded buffer (a MessagePack array whose first element
+ * is the name string), copied and checked: a truncated, malformed, too deep
+ * or trailing-bytes buffer gives NULL and *err = TR_EBADMSG. */
+tr_msg *tr_msg_decode(const void *buf, size_t len, int *err);
+
+/* The encoded bytes of a finished message. */
+const void *tr_msg_bytes(const tr_msg *m, size_t *len);
+
+/* A copy of a received message, to keep past the callback or forward. */
+tr_msg *tr_msg_clone(const tr_msg *m);
+
+/* Frees a message that was never handed to the host. */
+void tr_msg_free(tr_msg *m);
+
+/* Reading. */
+const char *tr_msg_name(const tr_msg *m, size_t *len);
+int tr_msg_is(const tr_msg *m, const char *name); /* name equals */
+int tr_msg_kind(const tr_msg *m);
+tr_pid tr_msg_from(const tr_msg *m);
+uint64_t tr_msg_session(const tr_msg *m);
+size_t tr_msg_argc(tr_msg *m);
+/* Argument i (0-based, after the name), or NULL past the end or when the
+ * message cannot be decoded. */
+const tr_value *tr_msg_arg(tr_msg *m, size_t i);
+
+/* Reads arguments by format (the letters of tr_msg_pack; 's' and 'S' give
+ * const char ** and size_t *, zero-copy; '.' skips one). TR_ERANGE when
+ * there are fewer arguments than letters, TR_ETYPE on a mismatch. */
+int tr_msg_unpack(tr_msg *m, const char *fmt, ...);
+
+int tr_value_type(const tr_value *v);
+int tr_value_bool(const tr_value *v, int *out);
+int tr_value_int(const tr_value *v, int64_t *out);
+int tr_value_float(const tr_value *v, double *out); /* ints convert */
+int tr_value_str(const tr_value *v, const char **s, size_t *len);
+int tr_value_pid(const tr_value *v, tr_pid *out);
+size_t tr_value_len(const tr_value *v); /* array items or map pairs */
+const tr_value *tr_value_at(const tr_value *v, size_t i);  /* array */
+const tr_value *tr_value_key(const tr_value *v, size_t i); /* map */
+const tr_value *tr_value_val(const tr_value *v, size_t i); /* map */
+
+/* ------------------------------------------------------------- sending */
+
+/* Sends m to pid, from `from` (0 when not an actor). Safe from any thread:
+ * off the loop thread it goes through a locked inbox, is checked when the
+ * loop takes it, and counts as a dead letter if it cannot be delivered.
+ * On the loop thread: TR_ENOPROC for a dead pid, TR_EFULL for a full
+ * mailbox; both count as dead letters. */
+int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
+int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
+
+/* For senders that wait instead of failing on TR_EFULL: `waiter` gets a
+ * TR_KIND_ROOM message, its session being the returned id (0 on error),
+ * once the mailbox of `full` has room again or `full` has ended -- at once
+ * if it has room now. The sender then tries again. */
+uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full);
+
+/* Sends a message on to `to` keeping its sender, session and kind, so the
+ * answer to a forwarded call goes straight back to the caller, and the
+ * caller now hears at once if `to` dies. m is the message being handled
+ * (taken over without a copy) or one the caller owns. */
+int tr_forward(tr_host *h, tr_pid to, tr_msg *m);
+
+/* Calls: sends m to `to` as a request from the actor `from`. A call that
+ * cannot be sent fails at once like tr_send (TR_ENOPROC, TR_EFULL). The
+ * answer arrives later in from's mailbox as TR_KIND_REPLY with the session
+ * stored in *session, or as TR_KIND_ERROR with the same session: named
+ * "timeout" when timeout_ms (0: none) passes, "down" with the reason as its
+ * argument when `to` ends before replying. A reply after that is dropped
+ * and counted as late. */
+int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
+            uint64_t *session);
+
+/* Answers the call `request` (a TR_KIND_CALL message). TR_ENOPROC when the
+ * call is over (timed out, caller gone): the reply is dropped as late. */
+int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply);
+/* Answers a call later, from its caller's pid and session. */
+int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply);
+
+/* A call from outside any actor (the embedding program, on the loop thread,
+ * not inside a callback): runs the loop until the answer comes. On success
+ * *reply holds the reply, to be freed with tr_msg_free. A failed call
+ * returns TR_ETIMEDOUT or TR_ENOPROC. */
+int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
+                 tr_msg **reply);
+
+/* -------------------------------------------------------------- timers */
+
+/* Sends m to `to` after ms milliseconds; *timer (may be NULL) names it for
+ * tr_cancel. Dropped, not counted, if `to` has ended by then. */
+int tr_after(tr_host *h, uint32_t ms, tr_pid to, tr_msg *m, uint64_t *timer);
+
+/* After ms milliseconds, a TR_KIND_TIMEOUT message named "timeout" reaches
+ * `to`, its session being the returned id (0 on error). */
+uint64_t tr_timeout(tr_host *h, tr_pid to, uint32_t ms);
+
+/* Cancels a pending tr_after or tr_timeout. TR_ENOPROC if it is gone. */
+int tr_cancel(tr_host *h, uint64_t timer);
+
+/* --------------------------------------------------------------- names */
+
+/* Registers pid under name. TR_EEXIST if the name is taken or the actor
+ * has a name already; TR_ENOPROC if pid is not alive. The name is released
+ * when the actor ends. */
+int tr_register(tr_host *h, const char *name, tr_pid pid);
+int tr_unregister(tr_host *h, const char *name);
+tr_pid tr_whereis(tr_host *h, const char *name);   /* 0 when unknown */
+const char *tr_actor_name(tr_host *h, tr_pid pid); /* NULL when none */
+
+/* ----------------------------------------------------- monitors, links */
+
+/* watcher gets down(ref, pid, reason) (TR_KIND_DOWN) when target ends, or
+ * at once with reason "noproc" if it is not alive. Returns the ref, 0 on
+ * error (watcher not alive). */
+uint64_t tr_monitor(tr_host *h, tr_pid watcher, tr_pid target);
+int tr_demonitor(tr_host *h, uint64_t ref);
+
+/* Links two actors: when one ends abnormally, the other ends with the same
+ * reason, or, if it traps exits, gets exit(pid, reason) (TR_KIND_EXIT).
+ * Linking to an actor that is not alive acts as if it had just ended with
+ * "noproc". */
+int tr_link(tr_host *h, tr_pid a, tr_pid b);
+int tr_unlink(tr_host *h, tr_pid a, tr_pid b);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

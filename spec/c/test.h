@@ -1,0 +1,76 @@
+/*
+ * test.h -- the C tests' harness: checks that count failures, a runner that
+ * names each test, and a way to step a host until something has happened
+ * (with a deadline, never a sleep that hopes).
+ *
+ * Each spec/c/test_<feature>.c is one executable run by ctest:
+ *
+ *   static void test_something(void) { CHECK(1 + 1 == 2); }
+ *   int main(void) { RUN(test_something); return test_report(); }
+ */
+#ifndef TR_TEST_H
+#define TR_TEST_H
+
+#include <stdio.h>
+#include <string.h>
+#include <uv.h>
+
+#include "troupe.h"
+
+static int test_failures;
+static int test_checks;
+
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    test_checks++;                                                             \
+    if (!(cond)) {                                                             \
+      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+      test_failures++;                                                         \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_EQ(a, b)                                                         \
+  do {                                                                         \
+    long long a_ = (long long)(a), b_ = (long long)(b);                        \
+    test_checks++;                                                             \
+    if (a_ != b_) {                                                            \
+      fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld != %lld)\n",     \
+              __FILE__, __LINE__, #a, #b, a_, b_);                             \
+      test_failures++;                                                         \
+    }                                                                          \
+  } while (0)
+
+#define CHECK_STR(a, b)                                                        \
+  do {                                                                         \
+    const char *a_ = (a), *b_ = (b);                                           \
+    test_checks++;                                                             \
+    if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                   \
+      fprintf(stderr, "%s:%d: CHECK_STR failed: %s == \"%s\" (got \"%s\")\n",  \
+              __FILE__, __LINE__, #a, b_ ? b_ : "(null)", a_ ? a_ : "(null)"); \
+      test_failures++;                                                         \
+    }                                                                          \
+  } while (0)
+
+#define RUN(fn)                                                                \
+  do {                                                                         \
+    int before_ = test_failures;                                               \
+    fn();                                                                      \
+    printf("%s %s\n", test_failures == before_ ? "ok  " : "FAIL", #fn);        \
+  } while (0)
+
+static inline int test_report(void) {
+  printf("%d checks, %d failed\n", test_checks, test_failures);
+  return test_failures ? 1 : 0;
+}
+
+/* Steps h until *flag is non-zero or ms milliseconds pass; returns *flag.
+ * Steps never block, so this spins: fine for tests, which are short. */
+static inline int test_wait(tr_host *h, const volatile int *flag, unsigned ms) {
+  uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000u;
+  while (!*flag && uv_hrtime() < end)
+    if (tr_host_step(h) < 0)
+      break;
+  return *flag;
+}
+
+#endif
