@@ -55,21 +55,23 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   tr__list_push(&h->started, &a->started);
   h->stats.actors++;
 
+  /* Running from here to the end of init: a link to a dead actor ends the
+   * new one ("noproc") only once init is over, not under our feet. */
+  a->running = 1;
   if (opts->name)
     tr_register(h, opts->name, a->pid);
   if (opts->link)
     tr_link(h, a->pid, opts->link);
-  if (b->init && a->life == TR__LIVE) {
+  if (b->init) {
     prev = h->current;
     prev_msg = h->current_msg;
     h->current = a;
     h->current_msg = NULL;
-    a->running = 1;
     rc = b->init(a, a->state, args);
-    a->running = 0;
     h->current = prev;
     h->current_msg = prev_msg;
   }
+  a->running = 0;
   tr_msg_free(args);
   if (rc) {
     /* Init cleaned up after itself: end the actor without terminate. */
@@ -120,6 +122,13 @@ void tr_trap_exit(tr_actor *self, int on) {
     self->trap_exit = on ? 1 : 0;
 }
 
+void tr_wake(tr_actor *self) {
+  if (!self || self->life != TR__LIVE)
+    return;
+  self->yielded = 1;
+  tr__sched_wake(self->host, self);
+}
+
 void tr_await(tr_actor *self, uint64_t session) {
   if (!self || self->life != TR__LIVE)
     return;
@@ -145,7 +154,7 @@ static void reap_one(tr_host *h, tr_actor *a) {
   }
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
       strcmp(a->reason, "shutdown") != 0)
-    tr_host_log(h, TR_LOG_WARN, "actor %s <%u.%u> ended: %s",
+    tr_host_log(h, TR_LOG_WARN, "actor %s <pid %u.%u> ended: %s",
                 a->b && a->b->name ? a->b->name : "?", (unsigned)a->pid,
                 (unsigned)(a->pid >> 32), a->reason);
   a->life = TR__DEAD;
@@ -203,6 +212,9 @@ void tr__shutdown(tr_host *h) {
     tr__actor_end(h, tr__container(l, tr_actor, started), "shutdown");
   uv_idle_stop(&h->idle);
   uv_timer_stop(&h->timer);
+  /* Nothing comes through the async any more: let a borrowed loop's own
+   * uv_run return instead of waiting on it forever. */
+  uv_unref((uv_handle_t *)&h->async);
   uv_mutex_lock(&h->inbox_lock);
   h->stopped = 1;
   m = h->inbox_head;

@@ -163,3 +163,6 @@ void tr_host_log(tr_host *h, int level, const char *fmt, ...) {
   else
     fprintf(stderr, "troupe: %s: %s\n", levels[level], text);
 }
+
+void tr_host_set_data(tr_host *h, void *data) { h->data = data; }
+void *tr_host_data(tr_host *h) { return h->data; }

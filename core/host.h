@@ -93,6 +93,7 @@ struct tr_host {
   int closing;      /* handles still to close */
 
   tr_host_config cfg;
+  void *data; /* tr_host_set_data */
   tr__slots actors;
   tr__slots refs;
   tr__link started;  /* live actors, oldest first */

@@ -286,26 +286,39 @@ static int fail(tr_msg *m, int err) {
   return m->err;
 }
 
-/* msgpack-c's write callback: appends, growing small -> heap by doubling.
- * All or nothing, so a failed write leaves no half-copied bytes. */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline, cold))
+#else
+#define COLD
+#endif
+
+/* Makes room for n more bytes: small -> heap, doubling, up to TR_MAX_MSG.
+ * Kept out of line so that put stays small enough to inline. */
+COLD static int grow(tr_msg *m, size_t n) {
+  size_t need = m->len + n, cap = m->cap;
+  if (n > TR_MAX_MSG || need > TR_MAX_MSG)
+    return fail(m, TR_ERANGE);
+  while (cap < need)
+    cap *= 2;
+  if (cap > TR_MAX_MSG)
+    cap = TR_MAX_MSG;
+  char *b = m->buf == m->small ? malloc(cap) : realloc(m->buf, cap);
+  if (!b)
+    return fail(m, TR_ENOMEM);
+  if (m->buf == m->small)
+    memcpy(b, m->small, m->len);
+  m->buf = b, m->cap = cap;
+  return 0;
+}
+
+/* msgpack-c's write callback. All or nothing, so a failed write leaves no
+ * half-copied bytes. */
 static int put(void *data, const char *s, size_t n) {
   tr_msg *m = data;
-  if (n > m->cap - m->len) {
-    size_t need = m->len + n, cap = m->cap;
-    if (n > TR_MAX_MSG || need > TR_MAX_MSG)
-      return fail(m, TR_ERANGE);
-    while (cap < need)
-      cap *= 2;
-    if (cap > TR_MAX_MSG)
-      cap = TR_MAX_MSG;
-    char *b = m->buf == m->small ? malloc(cap) : realloc(m->buf, cap);
-    if (!b)
-      return fail(m, TR_ENOMEM);
-    if (m->buf == m->small)
-      memcpy(b, m->small, m->len);
-    m->buf = b, m->cap = cap;
-  }
-  memcpy(m->buf + m->len, s, n);
+  if (n > m->cap - m->len && grow(m, n))
+    return m->err;
+  if (n) /* memcpy may not see NULL, even for 0 bytes */
+    memcpy(m->buf + m->len, s, n);
   m->len += n;
   return 0;
 }
@@ -488,10 +501,12 @@ tr_msg *tr_msg_decode(const void *buf, size_t len, int *err) {
   layout l;
   int e = TR_EBADMSG;
   tr_msg *m = NULL;
-  /* The header is rewritten as array32 (so adds can patch it): +4 at most. */
-  if (!buf || len > TR_MAX_MSG - 4 || check_msg(buf, len, &l))
+  if (!buf || len > TR_MAX_MSG || check_msg(buf, len, &l))
     goto out;
+  /* The header is rewritten as array32, so that adds can patch it. */
   size_t body = len - l.hdr, shift = HDR - l.hdr;
+  if (HDR + body > TR_MAX_MSG)
+    goto out;
   e = TR_ENOMEM;
   if (!(m = msg_alloc(HDR + body)))
     goto out;
@@ -565,10 +580,10 @@ int tr_msg_is(const tr_msg *m, const char *name) {
 int tr_msg_kind(const tr_msg *m) { return m ? m->kind : -1; }
 tr_pid tr_msg_from(const tr_msg *m) { return m ? m->from : 0; }
 uint64_t tr_msg_session(const tr_msg *m) { return m ? m->session : 0; }
-size_t tr_msg_argc(tr_msg *m) { return m ? m->argc : 0; }
+size_t tr_msg_argc(const tr_msg *m) { return m ? m->argc : 0; }
 
 /* O(i): values are skipped from the first argument. */
-const tr_value *tr_msg_arg(tr_msg *m, size_t i) {
+const tr_value *tr_msg_arg(const tr_msg *m, size_t i) {
   if (tr__msg_check(m) || i >= m->argc)
     return NULL;
   const uint8_t *b = (const uint8_t *)m->buf;
@@ -718,6 +733,10 @@ static const tr_value *item(const tr_value *v, int map, size_t i) {
   return (const tr_value *)skip(p + h.size, NULL, i);
 }
 
+const tr_value *tr_value_next(const tr_value *v) {
+  return v ? (const tr_value *)skip((const uint8_t *)v, NULL, 1) : NULL;
+}
+
 const tr_value *tr_value_at(const tr_value *v, size_t i) {
   return item(v, 0, i);
 }
@@ -740,12 +759,12 @@ const tr_value *tr_value_val(const tr_value *v, size_t i) {
  * are fewer arguments than letters (checked first), TR_ETYPE on a mismatch,
  * TR_EINVAL on an unknown letter, TR_EBADMSG for an unfinished message.
  * On error, outputs before the failing letter may have been written. */
-int tr_msg_unpack(tr_msg *m, const char *fmt, ...) {
-  int r = tr__msg_check(m);
-  if (r)
-    return r == TR_EINVAL ? r : TR_EBADMSG;
-  if (!fmt)
+int tr_msg_unpack(const tr_msg *m, const char *fmt, ...) {
+  int r = 0;
+  if (!m || !fmt)
     return TR_EINVAL;
+  if (tr__msg_check(m))
+    return TR_EBADMSG;
   if (strlen(fmt) > m->argc)
     return TR_ERANGE;
   const uint8_t *p = (const uint8_t *)m->buf + m->args_off;

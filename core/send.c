@@ -154,7 +154,15 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
   return tr__deliver_pid(h, to, m);
 }
 
-uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full) {
+int tr_mailbox_room(tr_host *h, tr_pid pid) {
+  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  if (!a)
+    return TR_ENOPROC;
+  return a->mb.user < a->mb.capacity ? (int)(a->mb.capacity - a->mb.user) : 0;
+}
+
+uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
+                        uint32_t timeout_ms) {
   tr_actor *w, *f;
   tr__ref *r;
   uint64_t id;
@@ -167,6 +175,9 @@ uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full) {
   if (!f || f->mb.user < f->mb.capacity) {
     tr__ref_free(h, r);
     tr__deliver(h, w, tr__sys_msg(TR_KIND_ROOM, "room", id));
+  } else if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
+    tr__ref_free(h, r);
+    return 0;
   }
   return id;
 }

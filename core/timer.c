@@ -107,6 +107,7 @@ static void fire(tr_host *h, tr__ref *r) {
     tr__deliver_pid(h, to, m);
     break;
   case TR_REF_TIMEOUT:
+  case TR_REF_ROOM: /* the wait for room ran out */
     m = tr__sys_msg(TR_KIND_TIMEOUT, "timeout", r->id);
     tr__ref_free(h, r);
     tr__deliver_pid(h, to, m);

@@ -107,6 +107,10 @@ void tr_host_stop(tr_host *h);
 void tr_host_free(tr_host *h);
 
 struct uv_loop_s *tr_host_loop(tr_host *h);
+/* One pointer for the embedding program (the Lua layer keeps its own
+ * state here), like uv_loop_t's data. */
+void tr_host_set_data(tr_host *h, void *data);
+void *tr_host_data(tr_host *h);
 void tr_host_get_stats(tr_host *h, tr_host_stats *out);
 void tr_host_log(tr_host *h, int level, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -165,6 +169,10 @@ int tr_kill(tr_host *h, tr_pid pid, const char *reason);
 
 int tr_alive(tr_host *h, tr_pid pid);
 void tr_trap_exit(tr_actor *self, int on);
+
+/* Asks for a call of handle with m == NULL after the other ready actors had
+ * their turn, as returning TR_YIELD does; for init, or code outside handle. */
+void tr_wake(tr_actor *self);
 
 /* Until a message carrying this session arrives (a reply, an error reply,
  * a timeout), leave every other message queued, in order. 0 ends the wait;
@@ -231,7 +239,7 @@ tr_msg *tr_msg_pack(const char *name, const char *fmt, ...);
  * or trailing-bytes buffer gives NULL and *err = TR_EBADMSG. */
 tr_msg *tr_msg_decode(const void *buf, size_t len, int *err);
 
-/* The encoded bytes of a finished message. */
+/* The encoded bytes of a finished message; NULL for an unfinished one. */
 const void *tr_msg_bytes(const tr_msg *m, size_t *len);
 
 /* A copy of a received message, to keep past the callback or forward. */
@@ -240,23 +248,28 @@ tr_msg *tr_msg_clone(const tr_msg *m);
 /* Frees a message that was never handed to the host. */
 void tr_msg_free(tr_msg *m);
 
-/* Reading. */
+/* Reading. tr_value pointers point into the message's buffer: valid until
+ * the message is freed or added to. */
+/* The name's bytes, not NUL-terminated (a name may hold NUL): use *len. */
 const char *tr_msg_name(const tr_msg *m, size_t *len);
 int tr_msg_is(const tr_msg *m, const char *name); /* name equals */
 int tr_msg_kind(const tr_msg *m);
 tr_pid tr_msg_from(const tr_msg *m);
 uint64_t tr_msg_session(const tr_msg *m);
-size_t tr_msg_argc(tr_msg *m);
+size_t tr_msg_argc(const tr_msg *m);
 /* Argument i (0-based, after the name), or NULL past the end or when the
  * message cannot be decoded. */
-const tr_value *tr_msg_arg(tr_msg *m, size_t i);
+const tr_value *tr_msg_arg(const tr_msg *m, size_t i);
 
-/* Reads arguments by format (the letters of tr_msg_pack; 's' and 'S' give
- * const char ** and size_t *, zero-copy; '.' skips one). TR_ERANGE when
- * there are fewer arguments than letters, TR_ETYPE on a mismatch. */
-int tr_msg_unpack(tr_msg *m, const char *fmt, ...);
+/* Reads arguments by format, zero-copy: the letters of tr_msg_pack, where
+ * 's' and 'S' both give const char ** then size_t * (the bytes are not
+ * NUL-terminated); 'n' and '.' (skip one) take no pointer; any pointer may
+ * be NULL. TR_ERANGE when there are fewer arguments than letters or an 'i'
+ * does not fit an int, TR_ETYPE on a mismatch, TR_EINVAL for an unknown
+ * letter, TR_EBADMSG for an unfinished message. */
+int tr_msg_unpack(const tr_msg *m, const char *fmt, ...);
 
-int tr_value_type(const tr_value *v);
+int tr_value_type(const tr_value *v); /* -1 for NULL */
 int tr_value_bool(const tr_value *v, int *out);
 int tr_value_int(const tr_value *v, int64_t *out);
 int tr_value_float(const tr_value *v, double *out); /* ints convert */
@@ -266,6 +279,10 @@ size_t tr_value_len(const tr_value *v); /* array items or map pairs */
 const tr_value *tr_value_at(const tr_value *v, size_t i);  /* array */
 const tr_value *tr_value_key(const tr_value *v, size_t i); /* map */
 const tr_value *tr_value_val(const tr_value *v, size_t i); /* map */
+/* The value stored right after v: the next argument, array item, or map key
+ * or value -- O(1) where the indexed readers above are O(i). Only as many
+ * steps as the container's length are meaningful. */
+const tr_value *tr_value_next(const tr_value *v);
 
 /* ------------------------------------------------------------- sending */
 
@@ -277,11 +294,17 @@ const tr_value *tr_value_val(const tr_value *v, size_t i); /* map */
 int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
 int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
 
+/* How many more sends and calls pid's mailbox takes now; TR_ENOPROC when
+ * pid is not alive. Loop thread only. */
+int tr_mailbox_room(tr_host *h, tr_pid pid);
+
 /* For senders that wait instead of failing on TR_EFULL: `waiter` gets a
  * TR_KIND_ROOM message, its session being the returned id (0 on error),
  * once the mailbox of `full` has room again or `full` has ended -- at once
- * if it has room now. The sender then tries again. */
-uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full);
+ * if it has room now -- or a TR_KIND_TIMEOUT with that session when
+ * timeout_ms (0: none) passes first. The sender then tries again. */
+uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
+                        uint32_t timeout_ms);
 
 /* Sends a message on to `to` keeping its sender, session and kind, so the
  * answer to a forwarded call goes straight back to the caller, and the

@@ -24,7 +24,8 @@ static uint64_t rng_next(uint64_t *s) { /* xorshift64: deterministic */
  * valgrind or ASAN rather than landing in neighbouring bytes. */
 static tr_msg *decode_copy(const void *buf, size_t len, int *err) {
   char *c = malloc(len ? len : 1);
-  if (len) memcpy(c, buf, len);
+  if (len)
+    memcpy(c, buf, len);
   tr_msg *m = tr_msg_decode(c, len, err);
   free(c);
   return m;
@@ -50,7 +51,8 @@ static int agree(const tr_value *v, const msgpack_object *o) {
   const char *s;
   size_t n;
   switch (tr_value_type(v)) {
-  case TR_NIL: return o->type == MSGPACK_OBJECT_NIL;
+  case TR_NIL:
+    return o->type == MSGPACK_OBJECT_NIL;
   case TR_BOOL: {
     int b;
     return o->type == MSGPACK_OBJECT_BOOLEAN && tr_value_bool(v, &b) == 0 &&
@@ -59,16 +61,20 @@ static int agree(const tr_value *v, const msgpack_object *o) {
   case TR_INT:
     if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
       return tr_value_int(v, &i) == 0 && i == o->via.i64;
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) return 0;
-    if (o->via.u64 > INT64_MAX) return tr_value_int(v, &i) == TR_ERANGE;
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+      return 0;
+    if (o->via.u64 > INT64_MAX)
+      return tr_value_int(v, &i) == TR_ERANGE;
     return tr_value_int(v, &i) == 0 && (uint64_t)i == o->via.u64;
   case TR_FLOAT:
     if (o->type != MSGPACK_OBJECT_FLOAT32 && o->type != MSGPACK_OBJECT_FLOAT64)
       return 0;
-    if (tr_value_float(v, &d)) return 0;
+    if (tr_value_float(v, &d))
+      return 0;
     return (isnan(d) && isnan(o->via.f64)) || d == o->via.f64;
   case TR_STR:
-    if (tr_value_str(v, &s, &n)) return 0;
+    if (tr_value_str(v, &s, &n))
+      return 0;
     if (o->type == MSGPACK_OBJECT_STR)
       return n == o->via.str.size && !memcmp(s, o->via.str.ptr, n);
     return o->type == MSGPACK_OBJECT_BIN && n == o->via.bin.size &&
@@ -79,14 +85,16 @@ static int agree(const tr_value *v, const msgpack_object *o) {
       return 0;
     const uint8_t *b = (const uint8_t *)o->via.ext.ptr;
     uint64_t want = 0;
-    for (int k = 0; k < 8; k++) want = want << 8 | b[k];
+    for (int k = 0; k < 8; k++)
+      want = want << 8 | b[k];
     return pid == want;
   }
   case TR_ARRAY:
     if (o->type != MSGPACK_OBJECT_ARRAY || tr_value_len(v) != o->via.array.size)
       return 0;
     for (size_t k = 0; k < o->via.array.size; k++)
-      if (!agree(tr_value_at(v, k), &o->via.array.ptr[k])) return 0;
+      if (!agree(tr_value_at(v, k), &o->via.array.ptr[k]))
+        return 0;
     return tr_value_at(v, o->via.array.size) == NULL;
   case TR_MAP:
     if (o->type != MSGPACK_OBJECT_MAP || tr_value_len(v) != o->via.map.size)
@@ -96,7 +104,8 @@ static int agree(const tr_value *v, const msgpack_object *o) {
           !agree(tr_value_val(v, k), &o->via.map.ptr[k].val))
         return 0;
     return tr_value_key(v, o->via.map.size) == NULL;
-  default: return 0;
+  default:
+    return 0;
   }
 }
 
@@ -107,7 +116,8 @@ static int agree_msg(tr_msg *m) {
   msgpack_unpacked u;
   size_t off = 0;
   int ok = 0;
-  if (!bytes) return 0;
+  if (!bytes)
+    return 0;
   msgpack_unpacked_init(&u);
   if (msgpack_unpack_next(&u, bytes, len, &off) == MSGPACK_UNPACK_SUCCESS &&
       off == len && u.data.type == MSGPACK_OBJECT_ARRAY &&
@@ -156,12 +166,13 @@ static void test_strerror(void) {
 }
 
 static void test_scalars(void) {
-  static const int64_t ints[] = {0,       1,          -1,         127,
-                                 128,     -32,        -33,        255,
-                                 256,     -128,       -129,       65535,
-                                 65536,   -32768,     -32769,     INT32_MAX,
-                                 INT32_MIN, (int64_t)UINT32_MAX + 1, INT64_MAX,
-                                 INT64_MIN};
+  static const int64_t ints[] = {0,         1,         -1,
+                                 127,       128,       -32,
+                                 -33,       255,       256,
+                                 -128,      -129,      65535,
+                                 65536,     -32768,    -32769,
+                                 INT32_MAX, INT32_MIN, (int64_t)UINT32_MAX + 1,
+                                 INT64_MAX, INT64_MIN};
   static const double floats[] = {0.0, -0.0, 2.5, -1e300, DBL_MIN, DBL_MAX};
   static const tr_pid pids[] = {0, 1, 0x100000002ull, UINT64_MAX};
   size_t ni = sizeof ints / sizeof *ints, nf = sizeof floats / sizeof *floats;
@@ -170,11 +181,14 @@ static void test_scalars(void) {
   CHECK_EQ(tr_msg_add_nil(m), 0);
   CHECK_EQ(tr_msg_add_bool(m, 0), 0);
   CHECK_EQ(tr_msg_add_bool(m, 42), 0); /* any non-zero is true */
-  for (size_t i = 0; i < ni; i++) CHECK_EQ(tr_msg_add_int(m, ints[i]), 0);
-  for (size_t i = 0; i < nf; i++) CHECK_EQ(tr_msg_add_float(m, floats[i]), 0);
+  for (size_t i = 0; i < ni; i++)
+    CHECK_EQ(tr_msg_add_int(m, ints[i]), 0);
+  for (size_t i = 0; i < nf; i++)
+    CHECK_EQ(tr_msg_add_float(m, floats[i]), 0);
   CHECK_EQ(tr_msg_add_float(m, INFINITY), 0);
   CHECK_EQ(tr_msg_add_float(m, NAN), 0);
-  for (size_t i = 0; i < np; i++) CHECK_EQ(tr_msg_add_pid(m, pids[i]), 0);
+  for (size_t i = 0; i < np; i++)
+    CHECK_EQ(tr_msg_add_pid(m, pids[i]), 0);
   CHECK_EQ(tr_msg_add_str(m, "a\0b", 3), 0);
   CHECK_EQ(tr_msg_add_str(m, "\xff\xfe\xc0\x80", 4), 0); /* not UTF-8 */
   CHECK_EQ(tr_msg_add_str(m, NULL, 0), 0);
@@ -221,7 +235,8 @@ static void test_scalars(void) {
 static void test_string_sizes(void) {
   static const size_t sizes[] = {31, 32, 255, 256, 65535, 65536};
   char *s = malloc(65536);
-  for (size_t i = 0; i < 65536; i++) s[i] = (char)(i * 7);
+  for (size_t i = 0; i < 65536; i++)
+    s[i] = (char)(i * 7);
   for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
     tr_msg *m = tr_msg_new("s");
     CHECK_EQ(tr_msg_add_str(m, s, sizes[k]), 0);
@@ -296,9 +311,9 @@ static void test_pack_unpack(void) {
   const char *s = NULL, *S = NULL;
   size_t slen = 0, Slen = 0;
   tr_pid p = 0;
-  CHECK_EQ(tr_msg_unpack(m, "nbiIdsSp", &b, &i, &I, &d, &s, &slen, &S, &Slen,
-                         &p),
-           0);
+  CHECK_EQ(
+      tr_msg_unpack(m, "nbiIdsSp", &b, &i, &I, &d, &s, &slen, &S, &Slen, &p),
+      0);
   CHECK(b == 1 && i == -7 && I == INT64_MIN && d == 0.25 && p == pid);
   CHECK(slen == 2 && !memcmp(s, "hi", 2));
   CHECK(Slen == 3 && !memcmp(S, "x\0y", 3));
@@ -379,7 +394,8 @@ static void test_names(void) {
 static void test_grow(void) {
   size_t mb = 1u << 20;
   char *s = malloc(mb);
-  for (size_t i = 0; i < mb; i++) s[i] = (char)(i ^ (i >> 8));
+  for (size_t i = 0; i < mb; i++)
+    s[i] = (char)(i ^ (i >> 8));
   tr_msg *m = tr_msg_new("grow");
   CHECK_EQ(tr_msg_add_int(m, 1), 0);
   CHECK(m->buf == m->small); /* small messages stay inline */
@@ -392,11 +408,13 @@ static void test_grow(void) {
 
   /* Many small values crossing the inline buffer one at a time. */
   m = tr_msg_new("many");
-  for (int i = 0; i < 5000; i++) tr_msg_add_int(m, i * 1000);
+  for (int i = 0; i < 5000; i++)
+    tr_msg_add_int(m, i * 1000);
   CHECK_EQ(tr__msg_check(m), 0);
   CHECK_EQ(tr_msg_argc(m), 5000);
   int ok = 1;
-  for (int i = 0; i < 5000; i += 499) ok &= int_of(tr_msg_arg(m, i)) == i * 1000;
+  for (int i = 0; i < 5000; i += 499)
+    ok &= int_of(tr_msg_arg(m, i)) == i * 1000;
   CHECK(ok);
   CHECK(agree_msg(m));
   tr_msg_free(m);
@@ -427,6 +445,7 @@ static void test_sticky_errors(void) {
   m = tr_msg_new("inval");
   CHECK_EQ(tr_msg_add_cstr(m, NULL), TR_EINVAL);
   CHECK_EQ(tr__msg_check(m), TR_EINVAL);
+  CHECK_EQ(tr_msg_unpack(m, ""), TR_EBADMSG); /* unreadable, whatever why */
   tr_msg_free(m);
   CHECK_EQ(tr_msg_add_nil(NULL), TR_EINVAL);
   CHECK_EQ(tr_msg_add_map(NULL, 1), TR_EINVAL);
@@ -487,8 +506,10 @@ static void test_unfinished(void) {
 static tr_msg *nested(int depth, int *err) {
   tr_msg *m = tr_msg_new("deep");
   *err = 0;
-  for (int i = 0; i < depth && !*err; i++) *err = tr_msg_add_array(m, 1);
-  if (!*err) *err = tr_msg_add_int(m, 42);
+  for (int i = 0; i < depth && !*err; i++)
+    *err = tr_msg_add_array(m, 1);
+  if (!*err)
+    *err = tr_msg_add_int(m, 42);
   return m;
 }
 
@@ -498,7 +519,8 @@ static void test_depth(void) {
   CHECK_EQ(err, 0);
   CHECK_EQ(tr__msg_check(m), 0);
   const tr_value *v = tr_msg_arg(m, 0);
-  for (int i = 0; i < TR_MAX_DEPTH; i++) v = tr_value_at(v, 0);
+  for (int i = 0; i < TR_MAX_DEPTH; i++)
+    v = tr_value_at(v, 0);
   CHECK_EQ(int_of(v), 42);
   CHECK(agree_msg(m));
   size_t len;
@@ -514,7 +536,8 @@ static void test_depth(void) {
   CHECK_EQ(tr__msg_check(m), TR_ERANGE);
   tr_msg_free(m);
   m = tr_msg_new("deep"); /* ...even an empty one */
-  for (int i = 0; i < TR_MAX_DEPTH; i++) tr_msg_add_map(m, 1), tr_msg_add_nil(m);
+  for (int i = 0; i < TR_MAX_DEPTH; i++)
+    tr_msg_add_map(m, 1), tr_msg_add_nil(m);
   CHECK_EQ(tr_msg_add_array(m, 0), TR_ERANGE);
   tr_msg_free(m);
 
@@ -522,7 +545,8 @@ static void test_depth(void) {
   uint8_t buf[64];
   size_t n = 0;
   buf[n++] = 0x92, buf[n++] = 0xa1, buf[n++] = 'd';
-  for (int i = 0; i <= TR_MAX_DEPTH; i++) buf[n++] = 0x91;
+  for (int i = 0; i <= TR_MAX_DEPTH; i++)
+    buf[n++] = 0x91;
   buf[n++] = 0x2a;
   CHECK(decode_copy(buf, n, &err) == NULL && err == TR_EBADMSG);
   buf[3 + TR_MAX_DEPTH] = 0x90; /* the deepest table empty: still too deep */
@@ -532,7 +556,8 @@ static void test_depth(void) {
   /* TR_MAX_DEPTH levels by hand: accepted. */
   n = 0;
   buf[n++] = 0x92, buf[n++] = 0xa1, buf[n++] = 'd';
-  for (int i = 1; i < TR_MAX_DEPTH; i++) buf[n++] = 0x81, buf[n++] = 0xc0;
+  for (int i = 1; i < TR_MAX_DEPTH; i++)
+    buf[n++] = 0x81, buf[n++] = 0xc0;
   buf[n++] = 0x90;
   CHECK(n <= sizeof buf);
   d = decode_copy(buf, n, &err);
@@ -560,10 +585,10 @@ static void test_decode_roundtrip(void) {
   /* A foreign encoding (fixarray header, str8 name, bin, float32, ext8
    * pid, uint64 past INT64_MAX) is accepted, read, and can be added to. */
   static const uint8_t foreign[] = {
-      0x96, 0xd9, 0x01, 'f', 0xc4, 0x02, 0x00, 0x01, 0xca, 0x3f, 0xc0,
-      0x00, 0x00, 0xc7, 0x08, 0x01, 0, 0, 0, 0, 0, 0, 0, 9, 0xcf, 0xff,
-      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd3, 0x80, 0, 0, 0, 0,
-      0, 0, 0};
+      0x96, 0xd9, 0x01, 'f',  0xc4, 0x02, 0x00, 0x01, 0xca, 0x3f, 0xc0,
+      0x00, 0x00, 0xc7, 0x08, 0x01, 0,    0,    0,    0,    0,    0,
+      0,    9,    0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xd3, 0x80, 0,    0,    0,    0,    0,    0,    0};
   d = decode_copy(foreign, sizeof foreign, NULL);
   CHECK(d != NULL);
   CHECK(tr_msg_is(d, "f"));
@@ -576,7 +601,8 @@ static void test_decode_roundtrip(void) {
   int64_t i = 5;
   CHECK_EQ(tr_value_int(tr_msg_arg(d, 3), &i), TR_ERANGE);
   CHECK_EQ(i, 5);
-  CHECK(tr_value_float(tr_msg_arg(d, 3), &f) == 0 && f == 18446744073709551615.0);
+  CHECK(tr_value_float(tr_msg_arg(d, 3), &f) == 0 &&
+        f == 18446744073709551615.0);
   CHECK(int_of(tr_msg_arg(d, 4)) == INT64_MIN);
   CHECK(agree_msg(d));
   CHECK_EQ(tr_msg_add_int(d, 77), 0);
@@ -599,7 +625,8 @@ static void test_decode_rejects(void) {
   tr_msg *m = sample();
   size_t len;
   const uint8_t *bytes = tr_msg_bytes(m, &len);
-  for (size_t n = 0; n < len; n++) expect_bad(bytes, n, "truncated");
+  for (size_t n = 0; n < len; n++)
+    expect_bad(bytes, n, "truncated");
   uint8_t *more = malloc(len + 1);
   memcpy(more, bytes, len);
   more[len] = 0xc0;
@@ -672,8 +699,10 @@ static void test_fuzz(void) {
   int accepted = 0;
   for (int it = 0; it < 10000; it++) { /* random bytes, often a good start */
     size_t len = rng_next(&seed) % sizeof buf;
-    for (size_t i = 0; i < len; i++) buf[i] = (uint8_t)rng_next(&seed);
-    if (len >= 2 && (it & 1)) buf[0] = 0x91 + (uint8_t)(it % 15), buf[1] = 0xa0;
+    for (size_t i = 0; i < len; i++)
+      buf[i] = (uint8_t)rng_next(&seed);
+    if (len >= 2 && (it & 1))
+      buf[0] = 0x91 + (uint8_t)(it % 15), buf[1] = 0xa0;
     fuzz_one(buf, len, &accepted);
   }
   tr_msg *m = sample();
@@ -694,14 +723,15 @@ static void test_fuzz(void) {
 }
 
 static void test_value_accessors(void) {
-  tr_msg *m = tr_msg_pack("t", "nbIdSp", 1, (int64_t)5, 1.5, "s", (size_t)1,
-                          (tr_pid)3);
+  tr_msg *m =
+      tr_msg_pack("t", "nbIdSp", 1, (int64_t)5, 1.5, "s", (size_t)1, (tr_pid)3);
   tr_msg_add_array(m, 1), tr_msg_add_int(m, 1);
   tr_msg_add_map(m, 1), tr_msg_add_int(m, 1), tr_msg_add_int(m, 2);
   const tr_value *v[8];
-  for (int i = 0; i < 8; i++) v[i] = tr_msg_arg(m, (size_t)i);
-  static const int types[] = {TR_NIL, TR_BOOL,  TR_INT,   TR_FLOAT,
-                              TR_STR, TR_PID, TR_ARRAY, TR_MAP};
+  for (int i = 0; i < 8; i++)
+    v[i] = tr_msg_arg(m, (size_t)i);
+  static const int types[] = {TR_NIL, TR_BOOL, TR_INT,   TR_FLOAT,
+                              TR_STR, TR_PID,  TR_ARRAY, TR_MAP};
   for (int i = 0; i < 8; i++) {
     int b;
     int64_t I;

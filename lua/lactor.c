@@ -1,0 +1,487 @@
+/*
+ * lactor.c -- the C part of the `actor` module (require "actor.core").
+ *
+ * Each function finds the calling actor through its coroutine (lhost.c) and
+ * does one thing on the core. Waiting -- receive, call, sleep, a send to a
+ * full mailbox -- is a yield: the function records what it waits for,
+ * yields, and lproc.c resumes it with the answer as its results. Outside
+ * any actor (the main chunk of a REPL) send works from no pid, and call
+ * runs the loop until its answer comes; waiting for mail needs an actor.
+ */
+#include <string.h>
+
+#include "ltroupe.h"
+
+static trL_host *host(lua_State *L) { return trL_host_get(L); }
+
+static tr_pid self_pid(lua_State *L) {
+  trL_proc *p = trL_proc_of(L);
+  return p ? tr_self(p->self) : 0;
+}
+
+/* A message named by the string at name_idx, with the values from first to
+ * the top of the stack as arguments. */
+static tr_msg *build(lua_State *L, int name_idx, int first) {
+  size_t len;
+  const char *name = luaL_checklstring(L, name_idx, &len);
+  tr_msg *m = tr_msg_newn(name, len);
+  if (!m)
+    luaL_error(L, "out of memory");
+  trL_add_values(L, m, first, lua_gettop(L));
+  return m;
+}
+
+static int fail(lua_State *L, int rc) {
+  luaL_pushfail(L);
+  lua_pushstring(L, tr_strerror(rc));
+  return 2;
+}
+
+/* ----------------------------------------------------------- spawning */
+
+static int l_spawn(lua_State *L) {
+  trL_host *lh = host(L);
+  tr_pid pid;
+  if (lua_type(L, 1) == LUA_TSTRING) {
+    const tr_behaviour *b = trL_native(L, lua_tostring(L, 1));
+    tr_msg *args;
+    int rc;
+    if (!b)
+      return luaL_error(L, "no native actor is named '%s'", lua_tostring(L, 1));
+    args = build(L, 1, 2);
+    if ((rc = tr_spawn(lh->h, b, args, NULL, &pid)))
+      return luaL_error(L, "spawn %s: %s", lua_tostring(L, 1), tr_strerror(rc));
+  } else {
+    pid = trL_spawn(L, 1);
+  }
+  trL_push_pid(L, pid);
+  return 1;
+}
+
+static int l_run(lua_State *L) {
+  trL_host *lh;
+  int rc;
+  if (trL_proc_of(L))
+    return luaL_error(L, "actor.run inside an actor");
+  lh = host(L);
+  if (lh->root && !lh->root_ended)
+    return luaL_error(L, "actor.run is already running");
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
+  lh->root_ended = 0;
+  lh->root = trL_spawn(L, 1);
+  rc = tr_host_run(lh->h);
+  lh->root = 0;
+  trL_host_done(L);
+  if (rc)
+    return luaL_error(L, "actor.run: %s", tr_strerror(rc));
+  if (lua_getfield(L, LUA_REGISTRYINDEX, "actor.root_error") != LUA_TNIL)
+    return lua_error(L);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ------------------------------------------------------------ sending */
+
+/* A continuation's context: a timeout, the arguments' top, and whether the
+ * yield waited for room (0) or for an answer (1). Stack tops stay far below
+ * 2^23 (LUAI_MAXSTACK is a million). */
+#define CTX(timeout, top, phase)                                               \
+  (((lua_KContext)(timeout) << 24) | ((lua_KContext)(top) << 1) | (phase))
+#define CTX_TIMEOUT(c) ((uint32_t)((c) >> 24))
+#define CTX_TOP(c) ((int)(((c) >> 1) & 0x7fffff))
+#define CTX_PHASE(c) ((int)((c)&1))
+
+/* Yields until `to` has room again; k then tries again. */
+static int wait_room(lua_State *L, trL_proc *p, tr_pid to, lua_KFunction k,
+                     lua_KContext ctx) {
+  uint64_t s =
+      tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout);
+  if (!s)
+    return luaL_error(L, "out of memory");
+  tr_await(p->self, s);
+  p->why = TRL_ROOM;
+  return lua_yieldk(L, 0, ctx, k);
+}
+
+/* After a wait for room: an error if it timed out, else the arguments back
+ * as they were. */
+static void room_resumed(lua_State *L, lua_KContext ctx) {
+  if (!lua_toboolean(L, -1))
+    luaL_error(L, "the mailbox of %s stayed full for %d ms",
+               luaL_tolstring(L, 1, NULL), (int)host(L)->send_timeout);
+  lua_settop(L, CTX_TOP(ctx));
+}
+
+static int sent(lua_State *L, int rc) {
+  if (rc)
+    return fail(L, rc);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static int send_k(lua_State *L, int status, lua_KContext ctx) {
+  trL_host *lh = host(L);
+  trL_proc *p = trL_proc_of(L);
+  tr_pid to;
+  if (status == LUA_YIELD)
+    room_resumed(L, ctx);
+  to = trL_check_dest(L, lh, 1);
+  if (p && tr_mailbox_room(lh->h, to) == 0)
+    return wait_room(L, p, to, send_k, CTX(0, lua_gettop(L), 0));
+  return sent(L, tr_send(lh->h, self_pid(L), to, build(L, 2, 3)));
+}
+
+static int l_send(lua_State *L) { return send_k(L, LUA_OK, 0); }
+
+static int l_try_send(lua_State *L) {
+  trL_host *lh = host(L);
+  tr_pid to = trL_check_dest(L, lh, 1);
+  if (tr_mailbox_room(lh->h, to) == 0)
+    return fail(L, TR_EFULL);
+  return sent(L, tr_send(lh->h, self_pid(L), to, build(L, 2, 3)));
+}
+
+/* -------------------------------------------------------------- calls */
+
+static int call_failed(lua_State *L, const char *why) {
+  return luaL_error(L, "call '%s' to %s failed: %s", lua_tostring(L, 2),
+                    luaL_tolstring(L, 1, NULL), why);
+}
+
+/* Outside any actor: run the loop until the answer comes. */
+static int call_outside(lua_State *L, trL_host *lh, tr_pid to, uint32_t ms) {
+  tr_msg *reply = NULL;
+  int top = lua_gettop(L), n;
+  int rc = tr_host_call(lh->h, to, build(L, 2, 3), ms, &reply);
+  if (rc)
+    return call_failed(L, tr_strerror(rc));
+  lua_settop(L, top);
+  n = trL_push_args(L, reply, 0);
+  tr_msg_free(reply);
+  return n;
+}
+
+static int call_k(lua_State *L, int status, lua_KContext ctx) {
+  trL_host *lh = host(L);
+  trL_proc *p = trL_proc_of(L);
+  uint32_t ms = CTX_TIMEOUT(ctx);
+  uint64_t session;
+  tr_pid to;
+  int rc, top;
+  if (status == LUA_YIELD) {
+    if (CTX_PHASE(ctx) == 1) { /* the answer: true, results... | false, why */
+      top = CTX_TOP(ctx);
+      if (!lua_toboolean(L, top + 1))
+        return call_failed(L, lua_tostring(L, top + 2));
+      return lua_gettop(L) - top - 1;
+    }
+    room_resumed(L, ctx);
+  }
+  top = lua_gettop(L);
+  to = trL_check_dest(L, lh, 1);
+  luaL_checkstring(L, 2);
+  if (!p)
+    return call_outside(L, lh, to, ms);
+  rc = tr_mailbox_room(lh->h, to);
+  if (rc == 0)
+    return wait_room(L, p, to, call_k, CTX(ms, top, 0));
+  rc = tr_call(lh->h, tr_self(p->self), to, build(L, 2, 3), ms, &session);
+  if (rc)
+    return call_failed(L, tr_strerror(rc));
+  tr_await(p->self, session);
+  p->why = TRL_CALL;
+  return lua_yieldk(L, 0, CTX(ms, top, 1), call_k);
+}
+
+static int l_call(lua_State *L) {
+  return call_k(L, LUA_OK, CTX(host(L)->call_timeout, 0, 0));
+}
+
+static int l_call_timeout(lua_State *L) {
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  luaL_argcheck(L, ms >= 0 && ms <= 0xffffff, 1, "between 0 and 16777215 ms");
+  lua_remove(L, 1);
+  return call_k(L, LUA_OK, CTX(ms, 0, 0));
+}
+
+/* Answers the call last received: "reply" with values, or "error" with a
+ * text that the caller's actor.call raises. */
+static int answer(lua_State *L, const char *name) {
+  trL_proc *p = trL_proc_check(L);
+  tr_msg *m;
+  int rc;
+  if (!p->call_session)
+    return luaL_error(L, "no call to reply to");
+  if (!(m = tr_msg_new(name)))
+    return luaL_error(L, "out of memory");
+  trL_add_values(L, m, 1, lua_gettop(L));
+  rc = tr_reply_to(p->lh->h, p->call_from, p->call_session, m);
+  p->call_session = 0;
+  return sent(L, rc);
+}
+
+static int l_reply(lua_State *L) { return answer(L, "reply"); }
+
+static int l_reply_error(lua_State *L) {
+  luaL_checkstring(L, 1);
+  lua_settop(L, 1);
+  return answer(L, "error");
+}
+
+/* True while the message last received is a call not yet answered. */
+static int l_calling(lua_State *L) {
+  trL_proc *p = trL_proc_of(L);
+  lua_pushboolean(L, p && p->call_session);
+  return 1;
+}
+
+/* ---------------------------------------------------- waiting for mail */
+
+static int l_receive(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  if (!lua_isnoneornil(L, 1)) {
+    lua_Integer ms = luaL_checkinteger(L, 1);
+    luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "a time in ms");
+    p->recv_timer = tr_timeout(p->lh->h, tr_self(p->self), (uint32_t)ms);
+    if (!p->recv_timer)
+      return luaL_error(L, "out of memory");
+  }
+  p->why = TRL_RECV;
+  return lua_yield(L, 0);
+}
+
+static int l_sleep(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  uint64_t s;
+  luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "a time in ms");
+  s = tr_timeout(p->lh->h, tr_self(p->self), (uint32_t)ms);
+  if (!s)
+    return luaL_error(L, "out of memory");
+  tr_await(p->self, s);
+  p->why = TRL_SLEEP;
+  return lua_yield(L, 0);
+}
+
+static int l_after(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  lua_Integer ms = luaL_checkinteger(L, 1);
+  uint64_t id;
+  int rc;
+  luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "a time in ms");
+  rc = tr_after(p->lh->h, (uint32_t)ms, tr_self(p->self), build(L, 2, 3), &id);
+  if (rc)
+    return fail(L, rc);
+  lua_pushinteger(L, (lua_Integer)id);
+  return 1;
+}
+
+static int l_cancel(lua_State *L) {
+  return sent(L, tr_cancel(host(L)->h, (uint64_t)luaL_checkinteger(L, 1)));
+}
+
+/* -------------------------------------------------------------- names */
+
+static int l_register(lua_State *L) {
+  trL_host *lh = host(L);
+  const char *name = luaL_checkstring(L, 1);
+  tr_pid pid = lua_isnoneornil(L, 2) ? self_pid(L) : trL_test_pid(L, 2);
+  int rc;
+  if (!pid)
+    return luaL_typeerror(L, 2, "pid");
+  rc = tr_register(lh->h, name, pid);
+  if (rc == TR_EEXIST)
+    return luaL_error(L,
+                      "register '%s': the name is taken, or the actor "
+                      "has a name already",
+                      name);
+  if (rc)
+    return luaL_error(L, "register '%s': %s", name, tr_strerror(rc));
+  return 0;
+}
+
+static int l_unregister(lua_State *L) {
+  return sent(L, tr_unregister(host(L)->h, luaL_checkstring(L, 1)));
+}
+
+static int l_whereis(lua_State *L) {
+  tr_pid pid = tr_whereis(host(L)->h, luaL_checkstring(L, 1));
+  if (!pid)
+    return 0;
+  trL_push_pid(L, pid);
+  return 1;
+}
+
+static int l_self(lua_State *L) {
+  tr_pid pid = self_pid(L);
+  if (!pid)
+    return 0;
+  trL_push_pid(L, pid);
+  return 1;
+}
+
+static int l_sender(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  if (!p->last_from)
+    return 0;
+  trL_push_pid(L, p->last_from);
+  return 1;
+}
+
+/* ------------------------------------------------------ life and death */
+
+static tr_pid check_pid(lua_State *L, int idx) {
+  tr_pid pid = trL_test_pid(L, idx);
+  if (!pid)
+    luaL_typeerror(L, idx, "pid");
+  return pid;
+}
+
+static int l_monitor(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  tr_pid target = trL_check_dest(L, p->lh, 1);
+  uint64_t ref = tr_monitor(p->lh->h, tr_self(p->self), target);
+  if (!ref)
+    return luaL_error(L, "out of memory");
+  lua_pushinteger(L, (lua_Integer)ref);
+  return 1;
+}
+
+static int l_demonitor(lua_State *L) {
+  return sent(L, tr_demonitor(host(L)->h, (uint64_t)luaL_checkinteger(L, 1)));
+}
+
+static int l_link(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  return sent(L, tr_link(p->lh->h, tr_self(p->self), check_pid(L, 1)));
+}
+
+static int l_unlink(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  return sent(L, tr_unlink(p->lh->h, tr_self(p->self), check_pid(L, 1)));
+}
+
+static int l_trap_exit(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  tr_trap_exit(p->self, lua_toboolean(L, 1));
+  return 0;
+}
+
+static int l_exit(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  tr_exit(p->self, luaL_optstring(L, 1, "normal"));
+  p->why = TRL_RECV; /* never resumed: the actor ends when it yields */
+  return lua_yield(L, 0);
+}
+
+static int l_kill(lua_State *L) {
+  trL_host *lh = host(L);
+  tr_pid pid = check_pid(L, 1);
+  const char *reason = luaL_optstring(L, 2, "killed");
+  if (pid == self_pid(L)) {
+    lua_settop(L, 2);
+    lua_remove(L, 1);
+    return l_exit(L);
+  }
+  return sent(L, tr_kill(lh->h, pid, reason));
+}
+
+static int l_alive(lua_State *L) {
+  lua_pushboolean(L, tr_alive(host(L)->h, check_pid(L, 1)));
+  return 1;
+}
+
+/* ------------------------------------------------------------- others */
+
+static int l_stats(lua_State *L) {
+  tr_host_stats st;
+  tr_host_get_stats(host(L)->h, &st);
+  lua_createtable(L, 0, 6);
+  lua_pushinteger(L, (lua_Integer)st.delivered);
+  lua_setfield(L, -2, "delivered");
+  lua_pushinteger(L, (lua_Integer)st.dead_letters);
+  lua_setfield(L, -2, "dead_letters");
+  lua_pushinteger(L, (lua_Integer)st.late_replies);
+  lua_setfield(L, -2, "late_replies");
+  lua_pushinteger(L, st.actors);
+  lua_setfield(L, -2, "actors");
+  lua_pushinteger(L, st.timers);
+  lua_setfield(L, -2, "timers");
+  return 1;
+}
+
+static int l_log(lua_State *L) {
+  static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
+  int level = luaL_checkoption(L, 1, NULL, levels);
+  tr_host_log(host(L)->h, level, "%s", luaL_checkstring(L, 2));
+  return 0;
+}
+
+/* actor.configure{slice=, hard_limit=, call_timeout=, send_timeout=}:
+ * returns the settings in force after the change. */
+static int l_configure(lua_State *L) {
+  trL_host *lh = host(L);
+  static const char *const keys[] = {"slice", "hard_limit", "call_timeout",
+                                     "send_timeout"};
+  uint32_t *vals[4];
+  int i;
+  vals[0] = &lh->slice;
+  vals[1] = &lh->hard_limit;
+  vals[2] = &lh->call_timeout;
+  vals[3] = &lh->send_timeout;
+  if (!lua_isnoneornil(L, 1))
+    luaL_checktype(L, 1, LUA_TTABLE);
+  lua_createtable(L, 0, 4);
+  for (i = 0; i < 4; i++) {
+    if (lua_istable(L, 1) && lua_getfield(L, 1, keys[i]) != LUA_TNIL) {
+      lua_Integer v = luaL_checkinteger(L, -1);
+      if (v < 1 || v > 0xffffff)
+        return luaL_error(L, "configure: %s must be 1..16777215", keys[i]);
+      *vals[i] = (uint32_t)v;
+    }
+    if (lua_istable(L, 1))
+      lua_pop(L, 1);
+    lua_pushinteger(L, *vals[i]);
+    lua_setfield(L, -2, keys[i]);
+  }
+  return 1;
+}
+
+int luaopen_actor_core(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"run", l_run},
+                                   {"spawn", l_spawn},
+                                   {"send", l_send},
+                                   {"try_send", l_try_send},
+                                   {"call", l_call},
+                                   {"call_timeout", l_call_timeout},
+                                   {"reply", l_reply},
+                                   {"reply_error", l_reply_error},
+                                   {"calling", l_calling},
+                                   {"log", l_log},
+                                   {"receive", l_receive},
+                                   {"sleep", l_sleep},
+                                   {"after", l_after},
+                                   {"cancel", l_cancel},
+                                   {"register", l_register},
+                                   {"unregister", l_unregister},
+                                   {"whereis", l_whereis},
+                                   {"self", l_self},
+                                   {"sender", l_sender},
+                                   {"monitor", l_monitor},
+                                   {"demonitor", l_demonitor},
+                                   {"link", l_link},
+                                   {"unlink", l_unlink},
+                                   {"trap_exit", l_trap_exit},
+                                   {"exit", l_exit},
+                                   {"kill", l_kill},
+                                   {"alive", l_alive},
+                                   {"stats", l_stats},
+                                   {"configure", l_configure},
+                                   {NULL, NULL}};
+  trL_open_pid(L);
+  luaL_newlib(L, funcs);
+  lua_pushliteral(L, TR_VERSION);
+  lua_setfield(L, -2, "version");
+  return 1;
+}

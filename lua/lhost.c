@@ -1,0 +1,121 @@
+/*
+ * lhost.c -- the host behind a lua_State.
+ *
+ * The registry holds one trL_host userdata per state: the tr_host its Lua
+ * actors run on, plus the Lua layer's settings. A program embedding troupe
+ * attaches its own host (trL_attach); a script under a stock `lua5.4` gets
+ * one from actor.run, made for the run and freed at its end. Each
+ * coroutine's extra space points at its trL_proc, so any `actor` function
+ * knows in O(1) which actor called it.
+ */
+#include <string.h>
+
+#include "ltroupe.h"
+
+#define TRL_HOST "actor.host"       /* registry: the trL_host userdata */
+#define TRL_NATIVES "actor.natives" /* registry: name -> behaviour */
+
+static int host_gc(lua_State *L) {
+  trL_host *lh = lua_touserdata(L, 1);
+  if (lh->owns_host && lh->h)
+    tr_host_free(lh->h);
+  lh->h = NULL;
+  return 0;
+}
+
+static trL_host *find(lua_State *L) {
+  trL_host *lh;
+  lua_getfield(L, LUA_REGISTRYINDEX, TRL_HOST);
+  lh = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return lh;
+}
+
+/* The trL_host userdata of L, made (without a tr_host) if missing. */
+static trL_host *ensure(lua_State *L) {
+  trL_host *lh = find(L);
+  if (lh)
+    return lh;
+  lh = lua_newuserdatauv(L, sizeof *lh, 0);
+  memset(lh, 0, sizeof *lh);
+  lua_State *main_L;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  main_L = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  lh->L = main_L;
+  lh->slice = 10000;
+  lh->hard_limit = 2000;
+  lh->call_timeout = 5000;
+  lh->send_timeout = 5000;
+  lua_createtable(L, 0, 1);
+  lua_pushcfunction(L, host_gc);
+  lua_setfield(L, -2, "__gc");
+  lua_setmetatable(L, -2);
+  lua_setfield(L, LUA_REGISTRYINDEX, TRL_HOST);
+  *(trL_proc **)lua_getextraspace(main_L) = NULL;
+  return lh;
+}
+
+void trL_attach(lua_State *L, tr_host *h) {
+  trL_host *lh = ensure(L);
+  lh->h = h;
+  lh->owns_host = 0;
+}
+
+tr_host *trL_host_of(lua_State *L) {
+  trL_host *lh = find(L);
+  return lh ? lh->h : NULL;
+}
+
+trL_host *trL_host_get(lua_State *L) {
+  trL_host *lh = ensure(L);
+  if (!lh->h) {
+    if (!(lh->h = tr_host_new(NULL)))
+      luaL_error(L, "cannot make a host");
+    lh->owns_host = 1;
+  }
+  return lh;
+}
+
+trL_proc *trL_proc_of(lua_State *L) {
+  return *(trL_proc **)lua_getextraspace(L);
+}
+
+trL_proc *trL_proc_check(lua_State *L) {
+  trL_proc *p = trL_proc_of(L);
+  if (!p)
+    luaL_error(L, "only an actor can do this (use actor.run or spawn)");
+  return p;
+}
+
+void trL_define(lua_State *L, const char *name, const tr_behaviour *b) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_NATIVES) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, LUA_REGISTRYINDEX, TRL_NATIVES);
+  }
+  lua_pushlightuserdata(L, (void *)b);
+  lua_setfield(L, -2, name);
+  lua_pop(L, 1);
+}
+
+const tr_behaviour *trL_native(lua_State *L, const char *name) {
+  const tr_behaviour *b = NULL;
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_NATIVES) == LUA_TTABLE) {
+    lua_getfield(L, -1, name);
+    b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return b;
+}
+
+/* actor.run ends the host it made; an attached host is its owner's. */
+void trL_host_done(lua_State *L) {
+  trL_host *lh = find(L);
+  if (lh && lh->owns_host && lh->h) {
+    tr_host_free(lh->h);
+    lh->h = NULL;
+  }
+}

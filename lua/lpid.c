@@ -1,0 +1,84 @@
+/*
+ * lpid.c -- pids as a Lua type: a small userdata that prints as
+ * <pid INDEX.GENERATION> and compares by value.
+ *
+ * Pids are interned through a weak table, so while one is reachable every
+ * copy that comes back in a message is the same userdata: a pid works as a
+ * table key, not only with ==.
+ */
+#include "ltroupe.h"
+
+#define TRL_PIDS "actor.pids" /* registry: integer pid -> userdata, weak */
+
+void trL_push_pid(lua_State *L, tr_pid pid) {
+  tr_pid *p;
+  lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
+  if (lua_rawgeti(L, -1, (lua_Integer)pid) == LUA_TUSERDATA) {
+    lua_remove(L, -2);
+    return;
+  }
+  lua_pop(L, 1);
+  p = lua_newuserdatauv(L, sizeof *p, 0);
+  *p = pid;
+  luaL_setmetatable(L, TRL_PID);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, (lua_Integer)pid);
+  lua_remove(L, -2);
+}
+
+tr_pid trL_test_pid(lua_State *L, int idx) {
+  tr_pid *p = luaL_testudata(L, idx, TRL_PID);
+  return p ? *p : 0;
+}
+
+tr_pid trL_check_dest(lua_State *L, trL_host *lh, int idx) {
+  tr_pid pid = trL_test_pid(L, idx);
+  if (pid)
+    return pid;
+  if (lua_type(L, idx) == LUA_TSTRING) {
+    pid = tr_whereis(lh->h, lua_tostring(L, idx));
+    if (!pid)
+      luaL_error(L, "no actor is registered as '%s'", lua_tostring(L, idx));
+    return pid;
+  }
+  luaL_typeerror(L, idx, "pid or registered name");
+  return 0;
+}
+
+static int pid_eq(lua_State *L) {
+  lua_pushboolean(L, trL_test_pid(L, 1) == trL_test_pid(L, 2));
+  return 1;
+}
+
+static int pid_lt(lua_State *L) {
+  lua_pushboolean(L, trL_test_pid(L, 1) < trL_test_pid(L, 2));
+  return 1;
+}
+
+static int pid_tostring(lua_State *L) {
+  tr_pid pid = *(tr_pid *)luaL_checkudata(L, 1, TRL_PID);
+  lua_pushfstring(L, "<pid %d.%d>", (int)(uint32_t)pid, (int)(pid >> 32));
+  return 1;
+}
+
+void trL_open_pid(lua_State *L) {
+  static const luaL_Reg meta[] = {{"__eq", pid_eq},
+                                  {"__lt", pid_lt},
+                                  {"__tostring", pid_tostring},
+                                  {NULL, NULL}};
+  if (luaL_newmetatable(L, TRL_PID)) {
+    luaL_setfuncs(L, meta, 0);
+    lua_pushliteral(L, "pid");
+    lua_setfield(L, -2, "__name");
+  }
+  lua_pop(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
+  }
+  lua_pop(L, 1);
+}

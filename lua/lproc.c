@@ -1,0 +1,215 @@
+/*
+ * lproc.c -- Lua actors: a coroutine driven by a native actor's callbacks.
+ *
+ * The coroutine runs until it waits -- in receive, call, sleep or a send to
+ * a full mailbox -- and yields back here; the core keeps its mail queued
+ * until handle is called with the next message, which is pushed onto the
+ * coroutine's stack as the waiting function's results. A count hook yields
+ * every `slice` instructions, so a loop that never waits is suspended
+ * (TR_YIELD) and the other actors run; where yielding is impossible (inside
+ * a C call) the hook counts strikes and, past hard_limit slices, raises an
+ * error that ends the actor. An error ends this actor only: its traceback
+ * goes to the log and its reason to its links and monitors.
+ */
+#include <string.h>
+
+#include "ltroupe.h"
+
+static void hook(lua_State *L, lua_Debug *ar) {
+  trL_proc *p = trL_proc_of(L);
+  (void)ar;
+  if (!p)
+    return;
+  if (lua_isyieldable(L)) {
+    p->preempted = 1;
+    lua_yield(L, 0);
+    return;
+  }
+  if (++p->strikes > p->lh->hard_limit)
+    luaL_error(L, "runaway actor killed: %d instructions without yielding",
+               (int)(p->lh->slice * p->lh->hard_limit));
+}
+
+static int proc_init(tr_actor *self, void *state, tr_msg *args) {
+  trL_proc *p = state;
+  trL_host *lh = tr_host_data(tr_actor_host(self));
+  (void)args;
+  p->lh = lh;
+  p->self = self;
+  p->co = lh->spawning;
+  p->ref = lh->spawning_ref;
+  p->nargs = lh->spawning_nargs;
+  p->why = TRL_START;
+  *(trL_proc **)lua_getextraspace(p->co) = p;
+  lua_sethook(p->co, hook, LUA_MASKCOUNT, (int)lh->slice);
+  tr_wake(self); /* the first resume happens in handle, on the scheduler */
+  return 0;
+}
+
+/* The reason an actor ended with, from its error value. */
+static const char *error_text(lua_State *co) {
+  const char *msg = lua_tostring(co, -1);
+  if (msg)
+    return msg;
+  if (luaL_callmeta(co, -1, "__tostring") && lua_type(co, -1) == LUA_TSTRING)
+    return lua_tostring(co, -1);
+  return lua_pushfstring(co, "(error object is a %s value)",
+                         luaL_typename(co, -1));
+}
+
+static int resume(trL_proc *p, int nargs) {
+  lua_State *co = p->co, *L = p->lh->L;
+  int nres, rc;
+  p->why =
+      TRL_PREEMPT; /* a bare coroutine.yield counts as letting others run */
+  p->preempted = 0;
+  p->strikes = 0;
+  rc = lua_resume(co, L, nargs, &nres);
+  if (rc == LUA_YIELD) {
+    lua_pop(co, nres);
+    if (p->why != TRL_PREEMPT)
+      return TR_CONTINUE; /* waits for mail */
+    p->preempted = 0;
+    return TR_YIELD;
+  }
+  if (rc == LUA_OK) {
+    lua_settop(co, 0);
+    return TR_STOP;
+  }
+  {
+    const char *msg = error_text(co);
+    tr_host *h = tr_actor_host(p->self);
+    tr_pid pid = tr_self(p->self);
+    luaL_traceback(L, co, msg, 0);
+    tr_host_log(h, TR_LOG_ERROR, "Lua actor <pid %u.%u> failed: %s",
+                (unsigned)(uint32_t)pid, (unsigned)(pid >> 32),
+                lua_tostring(L, -1));
+    if (pid == p->lh->root) {
+      lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
+    } else {
+      lua_pop(L, 1);
+    }
+    tr_exit(p->self, msg);
+    return TR_STOP;
+  }
+}
+
+/* Pushes what a failed call raises: the text of an error reply, or the
+ * core's verdict ("timeout", "down: <reason>", "full", "noproc"). */
+static void push_call_error(lua_State *co, tr_msg *m) {
+  size_t len, rlen;
+  const char *name = tr_msg_name(m, &len), *why = NULL;
+  int has_why = tr_msg_argc(m) > 0 &&
+                tr_value_str(tr_msg_arg(m, 0), &why, &rlen) == TR_OK;
+  if (has_why && tr_msg_is(m, "error")) {
+    lua_pushlstring(co, why, rlen);
+  } else if (has_why && (rlen != len || memcmp(why, name, len) != 0)) {
+    lua_pushlstring(co, name, len);
+    lua_pushliteral(co, ": ");
+    lua_pushlstring(co, why, rlen);
+    lua_concat(co, 3);
+  } else {
+    lua_pushlstring(co, name, len);
+  }
+}
+
+static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
+  trL_proc *p = state;
+  lua_State *co = p->co;
+  int kind, n;
+  size_t len;
+  const char *name;
+  if (!m) {
+    if (p->why == TRL_START)
+      return resume(p, p->nargs);
+    return p->why == TRL_PREEMPT ? resume(p, 0) : TR_CONTINUE;
+  }
+  kind = tr_msg_kind(m);
+  switch (p->why) {
+  case TRL_RECV:
+    if (kind == TR_KIND_TIMEOUT) {
+      if (tr_msg_session(m) != p->recv_timer)
+        return TR_CONTINUE; /* stale */
+      p->recv_timer = 0;
+      return resume(p, 0);
+    }
+    if (kind != TR_KIND_SEND && kind != TR_KIND_CALL && kind != TR_KIND_DOWN &&
+        kind != TR_KIND_EXIT)
+      return TR_CONTINUE; /* an answer nobody waits for any more */
+    if (p->recv_timer) {
+      tr_cancel(tr_actor_host(self), p->recv_timer);
+      p->recv_timer = 0;
+    }
+    p->last_from = tr_msg_from(m);
+    p->call_from = p->last_from;
+    p->call_session = kind == TR_KIND_CALL ? tr_msg_session(m) : 0;
+    name = tr_msg_name(m, &len);
+    luaL_checkstack(co, 2, "receive");
+    lua_pushlstring(co, name, len);
+    return resume(p, 1 + trL_push_args(co, m, 0));
+  case TRL_CALL: /* tr_await lets only the answer through */
+    kind = kind == TR_KIND_REPLY && !tr_msg_is(m, "error");
+    lua_pushboolean(co, kind);
+    if (kind) {
+      n = trL_push_args(co, m, 0);
+    } else {
+      push_call_error(co, m);
+      n = 1;
+    }
+    return resume(p, 1 + n);
+  case TRL_SLEEP:
+    return resume(p, 0);
+  case TRL_ROOM:
+    lua_pushboolean(co, kind == TR_KIND_ROOM);
+    return resume(p, 1);
+  default:
+    return TR_CONTINUE;
+  }
+}
+
+static void proc_terminate(tr_actor *self, void *state, const char *reason) {
+  trL_proc *p = state;
+  lua_State *L = p->lh->L;
+  (void)reason;
+  *(trL_proc **)lua_getextraspace(p->co) = NULL;
+  lua_resetthread(p->co); /* closes pending to-be-closed variables */
+  luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
+  if (tr_self(self) == p->lh->root) {
+    p->lh->root_ended = 1;
+    tr_host_stop(tr_actor_host(self));
+  }
+}
+
+const tr_behaviour trL_proc_behaviour = {"lua", sizeof(trL_proc), proc_init,
+                                         proc_handle, proc_terminate};
+
+tr_pid trL_spawn(lua_State *L, int idx) {
+  trL_host *lh = trL_host_get(L);
+  int top = lua_gettop(L), rc, ref;
+  tr_msg *args = NULL;
+  lua_State *co;
+  tr_pid pid;
+  luaL_checktype(L, idx, LUA_TFUNCTION);
+  if (top > idx) { /* arguments travel as a copy, like any message */
+    args = tr_msg_new("spawn");
+    if (!args)
+      luaL_error(L, "out of memory");
+    trL_add_values(L, args, idx + 1, top);
+  }
+  co = lua_newthread(L);
+  lua_pushvalue(L, idx);
+  lua_xmove(L, co, 1);
+  ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lh->spawning_nargs = args ? trL_push_args(co, args, 0) : 0;
+  tr_msg_free(args);
+  lh->spawning = co;
+  lh->spawning_ref = ref;
+  tr_host_set_data(lh->h, lh);
+  rc = tr_spawn(lh->h, &trL_proc_behaviour, NULL, NULL, &pid);
+  lh->spawning = NULL;
+  if (rc) {
+    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    luaL_error(L, "spawn: %s", tr_strerror(rc));
+  }
+  return pid;
+}

@@ -1,0 +1,80 @@
+/*
+ * ltroupe.h -- the Lua layer's insides, shared by the files of lua/ only.
+ *
+ * One lua_State per host: every Lua actor on a host is a coroutine of that
+ * state (an idle coroutine costs about a kilobyte, a lua_State of its own
+ * tens). Values cross between actors as messages, copied, never shared.
+ */
+#ifndef TR_LTROUPE_H
+#define TR_LTROUPE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "troupe.h"
+#include "troupe_lua.h"
+
+#define TRL_PID "actor.pid" /* metatable of pid userdata */
+
+/* The host behind a lua_State, kept as a userdata in the registry. */
+typedef struct trL_host {
+  tr_host *h;
+  lua_State *L;  /* the main state */
+  int owns_host; /* made by actor.run: freed when run returns */
+  tr_pid root;   /* the actor actor.run waits for */
+  int root_ended;
+  uint32_t slice;      /* instructions between preemption checks */
+  uint32_t hard_limit; /* slices in a non-yieldable call before a kill */
+  uint32_t call_timeout, send_timeout; /* ms, defaults */
+  /* A coroutine being spawned, handed from actor.spawn to init. */
+  lua_State *spawning;
+  int spawning_ref, spawning_nargs;
+} trL_host;
+
+/* What a suspended Lua actor waits for. */
+enum { TRL_START, TRL_RECV, TRL_CALL, TRL_SLEEP, TRL_ROOM, TRL_PREEMPT };
+
+/* A Lua actor: the state of a native actor that runs a coroutine. */
+typedef struct trL_proc {
+  trL_host *lh;
+  tr_actor *self;
+  lua_State *co;
+  int ref;             /* registry ref keeping co alive */
+  uint8_t why;         /* TRL_* */
+  uint8_t preempted;   /* the count hook yielded */
+  uint32_t strikes;    /* slices run where yielding was not possible */
+  int nargs;           /* values waiting on co's stack for the first resume */
+  uint64_t recv_timer; /* receive's timeout session, 0 when none */
+  tr_pid call_from;    /* the call last received, for actor.reply */
+  uint64_t call_session;
+  tr_pid last_from; /* sender of the message last received */
+} trL_proc;
+
+/* lhost.c */
+trL_host *trL_host_get(lua_State *L);   /* the host, made on first use */
+trL_proc *trL_proc_of(lua_State *L);    /* the running actor, or NULL */
+trL_proc *trL_proc_check(lua_State *L); /* ... or a Lua error */
+const tr_behaviour *trL_native(lua_State *L, const char *name);
+void trL_host_done(lua_State *L); /* frees a host made by actor.run */
+
+/* lproc.c */
+extern const tr_behaviour trL_proc_behaviour;
+/* Spawns fn (at index idx) with the values above it as arguments. */
+tr_pid trL_spawn(lua_State *L, int idx);
+
+/* lvalue.c: Lua values <-> message values. trL_add_values adds the values
+ * at [first, last] to m; on a refused value it frees m and raises a Lua
+ * error naming the argument. trL_push_args pushes a message's arguments
+ * (from index `from`) and returns how many. */
+void trL_add_values(lua_State *L, tr_msg *m, int first, int last);
+int trL_push_args(lua_State *L, tr_msg *m, size_t from);
+int trL_push_value(lua_State *L, const tr_value *v);
+
+/* lpid.c */
+void trL_push_pid(lua_State *L, tr_pid pid);
+tr_pid trL_test_pid(lua_State *L, int idx); /* 0 if not a pid */
+/* A pid or a registered name at idx; raises an error for anything else. */
+tr_pid trL_check_dest(lua_State *L, trL_host *lh, int idx);
+void trL_open_pid(lua_State *L);
+
+#endif

@@ -1,0 +1,253 @@
+/*
+ * troupe.c -- the `troupe` executable: Lua 5.4 with the `actor` module,
+ * running a script as the root actor of a host.
+ *
+ *   troupe script.lua [args]   the script is the root actor; `arg` as in lua
+ *   troupe -e 'code'           the same for a string
+ *   troupe                     a REPL, itself an actor on a live host
+ *
+ * The process ends when the root actor returns, after every actor has been
+ * stopped in reverse start order; a script error prints its traceback and
+ * exits 1. The REPL reads stdin on a thread of its own, one line when the
+ * REPL asks for it, and hands it over with tr_send, the one call that is
+ * safe from any thread; the loop never blocks on the terminal.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+#include <uv.h>
+
+#include "troupe.h"
+#include "troupe_lua.h"
+
+static const char usage[] =
+    "usage: troupe [options] [script [args...]]\n"
+    "Runs a Lua script as the root actor of a troupe host; the process ends\n"
+    "when it returns, after every actor has stopped. Without a script, opens\n"
+    "a REPL on a live host.\n"
+    "\n"
+    "options:\n"
+    "  -e CODE        run CODE as the root actor instead of a script\n"
+    "  -h, --help     show this help\n"
+    "  -v, --version  show the version\n"
+    "\n"
+    "environment:\n"
+    "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default: "
+    "the\n"
+    "                   lua/ folder troupe was built from)\n";
+
+/* ------------------------------------------------------- stdin reader */
+
+/* The REPL's line reader: a thread blocked in fgets that reads one line
+ * each time the REPL asks (so no line sits in the REPL's mailbox while its
+ * user code runs) and sends it as line(text), or eof() at the end. */
+typedef struct reader {
+  tr_host *h;
+  tr_pid to;
+  uv_sem_t want;
+  uv_thread_t thread;
+  int started;
+  _Atomic int done;
+} reader;
+
+static void reader_main(void *arg) {
+  reader *r = arg;
+  char buf[4096];
+  for (;;) {
+    uv_sem_wait(&r->want);
+    if (fgets(buf, sizeof buf, stdin)) {
+      size_t n = strlen(buf);
+      if (n && buf[n - 1] == '\n')
+        n--;
+      if (tr_send(r->h, 0, r->to, tr_msg_pack("line", "S", buf, n)) ==
+          TR_ESTOPPED)
+        break;
+    } else {
+      tr_send(r->h, 0, r->to, tr_msg_new("eof"));
+      break;
+    }
+  }
+  r->done = 1;
+}
+
+static reader *get_reader(lua_State *L) {
+  return lua_touserdata(L, lua_upvalueindex(1));
+}
+
+static int stdin_start(lua_State *L) {
+  reader *r = get_reader(L);
+  tr_pid *pid = luaL_checkudata(L, 1, "actor.pid");
+  if (r->started)
+    return luaL_error(L, "the reader runs already");
+  r->h = trL_host_of(L);
+  r->to = *pid;
+  uv_sem_init(&r->want, 0);
+  if (uv_thread_create(&r->thread, reader_main, r))
+    return luaL_error(L, "cannot start the stdin reader");
+  r->started = 1;
+  return 0;
+}
+
+static int stdin_request(lua_State *L) {
+  reader *r = get_reader(L);
+  if (r->started && !r->done)
+    uv_sem_post(&r->want);
+  return 0;
+}
+
+static int stdin_isatty(lua_State *L) {
+  lua_pushboolean(L, isatty(0));
+  return 1;
+}
+
+static int open_stdin(lua_State *L) {
+  static const luaL_Reg f[] = {{"start", stdin_start},
+                               {"request", stdin_request},
+                               {"isatty", stdin_isatty},
+                               {NULL, NULL}};
+  luaL_newlibtable(L, f);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  luaL_setfuncs(L, f, 1);
+  return 1;
+}
+
+/* --------------------------------------------------------------- main */
+
+static int traceback(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+  return 1;
+}
+
+/* Lua's package.path gains the module's folder; actor.core and
+ * actor.stdin are preloaded from this binary. */
+static void setup(lua_State *L, reader *r) {
+  const char *dir = getenv("TROUPE_LUA_PATH");
+  if (!dir || !*dir)
+    dir = TROUPE_LUA_DIR;
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_actor_core);
+  lua_setfield(L, -2, "actor.core");
+  lua_pushlightuserdata(L, r);
+  lua_pushcclosure(L, open_stdin, 1);
+  lua_setfield(L, -2, "actor.stdin");
+  lua_pop(L, 2);
+}
+
+/* arg as lua sets it: arg[0] the script, arg[1..] its arguments. */
+static void set_arg(lua_State *L, char **argv, int argc, int script) {
+  int i;
+  lua_createtable(L, argc - script, script + 1);
+  for (i = 0; i < argc; i++) {
+    lua_pushstring(L, argv[i]);
+    lua_rawseti(L, -2, i - script);
+  }
+  lua_setglobal(L, "arg");
+}
+
+/* Runs the chunk (below its nargs arguments on the stack) as the root actor
+ * through actor.run. Returns 0, or 1 after printing the error. */
+static int run_root(lua_State *L, int nargs) {
+  int base = lua_gettop(L) - nargs; /* the chunk */
+  lua_pushcfunction(L, traceback);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "actor");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    goto error;
+  lua_getfield(L, -1, "run");
+  lua_remove(L, -2);
+  lua_insert(L, base); /* run, chunk, args..., traceback */
+  lua_insert(L, base); /* traceback, run, chunk, args... */
+  if (lua_pcall(L, nargs + 1, 0, base) != LUA_OK)
+    goto error;
+  return 0;
+error:
+  fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  lua_State *L;
+  tr_host *h;
+  reader r;
+  const char *code = NULL;
+  int script = 0, i, rc, nargs = 0;
+
+  for (i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      fputs(usage, stdout);
+      return 0;
+    } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
+      printf("troupe %s (%s)\n", TR_VERSION, LUA_RELEASE);
+      return 0;
+    } else if (!strcmp(argv[i], "-e")) {
+      if (++i >= argc) {
+        fprintf(stderr, "troupe: -e needs code\n%s", usage);
+        return 2;
+      }
+      code = argv[i];
+    } else if (!strcmp(argv[i], "--")) {
+      if (i + 1 < argc)
+        script = i + 1;
+      break;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "troupe: unknown option '%s'\n%s", argv[i], usage);
+      return 2;
+    } else {
+      script = i;
+      break;
+    }
+  }
+
+  memset(&r, 0, sizeof r);
+  if (!(L = luaL_newstate()) || !(h = tr_host_new(NULL))) {
+    fprintf(stderr, "troupe: out of memory\n");
+    return 1;
+  }
+  luaL_openlibs(L);
+  setup(L, &r);
+  trL_attach(L, h);
+
+  if (code) {
+    set_arg(L, argv, argc, script ? script : argc - 1);
+    rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
+  } else if (script) {
+    set_arg(L, argv, argc, script);
+    rc = luaL_loadfile(L, strcmp(argv[script], "-") ? argv[script] : NULL);
+    for (i = script + 1; rc == LUA_OK && i < argc; i++, nargs++)
+      lua_pushstring(L, argv[i]);
+  } else {
+    set_arg(L, argv, argc, 0);
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "actor.repl");
+    rc = lua_pcall(L, 1, 1, 0);
+  }
+  if (rc != LUA_OK) {
+    fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
+    rc = 1;
+  } else {
+    rc = run_root(L, nargs);
+  }
+  if (r.started && !r.done) {
+    /* The reader is blocked in fgets and cannot be joined: leave now. */
+    fflush(stdout);
+    _exit(rc);
+  }
+  if (r.started) {
+    uv_thread_join(&r.thread);
+    uv_sem_destroy(&r.want);
+  }
+  lua_close(L);
+  tr_host_free(h);
+  return rc;
+}
