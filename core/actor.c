@@ -32,6 +32,8 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
     rc = TR_ETHREAD;
   else if (h->stopped || h->shutting_down)
     rc = TR_ESTOPPED;
+  else if (opts->name && tr__name_check(opts->name))
+    rc = TR_EINVAL; /* refused, rather than started without its name */
   else if (opts->name && tr__name_lookup(h, opts->name))
     rc = TR_EEXIST;
   if (rc) {

@@ -63,6 +63,7 @@ tr_host *tr_host_new(const tr_host_config *cfg) {
   uv_timer_init(h->loop, &h->timer);
   uv_async_init(h->loop, &h->async, async_cb);
   h->idle.data = h->timer.data = h->async.data = h;
+  h->armed_due = UINT64_MAX;
   uv_mutex_init(&h->names_lock);
   uv_mutex_init(&h->inbox_lock);
   atomic_init(&h->stop_requested, 0);

@@ -108,6 +108,7 @@ struct tr_host {
   tr__ref **heap; /* timer min-heap on (due, seq) */
   uint32_t heap_len, heap_cap;
   uint64_t seq;
+  uint64_t armed_due; /* when the uv timer fires, UINT64_MAX when stopped */
   tr__ref *free_refs;
 
   tr__names names;
@@ -189,5 +190,6 @@ void tr__names_init(tr__names *n);
 void tr__names_free(tr__names *n);
 void tr__name_release(tr_host *h, tr_actor *a);
 tr_pid tr__name_lookup(tr_host *h, const char *name);
+int tr__name_check(const char *name); /* TR_EINVAL: empty or too long */
 
 #endif

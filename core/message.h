@@ -18,20 +18,22 @@
 /* A pid is MessagePack ext type 1, 8 bytes, big-endian (fixext 8). */
 #define TR_EXT_PID 1
 
+/* Laid out to stay at 120 bytes: with malloc's header that is a 128-byte
+ * chunk, the largest that glibc keeps on its fast bins. */
 struct tr_msg {
   tr_msg *next;     /* link in a mailbox or inbox */
   tr_pid from;      /* sender, 0 when none */
-  tr_pid to;        /* destination, while in the cross-thread inbox */
-  uint64_t session; /* call, reply, timeout or room session; 0 when none */
-  uint8_t kind;     /* TR_KIND_* */
+  uint64_t session; /* call, reply, timeout or room session; 0 when none.
+                       In the cross-thread inbox: the destination pid. */
   int32_t err;      /* sticky builder error, 0 when fine */
   uint32_t argc;    /* top-level arguments after the name */
-  uint32_t depth;   /* arrays/maps still open while building */
-  uint32_t *open;   /* values each open container still takes; NULL if flat */
   uint32_t name_off, name_len; /* the name's bytes inside buf */
   uint32_t args_off;           /* where the first argument starts */
-  char *buf;                   /* the encoding: small, or heap */
-  size_t len, cap;
+  uint8_t depth;               /* arrays/maps still open while building */
+  uint8_t kind;                /* TR_KIND_* */
+  uint32_t len, cap;           /* bytes used and allocated; TR_MAX_MSG fits */
+  uint32_t *open; /* values each open container still takes; NULL if flat */
+  char *buf;      /* the encoding: small, or heap */
   char small[TR_MSG_INLINE];
 };
 

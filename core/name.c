@@ -93,11 +93,15 @@ static void remove_at(tr__names *n, uint32_t i) {
   }
 }
 
+int tr__name_check(const char *name) {
+  return name && *name && strlen(name) <= TR_NAME_MAX ? TR_OK : TR_EINVAL;
+}
+
 int tr_register(tr_host *h, const char *name, tr_pid pid) {
   tr_actor *a;
   uint32_t hash, i;
   int rc = TR_OK;
-  if (!h || !name || !*name || strlen(name) > TR_NAME_MAX)
+  if (!h || tr__name_check(name))
     return TR_EINVAL;
   if (!tr__on_loop_thread(h))
     return TR_ETHREAD;

@@ -55,7 +55,7 @@ static int inbox_put(tr_host *h, tr_pid to, tr_msg *m) {
   else if (h->inbox_len >= h->cfg.inbox_capacity)
     rc = TR_EFULL;
   else {
-    m->to = to;
+    m->session = to; /* a send has no session: the inbox keeps `to` there */
     m->next = NULL;
     if (h->inbox_tail)
       h->inbox_tail->next = m;
@@ -81,7 +81,9 @@ void tr__inbox_drain(tr_host *h) {
   uv_mutex_unlock(&h->inbox_lock);
   while (m) {
     tr_msg *next = m->next;
-    tr__deliver_pid(h, m->to, m);
+    tr_pid to = m->session;
+    m->session = 0;
+    tr__deliver_pid(h, to, m);
     m = next;
   }
 }

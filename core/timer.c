@@ -52,11 +52,15 @@ void tr__timer_arm(tr_host *h) {
   uint64_t now, due;
   if (h->heap_len == 0 || h->stopped) {
     uv_timer_stop(&h->timer);
+    h->armed_due = UINT64_MAX;
     return;
   }
-  now = uv_now(h->loop);
   due = h->heap[0]->due;
+  if (due == h->armed_due)
+    return;
+  now = uv_now(h->loop);
   uv_timer_start(&h->timer, tr__timer_cb, due > now ? due - now : 0, 0);
+  h->armed_due = due;
 }
 
 /* Takes r out of the heap without re-arming. */
@@ -84,17 +88,15 @@ int tr__timer_add(tr_host *h, tr__ref *r, uint32_t ms) {
   r->seq = h->seq++;
   place(h, h->heap_len++, r);
   sift_up(h, r->heap_i);
-  if (r->heap_i == 0)
+  if (r->due < h->armed_due)
     tr__timer_arm(h);
   return TR_OK;
 }
 
-void tr__timer_remove(tr_host *h, tr__ref *r) {
-  int was_top = r->heap_i == 0;
-  unheap(h, r);
-  if (was_top)
-    tr__timer_arm(h);
-}
+/* The timer stays armed for what may now be too early: it then wakes once
+ * for nothing and re-arms, which is cheaper than stopping and starting it
+ * for every call answered before its timeout. */
+void tr__timer_remove(tr_host *h, tr__ref *r) { unheap(h, r); }
 
 static void fire(tr_host *h, tr__ref *r) {
   tr_pid to = r->owner;
@@ -123,6 +125,7 @@ static void fire(tr_host *h, tr__ref *r) {
 void tr__timer_cb(uv_timer_t *t) {
   tr_host *h = t->data;
   uint64_t now = uv_now(h->loop);
+  h->armed_due = UINT64_MAX;
   while (h->heap_len && h->heap[0]->due <= now) {
     tr__ref *r = h->heap[0];
     unheap(h, r);

@@ -1,0 +1,400 @@
+/*
+ * native.c -- benchmarks of native C actors on one host (one core).
+ *
+ * Prints one markdown table row per measurement, under the header that
+ * scripts/bench prints:  | benchmark | result | unit | target |
+ * Targets are DESIGN.md's "Where it must stand"; "-" where it names none.
+ * Rates are the best of REPEAT runs, each on a fresh host, timed with
+ * uv_hrtime from the first send to the last message handled.
+ *
+ *   one-way       a producer streams N messages ("n", i) to a consumer that
+ *                 checks each name and reads its argument. Flow control is
+ *                 by credit, as a sender that must not overflow a bounded
+ *                 mailbox does it: the producer starts with a window of W
+ *                 messages (the consumer's capacity, so no send can fail)
+ *                 and the consumer acks every K messages, each ack buying K
+ *                 more. Acks add 1/K messages; the rate counts only the N.
+ *   call          a caller does tr_call, waits for the reply (tr_await),
+ *                 then calls again: sequential round trips. Once with no
+ *                 timeout, once with a 5 s timeout (a timer per call), and
+ *                 once keeping 64 calls in flight (pipelined).
+ *   spawn, kill   the main program (on the loop thread) spawns N trivial
+ *                 actors in a row, then kills them all.
+ *   idle actor    how much the process grows (RSS from /proc/self/statm,
+ *                 and the malloc heap from mallinfo2) by spawning 100k idle
+ *                 actors, per actor. Measured first, on a fresh heap.
+ *
+ * usage: bench_native [scale [name...]]
+ *   scale  multiplies every count (default 1; 0.01 for a quick smoke run)
+ *   name   run only these: idle, oneway, call, spawn (default: all)
+ */
+#include <inttypes.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "troupe.h"
+
+#define REPEAT 3
+
+static double scale = 1.0;
+
+static uint64_t count(double n) {
+  double v = n * scale;
+  return v < 1 ? 1 : (uint64_t)v;
+}
+
+static void die(const char *what, int rc) {
+  fprintf(stderr, "bench_native: %s: %s\n", what, tr_strerror(rc));
+  exit(1);
+}
+
+static void row(const char *name, const char *result, const char *unit,
+                const char *target) {
+  printf("| %s | %s | %s | %s |\n", name, result, unit, target);
+  fflush(stdout);
+}
+
+/* n things in ns nanoseconds, as "8.12 M" per second. */
+static void rate_row(const char *name, uint64_t n, uint64_t ns,
+                     const char *unit, const char *target) {
+  double r = ns ? (double)n * 1e9 / (double)ns : 0;
+  char buf[32];
+  if (r >= 1e6)
+    snprintf(buf, sizeof buf, "%.2f M", r / 1e6);
+  else if (r >= 1e3)
+    snprintf(buf, sizeof buf, "%.1f k", r / 1e3);
+  else
+    snprintf(buf, sizeof buf, "%.0f", r);
+  row(name, buf, unit, target);
+}
+
+static uint64_t min_ns(uint64_t a, uint64_t b) { return a && a < b ? a : b; }
+
+/* What the actors of one run report back to main. */
+static struct {
+  uint64_t t0, t1; /* uv_hrtime at the first send and at the last answer */
+  int64_t sum;     /* checksum of what arrived */
+} res;
+
+static void start_clock(void) { res.t0 = uv_hrtime(); }
+static void stop_clock(tr_actor *self) {
+  res.t1 = uv_hrtime();
+  tr_host_stop(tr_actor_host(self));
+}
+
+/* ------------------------------------------------------------ one-way */
+
+typedef struct flow {
+  tr_pid peer;
+  uint64_t n, window, k; /* messages, credit window, ack every k */
+  uint64_t next;         /* producer: next i to send; consumer: seen */
+} flow;
+
+/* Both ends learn (peer, n, window, k) from their spawn arguments. */
+static int flow_init(tr_actor *self, void *state, tr_msg *args) {
+  flow *f = state;
+  (void)self;
+  return tr_msg_unpack(args, "pIII", &f->peer, &f->n, &f->window, &f->k);
+}
+
+static void produce(tr_actor *self, flow *p, uint64_t credit) {
+  tr_host *h = tr_actor_host(self);
+  for (; credit && p->next < p->n; credit--, p->next++) {
+    tr_msg *m = tr_msg_new("n");
+    int rc;
+    tr_msg_add_int(m, (int64_t)p->next);
+    if ((rc = tr_send(h, tr_self(self), p->peer, m)))
+      die("one-way send", rc);
+  }
+}
+
+static int producer_handle(tr_actor *self, void *state, tr_msg *m) {
+  flow *p = state;
+  if (tr_msg_is(m, "ack")) {
+    produce(self, p, p->k);
+  } else if (tr_msg_is(m, "go")) {
+    start_clock();
+    produce(self, p, p->window);
+  }
+  return TR_CONTINUE;
+}
+
+static int consumer_handle(tr_actor *self, void *state, tr_msg *m) {
+  flow *c = state;
+  int64_t i;
+  if (!tr_msg_is(m, "n") || tr_msg_unpack(m, "I", &i))
+    die("one-way: unexpected message", TR_ETYPE);
+  res.sum += i;
+  if (++c->next == c->n)
+    stop_clock(self);
+  else if (c->next % c->k == 0)
+    tr_send(tr_actor_host(self), tr_self(self), tr_msg_from(m),
+            tr_msg_new("ack"));
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour producer_b = {"producer", sizeof(flow), flow_init,
+                                        producer_handle, NULL};
+static const tr_behaviour consumer_b = {"consumer", sizeof(flow), flow_init,
+                                        consumer_handle, NULL};
+
+static tr_msg *flow_args(tr_pid peer, uint64_t n, uint64_t window, uint64_t k) {
+  return tr_msg_pack("args", "pIII", peer, (int64_t)n, (int64_t)window,
+                     (int64_t)k);
+}
+
+static uint64_t run_oneway(uint64_t n) {
+  const uint64_t window = 1024, k = 256;
+  tr_host *h = tr_host_new(NULL);
+  tr_spawn_opts opts = {.capacity = (uint32_t)window};
+  tr_pid prod, cons;
+  int rc;
+  memset(&res, 0, sizeof res);
+  /* The consumer's peer is unused: it acks whoever sent. */
+  if ((rc = tr_spawn(h, &consumer_b, flow_args(0, n, window, k), &opts,
+                     &cons)) ||
+      (rc = tr_spawn(h, &producer_b, flow_args(cons, n, window, k), NULL,
+                     &prod)))
+    die("spawn", rc);
+  tr_send(h, 0, prod, tr_msg_new("go"));
+  tr_host_run(h);
+  tr_host_free(h);
+  if (res.sum != (int64_t)(n * (n - 1) / 2)) {
+    fprintf(stderr, "bench_native: one-way lost messages\n");
+    exit(1);
+  }
+  return res.t1 - res.t0;
+}
+
+static void bench_oneway(void) {
+  const uint64_t n = count(3e6);
+  uint64_t best = 0;
+  for (int r = 0; r < REPEAT; r++)
+    best = min_ns(best, run_oneway(n));
+  rate_row("native one-way (C->C)", n, best, "msgs/s", "10 M");
+}
+
+/* -------------------------------------------------------------- calls */
+
+static int squarer_handle(tr_actor *self, void *state, tr_msg *m) {
+  int64_t i;
+  (void)state;
+  if (tr_msg_kind(m) == TR_KIND_CALL && tr_msg_unpack(m, "I", &i) == TR_OK) {
+    tr_msg *r = tr_msg_new("ok");
+    tr_msg_add_int(r, i * i);
+    tr_reply(tr_actor_host(self), m, r);
+  }
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour squarer_b = {"squarer", 0, NULL, squarer_handle,
+                                       NULL};
+
+typedef struct caller {
+  tr_pid callee;
+  uint64_t n, sent, got, inflight;
+  uint32_t timeout_ms;
+} caller;
+
+static int caller_init(tr_actor *self, void *state, tr_msg *args) {
+  caller *c = state;
+  int64_t timeout;
+  (void)self;
+  if (tr_msg_unpack(args, "pIII", &c->callee, &c->n, &timeout, &c->inflight))
+    return 1;
+  c->timeout_ms = (uint32_t)timeout;
+  return 0;
+}
+
+static void call_one(tr_actor *self, caller *c) {
+  uint64_t session;
+  tr_msg *m = tr_msg_new("sq");
+  int rc;
+  tr_msg_add_int(m, (int64_t)(c->sent++ & 0xffff));
+  rc = tr_call(tr_actor_host(self), tr_self(self), c->callee, m, c->timeout_ms,
+               &session);
+  if (rc)
+    die("call", rc);
+  if (c->inflight == 1)
+    tr_await(self, session); /* call and wait, as a sequential caller does */
+}
+
+static int caller_handle(tr_actor *self, void *state, tr_msg *m) {
+  caller *c = state;
+  int64_t v;
+  if (tr_msg_kind(m) == TR_KIND_REPLY && tr_msg_unpack(m, "I", &v) == TR_OK) {
+    res.sum += v;
+    if (++c->got == c->n)
+      stop_clock(self);
+    else if (c->sent < c->n)
+      call_one(self, c);
+  } else if (tr_msg_is(m, "go")) {
+    start_clock();
+    while (c->sent < c->inflight && c->sent < c->n)
+      call_one(self, c);
+  } else {
+    size_t len;
+    const char *name = tr_msg_name(m, &len);
+    fprintf(stderr, "bench_native: call failed: %.*s\n", (int)len, name);
+    exit(1);
+  }
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour caller_b = {"caller", sizeof(caller), caller_init,
+                                      caller_handle, NULL};
+
+static uint64_t run_call(uint64_t n, uint32_t timeout_ms, uint64_t inflight) {
+  tr_host *h = tr_host_new(NULL);
+  tr_pid callee, cl;
+  int64_t want = 0;
+  uint64_t i;
+  int rc;
+  memset(&res, 0, sizeof res);
+  if ((rc = tr_spawn(h, &squarer_b, NULL, NULL, &callee)) ||
+      (rc = tr_spawn(h, &caller_b,
+                     tr_msg_pack("args", "pIII", callee, (int64_t)n,
+                                 (int64_t)timeout_ms, (int64_t)inflight),
+                     NULL, &cl)))
+    die("spawn", rc);
+  tr_send(h, 0, cl, tr_msg_new("go"));
+  tr_host_run(h);
+  tr_host_free(h);
+  for (i = 0; i < n; i++)
+    want += (int64_t)(i & 0xffff) * (int64_t)(i & 0xffff);
+  if (res.t1 == 0 || res.sum != want) {
+    fprintf(stderr, "bench_native: call: wrong or missing replies\n");
+    exit(1);
+  }
+  return res.t1 - res.t0;
+}
+
+static void bench_call(const char *name, uint32_t timeout_ms, uint64_t inflight,
+                       const char *target) {
+  const uint64_t n = count(inflight > 1 ? 2e6 : 1.5e6);
+  uint64_t best = 0;
+  for (int r = 0; r < REPEAT; r++)
+    best = min_ns(best, run_call(n, timeout_ms, inflight));
+  rate_row(name, n, best, "calls/s", target);
+}
+
+/* ------------------------------------------------------ spawn and kill */
+
+static int idle_handle(tr_actor *self, void *state, tr_msg *m) {
+  (void)self, (void)state, (void)m;
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour idle_b = {"idle", 0, NULL, idle_handle, NULL};
+
+static void bench_spawn(void) {
+  const uint64_t n = count(1e6);
+  tr_pid *pids = malloc(n * sizeof *pids);
+  uint64_t spawn = 0, kill = 0, t0, t1, t2, i;
+  int rc;
+  if (!pids)
+    die("malloc", TR_ENOMEM);
+  for (int r = 0; r < REPEAT; r++) {
+    tr_host *h = tr_host_new(NULL);
+    t0 = uv_hrtime();
+    for (i = 0; i < n; i++)
+      if ((rc = tr_spawn(h, &idle_b, NULL, NULL, &pids[i])))
+        die("spawn", rc);
+    t1 = uv_hrtime();
+    for (i = 0; i < n; i++)
+      if ((rc = tr_kill(h, pids[i], "shutdown")))
+        die("kill", rc);
+    t2 = uv_hrtime();
+    tr_host_free(h);
+    spawn = min_ns(spawn, t1 - t0);
+    kill = min_ns(kill, t2 - t1);
+  }
+  free(pids);
+  rate_row("native spawn (trivial actor)", n, spawn, "spawns/s", "-");
+  rate_row("native kill", n, kill, "kills/s", "-");
+}
+
+/* --------------------------------------------------------- idle memory */
+
+static uint64_t rss_bytes(void) {
+  unsigned long size = 0, resident = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) {
+    if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+      resident = 0;
+    fclose(f);
+  }
+  return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint64_t heap_bytes(void) {
+  struct mallinfo2 mi = mallinfo2();
+  return mi.uordblks + mi.hblkhd;
+}
+
+static void bench_idle(void) {
+  const uint64_t n = count(1e5);
+  tr_host *h = tr_host_new(NULL);
+  tr_pid *pids = calloc(n, sizeof *pids);
+  uint64_t rss0, heap0, rss1, heap1, i;
+  char buf[32];
+  int rc;
+  if (!h || !pids)
+    die("setup", TR_ENOMEM);
+  memset(pids, 0, n * sizeof *pids); /* resident before the first reading */
+  rss0 = rss_bytes();
+  heap0 = heap_bytes();
+  for (i = 0; i < n; i++)
+    if ((rc = tr_spawn(h, &idle_b, NULL, NULL, &pids[i])))
+      die("spawn", rc);
+  rss1 = rss_bytes();
+  heap1 = heap_bytes();
+  free(pids);
+  tr_host_free(h);
+  snprintf(buf, sizeof buf, "%" PRIu64, (rss1 - rss0) / n);
+  row("native idle actor (RSS)", buf, "bytes", "-");
+  snprintf(buf, sizeof buf, "%" PRIu64, (heap1 - heap0) / n);
+  row("native idle actor (malloc heap)", buf, "bytes", "-");
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int wanted(int argc, char **argv, const char *name) {
+  if (argc <= 2)
+    return 1;
+  for (int i = 2; i < argc; i++)
+    if (!strcmp(argv[i], name))
+      return 1;
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    char *end;
+    scale = strtod(argv[1], &end);
+    if (*end || !(scale > 0)) {
+      fprintf(stderr, "usage: %s [scale > 0] [idle|oneway|call|spawn ...]\n",
+              argv[0]);
+      return 2;
+    }
+  }
+  /* First, while the heap is fresh: after the other runs, new actors would
+   * reuse freed memory without growing the RSS. */
+  if (wanted(argc, argv, "idle"))
+    bench_idle();
+  if (wanted(argc, argv, "oneway"))
+    bench_oneway();
+  if (wanted(argc, argv, "call")) {
+    bench_call("native call round trip (sequential)", 0, 1, "4 M");
+    bench_call("native call round trip (sequential, 5 s timeout)", 5000, 1,
+               "4 M");
+    bench_call("native call round trip (64 in flight)", 0, 64, "-");
+  }
+  if (wanted(argc, argv, "spawn"))
+    bench_spawn();
+  return 0;
+}
