@@ -77,7 +77,7 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   tr_msg_free(args);
   if (rc) {
     /* Init cleaned up after itself: end the actor without terminate. */
-    a->b = NULL;
+    a->no_terminate = 1;
     tr__actor_end(h, a, "init failed");
     return TR_EINIT;
   }
@@ -143,7 +143,7 @@ void tr_await(tr_actor *self, uint64_t session) {
  * whoever watched it. Mail it never handled is counted as dead letters. */
 static void reap_one(tr_host *h, tr_actor *a) {
   tr_msg *m;
-  if (a->b && a->b->terminate) {
+  if (a->b->terminate && !a->no_terminate) {
     tr_actor *prev = h->current;
     tr_msg *prev_msg = h->current_msg;
     h->current = a;
@@ -157,7 +157,7 @@ static void reap_one(tr_host *h, tr_actor *a) {
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
       strcmp(a->reason, "shutdown") != 0)
     tr_host_log(h, TR_LOG_WARN, "actor %s <pid %u.%u> ended: %s",
-                a->b && a->b->name ? a->b->name : "?", (unsigned)a->pid,
+                a->b->name ? a->b->name : "?", (unsigned)a->pid,
                 (unsigned)(a->pid >> 32), a->reason);
   a->life = TR__DEAD;
   tr__slots_take(&h->actors, a->pid);

@@ -79,10 +79,12 @@ tr_host *tr_host_new(const tr_host_config *cfg) {
 int tr_host_run(tr_host *h) {
   if (!h)
     return TR_EINVAL;
-  if (h->stopped)
-    return TR_ESTOPPED;
   if (!tr__on_loop_thread(h))
     return TR_ETHREAD;
+  if (h->current)
+    return TR_EINVAL; /* uv_run may not run inside one of its callbacks */
+  if (h->stopped)
+    return TR_ESTOPPED;
   h->in_run = 1;
   while (!atomic_load(&h->stop_requested))
     uv_run(h->loop, UV_RUN_DEFAULT);
@@ -94,6 +96,10 @@ int tr_host_run(tr_host *h) {
 int tr_host_step(tr_host *h) {
   if (!h)
     return TR_EINVAL;
+  if (!tr__on_loop_thread(h))
+    return TR_ETHREAD;
+  if (h->current)
+    return TR_EINVAL; /* as in tr_host_run */
   if (h->stopped)
     return TR_ESTOPPED;
   uv_run(h->loop, UV_RUN_NOWAIT);
@@ -144,6 +150,8 @@ struct uv_loop_s *tr_host_loop(tr_host *h) {
 }
 
 void tr_host_get_stats(tr_host *h, tr_host_stats *out) {
+  if (!h || !out)
+    return;
   *out = h->stats;
   out->timers = h->heap_len;
 }

@@ -72,8 +72,9 @@ struct tr_actor {
   char *reason;   /* exit reason once exiting */
   uint8_t life;   /* TR__LIVE ... TR__DEAD */
   uint8_t trap_exit;
-  uint8_t yielded; /* handle returned TR_YIELD: call it again */
-  uint8_t running; /* inside one of its callbacks */
+  uint8_t yielded;      /* handle returned TR_YIELD: call it again */
+  uint8_t running;      /* inside one of its callbacks */
+  uint8_t no_terminate; /* init failed: terminate is not called */
   _Alignas(max_align_t) unsigned char state[];
 };
 

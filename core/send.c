@@ -88,10 +88,11 @@ void tr__inbox_drain(tr_host *h) {
   }
 }
 
-/* Common checks; on failure frees m. */
+/* Common checks; on failure frees m. h->stopped is the loop thread's to
+ * read: other threads learn it under the inbox lock. */
 static int check(tr_host *h, tr_msg *m) {
   int rc = !h || !m ? TR_EINVAL : tr__msg_check(m);
-  if (!rc && h->stopped)
+  if (!rc && tr__on_loop_thread(h) && h->stopped)
     rc = TR_ESTOPPED;
   if (rc)
     tr_msg_free(m);
@@ -121,30 +122,39 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
     to = tr__name_lookup(h, name);
     uv_mutex_unlock(&h->names_lock);
   }
-  if (!to) {
+  if (to)
+    return tr_send(h, from, to, m);
+  if (!tr__on_loop_thread(h)) {
+    /* A stopped host has released every name: say stopped, not unknown. */
+    int stopped;
+    uv_mutex_lock(&h->inbox_lock);
+    stopped = h->stopped;
+    uv_mutex_unlock(&h->inbox_lock);
+    tr_msg_free(m);
+    return stopped ? TR_ESTOPPED : TR_ENOPROC;
+  }
+  {
     int rc = check(h, m);
     if (rc)
       return rc;
-    if (tr__on_loop_thread(h))
-      h->stats.dead_letters++;
-    tr_msg_free(m);
-    return TR_ENOPROC;
   }
-  return tr_send(h, from, to, m);
+  h->stats.dead_letters++;
+  tr_msg_free(m);
+  return TR_ENOPROC;
 }
 
 int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
   tr_actor *a;
   tr__ref *r;
-  int rc = check(h, m);
-  if (rc)
-    return rc;
-  if (!tr__on_loop_thread(h)) {
+  int rc;
+  if (h && !tr__on_loop_thread(h)) {
     tr_msg_free(m);
     return TR_ETHREAD;
   }
-  if (m == h->current_msg)
-    h->current_msg = NULL; /* taken over */
+  if (h && m && m == h->current_msg)
+    h->current_msg = NULL; /* taken over, whatever happens next */
+  if ((rc = check(h, m)))
+    return rc;
   a = tr__actor(h, to);
   r = m->kind == TR_KIND_CALL ? tr__slots_get(&h->refs, m->session) : NULL;
   if (a && r && r->kind == TR_REF_CALL && r->owner == m->from) {

@@ -89,7 +89,9 @@ typedef struct tr_host_stats {
 tr_host *tr_host_new(const tr_host_config *cfg);
 
 /* Runs the loop until tr_host_stop, then stops every actor in reverse start
- * order (calling terminate callbacks) and returns 0. */
+ * order (calling terminate callbacks) and returns 0. TR_EINVAL inside an
+ * actor's callback (libuv loops do not nest), TR_ETHREAD off the loop
+ * thread; the same holds for tr_host_step. */
 int tr_host_run(tr_host *h);
 
 /* One bounded turn that never blocks: handles at most turn_budget messages,
@@ -103,7 +105,8 @@ int tr_host_step(tr_host *h);
 void tr_host_stop(tr_host *h);
 
 /* Stops whatever still runs, closes the host's handles and frees it all.
- * A borrowed loop is left open (it is run until the host's handles close). */
+ * A borrowed loop is left open (it is run until the host's handles close).
+ * Other threads must be done with tr_send on h before it is freed. */
 void tr_host_free(tr_host *h);
 
 struct uv_loop_s *tr_host_loop(tr_host *h);
@@ -186,8 +189,9 @@ enum {
   TR_KIND_SEND = 0,    /* a plain message */
   TR_KIND_CALL = 1,    /* a request: answer it with tr_reply */
   TR_KIND_REPLY = 2,   /* the answer to a call; session names the call */
-  TR_KIND_ERROR = 3,   /* a call failed: "timeout", "noproc" or "down" with
-                          a reason; session names the call */
+  TR_KIND_ERROR = 3,   /* a call failed: "timeout", "down" (with the reason),
+                          or for a forwarded call "noproc" or "full";
+                          session names the call */
   TR_KIND_DOWN = 4,    /* a monitored actor ended: down(ref, pid, reason) */
   TR_KIND_EXIT = 5,    /* a linked actor ended, trapped: exit(pid, reason) */
   TR_KIND_TIMEOUT = 6, /* a tr_timeout fired; session names it */

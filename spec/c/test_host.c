@@ -231,6 +231,63 @@ static void test_stop_from_an_actor_while_stepping(void) {
   tr_host_free(h);
 }
 
+/* Running the loop from inside one of its own callbacks is refused (it
+ * would re-enter uv_run and lose the message being handled). */
+typedef struct reenter {
+  int step_rc, run_rc, handled;
+} reenter;
+
+static int reenter_handle(tr_actor *self, void *state, tr_msg *m) {
+  reenter **r = state;
+  tr_host *h = tr_actor_host(self);
+  int64_t ptr = 0;
+  if (m && tr_msg_unpack(m, "I", &ptr) == 0)
+    *r = (reenter *)(intptr_t)ptr;
+  if (*r) {
+    (*r)->step_rc = tr_host_step(h);
+    (*r)->run_rc = tr_host_run(h);
+    (*r)->handled++;
+  }
+  return TR_CONTINUE;
+}
+
+typedef struct elsewhere {
+  tr_host *h;
+  int step_rc, run_rc;
+} elsewhere;
+
+static void step_from_thread(void *arg) {
+  elsewhere *e = arg;
+  e->step_rc = tr_host_step(e->h);
+  e->run_rc = tr_host_run(e->h);
+}
+
+static void test_no_stepping_from_inside_or_elsewhere(void) {
+  static const tr_behaviour b = {"reenter", sizeof(reenter *), NULL,
+                                 reenter_handle, NULL};
+  tr_host *h = tr_host_new(NULL);
+  reenter r = {1, 1, 0};
+  atomic_int n = 0;
+  tr_pid pid, other = spawn_counter(h, &n);
+  elsewhere e = {h, 1, 1};
+  uv_thread_t th;
+
+  CHECK_EQ(tr_spawn(h, &b, NULL, NULL, &pid), TR_OK);
+  CHECK_EQ(tr_send(h, 0, pid, tr_msg_pack("go", "I", (int64_t)(intptr_t)&r)),
+           TR_OK);
+  CHECK_EQ(send_simple(h, other, "x"), TR_OK);
+  CHECK(test_wait(h, &r.handled, 1000));
+  CHECK_EQ(r.step_rc, TR_EINVAL);
+  CHECK_EQ(r.run_rc, TR_EINVAL);
+  CHECK(wait_count(h, &n, 1)); /* the host goes on as before */
+
+  CHECK_EQ(uv_thread_create(&th, step_from_thread, &e), 0);
+  uv_thread_join(&th);
+  CHECK_EQ(e.step_rc, TR_ETHREAD);
+  CHECK_EQ(e.run_rc, TR_ETHREAD);
+  tr_host_free(h);
+}
+
 /* Two hosts on one thread, stepped in turn: the same pid value names a
  * different actor on each, and neither sees the other's mail or stats. */
 static void test_two_hosts_one_thread(void) {
@@ -523,6 +580,7 @@ int main(void) {
   RUN(test_run_until_stopped_by_another_thread);
   RUN(test_step_results);
   RUN(test_stop_from_an_actor_while_stepping);
+  RUN(test_no_stepping_from_inside_or_elsewhere);
   RUN(test_two_hosts_one_thread);
   RUN(test_two_hosts_two_threads);
   RUN(test_borrowed_loop);

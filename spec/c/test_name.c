@@ -249,6 +249,76 @@ static void test_many_names(void) {
   tr_host_free(h);
 }
 
+/* Random registers, unregisters and deaths checked against a model: the
+ * table stays small and crowded, so probing runs wrap around its end and
+ * removals shift entries back across it. */
+static void test_names_against_a_model(void) {
+  enum { ACTORS = 48, NAMES = 160, OPS = 20000 };
+  tr_host *h = tr_host_new(NULL);
+  tr_pid pids[ACTORS];
+  int owner[NAMES], named[ACTORS]; /* -1: none */
+  uint64_t rng = 0x9e3779b97f4a7c15ull;
+  int i, op, bad_rc = 0, bad_lookup = 0;
+  char name[16];
+
+  for (i = 0; i < ACTORS; i++) {
+    pids[i] = spawn_count(h, NULL);
+    named[i] = -1;
+  }
+  for (i = 0; i < NAMES; i++)
+    owner[i] = -1;
+  for (op = 0; op < OPS; op++) {
+    int n, j, rc, want;
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    n = (int)(rng % NAMES);
+    j = (int)((rng >> 16) % ACTORS);
+    snprintf(name, sizeof name, "n%d", n);
+    switch ((rng >> 32) % 8) {
+    case 0: /* the actor dies and is replaced, nameless */
+      if (named[j] >= 0)
+        owner[named[j]] = -1;
+      named[j] = -1;
+      tr_kill(h, pids[j], "normal");
+      pids[j] = spawn_count(h, NULL);
+      break;
+    case 1:
+    case 2:
+    case 3: /* unregister */
+      want = owner[n] >= 0 ? TR_OK : TR_ENOPROC;
+      rc = tr_unregister(h, name);
+      bad_rc += rc != want;
+      if (rc == TR_OK) {
+        named[owner[n]] = -1;
+        owner[n] = -1;
+      }
+      break;
+    default: /* register */
+      want = owner[n] >= 0 || named[j] >= 0 ? TR_EEXIST : TR_OK;
+      rc = tr_register(h, name, pids[j]);
+      bad_rc += rc != want;
+      if (rc == TR_OK) {
+        owner[n] = j;
+        named[j] = n;
+      }
+    }
+    if (op % 50 == 0 || op == OPS - 1) {
+      for (i = 0; i < NAMES; i++) {
+        snprintf(name, sizeof name, "n%d", i);
+        bad_lookup +=
+            tr_whereis(h, name) != (owner[i] >= 0 ? pids[owner[i]] : 0);
+      }
+      for (i = 0; i < ACTORS; i++) {
+        const char *got = tr_actor_name(h, pids[i]);
+        snprintf(name, sizeof name, "n%d", named[i]);
+        bad_lookup += named[i] < 0 ? got != NULL : !got || strcmp(got, name);
+      }
+    }
+  }
+  CHECK_EQ(bad_rc, 0);
+  CHECK_EQ(bad_lookup, 0);
+  tr_host_free(h);
+}
+
 /* Names and slots are per host. */
 static void test_names_are_per_host(void) {
   tr_host *a = tr_host_new(NULL), *b = tr_host_new(NULL);
@@ -269,6 +339,7 @@ int main(void) {
   RUN(test_bad_names);
   RUN(test_spawn_with_a_bad_name);
   RUN(test_many_names);
+  RUN(test_names_against_a_model);
   RUN(test_names_are_per_host);
   return test_report();
 }
