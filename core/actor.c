@@ -48,6 +48,7 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   }
   a->host = h;
   a->b = b;
+  a->beat = uv_now(h->loop);
   a->trap_exit = opts->trap_exit ? 1 : 0;
   tr__list_init(&a->ready);
   tr__list_init(&a->owned);
@@ -139,6 +140,47 @@ void tr_await(tr_actor *self, uint64_t session) {
   tr__sched_wake(self->host, self);
 }
 
+/* Hands a's queued sends and calls to its heir, ahead of the heir's mail;
+ * the calls' refs move with them, so they wait on the heir now. */
+static void bequeath(tr_host *h, tr_actor *a) {
+  tr_actor *heir = a->heir ? tr__actor(h, a->heir) : NULL;
+  tr_msg *head = NULL, *tail = NULL, *m, *keep = NULL, *keep_tail = NULL;
+  uint32_t user = 0;
+  if (!heir || h->shutting_down)
+    return;
+  while ((m = tr__mailbox_take(&a->mb, 0))) {
+    if (!tr__is_user(m)) { /* answers meant for a alone stay to be freed */
+      if (keep_tail)
+        keep_tail->next = m;
+      else
+        keep = m;
+      keep_tail = m;
+      continue;
+    }
+    if (m->kind == TR_KIND_CALL) {
+      tr__ref *r = tr__slots_get(&h->refs, m->session);
+      if (r && r->kind == TR_REF_CALL && r->owner == m->from) {
+        tr__list_remove(&r->by_peer);
+        tr__list_push(&heir->peered, &r->by_peer);
+        r->peer = heir->pid;
+      }
+    }
+    if (tail)
+      tail->next = m;
+    else
+      head = m;
+    tail = m;
+    user++;
+  }
+  tr__mailbox_prepend(&heir->mb, head, tail, user);
+  tr__sched_wake(h, heir);
+  while (keep) {
+    m = keep->next;
+    tr_msg_free(keep);
+    keep = m;
+  }
+}
+
 /* Ends one actor for good: terminate, then out of the table, then tell
  * whoever watched it. Mail it never handled is counted as dead letters. */
 static void reap_one(tr_host *h, tr_actor *a) {
@@ -164,6 +206,7 @@ static void reap_one(tr_host *h, tr_actor *a) {
   tr__list_remove(&a->started);
   h->stats.actors--;
   tr__name_release(h, a);
+  bequeath(h, a);
   while ((m = tr__mailbox_take(&a->mb, 0))) {
     if (tr__is_user(m))
       h->stats.dead_letters++;
@@ -229,4 +272,39 @@ void tr__shutdown(tr_host *h) {
     tr_msg_free(m);
     m = next;
   }
+}
+
+int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir) {
+  tr_actor *a;
+  if (!h)
+    return TR_EINVAL;
+  if (!tr__on_loop_thread(h))
+    return TR_ETHREAD;
+  if (!(a = tr__actor(h, pid)) || (heir && !tr__actor(h, heir)))
+    return TR_ENOPROC;
+  if (heir == pid)
+    return TR_EINVAL;
+  a->heir = heir;
+  return TR_OK;
+}
+
+void tr_heartbeat(tr_actor *self) {
+  if (self)
+    self->beat = uv_now(self->host->loop);
+}
+
+int64_t tr_quiet_ms(tr_host *h, tr_pid pid) {
+  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  uint64_t now;
+  if (!a)
+    return TR_ENOPROC;
+  if (!a->running && !tr__runnable(a))
+    return 0; /* waiting, with nothing to do: healthy however long */
+  now = uv_now(h->loop);
+  return now > a->beat ? (int64_t)(now - a->beat) : 0;
+}
+
+int tr_mailbox_count(tr_host *h, tr_pid pid) {
+  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  return a ? (int)a->mb.user : TR_ENOPROC;
 }

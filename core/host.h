@@ -68,6 +68,8 @@ struct tr_actor {
   tr__link peered;  /* refs whose peer this is */
   tr__mailbox mb;
   uint64_t await; /* session awaited, 0 when none */
+  uint64_t beat;  /* loop time (ms) it last showed life */
+  tr_pid heir;    /* who inherits its queued mail, 0 when nobody */
   char *name;     /* registered name, NULL when none */
   char *reason;   /* exit reason once exiting */
   uint8_t life;   /* TR__LIVE ... TR__DEAD */
@@ -129,6 +131,8 @@ void tr__mailbox_init(tr__mailbox *mb, uint32_t capacity);
 void tr__mailbox_put(tr__mailbox *mb, tr_msg *m, uint64_t await);
 tr_msg *tr__mailbox_take(tr__mailbox *mb, uint64_t await);
 void tr__mailbox_await(tr__mailbox *mb, uint64_t session);
+void tr__mailbox_prepend(tr__mailbox *mb, tr_msg *head, tr_msg *tail,
+                         uint32_t user);
 static inline int tr__is_user(const tr_msg *m) {
   return m->kind == TR_KIND_SEND || m->kind == TR_KIND_CALL;
 }

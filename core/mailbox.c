@@ -76,3 +76,16 @@ tr_msg *tr__mailbox_take(tr__mailbox *mb, uint64_t await) {
     mb->user--;
   return m;
 }
+
+void tr__mailbox_prepend(tr__mailbox *mb, tr_msg *head, tr_msg *tail,
+                         uint32_t user) {
+  if (!head)
+    return;
+  if (mb->match && !mb->match_prev)
+    mb->match_prev = tail; /* the match was the head: now tail precedes it */
+  tail->next = mb->head;
+  mb->head = head;
+  if (!mb->tail)
+    mb->tail = tail;
+  mb->user += user;
+}

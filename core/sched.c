@@ -12,13 +12,20 @@
  */
 #include "host.h"
 
-void tr__sched_wake(tr_host *h, tr_actor *a) {
-  if (a->running || tr__linked(&a->ready) || !tr__runnable(a))
-    return;
+static void push(tr_host *h, tr_actor *a) {
   tr__list_push(&h->ready, &a->ready);
   h->stats.ready++;
   if (!h->stopped)
     uv_idle_start(&h->idle, tr__idle_cb);
+}
+
+/* An actor that had nothing to do has something now: it is ready, and its
+ * quiet time (tr_quiet_ms) counts from here, not from its last message. */
+void tr__sched_wake(tr_host *h, tr_actor *a) {
+  if (a->running || tr__linked(&a->ready) || !tr__runnable(a))
+    return;
+  a->beat = uv_now(h->loop);
+  push(h, a);
 }
 
 /* Lets a handle up to n messages; returns how many turns of handle ran. */
@@ -36,6 +43,7 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
       if (!m)
         break;
       a->await = 0;
+      a->beat = uv_now(h->loop);
       h->stats.delivered++;
       /* A sender waiting for room hears of it as the mailbox leaves full. */
       if (tr__is_user(m) && a->mb.user + 1 == a->mb.capacity)
@@ -70,8 +78,8 @@ void tr__sched_turn(tr_host *h, uint32_t budget) {
     budget -= used ? used : 1;
     if (a->life == TR__EXITING)
       tr__actor_end(h, a, NULL); /* frees a */
-    else
-      tr__sched_wake(h, a);
+    else if (tr__runnable(a))
+      push(h, a); /* still busy: its quiet time goes on */
   }
   if (tr__list_empty(&h->ready))
     uv_idle_stop(&h->idle);

@@ -177,6 +177,24 @@ void tr_trap_exit(tr_actor *self, int on);
  * their turn, as returning TR_YIELD does; for init, or code outside handle. */
 void tr_wake(tr_actor *self);
 
+/* Names an heir for pid: when pid ends, the sends and calls still queued in
+ * its mailbox go to the heir, in their order and ahead of the heir's own
+ * mail, keeping sender, session and kind (a call among them now waits on
+ * the heir). A router that restarts what it routes to loses no request. */
+int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir);
+
+/* Liveness, for supervisors. An actor shows life by taking a message or by
+ * calling tr_heartbeat (for long work between messages). tr_quiet_ms says
+ * how long pid has had something to do without showing life: 0 for one
+ * that waits with nothing to do, however long; TR_ENOPROC if not alive. */
+void tr_heartbeat(tr_actor *self);
+int64_t tr_quiet_ms(tr_host *h, tr_pid pid);
+
+/* Sends and calls queued for pid (TR_ENOPROC if not alive); 0 tells an
+ * actor that batches work, such as a writer, that now is the time to
+ * flush. */
+int tr_mailbox_count(tr_host *h, tr_pid pid);
+
 /* Until a message carrying this session arrives (a reply, an error reply,
  * a timeout), leave every other message queued, in order. 0 ends the wait;
  * it also ends by itself when the message comes. */
