@@ -193,3 +193,11 @@ uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
   }
   return id;
 }
+
+tr_msg *tr_keep(tr_actor *self, tr_msg *m) {
+  tr_host *h = self ? self->host : NULL;
+  if (!h || !m || h->current != self || h->current_msg != m)
+    return NULL;
+  h->current_msg = NULL;
+  return m;
+}

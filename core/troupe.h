@@ -328,6 +328,12 @@ int tr_mailbox_room(tr_host *h, tr_pid pid);
 uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
                         uint32_t timeout_ms);
 
+/* Takes the message being handled (m, in handle) out of the host's hands:
+ * the actor owns it from now on, to free or to send on later, as a router
+ * holding mail for an actor being restarted does. NULL if m is not the
+ * message being handled. */
+tr_msg *tr_keep(tr_actor *self, tr_msg *m);
+
 /* Sends a message on to `to` keeping its sender, session and kind, so the
  * answer to a forwarded call goes straight back to the caller, and the
  * caller now hears at once if `to` dies. m is the message being handled
@@ -394,6 +400,118 @@ int tr_demonitor(tr_host *h, uint64_t ref);
  * "noproc". */
 int tr_link(tr_host *h, tr_pid a, tr_pid b);
 int tr_unlink(tr_host *h, tr_pid a, tr_pid b);
+
+/* --------------------------------------------------------- supervision */
+
+enum { TR_PERMANENT = 0, TR_TRANSIENT, TR_TEMPORARY }; /* restart policy */
+enum { TR_ONE_FOR_ONE = 0, TR_ONE_FOR_ALL, TR_REST_FOR_ONE }; /* strategy */
+
+/* One child of a supervisor. */
+typedef struct tr_child_spec {
+  const char *name; /* registered under this name while it runs (required) */
+  /* Starts the child and stores its pid; non-zero fails the start. The
+   * supervisor links to it and registers its name. */
+  int (*start)(tr_host *h, void *arg, tr_pid *out);
+  void *arg;
+  void (*free_arg)(void *arg); /* called when the supervisor ends; or NULL */
+  int restart;           /* TR_PERMANENT (restart always), TR_TRANSIENT (after
+                            an abnormal end), TR_TEMPORARY (never) */
+  uint32_t heartbeat_ms; /* how often its liveness is checked: 0 means 200 */
+  uint32_t cutoff_ms;    /* quiet longer than this (tr_quiet_ms) and it is
+                            restarted: 0 means 500, UINT32_MAX never */
+} tr_child_spec;
+
+typedef struct tr_sup_spec {
+  int strategy;       /* TR_ONE_FOR_ONE, TR_ONE_FOR_ALL, TR_REST_FOR_ONE */
+  uint32_t intensity; /* at most this many restarts ... (0 means 3) */
+  uint32_t period_ms; /* ... in this many ms (0 means 5000); past that the
+                         supervisor stops its children and ends with reason
+                         "restart intensity exceeded" */
+  const tr_child_spec *children;
+  size_t nchildren;
+  /* Told started(name, pid) and stopped(name, pid, reason) for each child
+   * (sends); 0 for nobody. */
+  tr_pid listener;
+} tr_sup_spec;
+
+/* Starts a supervisor, which starts the children in order (stopping them in
+ * reverse order when it ends). The spec is copied; the args are not, and
+ * must live as long as the supervisor (free_arg ends them). A child that
+ * fails to start fails this call with TR_EINIT. It answers calls:
+ *   restart(name) -> "ok"    restart a child now, as actor.reset does
+ *   children() -> name, pid, name, pid ...
+ * A crashed child is restarted at once; a quiet one at its heartbeat. */
+int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
+                 tr_pid *out);
+
+/* -------------------------------------------------------------- router */
+
+/* A service behind the router: a supervisor whose children the router
+ * reaches by their names. */
+typedef struct tr_service {
+  const char *name;        /* for logs */
+  const tr_sup_spec *spec; /* the router sets its listener to itself */
+  int lazy;                /* start on the first message for it, not at once */
+} tr_service;
+
+/* Starts the router, registered as "router", and the services behind it;
+ * services and their specs must outlive the router. A message sent or
+ * called to the router is named after its destination, a child of a
+ * service ("kv"); the router forwards it unchanged, sender and session
+ * kept, so the reply goes straight back. While that child is being
+ * restarted its messages wait in order, and what a dead child had not
+ * handled comes back to the router (it is the child's heir) and goes to the
+ * new one: a restart loses no request. Messages named "router" are for the
+ * router itself: call("router", "router", "reset", name) restarts a child
+ * through its supervisor. A destination whose service gave up answers calls
+ * with an error. */
+int tr_router_start(tr_host *h, const tr_service *services, size_t n,
+                    tr_pid *out);
+
+/* --------------------------------------------------------------- store */
+
+/* The key-value store is two actors supervised together (one_for_all):
+ * a writer, registered as "kv.writer", which owns the data directory, and
+ * the store, registered as "kv", which serves requests from memory. Either
+ * side may be native or Lua; they only talk through these messages.
+ *
+ * Requests (calls to "kv", usually through the router):
+ *   kv("get", key)          -> value | nil
+ *   kv("set", key, value)   -> true           keys: 1..TR_KV_MAX_KEY bytes
+ *   kv("delete", key)       -> true           values: 0..TR_KV_MAX_VALUE
+ *   kv("count")             -> number of keys
+ *   kv("info")              -> a line saying what was loaded at start
+ * Keys and values are strings of any bytes. A bad request gets an error
+ * reply ("error", text) and changes nothing.
+ *
+ * The store applies a set or delete to its memory, then forwards the call
+ * unchanged to the writer, which answers the caller once the change is
+ * handed to the OS (and fsynced as its policy says): an acknowledged write
+ * survives the process being killed. The writer batches what is queued into
+ * one write (group commit); after a failed write or fsync it answers every
+ * change with an error and never again acknowledges one, while the store
+ * keeps serving reads.
+ *
+ * At start the store loads through the writer, in batches:
+ *   kv.writer("load", cursor)  -> entries, next, info
+ * entries is an array {k1, v1, k2, v2, ...}; next the cursor of the next
+ * batch, nil after the last; info the line kv("info") returns. Cursor 0
+ * starts. Requests wait in the store's mailbox until it has loaded. */
+#define TR_KV_MAX_KEY 65535
+#define TR_KV_MAX_VALUE (16u * 1024u * 1024u)
+
+enum { TR_FSYNC_EVERYSEC = 0, TR_FSYNC_ALWAYS, TR_FSYNC_NO };
+
+typedef struct tr_kv_config {
+  const char *dir; /* the data directory: "./troupe-data" when NULL */
+  int fsync;       /* TR_FSYNC_EVERYSEC (default), _ALWAYS or _NO */
+} tr_kv_config;
+
+/* tr_child_spec start functions, arg a tr_kv_config *. The writer makes the
+ * directory if needed and locks it: a second writer on the same directory,
+ * in this process or another, fails to start, naming the holder. */
+int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
+int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
 
 #ifdef __cplusplus
 }
