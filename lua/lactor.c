@@ -419,12 +419,13 @@ static int l_log(lua_State *L) {
 }
 
 /* actor.configure{slice=, hard_limit=, call_timeout=, send_timeout=}:
- * returns the settings in force after the change. */
+ * returns the settings in force after the change. All values are checked
+ * before any is set: a refused call changes nothing. */
 static int l_configure(lua_State *L) {
   trL_host *lh = host(L);
   static const char *const keys[] = {"slice", "hard_limit", "call_timeout",
                                      "send_timeout"};
-  uint32_t *vals[4];
+  uint32_t *vals[4], next[4];
   int i;
   vals[0] = &lh->slice;
   vals[1] = &lh->hard_limit;
@@ -432,16 +433,20 @@ static int l_configure(lua_State *L) {
   vals[3] = &lh->send_timeout;
   if (!lua_isnoneornil(L, 1))
     luaL_checktype(L, 1, LUA_TTABLE);
-  lua_createtable(L, 0, 4);
   for (i = 0; i < 4; i++) {
+    next[i] = *vals[i];
     if (lua_istable(L, 1) && lua_getfield(L, 1, keys[i]) != LUA_TNIL) {
       lua_Integer v = luaL_checkinteger(L, -1);
       if (v < 1 || v > 0xffffff)
         return luaL_error(L, "configure: %s must be 1..16777215", keys[i]);
-      *vals[i] = (uint32_t)v;
+      next[i] = (uint32_t)v;
     }
     if (lua_istable(L, 1))
       lua_pop(L, 1);
+  }
+  lua_createtable(L, 0, 4);
+  for (i = 0; i < 4; i++) {
+    *vals[i] = next[i];
     lua_pushinteger(L, *vals[i]);
     lua_setfield(L, -2, keys[i]);
   }

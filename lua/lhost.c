@@ -23,7 +23,7 @@ static int host_gc(lua_State *L) {
   return 0;
 }
 
-static trL_host *find(lua_State *L) {
+trL_host *trL_host_find(lua_State *L) {
   trL_host *lh;
   lua_getfield(L, LUA_REGISTRYINDEX, TRL_HOST);
   lh = lua_touserdata(L, -1);
@@ -33,7 +33,7 @@ static trL_host *find(lua_State *L) {
 
 /* The trL_host userdata of L, made (without a tr_host) if missing. */
 static trL_host *ensure(lua_State *L) {
-  trL_host *lh = find(L);
+  trL_host *lh = trL_host_find(L);
   if (lh)
     return lh;
   lh = lua_newuserdatauv(L, sizeof *lh, 0);
@@ -63,7 +63,7 @@ void trL_attach(lua_State *L, tr_host *h) {
 }
 
 tr_host *trL_host_of(lua_State *L) {
-  trL_host *lh = find(L);
+  trL_host *lh = trL_host_find(L);
   return lh ? lh->h : NULL;
 }
 
@@ -113,7 +113,7 @@ const tr_behaviour *trL_native(lua_State *L, const char *name) {
 
 /* actor.run ends the host it made; an attached host is its owner's. */
 void trL_host_done(lua_State *L) {
-  trL_host *lh = find(L);
+  trL_host *lh = trL_host_find(L);
   if (lh && lh->owns_host && lh->h) {
     tr_host_free(lh->h);
     lh->h = NULL;

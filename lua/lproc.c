@@ -15,19 +15,31 @@
 
 #include "ltroupe.h"
 
+#define RUNAWAY "runaway actor killed: %d instructions without yielding"
+
+/* The count hook of an actor's coroutine, inherited by the coroutines its
+ * code makes. Those cannot be suspended (a yield would go to their
+ * resumer, not to the scheduler), so they count as a non-yieldable call of
+ * the actor that is running them. Once past the hard limit an actor is
+ * marked: the error raised here may be caught by a pcall, but the actor
+ * ends the next time it yields or returns all the same. */
 static void hook(lua_State *L, lua_Debug *ar) {
   trL_proc *p = trL_proc_of(L);
+  trL_host *lh;
   (void)ar;
-  if (!p)
-    return;
-  if (lua_isyieldable(L)) {
+  if (p && lua_isyieldable(L)) {
     p->preempted = 1;
     lua_yield(L, 0);
     return;
   }
-  if (++p->strikes > p->lh->hard_limit)
-    luaL_error(L, "runaway actor killed: %d instructions without yielding",
-               (int)(p->lh->slice * p->lh->hard_limit));
+  if (!p && (lh = trL_host_find(L)) != NULL)
+    p = lh->running;
+  if (!p)
+    return;
+  if (p->runaway || ++p->strikes > p->lh->hard_limit) {
+    p->runaway = 1;
+    luaL_error(L, RUNAWAY, (int)(p->lh->slice * p->lh->hard_limit));
+  }
 }
 
 static int proc_init(tr_actor *self, void *state, tr_msg *args) {
@@ -59,12 +71,21 @@ static const char *error_text(lua_State *co) {
 
 static int resume(trL_proc *p, int nargs) {
   lua_State *co = p->co, *L = p->lh->L;
+  trL_proc *outer = p->lh->running;
   int nres, rc;
   p->why =
       TRL_PREEMPT; /* a bare coroutine.yield counts as letting others run */
   p->preempted = 0;
   p->strikes = 0;
+  p->lh->running = p;
   rc = lua_resume(co, L, nargs, &nres);
+  p->lh->running = outer;
+  if (p->runaway && (rc == LUA_YIELD || rc == LUA_OK)) {
+    /* It caught the runaway error and went on: it ends all the same. */
+    lua_settop(co, 0);
+    lua_pushfstring(co, RUNAWAY, (int)(p->lh->slice * p->lh->hard_limit));
+    rc = LUA_ERRRUN;
+  }
   if (rc == LUA_YIELD) {
     lua_pop(co, nres);
     if (p->why != TRL_PREEMPT)
@@ -170,12 +191,22 @@ static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
 static void proc_terminate(tr_actor *self, void *state, const char *reason) {
   trL_proc *p = state;
   lua_State *L = p->lh->L;
-  (void)reason;
   *(trL_proc **)lua_getextraspace(p->co) = NULL;
   lua_resetthread(p->co); /* closes pending to-be-closed variables */
   luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
   if (tr_self(self) == p->lh->root) {
     p->lh->root_ended = 1;
+    /* Killed, or taken down by a link: actor.run fails with the reason
+     * (a Lua error has set its traceback already). */
+    if (reason && strcmp(reason, "normal") != 0 &&
+        strcmp(reason, "shutdown") != 0) {
+      int set = lua_getfield(L, LUA_REGISTRYINDEX, "actor.root_error");
+      lua_pop(L, 1);
+      if (set == LUA_TNIL) {
+        lua_pushfstring(L, "the root actor ended: %s", reason);
+        lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
+      }
+    }
     tr_host_stop(tr_actor_host(self));
   }
 }

@@ -26,6 +26,7 @@ typedef struct trL_host {
   uint32_t slice;      /* instructions between preemption checks */
   uint32_t hard_limit; /* slices in a non-yieldable call before a kill */
   uint32_t call_timeout, send_timeout; /* ms, defaults */
+  struct trL_proc *running;            /* the actor being resumed, or NULL */
   /* A coroutine being spawned, handed from actor.spawn to init. */
   lua_State *spawning;
   int spawning_ref, spawning_nargs;
@@ -42,6 +43,7 @@ typedef struct trL_proc {
   int ref;             /* registry ref keeping co alive */
   uint8_t why;         /* TRL_* */
   uint8_t preempted;   /* the count hook yielded */
+  uint8_t runaway;     /* past the hard limit: ends at the next chance */
   uint32_t strikes;    /* slices run where yielding was not possible */
   int nargs;           /* values waiting on co's stack for the first resume */
   uint64_t recv_timer; /* receive's timeout session, 0 when none */
@@ -52,6 +54,7 @@ typedef struct trL_proc {
 
 /* lhost.c */
 trL_host *trL_host_get(lua_State *L);   /* the host, made on first use */
+trL_host *trL_host_find(lua_State *L);  /* ... or NULL, making nothing */
 trL_proc *trL_proc_of(lua_State *L);    /* the running actor, or NULL */
 trL_proc *trL_proc_check(lua_State *L); /* ... or a Lua error */
 const tr_behaviour *trL_native(lua_State *L, const char *name);

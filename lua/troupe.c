@@ -6,6 +6,10 @@
  *   troupe -e 'code'           the same for a string
  *   troupe                     a REPL, itself an actor on a live host
  *
+ * Besides the `actor` module, Lua gets one native C actor to spawn by
+ * name, actor.spawn("echo"), for trying Lua <-> C messaging (and for
+ * bench/lua.lua): it answers calls and "ping" sends with their arguments.
+ *
  * The process ends when the root actor returns, after every actor has been
  * stopped in reverse start order; a script error prints its traceback and
  * exits 1. The REPL reads stdin on a thread of its own, one line when the
@@ -35,6 +39,11 @@ static const char usage[] =
     "  -e CODE        run CODE as the root actor instead of a script\n"
     "  -h, --help     show this help\n"
     "  -v, --version  show the version\n"
+    "\n"
+    "native actors (actor.spawn(NAME)):\n"
+    "  echo           answers a call with its own arguments, and a send\n"
+    "                 named \"ping\" with \"pong\" and the same arguments,\n"
+    "                 sent back to the sender: for trying Lua <-> C\n"
     "\n"
     "environment:\n"
     "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default: "
@@ -115,6 +124,80 @@ static int open_stdin(lua_State *L) {
   luaL_setfuncs(L, f, 1);
   return 1;
 }
+
+/* ------------------------------------------------- the echo actor */
+
+/* Adds a copy of v (and, for a container, of what it holds) to m. */
+static void copy_value(tr_msg *m, const tr_value *v) {
+  size_t n = tr_value_len(v), i;
+  const tr_value *c;
+  int64_t i64;
+  double d;
+  const char *s;
+  size_t len;
+  int b;
+  tr_pid pid;
+  switch (tr_value_type(v)) {
+  case TR_BOOL:
+    tr_value_bool(v, &b);
+    tr_msg_add_bool(m, b);
+    break;
+  case TR_INT:
+    tr_value_int(v, &i64);
+    tr_msg_add_int(m, i64);
+    break;
+  case TR_FLOAT:
+    tr_value_float(v, &d);
+    tr_msg_add_float(m, d);
+    break;
+  case TR_STR:
+    tr_value_str(v, &s, &len);
+    tr_msg_add_str(m, s, len);
+    break;
+  case TR_PID:
+    tr_value_pid(v, &pid);
+    tr_msg_add_pid(m, pid);
+    break;
+  case TR_ARRAY:
+    tr_msg_add_array(m, (uint32_t)n);
+    for (i = 0, c = tr_value_at(v, 0); i < n; i++, c = tr_value_next(c))
+      copy_value(m, c);
+    break;
+  case TR_MAP: /* n pairs: 2n values, key, value, key, value ... */
+    tr_msg_add_map(m, (uint32_t)n);
+    for (i = 0, c = tr_value_key(v, 0); i < 2 * n; i++, c = tr_value_next(c))
+      copy_value(m, c);
+    break;
+  default:
+    tr_msg_add_nil(m);
+  }
+}
+
+/* echo: a call gets its arguments back as the reply (so a call named
+ * "error" comes back as an error); a send named "ping" gets "pong" with
+ * the same arguments. Anything else is ignored. */
+static int echo_handle(tr_actor *self, void *state, tr_msg *m) {
+  tr_host *h = tr_actor_host(self);
+  int call = tr_msg_kind(m) == TR_KIND_CALL;
+  const tr_value *v;
+  tr_msg *out;
+  size_t i, n;
+  (void)state;
+  if (!call && !(tr_msg_kind(m) == TR_KIND_SEND && tr_msg_is(m, "ping")))
+    return TR_CONTINUE;
+  if (call) {
+    tr_reply(h, m, tr_msg_clone(m));
+    return TR_CONTINUE;
+  }
+  out = tr_msg_new("pong");
+  for (i = 0, n = tr_msg_argc(m), v = tr_msg_arg(m, 0); i < n;
+       i++, v = tr_value_next(v))
+    copy_value(out, v);
+  tr_send(h, tr_self(self), tr_msg_from(m), out);
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour echo_behaviour = {"echo", 0, NULL, echo_handle, NULL};
 
 /* --------------------------------------------------------------- main */
 
@@ -217,6 +300,7 @@ int main(int argc, char **argv) {
   luaL_openlibs(L);
   setup(L, &r);
   trL_attach(L, h);
+  trL_define(L, "echo", &echo_behaviour);
 
   if (code) {
     set_arg(L, argv, argc, script ? script : argc - 1);

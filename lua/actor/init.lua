@@ -15,7 +15,8 @@ local receive, reply, reply_error, calling = core.receive, core.reply,
 -- the error. handlers.default(name, ...) takes what has no handler; without
 -- one, a call to an unknown name gets an error reply and a send is logged.
 -- Returns when a handler calls actor.exit (which does not return) or when
--- handlers.stop is true after a handler ran.
+-- a handler has set handlers.stop = true (a handler named "stop" is just a
+-- handler).
 function actor.serve(handlers)
   while true do
     local msg = pack(receive())
@@ -32,7 +33,7 @@ function actor.serve(handlers)
       core.log("warn", "serve: no handler for '" .. tostring(name) .. "'; dropped")
     end
     if results and calling() then reply(unpack(results, 1, results.n)) end
-    if handlers.stop then return end
+    if handlers.stop == true then return end
   end
 end
 

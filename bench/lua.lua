@@ -1,0 +1,242 @@
+-- bench/lua.lua -- benchmarks of Lua actors, run by the troupe binary:
+--
+--   build/troupe bench/lua.lua [scale [name...]]
+--     scale  multiplies every count (default 1; 0.01 for a quick smoke run)
+--     name   run only these: idle, oneway, call, spawn, native (default: all)
+--
+-- Prints one markdown table row per measurement, under the header that
+-- scripts/bench prints:  | benchmark | result | unit | target |
+-- Targets are DESIGN.md's "Where it must stand"; "-" where it names none.
+-- Rates are the best of REPEAT runs. Times are os.clock(), the process's CPU
+-- time: every run is CPU-bound on one thread (nothing waits on a timer or on
+-- I/O), so it is the wall time without the noise of other processes.
+--
+--   one-way      a producer sends N messages ("n", i) to a consumer that
+--                checks each; the producer's send waits whenever the
+--                consumer's mailbox (1024) is full: backpressure is the flow
+--                control. Timed from the first send to the consumer's last.
+--   call         a caller calls a Lua server N times in a row (actor.call,
+--                default 5 s timeout) and checks every reply.
+--   spawn        the root spawns N Lua actors that wait in receive; timed
+--                until the last one has started (it says so), so each actor's
+--                first resume is included.
+--   idle actor   the growth of the Lua heap (collectgarbage "count") and of
+--                the process (RSS, /proc/self/statm) per Lua actor waiting in
+--                receive, 100k of them. Measured first, on a fresh heap.
+--   Lua <-> C    the same one-way and call loops against `echo`, the native
+--                C actor built into troupe, and a ping/pong round trip
+--                (Lua send "ping", C sends "pong" back, Lua receives it).
+local actor = require "actor"
+
+local REPEAT = 3
+local scale = tonumber(arg and arg[1] or "1")
+if not scale or scale <= 0 then
+  io.stderr:write("usage: troupe bench/lua.lua [scale > 0] [idle|oneway|call|spawn|native ...]\n")
+  os.exit(2)
+end
+local only = {}
+for i = 2, arg and #arg or 0 do only[arg[i]] = true end
+local function wanted(name) return next(only) == nil or only[name] end
+
+local function count(n) return math.max(1, math.floor(n * scale)) end
+
+local function row(name, result, unit, target)
+  print(string.format("| %s | %s | %s | %s |", name, result, unit, target))
+  io.stdout:flush()
+end
+
+local function rate_row(name, n, secs, unit, target)
+  local r = secs > 0 and n / secs or 0
+  local s
+  if r >= 1e6 then s = string.format("%.2f M", r / 1e6)
+  elseif r >= 1e3 then s = string.format("%.1f k", r / 1e3)
+  else s = string.format("%.0f", r) end
+  row(name, s, unit, target)
+end
+
+local function best_of(f)
+  local best = math.huge
+  for _ = 1, REPEAT do
+    collectgarbage()
+    best = math.min(best, f())
+  end
+  return best
+end
+
+local function fail(what)
+  io.stderr:write("bench/lua.lua: ", what, "\n")
+  os.exit(1)
+end
+
+-- ------------------------------------------------------------ one-way
+
+-- A consumer that checks each ("n", i) and reports to `root` after n of them.
+local function consumer(root, n)
+  local receive = actor.receive
+  for i = 0, n - 1 do
+    local name, v = receive()
+    if name ~= "n" or v ~= i then
+      actor.send(root, "bad", name, v)
+      return
+    end
+  end
+  actor.send(root, "done", os.clock())
+end
+
+local function run_oneway(n)
+  local root = actor.self()
+  local cons = actor.spawn(consumer, root, n)
+  local send = actor.send
+  local t0 = os.clock()
+  for i = 0, n - 1 do send(cons, "n", i) end
+  local name, t1 = actor.receive()
+  if name ~= "done" then fail("one-way: " .. tostring(name)) end
+  return t1 - t0
+end
+
+-- The same stream to the native echo, which ignores what is not a call or
+-- a ping; a final call returns once all of it has been handled.
+local function run_oneway_native(n, echo)
+  local send = actor.send
+  local t0 = os.clock()
+  for i = 0, n - 1 do send(echo, "n", i) end
+  if actor.call(echo, "sync", n) ~= n then fail("one-way to C: bad sync") end
+  return os.clock() - t0
+end
+
+-- -------------------------------------------------------------- calls
+
+-- Two Lua servers answering sq(i) with i * i: a bare receive/reply loop,
+-- and actor.serve, which adds a handler table and packs each message.
+local function bare_server()
+  local receive, reply = actor.receive, actor.reply
+  while true do
+    local name, i = receive()
+    if name == "stop" then return end
+    reply(i * i)
+  end
+end
+
+local function serve_server()
+  actor.serve { sq = function(i) return i * i end }
+end
+
+-- n sequential calls sq(k); the reply must be k * k, or k from echo.
+local function run_call(n, to, square)
+  local call = actor.call
+  local t0 = os.clock()
+  for i = 0, n - 1 do
+    local k = i & 0xffff
+    local r = call(to, "sq", k)
+    if r ~= (square and k * k or k) then fail("call: wrong reply " .. tostring(r)) end
+  end
+  return os.clock() - t0
+end
+
+local function run_pingpong(n, echo)
+  local send, receive = actor.send, actor.receive
+  local t0 = os.clock()
+  for i = 1, n do
+    send(echo, "ping", i)
+    local name, v = receive()
+    if name ~= "pong" or v ~= i then fail("ping/pong: " .. tostring(name)) end
+  end
+  return os.clock() - t0
+end
+
+-- ------------------------------------------------------------- spawning
+
+-- An idle actor waits in receive and ends with the first message it gets.
+local function idle() actor.receive() end
+local function last_idle(root)
+  actor.send(root, "started")
+  actor.receive()
+end
+
+-- Spawns n idle actors into pids; returns once all have started: the
+-- scheduler starts actors in spawn order, so when the last one speaks, all
+-- have run up to their receive.
+local function spawn_idle(n, pids)
+  local spawn = actor.spawn
+  for i = 1, n - 1 do pids[i] = spawn(idle) end
+  pids[n] = spawn(last_idle, actor.self())
+  if actor.receive() ~= "started" then fail("spawn: no start") end
+end
+
+-- Ends them all, and waits until they have.
+local function stop_all(pids)
+  local before = actor.stats().actors - #pids
+  for i = 1, #pids do actor.send(pids[i], "stop") end
+  while actor.stats().actors > before do actor.sleep(1) end
+end
+
+local function run_spawn(n)
+  local pids = {}
+  local t0 = os.clock()
+  spawn_idle(n, pids)
+  local t1 = os.clock()
+  stop_all(pids)
+  return t1 - t0
+end
+
+local function rss_bytes()
+  local f = io.open("/proc/self/statm")
+  if not f then return 0 end
+  local _, resident = f:read("n", "n")
+  f:close()
+  return (resident or 0) * 4096
+end
+
+local function bench_idle()
+  local n = count(1e5)
+  local pids = {}
+  for i = 1, n do pids[i] = false end -- the table's own growth, before reading
+  collectgarbage()
+  collectgarbage()
+  local lua0, rss0 = collectgarbage("count") * 1024, rss_bytes()
+  spawn_idle(n, pids)
+  collectgarbage()
+  collectgarbage()
+  local lua1, rss1 = collectgarbage("count") * 1024, rss_bytes()
+  if actor.stats().actors < n then fail("idle: actors missing") end
+  row("Lua idle actor (Lua heap: coroutine + its bookkeeping)",
+    string.format("%.0f", (lua1 - lua0) / n), "bytes", "-")
+  row("Lua idle actor (whole process RSS: Lua heap + C actor + mailbox)",
+    string.format("%.0f", (rss1 - rss0) / n), "bytes", "1.5 KB")
+  stop_all(pids)
+end
+
+-- ---------------------------------------------------------------- main
+
+local echo = actor.spawn("echo") -- ends with the host
+if wanted("idle") then bench_idle() end
+if wanted("oneway") then
+  local n = count(3e6)
+  rate_row("Lua one-way (Lua->Lua)", n, best_of(function() return run_oneway(n) end),
+    "msgs/s", "3 M")
+end
+if wanted("call") then
+  local n = count(1.5e6)
+  local srv = actor.spawn(bare_server)
+  rate_row("Lua call round trip (Lua->Lua, receive/reply server)", n,
+    best_of(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
+  actor.send(srv, "stop")
+  srv = actor.spawn(serve_server)
+  rate_row("Lua call round trip (Lua->Lua, actor.serve server)", n,
+    best_of(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
+end
+if wanted("spawn") then
+  local n = count(5e5)
+  rate_row("Lua spawn (idle actor, started)", n, best_of(function() return run_spawn(n) end),
+    "spawns/s", "500 k")
+end
+if wanted("native") then
+  local n = count(3e6)
+  rate_row("Lua one-way (Lua->C)", n,
+    best_of(function() return run_oneway_native(n, echo) end), "msgs/s", "-")
+  n = count(1.5e6)
+  rate_row("Lua call round trip (Lua->C, sequential)", n,
+    best_of(function() return run_call(n, echo, false) end), "calls/s", "-")
+  rate_row("Lua send + receive round trip (Lua->C->Lua ping/pong)", n,
+    best_of(function() return run_pingpong(n, echo) end), "round trips/s", "-")
+end

@@ -1,0 +1,103 @@
+-- actor.stats, actor.configure, actor.log and actor.version.
+local actor = require "actor"
+local H = require "support.helpers"
+
+describe("actor.configure", function()
+  it("returns the settings in force, with their defaults", function()
+    assert.same({ slice = 10000, hard_limit = 2000, call_timeout = 5000, send_timeout = 5000 },
+      actor.configure())
+  end)
+
+  it("changes the settings given and keeps the others", function()
+    local old = actor.configure()
+    local now = actor.configure { call_timeout = 1234, slice = 500 }
+    local after = actor.configure()
+    actor.configure(old)
+    assert.same({ slice = 500, hard_limit = 2000, call_timeout = 1234, send_timeout = 5000 }, now)
+    assert.same(now, after)
+    assert.same(old, actor.configure())
+  end)
+
+  it("refuses values out of range or of the wrong type", function()
+    local old = actor.configure()
+    for _, bad in ipairs({ { slice = 0 }, { hard_limit = -1 }, { call_timeout = 0x1000000 },
+      { send_timeout = 1.5 }, { slice = "many" } }) do
+      assert.has_error(function() actor.configure(bad) end)
+    end
+    assert.has_error(function() actor.configure("slice") end)
+    -- one bad value among good ones: none of them is applied
+    assert.has_error(function() actor.configure { slice = 500, send_timeout = 0 } end)
+    assert.same(old, actor.configure()) -- nothing changed
+  end)
+
+  it("applies to actors while they run (a smaller slice still preempts)", function()
+    local r
+    H.configured({ slice = 100 }, function()
+      r = H.run(function()
+        local spinner = actor.spawn(function() while true do end end)
+        local srv = actor.spawn(function() actor.serve { ping = function() return "pong" end } end)
+        local answer = actor.call(srv, "ping")
+        actor.kill(spinner)
+        return answer
+      end)
+    end)
+    assert.equal("pong", r)
+  end)
+end)
+
+describe("actor.stats", function()
+  it("counts live actors", function()
+    local r = H.run(function()
+      local base = actor.stats().actors
+      local pids = {}
+      for i = 1, 10 do pids[i] = actor.spawn(H.idle) end
+      local more = actor.stats().actors
+      for i = 1, 10 do actor.send(pids[i], "stop") end
+      H.await_down(pids[10]) -- they end in order
+      return { base, more - base, actor.stats().actors - base }
+    end)
+    assert.same({ 1, 10, 0 }, r)
+  end)
+
+  it("counts delivered messages, dead letters and pending timers", function()
+    local r = H.run(function()
+      local s0 = actor.stats()
+      actor.send(actor.self(), "one")
+      actor.receive()
+      local s1 = actor.stats()
+      local dead = actor.spawn(function() end)
+      H.await_down(dead)
+      actor.send(dead, "lost")
+      local id = actor.after(60000, "far away")
+      local s2 = actor.stats()
+      actor.cancel(id)
+      return {
+        s1.delivered > s0.delivered,
+        s2.dead_letters - s1.dead_letters,
+        s2.timers >= 1,
+        math.type(s2.late_replies),
+      }
+    end)
+    assert.same({ true, 1, true, "integer" }, r)
+  end)
+end)
+
+describe("actor.log", function()
+  it("takes a level and a text", function()
+    H.run(function()
+      actor.log("debug", "a debug line from the specs")
+      actor.log("info", "an info line from the specs")
+    end)
+  end)
+
+  it("refuses an unknown level or a missing text", function()
+    assert.has_error(function() actor.log("loud", "x") end)
+    assert.has_error(function() actor.log("info") end)
+  end)
+end)
+
+describe("actor.version", function()
+  it("is the library's version", function()
+    assert.matches("^%d+%.%d+%.%d+$", actor.version)
+  end)
+end)
