@@ -140,6 +140,13 @@ void tr_await(tr_actor *self, uint64_t session) {
   tr__sched_wake(self->host, self);
 }
 
+/* Ends someone asked for (a kill, a supervisor's restart) are no news;
+ * crashes are. */
+static int intended(const char *reason) {
+  return !strcmp(reason, "killed") || !strcmp(reason, "reset") ||
+         !strcmp(reason, "restart");
+}
+
 /* Hands a's queued sends and calls to its heir, ahead of the heir's mail;
  * the calls' refs move with them, so they wait on the heir now. */
 static void bequeath(tr_host *h, tr_actor *a) {
@@ -198,9 +205,9 @@ static void reap_one(tr_host *h, tr_actor *a) {
   }
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
       strcmp(a->reason, "shutdown") != 0)
-    tr_host_log(h, TR_LOG_WARN, "actor %s <pid %u.%u> ended: %s",
-                a->b->name ? a->b->name : "?", (unsigned)a->pid,
-                (unsigned)(a->pid >> 32), a->reason);
+    tr_host_log(h, intended(a->reason) ? TR_LOG_DEBUG : TR_LOG_WARN,
+                "actor %s <pid %u.%u> ended: %s", a->b->name ? a->b->name : "?",
+                (unsigned)a->pid, (unsigned)(a->pid >> 32), a->reason);
   a->life = TR__DEAD;
   tr__slots_take(&h->actors, a->pid);
   tr__list_remove(&a->started);
@@ -289,8 +296,11 @@ int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir) {
 }
 
 void tr_heartbeat(tr_actor *self) {
-  if (self)
-    self->beat = uv_now(self->host->loop);
+  if (!self)
+    return;
+  /* Called in the middle of long work: the loop's clock is behind. */
+  uv_update_time(self->host->loop);
+  self->beat = uv_now(self->host->loop);
 }
 
 int64_t tr_quiet_ms(tr_host *h, tr_pid pid) {

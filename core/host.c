@@ -37,6 +37,8 @@ static void defaults(tr_host_config *c) {
     c->actor_budget = 64;
   if (!c->turn_budget)
     c->turn_budget = 4096;
+  if (!c->log_level)
+    c->log_level = TR_LOG_INFO;
   if (!c->inbox_capacity)
     c->inbox_capacity = 65536;
 }
@@ -167,10 +169,12 @@ void tr_host_log(tr_host *h, int level, const char *fmt, ...) {
     level = TR_LOG_ERROR;
   if (level > TR_LOG_DEBUG)
     level = TR_LOG_DEBUG;
+  if (h && level > h->cfg.log_level)
+    return;
   if (h && h->cfg.log)
     h->cfg.log(h->cfg.log_ud, level, text);
   else
-    fprintf(stderr, "troupe: %s: %s\n", levels[level], text);
+    fprintf(stderr, "troupe: %s: %s\n", levels[level - 1], text);
 }
 
 void tr_host_set_data(tr_host *h, void *data) { h->data = data; }

@@ -21,7 +21,10 @@ enum { SVC_IDLE, SVC_UP, SVC_FAILED };
 
 typedef struct service {
   const tr_service *def;
-  tr_sup_spec spec; /* def's, with the router as listener */
+  tr_sup_spec spec;    /* def's, with the router as listener and kids */
+  tr_child_spec *kids; /* def's children without free_arg: a service that
+                          gave up may be started again, so the args are
+                          the router's to free, once, when it ends */
   tr_pid sup;
   int state;
 } service;
@@ -157,8 +160,11 @@ static void route(router *r, tr_msg *m) {
     tr_forward(r->h, d->pid, m);
     return;
   }
-  if (hold(d, tr_keep(r->self, m)))
+  m = tr_keep(r->self, m);
+  if (hold(d, m)) {
     refuse(r, m, "out of memory");
+    tr_msg_free(m);
+  }
 }
 
 static service *svc_of(router *r, tr_pid sup) {
@@ -306,6 +312,17 @@ static int router_handle(tr_actor *self, void *state, tr_msg *m) {
   return TR_CONTINUE;
 }
 
+/* The services' args are the router's (see kids): freed once, at its end
+ * or when its init fails. */
+static void free_args(const tr_service *defs, size_t n) {
+  size_t i, j;
+  for (i = 0; i < n; i++)
+    for (j = 0; j < defs[i].spec->nchildren; j++)
+      if (defs[i].spec->children[j].free_arg)
+        defs[i].spec->children[j].free_arg(defs[i].spec->children[j].arg);
+}
+
+/* Frees what the router holds, and the services' args. */
 static void router_free(router *r) {
   size_t i;
   for (i = 0; i < r->nd; i++) {
@@ -313,9 +330,23 @@ static void router_free(router *r) {
       tr_msg_free(unhold(&r->d[i]));
     free(r->d[i].q);
   }
+  for (i = 0; i < r->nsvc; i++)
+    free(r->svc[i].kids);
+  if (r->nsvc)
+    free_args(r->svc[0].def, r->nsvc);
   free(r->d);
   free(r->svc);
   free(r->relays);
+}
+
+/* Ends the services that run, children included, before their args go. */
+static void stop_services(router *r) {
+  size_t i;
+  for (i = 0; i < r->nsvc; i++)
+    if (r->svc[i].sup) {
+      tr_kill(r->h, r->svc[i].sup, "shutdown");
+      r->svc[i].sup = 0;
+    }
 }
 
 static int router_init(tr_actor *self, void *state, tr_msg *args) {
@@ -334,22 +365,35 @@ static int router_init(tr_actor *self, void *state, tr_msg *args) {
   r->svc = calloc(r->nsvc ? r->nsvc : 1, sizeof *r->svc);
   r->d = calloc(nd ? nd : 1, sizeof *r->d);
   if (!r->svc || !r->d) {
-    router_free(r);
+    free(r->svc);
+    free(r->d);
+    free_args(defs, r->nsvc);
     return -1;
   }
+  for (i = 0; i < r->nsvc; i++)
+    r->svc[i].def = &defs[i];
   for (i = 0; i < r->nsvc; i++) {
     service *s = &r->svc[i];
-    s->def = &defs[i];
     s->spec = *defs[i].spec;
     s->spec.listener = tr_self(self);
+    s->kids =
+        calloc(s->spec.nchildren ? s->spec.nchildren : 1, sizeof *s->kids);
+    if (!s->kids) {
+      router_free(r);
+      return -1;
+    }
     for (j = 0; j < s->spec.nchildren; j++) {
+      s->kids[j] = s->spec.children[j];
+      s->kids[j].free_arg = NULL;
       r->d[r->nd].name = s->spec.children[j].name;
       r->d[r->nd++].svc = s;
     }
+    s->spec.children = s->kids;
   }
   tr_trap_exit(self, 1);
   for (i = 0; i < r->nsvc; i++)
     if (!r->svc[i].def->lazy && start_service(r, &r->svc[i])) {
+      stop_services(r);
       router_free(r);
       return -1;
     }
@@ -360,9 +404,7 @@ static void router_terminate(tr_actor *self, void *state, const char *why) {
   router *r = state;
   size_t i;
   (void)self;
-  for (i = 0; i < r->nsvc; i++)
-    if (r->svc[i].sup)
-      tr_kill(r->h, r->svc[i].sup, "shutdown");
+  stop_services(r);
   for (i = 0; i < r->nd; i++)
     fail_held(r, &r->d[i], why);
   router_free(r);
@@ -374,16 +416,31 @@ static const tr_behaviour router_behaviour = {
 int tr_router_start(tr_host *h, const tr_service *services, size_t n,
                     tr_pid *out) {
   tr_spawn_opts o = {0};
-  size_t i;
+  tr_msg *args;
+  size_t i, j, k, l;
+  if (out)
+    *out = 0;
   if (n && !services)
     return TR_EINVAL;
-  for (i = 0; i < n; i++)
-    if (!services[i].spec || !services[i].name)
+  for (i = 0; i < n; i++) {
+    const tr_sup_spec *spec = services[i].spec;
+    if (!spec || !services[i].name || (spec->nchildren && !spec->children))
       return TR_EINVAL;
+    /* Children are destinations: each needs a name of its own. */
+    for (j = 0; j < spec->nchildren; j++) {
+      const char *name = spec->children[j].name;
+      if (!name || !*name)
+        return TR_EINVAL;
+      for (k = 0; k <= i; k++)
+        for (l = 0; l < (k == i ? j : services[k].spec->nchildren); l++)
+          if (!strcmp(services[k].spec->children[l].name, name))
+            return TR_EINVAL;
+    }
+  }
   o.name = "router";
   o.capacity = 1u << 20; /* everything passes through here */
-  return tr_spawn(
-      h, &router_behaviour,
-      tr_msg_pack("services", "II", (int64_t)(intptr_t)services, (int64_t)n),
-      &o, out);
+  args = tr_msg_pack("services", "II", (int64_t)(intptr_t)services, (int64_t)n);
+  if (!args)
+    return TR_ENOMEM;
+  return tr_spawn(h, &router_behaviour, args, &o, out);
 }

@@ -28,7 +28,10 @@ typedef struct sup {
   tr_host *h;
   int strategy;
   uint32_t intensity, period_ms, tick_ms;
+  uint64_t tick; /* the tr_timeout of the next tick: not a user message, so
+                    a full mailbox cannot drop it, nor a sender fake it */
   tr_pid listener;
+  tr_pid parent; /* opts.link of tr_supervise: its abnormal end is ours */
   child *c;
   size_t n;
   uint64_t *restarts; /* ring of the last `intensity` restart times */
@@ -171,8 +174,10 @@ static void on_exit_msg(sup *s, tr_msg *m) {
     return;
   snprintf(reason, sizeof reason, "%.*s", (int)len, r);
   if (!(c = find_pid(s, pid))) {
-    /* Not a child: a linked parent. Its abnormal end is ours too. */
-    if (strcmp(reason, "normal") != 0)
+    /* The parent's abnormal end is ours too. Anyone else is a child that
+     * was replaced before its exit came in (two children of a group
+     * ending in the same turn): nothing to do. */
+    if (pid == s->parent && strcmp(reason, "normal") != 0)
       tr_exit(s->self, reason);
     return;
   }
@@ -201,7 +206,7 @@ static void on_tick(sup *s) {
         return;
     }
   }
-  tr_after(s->h, s->tick_ms, tr_self(s->self), tr_msg_new("tick"), NULL);
+  s->tick = tr_timeout(s->h, tr_self(s->self), s->tick_ms);
 }
 
 static void on_call(sup *s, tr_msg *m) {
@@ -216,7 +221,11 @@ static void on_call(sup *s, tr_msg *m) {
     }
     stop_child(s, c, "reset");
     restart(s, (size_t)(c - s->c), 0);
-    tr_reply(s->h, m, tr_msg_pack("reply", "s", "ok"));
+    if (s->gave_up)
+      tr_reply(s->h, m,
+               tr_msg_pack("error", "s", "restart intensity exceeded"));
+    else
+      tr_reply(s->h, m, tr_msg_pack("reply", "s", "ok"));
   } else if (tr_msg_is(m, "children")) {
     r = tr_msg_new("reply");
     for (i = 0; i < s->n; i++) {
@@ -241,9 +250,12 @@ static int sup_handle(tr_actor *self, void *state, tr_msg *m) {
   case TR_KIND_CALL:
     on_call(s, m);
     break;
-  default:
-    if (tr_msg_is(m, "tick"))
+  case TR_KIND_TIMEOUT:
+    if (s->tick && tr_msg_session(m) == s->tick)
       on_tick(s);
+    break;
+  default:
+    break;
   }
   return TR_CONTINUE;
 }
@@ -261,12 +273,29 @@ static void free_children(sup *s) {
   s->n = 0;
 }
 
+/* A failed init has taken the args over all the same (TR_EINIT tells the
+ * caller so): each is freed once, whether copied yet or not. */
+static int init_failed(sup *s, const tr_sup_spec *spec) {
+  size_t i;
+  for (i = 0; i < s->n; i++)
+    free((char *)s->c[i].spec.name);
+  free(s->c);
+  free(s->restarts);
+  s->c = NULL;
+  s->restarts = NULL;
+  s->n = 0;
+  for (i = 0; i < spec->nchildren; i++)
+    if (spec->children[i].free_arg)
+      spec->children[i].free_arg(spec->children[i].arg);
+  return -1;
+}
+
 static int sup_init(tr_actor *self, void *state, tr_msg *args) {
   sup *s = state;
   const tr_sup_spec *spec;
   int64_t p;
   size_t i;
-  if (tr_msg_unpack(args, "I", &p))
+  if (tr_msg_unpack(args, "Ip", &p, &s->parent))
     return -1;
   spec = (const tr_sup_spec *)(intptr_t)p;
   s->self = self;
@@ -278,11 +307,8 @@ static int sup_init(tr_actor *self, void *state, tr_msg *args) {
   s->tick_ms = UINT32_MAX;
   s->c = calloc(spec->nchildren ? spec->nchildren : 1, sizeof *s->c);
   s->restarts = calloc(s->intensity, sizeof *s->restarts);
-  if (!s->c || !s->restarts) {
-    free(s->c);
-    free(s->restarts);
-    return -1;
-  }
+  if (!s->c || !s->restarts)
+    return init_failed(s, spec);
   for (i = 0; i < spec->nchildren; i++) {
     child *c = &s->c[i];
     c->spec = spec->children[i];
@@ -292,12 +318,9 @@ static int sup_init(tr_actor *self, void *state, tr_msg *args) {
       c->spec.cutoff_ms = 500;
     if (c->spec.heartbeat_ms < s->tick_ms)
       s->tick_ms = c->spec.heartbeat_ms;
-    c->spec.name = strdup(spec->children[i].name ? spec->children[i].name : "");
+    if (!(c->spec.name = strdup(spec->children[i].name)))
+      return init_failed(s, spec);
     s->n = i + 1;
-    if (!c->spec.name || !c->spec.start) {
-      free_children(s);
-      return -1;
-    }
   }
   tr_trap_exit(self, 1);
   for (i = 0; i < s->n; i++) {
@@ -308,7 +331,7 @@ static int sup_init(tr_actor *self, void *state, tr_msg *args) {
     }
   }
   if (s->n)
-    tr_after(s->h, s->tick_ms, tr_self(self), tr_msg_new("tick"), NULL);
+    s->tick = tr_timeout(s->h, tr_self(self), s->tick_ms);
   return 0;
 }
 
@@ -325,13 +348,26 @@ static const tr_behaviour sup_behaviour = {"supervisor", sizeof(sup), sup_init,
 
 int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                  tr_pid *out) {
-  size_t i;
+  size_t i, j;
+  tr_msg *args;
+  if (out)
+    *out = 0;
   if (!spec || (spec->nchildren && !spec->children) ||
       spec->strategy < TR_ONE_FOR_ONE || spec->strategy > TR_REST_FOR_ONE)
     return TR_EINVAL;
-  for (i = 0; i < spec->nchildren; i++)
-    if (!spec->children[i].name || !spec->children[i].start)
+  for (i = 0; i < spec->nchildren; i++) {
+    const tr_child_spec *c = &spec->children[i];
+    if (!c->name || !*c->name || !c->start || c->restart < TR_PERMANENT ||
+        c->restart > TR_TEMPORARY)
       return TR_EINVAL;
-  return tr_spawn(h, &sup_behaviour,
-                  tr_msg_pack("spec", "I", (int64_t)(intptr_t)spec), opts, out);
+    for (j = 0; j < i; j++) /* each child is registered under its name */
+      if (!strcmp(spec->children[j].name, c->name))
+        return TR_EINVAL;
+  }
+  /* The spec and the parent: exits from anyone else are not ours. */
+  args = tr_msg_pack("spec", "Ip", (int64_t)(intptr_t)spec,
+                     opts ? opts->link : (tr_pid)0);
+  if (!args)
+    return TR_ENOMEM;
+  return tr_spawn(h, &sup_behaviour, args, opts, out);
 }

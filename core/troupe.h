@@ -70,9 +70,10 @@ typedef struct tr_host_config {
   /* Where the host's log lines go; NULL writes them to stderr. */
   void (*log)(void *ud, int level, const char *text);
   void *log_ud;
+  int log_level; /* the most detailed level logged; 0 means TR_LOG_INFO */
 } tr_host_config;
 
-enum { TR_LOG_ERROR = 0, TR_LOG_WARN = 1, TR_LOG_INFO = 2, TR_LOG_DEBUG = 3 };
+enum { TR_LOG_ERROR = 1, TR_LOG_WARN = 2, TR_LOG_INFO = 3, TR_LOG_DEBUG = 4 };
 
 typedef struct tr_host_stats {
   uint64_t delivered;    /* messages handed to a handle callback */
@@ -493,10 +494,15 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * keeps serving reads.
  *
  * At start the store loads through the writer, in batches:
- *   kv.writer("load", cursor)  -> entries, next, info
+ *   kv.writer("load", cursor)  -> entries, next, info, refused
  * entries is an array {k1, v1, k2, v2, ...}; next the cursor of the next
- * batch, nil after the last; info the line kv("info") returns. Cursor 0
- * starts. Requests wait in the store's mailbox until it has loaded. */
+ * batch, nil after the last; info the line kv("info") returns; refused nil
+ * while the writer takes changes, else why it does not. Cursor 0 starts.
+ * Requests wait in the store's mailbox until it has loaded. When a write
+ * fails, the writer sends whoever loaded last "failed"(why); the store
+ * then refuses changes itself, leaving its memory as it is. The writer
+ * also answers kv.writer("stats") -> {records=, flushes=, fsyncs=,
+ * compactions=, log_bytes=, keys=} (what it has done since it started). */
 #define TR_KV_MAX_KEY 65535
 #define TR_KV_MAX_VALUE (16u * 1024u * 1024u)
 
@@ -505,6 +511,9 @@ enum { TR_FSYNC_EVERYSEC = 0, TR_FSYNC_ALWAYS, TR_FSYNC_NO };
 typedef struct tr_kv_config {
   const char *dir; /* the data directory: "./troupe-data" when NULL */
   int fsync;       /* TR_FSYNC_EVERYSEC (default), _ALWAYS or _NO */
+  /* tests: file operations to use instead of the real ones (a struct
+   * tr_kv_io, core/actors/kvio.h); NULL for the real ones */
+  const void *io;
 } tr_kv_config;
 
 /* tr_child_spec start functions, arg a tr_kv_config *. The writer makes the

@@ -12,7 +12,11 @@
 
 #include "ltroupe.h"
 
-static trL_host *host(lua_State *L) { return trL_host_get(L); }
+/* Inside an actor its coroutine knows the host: no registry lookup. */
+static trL_host *host(lua_State *L) {
+  trL_proc *p = trL_proc_of(L);
+  return p ? p->lh : trL_host_get(L);
+}
 
 static tr_pid self_pid(lua_State *L) {
   trL_proc *p = trL_proc_of(L);
@@ -69,6 +73,7 @@ static int l_run(lua_State *L) {
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
   lh->root_ended = 0;
+  trL_start_router(lh);
   lh->root = trL_spawn(L, 1);
   rc = tr_host_run(lh->h);
   lh->root = 0;
@@ -413,43 +418,167 @@ static int l_stats(lua_State *L) {
 
 static int l_log(lua_State *L) {
   static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
-  int level = luaL_checkoption(L, 1, NULL, levels);
+  int level = luaL_checkoption(L, 1, NULL, levels) + TR_LOG_ERROR;
   tr_host_log(host(L)->h, level, "%s", luaL_checkstring(L, 2));
   return 0;
 }
 
-/* actor.configure{slice=, hard_limit=, call_timeout=, send_timeout=}:
- * returns the settings in force after the change. All values are checked
- * before any is set: a refused call changes nothing. */
+/* actor.forward(to): sends the message being handled on to `to`,
+ * unchanged: a call's answer then comes from `to`, straight to the caller.
+ * Only before the handler waits (the message is gone after that). */
+static int l_forward(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  tr_pid to = trL_check_dest(L, p->lh, 1);
+  tr_msg *m = p->msg;
+  if (!m)
+    return luaL_error(L, "forward: no message is being handled (forward "
+                         "before waiting for anything)");
+  p->msg = NULL;
+  if (tr_msg_kind(m) == TR_KIND_CALL)
+    p->call_session = 0; /* the call is the new callee's to answer */
+  return sent(L, tr_forward(p->lh->h, to, m));
+}
+
+/* actor.defer() -> caller, session: answer the call last received later,
+ * with actor.reply_to or actor.reply_error_to, after other mail. */
+static int l_defer(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  if (!p->call_session)
+    return luaL_error(L, "defer: no call to answer");
+  trL_push_pid(L, p->call_from);
+  lua_pushinteger(L, (lua_Integer)p->call_session);
+  p->call_session = 0;
+  return 2;
+}
+
+static int answer_to(lua_State *L, const char *name) {
+  trL_host *lh = host(L);
+  tr_pid who = trL_test_pid(L, 1);
+  uint64_t session = (uint64_t)luaL_checkinteger(L, 2);
+  tr_msg *m;
+  if (!who)
+    return luaL_typeerror(L, 1, "pid");
+  if (!(m = tr_msg_new(name)))
+    return luaL_error(L, "out of memory");
+  trL_add_values(L, m, 3, lua_gettop(L));
+  return sent(L, tr_reply_to(lh->h, who, session, m));
+}
+
+static int l_reply_to(lua_State *L) { return answer_to(L, "reply"); }
+
+static int l_reply_error_to(lua_State *L) {
+  luaL_checkstring(L, 3);
+  lua_settop(L, 3);
+  return answer_to(L, "error");
+}
+
+/* actor.pending() -> sends and calls waiting in this actor's mailbox. */
+static int l_pending(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  lua_pushinteger(L, tr_mailbox_count(p->lh->h, tr_self(p->self)));
+  return 1;
+}
+
+/* actor.heartbeat(): shows the supervisor this actor is alive during long
+ * work between messages (taking a message counts already). */
+static int l_heartbeat(lua_State *L) {
+  tr_heartbeat(trL_proc_check(L)->self);
+  return 0;
+}
+
+/* actor.configure{...}: changes the settings given, after checking them
+ * all, and returns every setting in force. Numbers: slice, hard_limit,
+ * call_timeout, send_timeout. The store's, read when the router starts it
+ * (on its first request): store = "c" | "lua", writer = "log" | "json",
+ * data_dir, fsync = "everysec" | "always" | "no". */
+static const char *const num_keys[] = {"slice", "hard_limit", "call_timeout",
+                                       "send_timeout", NULL};
+static const char *const str_keys[] = {"store", "writer", "data_dir", "fsync",
+                                       NULL};
+static const char *const stores[] = {"c", "lua", NULL};
+static const char *const writers[] = {"log", "json", NULL};
+static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
+
+/* The index of the string at the top in list, or an error naming key. */
+static int choice(lua_State *L, const char *key, const char *const *list) {
+  const char *v = lua_tostring(L, -1);
+  int i;
+  for (i = 0; v && list[i]; i++)
+    if (!strcmp(v, list[i]))
+      return i;
+  lua_pushfstring(L, "configure: %s must be one of", key);
+  for (i = 0; list[i]; i++)
+    lua_pushfstring(L, " %s", list[i]);
+  lua_concat(L, i + 1);
+  return lua_error(L);
+}
+
 static int l_configure(lua_State *L) {
   trL_host *lh = host(L);
-  static const char *const keys[] = {"slice", "hard_limit", "call_timeout",
-                                     "send_timeout"};
-  uint32_t *vals[4], next[4];
-  int i;
-  vals[0] = &lh->slice;
-  vals[1] = &lh->hard_limit;
-  vals[2] = &lh->call_timeout;
-  vals[3] = &lh->send_timeout;
-  if (!lua_isnoneornil(L, 1))
+  trL_kv *kv = &lh->kv;
+  uint32_t *nums[4], next[4];
+  int store = kv->lua_store, writer = kv->lua_writer, fsync = kv->fsync, i;
+  const char *dir = NULL;
+  nums[0] = &lh->slice;
+  nums[1] = &lh->hard_limit;
+  nums[2] = &lh->call_timeout;
+  nums[3] = &lh->send_timeout;
+  for (i = 0; i < 4; i++)
+    next[i] = *nums[i];
+  if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-  for (i = 0; i < 4; i++) {
-    next[i] = *vals[i];
-    if (lua_istable(L, 1) && lua_getfield(L, 1, keys[i]) != LUA_TNIL) {
-      lua_Integer v = luaL_checkinteger(L, -1);
-      if (v < 1 || v > 0xffffff)
-        return luaL_error(L, "configure: %s must be 1..16777215", keys[i]);
-      next[i] = (uint32_t)v;
-    }
-    if (lua_istable(L, 1))
+    lua_pushnil(L);
+    while (lua_next(L, 1)) { /* refuse what is not a setting: typos too */
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      int n = -1, sk = -1, j;
+      for (j = 0; num_keys[j]; j++)
+        if (!strcmp(k, num_keys[j]))
+          n = j;
+      for (j = 0; str_keys[j]; j++)
+        if (!strcmp(k, str_keys[j]))
+          sk = j;
+      if (n >= 0) {
+        lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+        if (v < 1 || v > 0xffffff)
+          return luaL_error(L, "configure: %s must be 1..16777215", k);
+        next[n] = (uint32_t)v;
+      } else if (sk == 0) {
+        store = choice(L, k, stores);
+      } else if (sk == 1) {
+        writer = choice(L, k, writers);
+      } else if (sk == 2) {
+        dir = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        if (!*dir || strlen(dir) >= sizeof kv->dir)
+          return luaL_error(L, "configure: data_dir must be 1..%d bytes",
+                            (int)sizeof kv->dir - 1);
+      } else if (sk == 3) {
+        fsync = choice(L, k, fsyncs);
+      } else {
+        return luaL_error(L, "configure: unknown setting '%s'", k);
+      }
       lua_pop(L, 1);
+    }
   }
-  lua_createtable(L, 0, 4);
+  for (i = 0; i < 4; i++)
+    *nums[i] = next[i];
+  kv->lua_store = store;
+  kv->lua_writer = writer;
+  kv->fsync = fsync;
+  if (dir)
+    strcpy(kv->dir, dir);
+  lua_createtable(L, 0, 8);
   for (i = 0; i < 4; i++) {
-    *vals[i] = next[i];
-    lua_pushinteger(L, *vals[i]);
-    lua_setfield(L, -2, keys[i]);
+    lua_pushinteger(L, *nums[i]);
+    lua_setfield(L, -2, num_keys[i]);
   }
+  lua_pushstring(L, stores[kv->lua_store]);
+  lua_setfield(L, -2, "store");
+  lua_pushstring(L, writers[kv->lua_writer]);
+  lua_setfield(L, -2, "writer");
+  lua_pushstring(L, kv->dir);
+  lua_setfield(L, -2, "data_dir");
+  lua_pushstring(L, fsyncs[kv->fsync]);
+  lua_setfield(L, -2, "fsync");
   return 1;
 }
 
@@ -462,6 +591,13 @@ int luaopen_actor_core(lua_State *L) {
                                    {"call_timeout", l_call_timeout},
                                    {"reply", l_reply},
                                    {"reply_error", l_reply_error},
+                                   {"forward", l_forward},
+                                   {"defer", l_defer},
+                                   {"reply_to", l_reply_to},
+                                   {"reply_error_to", l_reply_error_to},
+                                   {"pending", l_pending},
+                                   {"heartbeat", l_heartbeat},
+                                   {"supervise", trL_supervise},
                                    {"calling", l_calling},
                                    {"log", l_log},
                                    {"receive", l_receive},
@@ -485,6 +621,11 @@ int luaopen_actor_core(lua_State *L) {
                                    {"configure", l_configure},
                                    {NULL, NULL}};
   trL_open_pid(L);
+  /* actor.file comes with the module: the Lua writer needs it */
+  luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+  lua_pushcfunction(L, luaopen_actor_file);
+  lua_setfield(L, -2, "actor.file");
+  lua_pop(L, 1);
   luaL_newlib(L, funcs);
   lua_pushliteral(L, TR_VERSION);
   lua_setfield(L, -2, "version");

@@ -47,6 +47,8 @@ static trL_host *ensure(lua_State *L) {
   lh->hard_limit = 2000;
   lh->call_timeout = 5000;
   lh->send_timeout = 5000;
+  strcpy(lh->kv.dir, "./troupe-data");
+  lh->kv.fsync = TR_FSYNC_EVERYSEC;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, host_gc);
   lua_setfield(L, -2, "__gc");

@@ -134,7 +134,19 @@ static void push_call_error(lua_State *co, tr_msg *m) {
   }
 }
 
+static int handle_msg(tr_actor *self, void *state, tr_msg *m);
+
+/* While the coroutine runs on m, actor.forward may send m on. */
 static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
+  trL_proc *p = state;
+  int rc;
+  p->msg = m;
+  rc = handle_msg(self, state, m);
+  p->msg = NULL;
+  return rc;
+}
+
+static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
   trL_proc *p = state;
   lua_State *co = p->co;
   int kind, n;

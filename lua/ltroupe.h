@@ -16,6 +16,32 @@
 
 #define TRL_PID "actor.pid" /* metatable of pid userdata */
 
+/* A supervisor child that is a Lua actor: a function in the registry, or
+ * a module whose value is the actor's function, with string arguments
+ * (lservice.c). */
+typedef struct trL_child {
+  struct trL_host *lh;
+  int fn_ref;         /* LUA_NOREF when the function comes from module */
+  const char *module; /* e.g. "actor.store" */
+  const char *args[2];
+  int nargs;
+  tr_pid out;
+} trL_child;
+
+/* The store behind the router, as actor.configure set it up: everything
+ * the router and the supervisor keep pointers to lives here. */
+typedef struct trL_kv {
+  char dir[1024];
+  int fsync;      /* TR_FSYNC_* */
+  int lua_store;  /* the Lua store instead of the native one */
+  int lua_writer; /* the Lua JSON writer instead of the native log */
+  tr_kv_config cfg;
+  trL_child writer, store;
+  tr_child_spec children[2];
+  tr_sup_spec spec;
+  tr_service service;
+} trL_kv;
+
 /* The host behind a lua_State, kept as a userdata in the registry. */
 typedef struct trL_host {
   tr_host *h;
@@ -30,6 +56,7 @@ typedef struct trL_host {
   /* A coroutine being spawned, handed from actor.spawn to init. */
   lua_State *spawning;
   int spawning_ref, spawning_nargs;
+  trL_kv kv;
 } trL_host;
 
 /* What a suspended Lua actor waits for. */
@@ -50,6 +77,7 @@ typedef struct trL_proc {
   tr_pid call_from;    /* the call last received, for actor.reply */
   uint64_t call_session;
   tr_pid last_from; /* sender of the message last received */
+  tr_msg *msg;      /* the message being handled, for actor.forward */
 } trL_proc;
 
 /* lhost.c */
@@ -72,6 +100,13 @@ tr_pid trL_spawn(lua_State *L, int idx);
 void trL_add_values(lua_State *L, tr_msg *m, int first, int last);
 int trL_push_args(lua_State *L, tr_msg *m, size_t from);
 int trL_push_value(lua_State *L, const tr_value *v);
+
+/* lservice.c */
+void trL_start_router(trL_host *lh); /* unless the host has one */
+int trL_supervise(lua_State *L);     /* actor.supervise */
+
+/* lfile.c */
+int luaopen_actor_file(lua_State *L);
 
 /* lpid.c */
 void trL_push_pid(lua_State *L, tr_pid pid);

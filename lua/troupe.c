@@ -36,9 +36,17 @@ static const char usage[] =
     "a REPL on a live host.\n"
     "\n"
     "options:\n"
-    "  -e CODE        run CODE as the root actor instead of a script\n"
+    "  -e CODE        run CODE as the root actor instead of a script; the\n"
+    "                 arguments after it are its ... and arg[1..]\n"
     "  -h, --help     show this help\n"
     "  -v, --version  show the version\n"
+    "\n"
+    "the store (require \"actor.kv\"), started on its first request:\n"
+    "  --data-dir DIR            where it keeps its files (./troupe-data)\n"
+    "  --store c|lua             the store actor: native (c) or Lua\n"
+    "  --writer log|json         the writer: native append-only log, or\n"
+    "                            Lua writing data.json\n"
+    "  --fsync everysec|always|no  when writes reach the disk (everysec)\n"
     "\n"
     "native actors (actor.spawn(NAME)):\n"
     "  echo           answers a call with its own arguments, and a send\n"
@@ -201,12 +209,6 @@ static const tr_behaviour echo_behaviour = {"echo", 0, NULL, echo_handle, NULL};
 
 /* --------------------------------------------------------------- main */
 
-static int traceback(lua_State *L) {
-  const char *msg = lua_tostring(L, 1);
-  luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
-  return 1;
-}
-
 /* Lua's package.path gains the module's folder; actor.core and
  * actor.stdin are preloaded from this binary. */
 static void setup(lua_State *L, reader *r) {
@@ -239,19 +241,18 @@ static void set_arg(lua_State *L, char **argv, int argc, int script) {
 }
 
 /* Runs the chunk (below its nargs arguments on the stack) as the root actor
- * through actor.run. Returns 0, or 1 after printing the error. */
+ * through actor.run, which raises the root's error with its traceback
+ * already in it. Returns 0, or 1 after printing the error. */
 static int run_root(lua_State *L, int nargs) {
   int base = lua_gettop(L) - nargs; /* the chunk */
-  lua_pushcfunction(L, traceback);
   lua_getglobal(L, "require");
   lua_pushliteral(L, "actor");
   if (lua_pcall(L, 1, 1, 0) != LUA_OK)
     goto error;
   lua_getfield(L, -1, "run");
   lua_remove(L, -2);
-  lua_insert(L, base); /* run, chunk, args..., traceback */
-  lua_insert(L, base); /* traceback, run, chunk, args... */
-  if (lua_pcall(L, nargs + 1, 0, base) != LUA_OK)
+  lua_insert(L, base); /* run, chunk, args... */
+  if (lua_pcall(L, nargs + 1, 0, 0) != LUA_OK)
     goto error;
   return 0;
 error:
@@ -259,14 +260,73 @@ error:
   return 1;
 }
 
+/* The store's options, as actor.configure takes them. */
+static const char *const store_opts[][2] = {{"--data-dir", "data_dir"},
+                                            {"--store", "store"},
+                                            {"--writer", "writer"},
+                                            {"--fsync", "fsync"}};
+#define NSTORE_OPTS (sizeof store_opts / sizeof store_opts[0])
+
+/* Hands the store options to actor.configure, which checks them. */
+static int configure(lua_State *L, const char *const *values) {
+  size_t i;
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "actor");
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK)
+    return -1;
+  lua_getfield(L, -1, "configure");
+  lua_newtable(L);
+  for (i = 0; i < NSTORE_OPTS; i++)
+    if (values[i]) {
+      lua_pushstring(L, values[i]);
+      lua_setfield(L, -2, store_opts[i][1]);
+    }
+  if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+    return -1;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Matches --opt VALUE or --opt=VALUE at argv[*i]; -1 when VALUE is
+ * missing, 0 when argv[*i] is not this option. */
+static int option(int argc, char **argv, int *i, const char *opt,
+                  const char **value) {
+  size_t n = strlen(opt);
+  if (strncmp(argv[*i], opt, n))
+    return 0;
+  if (argv[*i][n] == '=') {
+    *value = argv[*i] + n + 1;
+    return 1;
+  }
+  if (argv[*i][n])
+    return 0;
+  if (*i + 1 >= argc)
+    return -1;
+  *value = argv[++*i];
+  return 1;
+}
+
 int main(int argc, char **argv) {
   lua_State *L;
   tr_host *h;
   reader r;
-  const char *code = NULL;
-  int script = 0, i, rc, nargs = 0;
+  const char *code = NULL, *store_values[NSTORE_OPTS] = {NULL};
+  int script = 0, i, rc, nargs = 0, args_from = 0;
+  size_t k;
 
   for (i = 1; i < argc; i++) {
+    for (k = 0; k < NSTORE_OPTS; k++) {
+      int got = option(argc, argv, &i, store_opts[k][0], &store_values[k]);
+      if (got < 0) {
+        fprintf(stderr, "troupe: %s needs a value\n%s", store_opts[k][0],
+                usage);
+        return 2;
+      }
+      if (got)
+        break;
+    }
+    if (k < NSTORE_OPTS)
+      continue;
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       fputs(usage, stdout);
       return 0;
@@ -279,6 +339,8 @@ int main(int argc, char **argv) {
         return 2;
       }
       code = argv[i];
+      args_from = i + 1;
+      break;
     } else if (!strcmp(argv[i], "--")) {
       if (i + 1 < argc)
         script = i + 1;
@@ -302,9 +364,17 @@ int main(int argc, char **argv) {
   trL_attach(L, h);
   trL_define(L, "echo", &echo_behaviour);
 
+  if (configure(L, store_values)) {
+    fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
+    lua_close(L);
+    tr_host_free(h);
+    return 2;
+  }
   if (code) {
-    set_arg(L, argv, argc, script ? script : argc - 1);
+    set_arg(L, argv, argc, args_from - 1); /* arg[0] is the code */
     rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
+    for (i = args_from; rc == LUA_OK && i < argc; i++, nargs++)
+      lua_pushstring(L, argv[i]);
   } else if (script) {
     set_arg(L, argv, argc, script);
     rc = luaL_loadfile(L, strcmp(argv[script], "-") ? argv[script] : NULL);

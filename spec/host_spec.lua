@@ -4,8 +4,27 @@ local H = require "support.helpers"
 
 describe("actor.configure", function()
   it("returns the settings in force, with their defaults", function()
-    assert.same({ slice = 10000, hard_limit = 2000, call_timeout = 5000, send_timeout = 5000 },
+    assert.same({ slice = 10000, hard_limit = 2000, call_timeout = 5000, send_timeout = 5000,
+                  store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec" },
       actor.configure())
+  end)
+
+  it("refuses unknown settings and bad values, changing nothing", function()
+    local before = actor.configure()
+    for _, bad in ipairs {
+      { { colour = "red" }, "unknown setting 'colour'" },
+      { { store = "rust" }, "store must be one of c lua" },
+      { { writer = "xml" }, "writer must be one of log json" },
+      { { fsync = "sometimes" }, "fsync must be one of everysec always no" },
+      { { data_dir = "" }, "data_dir must be" },
+      { { slice = 0 }, "slice must be 1..16777215" },
+      { { slice = 100, call_timeout = "soon" }, "call_timeout must be" },
+    } do
+      local ok, err = pcall(actor.configure, bad[1])
+      assert.is_false(ok)
+      assert.matches(bad[2], err, 1, true)
+      assert.same(before, actor.configure())
+    end
   end)
 
   it("changes the settings given and keeps the others", function()
@@ -13,7 +32,9 @@ describe("actor.configure", function()
     local now = actor.configure { call_timeout = 1234, slice = 500 }
     local after = actor.configure()
     actor.configure(old)
-    assert.same({ slice = 500, hard_limit = 2000, call_timeout = 1234, send_timeout = 5000 }, now)
+    assert.same({ slice = 500, hard_limit = 2000, call_timeout = 1234, send_timeout = 5000,
+                  store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec" },
+      now)
     assert.same(now, after)
     assert.same(old, actor.configure())
   end)
@@ -56,7 +77,7 @@ describe("actor.stats", function()
       H.await_down(pids[10]) -- they end in order
       return { base, more - base, actor.stats().actors - base }
     end)
-    assert.same({ 1, 10, 0 }, r)
+    assert.same({ 2, 10, 0 }, r) -- the root and the router
   end)
 
   it("counts delivered messages, dead letters and pending timers", function()

@@ -5,9 +5,15 @@ local core = require "actor.core"
 local actor = {}
 for k, v in pairs(core) do actor[k] = v end
 
-local pack, unpack = table.pack, table.unpack
 local receive, reply, reply_error, calling = core.receive, core.reply,
   core.reply_error, core.calling
+
+-- What a handler returned becomes the reply, if the call is still to be
+-- answered (the handler may have answered, forwarded or deferred it).
+-- Varargs all the way: no table per message.
+local function finish(...)
+  if calling() then reply(...) end
+end
 
 -- actor.serve(handlers): a server loop. Each message `name` goes to
 -- handlers[name](...); when it was a call, what the handler returns is the
@@ -18,23 +24,28 @@ local receive, reply, reply_error, calling = core.receive, core.reply,
 -- a handler has set handlers.stop = true (a handler named "stop" is just a
 -- handler).
 function actor.serve(handlers)
-  while true do
-    local msg = pack(receive())
-    local name = msg[1]
+  local function dispatch(name, ...)
     local f = handlers[name]
-    local results
     if f then
-      results = pack(f(unpack(msg, 2, msg.n)))
+      finish(f(...))
     elseif handlers.default then
-      results = pack(handlers.default(unpack(msg, 1, msg.n)))
+      finish(handlers.default(name, ...))
     elseif calling() then
       reply_error("no handler for '" .. tostring(name) .. "'")
     elseif name ~= "down" and name ~= "exit" then
       core.log("warn", "serve: no handler for '" .. tostring(name) .. "'; dropped")
     end
-    if results and calling() then reply(unpack(results, 1, results.n)) end
-    if handlers.stop == true then return end
   end
+  repeat
+    dispatch(receive())
+  until handlers.stop == true
+end
+
+-- actor.reset(name): restarts the actor the router reaches as `name`
+-- (with whatever its supervisor restarts along with it, such as the
+-- store's writer); returns once the new one runs.
+function actor.reset(name)
+  return actor.call("router", "router", "reset", name)
 end
 
 return actor

@@ -543,6 +543,7 @@ static void test_log_callback(void) {
 
   cfg.log = capture_log;
   cfg.log_ud = &c;
+  cfg.log_level = TR_LOG_DEBUG;
   h = tr_host_new(&cfg);
 
   /* A normal end is not worth a line. */
@@ -573,7 +574,29 @@ static void test_log_callback(void) {
   CHECK_EQ(c.lines, 3);
 }
 
+/* Below the configured level nothing is logged: INFO unless set. */
+static void test_log_level(void) {
+  captured c = {0};
+  tr_host_config cfg = {0};
+  tr_host *h;
+  cfg.log = capture_log;
+  cfg.log_ud = &c;
+  h = tr_host_new(&cfg);
+  tr_host_log(h, TR_LOG_DEBUG, "not shown");
+  CHECK_EQ(c.lines, 0);
+  tr_host_log(h, TR_LOG_INFO, "shown");
+  CHECK_EQ(c.lines, 1);
+  tr_host_free(h);
+  cfg.log_level = TR_LOG_ERROR;
+  h = tr_host_new(&cfg);
+  tr_host_log(h, TR_LOG_WARN, "not shown");
+  tr_host_log(h, TR_LOG_ERROR, "shown");
+  CHECK_EQ(c.lines, 2);
+  tr_host_free(h);
+}
+
 int main(void) {
+  RUN(test_log_level);
   RUN(test_new_and_free_with_defaults);
   RUN(test_config);
   RUN(test_run_until_stopped_by_an_actor);

@@ -1,0 +1,104 @@
+/*
+ * kvlog.h -- the native writer's files on disk: the record format, reading
+ * a log or snapshot into a map, and writing a file atomically (kvlog.c
+ * describes the format byte by byte).
+ */
+#ifndef TR_KVLOG_H
+#define TR_KVLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kvio.h"
+#include "kvmap.h"
+#include "troupe.h"
+
+#define TR_KVLOG_MAGIC "TRKVLOG"  /* a log file starts with these 7 bytes */
+#define TR_KVSNAP_MAGIC "TRKVSNP" /* a snapshot file with these */
+#define TR_KVLOG_VERSION '1'      /* and then the format version */
+#define TR_KVLOG_HEADER 8u        /* magic + version */
+#define TR_KVLOG_FRAME 8u         /* per record: length + crc */
+/* The longest record body: op, key length, key, value length, value. */
+#define TR_KVLOG_MAX_BODY (1u + 4u + TR_KV_MAX_KEY + 4u + TR_KV_MAX_VALUE)
+
+/* Record kinds (the body's first byte). */
+enum { TR_KVREC_SET = 'S', TR_KVREC_DELETE = 'D', TR_KVREC_END = 'E' };
+
+/* A growable byte buffer that records are encoded into. */
+typedef struct tr_kvbuf {
+  char *p;
+  size_t len, cap;
+} tr_kvbuf;
+
+void tr_kvbuf_free(tr_kvbuf *b);
+
+/* The bytes a set (or, vlen ignored, a delete) record takes on disk. */
+size_t tr_kvlog_set_size(size_t klen, size_t vlen);
+size_t tr_kvlog_delete_size(size_t klen);
+
+/* Append one record to b. 0, or -1 when out of memory (b is unchanged). */
+int tr_kvlog_put_set(tr_kvbuf *b, const char *key, size_t klen, const char *val,
+                     size_t vlen);
+int tr_kvlog_put_delete(tr_kvbuf *b, const char *key, size_t klen);
+int tr_kvlog_put_end(tr_kvbuf *b, uint64_t count);
+
+/* ------------------------------------------------------------ reading */
+
+/* What reading a file found. */
+enum {
+  TR_KVLOAD_OK = 0,      /* all of it is good */
+  TR_KVLOAD_EMPTY,       /* no bytes, or only the start of a header */
+  TR_KVLOAD_TORN,        /* a good prefix, then an unfinished last record */
+  TR_KVLOAD_CORRUPT,     /* a good prefix, then bad bytes with more after */
+  TR_KVLOAD_BAD_MAGIC,   /* not a troupe file of the expected kind */
+  TR_KVLOAD_BAD_VERSION, /* the right kind, a version this build cannot read */
+  TR_KVLOAD_IOERR,       /* reading failed (err) */
+  TR_KVLOAD_NOMEM        /* out of memory */
+};
+
+typedef struct tr_kvload {
+  int status;
+  int err;            /* errno when TR_KVLOAD_IOERR */
+  char version;       /* the version byte found */
+  uint64_t records;   /* good records applied to the map */
+  uint64_t valid_end; /* bytes from the start that are good */
+  uint64_t size;      /* bytes in the file */
+} tr_kvload;
+
+/* Reads the file open on fd, from its start, into map: sets and deletes for
+ * a log, sets ended by an end mark for a snapshot (is_snapshot). Records
+ * of the good prefix are applied even when a bad part follows; a snapshot
+ * without its end mark, or whose count disagrees, reads as TORN or CORRUPT.
+ * `tick` (may be NULL) is called every few MiB, for a heartbeat. Returns
+ * out->status. */
+int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
+                  void (*tick)(void *), void *ud, tr_kvload *out);
+
+/* A line for a log saying what went wrong, e.g. "kv.log has format version
+ * 2; this build reads version 1". */
+void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
+                       size_t n);
+
+/* ------------------------------------------------------------ writing */
+
+/* Writes a whole file atomically: tmp (created, truncated) gets the header
+ * for its kind and, for a snapshot (map not NULL), every entry and the end
+ * mark; it is fsynced, renamed to path, and dir is fsynced. Returns 0 when
+ * all that worked; 1 when the file is in place but the directory's fsync
+ * failed (errno says why: the rename may not survive a power loss); or a
+ * negative errno when it failed before the rename, in which case tmp is
+ * removed and path is left as it was. Unless it failed, *fd_out (if not
+ * NULL) keeps the file open for appending -- a new log -- and *size_out
+ * (may be NULL) gets its size. */
+int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
+                        const char *tmp, const tr_kvmap *map,
+                        void (*tick)(void *), void *ud, int *fd_out,
+                        uint64_t *size_out);
+
+/* Copies fd's bytes from offset `from` to its end into a new file at path
+ * (fsynced), to keep a corrupt tail aside before it is cut off. 0 or a
+ * negative errno. */
+int tr_kvlog_copy_tail(const tr_kv_io *io, int fd, uint64_t from,
+                       const char *path);
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * logwriter.c -- the native writer of the key-value store ("kv.writer"):
+ * it owns the data directory, persists every change the store forwards,
+ * and hands the data back to the store when it starts.
+ *
+ * It is written against troupe.h alone, as a user's actor would be (uv.h
+ * only to refresh the loop's clock after long file work, so a heartbeat
+ * counts from now). Its files (format in kvlog.c) live in the directory:
+ *
+ *   LOCK      flock'ed while a writer runs; says "pid <n>"
+ *   kv.snap   a snapshot: every live key, written whole, atomically
+ *   kv.log    every change since that snapshot, appended
+ *   *.tmp     a file being written, renamed into place once fsynced
+ *   *.corrupt-<time>   a damaged snapshot or log tail, kept aside
+ *
+ * Start (init, so a failure fails the spawn; kvrecover.c): make the
+ * directory, lock it (a second writer, in this process or another, is
+ * refused, naming the holder), remove leftover .tmp files, read kv.snap
+ * then replay kv.log into its own map, repairing a torn or corrupt tail
+ * or a damaged snapshot; a file of an unknown format stops the start.
+ *
+ * Requests (all file work is synchronous, through the tr_kv_io seam):
+ *   kv("set", key, value), kv("delete", key)   forwarded by the store: the
+ *       record is added to a batch and the caller is remembered; once the
+ *       mailbox holds nothing more (tr_mailbox_count 0), or the batch
+ *       passes 1 MiB or 1024 records, the batch goes out in one write and
+ *       every caller in it is answered true (group commit).
+ *   load(cursor) -> entries, next, info, refused
+ *       a batch of the map (at most 4096 entries or about 8 MiB), the
+ *       cursor of the next one or nil, the line saying what was loaded,
+ *       and -- an addition to the protocol in troupe.h -- nil while changes
+ *       are accepted, else the reason they are refused.
+ *   stats() -> {records, flushes, fsyncs, compactions, log_bytes, keys}
+ *       for tests and benchmarks.
+ *
+ * Durability: a change is answered once write() has handed it to the OS.
+ * fsync policy: always -- fsync before answering; everysec -- a 1 s timer,
+ * armed by a write, fsyncs what was written since; no -- the OS decides.
+ * A failed write or fsync answers the batch with "write failed: <why>" or
+ * "fsync failed: <why>" (a partly written batch is cut off the log if
+ * possible) and the writer
+ * refuses every later change, and tells the store (a send "failed"(why)),
+ * but keeps serving loads. It never tries a failed fsync again, as if it
+ * could have worked: what the kernel dropped is gone.
+ *
+ * Compaction: when the log passes max(4 MiB, twice the live data) the map
+ * is written as kv.snap.tmp, fsynced, renamed to kv.snap, the directory
+ * fsynced; then kv.log is replaced the same way by an empty one. Costs
+ * O(live data) once per that much logging: O(1) amortized per write. The
+ * map is the writer's own copy of the store's: it doubles the memory the
+ * store needs (keys and values are held twice), the price of writing a
+ * snapshot without asking the store for its data.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "logwriter.h"
+
+#define BATCH_BYTES (1u << 20)
+#define BATCH_RECORDS 1024u
+#define LOAD_ENTRIES 4096u
+#define LOAD_BYTES (8u << 20)
+#define COMPACT_MIN (4u << 20)
+#define SYNC_MS 1000u
+#define CAPACITY 4096u /* mailbox: the store waits for room past this */
+
+typedef tr_kvwriter writer;
+typedef tr_kvwaiter waiter;
+
+/* ------------------------------------------------------------- helpers */
+
+static char *join(const char *dir, const char *name) {
+  size_t n = strlen(dir) + strlen(name) + 2;
+  char *p = malloc(n);
+  if (p)
+    snprintf(p, n, "%s/%s", dir, name);
+  return p;
+}
+
+void tr_kvwriter_beat(void *ud) {
+  writer *w = ud;
+  uv_update_time(tr_host_loop(w->h));
+  tr_heartbeat(w->self);
+}
+
+static void answer(writer *w, tr_pid caller, uint64_t session, tr_msg *r) {
+  if (session)
+    tr_reply_to(w->h, caller, session, r);
+  else
+    tr_msg_free(r);
+}
+
+static void refuse(writer *w, const tr_msg *m, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void refuse(writer *w, const tr_msg *m, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (tr_msg_kind(m) == TR_KIND_CALL)
+    tr_reply(w->h, m, tr_msg_pack("error", "s", text));
+}
+
+void tr_kvwriter_refuse(writer *w, const char *why) {
+  if (w->refused)
+    return;
+  w->refused = strdup(why);
+  tr_host_log(w->h, TR_LOG_ERROR,
+              "kv.writer: %s; changes are refused from now on (reads go "
+              "on); fix the cause and restart the store",
+              why);
+  if (w->store)
+    tr_send(w->h, tr_self(w->self), w->store,
+            tr_msg_pack("failed", "s", w->refused ? w->refused : why));
+}
+
+/* ------------------------------------------------------------- writing */
+
+/* A failed write or fsync: everyone waiting hears why, and that is that. */
+static void fail(writer *w, const char *what, int err) {
+  char why[300];
+  size_t i;
+  snprintf(why, sizeof why, "%s failed: %s", what, strerror(err));
+  tr_kvwriter_refuse(w, why);
+  for (i = 0; i < w->nwait; i++)
+    answer(w, w->wait[i].caller, w->wait[i].session,
+           tr_msg_pack("error", "s", why));
+  w->nwait = 0;
+  w->batch.len = 0;
+  w->batch_records = 0;
+}
+
+static void maybe_compact(writer *w) {
+  uint64_t live = tr_kvmap_bytes(w->map) +
+                  (uint64_t)tr_kvmap_count(w->map) * tr_kvlog_set_size(0, 0) +
+                  TR_KVLOG_HEADER + TR_KVLOG_FRAME + 9;
+  uint64_t limit = 2 * live > COMPACT_MIN ? 2 * live : COMPACT_MIN;
+  if (!w->refused && w->log_size > limit && w->log_size >= w->compact_floor)
+    tr_kvwriter_compact(w);
+}
+
+static void arm_sync(writer *w) {
+  if (!w->sync_timer && tr_after(w->h, SYNC_MS, tr_self(w->self),
+                                 tr_msg_new("sync"), &w->sync_timer) != TR_OK)
+    w->sync_timer = 0;
+}
+
+/* Writes the batch in one go, syncs as the policy says, answers. */
+static void flush(writer *w) {
+  size_t i;
+  int rc;
+  if (!w->batch_records)
+    return;
+  rc = tr_kv_io_write_all(&w->io, w->log_fd, w->batch.p, w->batch.len);
+  if (rc) {
+    /* Cut off what part of the batch made it, so nobody refused now finds
+     * the change there after a restart; the loader would drop a torn
+     * record anyway. */
+    w->io.ftruncate(w->log_fd, (off_t)w->log_size);
+    fail(w, "write", -rc);
+    return;
+  }
+  w->log_size += w->batch.len;
+  w->records += w->batch_records;
+  w->flushes++;
+  w->batch.len = 0;
+  w->batch_records = 0;
+  if (w->policy == TR_FSYNC_ALWAYS) {
+    if ((rc = tr_kv_io_fsync(&w->io, w->log_fd))) {
+      fail(w, "fsync", -rc);
+      return;
+    }
+    w->fsyncs++;
+  } else if (w->policy == TR_FSYNC_EVERYSEC) {
+    w->dirty = 1;
+    arm_sync(w);
+  }
+  for (i = 0; i < w->nwait; i++)
+    answer(w, w->wait[i].caller, w->wait[i].session,
+           tr_msg_pack("reply", "b", 1));
+  w->nwait = 0;
+  maybe_compact(w);
+}
+
+static void on_sync(writer *w) {
+  int rc;
+  w->sync_timer = 0;
+  if (!w->dirty || w->refused)
+    return;
+  w->dirty = 0;
+  if ((rc = tr_kv_io_fsync(&w->io, w->log_fd)))
+    fail(w, "fsync", -rc);
+  else
+    w->fsyncs++;
+}
+
+void tr_kvwriter_compact(writer *w) {
+  uint64_t size = 0, was = w->log_size;
+  int rc, fd;
+  rc = tr_kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp, w->map,
+                           tr_kvwriter_beat, w, NULL, &size);
+  if (rc) {
+    tr_host_log(w->h, TR_LOG_WARN,
+                "kv.writer: compaction stopped: %s %s: %s; the log goes on "
+                "growing",
+                rc < 0 ? "cannot write" : "cannot make durable",
+                tr_kvwriter_base(w->p_snap), strerror(rc < 0 ? -rc : errno));
+    w->compact_floor = w->log_size + w->log_size / 2;
+    tr_kvwriter_beat(w);
+    return;
+  }
+  /* The snapshot holds everything: the log may start afresh. Replaying
+   * the old log over it, should the next step not happen, does no harm. */
+  rc = tr_kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp, NULL, NULL,
+                           NULL, &fd, &size);
+  if (rc < 0) {
+    tr_host_log(w->h, TR_LOG_WARN,
+                "kv.writer: compaction stopped: cannot start a new %s: %s; "
+                "the log goes on growing",
+                tr_kvwriter_base(w->p_log), strerror(-rc));
+    w->compact_floor = w->log_size + w->log_size / 2;
+    tr_kvwriter_beat(w);
+    return;
+  }
+  w->io.close(w->log_fd);
+  w->log_fd = fd;
+  w->log_size = size;
+  w->dirty = 0;
+  w->compact_floor = 0;
+  w->compactions++;
+  if (rc == 1)
+    tr_kvwriter_refuse(w, "fsync of the data directory failed");
+  tr_host_log(w->h, TR_LOG_INFO,
+              "kv.writer: compacted %s: a snapshot of %zu keys; the log was "
+              "%llu bytes",
+              w->dir, tr_kvmap_count(w->map), (unsigned long long)was);
+  tr_kvwriter_beat(w);
+}
+
+/* kv(op, key[, value]) forwarded by the store. */
+static void on_change(writer *w, tr_msg *m) {
+  const char *op = NULL, *key = NULL, *val = NULL;
+  size_t oplen = 0, klen = 0, vlen = 0, argc = tr_msg_argc(m), mark;
+  int set;
+  if (argc < 2 || tr_value_str(tr_msg_arg(m, 0), &op, &oplen) ||
+      tr_value_str(tr_msg_arg(m, 1), &key, &klen)) {
+    refuse(w, m, "kv.writer: bad request");
+    return;
+  }
+  set = oplen == 3 && !memcmp(op, "set", 3);
+  if (!set && !(oplen == 6 && !memcmp(op, "delete", 6))) {
+    refuse(w, m, "kv.writer: only set and delete change data");
+    return;
+  }
+  if (argc != (set ? 3u : 2u) ||
+      (set && tr_value_str(tr_msg_arg(m, 2), &val, &vlen))) {
+    refuse(w, m, "kv.writer: bad request");
+    return;
+  }
+  if (klen == 0 || klen > TR_KV_MAX_KEY || vlen > TR_KV_MAX_VALUE) {
+    refuse(w, m, "kv.writer: key or value out of limits");
+    return;
+  }
+  if (w->refused) {
+    refuse(w, m, "changes are refused since %s", w->refused);
+    return;
+  }
+  if (w->nwait == w->wait_cap) {
+    size_t cap = w->wait_cap ? w->wait_cap * 2 : 64;
+    waiter *v = realloc(w->wait, cap * sizeof *v);
+    if (!v) {
+      refuse(w, m, "kv.writer: out of memory");
+      return;
+    }
+    w->wait = v;
+    w->wait_cap = cap;
+  }
+  mark = w->batch.len;
+  if ((set ? tr_kvlog_put_set(&w->batch, key, klen, val, vlen)
+           : tr_kvlog_put_delete(&w->batch, key, klen)) ||
+      (set && tr_kvmap_set(w->map, key, klen, val, vlen))) {
+    w->batch.len = mark;
+    refuse(w, m, "kv.writer: out of memory");
+    return;
+  }
+  if (!set)
+    tr_kvmap_delete(w->map, key, klen);
+  if (tr_msg_kind(m) == TR_KIND_CALL) {
+    w->wait[w->nwait].caller = tr_msg_from(m);
+    w->wait[w->nwait++].session = tr_msg_session(m);
+  }
+  w->batch_records++;
+  if (w->batch.len >= BATCH_BYTES || w->batch_records >= BATCH_RECORDS)
+    flush(w);
+}
+
+/* ------------------------------------------------------------- reading */
+
+static void on_load(writer *w, tr_msg *m) {
+  int64_t from;
+  size_t cursor, probe, n = 0, i, klen, vlen;
+  uint64_t bytes = 0;
+  const char *key, *val;
+  tr_msg *r;
+  if (tr_msg_kind(m) != TR_KIND_CALL)
+    return;
+  if (tr_msg_unpack(m, "I", &from) || from < 0) {
+    refuse(w, m, "kv.writer: load takes a cursor (0 to start)");
+    return;
+  }
+  w->store = tr_msg_from(m);
+  cursor = (size_t)from;
+  while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
+         tr_kvmap_next(w->map, &cursor, NULL, &klen, NULL, &vlen)) {
+    n++;
+    bytes += klen + vlen;
+  }
+  probe = cursor;
+  r = tr_msg_new("reply");
+  tr_msg_add_array(r, (uint32_t)(2 * n));
+  cursor = (size_t)from;
+  for (i = 0; i < n; i++) {
+    tr_kvmap_next(w->map, &cursor, &key, &klen, &val, &vlen);
+    tr_msg_add_str(r, key, klen);
+    tr_msg_add_str(r, val, vlen);
+  }
+  if (tr_kvmap_next(w->map, &probe, NULL, NULL, NULL, NULL))
+    tr_msg_add_int(r, (int64_t)cursor);
+  else
+    tr_msg_add_nil(r);
+  tr_msg_add_cstr(r, w->info);
+  if (w->refused)
+    tr_msg_add_cstr(r, w->refused);
+  else
+    tr_msg_add_nil(r);
+  tr_reply(w->h, m, r);
+}
+
+static void add_stat(tr_msg *r, const char *name, uint64_t v) {
+  tr_msg_add_cstr(r, name);
+  tr_msg_add_int(r, (int64_t)v);
+}
+
+static void on_stats(writer *w, tr_msg *m) {
+  tr_msg *r = tr_msg_new("reply");
+  tr_msg_add_map(r, 6);
+  add_stat(r, "records", w->records);
+  add_stat(r, "flushes", w->flushes);
+  add_stat(r, "fsyncs", w->fsyncs);
+  add_stat(r, "compactions", w->compactions);
+  add_stat(r, "log_bytes", w->log_size);
+  add_stat(r, "keys", tr_kvmap_count(w->map));
+  tr_reply(w->h, m, r);
+}
+
+static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
+  writer *w = state;
+  int kind = m ? tr_msg_kind(m) : -1;
+  if (kind == TR_KIND_CALL || kind == TR_KIND_SEND) {
+    if (tr_msg_is(m, "kv"))
+      on_change(w, m);
+    else if (tr_msg_is(m, "load"))
+      on_load(w, m);
+    else if (tr_msg_is(m, "stats") && kind == TR_KIND_CALL)
+      on_stats(w, m);
+    else if (tr_msg_is(m, "sync") && kind == TR_KIND_SEND)
+      on_sync(w);
+    else
+      refuse(w, m, "kv.writer: unknown request");
+  }
+  /* Nothing more queued: now is the time to write what was gathered. */
+  if (w->batch_records && tr_mailbox_count(w->h, tr_self(self)) == 0)
+    flush(w);
+  return TR_CONTINUE;
+}
+
+static void writer_free(writer *w) {
+  if (w->log_fd >= 0)
+    w->io.close(w->log_fd);
+  if (w->lock_fd >= 0)
+    w->io.close(w->lock_fd); /* releases the lock; LOCK itself stays */
+  w->log_fd = w->lock_fd = -1;
+  tr_kvmap_free(w->map);
+  tr_kvbuf_free(&w->batch);
+  free(w->wait);
+  free(w->refused);
+  free(w->dir);
+  free(w->p_lock);
+  free(w->p_log);
+  free(w->p_log_tmp);
+  free(w->p_snap);
+  free(w->p_snap_tmp);
+}
+
+static int writer_init(tr_actor *self, void *state, tr_msg *args) {
+  writer *w = state;
+  const tr_kv_config *cfg = NULL;
+  int64_t p = 0;
+  w->self = self;
+  w->h = tr_actor_host(self);
+  w->lock_fd = w->log_fd = -1;
+  if (args && tr_msg_unpack(args, "I", &p) == TR_OK)
+    cfg = (const tr_kv_config *)(intptr_t)p;
+  tr_kv_io_resolve(&w->io, cfg ? (const tr_kv_io *)cfg->io : NULL);
+  w->policy = cfg ? cfg->fsync : TR_FSYNC_EVERYSEC;
+  if (w->policy != TR_FSYNC_EVERYSEC && w->policy != TR_FSYNC_ALWAYS &&
+      w->policy != TR_FSYNC_NO) {
+    tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: unknown fsync policy %d",
+                w->policy);
+    return -1;
+  }
+  w->dir = strdup(cfg && cfg->dir ? cfg->dir : "./troupe-data");
+  if (!w->dir || !(w->p_lock = join(w->dir, "LOCK")) ||
+      !(w->p_log = join(w->dir, "kv.log")) ||
+      !(w->p_log_tmp = join(w->dir, "kv.log.tmp")) ||
+      !(w->p_snap = join(w->dir, "kv.snap")) ||
+      !(w->p_snap_tmp = join(w->dir, "kv.snap.tmp")) ||
+      !(w->map = tr_kvmap_new())) {
+    tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: out of memory");
+    writer_free(w);
+    return -1;
+  }
+  if (tr_kvwriter_recover(w)) {
+    writer_free(w);
+    return -1;
+  }
+  return 0;
+}
+
+static void writer_terminate(tr_actor *self, void *state, const char *why) {
+  writer *w = state;
+  (void)self;
+  (void)why;
+  if (!w->refused) {
+    flush(w); /* answers whoever waits */
+    if (w->dirty && w->policy != TR_FSYNC_NO &&
+        tr_kv_io_fsync(&w->io, w->log_fd) == 0)
+      w->fsyncs++;
+  }
+  if (w->sync_timer)
+    tr_cancel(w->h, w->sync_timer);
+  writer_free(w);
+}
+
+static const tr_behaviour writer_behaviour = {
+    "kv.writer", sizeof(writer), writer_init, writer_handle, writer_terminate};
+
+int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out) {
+  tr_spawn_opts o = {0};
+  o.capacity = CAPACITY;
+  return tr_spawn(h, &writer_behaviour,
+                  tr_msg_pack("config", "I", (int64_t)(intptr_t)config), &o,
+                  out);
+}

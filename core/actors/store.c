@@ -1,0 +1,350 @@
+/*
+ * store.c -- the native key-value store ("kv"): serves get, set, delete,
+ * count and info from memory, and has its writer ("kv.writer") persist
+ * every change.
+ *
+ * It is written against troupe.h alone, as a user's actor would be; the
+ * protocol is the one in troupe.h's "store" section. It is started after
+ * its writer, by the same one_for_all supervisor.
+ *
+ * Start: init finds "kv.writer" and calls load(0), then tr_await's the
+ * answer, so every request stays queued, in order, while the data comes
+ * in; each batch names the cursor of the next, and the last one ends the
+ * wait. A failed load ends the store abnormally: its supervisor restarts
+ * the pair.
+ *
+ * Requests: kv(op, ...) calls (sends are served the same, unanswered).
+ * Reads are answered from the map at once. A set or delete is checked
+ * (key a string of 1..TR_KV_MAX_KEY bytes, value a string of at most
+ * TR_KV_MAX_VALUE), applied to the map, then the very call is forwarded
+ * to the writer, which answers the caller once the change is written. A
+ * bad request gets an error reply ("error", text) and changes nothing. If
+ * the writer's mailbox is full the change waits (tr_notify_room +
+ * tr_await, the rest of the mailbox queued behind it), so no change is
+ * applied here that the writer could not take. If the writer is gone, or
+ * has said that it refuses changes (its "failed" message, or a fourth
+ * value in a load reply -- both additions to troupe.h's protocol), changes
+ * are answered with an error and the map is left alone; reads go on.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvmap.h"
+#include "troupe.h"
+
+#define CAPACITY (1u << 16)
+
+typedef struct store {
+  tr_actor *self;
+  tr_host *h;
+  tr_kvmap *map;
+  tr_pid writer;
+  int loading;
+  uint64_t waiting; /* the session awaited: a load batch, or room */
+  tr_msg *held;     /* a change waiting for room at the writer */
+  char *info;       /* what the writer loaded */
+  char *refused;    /* why the writer refuses changes; NULL: it takes them */
+} store;
+
+static void error_reply(store *s, const tr_msg *m, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+static void error_reply(store *s, const tr_msg *m, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  if (tr_msg_kind(m) == TR_KIND_CALL)
+    tr_reply(s->h, m, tr_msg_pack("error", "s", text));
+}
+
+static void reply(store *s, const tr_msg *m, tr_msg *r) {
+  if (tr_msg_kind(m) == TR_KIND_CALL)
+    tr_reply(s->h, m, r);
+  else
+    tr_msg_free(r);
+}
+
+static void set_text(char **dst, const char *s, size_t len) {
+  char *p = malloc(len + 1);
+  if (!p)
+    return;
+  memcpy(p, s, len);
+  p[len] = '\0';
+  free(*dst);
+  *dst = p;
+}
+
+/* ------------------------------------------------------------- loading */
+
+static int ask_load(store *s, int64_t cursor) {
+  uint64_t session = 0;
+  int rc = tr_call(s->h, tr_self(s->self), s->writer,
+                   tr_msg_pack("load", "I", cursor), 0, &session);
+  if (rc) {
+    tr_host_log(s->h, TR_LOG_ERROR, "kv: cannot ask kv.writer for the data: %s",
+                tr_strerror(rc));
+    return rc;
+  }
+  s->waiting = session;
+  tr_await(s->self, session);
+  return TR_OK;
+}
+
+static void load_failed(store *s, const tr_msg *m, const char *why) {
+  const char *text = NULL;
+  size_t len = 0;
+  if (m && tr_value_str(tr_msg_arg(m, 0), &text, &len) == TR_OK)
+    tr_host_log(s->h, TR_LOG_ERROR, "kv: loading failed: %s (%.*s)", why,
+                (int)len, text);
+  else
+    tr_host_log(s->h, TR_LOG_ERROR, "kv: loading failed: %s", why);
+  tr_exit(s->self, "kv: loading failed");
+}
+
+/* A batch: entries {k1, v1, ...}, next cursor or nil, info[, refused]. */
+static void on_batch(store *s, tr_msg *m) {
+  const tr_value *entries = tr_msg_arg(m, 0), *v;
+  const char *text;
+  size_t n, i, len;
+  int64_t next;
+  if (tr_msg_kind(m) != TR_KIND_REPLY || tr_msg_is(m, "error")) {
+    load_failed(s, m, "kv.writer did not answer the load");
+    return;
+  }
+  if (tr_value_type(entries) != TR_ARRAY || tr_value_len(entries) % 2) {
+    load_failed(s, NULL, "a load batch is not an array of key, value pairs");
+    return;
+  }
+  n = tr_value_len(entries) / 2;
+  v = n ? tr_value_at(entries, 0) : NULL;
+  for (i = 0; i < n; i++) {
+    const tr_value *val = tr_value_next(v);
+    const char *key, *bytes;
+    size_t klen, vlen;
+    if (tr_value_str(v, &key, &klen) || tr_value_str(val, &bytes, &vlen)) {
+      load_failed(s, NULL, "a key or value in a load batch is not a string");
+      return;
+    }
+    if (tr_kvmap_set(s->map, key, klen, bytes, vlen)) {
+      load_failed(s, NULL, "out of memory");
+      return;
+    }
+    v = tr_value_next(val);
+  }
+  if (tr_value_int(tr_msg_arg(m, 1), &next) == TR_OK) {
+    if (ask_load(s, next))
+      tr_exit(s->self, "kv: loading failed");
+    return;
+  }
+  if (tr_value_str(tr_msg_arg(m, 2), &text, &len) == TR_OK)
+    set_text(&s->info, text, len);
+  if (tr_value_str(tr_msg_arg(m, 3), &text, &len) == TR_OK)
+    set_text(&s->refused, text, len);
+  s->loading = 0;
+}
+
+/* ------------------------------------------------------------ requests */
+
+static int check_key(store *s, const tr_msg *m, const tr_value *v,
+                     const char **key, size_t *klen) {
+  if (tr_value_str(v, key, klen)) {
+    error_reply(s, m, "kv: the key must be a string");
+    return -1;
+  }
+  if (*klen == 0) {
+    error_reply(s, m, "kv: the key is empty");
+    return -1;
+  }
+  if (*klen > TR_KV_MAX_KEY) {
+    error_reply(s, m, "kv: the key is too long (%zu bytes; the limit is %u)",
+                *klen, (unsigned)TR_KV_MAX_KEY);
+    return -1;
+  }
+  return 0;
+}
+
+static tr_pid writer_pid(store *s) {
+  if (!s->writer || !tr_alive(s->h, s->writer))
+    s->writer = tr_whereis(s->h, "kv.writer");
+  return s->writer;
+}
+
+/* set or delete; returns 1 when m was taken (forwarded or held). */
+static int change(store *s, tr_msg *m, int owned, int set) {
+  const char *key, *val = NULL;
+  size_t klen, vlen = 0, argc = tr_msg_argc(m);
+  tr_pid w;
+  if (argc != (set ? 3u : 2u)) {
+    error_reply(s, m,
+                set ? "kv: set takes a key and a value"
+                    : "kv: delete takes a key");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    return 0;
+  if (set && tr_value_str(tr_msg_arg(m, 2), &val, &vlen)) {
+    error_reply(s, m, "kv: the value must be a string");
+    return 0;
+  }
+  if (vlen > TR_KV_MAX_VALUE) {
+    error_reply(s, m, "kv: the value is too big (%zu bytes; the limit is %u)",
+                vlen, (unsigned)TR_KV_MAX_VALUE);
+    return 0;
+  }
+  if (s->refused) {
+    error_reply(s, m, "kv: changes are refused: %s", s->refused);
+    return 0;
+  }
+  if (!(w = writer_pid(s))) {
+    error_reply(s, m, "kv: the writer is not running; nothing was changed");
+    return 0;
+  }
+  if (tr_mailbox_room(s->h, w) == 0) {
+    /* Wait for room, the rest of the mailbox queued behind this change. */
+    tr_msg *held = owned ? m : tr_keep(s->self, m);
+    uint64_t id = held ? tr_notify_room(s->h, tr_self(s->self), w, 0) : 0;
+    if (!id) {
+      error_reply(s, m, "kv: cannot wait for the writer");
+      if (held && !owned)
+        tr_msg_free(held); /* kept above: ours to free now */
+      return 0;
+    }
+    s->held = held;
+    s->waiting = id;
+    tr_await(s->self, id);
+    return 1;
+  }
+  if (set ? tr_kvmap_set(s->map, key, klen, val, vlen)
+          : (tr_kvmap_delete(s->map, key, klen), 0)) {
+    error_reply(s, m, "kv: out of memory");
+    return 0;
+  }
+  tr_forward(s->h, w, m); /* the writer answers the caller */
+  return 1;
+}
+
+static int is_op(const char *op, size_t len, const char *name) {
+  return strlen(name) == len && !memcmp(op, name, len);
+}
+
+/* Serves one request; returns 1 when m was taken (forwarded or held). */
+static int serve(store *s, tr_msg *m, int owned) {
+  const char *op, *key, *val;
+  size_t oplen, klen, vlen, argc = tr_msg_argc(m);
+  if (!tr_msg_is(m, "kv")) {
+    error_reply(s, m, "kv: unknown request (requests are named \"kv\")");
+    return 0;
+  }
+  if (tr_value_str(tr_msg_arg(m, 0), &op, &oplen)) {
+    error_reply(s, m,
+                "kv: a request starts with get, set, delete, count or info");
+    return 0;
+  }
+  if (is_op(op, oplen, "get")) {
+    if (argc != 2)
+      error_reply(s, m, "kv: get takes a key");
+    else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+      reply(s, m,
+            tr_kvmap_get(s->map, key, klen, &val, &vlen)
+                ? tr_msg_pack("reply", "S", val, vlen)
+                : tr_msg_pack("reply", "n"));
+  } else if (is_op(op, oplen, "set") || is_op(op, oplen, "delete")) {
+    return change(s, m, owned, oplen == 3);
+  } else if (is_op(op, oplen, "count") && argc == 1) {
+    reply(s, m, tr_msg_pack("reply", "I", (int64_t)tr_kvmap_count(s->map)));
+  } else if (is_op(op, oplen, "info") && argc == 1) {
+    reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
+  } else if (is_op(op, oplen, "count") || is_op(op, oplen, "info")) {
+    error_reply(s, m, "kv: %.*s takes no arguments", (int)oplen, op);
+  } else {
+    error_reply(s, m, "kv: unknown operation \"%.*s\"", (int)oplen, op);
+  }
+  return 0;
+}
+
+static int store_handle(tr_actor *self, void *state, tr_msg *m) {
+  store *s = state;
+  int kind;
+  (void)self;
+  if (!m)
+    return TR_CONTINUE;
+  kind = tr_msg_kind(m);
+  if (s->waiting && tr_msg_session(m) == s->waiting && kind != TR_KIND_SEND &&
+      kind != TR_KIND_CALL) {
+    s->waiting = 0;
+    if (s->loading) {
+      on_batch(s, m);
+    } else { /* room at the writer (or it has ended): try again */
+      tr_msg *held = s->held;
+      s->held = NULL;
+      if (held && !serve(s, held, 1))
+        tr_msg_free(held);
+    }
+    return TR_CONTINUE;
+  }
+  if (kind == TR_KIND_SEND && tr_msg_is(m, "failed") &&
+      tr_msg_from(m) == s->writer) {
+    const char *why;
+    size_t len;
+    if (tr_msg_unpack(m, "s", &why, &len) == TR_OK)
+      set_text(&s->refused, why, len);
+    return TR_CONTINUE;
+  }
+  if (kind == TR_KIND_CALL || kind == TR_KIND_SEND)
+    serve(s, m, 0);
+  return TR_CONTINUE;
+}
+
+static void store_free(store *s) {
+  tr_kvmap_free(s->map);
+  tr_msg_free(s->held); /* its caller hears "down" as the store ends */
+  free(s->info);
+  free(s->refused);
+  s->map = NULL;
+  s->held = NULL;
+}
+
+static int store_init(tr_actor *self, void *state, tr_msg *args) {
+  store *s = state;
+  (void)args;
+  s->self = self;
+  s->h = tr_actor_host(self);
+  s->loading = 1;
+  if (!(s->writer = tr_whereis(s->h, "kv.writer"))) {
+    tr_host_log(s->h, TR_LOG_ERROR,
+                "kv: no kv.writer is running (start it before the store)");
+    return -1;
+  }
+  if (!(s->map = tr_kvmap_new())) {
+    tr_host_log(s->h, TR_LOG_ERROR, "kv: out of memory");
+    return -1;
+  }
+  if (ask_load(s, 0)) {
+    store_free(s);
+    return -1;
+  }
+  return 0;
+}
+
+static void store_terminate(tr_actor *self, void *state, const char *why) {
+  (void)self;
+  (void)why;
+  store_free(state);
+}
+
+static const tr_behaviour store_behaviour = {"kv", sizeof(store), store_init,
+                                             store_handle, store_terminate};
+
+int tr_kv_store_start(tr_host *h, void *config, tr_pid *out) {
+  tr_spawn_opts o = {0};
+  (void)config; /* the writer holds the configuration */
+  o.capacity = CAPACITY;
+  return tr_spawn(h, &store_behaviour, NULL, &o, out);
+}

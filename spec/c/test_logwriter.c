@@ -1,0 +1,541 @@
+/*
+ * test_logwriter.c -- the native writer ("kv.writer") and its files, run
+ * with the native store under a one_for_all supervisor in a temporary
+ * directory: the format and the lock, torn and corrupt log tails, empty,
+ * missing and damaged files, unknown versions (refused, left alone),
+ * leftover tmp files, compaction, fsync policies, and write and fsync
+ * failures through the file seam (core/actors/kvio.h).
+ */
+#include "actors/kvlog.h"
+#include "kvtest.h"
+
+static void test_files_and_lock(void) {
+  pair a, b;
+  char dir[64], want[64], text[128];
+  size_t n = 0;
+  char *lock, *log;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&a, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&a, "a", "1"));
+  lock = file_read(dir, "LOCK", &n);
+  snprintf(want, sizeof want, "pid %ld\n", (long)getpid());
+  CHECK_STR(lock, want);
+  free(lock);
+  log = file_read(dir, "kv.log", &n);
+  CHECK(log && n == TR_KVLOG_HEADER + tr_kvlog_set_size(1, 1));
+  CHECK(log && !memcmp(log, "TRKVLOG1", 8));
+  free(log);
+  CHECK_EQ(file_size(dir, "kv.snap"), -1);
+
+  /* a second writer on the same directory is refused, naming the holder */
+  CHECK_EQ(pair_start(&b, dir, TR_FSYNC_EVERYSEC), TR_EINIT);
+  snprintf(text, sizeof text, "E: data directory %s is in use (pid %ld)", dir,
+           (long)getpid());
+  CHECK(logged(&b, text));
+  pair_stop(&b);
+  CHECK(kv_is(&a, "a", "1")); /* the first goes on */
+  pair_stop(&a);
+  /* released with the writer */
+  CHECK_EQ(pair_start(&b, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_is(&b, "a", "1"));
+  pair_stop(&b);
+  remove_tree(dir);
+}
+
+static void test_missing_and_empty_files(void) {
+  pair p;
+  char dir[64], sub[128], info[512];
+  size_t n = 0;
+  char *log;
+  temp_dir(dir, sizeof dir);
+  /* the directory itself is made (its parent must exist) */
+  snprintf(sub, sizeof sub, "%s/data", dir);
+  CHECK_EQ(pair_start(&p, sub, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&p, "a", "1"));
+  pair_stop(&p);
+  CHECK(file_size(sub, "kv.log") > 0);
+  remove_tree(sub);
+
+  /* an empty log, and one with half a header (a crash as it was made) */
+  CHECK(file_write(dir, "kv.log", "", 0));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 0);
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "the log was empty") != NULL);
+  CHECK(kv_set(&p, "a", "1"));
+  pair_stop(&p);
+  log = file_read(dir, "kv.log", &n);
+  CHECK(log && !memcmp(log, "TRKVLOG1", 8));
+  free(log);
+  CHECK(file_write(dir, "kv.log", "TRKV", 4));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 0);
+  CHECK(kv_set(&p, "b", "2"));
+  pair_stop(&p);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_is(&p, "b", "2"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* Three sets, one record each; the sizes of the three records. */
+static void write_three(const char *dir, long long rec[3]) {
+  pair p;
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&p, "a", "first"));
+  CHECK(kv_set(&p, "b", "second"));
+  CHECK(kv_set(&p, "c", "third value"));
+  pair_stop(&p);
+  rec[0] = (long long)tr_kvlog_set_size(1, 5);
+  rec[1] = (long long)tr_kvlog_set_size(1, 6);
+  rec[2] = (long long)tr_kvlog_set_size(1, 11);
+  CHECK_EQ(file_size(dir, "kv.log"), 8 + rec[0] + rec[1] + rec[2]);
+}
+
+static void test_torn_tail(void) {
+  pair p;
+  char dir[64], info[512];
+  long long rec[3], size;
+  temp_dir(dir, sizeof dir);
+  write_three(dir, rec);
+  size = file_size(dir, "kv.log");
+  CHECK(file_truncate(dir, "kv.log", size - 5)); /* c, cut mid-record */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 2);
+  CHECK(kv_is(&p, "a", "first"));
+  CHECK(kv_is(&p, "b", "second"));
+  CHECK(kv_is(&p, "c", NULL));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "loaded 2 keys") != NULL);
+  CHECK(strstr(info, "dropped a torn tail of 24 bytes") != NULL);
+  CHECK(logged(&p, "W: kv.writer: "));
+  CHECK(logged(&p, "kv.log: dropped a torn tail of 24 bytes at offset"));
+  /* cut back to the good prefix, and appended to from there */
+  CHECK_EQ(file_size(dir, "kv.log"), size - rec[2]);
+  CHECK(kv_set(&p, "d", "fourth"));
+  pair_stop(&p);
+  CHECK(!has_file_like(dir, "kv.log.corrupt"));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 3);
+  CHECK(kv_is(&p, "d", "fourth"));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "dropped") == NULL);
+  pair_stop(&p);
+
+  /* a flipped byte in the last record is a torn write too */
+  CHECK(file_flip(dir, "kv.log", file_size(dir, "kv.log") - 2));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 2);
+  CHECK(kv_is(&p, "d", NULL));
+  pair_stop(&p);
+  CHECK(!has_file_like(dir, "kv.log.corrupt"));
+  remove_tree(dir);
+}
+
+static void test_corrupt_record(void) {
+  pair p;
+  char dir[64], info[512];
+  long long rec[3], size;
+  temp_dir(dir, sizeof dir);
+  write_three(dir, rec);
+  size = file_size(dir, "kv.log");
+  CHECK(file_flip(dir, "kv.log", 8 + rec[0] + 12)); /* inside b's record */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 1);
+  CHECK(kv_is(&p, "a", "first"));
+  CHECK(kv_is(&p, "b", NULL));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "dropped 53 corrupt bytes, kept in kv.log.corrupt-") !=
+        NULL);
+  CHECK(logged(&p, "E: kv.writer: "));
+  CHECK(logged(&p, "corrupt data at offset 31"));
+  CHECK_EQ(file_size(dir, "kv.log"), 8 + rec[0]);
+  CHECK(has_file_like(dir, "kv.log.corrupt-"));
+  CHECK(kv_set(&p, "e", "fifth"));
+  pair_stop(&p);
+  CHECK_EQ(size - 8 - rec[0], 53);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 2);
+  CHECK(kv_is(&p, "e", "fifth"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* Files of another format or version stop the start and stay as they
+ * were. */
+static void refused(const char *file, const char *content, size_t n,
+                    const char *why) {
+  pair p;
+  char dir[64];
+  size_t got = 0;
+  char *after;
+  temp_dir(dir, sizeof dir);
+  CHECK(file_write(dir, file, content, n));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_EINIT);
+  if (!logged(&p, why) || !logged(&p, "refusing to start"))
+    fprintf(stderr, "log was:\n%s", p.log);
+  CHECK(logged(&p, why));
+  CHECK(logged(&p, "refusing to start (the file is left as it is)"));
+  pair_stop(&p);
+  after = file_read(dir, file, &got);
+  CHECK(after && got == n && !memcmp(after, content, n));
+  free(after);
+  remove_tree(dir);
+}
+
+static void test_unknown_format(void) {
+  refused("kv.log", "TRKVLOG2\x01\x02\x03", 11,
+          "kv.log has format version 2; this build reads version 1");
+  refused("kv.log", "{\"hello\":[119,111,114,108,100]}", 31,
+          "kv.log is not a troupe data file (unknown header)");
+  refused("kv.snap", "TRKVSNP7", 8,
+          "kv.snap has format version 7; this build reads version 1");
+  refused("kv.log", "TRKVLOG\xff", 8,
+          "kv.log has an unknown format version (byte 0xff)");
+}
+
+static void test_leftover_tmp_removed(void) {
+  pair p;
+  char dir[64];
+  temp_dir(dir, sizeof dir);
+  CHECK(file_write(dir, "kv.log.tmp", "TRKVLOG1garbage", 15));
+  CHECK(file_write(dir, "kv.snap.tmp", "TRKVSNP1", 8));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(file_size(dir, "kv.log.tmp"), -1);
+  CHECK_EQ(file_size(dir, "kv.snap.tmp"), -1);
+  CHECK(logged(&p, "kv.log.tmp, left over from a crash"));
+  CHECK(logged(&p, "kv.snap.tmp, left over from a crash"));
+  CHECK(kv_set(&p, "a", "1"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* A snapshot that fails its checks: what it held up to the damage is
+ * kept, the file is moved aside, and a whole snapshot is written. */
+static void test_damaged_snapshot(void) {
+  pair p;
+  char dir[64], path[128], tmp[128], key[8], info[512];
+  tr_kv_io io;
+  tr_kvmap *m = tr_kvmap_new();
+  int i;
+  temp_dir(dir, sizeof dir);
+  for (i = 0; i < 5; i++) {
+    snprintf(key, sizeof key, "s%d", i);
+    tr_kvmap_set(m, key, 2, "snap", 4);
+  }
+  tr_kv_io_resolve(&io, NULL);
+  path_in(path, sizeof path, dir, "kv.snap");
+  path_in(tmp, sizeof tmp, dir, "kv.snap.tmp");
+  CHECK_EQ(tr_kvlog_write_file(&io, dir, path, tmp, m, NULL, NULL, NULL, NULL),
+           0);
+  tr_kvmap_free(m);
+  /* a whole one loads */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 5);
+  CHECK(kv_set(&p, "logged", "1"));
+  pair_stop(&p);
+  /* damage the fourth record (records are 8 + 1 + 4 + 2 + 4 + 4 bytes) */
+  CHECK(file_flip(dir, "kv.snap", 8 + 3 * 23 + 10));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 4); /* three from the snapshot, one from the log */
+  CHECK(kv_is(&p, "logged", "1"));
+  CHECK(logged(&p, "E: kv.writer: THE SNAPSHOT IS DAMAGED"));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "the snapshot was damaged: kept its first 3 keys") !=
+        NULL);
+  CHECK(has_file_like(dir, "kv.snap.corrupt-"));
+  pair_stop(&p);
+  /* the new snapshot is whole: the next start has nothing to say */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 4);
+  CHECK(!logged(&p, "DAMAGED"));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "(snapshot 4, log 0 records)") != NULL);
+  pair_stop(&p);
+  /* an empty snapshot is damage too, not a reason to stop */
+  CHECK(file_write(dir, "kv.snap", "", 0));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(logged(&p, "DAMAGED"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+static void test_compaction(void) {
+  enum { KEYS = 8, ROUNDS = 20, SIZE = 64 * 1024 };
+  pair p;
+  char dir[64], key[8];
+  char *val = malloc(SIZE);
+  int r, k, ok = 1;
+  long long compactions;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  for (r = 0; r < ROUNDS && ok; r++)
+    for (k = 0; k < KEYS && ok; k++) {
+      snprintf(key, sizeof key, "k%d", k);
+      memset(val, 'a' + r, SIZE);
+      ok = kv_setn(&p, key, strlen(key), val, SIZE);
+    }
+  CHECK(ok);
+  CHECK(kv_del(&p, "k0"));
+  compactions = writer_stat(&p, "compactions");
+  printf("     %d x %d KiB written: %lld compactions\n", ROUNDS * KEYS,
+         SIZE / 1024, compactions);
+  CHECK(compactions >= 2);
+  CHECK(logged(&p, "I: kv.writer: compacted"));
+  CHECK(file_size(dir, "kv.snap") > (KEYS - 1) * SIZE / 2);
+  CHECK(file_size(dir, "kv.log") < 4 * 1024 * 1024);
+  CHECK_EQ(writer_stat(&p, "log_bytes"), file_size(dir, "kv.log"));
+  CHECK(!has_file_like(dir, "kv.snap.tmp") &&
+        !has_file_like(dir, "kv.log.tmp"));
+  pair_stop(&p);
+
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  CHECK_EQ(kv_count(&p), KEYS - 1);
+  CHECK(kv_is(&p, "k0", NULL));
+  for (k = 1; k < KEYS; k++) {
+    size_t n = 0;
+    char *got;
+    snprintf(key, sizeof key, "k%d", k);
+    got = kv_getn(&p, key, strlen(key), &n);
+    memset(val, 'a' + ROUNDS - 1, SIZE);
+    CHECK(got && n == SIZE && !memcmp(got, val, SIZE));
+    free(got);
+  }
+  pair_stop(&p);
+  free(val);
+  remove_tree(dir);
+}
+
+static void test_fsync_policies(void) {
+  pair p;
+  char dir[64];
+  uint64_t end;
+  long long fsyncs = 0;
+  temp_dir(dir, sizeof dir);
+
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_ALWAYS), TR_OK);
+  CHECK(kv_set(&p, "a", "1") && kv_set(&p, "b", "2") && kv_set(&p, "c", "3"));
+  CHECK_EQ(writer_stat(&p, "fsyncs"), writer_stat(&p, "flushes"));
+  CHECK_EQ(writer_stat(&p, "fsyncs"), 3);
+  pair_stop(&p);
+
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  CHECK(kv_set(&p, "a", "1") && kv_set(&p, "b", "2"));
+  CHECK_EQ(writer_stat(&p, "fsyncs"), 0);
+  pair_stop(&p);
+
+  /* everysec: the timer armed by a write fsyncs within a second or so */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&p, "a", "1") && kv_set(&p, "b", "2"));
+  end = uv_hrtime() + 5000000000u;
+  while (uv_hrtime() < end && (fsyncs = writer_stat(&p, "fsyncs")) < 1) {
+    uint64_t poll = uv_hrtime() + 50000000u;
+    while (uv_hrtime() < poll)
+      tr_host_step(p.h);
+  }
+  CHECK_EQ(fsyncs, 1);
+  CHECK(kv_is(&p, "c", "3"));
+  pair_stop(&p);
+
+  CHECK_EQ(pair_start(&p, dir, 7), TR_EINIT);
+  CHECK(logged(&p, "unknown fsync policy 7"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* --------------------------------------------------- the file seam */
+
+static int fail_write;      /* errno for the next writes; 0: they work */
+static int fail_fsync;      /* errno for fsync; 0: it works */
+static size_t short_writes; /* > 0: a write takes at most this many bytes */
+static int read_only;       /* opening to write fails with EACCES */
+static int no_tmp;          /* creating a .tmp file fails with ENOSPC */
+
+static ssize_t faulty_write(int fd, const void *buf, size_t n) {
+  if (fail_write) {
+    errno = fail_write;
+    return -1;
+  }
+  return write(fd, buf, short_writes && n > short_writes ? short_writes : n);
+}
+
+static int faulty_fsync(int fd) {
+  if (fail_fsync) {
+    errno = fail_fsync;
+    return -1;
+  }
+  return fsync(fd);
+}
+
+static int faulty_open(const char *path, int flags, mode_t mode) {
+  size_t n = strlen(path);
+  if (read_only && (flags & (O_WRONLY | O_RDWR | O_CREAT))) {
+    errno = EACCES;
+    return -1;
+  }
+  if (no_tmp && n > 4 && !strcmp(path + n - 4, ".tmp")) {
+    errno = ENOSPC;
+    return -1;
+  }
+  return open(path, flags, mode);
+}
+
+static const tr_kv_io faulty = {
+    .open = faulty_open, .write = faulty_write, .fsync = faulty_fsync};
+
+static void test_write_fails(void) {
+  pair p;
+  char dir[64];
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start_io(&p, dir, TR_FSYNC_EVERYSEC, &faulty), TR_OK);
+  CHECK(kv_set(&p, "a", "1"));
+  fail_write = ENOSPC;
+  CHECK(!kv_set(&p, "a", "2"));
+  CHECK_STR(p.error, "write failed: No space left on device");
+  CHECK(logged(&p, "E: kv.writer: write failed: No space left on device; "
+                   "changes are refused"));
+  fail_write = 0; /* the disk has room again: still no, until a restart */
+  CHECK(!kv_set(&p, "b", "1"));
+  CHECK(strstr(p.error, "changes are refused: write failed") != NULL);
+  CHECK(!kv_del(&p, "a"));
+  CHECK(kv_is(&p, "b", NULL)); /* refused changes are not applied */
+  CHECK_EQ(kv_count(&p), 1);   /* reads go on */
+  pair_stop(&p);
+  /* what was refused is not on disk */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_is(&p, "a", "1"));
+  CHECK(kv_set(&p, "b", "2"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+static void test_fsync_fails(void) {
+  pair p;
+  char dir[64];
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start_io(&p, dir, TR_FSYNC_ALWAYS, &faulty), TR_OK);
+  CHECK(kv_set(&p, "a", "1"));
+  fail_fsync = EIO;
+  CHECK(!kv_set(&p, "a", "2"));
+  CHECK_STR(p.error, "fsync failed: Input/output error");
+  fail_fsync = 0; /* never tried again as if nothing happened */
+  CHECK(!kv_set(&p, "c", "3"));
+  CHECK(strstr(p.error, "changes are refused: fsync failed") != NULL);
+  CHECK_EQ(writer_stat(&p, "fsyncs"), 1);
+  CHECK(kv_is(&p, "c", NULL));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+static void test_short_writes(void) {
+  pair p;
+  char dir[64], key[16], val[128];
+  int i, ok = 1;
+  temp_dir(dir, sizeof dir);
+  short_writes = 7;
+  CHECK_EQ(pair_start_io(&p, dir, TR_FSYNC_EVERYSEC, &faulty), TR_OK);
+  for (i = 0; i < 40 && ok; i++) {
+    snprintf(key, sizeof key, "key%d", i);
+    memset(val, 'a' + i % 26, sizeof val);
+    ok = kv_setn(&p, key, strlen(key), val, sizeof val);
+  }
+  CHECK(ok);
+  pair_stop(&p);
+  short_writes = 0;
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 40);
+  memset(val, 'a' + 39 % 26, sizeof val);
+  val[sizeof val - 1] = '\0';
+  {
+    size_t n = 0;
+    char *got = kv_getn(&p, "key39", 5, &n);
+    CHECK(got && n == sizeof val && got[0] == 'a' + 39 % 26);
+    free(got);
+  }
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* A compaction that cannot write its snapshot changes nothing on disk and
+ * does not stop the writes; it is tried again once the log has grown. */
+static void test_compaction_fails(void) {
+  enum { SIZE = 256 * 1024 };
+  pair p;
+  char dir[64], key[8];
+  char *val = malloc(SIZE);
+  int i, ok = 1;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start_io(&p, dir, TR_FSYNC_NO, &faulty), TR_OK);
+  no_tmp = 1;
+  for (i = 0; i < 24 && ok; i++) { /* 6 MiB over 2 keys */
+    snprintf(key, sizeof key, "k%d", i % 2);
+    memset(val, 'a' + i, SIZE);
+    ok = kv_setn(&p, key, strlen(key), val, SIZE);
+  }
+  CHECK(ok);
+  CHECK(logged(&p, "W: kv.writer: compaction stopped: cannot write kv.snap: "
+                   "No space left on device; the log goes on growing"));
+  CHECK_EQ(writer_stat(&p, "compactions"), 0);
+  CHECK_EQ(file_size(dir, "kv.snap"), -1);
+  CHECK(file_size(dir, "kv.log") > 6 * SIZE * 4 - 1);
+  CHECK(!has_file_like(dir, "kv.snap.tmp"));
+  no_tmp = 0; /* room again: the next try, once the log grew, works */
+  for (i = 0; i < 16 && ok; i++) {
+    snprintf(key, sizeof key, "k%d", i % 2);
+    memset(val, 'A' + i, SIZE);
+    ok = kv_setn(&p, key, strlen(key), val, SIZE);
+  }
+  CHECK(ok);
+  CHECK_EQ(writer_stat(&p, "compactions"), 1);
+  pair_stop(&p);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  {
+    size_t n = 0;
+    char *got = kv_getn(&p, "k1", 2, &n);
+    memset(val, 'A' + 15, SIZE);
+    CHECK(got && n == SIZE && !memcmp(got, val, SIZE));
+    free(got);
+  }
+  pair_stop(&p);
+  free(val);
+  remove_tree(dir);
+}
+
+/* A directory it may not write: loads, serves reads, refuses changes. */
+static void test_read_only_directory(void) {
+  pair p;
+  char dir[64], info[512];
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&p, "a", "1"));
+  pair_stop(&p);
+  read_only = 1;
+  CHECK_EQ(pair_start_io(&p, dir, TR_FSYNC_EVERYSEC, &faulty), TR_OK);
+  CHECK(kv_is(&p, "a", "1"));
+  CHECK(!kv_set(&p, "b", "2"));
+  CHECK(strstr(p.error, "is not writable (Permission denied)") != NULL);
+  CHECK(logged(&p, "E: kv.writer: the data directory"));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "read-only: the data directory") != NULL);
+  pair_stop(&p);
+  read_only = 0;
+  remove_tree(dir);
+}
+
+int main(void) {
+  RUN(test_files_and_lock);
+  RUN(test_missing_and_empty_files);
+  RUN(test_torn_tail);
+  RUN(test_corrupt_record);
+  RUN(test_unknown_format);
+  RUN(test_leftover_tmp_removed);
+  RUN(test_damaged_snapshot);
+  RUN(test_compaction);
+  RUN(test_fsync_policies);
+  RUN(test_write_fails);
+  RUN(test_fsync_fails);
+  RUN(test_short_writes);
+  RUN(test_compaction_fails);
+  RUN(test_read_only_directory);
+  return test_report();
+}
