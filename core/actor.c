@@ -172,6 +172,7 @@ static void bequeath(tr_host *h, tr_actor *a) {
         r->peer = heir->pid;
       }
     }
+    m->inherited = 1;
     if (tail)
       tail->next = m;
     else

@@ -733,6 +733,8 @@ static const tr_value *item(const tr_value *v, int map, size_t i) {
   return (const tr_value *)skip(p + h.size, NULL, i);
 }
 
+int tr_msg_inherited(const tr_msg *m) { return m && m->inherited; }
+
 const tr_value *tr_value_next(const tr_value *v) {
   return v ? (const tr_value *)skip((const uint8_t *)v, NULL, 1) : NULL;
 }

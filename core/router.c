@@ -36,6 +36,7 @@ typedef struct dest {
   uint64_t room; /* a tr_notify_room wait in flight, 0 when none */
   tr_msg **q;    /* held messages: a ring */
   size_t head, len, cap;
+  size_t inherited; /* how many at the front came back from a dead child */
 } dest;
 
 typedef struct relay { /* a reset call the router makes for a caller */
@@ -73,6 +74,8 @@ static int hold(dest *d, tr_msg *m) {
 }
 
 static tr_msg *unhold(dest *d) {
+  if (d->inherited)
+    d->inherited--;
   tr_msg *m = d->q[d->head];
   d->head = (d->head + 1) % d->cap;
   d->len--;
@@ -164,6 +167,13 @@ static void route(router *r, tr_msg *m) {
   if (hold(d, m)) {
     refuse(r, m, "out of memory");
     tr_msg_free(m);
+  } else if (tr_msg_inherited(m)) {
+    /* Older than all held mail but what came back before it: move it from
+     * the back to just after those. O(held), and only in a restart. */
+    size_t i = d->len - 1;
+    for (; i > d->inherited; i--)
+      d->q[(d->head + i) % d->cap] = d->q[(d->head + i - 1) % d->cap];
+    d->q[(d->head + d->inherited++) % d->cap] = m;
   }
 }
 
@@ -376,6 +386,7 @@ static int router_init(tr_actor *self, void *state, tr_msg *args) {
     service *s = &r->svc[i];
     s->spec = *defs[i].spec;
     s->spec.listener = tr_self(self);
+    s->spec.heir = tr_self(self);
     s->kids =
         calloc(s->spec.nchildren ? s->spec.nchildren : 1, sizeof *s->kids);
     if (!s->kids) {

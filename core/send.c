@@ -20,6 +20,7 @@ tr_msg *tr__sys_msg(int kind, const char *name, uint64_t session) {
 int tr__deliver(tr_host *h, tr_actor *a, tr_msg *m) {
   if (!m)
     return TR_ENOMEM;
+  m->inherited = 0; /* only bequeath hands mail on as inherited */
   if (tr__is_user(m) && a->mb.user >= a->mb.capacity) {
     if (m->kind == TR_KIND_CALL)
       tr__call_fail(h, m->session, m->from, "full");

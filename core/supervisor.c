@@ -30,7 +30,7 @@ typedef struct sup {
   uint32_t intensity, period_ms, tick_ms;
   uint64_t tick; /* the tr_timeout of the next tick: not a user message, so
                     a full mailbox cannot drop it, nor a sender fake it */
-  tr_pid listener;
+  tr_pid listener, heir;
   tr_pid parent; /* opts.link of tr_supervise: its abnormal end is ours */
   child *c;
   size_t n;
@@ -60,6 +60,8 @@ static int start_child(sup *s, child *c) {
     return rc ? rc : TR_EINIT;
   }
   c->pid = pid;
+  if (s->heir) /* from the start: mail queued before anyone hears of it */
+    tr_set_heir(s->h, pid, s->heir);
   tr_link(s->h, tr_self(s->self), pid); /* a dead pid comes back as exit */
   if (tr_register(s->h, c->spec.name, pid) != TR_OK)
     tr_host_log(s->h, TR_LOG_WARN, "supervisor: cannot register %s",
@@ -304,6 +306,7 @@ static int sup_init(tr_actor *self, void *state, tr_msg *args) {
   s->intensity = spec->intensity ? spec->intensity : 3;
   s->period_ms = spec->period_ms ? spec->period_ms : 5000;
   s->listener = spec->listener;
+  s->heir = spec->heir;
   s->tick_ms = UINT32_MAX;
   s->c = calloc(spec->nchildren ? spec->nchildren : 1, sizeof *s->c);
   s->restarts = calloc(s->intensity, sizeof *s->restarts);

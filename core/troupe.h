@@ -183,6 +183,9 @@ void tr_wake(tr_actor *self);
  * mail, keeping sender, session and kind (a call among them now waits on
  * the heir). A router that restarts what it routes to loses no request. */
 int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir);
+/* True for a message the heir got that way: it is older than any other mail
+ * for the dead actor, which a router holding mail must put first. */
+int tr_msg_inherited(const tr_msg *m);
 
 /* Liveness, for supervisors. An actor shows life by taking a message or by
  * calling tr_heartbeat (for long work between messages). tr_quiet_ms says
@@ -411,7 +414,9 @@ enum { TR_ONE_FOR_ONE = 0, TR_ONE_FOR_ALL, TR_REST_FOR_ONE }; /* strategy */
 typedef struct tr_child_spec {
   const char *name; /* registered under this name while it runs (required) */
   /* Starts the child and stores its pid; non-zero fails the start. The
-   * supervisor links to it and registers its name. */
+   * supervisor links to it and registers its name. arg is for starting:
+   * a child keeps no pointer into it (free_arg may run before the child's
+   * terminate does). */
   int (*start)(tr_host *h, void *arg, tr_pid *out);
   void *arg;
   void (*free_arg)(void *arg); /* called when the supervisor ends; or NULL */
@@ -433,6 +438,7 @@ typedef struct tr_sup_spec {
   /* Told started(name, pid) and stopped(name, pid, reason) for each child
    * (sends); 0 for nobody. */
   tr_pid listener;
+  tr_pid heir; /* every child's heir (tr_set_heir) from its start; 0: none */
 } tr_sup_spec;
 
 /* Starts a supervisor, which starts the children in order (stopping them in

@@ -196,8 +196,9 @@ int trL_supervise(lua_State *L) {
   }
   spec.children = children;
   spec.nchildren = n;
-  o.link = tr_self(p->self);
   rc = tr_supervise(p->lh->h, &spec, &o, &pid);
+  if (!rc) /* linked once it runs: a failed start must not end the caller */
+    tr_link(p->lh->h, tr_self(p->self), pid);
   if (rc && rc != TR_EINIT) /* never started: the args are still ours */
     for (i = 0; i < n; i++)
       free_lua_child(children[i].arg);

@@ -12,6 +12,7 @@
  * calls with it. Crashes (ends "boom") on a message named "boom". */
 typedef struct log {
   int64_t seen[64];
+  int inherited[64]; /* tr_msg_inherited of each */
   int n;
   int crashed;
 } log_t;
@@ -41,8 +42,10 @@ static int rec_handle(tr_actor *self, void *state, tr_msg *m) {
     return TR_CONTINUE;
   }
   tr_msg_unpack(m, "I", &v);
-  if (r->log->n < 64)
+  if (r->log->n < 64) {
+    r->log->inherited[r->log->n] = tr_msg_inherited(m);
     r->log->seen[r->log->n++] = v;
+  }
   if (tr_msg_kind(m) == TR_KIND_CALL)
     tr_reply(tr_actor_host(self), m, tr_msg_pack("reply", "I", v));
   return TR_CONTINUE;
@@ -122,8 +125,11 @@ static void test_heir_inherits_queued_mail_in_order(void) {
   CHECK_EQ(dead.seen[0], 1);
   /* The heir took the inherited mail first, in order, then its own. */
   CHECK_EQ(heir.n, 4);
-  for (i = 0; i < 4 && i < heir.n; i++)
+  for (i = 0; i < 4 && i < heir.n; i++) {
     CHECK_EQ(heir.seen[i], want[i]);
+    CHECK_EQ(heir.inherited[i], i < 3); /* 100 was the heir's own */
+  }
+  CHECK_EQ(dead.inherited[0], 0);
   /* The call was answered by the heir, not failed by a's death. */
   CHECK_EQ(c.kind, TR_KIND_REPLY);
   CHECK_EQ(c.value, 3);

@@ -829,13 +829,8 @@ static void test_full_child_holds_and_flushes(void) {
 
 /* A full child that is restarted (reset, or a heartbeat) while the router
  * holds mail for it: what it had queued is older than what the router
- * holds, and must reach the new instance first.
- *
- * KNOWN GAP, not run by default (TROUPE_PENDING=1 runs it): the router
- * cannot tell the mail it inherits from the mail it gets, so the
- * inherited part goes behind what it held -- here the new instance
- * serves 5..20 and then 1..4. Fixing it needs troupe.h to mark inherited
- * mail (see the report that came with this test). */
+ * holds, and must reach the new instance first: inherited mail is marked
+ * (tr_msg_inherited) and goes ahead of what the router held. */
 static void test_full_child_restarted_keeps_order(void) {
   int lines = 0;
   tr_host *h = quiet_host(&lines);
@@ -1100,8 +1095,7 @@ int main(void) {
   RUN(test_stream_of_calls_through_a_crash);
   RUN(test_stuck_child_restarted_by_heartbeat);
   RUN(test_full_child_holds_and_flushes);
-  if (getenv("TROUPE_PENDING"))
-    RUN(test_full_child_restarted_keeps_order);
+  RUN(test_full_child_restarted_keeps_order);
   RUN(test_reset_through_router);
   RUN(test_service_that_gave_up);
   RUN(test_router_end_frees_held);
