@@ -41,4 +41,30 @@ describe("examples", function()
       "",
     }, "\n"), out)
   end)
+
+  it("store.lua: set, get twice, reset, get again; a second run finds the data", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    local cmd = string.format("cd %s && mkdir -p %s && %s --data-dir %s %s/examples/store.lua 2>&1",
+      "/tmp", dir, BIN, dir, SRC)
+    local function run()
+      local f = assert(io.popen(cmd))
+      local out = f:read("a")
+      local _, _, code = f:close()
+      return out, code
+    end
+    local first, code1 = run()
+    assert.equal(0, code1)
+    assert.matches("This is the first run: the store is empty.", first, 1, true)
+    assert.matches("get hello %-> world\nget hello %-> world", first)
+    assert.matches("reset kv .*now <pid %d+%.%d+>", first)
+    assert.matches("After the restart the new store loaded 1 key", first, 1, true)
+    assert.matches("get hello -> world   (it survived the reset)", first, 1, true)
+    local second, code2 = run()
+    assert.equal(0, code2)
+    assert.matches("This is run 2: the previous run left hello = \"world\" and 2 keys",
+      second, 1, true)
+    assert.matches("set demo:runs = 2", second, 1, true)
+    os.execute("rm -rf " .. dir)
+  end)
 end)
