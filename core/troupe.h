@@ -528,6 +528,23 @@ typedef struct tr_kv_config {
 int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
 int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
 
+/* The store for a C program, as troupe sets it up for Lua: the router,
+ * with the native store and log writer behind it, started on the first
+ * request. cfg (may be NULL) is copied. TR_EEXIST if the host has a router
+ * already. */
+int tr_kv_start(tr_host *h, const tr_kv_config *cfg);
+
+/* Requests from outside any actor (they run the loop until answered, as
+ * tr_host_call does; timeout 5 s). get stores a copy of the value in
+ * *value (free it) and its length in *len, or NULL when the key is
+ * missing. A refused request returns TR_EINVAL and, if err is not NULL,
+ * a copy of the store's reason (free it). */
+int tr_kv_set(tr_host *h, const void *key, size_t klen, const void *value,
+              size_t vlen, char **err);
+int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
+              size_t *len, char **err);
+int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,143 @@
+/*
+ * kv.c -- the store for a C program: tr_kv_start sets up the router with
+ * the native store pair behind it, and tr_kv_set / get / delete make
+ * requests from outside any actor.
+ *
+ * The router keeps pointers into the specs it is given for as long as it
+ * runs. They live in the state of a small actor ("kv.config") spawned just
+ * before the router: a host stops its actors newest first, so it outlives
+ * the router, and frees them when it ends. No global state, no leak.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "troupe.h"
+
+typedef struct kv_setup {
+  tr_kv_config cfg;
+  char dir[1024];
+  tr_child_spec children[2];
+  tr_sup_spec spec;
+  tr_service service;
+} kv_setup;
+
+/* Builds the setup in its own state from (dir, fsync, io), then starts the
+ * router, which is therefore newer than it. */
+static int keeper_init(tr_actor *self, void *state, tr_msg *args) {
+  kv_setup *s = state;
+  const char *dir;
+  size_t len;
+  int64_t fsync, io;
+  if (tr_msg_unpack(args, "sII", &dir, &len, &fsync, &io) ||
+      len >= sizeof s->dir)
+    return -1;
+  memcpy(s->dir, dir, len);
+  s->cfg.dir = s->dir;
+  s->cfg.fsync = (int)fsync;
+  s->cfg.io = (const void *)(intptr_t)io;
+  s->children[0].name = "kv.writer";
+  s->children[0].start = tr_kv_log_writer_start;
+  s->children[0].arg = &s->cfg;
+  s->children[1].name = "kv";
+  s->children[1].start = tr_kv_store_start;
+  s->children[1].arg = &s->cfg;
+  s->spec.strategy = TR_ONE_FOR_ALL; /* a store restarts with its writer */
+  s->spec.children = s->children;
+  s->spec.nchildren = 2;
+  s->service.name = "kv";
+  s->service.spec = &s->spec;
+  s->service.lazy = 1;
+  return tr_router_start(tr_actor_host(self), &s->service, 1, NULL) ? -1 : 0;
+}
+
+static int keeper_handle(tr_actor *self, void *state, tr_msg *m) {
+  (void)self, (void)state, (void)m;
+  return TR_CONTINUE; /* it only keeps the setup alive */
+}
+
+static const tr_behaviour keeper = {"kv.config", sizeof(kv_setup), keeper_init,
+                                    keeper_handle, NULL};
+
+int tr_kv_start(tr_host *h, const tr_kv_config *cfg) {
+  tr_spawn_opts o = {0};
+  const char *dir = cfg && cfg->dir ? cfg->dir : "./troupe-data";
+  if (!h)
+    return TR_EINVAL;
+  if (tr_whereis(h, "router"))
+    return TR_EEXIST;
+  if (strlen(dir) >= sizeof((kv_setup *)0)->dir)
+    return TR_ERANGE;
+  o.name = "kv.config";
+  return tr_spawn(h, &keeper,
+                  tr_msg_pack("setup", "sII", dir,
+                              (int64_t)(cfg ? cfg->fsync : 0),
+                              (int64_t)(intptr_t)(cfg ? cfg->io : NULL)),
+                  &o, NULL);
+}
+
+/* One request through the router; *reply on success. */
+static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
+  tr_pid router = tr_whereis(h, "router");
+  const char *why;
+  size_t len;
+  int rc;
+  if (err)
+    *err = NULL;
+  if (!m)
+    return TR_ENOMEM;
+  if (!router) {
+    tr_msg_free(m);
+    return TR_ENOPROC;
+  }
+  if ((rc = tr_host_call(h, router, m, 5000, reply)))
+    return rc;
+  if (!tr_msg_is(*reply, "error"))
+    return TR_OK;
+  if (err && tr_msg_unpack(*reply, "s", &why, &len) == TR_OK &&
+      (*err = malloc(len + 1))) {
+    memcpy(*err, why, len);
+    (*err)[len] = '\0';
+  }
+  tr_msg_free(*reply);
+  *reply = NULL;
+  return TR_EINVAL;
+}
+
+int tr_kv_set(tr_host *h, const void *key, size_t klen, const void *value,
+              size_t vlen, char **err) {
+  tr_msg *reply = NULL;
+  int rc = request(h, tr_msg_pack("kv", "sSS", "set", key, klen, value, vlen),
+                   &reply, err);
+  tr_msg_free(reply);
+  return rc;
+}
+
+int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err) {
+  tr_msg *reply = NULL;
+  int rc =
+      request(h, tr_msg_pack("kv", "sS", "delete", key, klen), &reply, err);
+  tr_msg_free(reply);
+  return rc;
+}
+
+int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
+              size_t *len, char **err) {
+  tr_msg *reply = NULL;
+  const char *v;
+  size_t n;
+  int rc = request(h, tr_msg_pack("kv", "sS", "get", key, klen), &reply, err);
+  *value = NULL;
+  *len = 0;
+  if (rc)
+    return rc;
+  if (tr_value_str(tr_msg_arg(reply, 0), &v, &n) == TR_OK) {
+    if (!(*value = malloc(n ? n : 1))) {
+      tr_msg_free(reply);
+      return TR_ENOMEM;
+    }
+    memcpy(*value, v, n);
+    *len = n;
+  }
+  tr_msg_free(reply);
+  return TR_OK;
+}
