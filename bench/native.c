@@ -47,7 +47,7 @@ static uint64_t count(double n) {
   return v < 1 ? 1 : (uint64_t)v;
 }
 
-static void die(const char *what, int rc) {
+_Noreturn static void die(const char *what, int rc) {
   fprintf(stderr, "bench_native: %s: %s\n", what, tr_strerror(rc));
   exit(1);
 }

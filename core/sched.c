@@ -4,13 +4,17 @@
  * An actor is in the ready queue while it has something to do (mail it may
  * take, or a TR_YIELD to resume). A turn takes actors from the front, lets
  * each handle at most actor_budget messages and puts it back at the end if
- * it still has work, until turn_budget messages are used up: one busy actor
- * cannot starve the others, and the loop gets back to timers and I/O after
- * every turn. The idle handle is active exactly while the queue is not
- * empty, which keeps the loop from blocking; once it stops, the loop sleeps
- * in the poller and an idle host uses no CPU.
+ * it still has work, until turn_budget messages are used up or TURN_MS have
+ * passed: one busy actor cannot starve the others, and the loop gets back
+ * to timers and I/O soon (a Lua actor preempted again and again uses one
+ * message of the budget a slice: by count alone, a turn could hold timers
+ * back for hundreds of ms). The idle handle is active exactly while the
+ * queue is not empty, which keeps the loop from blocking; once it stops,
+ * the loop sleeps in the poller and an idle host uses no CPU.
  */
 #include "host.h"
+
+#define TURN_MS 10
 
 static void push(tr_host *h, tr_actor *a) {
   tr__list_push(&h->ready, &a->ready);
@@ -66,20 +70,38 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
   return i;
 }
 
+/* The loop's clock is read afresh within a turn -- after a dispatch that
+ * was long work (a Lua actor preempted), and every 16 dispatches anyway --
+ * so a message taken late in a long turn does not count as taken when the
+ * turn began (or a busy actor would look quiet to its supervisor,
+ * tr_quiet_ms, and be restarted), and the turn ends after TURN_MS. Not at
+ * every dispatch: a clock read costs about what a message does. */
 void tr__sched_turn(tr_host *h, uint32_t budget) {
   tr__link *l;
+  uint64_t start;
+  uint32_t since = 0; /* dispatches since the clock was read */
+  uv_update_time(h->loop);
+  start = uv_now(h->loop);
   while (budget && (l = tr__list_first(&h->ready))) {
     tr_actor *a = tr__container(l, tr_actor, ready);
     uint32_t n = h->cfg.actor_budget < budget ? h->cfg.actor_budget : budget;
     uint32_t used;
+    int preempted;
     tr__list_remove(l);
     h->stats.ready--;
     used = dispatch(h, a, n);
     budget -= used ? used : 1;
+    preempted = a->yielded;
     if (a->life == TR__EXITING)
       tr__actor_end(h, a, NULL); /* frees a */
     else if (tr__runnable(a))
       push(h, a); /* still busy: its quiet time goes on */
+    if (preempted || ++since == 16) {
+      since = 0;
+      uv_update_time(h->loop);
+      if (uv_now(h->loop) - start >= TURN_MS)
+        break;
+    }
   }
   if (tr__list_empty(&h->ready))
     uv_idle_stop(&h->idle);

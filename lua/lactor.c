@@ -9,6 +9,7 @@
  * runs the loop until its answer comes; waiting for mail needs an actor.
  */
 #include <string.h>
+#include <uv.h>
 
 #include "ltroupe.h"
 
@@ -486,6 +487,13 @@ static int l_heartbeat(lua_State *L) {
   return 0;
 }
 
+/* actor.now() -> a monotonic clock in milliseconds (a float, to the
+ * microsecond), for measuring: uv_hrtime, not the loop's cached time. */
+static int l_now(lua_State *L) {
+  lua_pushnumber(L, (lua_Number)uv_hrtime() / 1e6);
+  return 1;
+}
+
 /* actor.configure{...}: changes the settings given, after checking them
  * all, and returns every setting in force. Numbers: slice, hard_limit,
  * call_timeout, send_timeout. The store's, read when the router starts it
@@ -603,6 +611,7 @@ int luaopen_actor_core(lua_State *L) {
                                    {"receive", l_receive},
                                    {"sleep", l_sleep},
                                    {"after", l_after},
+                                   {"now", l_now},
                                    {"cancel", l_cancel},
                                    {"register", l_register},
                                    {"unregister", l_unregister},
@@ -620,6 +629,14 @@ int luaopen_actor_core(lua_State *L) {
                                    {"stats", l_stats},
                                    {"configure", l_configure},
                                    {NULL, NULL}};
+  if (!trL_host_find(L)) {
+    /* The main thread's extra space means "no actor" (trL_proc_of): Lua
+     * leaves it unset and coroutines copy it, so set it before anything
+     * reads it (lhost.c's ensure sets it too, but later). */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    *(trL_proc **)lua_getextraspace(lua_tothread(L, -1)) = NULL;
+    lua_pop(L, 1);
+  }
   trL_open_pid(L);
   /* actor.file comes with the module: the Lua writer needs it */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);

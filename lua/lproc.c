@@ -136,13 +136,24 @@ static void push_call_error(lua_State *co, tr_msg *m) {
 
 static int handle_msg(tr_actor *self, void *state, tr_msg *m);
 
-/* While the coroutine runs on m, actor.forward may send m on. */
+/* While the coroutine runs on m, actor.forward may send m on. A
+ * preemption is no wait of the handler's: m is kept across it (the core
+ * would free it), until the coroutine waits or ends. */
 static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
   trL_proc *p = state;
   int rc;
-  p->msg = m;
+  if (!p->kept)
+    p->msg = m;
   rc = handle_msg(self, state, m);
+  if (rc == TR_YIELD && p->msg) {
+    if (!p->kept && (p->msg = tr_keep(self, p->msg)) != NULL)
+      p->kept = 1;
+    return rc;
+  }
+  if (p->kept)
+    tr_msg_free(p->msg);
   p->msg = NULL;
+  p->kept = 0;
   return rc;
 }
 
@@ -204,6 +215,10 @@ static void proc_terminate(tr_actor *self, void *state, const char *reason) {
   trL_proc *p = state;
   lua_State *L = p->lh->L;
   *(trL_proc **)lua_getextraspace(p->co) = NULL;
+  if (p->kept)
+    tr_msg_free(p->msg);
+  p->msg = NULL;
+  p->kept = 0;
   lua_resetthread(p->co); /* closes pending to-be-closed variables */
   luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
   if (tr_self(self) == p->lh->root) {

@@ -62,8 +62,43 @@ static void free_lua_child(void *arg) {
 
 static const char *const fsync_names[] = {"everysec", "always", "no", NULL};
 
-/* Starts the router on lh's host, with the store behind it as configured.
- * Everything the router keeps pointers to lives in lh, as long as L. */
+/* Fixes the pair and its settings, the first time the service starts:
+ * the router starts it on the first request, so what a script's
+ * actor.configure set before then counts, and a restart changes nothing. */
+static void settle(trL_kv *kv, trL_host *lh) {
+  if (kv->settled)
+    return;
+  kv->settled = 1;
+  memcpy(kv->run_dir, kv->dir, sizeof kv->run_dir);
+  kv->cfg.dir = kv->run_dir;
+  kv->cfg.fsync = kv->fsync;
+  kv->writer.lh = kv->store.lh = lh;
+  kv->writer.fn_ref = kv->store.fn_ref = LUA_NOREF;
+  kv->writer.module = kv->lua_writer ? "actor.jsonwriter" : NULL;
+  kv->writer.args[0] = kv->run_dir;
+  kv->writer.args[1] = fsync_names[kv->fsync];
+  kv->writer.nargs = 2;
+  kv->store.module = kv->lua_store ? "actor.store" : NULL;
+  kv->store.nargs = 0;
+}
+
+static int start_writer(tr_host *h, void *arg, tr_pid *out) {
+  trL_host *lh = arg;
+  settle(&lh->kv, lh);
+  return lh->kv.writer.module ? start_lua_child(h, &lh->kv.writer, out)
+                              : tr_kv_log_writer_start(h, &lh->kv.cfg, out);
+}
+
+static int start_store(tr_host *h, void *arg, tr_pid *out) {
+  trL_host *lh = arg;
+  settle(&lh->kv, lh);
+  return lh->kv.store.module ? start_lua_child(h, &lh->kv.store, out)
+                             : tr_kv_store_start(h, &lh->kv.cfg, out);
+}
+
+/* Starts the router on lh's host, with the store behind it as configured
+ * (when it first starts). Everything the router keeps pointers to lives
+ * in lh, as long as L. */
 void trL_start_router(trL_host *lh) {
   trL_kv *kv = &lh->kv;
   tr_child_spec *w = &kv->children[0], *s = &kv->children[1];
@@ -71,34 +106,13 @@ void trL_start_router(trL_host *lh) {
   if (tr_whereis(lh->h, "router"))
     return;
   memset(kv->children, 0, sizeof kv->children);
-  kv->cfg.dir = kv->dir;
-  kv->cfg.fsync = kv->fsync;
+  kv->settled = 0;
   w->name = "kv.writer";
+  w->start = start_writer;
+  w->arg = lh;
   s->name = "kv";
-  if (kv->lua_writer) {
-    kv->writer.lh = lh;
-    kv->writer.fn_ref = LUA_NOREF;
-    kv->writer.module = "actor.jsonwriter";
-    kv->writer.args[0] = kv->dir;
-    kv->writer.args[1] = fsync_names[kv->fsync];
-    kv->writer.nargs = 2;
-    w->start = start_lua_child;
-    w->arg = &kv->writer;
-  } else {
-    w->start = tr_kv_log_writer_start;
-    w->arg = &kv->cfg;
-  }
-  if (kv->lua_store) {
-    kv->store.lh = lh;
-    kv->store.fn_ref = LUA_NOREF;
-    kv->store.module = "actor.store";
-    kv->store.nargs = 0;
-    s->start = start_lua_child;
-    s->arg = &kv->store;
-  } else {
-    s->start = tr_kv_store_start;
-    s->arg = &kv->cfg;
-  }
+  s->start = start_store;
+  s->arg = lh;
   memset(&kv->spec, 0, sizeof kv->spec);
   kv->spec.strategy = TR_ONE_FOR_ALL; /* a store restarts with its writer */
   kv->spec.children = kv->children;

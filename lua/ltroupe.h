@@ -35,6 +35,10 @@ typedef struct trL_kv {
   int fsync;      /* TR_FSYNC_* */
   int lua_store;  /* the Lua store instead of the native one */
   int lua_writer; /* the Lua JSON writer instead of the native log */
+  /* The settings above as they were when the service first started (on
+   * its first request): its restarts keep them. */
+  int settled;
+  char run_dir[1024];
   tr_kv_config cfg;
   trL_child writer, store;
   tr_child_spec children[2];
@@ -78,6 +82,7 @@ typedef struct trL_proc {
   uint64_t call_session;
   tr_pid last_from; /* sender of the message last received */
   tr_msg *msg;      /* the message being handled, for actor.forward */
+  uint8_t kept;     /* msg is ours: kept across a preemption */
 } trL_proc;
 
 /* lhost.c */

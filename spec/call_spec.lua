@@ -1,5 +1,5 @@
 -- actor.call, actor.call_timeout, actor.reply, actor.reply_error,
--- actor.calling and actor.serve.
+-- actor.calling, actor.serve and actor.forward.
 local actor = require "actor"
 local H = require "support.helpers"
 
@@ -374,5 +374,37 @@ describe("actor.serve", function()
       return { a, b, H.await_down(srv) }
     end)
     assert.same({ 4, 9, "normal" }, r)
+  end)
+end)
+
+describe("actor.forward", function()
+  -- A relay that forwards each call to `to`, after some work.
+  local function relay(to, work)
+    while true do
+      actor.receive()
+      local n = 0
+      for i = 1, work do n = n + i end
+      actor.forward(to)
+    end
+  end
+
+  it("sends a call on: the answer comes from the new callee", function()
+    local r = H.run(function()
+      local srv = actor.spawn(server)
+      local rel = actor.spawn(relay, srv, 0)
+      return { actor.call(rel, "sq", 7), table.pack(actor.call(rel, "echo", "a", nil, 3)) }
+    end)
+    assert.same({ 49, { "a", nil, 3, n = 3 } }, r)
+  end)
+
+  it("works after the handler was preempted (a preemption is not a wait)", function()
+    H.configured({ slice = 100 }, function()
+      local r = H.run(function()
+        local srv = actor.spawn(server)
+        local rel = actor.spawn(relay, srv, 20000) -- many slices of work
+        return { actor.call(rel, "sq", 7), actor.call(rel, "sq", 8) }
+      end)
+      assert.same({ 49, 64 }, r)
+    end)
   end)
 end)

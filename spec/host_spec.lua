@@ -64,6 +64,27 @@ describe("actor.configure", function()
     end)
     assert.equal("pong", r)
   end)
+
+  it("takes the store's settings made in a run until its first request; restarts keep them",
+    function()
+      local kv = require "actor.kv"
+      local dir = os.tmpname()
+      os.remove(dir)
+      local old = actor.configure()
+      local ok, r = pcall(H.run, function()
+        actor.configure { store = "lua", writer = "json", data_dir = dir }
+        kv.set("k", "v") -- starts the store: the Lua pair, on dir
+        actor.configure { store = "c", writer = "log" } -- too late for this run
+        actor.reset("kv")
+        local f = io.open(dir .. "/data.json")
+        if f then f:close() end
+        return { kv.get("k"), f ~= nil }
+      end)
+      actor.configure(old)
+      os.execute("rm -rf '" .. dir .. "'")
+      assert(ok, r)
+      assert.same({ "v", true }, r)
+    end)
 end)
 
 describe("actor.stats", function()

@@ -1,4 +1,4 @@
--- actor.sleep, actor.after and actor.cancel.
+-- actor.sleep, actor.after, actor.cancel and actor.now.
 local actor = require "actor"
 local H = require "support.helpers"
 
@@ -109,5 +109,20 @@ describe("actor.cancel", function()
   it("needs an integer", function()
     local ok = H.run(function() return pcall(actor.cancel, "id") end)
     assert.is_false(ok)
+  end)
+end)
+
+describe("actor.now", function()
+  it("is a monotonic clock in milliseconds, finer than a millisecond", function()
+    local t0, t1, t2 = H.run(function()
+      local a = actor.now()
+      local b = actor.now()
+      actor.sleep(30)
+      return a, b, actor.now()
+    end)
+    assert.equal("float", math.type(t0))
+    assert.is_true(t1 >= t0)
+    assert.is_true(t2 - t1 >= 29 and t2 - t1 < 1000)
+    assert.is_true(actor.now() >= t2) -- works outside any actor too
   end)
 end)

@@ -26,7 +26,8 @@
  * filesystems leaves) is a torn write; anything else is corruption. The
  * caller decides what to do about either (logwriter.c cuts a torn log tail
  * off, keeps a corrupt one aside first). Files are read in a window of at
- * least 1 MiB that grows to the largest record, never whole.
+ * least 1 MiB that grows to the largest record (but never past the file's
+ * end, whatever a garbled length claims), never whole.
  *
  * Replaying a log over the snapshot taken after it is harmless: the last
  * record for each key in that log is the key's state when the snapshot
@@ -42,7 +43,13 @@
 #include <string.h>
 #include <zlib.h>
 
-#define WINDOW (1u << 20)     /* reading and writing in chunks of this */
+/* Reading and writing in chunks of this. The fuzz build (fuzz/) makes it
+ * small, so that short inputs reach the window's moves and growth. */
+#ifdef TR_KVLOG_WINDOW
+#define WINDOW TR_KVLOG_WINDOW
+#else
+#define WINDOW (1u << 20)
+#endif
 #define TICK_BYTES (4u << 20) /* call tick after this many bytes */
 
 /* ------------------------------------------------------------ encoding */
@@ -292,12 +299,12 @@ int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
   reader r = {io, fd, NULL, WINDOW, 0, 0, 0, 0, 0};
   struct stat st;
   uint64_t next_tick = TICK_BYTES;
-  int ended = 0, status = TR_KVLOAD_OK;
-  size_t n;
+  int ended = 0, status = TR_KVLOAD_OK, sized = 0;
+  size_t n, need;
 
   memset(out, 0, sizeof *out);
   if (io->fstat(fd, &st) == 0)
-    out->size = (uint64_t)st.st_size;
+    out->size = (uint64_t)st.st_size, sized = 1;
   if (!(r.buf = malloc(r.cap))) {
     out->status = TR_KVLOAD_NOMEM;
     return out->status;
@@ -353,7 +360,12 @@ int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
       status = rest_is_zero(&r) ? TR_KVLOAD_TORN : TR_KVLOAD_CORRUPT;
       break;
     }
-    if (fill(&r, TR_KVLOG_FRAME + len))
+    /* Never a window larger than what is left of the file: a garbled
+     * length in a short file is found out without allocating its claim. */
+    need = TR_KVLOG_FRAME + (size_t)len;
+    if (sized && out->size >= r.pos && need > out->size - r.pos)
+      need = (size_t)(out->size - r.pos);
+    if (fill(&r, need))
       goto done;
     if (avail(&r) < TR_KVLOG_FRAME + len) {
       /* Unfinished: a torn write if what there is could be its start; a

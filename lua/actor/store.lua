@@ -8,6 +8,11 @@ local actor = require "actor"
 
 local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
 
+-- A bad request gets an error reply, and a send (nobody to answer) nothing.
+local function refuse(why)
+  if actor.calling() then actor.reply_error(why) end
+end
+
 local function bad_key(key)
   if type(key) ~= "string" then return "a key is a string" end
   if #key == 0 or #key > MAX_KEY then
@@ -28,10 +33,21 @@ return function()
     cursor, info, refused = nxt, text, why
   until cursor == nil
 
+  -- Passes the change being handled on to the writer, which answers the
+  -- caller; false when the writer cannot take it (gone: said here, as the
+  -- native store says it; full: the core tells the caller).
+  local function pass_on()
+    if not actor.alive(writer) then
+      refuse("kv: the writer is not running; nothing was changed")
+      return false
+    end
+    return actor.forward(writer) == true
+  end
+
   local ops = {}
   function ops.get(key)
     local bad = bad_key(key)
-    if bad then return actor.reply_error(bad) end
+    if bad then return refuse(bad) end
     return data[key]
   end
   function ops.set(key, value)
@@ -40,20 +56,20 @@ return function()
     if not bad and #value > MAX_VALUE then
       bad = "a value has at most " .. MAX_VALUE .. " bytes"
     end
-    if bad then return actor.reply_error(bad) end
-    if refused then return actor.reply_error("the store cannot write: " .. refused) end
+    if bad then return refuse(bad) end
+    if refused then return refuse("the store cannot write: " .. refused) end
+    if not pass_on() then return end -- only what the writer took is applied
     if data[key] == nil then count = count + 1 end
     data[key] = value
-    actor.forward(writer)
   end
   function ops.delete(key)
     local bad = bad_key(key)
-    if bad then return actor.reply_error(bad) end
-    if refused then return actor.reply_error("the store cannot write: " .. refused) end
+    if bad then return refuse(bad) end
+    if refused then return refuse("the store cannot write: " .. refused) end
     if data[key] == nil then return true end -- nothing to write down
+    if not pass_on() then return end
     count = count - 1
     data[key] = nil
-    actor.forward(writer)
   end
   function ops.count() return count end
   function ops.info() return info end
@@ -63,7 +79,7 @@ return function()
     failed = function(why) refused = why end,
     kv = function(op, ...)
       local f = ops[op]
-      if not f then return actor.reply_error("unknown request '" .. tostring(op) .. "'") end
+      if not f then return refuse("unknown request '" .. tostring(op) .. "'") end
       return f(...)
     end,
   }

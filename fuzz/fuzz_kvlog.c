@@ -1,0 +1,373 @@
+/*
+ * fuzz_kvlog.c -- libFuzzer target for the native writer's loader
+ * (core/actors/kvlog.c): tr_kvlog_load on arbitrary kv.log and kv.snap
+ * content. It is what the writer's start (kvrecover.c) runs on both files,
+ * and the narrowest entry point that parses a file's bytes; the input is
+ * served from memory through the tr_kv_io seam (kvio.h), no file involved.
+ *
+ * Each input is read as a log and as a snapshot. The loader must never
+ * crash, leak or read out of bounds, and it must keep only a valid
+ * prefix: a small reference parser here, written from the format's
+ * description at the top of kvlog.c, says how long the good prefix is,
+ * how many records it holds and what map they make, and the loader must
+ * agree on all three (and call a file OK only when all of it is good,
+ * TORN when only zero bytes follow the prefix). Then:
+ *   - the same file read in 3-byte pieces after an EINTR (and, for odd
+ *     sizes, with fstat failing) loads the same;
+ *   - a read failing half-way gives TR_KVLOAD_IOERR with its errno (or
+ *     the same result, when the loader had stopped before it);
+ *   - the loaded map, written back as a snapshot with the writer's own
+ *     encoder (tr_kvlog_put_set / _put_end), loads whole and equal.
+ *
+ * The fuzz build reads through a window of 64 bytes (TR_KVLOG_WINDOW, see
+ * CMakeLists.txt) instead of 1 MiB, so that short inputs exercise how the
+ * loader moves and grows it.
+ *
+ * Run by scripts/fuzz; seeds in fuzz/corpus/fuzz_kvlog/.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "kvlog.h"
+
+#define CHECK(c) ((c) ? (void)0 : failed(#c, __LINE__))
+
+_Noreturn static void failed(const char *what, int line) {
+  fprintf(stderr, "fuzz_kvlog.c:%d: check failed: %s\n", line, what);
+  abort();
+}
+
+/* ------------------------------------------------ the file, in memory */
+
+#define MEMFD 1000
+
+static struct {
+  const uint8_t *p;
+  size_t n, pos;
+  size_t chunk;   /* the most one read returns */
+  int eintr;      /* the next read fails with EINTR */
+  int nostat;     /* fstat fails */
+  size_t fail_at; /* reads at or past this offset fail with EIO */
+} mem;
+
+static void serve(const uint8_t *p, size_t n) {
+  mem.p = p, mem.n = n, mem.pos = 0;
+  mem.chunk = (size_t)-1, mem.eintr = 0, mem.nostat = 0;
+  mem.fail_at = (size_t)-1;
+}
+
+static ssize_t mem_read(int fd, void *buf, size_t n) {
+  size_t k;
+  CHECK(fd == MEMFD);
+  if (mem.eintr) {
+    mem.eintr = 0;
+    errno = EINTR;
+    return -1;
+  }
+  if (mem.pos >= mem.fail_at) {
+    errno = EIO;
+    return -1;
+  }
+  k = mem.n - mem.pos;
+  if (k > n)
+    k = n;
+  if (k > mem.chunk)
+    k = mem.chunk;
+  if (mem.fail_at - mem.pos < k)
+    k = mem.fail_at - mem.pos;
+  if (k)
+    memcpy(buf, mem.p + mem.pos, k);
+  mem.pos += k;
+  return (ssize_t)k;
+}
+
+static int mem_fstat(int fd, struct stat *st) {
+  CHECK(fd == MEMFD);
+  if (mem.nostat) {
+    errno = EIO;
+    return -1;
+  }
+  memset(st, 0, sizeof *st);
+  st->st_size = (off_t)mem.n;
+  return 0;
+}
+
+/* The loader reads; anything else it calls is a bug. */
+static int no_open(const char *path, int flags, mode_t mode) {
+  (void)path, (void)flags, (void)mode;
+  failed("the loader opened a file", __LINE__);
+  return -1;
+}
+static ssize_t no_write(int fd, const void *buf, size_t n) {
+  (void)fd, (void)buf, (void)n;
+  failed("the loader wrote", __LINE__);
+  return -1;
+}
+static int no_fd(int fd) {
+  (void)fd;
+  failed("the loader fsynced or closed", __LINE__);
+  return -1;
+}
+static int no_truncate(int fd, off_t len) {
+  (void)fd, (void)len;
+  failed("the loader truncated", __LINE__);
+  return -1;
+}
+static off_t no_seek(int fd, off_t off, int whence) {
+  (void)fd, (void)off, (void)whence;
+  failed("the loader seeked", __LINE__);
+  return -1;
+}
+static int no_rename(const char *from, const char *to) {
+  (void)from, (void)to;
+  failed("the loader renamed", __LINE__);
+  return -1;
+}
+static int no_unlink(const char *path) {
+  (void)path;
+  failed("the loader unlinked", __LINE__);
+  return -1;
+}
+static int no_mkdir(const char *path, mode_t mode) {
+  (void)path, (void)mode;
+  failed("the loader made a directory", __LINE__);
+  return -1;
+}
+static int no_flock(int fd, int op) {
+  (void)fd, (void)op;
+  failed("the loader locked", __LINE__);
+  return -1;
+}
+
+static const tr_kv_io mem_io = {no_open,     mem_read,  no_write,  no_fd,
+                                no_truncate, no_seek,   mem_fstat, no_fd,
+                                no_rename,   no_unlink, no_mkdir,  no_flock};
+
+static unsigned ticks;
+static void tick(void *ud) {
+  (void)ud;
+  ticks++;
+}
+
+/* Loads what mem serves into a new map (returned, to free). */
+static tr_kvmap *load(int snapshot, tr_kvload *out) {
+  tr_kvmap *map = tr_kvmap_new();
+  CHECK(map != NULL);
+  tr_kvlog_load(&mem_io, MEMFD, snapshot, map, tick, NULL, out);
+  return map;
+}
+
+/* ------------------------------------------- the reference parser */
+
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+typedef struct ref {
+  int header;         /* TR_KVLOAD_OK, _EMPTY, _BAD_MAGIC or _BAD_VERSION */
+  int ended;          /* a snapshot's end mark was read */
+  uint64_t valid_end; /* the good prefix */
+  uint64_t records;
+} ref;
+
+/* One body; 0 when it is good (and applied to map), -1 when not. */
+static int ref_body(const uint8_t *b, uint32_t len, int snapshot, tr_kvmap *map,
+                    ref *r) {
+  uint32_t klen, vlen;
+  if (b[0] == 'E') {
+    if (!snapshot || len != 9 ||
+        ((uint64_t)le32(b + 1) | (uint64_t)le32(b + 5) << 32) != r->records)
+      return -1;
+    r->ended = 1;
+    return 0;
+  }
+  if ((b[0] != 'S' && b[0] != 'D') || len < 5)
+    return -1;
+  klen = le32(b + 1);
+  if (klen < 1 || klen > TR_KV_MAX_KEY || len - 5 < klen)
+    return -1;
+  if (b[0] == 'D') {
+    if (snapshot || len != 5 + klen)
+      return -1;
+    tr_kvmap_delete(map, b + 5, klen);
+    return 0;
+  }
+  if (len - 5 - klen < 4)
+    return -1;
+  vlen = le32(b + 5 + klen);
+  if (vlen > TR_KV_MAX_VALUE || len - 9 - klen != vlen)
+    return -1;
+  CHECK(tr_kvmap_set(map, b + 5, klen, b + 9 + klen, vlen) == 0);
+  return 0;
+}
+
+static void ref_parse(const uint8_t *p, size_t n, int snapshot, tr_kvmap *map,
+                      ref *r) {
+  const char *magic = snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC;
+  size_t off = TR_KVLOG_HEADER;
+  memset(r, 0, sizeof *r);
+  if (n < TR_KVLOG_HEADER) {
+    r->header = n == 0 || memcmp(p, magic, n < 7 ? n : 7) == 0
+                    ? TR_KVLOAD_EMPTY
+                    : TR_KVLOAD_BAD_MAGIC;
+    return;
+  }
+  if (memcmp(p, magic, 7)) {
+    r->header = TR_KVLOAD_BAD_MAGIC;
+    return;
+  }
+  if (p[7] != TR_KVLOG_VERSION) {
+    r->header = TR_KVLOAD_BAD_VERSION;
+    return;
+  }
+  r->header = TR_KVLOAD_OK;
+  r->valid_end = off;
+  while (!r->ended && n - off >= TR_KVLOG_FRAME) {
+    uint32_t len = le32(p + off), sum = le32(p + off + 4);
+    uLong c;
+    if (len == 0 || len > TR_KVLOG_MAX_BODY || len > n - off - TR_KVLOG_FRAME)
+      break;
+    c = crc32(crc32(0L, Z_NULL, 0), p + off, 4);
+    c = crc32(c, p + off + TR_KVLOG_FRAME, (uInt)len);
+    if ((uint32_t)c != sum ||
+        ref_body(p + off + TR_KVLOG_FRAME, len, snapshot, map, r))
+      break;
+    if (!r->ended)
+      r->records++;
+    off += TR_KVLOG_FRAME + len;
+    r->valid_end = off;
+  }
+}
+
+/* ------------------------------------------------------- the checks */
+
+static void same_map(const tr_kvmap *a, const tr_kvmap *b) {
+  size_t cursor = 0, klen, vlen, blen;
+  const char *key, *val, *bval;
+  CHECK(tr_kvmap_count(a) == tr_kvmap_count(b));
+  while (tr_kvmap_next(a, &cursor, &key, &klen, &val, &vlen)) {
+    CHECK(tr_kvmap_get(b, key, klen, &bval, &blen) == 1);
+    CHECK(blen == vlen && (vlen == 0 || memcmp(val, bval, vlen) == 0));
+  }
+}
+
+static void same_load(const tr_kvload *a, const tr_kvload *b) {
+  CHECK(a->status == b->status && a->records == b->records &&
+        a->valid_end == b->valid_end && a->size == b->size);
+}
+
+/* Every status has its line, which fits any buffer. */
+static void describe(const tr_kvload *l) {
+  char small[16], line[400];
+  tr_kvlog_describe(l, "kv.log", small, sizeof small);
+  tr_kvlog_describe(l, "kv.log", line, sizeof line);
+  CHECK(strlen(small) < sizeof small && strlen(line) > 0);
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+/* The loaded map as a snapshot, written by the writer's encoder. */
+static void rewrite(const tr_kvmap *map) {
+  tr_kvbuf b = {0};
+  size_t cursor = 0, klen, vlen;
+  const char *key, *val;
+  tr_kvmap *again;
+  tr_kvload l;
+  CHECK(tr_kvlog_put_end(&b, 0) == 0); /* room for the header, replaced */
+  memcpy(b.p, TR_KVSNAP_MAGIC, 7);
+  b.p[7] = TR_KVLOG_VERSION;
+  b.len = TR_KVLOG_HEADER;
+  while (tr_kvmap_next(map, &cursor, &key, &klen, &val, &vlen))
+    CHECK(tr_kvlog_put_set(&b, key, klen, val, vlen) == 0);
+  CHECK(tr_kvlog_put_end(&b, tr_kvmap_count(map)) == 0);
+  serve((const uint8_t *)b.p, b.len);
+  again = load(1, &l);
+  CHECK(l.status == TR_KVLOAD_OK && l.records == tr_kvmap_count(map) &&
+        l.valid_end == b.len && l.size == b.len);
+  same_map(map, again);
+  tr_kvmap_free(again);
+  tr_kvbuf_free(&b);
+}
+
+static void one(const uint8_t *data, size_t size, int snapshot) {
+  tr_kvmap *map, *want, *other;
+  tr_kvload l, l2;
+  ref r;
+
+  serve(data, size);
+  map = load(snapshot, &l);
+  describe(&l);
+  CHECK(l.size == size && l.valid_end <= size);
+  CHECK(l.status != TR_KVLOAD_IOERR && l.status != TR_KVLOAD_NOMEM);
+
+  want = tr_kvmap_new();
+  CHECK(want != NULL);
+  ref_parse(data, size, snapshot, want, &r);
+  if (r.header != TR_KVLOAD_OK) {
+    CHECK(l.status == r.header);
+    CHECK(l.records == 0 && l.valid_end == 0 && tr_kvmap_count(map) == 0);
+  } else {
+    int whole = r.valid_end == size && (!snapshot || r.ended);
+    CHECK(l.valid_end == r.valid_end && l.records == r.records);
+    same_map(map, want);
+    if (whole)
+      CHECK(l.status == TR_KVLOAD_OK);
+    else
+      CHECK(l.status == TR_KVLOAD_TORN || l.status == TR_KVLOAD_CORRUPT);
+    if (!whole && !r.ended && all_zero(data + r.valid_end, size - r.valid_end))
+      CHECK(l.status == TR_KVLOAD_TORN);
+    if (snapshot && r.ended && r.valid_end < size)
+      CHECK(l.status == TR_KVLOAD_CORRUPT);
+  }
+
+  /* Short reads and an EINTR change nothing; nor does a failed fstat,
+   * but for the size reported (the loader uses fstat's size to bound its
+   * window; without it, it trusts the length fields as far as they go). */
+  serve(data, size);
+  mem.chunk = 3, mem.eintr = 1, mem.nostat = size & 1;
+  other = load(snapshot, &l2);
+  if (mem.nostat)
+    l2.size = l.size;
+  same_load(&l, &l2);
+  same_map(map, other);
+  tr_kvmap_free(other);
+
+  /* A read error half-way is reported as one, with its errno, after no
+   * more than the good records before it; unless the loader had stopped
+   * before, as it does at a bad header or a bad record. */
+  if (size > TR_KVLOG_HEADER) {
+    serve(data, size);
+    mem.fail_at = size / 2;
+    other = load(snapshot, &l2);
+    if (l2.status == TR_KVLOAD_IOERR) {
+      CHECK(l2.err == EIO && l2.valid_end <= mem.fail_at &&
+            l2.records <= l.records);
+      describe(&l2);
+    } else {
+      same_load(&l, &l2);
+      same_map(map, other);
+    }
+    tr_kvmap_free(other);
+  }
+
+  if (r.header == TR_KVLOAD_OK)
+    rewrite(map);
+  tr_kvmap_free(want);
+  tr_kvmap_free(map);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  one(data, size, 0);
+  one(data, size, 1);
+  return 0;
+}
