@@ -498,9 +498,11 @@ static int l_now(lua_State *L) {
  * all, and returns every setting in force. Numbers: slice, hard_limit,
  * call_timeout, send_timeout. The store's, read when the router starts it
  * (on its first request): store = "c" | "lua", writer = "log" | "json",
- * data_dir, fsync = "everysec" | "always" | "no". */
-static const char *const num_keys[] = {"slice", "hard_limit", "call_timeout",
-                                       "send_timeout", NULL};
+ * data_dir, fsync = "everysec" | "always" | "no". memory_limit (MiB,
+ * 1024) bounds the Lua heap of all the host's Lua actors together. */
+static const char *const num_keys[] = {"slice",        "hard_limit",
+                                       "call_timeout", "send_timeout",
+                                       "memory_limit", NULL};
 static const char *const str_keys[] = {"store", "writer", "data_dir", "fsync",
                                        NULL};
 static const char *const stores[] = {"c", "lua", NULL};
@@ -524,14 +526,15 @@ static int choice(lua_State *L, const char *key, const char *const *list) {
 static int l_configure(lua_State *L) {
   trL_host *lh = host(L);
   trL_kv *kv = &lh->kv;
-  uint32_t *nums[4], next[4];
+  uint32_t *nums[5], next[5];
   int store = kv->lua_store, writer = kv->lua_writer, fsync = kv->fsync, i;
   const char *dir = NULL;
   nums[0] = &lh->slice;
   nums[1] = &lh->hard_limit;
   nums[2] = &lh->call_timeout;
   nums[3] = &lh->send_timeout;
-  for (i = 0; i < 4; i++)
+  nums[4] = &lh->memory_mib;
+  for (i = 0; i < 5; i++)
     next[i] = *nums[i];
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -567,15 +570,16 @@ static int l_configure(lua_State *L) {
       lua_pop(L, 1);
     }
   }
-  for (i = 0; i < 4; i++)
+  for (i = 0; i < 5; i++)
     *nums[i] = next[i];
+  lh->mem_limit = (size_t)lh->memory_mib << 20;
   kv->lua_store = store;
   kv->lua_writer = writer;
   kv->fsync = fsync;
   if (dir)
     strcpy(kv->dir, dir);
   lua_createtable(L, 0, 8);
-  for (i = 0; i < 4; i++) {
+  for (i = 0; i < 5; i++) {
     lua_pushinteger(L, *nums[i]);
     lua_setfield(L, -2, num_keys[i]);
   }

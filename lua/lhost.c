@@ -17,6 +17,9 @@
 
 static int host_gc(lua_State *L) {
   trL_host *lh = lua_touserdata(L, 1);
+  /* The wrapper's state is this userdata, about to go: the state's own
+   * allocator frees what is left. */
+  lua_setallocf(L, lh->alloc, lh->alloc_ud);
   if (lh->owns_host && lh->h)
     tr_host_free(lh->h);
   lh->h = NULL;
@@ -32,6 +35,24 @@ trL_host *trL_host_find(lua_State *L) {
 }
 
 /* The trL_host userdata of L, made (without a tr_host) if missing. */
+/* Counts the heap and refuses growth past mem_limit while a Lua actor runs
+ * (lh->running): the allocation fails inside that actor's coroutine, after
+ * an emergency collection, and ends that actor only. Outside an actor --
+ * the layer's own C code pushing a message, a host's bookkeeping -- it
+ * never refuses, for a failure there would have nothing to unwind to. */
+static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  trL_host *lh = ud;
+  size_t old = ptr ? osize : 0;
+  void *p;
+  if (nsize > old && lh->running &&
+      lh->mem_used + (nsize - old) > lh->mem_limit)
+    return NULL;
+  p = lh->alloc(lh->alloc_ud, ptr, osize, nsize);
+  if (p || nsize == 0)
+    lh->mem_used = lh->mem_used - old + nsize;
+  return p;
+}
+
 static trL_host *ensure(lua_State *L) {
   trL_host *lh = trL_host_find(L);
   if (lh)
@@ -55,6 +76,12 @@ static trL_host *ensure(lua_State *L) {
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, TRL_HOST);
   *(trL_proc **)lua_getextraspace(main_L) = NULL;
+  lh->memory_mib = 1024;
+  lh->mem_limit = (size_t)lh->memory_mib << 20;
+  lh->mem_used =
+      (size_t)lua_gc(L, LUA_GCCOUNT) * 1024 + lua_gc(L, LUA_GCCOUNTB);
+  lh->alloc = lua_getallocf(L, &lh->alloc_ud);
+  lua_setallocf(L, limited_alloc, lh);
   return lh;
 }
 

@@ -97,6 +97,11 @@ static int resume(trL_proc *p, int nargs) {
     lua_settop(co, 0);
     return TR_STOP;
   }
+  if (rc == LUA_ERRMEM) {
+    lua_settop(co, 0);
+    lua_pushfstring(co, "out of memory: the Lua heap limit (%d MiB) is reached",
+                    (int)(p->lh->mem_limit >> 20));
+  }
   {
     const char *msg = error_text(co);
     tr_host *h = tr_actor_host(p->self);

@@ -57,6 +57,12 @@ typedef struct trL_host {
   uint32_t hard_limit; /* slices in a non-yieldable call before a kill */
   uint32_t call_timeout, send_timeout; /* ms, defaults */
   struct trL_proc *running;            /* the actor being resumed, or NULL */
+  /* The Lua heap's limit, kept by an allocator wrapped around the state's
+   * own: what actors allocate while they run may not pass it. */
+  lua_Alloc alloc;
+  void *alloc_ud;
+  size_t mem_used, mem_limit;
+  uint32_t memory_mib; /* mem_limit in MiB, as actor.configure sets it */
   /* A coroutine being spawned, handed from actor.spawn to init. */
   lua_State *spawning;
   int spawning_ref, spawning_nargs;
