@@ -147,9 +147,11 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m);
 static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
   trL_proc *p = state;
   int rc;
+  TRL_STACK_MARK(p->lh->L); /* a handler leaves the main state as it was */
   if (!p->kept)
     p->msg = m;
   rc = handle_msg(self, state, m);
+  TRL_STACK_CHECK(p->lh->L);
   if (rc == TR_YIELD && p->msg) {
     if (!p->kept && (p->msg = tr_keep(self, p->msg)) != NULL)
       p->kept = 1;

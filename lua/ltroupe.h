@@ -16,6 +16,18 @@
 
 #define TRL_PID "actor.pid" /* metatable of pid userdata */
 
+/* Debug builds check the layer's own stack discipline where C code runs
+ * between Lua calls (Debian's liblua is built without LUA_USE_APICHECK, so
+ * Lua's own API checks are not there to catch a slip). */
+#ifndef NDEBUG
+#include <assert.h>
+#define TRL_STACK_MARK(L) const int trl_top_ = lua_gettop(L)
+#define TRL_STACK_CHECK(L) assert(lua_gettop(L) == trl_top_)
+#else
+#define TRL_STACK_MARK(L) ((void)0)
+#define TRL_STACK_CHECK(L) ((void)0)
+#endif
+
 /* A supervisor child that is a Lua actor: a function in the registry, or
  * a module whose value is the actor's function, with string arguments
  * (lservice.c). */
