@@ -268,12 +268,7 @@ void tr__shutdown(tr_host *h) {
   /* Nothing comes through the async any more: let a borrowed loop's own
    * uv_run return instead of waiting on it forever. */
   uv_unref((uv_handle_t *)&h->async);
-  uv_mutex_lock(&h->inbox_lock);
-  h->stopped = 1;
-  m = h->inbox_head;
-  h->inbox_head = h->inbox_tail = NULL;
-  h->inbox_len = 0;
-  uv_mutex_unlock(&h->inbox_lock);
+  m = tr__inbox_take(h, 1);
   while (m) {
     tr_msg *next = m->next;
     h->stats.dead_letters++;

@@ -9,6 +9,9 @@
  * comes first frees the ref; anything after it finds no ref and is dropped
  * as a late reply.
  */
+#include <stdarg.h>
+#include <stdio.h>
+
 #include "host.h"
 
 int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
@@ -75,6 +78,33 @@ int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply) {
     return TR_EINVAL;
   }
   return tr_reply_to(h, request->from, request->session, reply);
+}
+
+static tr_msg *error_msg(const char *fmt, va_list ap) {
+  char text[1024];
+  vsnprintf(text, sizeof text, fmt, ap);
+  return tr_msg_pack("error", "s", text);
+}
+
+int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt, ...) {
+  va_list ap;
+  tr_msg *m;
+  if (!request || request->kind != TR_KIND_CALL)
+    return TR_EINVAL;
+  va_start(ap, fmt);
+  m = error_msg(fmt, ap);
+  va_end(ap);
+  return tr_reply_to(h, request->from, request->session, m);
+}
+
+int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
+                      const char *fmt, ...) {
+  va_list ap;
+  tr_msg *m;
+  va_start(ap, fmt);
+  m = error_msg(fmt, ap);
+  va_end(ap);
+  return tr_reply_to(h, caller, session, m);
 }
 
 void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,

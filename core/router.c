@@ -84,9 +84,7 @@ static tr_msg *unhold(dest *d) {
 
 /* Answers a call with an error the caller's call raises; drops a send. */
 static void refuse(router *r, tr_msg *m, const char *why) {
-  if (tr_msg_kind(m) == TR_KIND_CALL)
-    tr_reply(r->h, m, tr_msg_pack("error", "s", why));
-  else
+  if (tr_reply_error(r->h, m, "%s", why) == TR_EINVAL)
     tr_host_log(r->h, TR_LOG_WARN, "router: dropped a message: %s", why);
 }
 
@@ -125,8 +123,7 @@ static void fail_held(router *r, dest *d, const char *why) {
   while (d->len) {
     tr_msg *m = unhold(d);
     if (tr_msg_kind(m) == TR_KIND_CALL)
-      tr_reply_to(r->h, tr_msg_from(m), tr_msg_session(m),
-                  tr_msg_pack("error", "s", why));
+      tr_reply_error_to(r->h, tr_msg_from(m), tr_msg_session(m), "%s", why);
     tr_msg_free(m);
   }
 }
@@ -276,8 +273,8 @@ static void answer(router *r, tr_msg *m) {
     if (tr_msg_kind(m) == TR_KIND_REPLY)
       tr_reply_to(r->h, rl.caller, rl.caller_session, tr_keep(r->self, m));
     else
-      tr_reply_to(r->h, rl.caller, rl.caller_session,
-                  tr_msg_pack("error", "s", "the restart did not finish"));
+      tr_reply_error_to(r->h, rl.caller, rl.caller_session,
+                        "the restart did not finish");
     return;
   }
 }

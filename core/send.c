@@ -73,13 +73,20 @@ static int inbox_put(tr_host *h, tr_pid to, tr_msg *m) {
   return rc;
 }
 
-void tr__inbox_drain(tr_host *h) {
+tr_msg *tr__inbox_take(tr_host *h, int stop) {
   tr_msg *m;
   uv_mutex_lock(&h->inbox_lock);
   m = h->inbox_head;
   h->inbox_head = h->inbox_tail = NULL;
   h->inbox_len = 0;
+  if (stop)
+    h->stopped = 1; /* under the lock: senders learn it from here on */
   uv_mutex_unlock(&h->inbox_lock);
+  return m;
+}
+
+void tr__inbox_drain(tr_host *h) {
+  tr_msg *m = tr__inbox_take(h, 0);
   while (m) {
     tr_msg *next = m->next;
     tr_pid to = m->session;

@@ -218,14 +218,13 @@ static void on_call(sup *s, tr_msg *m) {
   tr_msg *r;
   if (tr_msg_is(m, "restart") && tr_msg_unpack(m, "s", &name, &len) == TR_OK) {
     if (!(c = find_name(s, name, len))) {
-      tr_reply(s->h, m, tr_msg_pack("error", "s", "no such child"));
+      tr_reply_error(s->h, m, "no such child");
       return;
     }
     stop_child(s, c, "reset");
     restart(s, (size_t)(c - s->c), 0);
     if (s->gave_up)
-      tr_reply(s->h, m,
-               tr_msg_pack("error", "s", "restart intensity exceeded"));
+      tr_reply_error(s->h, m, "restart intensity exceeded");
     else
       tr_reply(s->h, m, tr_msg_pack("reply", "s", "ok"));
   } else if (tr_msg_is(m, "children")) {
@@ -236,7 +235,7 @@ static void on_call(sup *s, tr_msg *m) {
     }
     tr_reply(s->h, m, r);
   } else {
-    tr_reply(s->h, m, tr_msg_pack("error", "s", "unknown request"));
+    tr_reply_error(s->h, m, "unknown request");
   }
 }
 

@@ -360,6 +360,22 @@ int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply);
 /* Answers a call later, from its caller's pid and session. */
 int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply);
 
+/* Answers a call with an error: a reply named "error" whose one argument is
+ * the text (printf-style), which the caller's actor.call raises. The
+ * convention of every request troupe's own actors answer. TR_EINVAL, and
+ * nothing sent, if request is not a call. */
+int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
+                      const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* A call from outside any actor (the embedding program, on the loop thread,
  * not inside a callback): runs the loop until the answer comes. On success
  * *reply holds the reply, to be freed with tr_msg_free. A failed call

@@ -51,7 +51,6 @@
  * store needs (keys and values are held twice), the price of writing a
  * snapshot without asking the store for its data.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,21 +92,6 @@ static void answer(writer *w, tr_pid caller, uint64_t session, tr_msg *r) {
     tr_msg_free(r);
 }
 
-static void refuse(writer *w, const tr_msg *m, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-static void refuse(writer *w, const tr_msg *m, const char *fmt, ...) {
-  char text[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  if (tr_msg_kind(m) == TR_KIND_CALL)
-    tr_reply(w->h, m, tr_msg_pack("error", "s", text));
-}
-
 void tr_kvwriter_refuse(writer *w, const char *why) {
   if (w->refused)
     return;
@@ -130,8 +114,7 @@ static void fail(writer *w, const char *what, int err) {
   snprintf(why, sizeof why, "%s failed: %s", what, strerror(err));
   tr_kvwriter_refuse(w, why);
   for (i = 0; i < w->nwait; i++)
-    answer(w, w->wait[i].caller, w->wait[i].session,
-           tr_msg_pack("error", "s", why));
+    tr_reply_error_to(w->h, w->wait[i].caller, w->wait[i].session, "%s", why);
   w->nwait = 0;
   w->batch.len = 0;
   w->batch_records = 0;
@@ -251,32 +234,32 @@ static void on_change(writer *w, tr_msg *m) {
   int set;
   if (argc < 2 || tr_value_str(tr_msg_arg(m, 0), &op, &oplen) ||
       tr_value_str(tr_msg_arg(m, 1), &key, &klen)) {
-    refuse(w, m, "kv.writer: bad request");
+    tr_reply_error(w->h, m, "kv.writer: bad request");
     return;
   }
   set = oplen == 3 && !memcmp(op, "set", 3);
   if (!set && !(oplen == 6 && !memcmp(op, "delete", 6))) {
-    refuse(w, m, "kv.writer: only set and delete change data");
+    tr_reply_error(w->h, m, "kv.writer: only set and delete change data");
     return;
   }
   if (argc != (set ? 3u : 2u) ||
       (set && tr_value_str(tr_msg_arg(m, 2), &val, &vlen))) {
-    refuse(w, m, "kv.writer: bad request");
+    tr_reply_error(w->h, m, "kv.writer: bad request");
     return;
   }
   if (klen == 0 || klen > TR_KV_MAX_KEY || vlen > TR_KV_MAX_VALUE) {
-    refuse(w, m, "kv.writer: key or value out of limits");
+    tr_reply_error(w->h, m, "kv.writer: key or value out of limits");
     return;
   }
   if (w->refused) {
-    refuse(w, m, "changes are refused since %s", w->refused);
+    tr_reply_error(w->h, m, "changes are refused since %s", w->refused);
     return;
   }
   if (w->nwait == w->wait_cap) {
     size_t cap = w->wait_cap ? w->wait_cap * 2 : 64;
     waiter *v = realloc(w->wait, cap * sizeof *v);
     if (!v) {
-      refuse(w, m, "kv.writer: out of memory");
+      tr_reply_error(w->h, m, "kv.writer: out of memory");
       return;
     }
     w->wait = v;
@@ -287,7 +270,7 @@ static void on_change(writer *w, tr_msg *m) {
            : tr_kvlog_put_delete(&w->batch, key, klen)) ||
       (set && tr_kvmap_set(w->map, key, klen, val, vlen))) {
     w->batch.len = mark;
-    refuse(w, m, "kv.writer: out of memory");
+    tr_reply_error(w->h, m, "kv.writer: out of memory");
     return;
   }
   if (!set)
@@ -312,7 +295,7 @@ static void on_load(writer *w, tr_msg *m) {
   if (tr_msg_kind(m) != TR_KIND_CALL)
     return;
   if (tr_msg_unpack(m, "I", &from) || from < 0) {
-    refuse(w, m, "kv.writer: load takes a cursor (0 to start)");
+    tr_reply_error(w->h, m, "kv.writer: load takes a cursor (0 to start)");
     return;
   }
   w->store = tr_msg_from(m);
@@ -373,7 +356,7 @@ static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
     else if (tr_msg_is(m, "sync") && kind == TR_KIND_SEND)
       on_sync(w);
     else
-      refuse(w, m, "kv.writer: unknown request");
+      tr_reply_error(w->h, m, "kv.writer: unknown request");
   }
   /* Nothing more queued: now is the time to write what was gathered. */
   if (w->batch_records && tr_mailbox_count(w->h, tr_self(self)) == 0)

@@ -26,7 +26,6 @@
  * value in a load reply -- both additions to troupe.h's protocol), changes
  * are answered with an error and the map is left alone; reads go on.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,22 +46,6 @@ typedef struct store {
   char *info;       /* what the writer loaded */
   char *refused;    /* why the writer refuses changes; NULL: it takes them */
 } store;
-
-static void error_reply(store *s, const tr_msg *m, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
-#endif
-    ;
-
-static void error_reply(store *s, const tr_msg *m, const char *fmt, ...) {
-  char text[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  if (tr_msg_kind(m) == TR_KIND_CALL)
-    tr_reply(s->h, m, tr_msg_pack("error", "s", text));
-}
 
 static void reply(store *s, const tr_msg *m, tr_msg *r) {
   if (tr_msg_kind(m) == TR_KIND_CALL)
@@ -155,16 +138,17 @@ static void on_batch(store *s, tr_msg *m) {
 static int check_key(store *s, const tr_msg *m, const tr_value *v,
                      const char **key, size_t *klen) {
   if (tr_value_str(v, key, klen)) {
-    error_reply(s, m, "kv: the key must be a string");
+    tr_reply_error(s->h, m, "kv: the key must be a string");
     return -1;
   }
   if (*klen == 0) {
-    error_reply(s, m, "kv: the key is empty");
+    tr_reply_error(s->h, m, "kv: the key is empty");
     return -1;
   }
   if (*klen > TR_KV_MAX_KEY) {
-    error_reply(s, m, "kv: the key is too long (%zu bytes; the limit is %u)",
-                *klen, (unsigned)TR_KV_MAX_KEY);
+    tr_reply_error(s->h, m,
+                   "kv: the key is too long (%zu bytes; the limit is %u)",
+                   *klen, (unsigned)TR_KV_MAX_KEY);
     return -1;
   }
   return 0;
@@ -182,28 +166,30 @@ static int change(store *s, tr_msg *m, int owned, int set) {
   size_t klen, vlen = 0, argc = tr_msg_argc(m);
   tr_pid w;
   if (argc != (set ? 3u : 2u)) {
-    error_reply(s, m,
-                set ? "kv: set takes a key and a value"
-                    : "kv: delete takes a key");
+    tr_reply_error(s->h, m,
+                   set ? "kv: set takes a key and a value"
+                       : "kv: delete takes a key");
     return 0;
   }
   if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
     return 0;
   if (set && tr_value_str(tr_msg_arg(m, 2), &val, &vlen)) {
-    error_reply(s, m, "kv: the value must be a string");
+    tr_reply_error(s->h, m, "kv: the value must be a string");
     return 0;
   }
   if (vlen > TR_KV_MAX_VALUE) {
-    error_reply(s, m, "kv: the value is too big (%zu bytes; the limit is %u)",
-                vlen, (unsigned)TR_KV_MAX_VALUE);
+    tr_reply_error(s->h, m,
+                   "kv: the value is too big (%zu bytes; the limit is %u)",
+                   vlen, (unsigned)TR_KV_MAX_VALUE);
     return 0;
   }
   if (s->refused) {
-    error_reply(s, m, "kv: changes are refused: %s", s->refused);
+    tr_reply_error(s->h, m, "kv: changes are refused: %s", s->refused);
     return 0;
   }
   if (!(w = writer_pid(s))) {
-    error_reply(s, m, "kv: the writer is not running; nothing was changed");
+    tr_reply_error(s->h, m,
+                   "kv: the writer is not running; nothing was changed");
     return 0;
   }
   if (tr_mailbox_room(s->h, w) == 0) {
@@ -211,7 +197,7 @@ static int change(store *s, tr_msg *m, int owned, int set) {
     tr_msg *held = owned ? m : tr_keep(s->self, m);
     uint64_t id = held ? tr_notify_room(s->h, tr_self(s->self), w, 0) : 0;
     if (!id) {
-      error_reply(s, m, "kv: cannot wait for the writer");
+      tr_reply_error(s->h, m, "kv: cannot wait for the writer");
       if (held && !owned)
         tr_msg_free(held); /* kept above: ours to free now */
       return 0;
@@ -223,7 +209,7 @@ static int change(store *s, tr_msg *m, int owned, int set) {
   }
   if (set ? tr_kvmap_set(s->map, key, klen, val, vlen)
           : (tr_kvmap_delete(s->map, key, klen), 0)) {
-    error_reply(s, m, "kv: out of memory");
+    tr_reply_error(s->h, m, "kv: out of memory");
     return 0;
   }
   tr_forward(s->h, w, m); /* the writer answers the caller */
@@ -239,17 +225,17 @@ static int serve(store *s, tr_msg *m, int owned) {
   const char *op, *key, *val;
   size_t oplen, klen, vlen, argc = tr_msg_argc(m);
   if (!tr_msg_is(m, "kv")) {
-    error_reply(s, m, "kv: unknown request (requests are named \"kv\")");
+    tr_reply_error(s->h, m, "kv: unknown request (requests are named \"kv\")");
     return 0;
   }
   if (tr_value_str(tr_msg_arg(m, 0), &op, &oplen)) {
-    error_reply(s, m,
-                "kv: a request starts with get, set, delete, count or info");
+    tr_reply_error(s->h, m,
+                   "kv: a request starts with get, set, delete, count or info");
     return 0;
   }
   if (is_op(op, oplen, "get")) {
     if (argc != 2)
-      error_reply(s, m, "kv: get takes a key");
+      tr_reply_error(s->h, m, "kv: get takes a key");
     else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
       reply(s, m,
             tr_kvmap_get(s->map, key, klen, &val, &vlen)
@@ -262,9 +248,9 @@ static int serve(store *s, tr_msg *m, int owned) {
   } else if (is_op(op, oplen, "info") && argc == 1) {
     reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
   } else if (is_op(op, oplen, "count") || is_op(op, oplen, "info")) {
-    error_reply(s, m, "kv: %.*s takes no arguments", (int)oplen, op);
+    tr_reply_error(s->h, m, "kv: %.*s takes no arguments", (int)oplen, op);
   } else {
-    error_reply(s, m, "kv: unknown operation \"%.*s\"", (int)oplen, op);
+    tr_reply_error(s->h, m, "kv: unknown operation \"%.*s\"", (int)oplen, op);
   }
   return 0;
 }

@@ -484,7 +484,38 @@ static void test_host_call(void) {
   tr_host_free(h);
 }
 
+/* tr_reply_error: a reply named "error" with the formatted text; only to
+ * a call. */
+static int refuser_handle(tr_actor *self, void *state, tr_msg *m) {
+  int *sent_to_send = state;
+  if (m && tr_msg_kind(m) == TR_KIND_CALL)
+    tr_reply_error(tr_actor_host(self), m, "no %s for %d", "thanks", 42);
+  else if (m)
+    *sent_to_send = tr_reply_error(tr_actor_host(self), m, "unused");
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour refuser_b = {"refuser", sizeof(int), NULL,
+                                       refuser_handle, NULL};
+
+static void test_reply_error(void) {
+  tr_host *h = tr_host_new(NULL);
+  tr_pid r;
+  tr_msg *reply = NULL;
+  const char *text;
+  size_t len;
+  CHECK_EQ(tr_spawn(h, &refuser_b, NULL, NULL, &r), TR_OK);
+  CHECK_EQ(tr_host_call(h, r, tr_msg_new("ask"), 1000, &reply), TR_OK);
+  CHECK(reply && tr_msg_is(reply, "error"));
+  CHECK_EQ(tr_msg_unpack(reply, "s", &text, &len), TR_OK);
+  CHECK(len == 16 && memcmp(text, "no thanks for 42", 16) == 0);
+  tr_msg_free(reply);
+  CHECK_EQ(tr_reply_error(h, NULL, "x"), TR_EINVAL);
+  tr_host_free(h);
+}
+
 int main(void) {
+  RUN(test_reply_error);
   RUN(test_round_trip);
   RUN(test_timeout_then_late_reply);
   RUN(test_callee_death_fails_the_call_at_once);
