@@ -11,6 +11,7 @@
 #ifndef TR_TEST_H
 #define TR_TEST_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <uv.h>
@@ -61,6 +62,28 @@ static int test_checks;
 static inline int test_report(void) {
   printf("%d checks, %d failed\n", test_checks, test_failures);
   return test_failures ? 1 : 0;
+}
+
+/* Copies len bytes of s to dst (n bytes), cut to fit, NUL-terminated: for
+ * keeping a string argument, which is not NUL-terminated, past the
+ * callback. */
+static inline void test_copy_str(char *dst, size_t n, const char *s,
+                                 size_t len) {
+  if (len >= n)
+    len = n - 1;
+  memcpy(dst, s, len);
+  dst[len] = '\0';
+}
+
+/* An init for test actors whose state is one pointer to the test's own
+ * record, passed as the spawn argument: tr_msg_pack("a", "I", (int64_t)p). */
+static inline int test_ptr_init(tr_actor *self, void *state, tr_msg *args) {
+  int64_t p;
+  (void)self;
+  if (tr_msg_unpack(args, "I", &p))
+    return -1;
+  *(void **)state = (void *)(intptr_t)p;
+  return 0;
 }
 
 /* Steps h until *flag is non-zero or ms milliseconds pass; returns *flag.

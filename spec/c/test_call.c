@@ -24,13 +24,6 @@ typedef struct answers {
   int inner_rc;               /* what a call made inside a callback gave */
 } answers;
 
-static void copy_str(char *dst, size_t n, const char *s, size_t len) {
-  if (len >= n)
-    len = n - 1;
-  memcpy(dst, s, len);
-  dst[len] = '\0';
-}
-
 static int client_init(tr_actor *self, void *state, tr_msg *args) {
   int64_t ptr = 0;
   (void)self;
@@ -52,10 +45,10 @@ static int client_handle(tr_actor *self, void *state, tr_msg *m) {
   a->sessions[i] = tr_msg_session(m);
   a->from[i] = tr_msg_from(m);
   s = tr_msg_name(m, &len);
-  copy_str(a->names[i], sizeof a->names[i], s, len);
+  test_copy_str(a->names[i], sizeof a->names[i], s, len);
   a->text[i][0] = '\0';
   if (tr_value_str(tr_msg_arg(m, 0), &s, &len) == 0)
-    copy_str(a->text[i], sizeof a->text[i], s, len);
+    test_copy_str(a->text[i], sizeof a->text[i], s, len);
   a->num[i] = -1;
   tr_value_int(tr_msg_arg(m, 0), &a->num[i]);
   a->n++;

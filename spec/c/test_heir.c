@@ -70,15 +70,6 @@ typedef struct caller {
   int64_t value;
 } caller;
 
-static int caller_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  *(caller **)state = (caller *)(intptr_t)p;
-  return 0;
-}
-
 static int caller_handle(tr_actor *self, void *state, tr_msg *m) {
   caller *c = *(caller **)state;
   (void)self;
@@ -90,7 +81,7 @@ static int caller_handle(tr_actor *self, void *state, tr_msg *m) {
   return TR_CONTINUE;
 }
 
-static const tr_behaviour caller_b = {"caller", sizeof(caller *), caller_init,
+static const tr_behaviour caller_b = {"caller", sizeof(caller *), test_ptr_init,
                                       caller_handle, NULL};
 
 static void test_heir_inherits_queued_mail_in_order(void) {

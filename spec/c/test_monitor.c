@@ -25,13 +25,6 @@ typedef struct notes {
   char end_reason[32];
 } notes;
 
-static void copy_str(char *dst, size_t n, const char *s, size_t len) {
-  if (len >= n)
-    len = n - 1;
-  memcpy(dst, s, len);
-  dst[len] = '\0';
-}
-
 static int watcher_init(tr_actor *self, void *state, tr_msg *args) {
   int64_t ptr = 0;
   (void)self;
@@ -54,7 +47,7 @@ static int watcher_handle(tr_actor *self, void *state, tr_msg *m) {
   if (tr_msg_is(m, "exit") && tr_msg_kind(m) == TR_KIND_SEND &&
       tr_msg_unpack(m, "s", &s, &len) == 0) {
     char reason[32];
-    copy_str(reason, sizeof reason, s, len);
+    test_copy_str(reason, sizeof reason, s, len);
     tr_exit(self, reason);
     return TR_CONTINUE;
   }
@@ -62,16 +55,16 @@ static int watcher_handle(tr_actor *self, void *state, tr_msg *m) {
     return TR_CONTINUE;
   w->kinds[i] = tr_msg_kind(m);
   s = tr_msg_name(m, &len);
-  copy_str(w->names[i], sizeof w->names[i], s, len);
+  test_copy_str(w->names[i], sizeof w->names[i], s, len);
   w->from[i] = tr_msg_from(m);
   w->reasons[i][0] = '\0';
   if (tr_msg_kind(m) == TR_KIND_DOWN) {
     CHECK_EQ(tr_msg_unpack(m, "Ips", &w->refs[i], &w->pids[i], &s, &len),
              TR_OK);
-    copy_str(w->reasons[i], sizeof w->reasons[i], s, len);
+    test_copy_str(w->reasons[i], sizeof w->reasons[i], s, len);
   } else if (tr_msg_kind(m) == TR_KIND_EXIT) {
     CHECK_EQ(tr_msg_unpack(m, "ps", &w->pids[i], &s, &len), TR_OK);
-    copy_str(w->reasons[i], sizeof w->reasons[i], s, len);
+    test_copy_str(w->reasons[i], sizeof w->reasons[i], s, len);
   }
   w->n++;
   return TR_CONTINUE;

@@ -152,22 +152,6 @@ typedef struct client {
   answer answers[MAX_CALLS];
 } client;
 
-static void copy_str(char *dst, size_t n, const char *s, size_t len) {
-  if (len >= n)
-    len = n - 1;
-  memcpy(dst, s, len);
-  dst[len] = '\0';
-}
-
-static int client_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  *(client **)state = (client *)(intptr_t)p;
-  return 0;
-}
-
 static int client_handle(tr_actor *self, void *state, tr_msg *m) {
   client *c = *(client **)state;
   answer *a;
@@ -179,10 +163,10 @@ static int client_handle(tr_actor *self, void *state, tr_msg *m) {
   a = &c->answers[c->nanswers++];
   a->kind = tr_msg_kind(m);
   s = tr_msg_name(m, &len);
-  copy_str(a->name, sizeof a->name, s, len);
+  test_copy_str(a->name, sizeof a->name, s, len);
   a->text[0] = '\0';
   if (tr_value_str(tr_msg_arg(m, 0), &s, &len) == TR_OK)
-    copy_str(a->text, sizeof a->text, s, len);
+    test_copy_str(a->text, sizeof a->text, s, len);
   a->n = -1;
   a->instance = 0;
   tr_value_int(tr_msg_arg(m, 1), &a->n);
@@ -196,7 +180,7 @@ static int client_handle(tr_actor *self, void *state, tr_msg *m) {
   return TR_CONTINUE;
 }
 
-static const tr_behaviour client_b = {"client", sizeof(client *), client_init,
+static const tr_behaviour client_b = {"client", sizeof(client *), test_ptr_init,
                                       client_handle, NULL};
 
 static client *new_client(tr_host *h) {

@@ -172,22 +172,6 @@ typedef struct notes {
   tr_pid pids[MAX_NOTES];    /* the first pid argument */
 } notes;
 
-static void copy_str(char *dst, size_t n, const char *s, size_t len) {
-  if (len >= n)
-    len = n - 1;
-  memcpy(dst, s, len);
-  dst[len] = '\0';
-}
-
-static int rec_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  *(notes **)state = (notes *)(intptr_t)p;
-  return 0;
-}
-
 static int rec_handle(tr_actor *self, void *state, tr_msg *m) {
   notes *w = *(notes **)state;
   const char *s;
@@ -199,14 +183,14 @@ static int rec_handle(tr_actor *self, void *state, tr_msg *m) {
   k = w->n;
   w->kinds[k] = tr_msg_kind(m);
   s = tr_msg_name(m, &len);
-  copy_str(w->names[k], sizeof w->names[k], s, len);
+  test_copy_str(w->names[k], sizeof w->names[k], s, len);
   w->first[k][0] = w->last[k][0] = '\0';
   w->pids[k] = 0;
   argc = tr_msg_argc(m);
   if (tr_value_str(tr_msg_arg(m, 0), &s, &len) == TR_OK)
-    copy_str(w->first[k], sizeof w->first[k], s, len);
+    test_copy_str(w->first[k], sizeof w->first[k], s, len);
   if (argc && tr_value_str(tr_msg_arg(m, argc - 1), &s, &len) == TR_OK)
-    copy_str(w->last[k], sizeof w->last[k], s, len);
+    test_copy_str(w->last[k], sizeof w->last[k], s, len);
   for (i = 0; i < argc; i++)
     if (tr_value_pid(tr_msg_arg(m, i), &w->pids[k]) == TR_OK)
       break;
@@ -214,7 +198,7 @@ static int rec_handle(tr_actor *self, void *state, tr_msg *m) {
   return TR_CONTINUE;
 }
 
-static const tr_behaviour rec_b = {"recorder", sizeof(notes *), rec_init,
+static const tr_behaviour rec_b = {"recorder", sizeof(notes *), test_ptr_init,
                                    rec_handle, NULL};
 
 static tr_pid spawn_rec(tr_host *h, notes *w, int trap_exit) {
