@@ -330,6 +330,16 @@ tr_msg *tr_msg_newn(const char *name, size_t len) {
   tr_msg *m = msg_alloc(0);
   if (!m)
     return NULL;
+  _Static_assert(HDR + 1 + 31 <= TR_MSG_INLINE, "a fixstr name fits inline");
+  if (len <= 31) { /* a fixstr name, the usual: its bytes written directly */
+    memcpy(m->buf, hdr, HDR);
+    m->buf[HDR] = (char)(0xa0 | len);
+    if (len)
+      memcpy(m->buf + HDR + 1, name, len);
+    m->name_off = HDR + 1, m->name_len = (uint32_t)len;
+    m->len = m->args_off = (uint32_t)(HDR + 1 + len);
+    return m;
+  }
   msgpack_packer pk;
   msgpack_packer_init(&pk, m, put);
   put(m, hdr, HDR);

@@ -97,22 +97,25 @@ void tr__inbox_drain(tr_host *h) {
 }
 
 /* Common checks; on failure frees m. h->stopped is the loop thread's to
- * read: other threads learn it under the inbox lock. */
-static int check(tr_host *h, tr_msg *m) {
-  int rc = !h || !m ? TR_EINVAL : tr__msg_check(m);
-  if (!rc && tr__on_loop_thread(h) && h->stopped)
+ * read: other threads learn it under the inbox lock. *on_loop (may be
+ * NULL) says whether this is the loop thread, so that tr_send asks once. */
+static int check(tr_host *h, tr_msg *m, int *on_loop) {
+  int rc = !h || !m ? TR_EINVAL : tr__msg_check(m), loop = 0;
+  if (!rc && (loop = tr__on_loop_thread(h)) && h->stopped)
     rc = TR_ESTOPPED;
+  if (on_loop)
+    *on_loop = loop;
   if (rc)
     tr_msg_free(m);
   return rc;
 }
 
 int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m) {
-  int rc = check(h, m);
+  int on_loop, rc = check(h, m, &on_loop);
   if (rc)
     return rc;
   tr__msg_envelope(m, TR_KIND_SEND, from, 0);
-  if (!tr__on_loop_thread(h))
+  if (!on_loop)
     return inbox_put(h, to, m);
   return tr__deliver_pid(h, to, m);
 }
@@ -142,7 +145,7 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
     return stopped ? TR_ESTOPPED : TR_ENOPROC;
   }
   {
-    int rc = check(h, m);
+    int rc = check(h, m, NULL);
     if (rc)
       return rc;
   }
@@ -161,7 +164,7 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
   }
   if (h && m && m == h->current_msg)
     h->current_msg = NULL; /* taken over, whatever happens next */
-  if ((rc = check(h, m)))
+  if ((rc = check(h, m, NULL)))
     return rc;
   a = tr__actor(h, to);
   r = m->kind == TR_KIND_CALL ? tr__slots_get(&h->refs, m->session) : NULL;

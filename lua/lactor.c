@@ -127,15 +127,15 @@ static int sent(lua_State *L, int rc) {
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
-  trL_host *lh = host(L);
   trL_proc *p = trL_proc_of(L);
+  trL_host *lh = p ? p->lh : trL_host_get(L);
   tr_pid to;
   if (status == LUA_YIELD)
     room_resumed(L, ctx);
   to = trL_check_dest(L, lh, 1);
   if (p && tr_mailbox_room(lh->h, to) == 0)
     return wait_room(L, p, to, send_k, CTX(0, lua_gettop(L), 0));
-  return sent(L, tr_send(lh->h, self_pid(L), to, build(L, 2, 3)));
+  return sent(L, tr_send(lh->h, p ? tr_self(p->self) : 0, to, build(L, 2, 3)));
 }
 
 static int l_send(lua_State *L) { return send_k(L, LUA_OK, 0); }
@@ -169,8 +169,8 @@ static int call_outside(lua_State *L, trL_host *lh, tr_pid to, uint32_t ms) {
 }
 
 static int call_k(lua_State *L, int status, lua_KContext ctx) {
-  trL_host *lh = host(L);
   trL_proc *p = trL_proc_of(L);
+  trL_host *lh = p ? p->lh : trL_host_get(L);
   uint32_t ms = CTX_TIMEOUT(ctx);
   uint64_t session;
   tr_pid to;
@@ -213,26 +213,97 @@ static int l_call_timeout(lua_State *L) {
 
 /* Answers the call last received: "reply" with values, or "error" with a
  * text that the caller's actor.call raises. */
-static int answer(lua_State *L, const char *name) {
+static int answer(lua_State *L, const char *name, size_t len, int first) {
   trL_proc *p = trL_proc_check(L);
   tr_msg *m;
   int rc;
   if (!p->call_session)
     return luaL_error(L, "no call to reply to");
-  if (!(m = tr_msg_new(name)))
+  if (!(m = tr_msg_newn(name, len)))
     return luaL_error(L, "out of memory");
-  trL_add_values(L, m, 1, lua_gettop(L));
+  trL_add_values(L, m, first, lua_gettop(L));
   rc = tr_reply_to(p->lh->h, p->call_from, p->call_session, m);
   p->call_session = 0;
   return sent(L, rc);
 }
 
-static int l_reply(lua_State *L) { return answer(L, "reply"); }
+static int l_reply(lua_State *L) { return answer(L, "reply", 5, 1); }
 
 static int l_reply_error(lua_State *L) {
   luaL_checkstring(L, 1);
   lua_settop(L, 1);
-  return answer(L, "error");
+  return answer(L, "error", 5, 1);
+}
+
+/* actor.serve's answer to what a handler returned (actor/init.lua), the
+ * values from index `first` up: the reply, unless the call has been
+ * answered, forwarded or deferred -- or was no call. */
+static void finish(lua_State *L, int first) {
+  trL_proc *p = trL_proc_of(L);
+  if (p && p->call_session)
+    answer(L, "reply", 5, first);
+}
+
+/* finish(...): `if calling() then reply(...) end` in one C call. */
+static int l_finish(lua_State *L) {
+  finish(L, 1);
+  return 0;
+}
+
+/* After a handler dispatch called, its results from index ctx up (ctx 0:
+ * the Lua dispatch ran, which finishes by itself). */
+static int dispatch_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  if (ctx)
+    finish(L, (int)ctx);
+  return 0;
+}
+
+/* serve's step for each message, on the stack as [handlers, lua_dispatch,
+ * name, ...]: finish(handlers[name](...)) or finish(handlers.default(name,
+ * ...)). Done here, the Lua dispatch's vararg frame and a dozen
+ * instructions, each paying the count hook, are spared per message. The
+ * rest goes to lua_dispatch, the same in Lua: handlers that are no plain
+ * table (a lookup from C could not wait in a metatable's __index), what
+ * has no handler, and a handler that is no function (Lua's error names
+ * it). */
+static int dispatch(lua_State *L) {
+  int top = lua_gettop(L);
+  if (lua_type(L, 1) == LUA_TTABLE && !lua_getmetatable(L, 1)) {
+    lua_pushvalue(L, 3); /* a raw lookup is then the same */
+    if (lua_rawget(L, 1) == LUA_TFUNCTION) {
+      lua_replace(L, 3); /* handler(...) */
+      lua_callk(L, top - 3, LUA_MULTRET, 3, dispatch_k);
+      return dispatch_k(L, LUA_OK, 3);
+    }
+    if (!lua_toboolean(L, -1)) {
+      lua_pushliteral(L, "default");
+      if (lua_rawget(L, 1) == LUA_TFUNCTION) {
+        lua_replace(L, 2); /* default(name, ...) */
+        lua_settop(L, top);
+        lua_callk(L, top - 2, LUA_MULTRET, 2, dispatch_k);
+        return dispatch_k(L, LUA_OK, 2);
+      }
+    }
+  }
+  lua_settop(L, top);
+  lua_callk(L, top - 2, 0, 0, dispatch_k); /* lua_dispatch(name, ...) */
+  return 0;
+}
+
+static int serve_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  return dispatch(L);
+}
+
+/* serve_step(handlers, lua_dispatch): receive(), then the dispatch above,
+ * in one C call: the message comes in above the two arguments. */
+static int l_serve_step(lua_State *L) {
+  trL_proc *p = trL_proc_check(L);
+  lua_settop(L, 2);
+  p->why = TRL_RECV;
+  return lua_yieldk(L, 0, 0, serve_k);
 }
 
 /* True while the message last received is a call not yet answered. */
@@ -611,6 +682,8 @@ int luaopen_actor_core(lua_State *L) {
                                    {"heartbeat", l_heartbeat},
                                    {"supervise", trL_supervise},
                                    {"calling", l_calling},
+                                   {"_finish", l_finish},         /* serve's */
+                                   {"_serve_step", l_serve_step}, /* serve's */
                                    {"log", l_log},
                                    {"receive", l_receive},
                                    {"sleep", l_sleep},

@@ -26,15 +26,6 @@ static int host_gc(lua_State *L) {
   return 0;
 }
 
-trL_host *trL_host_find(lua_State *L) {
-  trL_host *lh;
-  lua_getfield(L, LUA_REGISTRYINDEX, TRL_HOST);
-  lh = lua_touserdata(L, -1);
-  lua_pop(L, 1);
-  return lh;
-}
-
-/* The trL_host userdata of L, made (without a tr_host) if missing. */
 /* Counts the heap and refuses growth past mem_limit while a Lua actor runs
  * (lh->running): the allocation fails inside that actor's coroutine, after
  * an emergency collection, and ends that actor only. Outside an actor --
@@ -53,6 +44,23 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
+/* The host is the ud of the allocator it wraps around the state's (see
+ * limited_alloc): found in O(1), where the registry lookup by name costs a
+ * string compare and a hash probe, on every send from outside an actor
+ * and every pid checked. The registry remains the way when some other
+ * allocator has been put on top of ours. */
+trL_host *trL_host_find(lua_State *L) {
+  trL_host *lh;
+  void *ud;
+  if (lua_getallocf(L, &ud) == limited_alloc)
+    return ud;
+  lua_getfield(L, LUA_REGISTRYINDEX, TRL_HOST);
+  lh = lua_touserdata(L, -1);
+  lua_pop(L, 1);
+  return lh;
+}
+
+/* The trL_host userdata of L, made (without a tr_host) if missing. */
 static trL_host *ensure(lua_State *L) {
   trL_host *lh = trL_host_find(L);
   if (lh)

@@ -26,13 +26,39 @@ void trL_push_pid(lua_State *L, tr_pid pid) {
   lua_remove(L, -2);
 }
 
+/* The pid metatable's address. Every send checks its destination's
+ * metatable: comparing addresses with one cached in the host spares
+ * luaL_testudata's registry lookup by name (a string compare and a hash
+ * probe) each time. The registry keeps the table alive. */
+static const void *pid_meta(lua_State *L, trL_host *lh) {
+  const void *mt;
+  if (lh && lh->pid_meta)
+    return lh->pid_meta;
+  lua_getfield(L, LUA_REGISTRYINDEX, TRL_PID);
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  if (lh)
+    lh->pid_meta = mt;
+  return mt;
+}
+
+/* luaL_testudata(L, idx, TRL_PID), with the metatable found through lh. */
+static tr_pid test_pid(lua_State *L, trL_host *lh, int idx) {
+  const tr_pid *p = lua_touserdata(L, idx);
+  const void *mt;
+  if (!p || !lua_getmetatable(L, idx))
+    return 0;
+  mt = lua_topointer(L, -1);
+  lua_pop(L, 1);
+  return mt == pid_meta(L, lh) ? *p : 0;
+}
+
 tr_pid trL_test_pid(lua_State *L, int idx) {
-  tr_pid *p = luaL_testudata(L, idx, TRL_PID);
-  return p ? *p : 0;
+  return test_pid(L, trL_host_find(L), idx);
 }
 
 tr_pid trL_check_dest(lua_State *L, trL_host *lh, int idx) {
-  tr_pid pid = trL_test_pid(L, idx);
+  tr_pid pid = test_pid(L, lh, idx);
   if (pid)
     return pid;
   if (lua_type(L, idx) == LUA_TSTRING) {

@@ -87,7 +87,8 @@ static int resume(trL_proc *p, int nargs) {
     rc = LUA_ERRRUN;
   }
   if (rc == LUA_YIELD) {
-    lua_pop(co, nres);
+    if (nres) /* a coroutine.yield's values; actor functions yield none */
+      lua_pop(co, nres);
     if (p->why != TRL_PREEMPT)
       return TR_CONTINUE; /* waits for mail */
     p->preempted = 0;
@@ -195,11 +196,13 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
     p->call_from = p->last_from;
     p->call_session = kind == TR_KIND_CALL ? tr_msg_session(m) : 0;
     name = tr_msg_name(m, &len);
-    luaL_checkstack(co, 2, "receive");
+    /* receive (or serve's step) yielded from C, where LUA_MINSTACK slots
+     * are free: no luaL_checkstack for the name */
     lua_pushlstring(co, name, len);
     return resume(p, 1 + trL_push_args(co, m, 0));
   case TRL_CALL: /* tr_await lets only the answer through */
-    kind = kind == TR_KIND_REPLY && !tr_msg_is(m, "error");
+    name = tr_msg_name(m, &len);
+    kind = kind == TR_KIND_REPLY && !(len == 5 && !memcmp(name, "error", 5));
     lua_pushboolean(co, kind);
     if (kind) {
       n = trL_push_args(co, m, 0);

@@ -61,9 +61,10 @@ typedef struct trL_kv {
 /* The host behind a lua_State, kept as a userdata in the registry. */
 typedef struct trL_host {
   tr_host *h;
-  lua_State *L;  /* the main state */
-  int owns_host; /* made by actor.run: freed when run returns */
-  tr_pid root;   /* the actor actor.run waits for */
+  lua_State *L;         /* the main state */
+  const void *pid_meta; /* the pid metatable, once looked up (lpid.c) */
+  int owns_host;        /* made by actor.run: freed when run returns */
+  tr_pid root;          /* the actor actor.run waits for */
   int root_ended;
   uint32_t slice;      /* instructions between preemption checks */
   uint32_t hard_limit; /* slices in a non-yieldable call before a kill */

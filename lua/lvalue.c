@@ -129,12 +129,11 @@ static int add(encoder *e, int idx) {
 
 void trL_add_values(lua_State *L, tr_msg *m, int first, int last) {
   encoder e;
-  int i;
+  int i, top = lua_gettop(L); /* add leaves the stack as it found it */
   e.L = L;
   e.m = m;
   e.depth = 0;
   for (i = first; i <= last; i++) {
-    int top = lua_gettop(L);
     if (add(&e, i)) {
       tr_msg_free(m);
       lua_settop(L, top);
@@ -143,14 +142,19 @@ void trL_add_values(lua_State *L, tr_msg *m, int first, int last) {
   }
 }
 
-int trL_push_value(lua_State *L, const tr_value *v) {
+/* Pushes v, in the one slot the caller has made room for (a container
+ * makes room for its items itself). Returns where the value after v
+ * starts when `after` is set, else NULL: a container has walked its items
+ * by then and knows for free, and a last argument needs no skipping.
+ * Walking once matters: tr_value_next on a table skips it all again, at
+ * every level of nesting. */
+static const tr_value *push(lua_State *L, const tr_value *v, int after) {
   int64_t i;
   double d;
   const char *s;
   size_t len, k, n;
   int b;
   tr_pid pid;
-  luaL_checkstack(L, 3, "message too deep");
   switch (tr_value_type(v)) {
   case TR_BOOL:
     tr_value_bool(v, &b);
@@ -169,37 +173,49 @@ int trL_push_value(lua_State *L, const tr_value *v) {
     lua_pushlstring(L, s, len);
     break;
   case TR_PID:
+    luaL_checkstack(L, 3, "message too deep"); /* the intern table's work */
     tr_value_pid(v, &pid);
     trL_push_pid(L, pid);
     break;
   case TR_ARRAY:
     n = tr_value_len(v);
     lua_createtable(L, (int)n, 0);
-    for (k = 0, v = tr_value_at(v, 0); k < n; k++, v = tr_value_next(v)) {
-      trL_push_value(L, v);
+    if (n == 0)
+      break; /* what follows starts right after the header */
+    luaL_checkstack(L, 2, "message too deep");
+    for (k = 0, v = tr_value_at(v, 0); k < n; k++) {
+      v = push(L, v, 1);
       lua_rawseti(L, -2, (lua_Integer)k + 1);
     }
-    break;
+    return v;
   case TR_MAP:
     n = tr_value_len(v);
     lua_createtable(L, 0, (int)n);
+    if (n == 0)
+      break; /* what follows starts right after the header */
+    luaL_checkstack(L, 2, "message too deep");
     for (k = 0, v = tr_value_key(v, 0); k < n; k++) {
-      trL_push_value(L, v);
-      v = tr_value_next(v);
+      v = push(L, v, 1);
       /* nil and NaN cannot be Lua keys: a C sender's such pair is dropped */
       if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TNUMBER &&
                                lua_tonumber(L, -1) != lua_tonumber(L, -1))) {
         lua_pop(L, 1);
+        v = tr_value_next(v);
       } else {
-        trL_push_value(L, v);
+        v = push(L, v, 1);
         lua_rawset(L, -3);
       }
-      v = tr_value_next(v);
     }
-    break;
+    return v;
   default:
     lua_pushnil(L);
   }
+  return after ? tr_value_next(v) : NULL;
+}
+
+int trL_push_value(lua_State *L, const tr_value *v) {
+  luaL_checkstack(L, 3, "message too deep");
+  push(L, v, 0);
   return 1;
 }
 
@@ -209,7 +225,7 @@ int trL_push_args(lua_State *L, tr_msg *m, size_t from) {
   if (n <= from)
     return 0;
   luaL_checkstack(L, (int)(n - from) + 2, "too many values in a message");
-  for (i = from, v = tr_msg_arg(m, from); i < n; i++, v = tr_value_next(v))
-    trL_push_value(L, v);
+  for (i = from, v = tr_msg_arg(m, from); i < n; i++)
+    v = push(L, v, i + 1 < n);
   return (int)(n - from);
 }

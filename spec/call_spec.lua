@@ -348,6 +348,57 @@ describe("actor.serve", function()
     assert.matches("failed: negative", err, 1, true)
   end)
 
+  it("replies with what a handler returns after it waited, nils kept", function()
+    local a, b = H.run(function()
+      local srv = actor.spawn(function()
+        actor.serve {
+          slow = function(x) actor.sleep(1) return nil, x, nil end,
+          default = function(name, x) actor.sleep(1) return name, x end,
+        }
+      end)
+      return table.pack(actor.call(srv, "slow", 3)), table.pack(actor.call(srv, "other", 4))
+    end)
+    assert.same({ nil, 3, nil, n = 3 }, a)
+    assert.same({ "other", 4, n = 2 }, b)
+  end)
+
+  it("finds handlers through a metatable, whose __index may wait", function()
+    local r = H.run(function()
+      local srv = actor.spawn(function()
+        local base = { sq = function(x) return x * x end }
+        actor.serve(setmetatable({}, {
+          __index = function(_, name)
+            actor.sleep(1) -- waits inside the lookup
+            return base[name]
+          end,
+        }))
+      end)
+      local ok, err = pcall(actor.call, srv, "nope")
+      return { actor.call(srv, "sq", 5), ok, err }
+    end)
+    assert.equal(25, r[1])
+    assert.is_false(r[2])
+    assert.matches("no handler for 'nope'", r[3], 1, true)
+  end)
+
+  it("ends the actor with Lua's own error when a handler is no function", function()
+    local ok, err = H.run(function()
+      local srv = actor.spawn(function() actor.serve { x = 5 } end)
+      return pcall(actor.call, srv, "x")
+    end)
+    assert.is_false(ok)
+    assert.matches("attempt to call a number value (local 'f')", err, 1, true)
+  end)
+
+  it("ends the actor with Lua's own error when the handlers are no table", function()
+    local ok, err = H.run(function()
+      local srv = actor.spawn(function() actor.serve(42) end)
+      return pcall(actor.call, srv, "x")
+    end)
+    assert.is_false(ok)
+    assert.matches("attempt to index a number value (upvalue 'handlers')", err, 1, true)
+  end)
+
   it("returns when a handler sets handlers.stop", function()
     local m = H.run(function()
       local me = actor.self()

@@ -3,17 +3,23 @@
 local core = require "actor.core"
 
 local actor = {}
-for k, v in pairs(core) do actor[k] = v end
+for k, v in pairs(core) do
+  if k ~= "_finish" and k ~= "_serve_step" then actor[k] = v end
+end
 
-local receive, reply, reply_error, calling = core.receive, core.reply,
-  core.reply_error, core.calling
+local reply_error, calling = core.reply_error, core.calling
 
 -- What a handler returned becomes the reply, if the call is still to be
--- answered (the handler may have answered, forwarded or deferred it).
+-- answered (the handler may have answered, forwarded or deferred it):
+-- finish(...) does `if calling() then reply(...) end` in one C call.
 -- Varargs all the way: no table per message.
-local function finish(...)
-  if calling() then reply(...) end
-end
+local finish = core._finish
+
+-- serve's step per message, in C for speed: step(handlers, dispatch) is
+-- dispatch(receive()), doing itself what dispatch below does for a handler
+-- or a default function in a table without a metatable, and handing every
+-- other case to dispatch.
+local step = core._serve_step
 
 -- actor.serve(handlers): a server loop. Each message `name` goes to
 -- handlers[name](...); when it was a call, what the handler returns is the
@@ -37,7 +43,7 @@ function actor.serve(handlers)
     end
   end
   repeat
-    dispatch(receive())
+    step(handlers, dispatch)
   until handlers.stop == true
 end
 
