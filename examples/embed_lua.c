@@ -68,21 +68,15 @@ static const char script[] =
     "        (actor.sender() == d and ' from the doubler' or ''))\n"
     "end)\n";
 
-/* package.path gains the module's Lua files; actor.core comes from this
- * program (linked in), not from a shared library. */
+/* require "actor" finds the module's Lua files in the source tree; its C
+ * part, actor.core, is linked into this program. */
 static void setup_module(lua_State *L) {
   const char *src = getenv("TROUPE_SOURCE_DIR");
+  char dir[4096];
   if (!src || !*src)
     src = TROUPE_SOURCE_DIR;
-  lua_getglobal(L, "package");
-  lua_pushfstring(L, "%s/lua/?.lua;%s/lua/?/init.lua;", src, src);
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
-  lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_actor_core);
-  lua_setfield(L, -2, "actor.core");
-  lua_pop(L, 2);
+  snprintf(dir, sizeof dir, "%s/lua", src);
+  trL_openlibs(L, dir);
 }
 
 int main(void) {

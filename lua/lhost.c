@@ -156,3 +156,15 @@ void trL_host_done(lua_State *L) {
     lh->h = NULL;
   }
 }
+
+void trL_openlibs(lua_State *L, const char *lua_dir) {
+  lua_getglobal(L, "package");
+  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", lua_dir, lua_dir);
+  lua_getfield(L, -2, "path");
+  lua_concat(L, 2);
+  lua_setfield(L, -2, "path");
+  lua_getfield(L, -1, "preload");
+  lua_pushcfunction(L, luaopen_actor_core);
+  lua_setfield(L, -2, "actor.core");
+  lua_pop(L, 2);
+}

@@ -215,14 +215,9 @@ static void setup(lua_State *L, reader *r) {
   const char *dir = getenv("TROUPE_LUA_PATH");
   if (!dir || !*dir)
     dir = TROUPE_LUA_DIR;
+  trL_openlibs(L, dir);
   lua_getglobal(L, "package");
-  lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", dir, dir);
-  lua_getfield(L, -2, "path");
-  lua_concat(L, 2);
-  lua_setfield(L, -2, "path");
   lua_getfield(L, -1, "preload");
-  lua_pushcfunction(L, luaopen_actor_core);
-  lua_setfield(L, -2, "actor.core");
   lua_pushlightuserdata(L, r);
   lua_pushcclosure(L, open_stdin, 1);
   lua_setfield(L, -2, "actor.stdin");

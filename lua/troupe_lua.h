@@ -19,6 +19,12 @@ extern "C" {
 /* The C part of the `actor` module (require "actor.core"). */
 int luaopen_actor_core(lua_State *L);
 
+/* Makes `require "actor"` work in L for a program that links the module
+ * in: package.path gains lua_dir/?.lua and lua_dir/?/init.lua (lua_dir is
+ * the lua/ folder holding the module's Lua files), and actor.core is
+ * preloaded. */
+void trL_openlibs(lua_State *L, const char *lua_dir);
+
 /* Runs Lua actors of L on host h (which the caller keeps and frees, after
  * lua_close). Without it, actor.run makes a host of its own. */
 void trL_attach(lua_State *L, tr_host *h);

@@ -86,6 +86,16 @@ static inline int test_ptr_init(tr_actor *self, void *state, tr_msg *args) {
   return 0;
 }
 
+/* Steps h until cond (any expression) holds or ms milliseconds pass; the
+ * general form of test_wait. */
+#define STEP_UNTIL(h, cond, ms)                                                \
+  do {                                                                         \
+    uint64_t end_ = uv_hrtime() + (uint64_t)(ms)*1000000u;                     \
+    while (!(cond) && uv_hrtime() < end_)                                      \
+      if (tr_host_step(h) < 0)                                                 \
+        break;                                                                 \
+  } while (0)
+
 /* Steps h until *flag is non-zero or ms milliseconds pass; returns *flag.
  * Steps never block, so this spins: fine for tests, which are short. */
 static inline int test_wait(tr_host *h, const volatile int *flag, unsigned ms) {

@@ -234,15 +234,6 @@ static tr_host *quiet_host(int *lines) {
   return tr_host_new(&cfg);
 }
 
-/* Steps h until cond holds or ms milliseconds pass. */
-#define STEP_UNTIL(h, cond, ms)                                                \
-  do {                                                                         \
-    uint64_t end_ = uv_hrtime() + (uint64_t)(ms)*1000000u;                     \
-    while (!(cond) && uv_hrtime() < end_)                                      \
-      if (tr_host_step(h) < 0)                                                 \
-        break;                                                                 \
-  } while (0)
-
 /* Steps h until no actor has anything to do (timers may be pending: each
  * supervisor has its heartbeat tick). */
 static void settle(tr_host *h) {

@@ -253,15 +253,6 @@ static tr_host *short_turn_host(int *lines) {
   return tr_host_new(&cfg);
 }
 
-/* Steps h until cond holds or ms milliseconds pass. */
-#define STEP_UNTIL(h, cond, ms)                                                \
-  do {                                                                         \
-    uint64_t end_ = uv_hrtime() + (uint64_t)(ms)*1000000u;                     \
-    while (!(cond) && uv_hrtime() < end_)                                      \
-      if (tr_host_step(h) < 0)                                                 \
-        break;                                                                 \
-  } while (0)
-
 /* Steps h for ms milliseconds of loop time: for "this never happens". */
 static void step_for(tr_host *h, unsigned ms) {
   uint64_t end;
