@@ -29,7 +29,7 @@ int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
     rc = TR_EINVAL;
   if (!rc && !(callee = tr__actor(h, to)))
     rc = TR_ENOPROC;
-  if (!rc && callee->mb.user >= callee->mb.capacity)
+  if (!rc && !tr__mailbox_free(&callee->mb))
     rc = TR_EFULL;
   if (!rc && !(r = tr__ref_new(h, TR_REF_CALL, caller, callee)))
     rc = TR_ENOMEM;

@@ -26,7 +26,10 @@ enum {
   TR_REF_CALL,    /* owner called peer; may have a `due` */
   TR_REF_MONITOR, /* owner watches peer */
   TR_REF_LINK,    /* owner and peer are linked */
-  TR_REF_ROOM     /* owner waits for room in peer's mailbox */
+  TR_REF_ROOM,    /* owner waits for room in peer's mailbox; in the peer's
+                     mb.waiters, oldest first, not in its peered list */
+  TR_REF_GRANT    /* owner was told of room in peer's mailbox and has not
+                     handled that message yet: the room is promised to it */
 };
 
 typedef struct tr__ref {
@@ -46,8 +49,11 @@ typedef struct tr__ref {
 
 typedef struct tr__mailbox {
   tr_msg *head, *tail;
-  uint32_t user; /* sends and calls queued: what capacity bounds */
-  uint32_t capacity;
+  uint32_t user; /* sends and calls queued */
+  uint32_t held; /* sends and calls the actor keeps aside (tr_mailbox_hold) */
+  uint32_t capacity; /* bounds user + held */
+  uint32_t granted;  /* TR_REF_GRANTs on this mailbox: room promised */
+  tr__link waiters;  /* TR_REF_ROOM refs (by_peer), oldest first */
   /* While awaiting a session: the matching message once seen, and the node
    * before it (NULL when it is the head), so taking it is O(1). */
   tr_msg *match, *match_prev;
@@ -136,6 +142,11 @@ void tr__mailbox_prepend(tr__mailbox *mb, tr_msg *head, tr_msg *tail,
 static inline int tr__is_user(const tr_msg *m) {
   return m->kind == TR_KIND_SEND || m->kind == TR_KIND_CALL;
 }
+/* Free slots: what capacity leaves of the queued and held mail. */
+static inline uint32_t tr__mailbox_free(const tr__mailbox *mb) {
+  uint32_t used = mb->user + mb->held;
+  return used < mb->capacity ? mb->capacity - used : 0;
+}
 
 /* sched.c */
 void tr__sched_wake(tr_host *h, tr_actor *a);
@@ -178,7 +189,16 @@ static inline int tr__on_loop_thread(const tr_host *h) {
 tr__ref *tr__ref_new(tr_host *h, int kind, tr_actor *owner, tr_actor *peer);
 void tr__ref_free(tr_host *h, tr__ref *r);
 void tr__refs_on_death(tr_host *h, tr_actor *a);
+/* Wakes a's waiters for room, oldest first, one per free slot not promised
+ * to a waiter woken before: call it when a's mailbox frees slots. */
 void tr__refs_room(tr_host *h, tr_actor *a);
+/* owner has handled the room message of `session`: the room it promised
+ * goes back to the mailbox (and to the next waiter, if the owner did not
+ * take it). */
+void tr__refs_room_handled(tr_host *h, tr_actor *owner, uint64_t session);
+/* tr_notify_room once both are known alive: the wait's id, 0 on error. */
+uint64_t tr__refs_wait_room(tr_host *h, tr_actor *w, tr_actor *f,
+                            uint32_t timeout_ms);
 void tr__refs_clear(tr_host *h);
 /* monitor.c: what a link does when `from` ends with reason. */
 void tr__exit_signal(tr_host *h, tr_actor *to, tr_pid from, const char *reason);

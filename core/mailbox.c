@@ -2,9 +2,11 @@
  * mailbox.c -- per-actor FIFO queues.
  *
  * A mailbox is a singly-linked list of messages, oldest first. Only sends
- * and calls count against its capacity: replies, errors, timeouts and
- * death notices answer something the actor asked for, and refusing them
- * would leave it waiting forever.
+ * and calls count against its capacity, with those the actor keeps aside
+ * to pass on later (tr_mailbox_hold): replies, errors, timeouts, death
+ * notices and notices (tr_notify) answer something the actor asked for,
+ * and refusing them would leave it waiting forever. Senders waiting for
+ * room queue on the mailbox too (refs.c wakes them).
  *
  * While an actor awaits a session (a call's reply, a timeout), only the
  * message with that session may be taken; the rest stay queued in order.
@@ -19,8 +21,9 @@ static int matches(const tr_msg *m, uint64_t session) {
 
 void tr__mailbox_init(tr__mailbox *mb, uint32_t capacity) {
   mb->head = mb->tail = mb->match = mb->match_prev = NULL;
-  mb->user = 0;
+  mb->user = mb->held = mb->granted = 0;
   mb->capacity = capacity;
+  tr__list_init(&mb->waiters);
 }
 
 void tr__mailbox_put(tr__mailbox *mb, tr_msg *m, uint64_t await) {

@@ -83,15 +83,38 @@ static void tell_owner(tr_host *h, tr__ref *r, int kind, tr_actor *dead) {
   tr__deliver_pid(h, r->owner, m);
 }
 
+/* The room r promised in f's mailbox (a TR_REF_GRANT) is no longer
+ * promised: r's owner handled its message, or ended first. */
+static void ungrant(tr_host *h, tr__ref *r, int wake) {
+  tr_actor *f = tr__actor(h, r->peer);
+  tr__ref_free(h, r);
+  if (!f)
+    return;
+  f->mb.granted--;
+  if (wake)
+    tr__refs_room(h, f);
+}
+
 void tr__refs_on_death(tr_host *h, tr_actor *a) {
   tr__link *l;
   int quiet = h->shutting_down;
   while ((l = tr__list_first(&a->owned))) {
     tr__ref *r = tr__container(l, tr__ref, by_owner);
     tr_actor *peer = r->kind == TR_REF_LINK ? tr__actor(h, r->peer) : NULL;
+    if (r->kind == TR_REF_GRANT) { /* told of room it will never take */
+      ungrant(h, r, !quiet);
+      continue;
+    }
     tr__ref_free(h, r);
     if (peer && !quiet)
       tr__exit_signal(h, peer, a->pid, a->reason);
+  }
+  /* Senders waiting for room try again, oldest first, and find it gone. */
+  while ((l = tr__list_first(&a->mb.waiters))) {
+    tr__ref *r = tr__container(l, tr__ref, by_peer);
+    if (!quiet && tr__actor(h, r->owner))
+      tell_owner(h, r, TR_KIND_ROOM, a);
+    tr__ref_free(h, r);
   }
   while ((l = tr__list_first(&a->peered))) {
     tr__ref *r = tr__container(l, tr__ref, by_peer);
@@ -104,27 +127,86 @@ void tr__refs_on_death(tr_host *h, tr_actor *a) {
       case TR_REF_MONITOR:
         tell_owner(h, r, TR_KIND_DOWN, a);
         break;
-      case TR_REF_ROOM:
-        tell_owner(h, r, TR_KIND_ROOM, a);
-        break;
       case TR_REF_LINK:
         tr__ref_free(h, r);
         tr__exit_signal(h, owner, a->pid, a->reason);
         continue;
       }
     }
-    tr__ref_free(h, r);
+    tr__ref_free(h, r); /* a TR_REF_GRANT: its owner was told already */
   }
 }
 
+/* Tells r's owner that f has room for it: r becomes a TR_REF_GRANT, the
+ * room promised until the owner has handled the message. */
+static int grant(tr_host *h, tr__ref *r, tr_actor *f) {
+  tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", r->id);
+  if (!m)
+    return TR_ENOMEM;
+  m->from = f->pid;
+  tr__list_remove(&r->by_peer);
+  if (r->heap_i != TR__NOHEAP)
+    tr__timer_remove(h, r);
+  r->kind = TR_REF_GRANT;
+  tr__list_push(&f->peered, &r->by_peer);
+  f->mb.granted++;
+  return tr__deliver_pid(h, r->owner, m);
+}
+
+/* One waiter per free slot that no earlier waiter was promised: k freed
+ * slots wake at most k senders, in the order they began to wait, and each
+ * costs O(1) -- never a wake of every waiter for the one slot. */
 void tr__refs_room(tr_host *h, tr_actor *a) {
-  tr__link *l = a->peered.next;
-  while (l != &a->peered) {
+  tr__link *l;
+  while (tr__mailbox_free(&a->mb) > a->mb.granted &&
+         (l = tr__list_first(&a->mb.waiters))) {
     tr__ref *r = tr__container(l, tr__ref, by_peer);
-    l = l->next;
-    if (r->kind != TR_REF_ROOM)
+    if (!tr__actor(h, r->owner)) { /* ending: the next one takes it */
+      tr__ref_free(h, r);
       continue;
-    tr__deliver_pid(h, r->owner, tr__sys_msg(TR_KIND_ROOM, "room", r->id));
-    tr__ref_free(h, r);
+    }
+    if (grant(h, r, a) == TR_ENOMEM) {
+      tr_host_log(h, TR_LOG_ERROR, "out of memory waking a sender");
+      return;
+    }
   }
+}
+
+void tr__refs_room_handled(tr_host *h, tr_actor *owner, uint64_t session) {
+  tr__ref *r = tr__slots_get(&h->refs, session);
+  if (r && r->kind == TR_REF_GRANT && r->owner == owner->pid)
+    ungrant(h, r, 1);
+}
+
+/* Starts a wait of `waiter` for room in f: granted at once when f has room
+ * no earlier waiter was promised, else queued -- at the front when the
+ * waiter is handling room f gave it and found taken (a sender that did not
+ * wait got there first): it keeps its place. */
+uint64_t tr__refs_wait_room(tr_host *h, tr_actor *w, tr_actor *f,
+                            uint32_t timeout_ms) {
+  tr__ref *r = tr__ref_new(h, TR_REF_ROOM, w, NULL);
+  const tr_msg *cur = h->current_msg;
+  uint64_t id;
+  if (!r)
+    return 0;
+  id = r->id;
+  r->peer = f->pid;
+  if (tr__mailbox_free(&f->mb) > f->mb.granted &&
+      tr__list_empty(&f->mb.waiters)) {
+    if (grant(h, r, f) == TR_ENOMEM) {
+      tr__ref_free(h, r);
+      return 0;
+    }
+    return id;
+  }
+  if (h->current == w && cur && cur->kind == TR_KIND_ROOM &&
+      cur->from == f->pid)
+    tr__list_push(f->mb.waiters.next, &r->by_peer); /* before the first */
+  else
+    tr__list_push(&f->mb.waiters, &r->by_peer);
+  if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
+    tr__ref_free(h, r);
+    return 0;
+  }
+  return id;
 }

@@ -10,6 +10,12 @@
  * again or the mailbox has room. The router is each child's heir, so what
  * a child had queued when it died comes back to the router ahead of its
  * own mail and goes to the new instance: a restart loses no request.
+ *
+ * What it holds counts against its own mailbox (tr_mailbox_hold), whose
+ * capacity is the host's default: a flood through the router finds it full
+ * as it would find the child, and waits or is refused, instead of piling
+ * up here. The supervisors' news comes as notices (tr_notify), which a
+ * full mailbox still takes: a restarted child's held mail always leaves.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +62,8 @@ typedef struct router {
   size_t nrelays, relay_cap;
 } router;
 
-static int hold(dest *d, tr_msg *m) {
+/* Keeps m at the back of d's queue, counted in the router's mailbox. */
+static int hold(router *r, dest *d, tr_msg *m) {
   if (d->len == d->cap) {
     size_t cap = d->cap ? d->cap * 2 : 64, i;
     tr_msg **q = malloc(cap * sizeof *q);
@@ -70,15 +77,17 @@ static int hold(dest *d, tr_msg *m) {
     d->head = 0;
   }
   d->q[(d->head + d->len++) % d->cap] = m;
+  tr_mailbox_hold(r->self, 1);
   return TR_OK;
 }
 
-static tr_msg *unhold(dest *d) {
+static tr_msg *unhold(router *r, dest *d) {
+  tr_msg *m = d->q[d->head];
   if (d->inherited)
     d->inherited--;
-  tr_msg *m = d->q[d->head];
   d->head = (d->head + 1) % d->cap;
   d->len--;
+  tr_mailbox_hold(r->self, -1);
   return m;
 }
 
@@ -116,12 +125,12 @@ static int ready(router *r, dest *d) {
 
 static void flush(router *r, dest *d) {
   while (d->len && ready(r, d))
-    tr_forward(r->h, d->pid, unhold(d));
+    tr_forward(r->h, d->pid, unhold(r, d));
 }
 
 static void fail_held(router *r, dest *d, const char *why) {
   while (d->len) {
-    tr_msg *m = unhold(d);
+    tr_msg *m = unhold(r, d);
     if (tr_msg_kind(m) == TR_KIND_CALL)
       tr_reply_error_to(r->h, tr_msg_from(m), tr_msg_session(m), "%s", why);
     tr_msg_free(m);
@@ -161,7 +170,7 @@ static void route(router *r, tr_msg *m) {
     return;
   }
   m = tr_keep(r->self, m);
-  if (hold(d, m)) {
+  if (hold(r, d, m)) {
     refuse(r, m, "out of memory");
     tr_msg_free(m);
   } else if (tr_msg_inherited(m)) {
@@ -287,13 +296,12 @@ static int router_handle(tr_actor *self, void *state, tr_msg *m) {
   if (!m)
     return TR_CONTINUE;
   switch (tr_msg_kind(m)) {
-  case TR_KIND_SEND:
+  case TR_KIND_NOTICE:
     if ((s = svc_of(r, tr_msg_from(m))) &&
-        (tr_msg_is(m, "started") || tr_msg_is(m, "stopped"))) {
+        (tr_msg_is(m, "started") || tr_msg_is(m, "stopped")))
       child_news(r, m, tr_msg_is(m, "started"));
-      break;
-    }
-    /* fall through */
+    break;
+  case TR_KIND_SEND:
   case TR_KIND_CALL:
     if (tr_msg_is(m, "router"))
       control(r, m);
@@ -334,7 +342,7 @@ static void router_free(router *r) {
   size_t i;
   for (i = 0; i < r->nd; i++) {
     while (r->d[i].len)
-      tr_msg_free(unhold(&r->d[i]));
+      tr_msg_free(unhold(r, &r->d[i]));
     free(r->d[i].q);
   }
   for (i = 0; i < r->nsvc; i++)
@@ -445,8 +453,7 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
             return TR_EINVAL;
     }
   }
-  o.name = "router";
-  o.capacity = 1u << 20; /* everything passes through here */
+  o.name = "router"; /* capacity: the host's default, like any actor */
   args = tr_msg_pack("services", "II", (int64_t)(intptr_t)services, (int64_t)n);
   if (!args)
     return TR_ENOMEM;

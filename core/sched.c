@@ -39,7 +39,8 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
   a->running = 1;
   for (i = 0; i < n && a->life == TR__LIVE;) {
     tr_msg *m = NULL;
-    int rc;
+    uint64_t room = 0; /* the session of a room message being handled */
+    int rc, freed = 0;
     if (a->yielded) {
       a->yielded = 0;
     } else {
@@ -49,14 +50,20 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
       a->await = 0;
       a->beat = uv_now(h->loop);
       h->stats.delivered++;
-      /* A sender waiting for room hears of it as the mailbox leaves full. */
-      if (tr__is_user(m) && a->mb.user + 1 == a->mb.capacity)
-        tr__refs_room(h, a);
+      freed = tr__is_user(m);
+      room = m->kind == TR_KIND_ROOM ? m->session : 0;
     }
     h->current_msg = m;
     rc = a->b->handle(a, a->state, m);
     tr_msg_free(h->current_msg); /* NULL if tr_forward took it */
     h->current_msg = NULL;
+    /* Room promised to this actor and not taken goes to the next waiter;
+     * a slot freed here wakes one waiter -- after handle, so a slot the
+     * actor filled again (keeping m aside, tr_mailbox_hold) wakes none. */
+    if (room)
+      tr__refs_room_handled(h, a, room);
+    if (freed && !tr__list_empty(&a->mb.waiters))
+      tr__refs_room(h, a);
     i++;
     if (rc == TR_YIELD) {
       a->yielded = 1;

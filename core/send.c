@@ -21,7 +21,7 @@ int tr__deliver(tr_host *h, tr_actor *a, tr_msg *m) {
   if (!m)
     return TR_ENOMEM;
   m->inherited = 0; /* only bequeath hands mail on as inherited */
-  if (tr__is_user(m) && a->mb.user >= a->mb.capacity) {
+  if (tr__is_user(m) && !tr__mailbox_free(&a->mb)) {
     if (m->kind == TR_KIND_CALL)
       tr__call_fail(h, m->session, m->from, "full");
     h->stats.dead_letters++;
@@ -181,7 +181,7 @@ int tr_mailbox_room(tr_host *h, tr_pid pid) {
   tr_actor *a = h ? tr__actor(h, pid) : NULL;
   if (!a)
     return TR_ENOPROC;
-  return a->mb.user < a->mb.capacity ? (int)(a->mb.capacity - a->mb.user) : 0;
+  return (int)tr__mailbox_free(&a->mb);
 }
 
 uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
@@ -189,20 +189,44 @@ uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
   tr_actor *w, *f;
   tr__ref *r;
   uint64_t id;
+  tr_msg *m;
   if (!h || !tr__on_loop_thread(h) || !(w = tr__actor(h, waiter)))
     return 0;
-  f = tr__actor(h, full);
-  if (!(r = tr__ref_new(h, TR_REF_ROOM, w, f)))
+  if ((f = tr__actor(h, full)))
+    return tr__refs_wait_room(h, w, f, timeout_ms);
+  /* Ended already: told at once, as its end would have told it. */
+  if (!(r = tr__ref_new(h, TR_REF_ROOM, w, NULL)))
     return 0;
   id = r->id;
-  if (!f || f->mb.user < f->mb.capacity) {
-    tr__ref_free(h, r);
-    tr__deliver(h, w, tr__sys_msg(TR_KIND_ROOM, "room", id));
-  } else if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
-    tr__ref_free(h, r);
-    return 0;
+  tr__ref_free(h, r);
+  if ((m = tr__sys_msg(TR_KIND_ROOM, "room", id)))
+    m->from = full;
+  return tr__deliver(h, w, m) ? 0 : id;
+}
+
+int tr_mailbox_hold(tr_actor *self, int n) {
+  tr__mailbox *mb;
+  if (!self)
+    return TR_EINVAL;
+  mb = &self->mb;
+  if (n < 0 && (uint32_t) - (int64_t)n > mb->held)
+    return TR_EINVAL;
+  mb->held = (uint32_t)((int64_t)mb->held + n);
+  if (n < 0 && self->life == TR__LIVE && !tr__list_empty(&mb->waiters))
+    tr__refs_room(self->host, self);
+  return (int)mb->held;
+}
+
+int tr_notify(tr_host *h, tr_pid from, tr_pid to, tr_msg *m) {
+  int rc = check(h, m, NULL);
+  if (rc)
+    return rc;
+  if (!tr__on_loop_thread(h)) {
+    tr_msg_free(m);
+    return TR_ETHREAD;
   }
-  return id;
+  tr__msg_envelope(m, TR_KIND_NOTICE, from, 0);
+  return tr__deliver_pid(h, to, m);
 }
 
 tr_msg *tr_keep(tr_actor *self, tr_msg *m) {

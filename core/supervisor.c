@@ -48,7 +48,9 @@ static void tell(sup *s, const char *what, child *c, tr_pid pid,
     return;
   m = reason ? tr_msg_pack(what, "sps", c->spec.name, pid, reason)
              : tr_msg_pack(what, "sp", c->spec.name, pid);
-  tr_send(s->h, tr_self(s->self), s->listener, m);
+  /* A notice: a listener whose mailbox is full (a router holding mail for
+   * this very child) must still hear that it is back. */
+  tr_notify(s->h, tr_self(s->self), s->listener, m);
 }
 
 static int start_child(sup *s, child *c) {

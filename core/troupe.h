@@ -217,7 +217,9 @@ enum {
   TR_KIND_DOWN = 4,    /* a monitored actor ended: down(ref, pid, reason) */
   TR_KIND_EXIT = 5,    /* a linked actor ended, trapped: exit(pid, reason) */
   TR_KIND_TIMEOUT = 6, /* a tr_timeout fired; session names it */
-  TR_KIND_ROOM = 7     /* a full mailbox has room again (tr_notify_room) */
+  TR_KIND_ROOM = 7,    /* a full mailbox has room again (tr_notify_room) */
+  TR_KIND_NOTICE = 8   /* news the receiver asked for (tr_notify), such as a
+                          supervisor's started/stopped to its listener */
 };
 
 /* Value types, as tr_value_type reports them. */
@@ -316,7 +318,10 @@ const tr_value *tr_value_next(const tr_value *v);
  * off the loop thread it goes through a locked inbox, is checked when the
  * loop takes it, and counts as a dead letter if it cannot be delivered.
  * On the loop thread: TR_ENOPROC for a dead pid, TR_EFULL for a full
- * mailbox; both count as dead letters. */
+ * mailbox; both count as dead letters. A mailbox is full when the sends
+ * and calls queued in it, plus those its actor holds aside
+ * (tr_mailbox_hold), reach its capacity; every other kind of message
+ * (answers, notices) is never refused for room. */
 int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
 int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
 
@@ -325,10 +330,16 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
 int tr_mailbox_room(tr_host *h, tr_pid pid);
 
 /* For senders that wait instead of failing on TR_EFULL: `waiter` gets a
- * TR_KIND_ROOM message, its session being the returned id (0 on error),
- * once the mailbox of `full` has room again or `full` has ended -- at once
- * if it has room now -- or a TR_KIND_TIMEOUT with that session when
- * timeout_ms (0: none) passes first. The sender then tries again. */
+ * TR_KIND_ROOM message from `full`, its session being the returned id (0
+ * on error), once the mailbox of `full` has room for it or `full` has
+ * ended, or a TR_KIND_TIMEOUT with that session when timeout_ms (0: none)
+ * passes first. The sender then tries again. Waiters queue in the order
+ * they began to wait, and each slot that frees wakes one of them: the slot
+ * is promised to that waiter until it has handled its room message (a
+ * waiter that ends first, or does not send, passes it to the next). At
+ * once when there is room no earlier waiter was promised. A waiter that
+ * finds its room taken (by a sender that did not wait) and waits again
+ * while handling that room message keeps its place at the front. */
 uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
                         uint32_t timeout_ms);
 
@@ -337,6 +348,22 @@ uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
  * holding mail for an actor being restarted does. NULL if m is not the
  * message being handled. */
 tr_msg *tr_keep(tr_actor *self, tr_msg *m);
+
+/* Counts n sends and calls that self keeps aside (tr_keep) to pass on
+ * later against its own mailbox's capacity (n < 0: -n of them were passed
+ * on or freed), so that senders find it full while it holds its fill and
+ * what it holds stays bounded; when held mail leaves, senders waiting for
+ * room are woken. Called in handle, after taking m, it fills the slot m
+ * left. Returns how many are held now, or TR_EINVAL (releasing more than
+ * are held). */
+int tr_mailbox_hold(tr_actor *self, int n);
+
+/* Sends m as a notice (TR_KIND_NOTICE): news that `to` asked for, such as
+ * a supervisor's to its listener. Like a reply, it is never refused for a
+ * full mailbox and does not count against its capacity, so keep notices
+ * few (bounded by what the receiver asked for). TR_ENOPROC (a dead letter)
+ * when `to` is not alive; loop thread only. */
+int tr_notify(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
 
 /* Sends a message on to `to` keeping its sender, session and kind, so the
  * answer to a forwarded call goes straight back to the caller, and the
@@ -452,7 +479,7 @@ typedef struct tr_sup_spec {
   const tr_child_spec *children;
   size_t nchildren;
   /* Told started(name, pid) and stopped(name, pid, reason) for each child
-   * (sends); 0 for nobody. */
+   * (notices, tr_notify: never refused for a full mailbox); 0 for nobody. */
   tr_pid listener;
   tr_pid heir; /* every child's heir (tr_set_heir) from its start; 0: none */
 } tr_sup_spec;
@@ -484,7 +511,13 @@ typedef struct tr_service {
  * kept, so the reply goes straight back. While that child is being
  * restarted its messages wait in order, and what a dead child had not
  * handled comes back to the router (it is the child's heir) and goes to the
- * new one: a restart loses no request. Messages named "router" are for the
+ * new one: a restart loses no request. The router's mailbox has the
+ * host's mailbox_capacity, and the mail it holds for a child that is
+ * restarting or full counts against it (tr_mailbox_hold): past that bound
+ * a send or call to the router is refused with TR_EFULL like any other
+ * (a Lua send waits), whichever child it is for. Mail a dead child had
+ * queued (up to that child's capacity) comes back on top of the bound
+ * until it is passed on. Messages named "router" are for the
  * router itself: call("router", "router", "reset", name) restarts a child
  * through its supervisor. A destination whose service gave up answers calls
  * with an error. */

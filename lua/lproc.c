@@ -186,7 +186,7 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
       return resume(p, 0);
     }
     if (kind != TR_KIND_SEND && kind != TR_KIND_CALL && kind != TR_KIND_DOWN &&
-        kind != TR_KIND_EXIT)
+        kind != TR_KIND_EXIT && kind != TR_KIND_NOTICE)
       return TR_CONTINUE; /* an answer nobody waits for any more */
     if (p->recv_timer) {
       tr_cancel(tr_actor_host(self), p->recv_timer);

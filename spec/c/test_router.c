@@ -234,6 +234,15 @@ static tr_host *quiet_host(int *lines) {
   return tr_host_new(&cfg);
 }
 
+/* The same, with mailboxes of `capacity` by default (the router's too). */
+static tr_host *small_host(int *lines, uint32_t capacity) {
+  tr_host_config cfg = {0};
+  cfg.log = quiet_log;
+  cfg.log_ud = lines;
+  cfg.mailbox_capacity = capacity;
+  return tr_host_new(&cfg);
+}
+
 /* Steps h until no actor has anything to do (timers may be pending: each
  * supervisor has its heartbeat tick). */
 static void settle(tr_host *h) {
@@ -1057,6 +1066,133 @@ static void test_router_end_frees_held(void) {
   free(c);
 }
 
+/* Floods the router with n messages for "echo", sends and calls by turns
+ * from the clients, numbered from `first` in the order sent, stepping the
+ * host now and then so that the router passes on or holds what it got.
+ * Counts what was taken and what was refused as full. */
+static void flood(tr_host *h, client **c, int nc, tr_pid router, int64_t first,
+                  int n, int *ok, int *full) {
+  int i;
+  for (i = 0; i < n; i++) {
+    client *from = c[i % nc];
+    int64_t k = first + i;
+    int rc = i % 3 == 0 ? call(h, from, router, "echo", "op", k)
+                        : tr_send(h, from->pid, router,
+                                  tr_msg_pack("echo", "sI", "cast", k));
+    *ok += rc == TR_OK;
+    *full += rc == TR_EFULL;
+    if (i % 50 == 0)
+      tr_host_step(h);
+  }
+}
+
+/* Whether the n values e saw from index `from` on rise strictly. */
+static int rising(const echo_arg *e, int from) {
+  int i;
+  for (i = from + 1; i < e->nseen; i++)
+    if (e->seen[i] <= e->seen[i - 1])
+      return 0;
+  return 1;
+}
+
+/* A flood through the router to a child that takes nothing: the router
+ * holds what the child cannot take, counted in its own mailbox, so once
+ * its capacity and the child's are used up every send and call is refused
+ * with TR_EFULL and counted as a dead letter -- however many are sent, by
+ * however many senders: what the host keeps stays under that bound. Once
+ * the child takes mail again, everything accepted arrives, in order, and
+ * a call made then is answered well within its timeout. */
+static void test_flood_through_router_is_bounded(void) {
+  enum { CAP = 32, CHILD = 4, SENDERS = 8, FLOOD = 20000 };
+  int lines = 0, ok = 0, full = 0, k;
+  tr_host *h = small_host(&lines, CAP);
+  echo_arg *e = calloc(1, sizeof *e);
+  one_service s;
+  client *c[SENDERS];
+  tr_host_stats before, after;
+  tr_pid router;
+  uint64_t session = 0, t0;
+  e->name = "echo";
+  e->capacity = CHILD;
+  one_service_init(&s, "svc", e, NULL, 0);
+  router = start_router(h, &s.svc, 1);
+  for (k = 0; k < SENDERS; k++)
+    c[k] = new_client(h);
+  e->hold = 1;
+  CHECK_EQ(call(h, c[0], router, "echo", "pause", 0), TR_OK);
+  STEP_UNTIL(h, c[0]->nanswers == 1, 1000);
+  tr_host_get_stats(h, &before);
+  flood(h, c, SENDERS, router, 1, FLOOD, &ok, &full);
+  settle(h);
+  CHECK_EQ(ok, CAP + CHILD); /* the child's mailbox, and the router's */
+  CHECK_EQ(full, FLOOD - ok);
+  CHECK_EQ(tr_mailbox_count(h, e->pid), CHILD);
+  CHECK_EQ(tr_mailbox_count(h, router), 0); /* all of it held, and ... */
+  CHECK_EQ(tr_mailbox_room(h, router), 0);  /* ... counted */
+  tr_host_get_stats(h, &after);
+  CHECK_EQ(after.dead_letters - before.dead_letters, full);
+  for (k = 0; k < SENDERS; k++)
+    CHECK_EQ(c[k]->nanswers, k == 0); /* refused: no answer to come */
+  /* A call to the full router is refused at once, not after its timeout. */
+  CHECK_EQ(tr_call(h, c[0]->pid, router, tr_msg_pack("echo", "sI", "op", -5),
+                   1000, &session),
+           TR_EFULL);
+
+  e->hold = 0;
+  STEP_UNTIL(h, e->nseen == 1 + ok, 3000);
+  CHECK_EQ(e->nseen, 1 + ok);
+  CHECK(rising(e, 1));
+  t0 = uv_hrtime();
+  CHECK_EQ(call(h, c[1], router, "echo", "late", FLOOD + 1), TR_OK);
+  STEP_UNTIL(h, answer_to(c[1], c[1]->ncalls - 1), 1000);
+  CHECK(is_reply(answer_to(c[1], c[1]->ncalls - 1)));
+  CHECK(uv_hrtime() - t0 < 1000000000u);
+  tr_host_free(h);
+  free(e);
+  for (k = 0; k < SENDERS; k++)
+    free(c[k]);
+}
+
+/* The router is full, holding mail for a child, when the child dies: what
+ * the child had queued comes back on top, and the supervisor's news that a
+ * new child started must still reach the full router (a notice, never
+ * refused), or nothing it holds would ever leave. All of it reaches the
+ * new child, in order, the child's own queue first. */
+static void test_full_router_hears_restart(void) {
+  enum { CAP = 16, CHILD = 4 };
+  int lines = 0, ok = 0, full = 0, i, fresh = 0;
+  tr_host *h = small_host(&lines, CAP);
+  echo_arg *e = calloc(1, sizeof *e);
+  one_service s;
+  client *c = new_client(h);
+  tr_pid router, old;
+  e->name = "echo";
+  e->capacity = CHILD;
+  one_service_init(&s, "svc", e, NULL, 0);
+  router = start_router(h, &s.svc, 1);
+  e->hold = 1;
+  CHECK_EQ(call(h, c, router, "echo", "pause", 0), TR_OK);
+  STEP_UNTIL(h, c->nanswers == 1, 1000);
+  flood(h, &c, 1, router, 1, 1000, &ok, &full);
+  settle(h);
+  CHECK_EQ(ok, CAP + CHILD);
+  CHECK_EQ(tr_mailbox_room(h, router), 0);
+  old = e->pid;
+  e->hold = 0;
+  CHECK_EQ(tr_kill(h, old, "killed"), TR_OK);
+  STEP_UNTIL(h, e->nseen == 1 + ok, 3000);
+  CHECK_EQ(e->starts, 2);
+  CHECK_EQ(e->nseen, 1 + ok);
+  CHECK(rising(e, 1));
+  for (i = 1; i < e->nseen; i++)
+    fresh += e->instance[i] == 2;
+  CHECK_EQ(fresh, ok);
+  CHECK(tr_mailbox_room(h, router) > 0);
+  tr_host_free(h);
+  free(e);
+  free(c);
+}
+
 int main(void) {
   RUN(test_forwards_and_reply_comes_from_child);
   RUN(test_unknown_destination);
@@ -1074,5 +1210,7 @@ int main(void) {
   RUN(test_reset_through_router);
   RUN(test_service_that_gave_up);
   RUN(test_router_end_frees_held);
+  RUN(test_flood_through_router_is_bounded);
+  RUN(test_full_router_hears_restart);
   return test_report();
 }
