@@ -7,6 +7,8 @@
  * name (trL_define), and runs a Lua chunk as the root actor (actor.run).
  * The Lua actor spawns the native one, calls it (Lua -> C, with a reply),
  * sends it "ping" and receives the "pong" it sends back (C -> Lua).
+ * The state and the host may be freed in either order, even with actors
+ * still alive (spec/c/test_lua_embed.c does it from a frame loop).
  *
  * The pure-Lua part of the `actor` module lives in the source tree's
  * lua/actor/ folder: found through TROUPE_SOURCE_DIR (set by ctest), else
@@ -89,7 +91,12 @@ int main(void) {
   }
   luaL_openlibs(L);
   setup_module(L);
-  trL_attach(L, h);                   /* Lua actors run on our host */
+  if (trL_attach(L, h) != TR_OK) { /* Lua actors run on our host */
+    fprintf(stderr, "embed_lua: cannot attach the host\n");
+    lua_close(L);
+    tr_host_free(h);
+    return 1;
+  }
   trL_define(L, "doubler", &doubler); /* actor.spawn("doubler") */
 
   if (luaL_dostring(L, script) != LUA_OK) {
@@ -98,7 +105,7 @@ int main(void) {
   } else {
     printf("back in C: the root actor has ended\n");
   }
-  lua_close(L);    /* first the Lua side, */
-  tr_host_free(h); /* then the host it ran on */
+  lua_close(L);    /* the two go in either order: here the Lua side */
+  tr_host_free(h); /* first, then the host it ran on */
   return rc;
 }

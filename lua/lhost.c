@@ -7,7 +7,16 @@
  * one from actor.run, made for the run and freed at its end. Each
  * coroutine's extra space points at its trL_proc, so any `actor` function
  * knows in O(1) which actor called it.
+ *
+ * An attached host and the state may go in either order. A native actor,
+ * the watch, lives on the host for the state: the host ends it last of
+ * what the state started, whenever the host shuts down (its run's end,
+ * tr_host_step after tr_host_stop, tr_host_free), and its end lets go of
+ * the host. Closing the state while the host still runs shuts the host
+ * down first, so that every actor ends while Lua can still close it.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ltroupe.h"
@@ -15,8 +24,31 @@
 #define TRL_HOST "actor.host"       /* registry: the trL_host userdata */
 #define TRL_NATIVES "actor.natives" /* registry: name -> behaviour */
 
+/* The state is closing with its attached host still running: the host
+ * shuts down now, every actor ending while the state works (a run of a
+ * host already told to stop only shuts it down); the watch's end lets go
+ * of it, and the program's tr_host_free then finds it stopped. From one
+ * of the host's own callbacks or another thread that cannot be done, and
+ * going on would leave actors running on a freed state. */
+static void stop_attached(trL_host *lh) {
+  tr_host *h = lh->h;
+  int rc;
+  tr_host_stop(h);
+  if ((rc = tr_host_run(h)) != TR_OK) {
+    fprintf(stderr,
+            "troupe: lua_close: cannot stop the state's host (%s): close "
+            "the state on the host's loop thread, outside its actors\n",
+            tr_strerror(rc));
+    abort();
+  }
+  lh->h = NULL; /* as the watch's end did */
+  lh->detached = 1;
+}
+
 static int host_gc(lua_State *L) {
   trL_host *lh = lua_touserdata(L, 1);
+  if (lh->h && !lh->owns_host)
+    stop_attached(lh);
   /* The wrapper's state is this userdata, about to go: the state's own
    * allocator frees what is left. */
   lua_setallocf(L, lh->alloc, lh->alloc_ud);
@@ -93,10 +125,53 @@ static trL_host *ensure(lua_State *L) {
   return lh;
 }
 
-void trL_attach(lua_State *L, tr_host *h) {
+/* The watch: its state is the trL_host, found through the host's data. */
+static int watch_init(tr_actor *self, void *state, tr_msg *args) {
+  (void)args;
+  *(trL_host **)state = tr_host_data(tr_actor_host(self));
+  return 0;
+}
+
+static int watch_handle(tr_actor *self, void *state, tr_msg *m) {
+  (void)self;
+  (void)state;
+  (void)m;
+  return TR_CONTINUE; /* it takes no mail; anything sent to it is dropped */
+}
+
+/* Only the host's shutdown ends the watch (nobody else learns its pid):
+ * the state lets go of the host, and actor functions say it has stopped
+ * from then on instead of touching it. */
+static void watch_end(tr_actor *self, void *state, const char *reason) {
+  trL_host *lh = *(trL_host **)state;
+  (void)reason;
+  if (lh->h != tr_actor_host(self))
+    return;
+  lh->h = NULL;
+  lh->detached = 1;
+}
+
+static const tr_behaviour watch_behaviour = {
+    "lua.state", sizeof(trL_host *), watch_init, watch_handle, watch_end};
+
+int trL_attach(lua_State *L, tr_host *h) {
   trL_host *lh = ensure(L);
+  int rc;
+  if (!h)
+    return TR_EINVAL;
+  if (lh->h == h)
+    return TR_OK;
+  if (lh->h)
+    return TR_EEXIST; /* one host at a time: the other has not stopped */
+  tr_host_set_data(h, lh);
   lh->h = h;
   lh->owns_host = 0;
+  lh->detached = 0;
+  if ((rc = tr_spawn(h, &watch_behaviour, NULL, NULL, NULL)) != TR_OK) {
+    lh->h = NULL;
+    lh->detached = rc == TR_ESTOPPED;
+  }
+  return rc;
 }
 
 tr_host *trL_host_of(lua_State *L) {
@@ -107,6 +182,8 @@ tr_host *trL_host_of(lua_State *L) {
 trL_host *trL_host_get(lua_State *L) {
   trL_host *lh = ensure(L);
   if (!lh->h) {
+    if (lh->detached) /* the program's host: not to be replaced by ours */
+      luaL_error(L, "the host has stopped");
     if (!(lh->h = tr_host_new(NULL)))
       luaL_error(L, "cannot make a host");
     lh->owns_host = 1;

@@ -64,6 +64,7 @@ typedef struct trL_host {
   lua_State *L;         /* the main state */
   const void *pid_meta; /* the pid metatable, once looked up (lpid.c) */
   int owns_host;        /* made by actor.run: freed when run returns */
+  int detached;         /* the attached host has stopped: h is NULL */
   tr_pid root;          /* the actor actor.run waits for */
   int root_ended;
   uint32_t slice;      /* instructions between preemption checks */

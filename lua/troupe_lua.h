@@ -25,9 +25,19 @@ int luaopen_actor_core(lua_State *L);
  * preloaded. */
 void trL_openlibs(lua_State *L, const char *lua_dir);
 
-/* Runs Lua actors of L on host h (which the caller keeps and frees, after
- * lua_close). Without it, actor.run makes a host of its own. */
-void trL_attach(lua_State *L, tr_host *h);
+/* Runs Lua actors of L on host h, which the caller keeps and frees; call
+ * it on h's loop thread, before any actor of L starts. Without it,
+ * actor.run makes a host of its own. The two are freed in either order:
+ * tr_host_free(h) ends every actor while L still runs their to-be-closed
+ * variables, and L then says "the host has stopped"; lua_close(L) on a host
+ * still running shuts h down first (every actor ends, as in tr_host_free)
+ * and leaves it stopped, for tr_host_free. The host also stops L's use of
+ * it when it stops by itself (after tr_host_stop, or at actor.run's end).
+ * The host keeps one actor of its own for L while attached (it shows in
+ * the count of actors). Returns TR_OK, TR_ESTOPPED for a stopped host,
+ * TR_EEXIST when L is attached to another host that has not stopped,
+ * TR_ETHREAD off h's loop thread. */
+int trL_attach(lua_State *L, tr_host *h);
 
 /* Makes a native behaviour spawnable from Lua: actor.spawn(name, ...). */
 void trL_define(lua_State *L, const char *name, const tr_behaviour *b);
