@@ -455,9 +455,10 @@ static int l_kill(lua_State *L) {
   trL_host *lh = host(L);
   tr_pid pid = check_pid(L, 1);
   const char *reason = luaL_optstring(L, 2, "killed");
-  if (pid == self_pid(L)) {
-    lua_settop(L, 2);
-    lua_remove(L, 1);
+  if (pid == self_pid(L)) { /* ends as a kill does: "killed" by default */
+    lua_pushstring(L, reason);
+    lua_replace(L, 1);
+    lua_settop(L, 1);
     return l_exit(L);
   }
   return sent(L, tr_kill(lh->h, pid, reason));

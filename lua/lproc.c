@@ -108,12 +108,13 @@ static int resume(trL_proc *p, int nargs) {
     tr_host *h = tr_actor_host(p->self);
     tr_pid pid = tr_self(p->self);
     luaL_traceback(L, co, msg, 0);
-    tr_host_log(h, TR_LOG_ERROR, "Lua actor <pid %u.%u> failed: %s",
-                (unsigned)(uint32_t)pid, (unsigned)(pid >> 32),
-                lua_tostring(L, -1));
     if (pid == p->lh->root) {
+      /* actor.run raises it, traceback and all: said once, by its caller */
       lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
     } else {
+      tr_host_log(h, TR_LOG_ERROR, "Lua actor <pid %u.%u> failed: %s",
+                  (unsigned)(uint32_t)pid, (unsigned)(pid >> 32),
+                  lua_tostring(L, -1));
       lua_pop(L, 1);
     }
     tr_exit(p->self, msg);

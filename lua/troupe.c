@@ -11,10 +11,12 @@
  * bench/lua.lua): it answers calls and "ping" sends with their arguments.
  *
  * The process ends when the root actor returns, after every actor has been
- * stopped in reverse start order; a script error prints its traceback and
- * exits 1. The REPL reads stdin on a thread of its own, one line when the
- * REPL asks for it, and hands it over with tr_send, the one call that is
- * safe from any thread; the loop never blocks on the terminal.
+ * stopped in reverse start order, with status 0; a root that fails, is
+ * killed or exits with a reason exits 1, its reason on stderr (an error's
+ * traceback once: the root's is not logged, actor.run raises it). The REPL
+ * reads stdin on a thread of its own, one line when the REPL asks for it, and
+ * hands it over with tr_send, the one call that is safe from any thread; the
+ * loop never blocks on the terminal.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -33,7 +35,8 @@ static const char usage[] =
     "usage: troupe [options] [script [args...]]\n"
     "Runs a Lua script as the root actor of a troupe host; the process ends\n"
     "when it returns, after every actor has stopped. Without a script, opens\n"
-    "a REPL on a live host.\n"
+    "a REPL on a live host. Exits 0 when the root returns; 1 when it fails,\n"
+    "is killed or exits with a reason (said on stderr); 2 for bad usage.\n"
     "\n"
     "options:\n"
     "  -e CODE        run CODE as the root actor instead of a script; the\n"
@@ -356,7 +359,12 @@ int main(int argc, char **argv) {
   }
   luaL_openlibs(L);
   setup(L, &r);
-  trL_attach(L, h);
+  if ((rc = trL_attach(L, h)) != TR_OK) {
+    fprintf(stderr, "troupe: %s\n", tr_strerror(rc));
+    lua_close(L);
+    tr_host_free(h);
+    return 1;
+  }
   trL_define(L, "echo", &echo_behaviour);
 
   if (configure(L, store_values)) {

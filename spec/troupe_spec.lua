@@ -119,6 +119,74 @@ describe("troupe", function()
     assert.matches("the root actor ended: child died", out, 1, true)
   end)
 
+  describe("ends with the root actor's fate", function()
+    -- Runs a script; returns its stderr alone and its exit status.
+    local function stderr_of(src)
+      local path = script(src)
+      local f = assert(io.popen(BIN .. " " .. quote(path) .. " 2>&1 >/dev/null", "r"))
+      local err = f:read("a")
+      local _, _, code = f:close()
+      os.remove(path)
+      return err, code
+    end
+
+    local function count(text, plain)
+      local n, at = 0, 1
+      while true do
+        local s, e = text:find(plain, at, true)
+        if not s then return n end
+        n, at = n + 1, e + 1
+      end
+    end
+
+    it("exits 1 with the reason when the root kills itself", function()
+      local err, code = stderr_of([[
+        local actor = require "actor"
+        actor.kill(actor.self())
+        print("not reached")
+      ]])
+      assert.equal(1, code)
+      assert.matches("troupe: the root actor ended: killed\n", err, 1, true)
+    end)
+
+    it("exits 1 with the reason when another actor kills the root", function()
+      local err, code = stderr_of([[
+        local actor = require "actor"
+        local root = actor.self()
+        actor.spawn(function() actor.kill(root, "game over") end)
+        actor.receive()
+      ]])
+      assert.equal(1, code)
+      assert.matches("troupe: the root actor ended: game over\n", err, 1, true)
+    end)
+
+    it("exits 1 with the reason given to actor.exit", function()
+      local err, code = stderr_of('require("actor").exit("bye")')
+      assert.equal(1, code)
+      assert.matches("troupe: the root actor ended: bye\n", err, 1, true)
+    end)
+
+    it("prints a script error's traceback once", function()
+      local err, code = stderr_of([[
+        local function deep() error("failed once") end
+        deep()
+      ]])
+      assert.equal(1, code)
+      assert.equal(1, count(err, "stack traceback:"), err)
+      assert.equal(1, count(err, "in local 'deep'"), err)
+      assert.matches("troupe: [^\n]*: failed once\nstack traceback:\n", err)
+    end)
+
+    it("exits 0 with nothing on stderr when the root returns or exits normally", function()
+      for _, src in ipairs { 'print("done")', 'require("actor").exit()',
+                             'require("actor").exit("normal")' } do
+        local err, code = stderr_of(src)
+        assert.equal(0, code)
+        assert.equal("", err)
+      end
+    end)
+  end)
+
   it("keeps os.exit's status", function()
     local _, code = sh(BIN .. " -e 'os.exit(3)'")
     assert.equal(3, code)
