@@ -549,11 +549,21 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * keeps serving reads.
  *
  * At start the store loads through the writer, in batches:
- *   kv.writer("load", cursor)  -> entries, next, info, refused
+ *   kv.writer("load", cursor)  -> entries, next, info, refused, unavailable
  * entries is an array {k1, v1, k2, v2, ...}; next the cursor of the next
  * batch, nil after the last; info the line kv("info") returns; refused nil
- * while the writer takes changes, else why it does not. Cursor 0 starts.
- * Requests wait in the store's mailbox until it has loaded. When a write
+ * while the writer takes changes, else why it does not; unavailable nil,
+ * else why the writer has no data to give at all (its data directory is
+ * in use by another writer, cannot be made, holds a file it cannot read):
+ * the store then answers every request with that text, e.g. "data
+ * directory ./troupe-data is in use (pid 1234)". Cursor 0 starts. A
+ * writer still reading its files holds a load and answers it within
+ * 200 ms or so with no entries, the same cursor as next, and how far it
+ * has got as info; the store asks again. Requests wait in the store's
+ * mailbox while it loads; once a load has taken load_wait_ms (2 s by
+ * default: well within a call's default 5 s), the store answers them,
+ * until it has loaded, with an error saying it is still loading and how
+ * far it has got, rather than leave them to time out. When a write
  * fails, the writer sends whoever loaded last "failed"(why); the store
  * then refuses changes itself, leaving its memory as it is. The writer
  * also answers kv.writer("stats") -> {records=, flushes=, fsyncs=,
@@ -566,6 +576,9 @@ enum { TR_FSYNC_EVERYSEC = 0, TR_FSYNC_ALWAYS, TR_FSYNC_NO };
 typedef struct tr_kv_config {
   const char *dir; /* the data directory: "./troupe-data" when NULL */
   int fsync;       /* TR_FSYNC_EVERYSEC (default), _ALWAYS or _NO */
+  /* how long requests wait for the store to load before they are answered
+   * "still loading": 0 means 2000 ms */
+  uint32_t load_wait_ms;
   /* tests: file operations to use instead of the real ones (a struct
    * tr_kv_io, core/actors/kvio.h); NULL for the real ones */
   const void *io;
@@ -573,7 +586,8 @@ typedef struct tr_kv_config {
 
 /* tr_child_spec start functions, arg a tr_kv_config *. The writer makes the
  * directory if needed and locks it: a second writer on the same directory,
- * in this process or another, fails to start, naming the holder. */
+ * in this process or another, starts unavailable, and its store answers
+ * every request with "data directory <dir> is in use (pid <n>)". */
 int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
 int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
 

@@ -6,12 +6,13 @@
  * served from memory through the tr_kv_io seam (kvio.h), no file involved.
  *
  * Each input is read as a log and as a snapshot. The loader must never
- * crash, leak or read out of bounds, and it must keep only a valid
- * prefix: a small reference parser here, written from the format's
- * description at the top of kvlog.c, says how long the good prefix is,
- * how many records it holds and what map they make, and the loader must
- * agree on all three (and call a file OK only when all of it is good,
- * TORN when only zero bytes follow the prefix). Then:
+ * crash, leak or read out of bounds, and it must keep exactly the whole
+ * records: a small reference parser here, written from the format's
+ * description at the top of kvlog.c (a bad record is skipped up to the
+ * next whole one, from its end when its length and body agree), says
+ * where the good records end, how many there are, which holes were
+ * skipped, how the file ends (torn or corrupt) and what map they make,
+ * and the loader must agree on all of it. Then:
  *   - the same file read in 3-byte pieces after an EINTR (and, for odd
  *     sizes, with fstat failing) loads the same;
  *   - a read failing half-way gives TR_KVLOAD_IOERR with its errno (or
@@ -171,39 +172,109 @@ static uint32_t le32(const uint8_t *p) {
 typedef struct ref {
   int header;         /* TR_KVLOAD_OK, _EMPTY, _BAD_MAGIC or _BAD_VERSION */
   int ended;          /* a snapshot's end mark was read */
-  uint64_t valid_end; /* the good prefix */
+  int tail;           /* how it ends: TR_KVLOAD_OK, _TORN or _CORRUPT */
+  uint64_t valid_end; /* where the last good record ends */
   uint64_t records;
+  uint64_t holes, lost; /* bad stretches skipped, and their bytes */
+  uint64_t hole_at[TR_KVLOAD_HOLES], hole_len[TR_KVLOAD_HOLES];
 } ref;
 
-/* One body; 0 when it is good (and applied to map), -1 when not. */
-static int ref_body(const uint8_t *b, uint32_t len, int snapshot, tr_kvmap *map,
-                    ref *r) {
-  uint32_t klen, vlen;
-  if (b[0] == 'E') {
-    if (!snapshot || len != 9 ||
-        ((uint64_t)le32(b + 1) | (uint64_t)le32(b + 5) << 32) != r->records)
-      return -1;
-    r->ended = 1;
-    return 0;
-  }
+/* Does the body parse for this kind of file (an end mark's count aside)? */
+static int ref_parses(const uint8_t *b, uint32_t len, int snapshot) {
+  uint32_t klen;
+  if (b[0] == 'E')
+    return snapshot && len == 9;
   if ((b[0] != 'S' && b[0] != 'D') || len < 5)
-    return -1;
+    return 0;
   klen = le32(b + 1);
   if (klen < 1 || klen > TR_KV_MAX_KEY || len - 5 < klen)
-    return -1;
-  if (b[0] == 'D') {
-    if (snapshot || len != 5 + klen)
-      return -1;
-    tr_kvmap_delete(map, b + 5, klen);
     return 0;
+  if (b[0] == 'D')
+    return !snapshot && len == 5 + klen;
+  return len - 5 - klen >= 4 && le32(b + 5 + klen) <= TR_KV_MAX_VALUE &&
+         len - 9 - klen == le32(b + 5 + klen);
+}
+
+/* Is there a whole record at off? *len is its length by its frame, *shaped
+ * says whether that length fits the file and the body parses. */
+static int ref_whole(const uint8_t *p, size_t n, size_t off, int snapshot,
+                     int lenient, const ref *r, uint32_t *len, int *shaped) {
+  const uint8_t *b = p + off + TR_KVLOG_FRAME;
+  uLong c;
+  *len = 0, *shaped = 0;
+  if (n - off < TR_KVLOG_FRAME)
+    return 0;
+  *len = le32(p + off);
+  if (*len == 0 || *len > TR_KVLOG_MAX_BODY ||
+      *len > n - off - TR_KVLOG_FRAME || !ref_parses(b, *len, snapshot))
+    return 0;
+  *shaped = 1;
+  c = crc32(crc32(0L, Z_NULL, 0), p + off, 4);
+  c = crc32(c, b, (uInt)*len);
+  if ((uint32_t)c != le32(p + off + 4))
+    return 0;
+  return b[0] != 'E' || lenient ||
+         ((uint64_t)le32(b + 1) | (uint64_t)le32(b + 5) << 32) == r->records;
+}
+
+static void ref_apply(const uint8_t *b, tr_kvmap *map, ref *r) {
+  uint32_t klen = le32(b + 1);
+  if (b[0] == 'E') {
+    r->ended = 1;
+    return;
   }
-  if (len - 5 - klen < 4)
-    return -1;
-  vlen = le32(b + 5 + klen);
-  if (vlen > TR_KV_MAX_VALUE || len - 9 - klen != vlen)
-    return -1;
-  CHECK(tr_kvmap_set(map, b + 5, klen, b + 9 + klen, vlen) == 0);
-  return 0;
+  if (b[0] == 'D')
+    tr_kvmap_delete(map, b + 5, klen);
+  else
+    CHECK(tr_kvmap_set(map, b + 5, klen, b + 9 + klen, le32(b + 5 + klen)) ==
+          0);
+  r->records++;
+}
+
+/* Could the k bytes at b begin a body of len bytes? */
+static int ref_could_start(const uint8_t *b, size_t k, uint32_t len,
+                           int snapshot) {
+  uint32_t klen;
+  if (k == 0)
+    return 1;
+  if (b[0] != 'S' && (b[0] != 'D' || snapshot))
+    return 0;
+  if (k < 5)
+    return 1;
+  klen = le32(b + 1);
+  if (klen < 1 || klen > TR_KV_MAX_KEY)
+    return 0;
+  if (b[0] == 'D')
+    return len == 5 + klen;
+  if (k < 9 + (size_t)klen)
+    return len >= 9 + klen;
+  return le32(b + 5 + klen) <= TR_KV_MAX_VALUE &&
+         len == 9 + klen + le32(b + 5 + klen);
+}
+
+static int all_zero(const uint8_t *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (p[i])
+      return 0;
+  return 1;
+}
+
+/* How a file whose good records end at off, with no whole record after,
+ * ends: torn or corrupt. */
+static int ref_tail(const uint8_t *p, size_t n, size_t off, int snapshot) {
+  uint32_t len;
+  if (n - off < TR_KVLOG_FRAME)
+    return TR_KVLOAD_TORN;
+  len = le32(p + off);
+  if (len == 0 || len > TR_KVLOG_MAX_BODY)
+    return all_zero(p + off, n - off) ? TR_KVLOAD_TORN : TR_KVLOAD_CORRUPT;
+  if (len > n - off - TR_KVLOG_FRAME)
+    return ref_could_start(p + off + TR_KVLOG_FRAME, n - off - TR_KVLOG_FRAME,
+                           len, snapshot)
+               ? TR_KVLOAD_TORN
+               : TR_KVLOAD_CORRUPT;
+  off += TR_KVLOG_FRAME + len;
+  return all_zero(p + off, n - off) ? TR_KVLOAD_TORN : TR_KVLOAD_CORRUPT;
 }
 
 static void ref_parse(const uint8_t *p, size_t n, int snapshot, tr_kvmap *map,
@@ -227,21 +298,38 @@ static void ref_parse(const uint8_t *p, size_t n, int snapshot, tr_kvmap *map,
   }
   r->header = TR_KVLOAD_OK;
   r->valid_end = off;
-  while (!r->ended && n - off >= TR_KVLOG_FRAME) {
-    uint32_t len = le32(p + off), sum = le32(p + off + 4);
-    uLong c;
-    if (len == 0 || len > TR_KVLOG_MAX_BODY || len > n - off - TR_KVLOG_FRAME)
-      break;
-    c = crc32(crc32(0L, Z_NULL, 0), p + off, 4);
-    c = crc32(c, p + off + TR_KVLOG_FRAME, (uInt)len);
-    if ((uint32_t)c != sum ||
-        ref_body(p + off + TR_KVLOG_FRAME, len, snapshot, map, r))
-      break;
-    if (!r->ended)
-      r->records++;
-    off += TR_KVLOG_FRAME + len;
-    r->valid_end = off;
+  while (off < n) {
+    uint32_t len, qlen;
+    int shaped, qshaped;
+    size_t q;
+    if (r->ended) { /* bytes after the end mark */
+      r->tail = TR_KVLOAD_CORRUPT;
+      return;
+    }
+    if (ref_whole(p, n, off, snapshot, r->holes > 0, r, &len, &shaped)) {
+      ref_apply(p + off + TR_KVLOG_FRAME, map, r);
+      off += TR_KVLOG_FRAME + len;
+      r->valid_end = off;
+      continue;
+    }
+    /* The next whole record: past this one if only its contents are bad
+     * (its length fits and its body parses), else from the next byte. */
+    for (q = shaped ? off + TR_KVLOG_FRAME + len : off + 1; q < n; q++)
+      if (ref_whole(p, n, q, snapshot, 1, r, &qlen, &qshaped))
+        break;
+    if (q >= n) {
+      r->tail = ref_tail(p, n, off, snapshot);
+      return;
+    }
+    if (r->holes < TR_KVLOAD_HOLES) {
+      r->hole_at[r->holes] = off;
+      r->hole_len[r->holes] = q - off;
+    }
+    r->holes++;
+    r->lost += q - off;
+    off = q;
   }
+  r->tail = snapshot && !r->ended ? TR_KVLOAD_TORN : TR_KVLOAD_OK;
 }
 
 /* ------------------------------------------------------- the checks */
@@ -258,22 +346,19 @@ static void same_map(const tr_kvmap *a, const tr_kvmap *b) {
 
 static void same_load(const tr_kvload *a, const tr_kvload *b) {
   CHECK(a->status == b->status && a->records == b->records &&
-        a->valid_end == b->valid_end && a->size == b->size);
+        a->valid_end == b->valid_end && a->size == b->size &&
+        a->holes == b->holes && a->lost == b->lost);
 }
 
 /* Every status has its line, which fits any buffer. */
 static void describe(const tr_kvload *l) {
-  char small[16], line[400];
+  char small[16], line[400], holes[2000];
   tr_kvlog_describe(l, "kv.log", small, sizeof small);
   tr_kvlog_describe(l, "kv.log", line, sizeof line);
   CHECK(strlen(small) < sizeof small && strlen(line) > 0);
-}
-
-static int all_zero(const uint8_t *p, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (p[i])
-      return 0;
-  return 1;
+  tr_kvlog_describe_holes(l, small, sizeof small);
+  tr_kvlog_describe_holes(l, holes, sizeof holes);
+  CHECK(strlen(small) < sizeof small && (strlen(holes) > 0) == (l->holes > 0));
 }
 
 /* The loaded map as a snapshot, written by the writer's encoder. */
@@ -317,17 +402,13 @@ static void one(const uint8_t *data, size_t size, int snapshot) {
     CHECK(l.status == r.header);
     CHECK(l.records == 0 && l.valid_end == 0 && tr_kvmap_count(map) == 0);
   } else {
-    int whole = r.valid_end == size && (!snapshot || r.ended);
+    uint64_t i;
     CHECK(l.valid_end == r.valid_end && l.records == r.records);
+    CHECK(l.status == r.tail);
+    CHECK(l.holes == r.holes && l.lost == r.lost);
+    for (i = 0; i < l.holes && i < TR_KVLOAD_HOLES; i++)
+      CHECK(l.hole[i].at == r.hole_at[i] && l.hole[i].len == r.hole_len[i]);
     same_map(map, want);
-    if (whole)
-      CHECK(l.status == TR_KVLOAD_OK);
-    else
-      CHECK(l.status == TR_KVLOAD_TORN || l.status == TR_KVLOAD_CORRUPT);
-    if (!whole && !r.ended && all_zero(data + r.valid_end, size - r.valid_end))
-      CHECK(l.status == TR_KVLOAD_TORN);
-    if (snapshot && r.ended && r.valid_end < size)
-      CHECK(l.status == TR_KVLOAD_CORRUPT);
   }
 
   /* Short reads and an EINTR change nothing; nor does a failed fstat,

@@ -21,20 +21,21 @@ typedef struct kv_setup {
   tr_service service;
 } kv_setup;
 
-/* Builds the setup in its own state from (dir, fsync, io), then starts the
- * router, which is therefore newer than it. */
+/* Builds the setup in its own state from (dir, fsync, io, load_wait_ms),
+ * then starts the router, which is therefore newer than it. */
 static int keeper_init(tr_actor *self, void *state, tr_msg *args) {
   kv_setup *s = state;
   const char *dir;
   size_t len;
-  int64_t fsync, io;
-  if (tr_msg_unpack(args, "sII", &dir, &len, &fsync, &io) ||
+  int64_t fsync, io, wait;
+  if (tr_msg_unpack(args, "sIII", &dir, &len, &fsync, &io, &wait) ||
       len >= sizeof s->dir)
     return -1;
   memcpy(s->dir, dir, len);
   s->cfg.dir = s->dir;
   s->cfg.fsync = (int)fsync;
   s->cfg.io = (const void *)(intptr_t)io;
+  s->cfg.load_wait_ms = (uint32_t)wait;
   s->children[0].name = "kv.writer";
   s->children[0].start = tr_kv_log_writer_start;
   s->children[0].arg = &s->cfg;
@@ -69,9 +70,10 @@ int tr_kv_start(tr_host *h, const tr_kv_config *cfg) {
     return TR_ERANGE;
   o.name = "kv.config";
   return tr_spawn(h, &keeper,
-                  tr_msg_pack("setup", "sII", dir,
+                  tr_msg_pack("setup", "sIII", dir,
                               (int64_t)(cfg ? cfg->fsync : 0),
-                              (int64_t)(intptr_t)(cfg ? cfg->io : NULL)),
+                              (int64_t)(intptr_t)(cfg ? cfg->io : NULL),
+                              (int64_t)(cfg ? cfg->load_wait_ms : 0)),
                   &o, NULL);
 }
 

@@ -20,14 +20,28 @@
  * A snapshot holds one 'S' per live key and ends with an 'E' giving their
  * count: a snapshot without it, or with more bytes after it, is not whole.
  *
- * Reading stops at the first record that is unfinished, fails its crc or
- * does not parse; what came before is applied. A bad part that is the last
- * record of the file (or only zero bytes to the end, as a crash on some
- * filesystems leaves) is a torn write; anything else is corruption. The
- * caller decides what to do about either (logwriter.c cuts a torn log tail
- * off, keeps a corrupt one aside first). Files are read in a window of at
- * least 1 MiB that grows to the largest record (but never past the file's
- * end, whatever a garbled length claims), never whole.
+ * Reading goes record by record. A record is whole when its frame is
+ * there, its length is 1..TR_KVLOG_MAX_BODY, its body is in the file,
+ * its crc matches and the body parses for this kind of file (and an end
+ * mark's count matches the records before it, unless a hole was
+ * skipped). At a record that is not whole, reading looks for the next
+ * whole one: from the end of the bad record when its length and its body
+ * agree (only its contents are damaged: its own bytes are not searched,
+ * so a value that holds encoded records is not taken for them), else from
+ * the next byte (where only a whole record, crc and all, is taken: bytes
+ * inside a value that happen to be one are the one way to be misled, and
+ * a garbled length besides). Found, the bytes in between are a hole:
+ * skipped, counted and described (where, how long, and which record when
+ * it is one whose frame is whole), and reading goes on from there; the
+ * records after a damaged one are never lost for it. Not found, the bad
+ * part is the file's tail: torn (a write cut short) if it is an
+ * unfinished last record that could be the start of one, or a bad record
+ * followed by zero bytes only (as a crash on some filesystems leaves);
+ * corrupt otherwise. The caller decides what to do about either
+ * (kvrecover.c cuts a torn log tail off, keeps anything corrupt aside
+ * first). Files are read in steps, in a window of at least 1 MiB that
+ * grows to twice the largest record (never past the file's end, whatever
+ * a garbled length claims), never whole.
  *
  * Replaying a log over the snapshot taken after it is harmless: the last
  * record for each key in that log is the key's state when the snapshot
@@ -51,6 +65,9 @@
 #define WINDOW (1u << 20)
 #endif
 #define TICK_BYTES (4u << 20) /* call tick after this many bytes */
+/* A window is filled this much ahead of need at a time, not wholly: a
+ * step of reading costs about what it reads, even on a slow disk. */
+#define READ_AHEAD (WINDOW / 4)
 
 /* ------------------------------------------------------------ encoding */
 
@@ -170,25 +187,41 @@ static int put_header(tr_kvbuf *b, int snapshot) {
 
 /* ------------------------------------------------------------- reading */
 
-/* A window on the file: buf[start, end) are the bytes at offset pos on. */
-typedef struct reader {
+/* Reading goes record by record through a window on the file:
+ * buf[start, end) are the bytes at offset pos on. A record that is not
+ * whole starts a scan for the next whole one (see the top of the file). */
+struct tr_kvreader {
   const tr_kv_io *io;
-  int fd;
+  int fd, snapshot, sized, eof, err, ended, done;
+  tr_kvmap *map;
+  tr_kvload *out;
   char *buf;
   size_t cap, start, end;
   uint64_t pos;
-  int eof, err;
-} reader;
+  /* While scanning past a bad record: */
+  int scanning;
+  uint64_t hole_at;   /* where the bad part began */
+  uint64_t span;      /* the bad record's length by its frame, if it fits */
+  int shaped;         /* its frame and body agree: only contents are bad */
+  int tail;           /* TORN or CORRUPT should no good record follow; */
+  uint64_t zero_from; /* 0: decided by whether only zeros follow this */
+  int nonzero;        /* a non-zero byte was seen there */
+  char what[96];      /* the bad record, when shaped */
+};
+
+typedef tr_kvreader reader;
 
 static size_t avail(const reader *r) { return r->end - r->start; }
 
 /* Tries to have n bytes in the window; fewer only at the end of the file.
- * -1 on a read error (r->err) or when out of memory (r->err = ENOMEM). */
+ * -1 on a read error (r->err) or when out of memory (r->err = ENOMEM). The
+ * window grows to twice what is asked, so a scan that moves it byte by
+ * byte copies each byte a bounded number of times. */
 static int fill(reader *r, size_t n) {
   if (avail(r) >= n || r->eof)
     return 0;
   if (n > r->cap) {
-    size_t cap = r->cap * 2 > n ? r->cap * 2 : n;
+    size_t cap = r->cap * 2 > 2 * n ? r->cap * 2 : 2 * n;
     char *p = malloc(cap);
     if (!p) {
       r->err = ENOMEM;
@@ -206,8 +239,12 @@ static int fill(reader *r, size_t n) {
     r->start = 0;
   }
   while (avail(r) < n && !r->eof) {
-    size_t want = r->cap - r->end, got = 0;
-    int rc = tr_kv_io_read_full(r->io, r->fd, r->buf + r->end, want, &got);
+    size_t want = n - avail(r) > READ_AHEAD ? n - avail(r) : READ_AHEAD,
+           got = 0;
+    int rc;
+    if (want > r->cap - r->end)
+      want = r->cap - r->end;
+    rc = tr_kv_io_read_full(r->io, r->fd, r->buf + r->end, want, &got);
     r->end += got;
     if (rc) {
       r->err = -rc;
@@ -219,58 +256,21 @@ static int fill(reader *r, size_t n) {
   return 0;
 }
 
+/* fill, never past the end of the file when its size is known: a garbled
+ * length in a short file is found out without allocating its claim. */
+static int fill_upto(reader *r, uint64_t n) {
+  uint64_t left;
+  if (r->sized && r->out->size >= r->pos) {
+    left = r->out->size - r->pos;
+    if (n > left)
+      n = left;
+  }
+  return fill(r, (size_t)n);
+}
+
 static void consume(reader *r, size_t n) {
   r->start += n;
   r->pos += n;
-}
-
-/* Are the bytes from here to the end all zero? */
-static int rest_is_zero(reader *r) {
-  for (;;) {
-    size_t i;
-    if (fill(r, 1))
-      return 0;
-    if (!avail(r))
-      return 1;
-    for (i = r->start; i < r->end; i++)
-      if (r->buf[i])
-        return 0;
-    consume(r, avail(r));
-    r->start = r->end = 0;
-  }
-}
-
-/* Applies one body; 0, -1 when it does not parse, -2 out of memory. */
-static int apply(const char *p, size_t len, int snapshot, tr_kvmap *map,
-                 uint64_t records, int *ended) {
-  uint32_t klen, vlen;
-  const char *key;
-  switch (p[0]) {
-  case TR_KVREC_SET:
-  case TR_KVREC_DELETE:
-    if (len < 5 || (klen = get32(p + 1)) == 0 || klen > TR_KV_MAX_KEY ||
-        len < 5 + (size_t)klen)
-      return -1;
-    key = p + 5;
-    if (p[0] == TR_KVREC_DELETE) {
-      if (snapshot || len != 5 + (size_t)klen)
-        return -1;
-      tr_kvmap_delete(map, key, klen);
-      return 0;
-    }
-    if (len < 9 + (size_t)klen ||
-        (vlen = get32(p + 5 + klen)) > TR_KV_MAX_VALUE ||
-        len != 9 + (size_t)klen + vlen)
-      return -1;
-    return tr_kvmap_set(map, key, klen, p + 9 + klen, vlen) ? -2 : 0;
-  case TR_KVREC_END:
-    if (!snapshot || len != 9 ||
-        ((uint64_t)get32(p + 1) | (uint64_t)get32(p + 5) << 32) != records)
-      return -1;
-    *ended = 1;
-    return 0;
-  }
-  return -1;
 }
 
 /* Could the n bytes at p begin a body of len bytes? */
@@ -293,123 +293,316 @@ static int could_start(const char *p, size_t n, uint32_t len, int snapshot) {
          len == 9 + klen + get32(p + 5 + klen);
 }
 
+/* Does a body of len bytes parse as a record of this kind of file? */
+static int parses(const char *p, size_t len, int snapshot) {
+  uint32_t klen;
+  switch (p[0]) {
+  case TR_KVREC_SET:
+  case TR_KVREC_DELETE:
+    if (len < 5 || (klen = get32(p + 1)) == 0 || klen > TR_KV_MAX_KEY ||
+        len < 5 + (size_t)klen)
+      return 0;
+    if (p[0] == TR_KVREC_DELETE)
+      return !snapshot && len == 5 + (size_t)klen;
+    return len >= 9 + (size_t)klen && get32(p + 5 + klen) <= TR_KV_MAX_VALUE &&
+           len == 9 + (size_t)klen + get32(p + 5 + klen);
+  case TR_KVREC_END:
+    return snapshot && len == 9;
+  }
+  return 0;
+}
+
+static uint64_t end_count(const char *body) {
+  return (uint64_t)get32(body + 1) | (uint64_t)get32(body + 5) << 32;
+}
+
+/* What is at window offset 0. */
+enum { REC_WHOLE, REC_BAD, REC_SHORT, REC_FAIL };
+typedef struct look_at {
+  int kind;     /* REC_* */
+  uint32_t len; /* the body's length by the frame (REC_WHOLE, REC_BAD) */
+  int fits;     /* REC_BAD: that length is plausible and fits the file */
+  int shaped;   /* REC_BAD: fits and parses; only its crc (or an end mark's
+                   count) is wrong */
+} look_at;
+
+/* A whole record: its frame is there, its length plausible, its body in
+ * the file, its crc right, and it parses; an end mark's count must match
+ * the records read, unless holes were skipped (lenient). REC_SHORT: the
+ * file ends inside the frame, or before the length it gives. */
+static look_at look(reader *r, int lenient) {
+  look_at l = {REC_BAD, 0, 0, 0};
+  const char *p;
+  if (fill_upto(r, TR_KVLOG_FRAME)) {
+    l.kind = REC_FAIL;
+    return l;
+  }
+  if (avail(r) < TR_KVLOG_FRAME) {
+    l.kind = REC_SHORT;
+    return l;
+  }
+  l.len = get32(r->buf + r->start);
+  if (l.len == 0 || l.len > TR_KVLOG_MAX_BODY)
+    return l;
+  if (fill_upto(r, (uint64_t)TR_KVLOG_FRAME + l.len)) {
+    l.kind = REC_FAIL;
+    return l;
+  }
+  if (avail(r) < TR_KVLOG_FRAME + (size_t)l.len) {
+    l.kind = REC_SHORT;
+    return l;
+  }
+  l.fits = 1;
+  p = r->buf + r->start;
+  if (!parses(p + TR_KVLOG_FRAME, l.len, r->snapshot))
+    return l;
+  l.shaped = 1;
+  if (crc32(crc(p, 4), (const Bytef *)p + TR_KVLOG_FRAME, (uInt)l.len) !=
+      get32(p + 4))
+    return l;
+  if (p[TR_KVLOG_FRAME] == TR_KVREC_END && !lenient &&
+      end_count(p + TR_KVLOG_FRAME) != r->out->records)
+    return l;
+  l.kind = REC_WHOLE;
+  return l;
+}
+
+/* Applies the whole record at window offset 0 and moves past it. */
+static int apply(reader *r, uint32_t len) {
+  const char *p = r->buf + r->start + TR_KVLOG_FRAME;
+  uint32_t klen = 0;
+  if (p[0] != TR_KVREC_END)
+    klen = get32(p + 1);
+  if (p[0] == TR_KVREC_END) {
+    r->ended = 1;
+  } else if (p[0] == TR_KVREC_DELETE) {
+    tr_kvmap_delete(r->map, p + 5, klen);
+    r->out->records++;
+  } else {
+    if (tr_kvmap_set(r->map, p + 5, klen, p + 9 + klen, get32(p + 5 + klen)))
+      return -1;
+    r->out->records++;
+  }
+  consume(r, TR_KVLOG_FRAME + len);
+  r->out->valid_end = r->pos;
+  return 0;
+}
+
+/* `a set of "key"` for the record at window offset 0 (it parses). */
+static void name_record(reader *r, char *buf, size_t n) {
+  const char *p = r->buf + r->start + TR_KVLOG_FRAME;
+  uint32_t klen, i;
+  size_t len;
+  if (p[0] == TR_KVREC_END) {
+    snprintf(buf, n, "the end mark");
+    return;
+  }
+  klen = get32(p + 1);
+  len = (size_t)snprintf(buf, n, "a %s of \"",
+                         p[0] == TR_KVREC_SET ? "set" : "delete");
+  for (i = 0; i < klen && i < 32 && len + 8 < n; i++) {
+    unsigned char c = (unsigned char)p[5 + i];
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+      buf[len++] = (char)c;
+    else
+      len += (size_t)snprintf(buf + len, n - len, "\\x%02x", c);
+  }
+  snprintf(buf + len, n - len, "%s\"", i < klen ? "..." : "");
+}
+
+/* Moves the scan n bytes on, noting a non-zero byte past zero_from. */
+static void skip(reader *r, size_t n) {
+  size_t i;
+  for (i = 0; i < n && !r->nonzero; i++)
+    if (r->pos + i >= r->zero_from && r->buf[r->start + i])
+      r->nonzero = 1;
+  consume(r, n);
+}
+
+/* The record at pos is not whole: look for the next whole one from the
+ * end of this one if only its contents are bad, else from the next
+ * byte; and know, should none be found, whether the tail is torn. */
+static void start_scan(reader *r, look_at l) {
+  const char *p = r->buf + r->start;
+  r->scanning = 1;
+  r->hole_at = r->pos;
+  r->shaped = l.shaped;
+  r->span = l.fits ? TR_KVLOG_FRAME + (uint64_t)l.len : 0;
+  r->nonzero = 0;
+  r->tail = 0;
+  r->what[0] = '\0';
+  if (l.kind == REC_SHORT) /* unfinished, if what there is could start it */
+    r->tail = avail(r) < TR_KVLOG_FRAME ||
+                      could_start(p + TR_KVLOG_FRAME, avail(r) - TR_KVLOG_FRAME,
+                                  l.len, r->snapshot)
+                  ? TR_KVLOAD_TORN
+                  : TR_KVLOAD_CORRUPT;
+  /* A bad record that fits is torn if only zeros follow it; a garbled
+   * length, if only zeros follow from there (it is zero too). */
+  r->zero_from = r->pos + r->span;
+  if (l.shaped)
+    name_record(r, r->what, sizeof r->what);
+  skip(r, l.shaped ? (size_t)r->span : 1);
+}
+
+static void hole_found(reader *r) {
+  tr_kvload *o = r->out;
+  uint64_t len = r->pos - r->hole_at;
+  if (o->holes < TR_KVLOAD_HOLES) {
+    tr_kvhole *h = &o->hole[o->holes];
+    h->at = r->hole_at;
+    h->len = len;
+    if (r->shaped && len == r->span)
+      memcpy(h->what, r->what, sizeof h->what);
+    else
+      h->what[0] = '\0';
+  }
+  o->holes++;
+  o->lost += len;
+  r->scanning = 0;
+}
+
+static void finish(reader *r, int status) {
+  if (r->err == ENOMEM)
+    status = TR_KVLOAD_NOMEM;
+  else if (r->err) {
+    status = TR_KVLOAD_IOERR;
+    r->out->err = r->err;
+  }
+  if (r->pos > r->out->size)
+    r->out->size = r->pos;
+  r->out->status = status;
+  r->done = 1;
+}
+
+tr_kvreader *tr_kvlog_begin(const tr_kv_io *io, int fd, int is_snapshot,
+                            tr_kvmap *map, tr_kvload *out) {
+  const char *magic = is_snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC;
+  struct stat st;
+  reader *r = calloc(1, sizeof *r);
+  size_t n;
+  memset(out, 0, sizeof *out);
+  if (!r || !(r->buf = malloc(WINDOW))) {
+    free(r);
+    out->status = TR_KVLOAD_NOMEM;
+    return NULL;
+  }
+  r->io = io;
+  r->fd = fd;
+  r->snapshot = is_snapshot;
+  r->map = map;
+  r->out = out;
+  r->cap = WINDOW;
+  if (io->fstat(fd, &st) == 0)
+    out->size = (uint64_t)st.st_size, r->sized = 1;
+  if (fill(r, TR_KVLOG_HEADER)) {
+    finish(r, TR_KVLOAD_OK);
+    return r;
+  }
+  n = avail(r);
+  if (n < TR_KVLOG_HEADER) {
+    /* Nothing, the start of a header from a crash, or something else. */
+    finish(r, n && memcmp(r->buf, magic, n < 7 ? n : 7) ? TR_KVLOAD_BAD_MAGIC
+                                                        : TR_KVLOAD_EMPTY);
+    return r;
+  }
+  out->version = r->buf[7];
+  if (memcmp(r->buf, magic, 7)) {
+    finish(r, TR_KVLOAD_BAD_MAGIC);
+    return r;
+  }
+  if (r->buf[7] != TR_KVLOG_VERSION) {
+    finish(r, TR_KVLOAD_BAD_VERSION);
+    return r;
+  }
+  consume(r, TR_KVLOG_HEADER);
+  out->valid_end = out->offset = TR_KVLOG_HEADER;
+  return r;
+}
+
+/* One step of the scan: 1 to go on, 0 when the file is done. */
+static int scan_step(reader *r) {
+  look_at l;
+  if (fill_upto(r, 1)) {
+    finish(r, TR_KVLOAD_OK);
+    return 0;
+  }
+  if (!avail(r)) { /* no good record after the bad part: it is the tail */
+    finish(r, r->tail      ? r->tail
+              : r->nonzero ? TR_KVLOAD_CORRUPT
+                           : TR_KVLOAD_TORN);
+    return 0;
+  }
+  l = look(r, 1);
+  if (l.kind == REC_FAIL) {
+    finish(r, TR_KVLOAD_OK);
+    return 0;
+  }
+  if (l.kind == REC_WHOLE)
+    hole_found(r);
+  else
+    skip(r, 1);
+  return 1;
+}
+
+/* One record: 1 to go on, 0 when the file is done. */
+static int read_step(reader *r) {
+  look_at l;
+  if (fill_upto(r, 1)) {
+    finish(r, TR_KVLOAD_OK);
+    return 0;
+  }
+  if (!avail(r)) { /* a snapshot must have its end mark */
+    finish(r, r->snapshot && !r->ended ? TR_KVLOAD_TORN : TR_KVLOAD_OK);
+    return 0;
+  }
+  if (r->ended) { /* bytes after a snapshot's end mark */
+    finish(r, TR_KVLOAD_CORRUPT);
+    return 0;
+  }
+  l = look(r, r->out->holes > 0);
+  if (l.kind == REC_FAIL) {
+    finish(r, TR_KVLOAD_OK);
+    return 0;
+  }
+  if (l.kind != REC_WHOLE) {
+    start_scan(r, l);
+    return 1;
+  }
+  if (apply(r, l.len)) {
+    r->err = ENOMEM;
+    finish(r, TR_KVLOAD_OK);
+    return 0;
+  }
+  return 1;
+}
+
+int tr_kvlog_step(tr_kvreader *r, size_t budget) {
+  uint64_t stop;
+  if (!r || r->done)
+    return 0;
+  stop = r->pos + budget;
+  while (r->pos < stop && (r->scanning ? scan_step(r) : read_step(r)))
+    ;
+  r->out->offset = r->pos;
+  return !r->done;
+}
+
+void tr_kvlog_end(tr_kvreader *r) {
+  if (!r)
+    return;
+  free(r->buf);
+  free(r);
+}
+
 int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
                   void (*tick)(void *), void *ud, tr_kvload *out) {
-  const char *magic = is_snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC;
-  reader r = {io, fd, NULL, WINDOW, 0, 0, 0, 0, 0};
-  struct stat st;
-  uint64_t next_tick = TICK_BYTES;
-  int ended = 0, status = TR_KVLOAD_OK, sized = 0;
-  size_t n, need;
-
-  memset(out, 0, sizeof *out);
-  if (io->fstat(fd, &st) == 0)
-    out->size = (uint64_t)st.st_size, sized = 1;
-  if (!(r.buf = malloc(r.cap))) {
-    out->status = TR_KVLOAD_NOMEM;
-    return out->status;
-  }
-  if (fill(&r, TR_KVLOG_HEADER))
-    goto done;
-  n = avail(&r);
-  if (n && n < TR_KVLOG_HEADER) {
-    /* The start of a header from a crash, or something else entirely. */
-    status = memcmp(r.buf, magic, n < 7 ? n : 7) ? TR_KVLOAD_BAD_MAGIC
-                                                 : TR_KVLOAD_EMPTY;
-    goto done;
-  }
-  if (!n) {
-    status = TR_KVLOAD_EMPTY;
-    goto done;
-  }
-  out->version = r.buf[7];
-  if (memcmp(r.buf, magic, 7)) {
-    status = TR_KVLOAD_BAD_MAGIC;
-    goto done;
-  }
-  if (r.buf[7] != TR_KVLOG_VERSION) {
-    status = TR_KVLOAD_BAD_VERSION;
-    goto done;
-  }
-  consume(&r, TR_KVLOG_HEADER);
-  out->valid_end = TR_KVLOG_HEADER;
-
-  for (;;) {
-    uint32_t len, sum;
-    const char *p;
-    int rc = 0;
-    if (fill(&r, TR_KVLOG_FRAME))
-      goto done;
-    n = avail(&r);
-    if (!n) {
-      if (is_snapshot && !ended)
-        status = TR_KVLOAD_TORN; /* the end mark never made it */
-      break;
-    }
-    if (ended) { /* bytes after a snapshot's end mark */
-      status = TR_KVLOAD_CORRUPT;
-      break;
-    }
-    if (n < TR_KVLOG_FRAME) {
-      status = TR_KVLOAD_TORN;
-      break;
-    }
-    len = get32(r.buf + r.start);
-    sum = get32(r.buf + r.start + 4);
-    if (len == 0 || len > TR_KVLOG_MAX_BODY) {
-      status = rest_is_zero(&r) ? TR_KVLOAD_TORN : TR_KVLOAD_CORRUPT;
-      break;
-    }
-    /* Never a window larger than what is left of the file: a garbled
-     * length in a short file is found out without allocating its claim. */
-    need = TR_KVLOG_FRAME + (size_t)len;
-    if (sized && out->size >= r.pos && need > out->size - r.pos)
-      need = (size_t)(out->size - r.pos);
-    if (fill(&r, need))
-      goto done;
-    if (avail(&r) < TR_KVLOG_FRAME + len) {
-      /* Unfinished: a torn write if what there is could be its start; a
-       * garbled length if not. */
-      status = could_start(r.buf + r.start + TR_KVLOG_FRAME,
-                           avail(&r) - TR_KVLOG_FRAME, len, is_snapshot)
-                   ? TR_KVLOAD_TORN
-                   : TR_KVLOAD_CORRUPT;
-      break;
-    }
-    p = r.buf + r.start;
-    if (crc32(crc(p, 4), (const Bytef *)p + 8, (uInt)len) != sum ||
-        (rc = apply(p + 8, len, is_snapshot, map, out->records, &ended)) ==
-            -1) {
-      /* The last record of the file, or zeros to the end: a torn write. */
-      consume(&r, TR_KVLOG_FRAME + len);
-      status = rest_is_zero(&r) ? TR_KVLOAD_TORN : TR_KVLOAD_CORRUPT;
-      break;
-    }
-    if (rc == -2) {
-      status = TR_KVLOAD_NOMEM;
-      break;
-    }
-    if (!ended)
-      out->records++;
-    consume(&r, TR_KVLOG_FRAME + len);
-    out->valid_end = r.pos;
-    if (tick && r.pos >= next_tick) {
+  tr_kvreader *r = tr_kvlog_begin(io, fd, is_snapshot, map, out);
+  while (tr_kvlog_step(r, TICK_BYTES))
+    if (tick)
       tick(ud);
-      next_tick = r.pos + TICK_BYTES;
-    }
-  }
-done:
-  if (r.err == ENOMEM)
-    status = TR_KVLOAD_NOMEM;
-  else if (r.err) {
-    status = TR_KVLOAD_IOERR;
-    out->err = r.err;
-  }
-  free(r.buf);
-  if (r.pos > out->size)
-    out->size = r.pos;
-  out->status = status;
-  return status;
+  tr_kvlog_end(r);
+  return out->status;
 }
 
 void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
@@ -451,6 +644,23 @@ void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
   default:
     snprintf(buf, n, "out of memory reading %s", file);
   }
+}
+
+void tr_kvlog_describe_holes(const tr_kvload *l, char *buf, size_t n) {
+  size_t len = 0;
+  uint64_t i;
+  if (n)
+    buf[0] = '\0';
+  for (i = 0; i < l->holes && i < TR_KVLOAD_HOLES && len < n; i++) {
+    const tr_kvhole *h = &l->hole[i];
+    len += (size_t)snprintf(
+        buf + len, n - len, "%s%llu bytes at offset %llu%s%s%s", i ? ", " : "",
+        (unsigned long long)h->len, (unsigned long long)h->at,
+        h->what[0] ? " (" : "", h->what, h->what[0] ? ")" : "");
+  }
+  if (l->holes > TR_KVLOAD_HOLES && len < n)
+    snprintf(buf + len, n - len, " and %llu more",
+             (unsigned long long)(l->holes - TR_KVLOAD_HOLES));
 }
 
 /* ------------------------------------------------------------- writing */

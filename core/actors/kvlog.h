@@ -44,40 +44,67 @@ int tr_kvlog_put_end(tr_kvbuf *b, uint64_t count);
 
 /* ------------------------------------------------------------ reading */
 
-/* What reading a file found. */
+/* What reading a file found at its end (holes are counted apart). */
 enum {
-  TR_KVLOAD_OK = 0,      /* all of it is good */
+  TR_KVLOAD_OK = 0,      /* it ends well */
   TR_KVLOAD_EMPTY,       /* no bytes, or only the start of a header */
-  TR_KVLOAD_TORN,        /* a good prefix, then an unfinished last record */
-  TR_KVLOAD_CORRUPT,     /* a good prefix, then bad bytes with more after */
+  TR_KVLOAD_TORN,        /* it ends with an unfinished last record */
+  TR_KVLOAD_CORRUPT,     /* it ends with bad bytes and no good record after */
   TR_KVLOAD_BAD_MAGIC,   /* not a troupe file of the expected kind */
   TR_KVLOAD_BAD_VERSION, /* the right kind, a version this build cannot read */
   TR_KVLOAD_IOERR,       /* reading failed (err) */
   TR_KVLOAD_NOMEM        /* out of memory */
 };
 
+/* A hole: bad bytes with good records after them, skipped. */
+typedef struct tr_kvhole {
+  uint64_t at, len; /* where, and how many bytes */
+  /* When the hole is one record whose frame is whole (only its contents
+   * are damaged): what it was, e.g. `a set of "user:1"`; else "". */
+  char what[96];
+} tr_kvhole;
+
+#define TR_KVLOAD_HOLES 8 /* holes described one by one; more are counted */
+
 typedef struct tr_kvload {
   int status;
   int err;            /* errno when TR_KVLOAD_IOERR */
   char version;       /* the version byte found */
   uint64_t records;   /* good records applied to the map */
-  uint64_t valid_end; /* bytes from the start that are good */
+  uint64_t valid_end; /* where the good part ends (a bad tail starts) */
   uint64_t size;      /* bytes in the file */
+  uint64_t offset;    /* how far reading has got: for progress */
+  uint64_t holes;     /* holes skipped */
+  uint64_t lost;      /* their bytes, all together */
+  tr_kvhole hole[TR_KVLOAD_HOLES]; /* the first ones */
 } tr_kvload;
 
-/* Reads the file open on fd, from its start, into map: sets and deletes for
- * a log, sets ended by an end mark for a snapshot (is_snapshot). Records
- * of the good prefix are applied even when a bad part follows; a snapshot
- * without its end mark, or whose count disagrees, reads as TORN or CORRUPT.
- * `tick` (may be NULL) is called every few MiB, for a heartbeat. Returns
- * out->status. */
+/* Reading a file in steps, so a big one does not hold the loop up: begin
+ * reads and checks the header (out->status says how that went), step reads
+ * on for about `budget` bytes and says whether there is more, end frees
+ * the reader. Sets and deletes of a log, or the sets and end mark of a
+ * snapshot (is_snapshot), are applied to map as they are read; how bad
+ * parts are skipped is described in kvlog.c. out is filled in as reading
+ * goes; it is final once step returns 0. */
+typedef struct tr_kvreader tr_kvreader;
+tr_kvreader *tr_kvlog_begin(const tr_kv_io *io, int fd, int is_snapshot,
+                            tr_kvmap *map, tr_kvload *out);
+int tr_kvlog_step(tr_kvreader *r, size_t budget);
+void tr_kvlog_end(tr_kvreader *r);
+
+/* All of it in one go: begin, step to the end, end. `tick` (may be NULL)
+ * is called every few MiB, for a heartbeat. Returns out->status. */
 int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
                   void (*tick)(void *), void *ud, tr_kvload *out);
 
-/* A line for a log saying what went wrong, e.g. "kv.log has format version
- * 2; this build reads version 1". */
+/* A line for a log saying how the file ended, e.g. "kv.log has format
+ * version 2; this build reads version 1". */
 void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
                        size_t n);
+
+/* The holes, one by one, e.g. "53 bytes at offset 31 (a set of "b")";
+ * "" when there are none. */
+void tr_kvlog_describe_holes(const tr_kvload *l, char *buf, size_t n);
 
 /* ------------------------------------------------------------ writing */
 

@@ -13,11 +13,18 @@
  *   *.tmp     a file being written, renamed into place once fsynced
  *   *.corrupt-<time>   a damaged snapshot or log tail, kept aside
  *
- * Start (init, so a failure fails the spawn; kvrecover.c): make the
- * directory, lock it (a second writer, in this process or another, is
- * refused, naming the holder), remove leftover .tmp files, read kv.snap
- * then replay kv.log into its own map, repairing a torn or corrupt tail
- * or a damaged snapshot; a file of an unknown format stops the start.
+ * Start (kvrecover.c): init makes the directory, locks it, removes
+ * leftover .tmp files and opens kv.snap and kv.log; then the files are
+ * read in steps of about 256 KiB, one per message taken or per turn (the
+ * actor yields between them), so that loading a big store holds up no
+ * other actor, nor the timers, and the writer shows life to its
+ * supervisor. A torn or corrupt tail, holes or a damaged snapshot are
+ * repaired as the reading ends. Every second of a long load logs how far
+ * it has got. When the writer cannot have the data -- another writer
+ * holds the directory, it cannot be made, a file is of an unknown format
+ * or cannot be read -- it is unavailable: it says so once in the log and
+ * answers every request with that reason, the store's load included, and
+ * the store answers its callers with it; a restart tries again.
  *
  * Requests (all file work is synchronous, through the tr_kv_io seam):
  *   kv("set", key, value), kv("delete", key)   forwarded by the store: the
@@ -25,11 +32,14 @@
  *       mailbox holds nothing more (tr_mailbox_count 0), or the batch
  *       passes 1 MiB or 1024 records, the batch goes out in one write and
  *       every caller in it is answered true (group commit).
- *   load(cursor) -> entries, next, info, refused
+ *   load(cursor) -> entries, next, info, refused, unavailable
  *       a batch of the map (at most 4096 entries or about 8 MiB), the
  *       cursor of the next one or nil, the line saying what was loaded,
- *       and -- an addition to the protocol in troupe.h -- nil while changes
- *       are accepted, else the reason they are refused.
+ *       nil while changes are accepted or else the reason they are
+ *       refused, and nil or the reason the writer has no data at all.
+ *       While the files are still being read, a load is held, and answered
+ *       within PROGRESS_NS with no entries, the same cursor as next and
+ *       how far reading has got as info: the store asks again.
  *   stats() -> {records, flushes, fsyncs, compactions, log_bytes, keys}
  *       for tests and benchmarks.
  *
@@ -51,6 +61,7 @@
  * store needs (keys and values are held twice), the price of writing a
  * snapshot without asking the store for its data.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +75,10 @@
 #define LOAD_BYTES (8u << 20)
 #define COMPACT_MIN (4u << 20)
 #define SYNC_MS 1000u
-#define CAPACITY 4096u /* mailbox: the store waits for room past this */
+#define CAPACITY 4096u         /* mailbox: the store waits for room past this */
+#define LOAD_STEP (256u << 10) /* bytes read between two messages */
+#define PROGRESS_NS 200000000ull /* a held load is answered this soon */
+#define REPORT_NS 1000000000ull  /* a long load logs this often */
 
 typedef tr_kvwriter writer;
 typedef tr_kvwaiter waiter;
@@ -103,6 +117,22 @@ void tr_kvwriter_refuse(writer *w, const char *why) {
   if (w->store)
     tr_send(w->h, tr_self(w->self), w->store,
             tr_msg_pack("failed", "s", w->refused ? w->refused : why));
+}
+
+void tr_kvwriter_unavailable(writer *w, const char *fmt, ...) {
+  char why[900];
+  va_list ap;
+  if (w->unavailable)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  w->unavailable = strdup(why);
+  snprintf(w->info, sizeof w->info, "%s", why);
+  tr_host_log(w->h, TR_LOG_ERROR,
+              "kv.writer: %s; every request to the store is answered with "
+              "this until it restarts",
+              why);
 }
 
 /* ------------------------------------------------------------- writing */
@@ -251,6 +281,14 @@ static void on_change(writer *w, tr_msg *m) {
     tr_reply_error(w->h, m, "kv.writer: key or value out of limits");
     return;
   }
+  if (w->unavailable) {
+    tr_reply_error(w->h, m, "%s", w->unavailable);
+    return;
+  }
+  if (w->loading) { /* the store waits for the load: nobody else should */
+    tr_reply_error(w->h, m, "kv.writer: still loading the data");
+    return;
+  }
   if (w->refused) {
     tr_reply_error(w->h, m, "changes are refused since %s", w->refused);
     return;
@@ -286,6 +324,22 @@ static void on_change(writer *w, tr_msg *m) {
 
 /* ------------------------------------------------------------- reading */
 
+/* A load while the files are still read: how far it has got, no entries,
+ * and the same cursor, to ask again. */
+static void answer_progress(writer *w, tr_msg *m) {
+  char text[200];
+  int64_t cursor = 0;
+  tr_msg *r = tr_msg_new("reply");
+  tr_msg_unpack(m, "I", &cursor);
+  tr_kvwriter_recover_progress(w, text, sizeof text);
+  tr_msg_add_array(r, 0);
+  tr_msg_add_int(r, cursor);
+  tr_msg_add_cstr(r, text);
+  tr_msg_add_nil(r);
+  tr_msg_add_nil(r);
+  tr_reply(w->h, m, r);
+}
+
 static void on_load(writer *w, tr_msg *m) {
   int64_t from;
   size_t cursor, probe, n = 0, i, klen, vlen;
@@ -299,6 +353,25 @@ static void on_load(writer *w, tr_msg *m) {
     return;
   }
   w->store = tr_msg_from(m);
+  if (w->loading) { /* answered when reading ends, or with progress */
+    if (w->load_call) {
+      answer_progress(w, w->load_call);
+      tr_msg_free(w->load_call);
+    }
+    w->load_call = tr_keep(w->self, m);
+    w->load_call_at = uv_hrtime();
+    return;
+  }
+  if (w->unavailable) { /* no data, no changes: the reason, for all */
+    r = tr_msg_new("reply");
+    tr_msg_add_array(r, 0);
+    tr_msg_add_nil(r);
+    tr_msg_add_cstr(r, w->unavailable);
+    tr_msg_add_cstr(r, w->unavailable);
+    tr_msg_add_cstr(r, w->unavailable);
+    tr_reply(w->h, m, r);
+    return;
+  }
   cursor = (size_t)from;
   while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
          tr_kvmap_next(w->map, &cursor, NULL, &klen, NULL, &vlen)) {
@@ -323,7 +396,37 @@ static void on_load(writer *w, tr_msg *m) {
     tr_msg_add_cstr(r, w->refused);
   else
     tr_msg_add_nil(r);
+  tr_msg_add_nil(r);
   tr_reply(w->h, m, r);
+}
+
+/* One step of reading the files; a held load is answered once they are
+ * read, or with progress once it has waited PROGRESS_NS; every REPORT_NS
+ * the log hears how far reading has got. */
+static void load_step(writer *w) {
+  char text[200];
+  uint64_t now;
+  int more = tr_kvwriter_recover_step(w, LOAD_STEP);
+  tr_kvwriter_beat(w);
+  now = uv_hrtime();
+  if (more && now - w->load_report >= REPORT_NS) {
+    tr_kvwriter_recover_progress(w, text, sizeof text);
+    tr_host_log(w->h, TR_LOG_INFO, "kv.writer: loading %s: %s so far", w->dir,
+                text);
+    w->load_report = now;
+  }
+  if (!more && now - w->load_began >= REPORT_NS)
+    tr_host_log(w->h, TR_LOG_INFO, "kv.writer: the load took %.1f s",
+                (double)(now - w->load_began) / 1e9);
+  if (w->load_call && (!more || now - w->load_call_at >= PROGRESS_NS)) {
+    tr_msg *m = w->load_call;
+    w->load_call = NULL;
+    if (more)
+      answer_progress(w, m);
+    else
+      on_load(w, m);
+    tr_msg_free(m);
+  }
 }
 
 static void add_stat(tr_msg *r, const char *name, uint64_t v) {
@@ -358,6 +461,11 @@ static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
     else
       tr_reply_error(w->h, m, "kv.writer: unknown request");
   }
+  if (w->loading) { /* a step between any two messages, or per turn */
+    load_step(w);
+    if (w->loading)
+      return tr_mailbox_count(w->h, tr_self(self)) > 0 ? TR_CONTINUE : TR_YIELD;
+  }
   /* Nothing more queued: now is the time to write what was gathered. */
   if (w->batch_records && tr_mailbox_count(w->h, tr_self(self)) == 0)
     flush(w);
@@ -365,6 +473,9 @@ static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
 }
 
 static void writer_free(writer *w) {
+  tr_kvwriter_recover_free(w);
+  tr_msg_free(w->load_call); /* its caller hears "down" as the writer ends */
+  w->load_call = NULL;
   if (w->log_fd >= 0)
     w->io.close(w->log_fd);
   if (w->lock_fd >= 0)
@@ -374,6 +485,7 @@ static void writer_free(writer *w) {
   tr_kvbuf_free(&w->batch);
   free(w->wait);
   free(w->refused);
+  free(w->unavailable);
   free(w->dir);
   free(w->p_lock);
   free(w->p_log);
@@ -410,10 +522,14 @@ static int writer_init(tr_actor *self, void *state, tr_msg *args) {
     writer_free(w);
     return -1;
   }
-  if (tr_kvwriter_recover(w)) {
+  w->load_began = w->load_report = uv_hrtime();
+  if (tr_kvwriter_recover_begin(w)) {
+    tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: out of memory");
     writer_free(w);
     return -1;
   }
+  if (w->loading)
+    tr_wake(self); /* reading starts at the first turn */
   return 0;
 }
 
@@ -421,7 +537,7 @@ static void writer_terminate(tr_actor *self, void *state, const char *why) {
   writer *w = state;
   (void)self;
   (void)why;
-  if (!w->refused) {
+  if (!w->refused && !w->unavailable && !w->loading) {
     flush(w); /* answers whoever waits */
     if (w->dirty && w->policy != TR_FSYNC_NO &&
         tr_kv_io_fsync(&w->io, w->log_fd) == 0)

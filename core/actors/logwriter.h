@@ -2,7 +2,8 @@
  * logwriter.h -- the native writer's state, shared by the two files that
  * make it up: logwriter.c (the actor: requests, batches, fsync policy,
  * compaction) and kvrecover.c (its start: the directory, the lock, reading
- * the files back and repairing what a crash left). Private to them.
+ * the files back, in steps, and repairing what a crash or damage left).
+ * Private to them.
  */
 #ifndef TR_LOGWRITER_H
 #define TR_LOGWRITER_H
@@ -37,15 +38,34 @@ typedef struct tr_kvwriter {
   int dirty;           /* written since the last fsync */
   uint64_t sync_timer; /* the everysec timer, 0 when not armed */
   char *refused;       /* why changes are refused; NULL: accepted */
+  char *unavailable;   /* why there is no data to give at all (the
+                          directory is another writer's, a file cannot be
+                          read); NULL: there is */
   tr_pid store;        /* who loaded last: told when changes are refused */
-  char info[600];
+  char info[1000];
   uint64_t records, flushes, fsyncs, compactions;
+  /* While the files are read (kvrecover.c), in steps between messages: */
+  struct tr_kvrecovery *loading; /* NULL once done */
+  tr_msg *load_call;             /* a load call waiting for the end of it */
+  uint64_t load_call_at, load_began, load_report; /* uv_hrtime, ns */
 } tr_kvwriter;
 
-/* kvrecover.c: makes and locks the directory, loads the snapshot and the
- * log into w->map, sets w->log_fd, w->log_size and w->info. 0, or -1 after
- * logging why the writer cannot start. */
-int tr_kvwriter_recover(tr_kvwriter *w);
+/* kvrecover.c. begin makes and locks the directory and opens the files
+ * (checking their headers); w->loading is then set, and step reads on,
+ * about `budget` bytes a call, returning 1 while there is more and 0 once
+ * the map is whole, the log ready for appending (w->log_fd, w->log_size)
+ * and w->info says what was found. When the writer cannot have the data
+ * (the directory is locked by another writer or cannot be made, a file is
+ * of an unknown format or cannot be read) begin, or a step, calls
+ * tr_kvwriter_unavailable instead and loading ends. begin returns -1 only
+ * when out of memory. */
+int tr_kvwriter_recover_begin(tr_kvwriter *w);
+int tr_kvwriter_recover_step(tr_kvwriter *w, size_t budget);
+/* Where reading has got, for a progress line: "kv.log: 1200 records,
+ * 3 of 8 MiB". */
+void tr_kvwriter_recover_progress(const tr_kvwriter *w, char *buf, size_t n);
+/* Ends a recovery half-way (the writer is stopping). */
+void tr_kvwriter_recover_free(tr_kvwriter *w);
 
 /* logwriter.c */
 /* After long file work: the loop's clock moves to now and the supervisor
@@ -53,6 +73,14 @@ int tr_kvwriter_recover(tr_kvwriter *w);
 void tr_kvwriter_beat(void *ud);
 /* From now on changes are refused, for `why`; the store is told. */
 void tr_kvwriter_refuse(tr_kvwriter *w, const char *why);
+/* The writer has no data to give, for `why` (printf-style): said once in
+ * the log, and from then on the answer to every request, the store's
+ * included, until the writer is restarted. Loading stops. */
+void tr_kvwriter_unavailable(tr_kvwriter *w, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 /* Writes a snapshot of w->map and starts an empty log. */
 void tr_kvwriter_compact(tr_kvwriter *w);
 

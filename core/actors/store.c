@@ -10,8 +10,17 @@
  * Start: init finds "kv.writer" and calls load(0), then tr_await's the
  * answer, so every request stays queued, in order, while the data comes
  * in; each batch names the cursor of the next, and the last one ends the
- * wait. A failed load ends the store abnormally: its supervisor restarts
- * the pair.
+ * wait. A writer still reading its files answers within 200 ms or so with
+ * no entries and how far it has got, and is asked again. Once the load
+ * has taken load_wait_ms (tr_kv_config; 2 s by default), the store stops
+ * awaiting: it takes its mail between batches and answers each request
+ * with an error saying it is still loading, so a long load costs callers
+ * a clear error, never a timeout; a load that ends sooner is invisible
+ * (the requests that waited are served, in order). A long load logs how
+ * far it has got every second. A failed load ends the store abnormally:
+ * its supervisor restarts the pair. A writer that has no data to give
+ * (another writer holds the directory, ...) says why in its answer, and
+ * the store answers every request with that.
  *
  * Requests: kv(op, ...) calls (sends are served the same, unanswered).
  * Reads are answered from the map at once. A set or delete is checked
@@ -29,11 +38,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "kvmap.h"
 #include "troupe.h"
 
 #define CAPACITY (1u << 16)
+#define LOAD_WAIT_MS 2000u /* requests wait this long for a load at most */
+#define REPORT_MS 1000u    /* a long load logs this often */
 
 typedef struct store {
   tr_actor *self;
@@ -41,10 +53,15 @@ typedef struct store {
   tr_kvmap *map;
   tr_pid writer;
   int loading;
-  uint64_t waiting; /* the session awaited: a load batch, or room */
-  tr_msg *held;     /* a change waiting for room at the writer */
-  char *info;       /* what the writer loaded */
-  char *refused;    /* why the writer refuses changes; NULL: it takes them */
+  int impatient; /* the load took long: requests get "still loading" */
+  uint32_t load_wait_ms;
+  uint64_t load_began, load_report; /* ms, monotonic */
+  char *progress;    /* how far the writer has got reading its files */
+  char *unavailable; /* the writer has no data, for this reason */
+  uint64_t waiting;  /* the session awaited: a load batch, or room */
+  tr_msg *held;      /* a change waiting for room at the writer */
+  char *info;        /* what the writer loaded */
+  char *refused;     /* why the writer refuses changes; NULL: it takes them */
 } store;
 
 static void reply(store *s, const tr_msg *m, tr_msg *r) {
@@ -66,6 +83,14 @@ static void set_text(char **dst, const char *s, size_t len) {
 
 /* ------------------------------------------------------------- loading */
 
+static uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* Asks for a batch; awaits it (requests stay queued) unless the load has
+ * taken too long already. */
 static int ask_load(store *s, int64_t cursor) {
   uint64_t session = 0;
   int rc = tr_call(s->h, tr_self(s->self), s->writer,
@@ -76,8 +101,38 @@ static int ask_load(store *s, int64_t cursor) {
     return rc;
   }
   s->waiting = session;
-  tr_await(s->self, session);
+  if (!s->impatient)
+    tr_await(s->self, session);
   return TR_OK;
+}
+
+/* How far the load has got, for the "still loading" error. */
+static void load_progress(store *s, char *buf, size_t n) {
+  size_t keys = tr_kvmap_count(s->map);
+  if (keys || !s->progress)
+    snprintf(buf, n, "%zu keys so far", keys);
+  else
+    snprintf(buf, n, "kv.writer is reading %s", s->progress);
+}
+
+/* Between two batches: past load_wait_ms, the requests waiting are
+ * answered; every second the log hears how far it has got. */
+static void load_clock(store *s, int progress) {
+  uint64_t now = now_ms();
+  char text[300];
+  if (!s->impatient && now - s->load_began >= s->load_wait_ms) {
+    s->impatient = 1;
+    load_progress(s, text, sizeof text);
+    tr_host_log(s->h, TR_LOG_WARN,
+                "kv: loading is taking long (%s): requests are answered with "
+                "an error until it ends",
+                text);
+  } else if (!progress && now - s->load_report >= REPORT_MS) {
+    /* the writer reports on its files itself */
+    tr_host_log(s->h, TR_LOG_INFO, "kv: loading: %zu keys so far",
+                tr_kvmap_count(s->map));
+    s->load_report = now;
+  }
 }
 
 static void load_failed(store *s, const tr_msg *m, const char *why) {
@@ -122,6 +177,9 @@ static void on_batch(store *s, tr_msg *m) {
     v = tr_value_next(val);
   }
   if (tr_value_int(tr_msg_arg(m, 1), &next) == TR_OK) {
+    if (!n && tr_value_str(tr_msg_arg(m, 2), &text, &len) == TR_OK)
+      set_text(&s->progress, text, len); /* the writer is reading still */
+    load_clock(s, !n);
     if (ask_load(s, next))
       tr_exit(s->self, "kv: loading failed");
     return;
@@ -130,7 +188,13 @@ static void on_batch(store *s, tr_msg *m) {
     set_text(&s->info, text, len);
   if (tr_value_str(tr_msg_arg(m, 3), &text, &len) == TR_OK)
     set_text(&s->refused, text, len);
+  if (tr_value_str(tr_msg_arg(m, 4), &text, &len) == TR_OK)
+    set_text(&s->unavailable, text, len);
   s->loading = 0;
+  if (now_ms() - s->load_began >= REPORT_MS)
+    tr_host_log(s->h, TR_LOG_INFO, "kv: loaded %zu keys in %.1f s",
+                tr_kvmap_count(s->map),
+                (double)(now_ms() - s->load_began) / 1000.0);
 }
 
 /* ------------------------------------------------------------ requests */
@@ -228,6 +292,17 @@ static int serve(store *s, tr_msg *m, int owned) {
     tr_reply_error(s->h, m, "kv: unknown request (requests are named \"kv\")");
     return 0;
   }
+  if (s->unavailable) {
+    tr_reply_error(s->h, m, "%s", s->unavailable);
+    return 0;
+  }
+  if (s->loading) { /* only once the load has taken long: see load_clock */
+    char text[300];
+    load_progress(s, text, sizeof text);
+    tr_reply_error(s->h, m, "kv: the store is still loading (%s); try again",
+                   text);
+    return 0;
+  }
   if (tr_value_str(tr_msg_arg(m, 0), &op, &oplen)) {
     tr_reply_error(s->h, m,
                    "kv: a request starts with get, set, delete, count or info");
@@ -293,16 +368,23 @@ static void store_free(store *s) {
   tr_msg_free(s->held); /* its caller hears "down" as the store ends */
   free(s->info);
   free(s->refused);
+  free(s->progress);
+  free(s->unavailable);
   s->map = NULL;
   s->held = NULL;
 }
 
 static int store_init(tr_actor *self, void *state, tr_msg *args) {
   store *s = state;
-  (void)args;
+  int64_t wait = 0;
   s->self = self;
   s->h = tr_actor_host(self);
   s->loading = 1;
+  if (args && tr_msg_unpack(args, "I", &wait) == TR_OK && wait > 0)
+    s->load_wait_ms = (uint32_t)wait;
+  else
+    s->load_wait_ms = LOAD_WAIT_MS;
+  s->load_began = s->load_report = now_ms();
   if (!(s->writer = tr_whereis(s->h, "kv.writer"))) {
     tr_host_log(s->h, TR_LOG_ERROR,
                 "kv: no kv.writer is running (start it before the store)");
@@ -329,8 +411,11 @@ static const tr_behaviour store_behaviour = {"kv", sizeof(store), store_init,
                                              store_handle, store_terminate};
 
 int tr_kv_store_start(tr_host *h, void *config, tr_pid *out) {
+  const tr_kv_config *cfg = config; /* the writer holds the rest */
   tr_spawn_opts o = {0};
-  (void)config; /* the writer holds the configuration */
   o.capacity = CAPACITY;
-  return tr_spawn(h, &store_behaviour, NULL, &o, out);
+  return tr_spawn(
+      h, &store_behaviour,
+      tr_msg_pack("config", "I", (int64_t)(cfg ? cfg->load_wait_ms : 0)), &o,
+      out);
 }

@@ -38,9 +38,10 @@ static inline void pair_log(void *ud, int level, const char *text) {
   snprintf(p->log + len, sizeof p->log - len, "%c: %s\n", tag, text);
 }
 
-/* Starts host and pair on dir; p->rc says whether the supervisor started. */
-static inline int pair_start_io(pair *p, const char *dir, int fsync,
-                                const tr_kv_io *io) {
+/* Starts host and pair on dir; p->rc says whether the supervisor started.
+ * wait_ms is the store's load_wait_ms (0: its default). */
+static inline int pair_start_wait(pair *p, const char *dir, int fsync,
+                                  const tr_kv_io *io, uint32_t wait_ms) {
   tr_host_config hc;
   tr_sup_spec spec;
   tr_child_spec kids[2];
@@ -52,6 +53,7 @@ static inline int pair_start_io(pair *p, const char *dir, int fsync,
   p->cfg.dir = p->dir;
   p->cfg.fsync = fsync;
   p->cfg.io = io;
+  p->cfg.load_wait_ms = wait_ms;
   hc.log = pair_log;
   hc.log_ud = p;
   p->h = tr_host_new(&hc);
@@ -69,8 +71,23 @@ static inline int pair_start_io(pair *p, const char *dir, int fsync,
   return p->rc;
 }
 
+static inline int pair_start_io(pair *p, const char *dir, int fsync,
+                                const tr_kv_io *io) {
+  return pair_start_wait(p, dir, fsync, io, 0);
+}
+
 static inline int pair_start(pair *p, const char *dir, int fsync) {
   return pair_start_io(p, dir, fsync, NULL);
+}
+
+/* Restarts the pair through its supervisor, as actor.reset does. */
+static inline int pair_restart(pair *p) {
+  tr_msg *r = NULL;
+  int ok = tr_host_call(p->h, p->sup, tr_msg_pack("restart", "s", "kv"), 20000,
+                        &r) == TR_OK &&
+           r && !tr_msg_is(r, "error");
+  tr_msg_free(r);
+  return ok;
 }
 
 /* Ends host and pair; TROUPE_TEST_LOG=1 in the environment prints what
@@ -84,6 +101,21 @@ static inline void pair_stop(pair *p) {
 
 static inline int logged(const pair *p, const char *text) {
   return strstr(p->log, text) != NULL;
+}
+
+/* How many lines of the log hold text. */
+static inline int count_lines(const pair *p, const char *text) {
+  const char *line = p->log;
+  int n = 0;
+  while (*line) {
+    const char *end = strchr(line, '\n'), *hit = strstr(line, text);
+    if (!end)
+      end = line + strlen(line);
+    if (hit && hit < end)
+      n++;
+    line = *end ? end + 1 : end;
+  }
+  return n;
 }
 
 /* A call to name; the reply (to free) or NULL. An error reply is returned

@@ -4,8 +4,10 @@
  * temporary directory: the round trip with binary keys and values, what
  * survives a restart of the host or of the pair, the limits, requests
  * that wait while the store loads or while the writer's mailbox is full,
- * group commit, and a writer that has gone away.
+ * a long load (requests answered "still loading" rather than left to time
+ * out, progress logged), group commit, and a writer that has gone away.
  */
+#include "actors/kvlog.h"
 #include "kvtest.h"
 
 static void test_round_trip(void) {
@@ -310,14 +312,109 @@ static void test_requests_wait_for_the_load(void) {
   CHECK(ok);
   CHECK(kv_set(&p, "k", "before"));
   pair_stop(&p);
-  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
-  /* first thing after the start: the store has not loaded yet */
+  /* first thing after the start: the store has not loaded yet (a long
+   * load_wait_ms: this is about waiting, however slow the machine) */
+  CHECK_EQ(pair_start_wait(&p, dir, TR_FSYNC_NO, NULL, 60000), TR_OK);
   run_flood(p.h, &f, 3);
   CHECK_EQ(f.ok, 3);
   CHECK_STR(f.last, "v2");
   CHECK_EQ(kv_count(&p), 10001);
   CHECK(kv_is(&p, "key9999", "val9999"));
   CHECK(kv_is(&p, "key0", "val0"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* ------------------------------------------------------ a long load */
+
+/* Reads that take their time: 16 KiB at most, 2 ms each (8 MiB/s). */
+static ssize_t slow_read(int fd, void *buf, size_t n) {
+  struct timespec pause = {0, 2000000};
+  nanosleep(&pause, NULL);
+  return read(fd, buf, n > 16384 ? 16384 : n);
+}
+
+static const tr_kv_io slow_io = {.read = slow_read};
+
+/* A log of n sets of key<i> to a value of vlen bytes, written directly. */
+static int write_log(const char *dir, int n, size_t vlen) {
+  char path[128], key[32];
+  char *val = malloc(vlen);
+  tr_kvbuf b = {0};
+  FILE *f;
+  int i, ok;
+  path_in(path, sizeof path, dir, "kv.log");
+  if (!val || !(f = fopen(path, "wb"))) {
+    free(val);
+    return 0;
+  }
+  memset(val, 'v', vlen);
+  ok = fwrite(TR_KVLOG_MAGIC "1", 1, TR_KVLOG_HEADER, f) == TR_KVLOG_HEADER;
+  for (i = 0; i < n && ok; i++) {
+    int k = snprintf(key, sizeof key, "key%d", i);
+    ok = tr_kvlog_put_set(&b, key, (size_t)k, val, vlen) == 0;
+    if (ok && (b.len > (1u << 20) || i == n - 1)) {
+      ok = fwrite(b.p, 1, b.len, f) == b.len;
+      b.len = 0;
+    }
+  }
+  tr_kvbuf_free(&b);
+  free(val);
+  return fclose(f) == 0 && ok;
+}
+
+/* A load that takes longer than a caller waits (30 MiB read at 8 MiB/s,
+ * against a 2.5 s call): once it has taken load_wait_ms the store answers
+ * what waits with "still loading" -- an answer, not a timeout -- and
+ * changes nothing; the log says how far the load has got; once it ends,
+ * everything is served. */
+static void test_long_load(void) {
+  enum { KEYS = 250000 };
+  pair p;
+  char dir[64];
+  tr_msg *r = NULL;
+  const char *why = "";
+  size_t len = 0;
+  int rc;
+  uint64_t asked, answered, end;
+  long long count = -1;
+  temp_dir(dir, sizeof dir);
+  CHECK(write_log(dir, KEYS, 100));
+  CHECK(file_size(dir, "kv.log") > 30000000);
+  CHECK_EQ(pair_start_wait(&p, dir, TR_FSYNC_NO, &slow_io, 300), TR_OK);
+  asked = uv_hrtime();
+  rc = tr_host_call(p.h, tr_whereis(p.h, "kv"),
+                    tr_msg_pack("kv", "ss", "get", "key7"), 2500, &r);
+  answered = uv_hrtime();
+  CHECK_EQ(rc, TR_OK); /* not TR_ETIMEDOUT */
+  CHECK(r && tr_msg_is(r, "error") &&
+        tr_msg_unpack(r, "s", &why, &len) == TR_OK);
+  if (r && !strstr(why, "still loading"))
+    fprintf(stderr, "the answer was: %.*s\n", (int)len, why);
+  CHECK(r && strstr(why, "kv: the store is still loading (") == why);
+  tr_msg_free(r);
+  printf("     answered \"still loading\" after %.0f ms\n",
+         (double)(answered - asked) / 1e6);
+  CHECK(answered - asked >= 300000000u); /* it waited load_wait_ms */
+  CHECK(!kv_set(&p, "key7", "changed"));
+  CHECK(strstr(p.error, "still loading") != NULL);
+
+  /* ask until served: the whole store, unchanged */
+  end = uv_hrtime() + 120000000000u;
+  while (uv_hrtime() < end && (count = kv_count(&p)) != KEYS) {
+    uint64_t pause = uv_hrtime() + 50000000u;
+    while (uv_hrtime() < pause)
+      tr_host_step(p.h);
+  }
+  CHECK_EQ(count, KEYS);
+  CHECK(kv_is(&p, "key7",
+              "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+              "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"));
+  CHECK(logged(&p, "W: kv: loading is taking long"));
+  CHECK(logged(&p, "I: kv.writer: loading "));
+  CHECK(logged(&p, " so far\n"));
+  CHECK(logged(&p, "I: kv.writer: the load took "));
+  CHECK(kv_set(&p, "key7", "changed"));
   pair_stop(&p);
   remove_tree(dir);
 }
@@ -358,6 +455,7 @@ int main(void) {
   RUN(test_group_commit);
   RUN(test_waits_for_room_at_the_writer);
   RUN(test_requests_wait_for_the_load);
+  RUN(test_long_load);
   RUN(test_writer_gone);
   return test_report();
 }
