@@ -4,9 +4,17 @@
 -- ("kv.writer") in batches before serving, answers reads itself and passes
 -- each change on to the writer, which answers the caller once it is
 -- written.
+--
+-- While it loads, requests wait in the mailbox; once the load has taken
+-- load_wait_ms (2000 by default; the store's one option, for tests), each
+-- is answered between batches with an error saying the store is still
+-- loading, rather than left to time out. A writer that has no data to give
+-- (its directory is in use by another writer, ...) says why, and every
+-- request is answered with that.
 local actor = require "actor"
 
 local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
+local LOAD_WAIT_MS, REPORT_MS = 2000, 1000
 
 -- A bad request gets an error reply, and a send (nobody to answer) nothing.
 local function refuse(why)
@@ -20,18 +28,58 @@ local function bad_key(key)
   end
 end
 
-return function()
+return function(options)
+  local load_wait = options and options.load_wait_ms or LOAD_WAIT_MS
   local writer = actor.whereis("kv.writer") or error("no kv.writer is running")
   local data, count = {}, 0
-  local cursor, info, refused = 0
+  local cursor, info, refused, unavailable = 0
+  local began = actor.now()
+  local reported, impatient, progress = began, false, nil
+
+  local function so_far()
+    return count > 0 and count .. " keys so far"
+      or "kv.writer is reading " .. (progress or "its files")
+  end
+
+  -- Past load_wait, what waits in the mailbox is answered: still loading.
+  local function answer_waiting()
+    local why = so_far()
+    while true do
+      local m = table.pack(actor.receive(0))
+      if m.n == 0 then return end
+      if m[1] == "failed" and actor.sender() == writer then
+        refused = m[2]
+      elseif actor.calling() then
+        actor.reply_error("kv: the store is still loading (" .. why .. "); try again")
+      end
+    end
+  end
+
   repeat -- requests wait in the mailbox meanwhile: call waits for its answer
-    local entries, nxt, text, why = actor.call(writer, "load", cursor)
-    for i = 1, #entries, 2 do
+    local entries, nxt, text, why, none = actor.call(writer, "load", cursor)
+    local n = #entries
+    for i = 1, n, 2 do
       if data[entries[i]] == nil then count = count + 1 end
       data[entries[i]] = entries[i + 1]
     end
-    cursor, info, refused = nxt, text, why
+    cursor, info, refused, unavailable = nxt, text, why, none
+    if cursor ~= nil then
+      local now = actor.now()
+      if n == 0 then progress = text end -- the writer is still reading
+      if not impatient and now - began >= load_wait then
+        impatient = true
+        actor.log("warn", "kv: loading is taking long (" .. so_far() .. "): "
+          .. "requests are answered with an error until it ends")
+      elseif n > 0 and now - reported >= REPORT_MS then
+        actor.log("info", "kv: loading: " .. count .. " keys so far")
+        reported = now
+      end
+      if impatient then answer_waiting() end
+    end
   until cursor == nil
+  if actor.now() - began >= REPORT_MS then
+    actor.log("info", ("kv: loaded %d keys in %.1f s"):format(count, (actor.now() - began) / 1000))
+  end
 
   -- Passes the change being handled on to the writer, which answers the
   -- caller; false when the writer cannot take it (gone: said here, as the
@@ -78,6 +126,7 @@ return function()
     -- the writer's word that it takes no more changes: memory stays as it is
     failed = function(why) refused = why end,
     kv = function(op, ...)
+      if unavailable then return refuse(unavailable) end
       local f = ops[op]
       if not f then return refuse("unknown request '" .. tostring(op) .. "'") end
       return f(...)

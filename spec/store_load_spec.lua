@@ -1,0 +1,101 @@
+-- How the Lua store (actor.store) loads, against a stand-in writer that
+-- decides how long the load takes: it answers "load" with "still reading"
+-- (no entries, the same cursor) until its time is up, then with the data,
+-- as the native writer does while it reads a big log. Requests sent
+-- meanwhile wait and are served when the load is short; past load_wait_ms
+-- they are answered with a clear "still loading" error instead of timing
+-- out; a writer that has no data to give at all (its directory is in use)
+-- has its reason given to every request. (The native store is checked the
+-- same way in spec/c/test_store.c, through a slow file seam.)
+local actor = require "actor"
+local H = require "support.helpers"
+
+local store_fn = require "actor.store"
+
+-- A writer stand-in, registered as kv.writer: loads take `ms` ms, then
+-- give `data` (key -> value) in one batch; `unavailable` (optional) is
+-- the fifth value of that last answer. Changes are taken and answered.
+local function stand_in(ms, data, unavailable)
+  local began
+  actor.register("kv.writer")
+  actor.serve{
+    load = function(cursor)
+      began = began or actor.now()
+      if actor.now() - began < ms then
+        actor.sleep(50)
+        return {}, cursor, "kv.log: still reading", nil, nil
+      end
+      local entries = {}
+      for k, v in pairs(data) do
+        entries[#entries + 1] = k
+        entries[#entries + 1] = v
+      end
+      return entries, nil, "loaded by the stand-in", unavailable, unavailable
+    end,
+    kv = function() return true end,
+  }
+end
+
+-- Starts the stand-in then the Lua store (options as its argument).
+local function start(ms, data, options, unavailable)
+  actor.spawn(stand_in, ms, data, unavailable)
+  actor.sleep(0) -- let it register
+  assert(actor.whereis("kv.writer"), "the stand-in did not register")
+  return actor.spawn(store_fn, options)
+end
+
+-- The error a call raises (nil when it returns).
+local function call_error(ms, store, ...)
+  local ok, err = pcall(actor.call_timeout, ms, store, "kv", ...)
+  if ok then return nil end
+  return tostring(err)
+end
+
+describe("the Lua store's load", function()
+  it("makes requests sent during a short load wait, and serves them in order", function()
+    local got = { H.run(function()
+      local store = start(300, { a = "1" })
+      local t = actor.now()
+      actor.send(store, "kv", "set", "b", "x") -- queued while it loads
+      local b = actor.call(store, "kv", "get", "b") -- after the set: in order
+      return actor.now() - t, b, actor.call(store, "kv", "get", "a"),
+        actor.call(store, "kv", "count")
+    end) }
+    assert.is_true(got[1] >= 300, "served after " .. got[1] .. " ms: before the load ended?")
+    assert.same({ "x", "1", 2 }, { got[2], got[3], got[4] })
+  end)
+
+  it("answers requests with 'still loading' once a load takes long, never a timeout", function()
+    local first, during, after, took = H.run(function()
+      local store = start(1500, { a = "1" }, { load_wait_ms = 300 })
+      local t = actor.now()
+      local first = call_error(1000, store, "get", "a") -- sent at once: it waited
+      local took = actor.now() - t
+      local during = call_error(1000, store, "set", "a", "2")
+      local after
+      repeat -- until loaded
+        actor.sleep(100)
+        local ok, v = pcall(actor.call_timeout, 1000, store, "kv", "get", "a")
+        if ok then after = v end
+      until after ~= nil or actor.now() - t > 10000
+      return first, during, after, took
+    end)
+    assert.matches("kv: the store is still loading (kv.writer is reading kv.log: still "
+      .. "reading); try again", first, 1, true)
+    assert.is_true(took >= 300 and took < 1000, "answered after " .. took .. " ms")
+    assert.matches("still loading", during, 1, true)
+    assert.equal("1", after) -- the set during the load changed nothing
+  end)
+
+  it("answers every request with the writer's reason when it has no data to give", function()
+    local why = "data directory /somewhere is in use (pid 1234)"
+    local errs = { H.run(function()
+      local store = start(0, {}, nil, why)
+      return call_error(1000, store, "get", "a"), call_error(1000, store, "set", "a", "b"),
+        call_error(1000, store, "delete", "a"), call_error(1000, store, "count"),
+        call_error(1000, store, "info")
+    end) }
+    assert.equal(5, #errs)
+    for _, e in ipairs(errs) do assert.matches(why, e, 1, true) end
+  end)
+end)
