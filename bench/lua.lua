@@ -2,7 +2,8 @@
 --
 --   build/troupe bench/lua.lua [scale [name...]]
 --     scale  multiplies every count (default 1; 0.01 for a quick smoke run)
---     name   run only these: idle, oneway, call, spawn, native (default: all)
+--     name   run only these: idle, oneway, call, spawn, native, tasks
+--            (default: all)
 --
 -- Prints one markdown table row per measurement, under the header that
 -- scripts/bench prints:  | benchmark | result | unit | target |
@@ -26,6 +27,13 @@
 --   Lua <-> C    the same one-way and call loops against `echo`, the native
 --                C actor built into troupe, and a ping/pong round trip
 --                (Lua send "ping", C sends "pong" back, Lua receives it).
+--   tasks        one task per increment, all started at once: N Lua actors
+--                spawned in a row, each making one actor.call(counter,
+--                "add", 1) with the default timeouts; most wait for room in
+--                the counter's mailbox first, woken in turn as it drains.
+--                Wall clock (actor.now()) from the first spawn until the
+--                counter's total is N, which is checked. Its time must grow
+--                linearly with N.
 local actor = require "actor"
 
 local REPEAT = 3
@@ -179,6 +187,35 @@ local function run_spawn(n)
   return t1 - t0
 end
 
+-- ---------------------------------------------------------------- tasks
+
+-- A counter that tells `root` once its total reaches n.
+local function counter(root, n)
+  local total = 0
+  actor.serve {
+    add = function(k)
+      total = total + k
+      if total == n then actor.send(root, "total", total) end
+      return total
+    end,
+  }
+end
+
+local function run_tasks(n)
+  local c = actor.spawn(counter, actor.self(), n)
+  local call, spawn = actor.call, actor.spawn
+  local function task() call(c, "add", 1) end
+  local t0 = actor.now()
+  for _ = 1, n do spawn(task) end
+  local name, total = actor.receive(600000)
+  local secs = (actor.now() - t0) / 1000
+  if name ~= "total" or total ~= n then
+    fail("tasks: the counter's total is " .. tostring(total) .. ", not " .. n)
+  end
+  actor.kill(c)
+  return secs
+end
+
 local function rss_bytes()
   local f = io.open("/proc/self/statm")
   if not f then return 0 end
@@ -229,6 +266,17 @@ if wanted("spawn") then
   local n = count(5e5)
   rate_row("Lua spawn (idle actor, started)", n, best_of(function() return run_spawn(n) end),
     "spawns/s", "500 k")
+end
+if wanted("tasks") then
+  -- A million coroutines at once take more than the default Lua heap.
+  local limit = actor.configure().memory_limit
+  actor.configure { memory_limit = 16384 }
+  local n = count(1e6)
+  local secs = best_of(function() return run_tasks(n) end)
+  row(string.format("Lua tasks: %s actors at once, each calling one counter",
+    n >= 1e6 and string.format("%g M", n / 1e6) or string.format("%g k", n / 1e3)),
+    string.format("%.2f", secs), "s", "-")
+  actor.configure { memory_limit = limit }
 end
 if wanted("native") then
   local n = count(3e6)
