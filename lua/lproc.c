@@ -222,15 +222,124 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
   }
 }
 
+/* -------------------------------------------------------------- ending */
+
+/* An end asked for (a kill, a supervisor's reset or restart) that finds a
+ * Lua actor behind the router preempted in the middle of a call it has
+ * neither answered, nor forwarded, nor deferred: the call goes back to the
+ * router, which holds it while the actor restarts and hands it to the new
+ * instance -- as if the end had come between two messages, where it comes
+ * for a native actor. Behind the router means serving the name the
+ * message is named after (mail through the router is named after its
+ * destination, "kv"); it is still registered while it ends. Any other call
+ * fails as it would have (down: <reason>), and so does the call being
+ * handled by a crash: it may be what crashed it. Returns 1 when it took
+ * p->msg. */
+static int hand_back(tr_actor *self, trL_proc *p, const char *reason) {
+  tr_host *h = tr_actor_host(self);
+  tr_pid me = tr_self(self), router;
+  char name[128];
+  size_t len;
+  const char *n;
+  if (!reason ||
+      (strcmp(reason, "reset") != 0 && strcmp(reason, "restart") != 0 &&
+       strcmp(reason, "killed") != 0))
+    return 0;
+  if (tr_msg_kind(p->msg) != TR_KIND_CALL || !p->call_session ||
+      tr_msg_session(p->msg) != p->call_session)
+    return 0;
+  n = tr_msg_name(p->msg, &len);
+  if (len >= sizeof name)
+    return 0;
+  memcpy(name, n, len);
+  name[len] = '\0';
+  router = tr_whereis(h, "router");
+  if (!router || router == me || tr_whereis(h, name) != me)
+    return 0;
+  tr_forward(h, router, p->msg); /* takes it */
+  return 1;
+}
+
+/* While a coroutine's to-be-closed variables are closed, its stack is gone:
+ * a traceback must be taken where an error is raised. This call hook takes
+ * one into the registry whenever the closing code calls error, or assert
+ * with a false value, the two ways Lua code fails on purpose; an error Lua
+ * itself raises (indexing nil...) carries its position only. */
+#define TRL_CLOSE_TB "actor.close_traceback"
+
+static void closing_hook(lua_State *co, lua_Debug *ar) {
+  int top = lua_gettop(co), raising = 0;
+  if (ar->event != LUA_HOOKCALL || !lua_getinfo(co, "f", ar))
+    return;
+  lua_getglobal(co, "error");
+  if (lua_rawequal(co, -1, -2)) {
+    raising = 1;
+  } else {
+    lua_getglobal(co, "assert");
+    if (lua_rawequal(co, -1, -3) && lua_getlocal(co, ar, 1))
+      raising = !lua_toboolean(co, -1);
+  }
+  lua_settop(co, top);
+  if (raising) {
+    luaL_traceback(co, co, NULL, 1);
+    lua_setfield(co, LUA_REGISTRYINDEX, TRL_CLOSE_TB);
+  }
+}
+
+/* Closes the coroutine's pending to-be-closed variables, with the actor
+ * detached (nothing there can wait). An error one of them raises is
+ * logged with its traceback, as an error in the actor's body is: the
+ * actor is ending anyway, but the error must not vanish. A coroutine that
+ * died of an error hands it to the closing, which returns that same error
+ * when nothing new went wrong. */
+static void close_thread(trL_proc *p, tr_pid pid) {
+  lua_State *co = p->co, *L = p->lh->L;
+  int st = lua_status(co), rc, top = lua_gettop(L);
+  int died = st != LUA_OK && st != LUA_YIELD;
+  luaL_checkstack(L, 4, "closing an actor");
+  if (died && lua_gettop(co) > 0) { /* a copy: the closing reads it there */
+    lua_pushvalue(co, -1);
+    lua_xmove(co, L, 1);
+  } else {
+    lua_pushnil(L);
+  }
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, TRL_CLOSE_TB);
+  lua_sethook(co, closing_hook, LUA_MASKCALL, 0);
+#if LUA_VERSION_RELEASE_NUM >= 50406
+  rc = lua_closethread(co, L);
+#else
+  rc = lua_resetthread(co);
+#endif
+  lua_sethook(co, NULL, 0, 0);
+  if (rc != LUA_OK && lua_gettop(co) > 0) {
+    lua_xmove(co, L, 1);
+    if (!died || !lua_rawequal(L, top + 1, top + 2)) {
+      const char *msg = error_text(L);
+      lua_getfield(L, LUA_REGISTRYINDEX, TRL_CLOSE_TB);
+      tr_host_log(tr_actor_host(p->self), TR_LOG_ERROR,
+                  "Lua actor <pid %u.%u> failed while ending, in a "
+                  "to-be-closed variable: %s\n%s",
+                  (unsigned)(uint32_t)pid, (unsigned)(pid >> 32), msg,
+                  lua_isstring(L, -1) ? lua_tostring(L, -1)
+                                      : "(no traceback: the error was not "
+                                        "raised by error or assert)");
+    }
+  }
+  lua_pushnil(L);
+  lua_setfield(L, LUA_REGISTRYINDEX, TRL_CLOSE_TB);
+  lua_settop(L, top);
+}
+
 static void proc_terminate(tr_actor *self, void *state, const char *reason) {
   trL_proc *p = state;
   lua_State *L = p->lh->L;
   *(trL_proc **)lua_getextraspace(p->co) = NULL;
-  if (p->kept)
+  if (p->kept && !hand_back(self, p, reason))
     tr_msg_free(p->msg);
   p->msg = NULL;
   p->kept = 0;
-  lua_resetthread(p->co); /* closes pending to-be-closed variables */
+  close_thread(p, tr_self(self));
   luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
   if (tr_self(self) == p->lh->root) {
     p->lh->root_ended = 1;
