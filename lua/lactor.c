@@ -28,7 +28,7 @@ static tr_pid self_pid(lua_State *L) {
  * the top of the stack as arguments. */
 static tr_msg *build(lua_State *L, int name_idx, int first) {
   size_t len;
-  const char *name = luaL_checklstring(L, name_idx, &len);
+  const char *name = trL_checklstring(L, name_idx, &len);
   tr_msg *m = tr_msg_newn(name, len);
   if (!m)
     luaL_error(L, "out of memory");
@@ -52,11 +52,14 @@ static int l_spawn(lua_State *L) {
     tr_msg *args;
     int rc;
     if (!b)
-      return luaL_error(L, "no native actor is named '%s'", lua_tostring(L, 1));
+      return trL_argerror(L, 1,
+                          lua_pushfstring(L, "no native actor is named '%s'",
+                                          lua_tostring(L, 1)));
     args = build(L, 1, 2);
     if ((rc = tr_spawn(lh->h, b, args, NULL, &pid)))
       return luaL_error(L, "spawn %s: %s", lua_tostring(L, 1), tr_strerror(rc));
   } else {
+    trL_checktype(L, 1, LUA_TFUNCTION);
     pid = trL_spawn(L, 1);
   }
   trL_push_pid(L, pid);
@@ -66,6 +69,7 @@ static int l_spawn(lua_State *L) {
 static int l_run(lua_State *L) {
   trL_host *lh;
   int rc;
+  trL_checktype(L, 1, LUA_TFUNCTION);
   if (trL_proc_of(L))
     return luaL_error(L, "actor.run inside an actor");
   lh = host(L);
@@ -94,7 +98,10 @@ static int l_run(lua_State *L) {
  * 2^23 (LUAI_MAXSTACK is a million). */
 #define CTX(timeout, top, phase)                                               \
   (((lua_KContext)(timeout) << 24) | ((lua_KContext)(top) << 1) | (phase))
-#define CTX_TIMEOUT(c) ((uint32_t)((c) >> 24))
+#define CTX_TIMEOUT(c) ((uint32_t)(((c) >> 24) & 0xffffff))
+/* call_timeout's: the destination is argument 2, after the timeout. */
+#define CTX_AT2 ((lua_KContext)1 << 48)
+#define CTX_DEST(c) (((c)&CTX_AT2) ? 2 : 1)
 #define CTX_TOP(c) ((int)(((c) >> 1) & 0x7fffff))
 #define CTX_PHASE(c) ((int)((c)&1))
 
@@ -115,7 +122,8 @@ static int wait_room(lua_State *L, trL_proc *p, tr_pid to, lua_KFunction k,
 static void room_resumed(lua_State *L, lua_KContext ctx) {
   if (!lua_toboolean(L, -1))
     luaL_error(L, "the mailbox of %s stayed full for %d ms",
-               luaL_tolstring(L, 1, NULL), (int)host(L)->send_timeout);
+               luaL_tolstring(L, CTX_DEST(ctx), NULL),
+               (int)host(L)->send_timeout);
   lua_settop(L, CTX_TOP(ctx));
 }
 
@@ -149,18 +157,20 @@ static int l_try_send(lua_State *L) {
 
 /* -------------------------------------------------------------- calls */
 
-static int call_failed(lua_State *L, const char *why) {
-  return luaL_error(L, "call '%s' to %s failed: %s", lua_tostring(L, 2),
-                    luaL_tolstring(L, 1, NULL), why);
+/* at: the destination's index, the message name's after it. */
+static int call_failed(lua_State *L, int at, const char *why) {
+  return luaL_error(L, "call '%s' to %s failed: %s", lua_tostring(L, at + 1),
+                    luaL_tolstring(L, at, NULL), why);
 }
 
 /* Outside any actor: run the loop until the answer comes. */
-static int call_outside(lua_State *L, trL_host *lh, tr_pid to, uint32_t ms) {
+static int call_outside(lua_State *L, trL_host *lh, int at, tr_pid to,
+                        uint32_t ms) {
   tr_msg *reply = NULL;
   int top = lua_gettop(L), n;
-  int rc = tr_host_call(lh->h, to, build(L, 2, 3), ms, &reply);
+  int rc = tr_host_call(lh->h, to, build(L, at + 1, at + 2), ms, &reply);
   if (rc)
-    return call_failed(L, tr_strerror(rc));
+    return call_failed(L, at, tr_strerror(rc));
   lua_settop(L, top);
   n = trL_push_args(L, reply, 0);
   tr_msg_free(reply);
@@ -171,67 +181,76 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
   trL_proc *p = trL_proc_of(L);
   trL_host *lh = p ? p->lh : trL_host_get(L);
   uint32_t ms = CTX_TIMEOUT(ctx);
+  lua_KContext at2 = ctx & CTX_AT2;
   uint64_t session;
   tr_pid to;
-  int rc, top;
+  int rc, top, at = CTX_DEST(ctx);
   if (status == LUA_YIELD) {
     if (CTX_PHASE(ctx) == 1) { /* the answer: true, results... | false, why */
       top = CTX_TOP(ctx);
       if (!lua_toboolean(L, top + 1))
-        return call_failed(L, lua_tostring(L, top + 2));
+        return call_failed(L, at, lua_tostring(L, top + 2));
       return lua_gettop(L) - top - 1;
     }
     room_resumed(L, ctx);
   }
   top = lua_gettop(L);
-  to = trL_check_dest(L, lh, 1);
-  luaL_checkstring(L, 2);
+  to = trL_check_dest(L, lh, at);
+  trL_checkstring(L, at + 1);
   if (!p)
-    return call_outside(L, lh, to, ms);
+    return call_outside(L, lh, at, to, ms);
   rc = tr_mailbox_room(lh->h, to);
   if (rc == 0)
-    return wait_room(L, p, to, call_k, CTX(ms, top, 0));
-  rc = tr_call(lh->h, tr_self(p->self), to, build(L, 2, 3), ms, &session);
+    return wait_room(L, p, to, call_k, CTX(ms, top, 0) | at2);
+  rc = tr_call(lh->h, tr_self(p->self), to, build(L, at + 1, at + 2), ms,
+               &session);
   if (rc)
-    return call_failed(L, tr_strerror(rc));
+    return call_failed(L, at, tr_strerror(rc));
   tr_await(p->self, session);
   p->why = TRL_CALL;
-  return lua_yieldk(L, 0, CTX(ms, top, 1), call_k);
+  return lua_yieldk(L, 0, CTX(ms, top, 1) | at2, call_k);
 }
 
 static int l_call(lua_State *L) {
   return call_k(L, LUA_OK, CTX(host(L)->call_timeout, 0, 0));
 }
 
+/* The timeout stays argument 1: errors then number the others as the
+ * user does. 0 is no timeout. */
 static int l_call_timeout(lua_State *L) {
-  lua_Integer ms = luaL_checkinteger(L, 1);
-  luaL_argcheck(L, ms >= 0 && ms <= 0xffffff, 1, "between 0 and 16777215 ms");
-  lua_remove(L, 1);
-  return call_k(L, LUA_OK, CTX(ms, 0, 0));
+  uint32_t ms = trL_checkms(L, 1, 0, 0xffffff);
+  return call_k(L, LUA_OK, CTX(ms, 0, 0) | CTX_AT2);
 }
 
 /* Answers the call last received: "reply" with values, or "error" with a
- * text that the caller's actor.call raises. */
-static int answer(lua_State *L, const char *name, size_t len, int first) {
+ * text that the caller's actor.call raises. The values are the function's
+ * arguments, or (results) what a handler returned. */
+static int answer(lua_State *L, const char *name, size_t len, int first,
+                  int results) {
   trL_proc *p = trL_proc_check(L);
   tr_msg *m;
   int rc;
-  if (!p->call_session)
-    return luaL_error(L, "no call to reply to");
   if (!(m = tr_msg_newn(name, len)))
     return luaL_error(L, "out of memory");
-  trL_add_values(L, m, first, lua_gettop(L));
+  if (results)
+    trL_add_results(L, m, first, lua_gettop(L));
+  else
+    trL_add_values(L, m, first, lua_gettop(L)); /* bad arguments first */
+  if (!p->call_session) {
+    tr_msg_free(m);
+    return luaL_error(L, "no call to reply to");
+  }
   rc = tr_reply_to(p->lh->h, p->call_from, p->call_session, m);
   p->call_session = 0;
   return sent(L, rc);
 }
 
-static int l_reply(lua_State *L) { return answer(L, "reply", 5, 1); }
+static int l_reply(lua_State *L) { return answer(L, "reply", 5, 1, 0); }
 
 static int l_reply_error(lua_State *L) {
-  luaL_checkstring(L, 1);
+  trL_checkstring(L, 1);
   lua_settop(L, 1);
-  return answer(L, "error", 5, 1);
+  return answer(L, "error", 5, 1, 0);
 }
 
 /* actor.serve's answer to what a handler returned (actor/init.lua), the
@@ -240,7 +259,7 @@ static int l_reply_error(lua_State *L) {
 static void finish(lua_State *L, int first) {
   trL_proc *p = trL_proc_of(L);
   if (p && p->call_session)
-    answer(L, "reply", 5, first);
+    answer(L, "reply", 5, first, 1);
 }
 
 /* finish(...): `if calling() then reply(...) end` in one C call. */
@@ -317,9 +336,8 @@ static int l_calling(lua_State *L) {
 static int l_receive(lua_State *L) {
   trL_proc *p = trL_proc_check(L);
   if (!lua_isnoneornil(L, 1)) {
-    lua_Integer ms = luaL_checkinteger(L, 1);
-    luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "a time in ms");
-    p->recv_timer = tr_timeout(p->lh->h, tr_self(p->self), (uint32_t)ms);
+    uint32_t ms = trL_checkms(L, 1, 0, UINT32_MAX);
+    p->recv_timer = tr_timeout(p->lh->h, tr_self(p->self), ms);
     if (!p->recv_timer)
       return luaL_error(L, "out of memory");
   }
@@ -329,10 +347,8 @@ static int l_receive(lua_State *L) {
 
 static int l_sleep(lua_State *L) {
   trL_proc *p = trL_proc_check(L);
-  lua_Integer ms = luaL_checkinteger(L, 1);
-  uint64_t s;
-  luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "a time in ms");
-  s = tr_timeout(p->lh->h, tr_self(p->self), (uint32_t)ms);
+  uint32_t ms = trL_checkms(L, 1, 0, UINT32_MAX);
+  uint64_t s = tr_timeout(p->lh->h, tr_self(p->self), ms);
   if (!s)
     return luaL_error(L, "out of memory");
   tr_await(p->self, s);
@@ -342,30 +358,42 @@ static int l_sleep(lua_State *L) {
 
 static int l_after(lua_State *L) {
   trL_proc *p = trL_proc_check(L);
-  lua_Integer ms = luaL_checkinteger(L, 1);
+  uint32_t ms = trL_checkms(L, 1, 0, UINT32_MAX);
   uint64_t id;
-  int rc;
-  luaL_argcheck(L, ms >= 0 && ms <= UINT32_MAX, 1, "a time in ms");
-  rc = tr_after(p->lh->h, (uint32_t)ms, tr_self(p->self), build(L, 2, 3), &id);
+  int rc = tr_after(p->lh->h, ms, tr_self(p->self), build(L, 2, 3), &id);
   if (rc)
     return fail(L, rc);
   lua_pushinteger(L, (lua_Integer)id);
   return 1;
 }
 
+/* nil, why -- the core's code for a slot that is gone names an actor */
+static int gone(lua_State *L, int rc, const char *what) {
+  if (rc != TR_ENOPROC)
+    return sent(L, rc);
+  luaL_pushfail(L);
+  lua_pushstring(L, what);
+  return 2;
+}
+
 static int l_cancel(lua_State *L) {
-  return sent(L, tr_cancel(host(L)->h, (uint64_t)luaL_checkinteger(L, 1)));
+  uint64_t id = (uint64_t)trL_checkinteger(L, 1);
+  return gone(L, tr_cancel(host(L)->h, id), "no such timer");
 }
 
 /* -------------------------------------------------------------- names */
 
 static int l_register(lua_State *L) {
   trL_host *lh = host(L);
-  const char *name = luaL_checkstring(L, 1);
+  size_t len;
+  const char *name = trL_checklstring(L, 1, &len);
   tr_pid pid = lua_isnoneornil(L, 2) ? self_pid(L) : trL_test_pid(L, 2);
   int rc;
+  if (len < 1 || len > 255 || strlen(name) != len)
+    return trL_argerror(L, 1,
+                        "a name of 1 to 255 bytes, without NUL, expected");
   if (!pid)
-    return luaL_typeerror(L, 2, "pid");
+    return trL_typeerror(L, 2, "pid");
   rc = tr_register(lh->h, name, pid);
   if (rc == TR_EEXIST)
     return luaL_error(L,
@@ -378,11 +406,11 @@ static int l_register(lua_State *L) {
 }
 
 static int l_unregister(lua_State *L) {
-  return sent(L, tr_unregister(host(L)->h, luaL_checkstring(L, 1)));
+  return sent(L, tr_unregister(host(L)->h, trL_checkstring(L, 1)));
 }
 
 static int l_whereis(lua_State *L) {
-  tr_pid pid = tr_whereis(host(L)->h, luaL_checkstring(L, 1));
+  tr_pid pid = tr_whereis(host(L)->h, trL_checkstring(L, 1));
   if (!pid)
     return 0;
   trL_push_pid(L, pid);
@@ -410,7 +438,7 @@ static int l_sender(lua_State *L) {
 static tr_pid check_pid(lua_State *L, int idx) {
   tr_pid pid = trL_test_pid(L, idx);
   if (!pid)
-    luaL_typeerror(L, idx, "pid");
+    trL_typeerror(L, idx, "pid");
   return pid;
 }
 
@@ -425,7 +453,8 @@ static int l_monitor(lua_State *L) {
 }
 
 static int l_demonitor(lua_State *L) {
-  return sent(L, tr_demonitor(host(L)->h, (uint64_t)luaL_checkinteger(L, 1)));
+  uint64_t ref = (uint64_t)trL_checkinteger(L, 1);
+  return gone(L, tr_demonitor(host(L)->h, ref), "no such monitor");
 }
 
 static int l_link(lua_State *L) {
@@ -440,13 +469,14 @@ static int l_unlink(lua_State *L) {
 
 static int l_trap_exit(lua_State *L) {
   trL_proc *p = trL_proc_check(L);
+  trL_checktype(L, 1, LUA_TBOOLEAN);
   tr_trap_exit(p->self, lua_toboolean(L, 1));
   return 0;
 }
 
 static int l_exit(lua_State *L) {
   trL_proc *p = trL_proc_check(L);
-  tr_exit(p->self, luaL_optstring(L, 1, "normal"));
+  tr_exit(p->self, trL_optstring(L, 1, "normal"));
   p->why = TRL_RECV; /* never resumed: the actor ends when it yields */
   return lua_yield(L, 0);
 }
@@ -454,7 +484,7 @@ static int l_exit(lua_State *L) {
 static int l_kill(lua_State *L) {
   trL_host *lh = host(L);
   tr_pid pid = check_pid(L, 1);
-  const char *reason = luaL_optstring(L, 2, "killed");
+  const char *reason = trL_optstring(L, 2, "killed");
   if (pid == self_pid(L)) { /* ends as a kill does: "killed" by default */
     lua_pushstring(L, reason);
     lua_replace(L, 1);
@@ -490,8 +520,8 @@ static int l_stats(lua_State *L) {
 
 static int l_log(lua_State *L) {
   static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
-  int level = luaL_checkoption(L, 1, NULL, levels) + TR_LOG_ERROR;
-  tr_host_log(host(L)->h, level, "%s", luaL_checkstring(L, 2));
+  int level = trL_checkoption(L, 1, NULL, levels) + TR_LOG_ERROR;
+  tr_host_log(host(L)->h, level, "%s", trL_checkstring(L, 2));
   return 0;
 }
 
@@ -526,10 +556,11 @@ static int l_defer(lua_State *L) {
 static int answer_to(lua_State *L, const char *name) {
   trL_host *lh = host(L);
   tr_pid who = trL_test_pid(L, 1);
-  uint64_t session = (uint64_t)luaL_checkinteger(L, 2);
+  uint64_t session;
   tr_msg *m;
   if (!who)
-    return luaL_typeerror(L, 1, "pid");
+    return trL_typeerror(L, 1, "pid");
+  session = (uint64_t)trL_checkinteger(L, 2);
   if (!(m = tr_msg_new(name)))
     return luaL_error(L, "out of memory");
   trL_add_values(L, m, 3, lua_gettop(L));
@@ -539,7 +570,7 @@ static int answer_to(lua_State *L, const char *name) {
 static int l_reply_to(lua_State *L) { return answer_to(L, "reply"); }
 
 static int l_reply_error_to(lua_State *L) {
-  luaL_checkstring(L, 3);
+  trL_checkstring(L, 3);
   lua_settop(L, 3);
   return answer_to(L, "error");
 }
@@ -582,16 +613,18 @@ static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
 
 /* The index of the string at the top in list, or an error naming key. */
 static int choice(lua_State *L, const char *key, const char *const *list) {
-  const char *v = lua_tostring(L, -1);
+  const char *v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
   int i;
   for (i = 0; v && list[i]; i++)
     if (!strcmp(v, list[i]))
       return i;
-  lua_pushfstring(L, "configure: %s must be one of", key);
+  trL_got(L, -1);
+  lua_pushfstring(L, "%s must be one of", key);
   for (i = 0; list[i]; i++)
     lua_pushfstring(L, " %s", list[i]);
-  lua_concat(L, i + 1);
-  return lua_error(L);
+  lua_pushfstring(L, ", got %s", lua_tostring(L, -(i + 2)));
+  lua_concat(L, i + 2);
+  return trL_argerror(L, 1, lua_tostring(L, -1));
 }
 
 static int l_configure(lua_State *L) {
@@ -608,7 +641,7 @@ static int l_configure(lua_State *L) {
   for (i = 0; i < 5; i++)
     next[i] = *nums[i];
   if (!lua_isnoneornil(L, 1)) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    trL_checktype(L, 1, LUA_TTABLE);
     lua_pushnil(L);
     while (lua_next(L, 1)) { /* refuse what is not a setting: typos too */
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
@@ -619,10 +652,19 @@ static int l_configure(lua_State *L) {
       for (j = 0; str_keys[j]; j++)
         if (!strcmp(k, str_keys[j]))
           sk = j;
-      if (n >= 0) {
+      if (n == 2 || n == 3) { /* timeouts: fractions of a ms round up */
+        if (!trL_toms(L, -1, 1, 0xffffff, &next[n]))
+          return trL_argerror(
+              L, 1,
+              lua_pushfstring(L, "%s must be 1..16777215 ms, got %s", k,
+                              trL_got(L, -1)));
+      } else if (n >= 0) {
         lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
         if (v < 1 || v > 0xffffff)
-          return luaL_error(L, "configure: %s must be 1..16777215", k);
+          return trL_argerror(L, 1,
+                              lua_pushfstring(L,
+                                              "%s must be 1..16777215, got %s",
+                                              k, trL_got(L, -1)));
         next[n] = (uint32_t)v;
       } else if (sk == 0) {
         store = choice(L, k, stores);
@@ -631,12 +673,15 @@ static int l_configure(lua_State *L) {
       } else if (sk == 2) {
         dir = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
         if (!*dir || strlen(dir) >= sizeof kv->dir)
-          return luaL_error(L, "configure: data_dir must be 1..%d bytes",
-                            (int)sizeof kv->dir - 1);
+          return trL_argerror(
+              L, 1,
+              lua_pushfstring(L, "data_dir must be a path of 1..%d bytes",
+                              (int)sizeof kv->dir - 1));
       } else if (sk == 3) {
         fsync = choice(L, k, fsyncs);
       } else {
-        return luaL_error(L, "configure: unknown setting '%s'", k);
+        return trL_argerror(
+            L, 1, lua_pushfstring(L, "unknown setting %s", trL_got(L, -2)));
       }
       lua_pop(L, 1);
     }
@@ -721,6 +766,7 @@ int luaopen_actor_core(lua_State *L) {
   lua_setfield(L, -2, "actor.file");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
+  trL_name_functions(L, "actor.", funcs);
   lua_pushliteral(L, TR_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

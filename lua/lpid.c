@@ -64,10 +64,12 @@ tr_pid trL_check_dest(lua_State *L, trL_host *lh, int idx) {
   if (lua_type(L, idx) == LUA_TSTRING) {
     pid = tr_whereis(lh->h, lua_tostring(L, idx));
     if (!pid)
-      luaL_error(L, "no actor is registered as '%s'", lua_tostring(L, idx));
+      trL_argerror(L, idx,
+                   lua_pushfstring(L, "no actor is registered as '%s'",
+                                   lua_tostring(L, idx)));
     return pid;
   }
-  luaL_typeerror(L, idx, "pid or registered name");
+  trL_typeerror(L, idx, "pid or registered name");
   return 0;
 }
 

@@ -132,23 +132,144 @@ static const char *const strategies[] = {"one_for_one", "one_for_all",
                                          "rest_for_one", NULL};
 static const char *const policies[] = {"permanent", "transient", "temporary",
                                        NULL};
+static const char *const sup_fields[] = {"strategy", "intensity", "period",
+                                         "children", NULL};
+static const char *const child_fields[] = {"name",      "start",  "restart",
+                                           "heartbeat", "cutoff", NULL};
 
-static uint32_t opt_ms(lua_State *L, int idx, const char *key, uint32_t def) {
-  lua_Integer v;
+#define MS_MAX 0x7fffffff      /* heartbeat, cutoff, period */
+#define INTENSITY_MAX 1000000u /* the supervisor keeps a ring that long */
+#define NAME_MAX_LEN 255       /* as the core's registered names */
+
+/* A bad field of the spec is a bad argument #1 naming it: "period ...",
+ * or "children[2].cutoff ..." for a child's (child counts from 1). */
+static int bad(lua_State *L, size_t child, const char *key, const char *what) {
+  if (!child)
+    return trL_argerror(L, 1,
+                        key ? lua_pushfstring(L, "%s %s", key, what) : what);
+  return trL_argerror(L, 1,
+                      lua_pushfstring(L, "children[%d]%s%s %s", (int)child,
+                                      key ? "." : "", key ? key : "", what));
+}
+
+/* Refuses a key of the table at idx that is not in fields: typos too. */
+static void known_fields(lua_State *L, int idx, size_t child,
+                         const char *const *fields) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+    int j;
+    for (j = 0; k && fields[j] && strcmp(k, fields[j]); j++)
+      ;
+    if (!k || !fields[j])
+      bad(L, child, NULL,
+          lua_pushfstring(L, "%s %s",
+                          child ? "has an unknown field" : "unknown field",
+                          trL_got(L, -2)));
+    lua_pop(L, 1);
+  }
+}
+
+/* The field key of the table at idx, one of list (def when nil). */
+static int option(lua_State *L, int idx, size_t child, const char *key, int def,
+                  const char *const *list) {
+  const char *v;
+  int i;
   if (lua_getfield(L, idx, key) == LUA_TNIL) {
     lua_pop(L, 1);
     return def;
   }
-  v = luaL_checkinteger(L, -1);
-  if (v < 1 || v > 0x7fffffff)
-    luaL_error(L, "supervise: %s must be a positive number of ms", key);
+  v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  for (i = 0; v && list[i]; i++)
+    if (!strcmp(v, list[i])) {
+      lua_pop(L, 1);
+      return i;
+    }
+  lua_pushfstring(L, "must be one of %s %s %s, got %s", list[0], list[1],
+                  list[2], trL_got(L, -1));
+  return bad(L, child, key, lua_tostring(L, -1));
+}
+
+/* The field key of the table at idx, a time in ms (fractions round up):
+ * def when nil; UINT32_MAX ("never") when false and may_be_false. */
+static uint32_t ms_field(lua_State *L, int idx, size_t child, const char *key,
+                         uint32_t def, int may_be_false) {
+  uint32_t ms = def;
+  int t = lua_getfield(L, idx, key);
+  if (t == LUA_TBOOLEAN && !lua_toboolean(L, -1) && may_be_false)
+    ms = UINT32_MAX;
+  else if (t != LUA_TNIL && !trL_toms(L, -1, 1, MS_MAX, &ms))
+    bad(L, child, key,
+        lua_pushfstring(L, "must be %s1..%d ms, got %s",
+                        may_be_false ? "false or " : "", MS_MAX,
+                        trL_got(L, -1)));
   lua_pop(L, 1);
-  return (uint32_t)v;
+  return ms;
+}
+
+/* The children list at idx: keys 1..n, each a table. Returns n. */
+static size_t child_list(lua_State *L, int idx) {
+  size_t n, i;
+  if (lua_type(L, idx) != LUA_TTABLE)
+    bad(L, 0, "children",
+        lua_pushfstring(L, "must be a list of child specs, got %s",
+                        trL_got(L, idx)));
+  n = lua_rawlen(L, idx);
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_Integer k = lua_isinteger(L, -2) ? lua_tointeger(L, -2) : 0;
+    if (k < 1 || (size_t)k > n)
+      bad(L, 0, "children",
+          lua_pushfstring(L, "must be a list of child specs, got a key %s",
+                          trL_got(L, -2)));
+    lua_pop(L, 1);
+  }
+  for (i = 1; i <= n; i++) {
+    if (lua_rawgeti(L, idx, (lua_Integer)i) != LUA_TTABLE)
+      bad(L, i, NULL,
+          lua_pushfstring(L, "must be a child spec (a table), got %s",
+                          trL_got(L, -1)));
+    lua_pop(L, 1);
+  }
+  return n;
+}
+
+/* Checks the child spec at idx (the i-th, from 1) into c, but for what
+ * pass 1 builds: its name must be new in seen (a table name -> i). */
+static void check_child(lua_State *L, int idx, size_t i, int seen,
+                        tr_child_spec *c) {
+  size_t len;
+  known_fields(L, idx, i, child_fields);
+  if (lua_getfield(L, idx, "name") != LUA_TSTRING ||
+      (len = lua_rawlen(L, -1)) < 1 || len > NAME_MAX_LEN ||
+      strlen(lua_tostring(L, -1)) != len)
+    bad(L, i, "name",
+        lua_pushfstring(L,
+                        "must be a string of 1..%d bytes without NUL, got %s",
+                        NAME_MAX_LEN, trL_got(L, -1)));
+  lua_pushvalue(L, -1);
+  if (lua_rawget(L, seen) != LUA_TNIL)
+    bad(L, i, "name",
+        lua_pushfstring(L, "'%s' is already the name of children[%d]",
+                        lua_tostring(L, -2), (int)lua_tointeger(L, -1)));
+  lua_pop(L, 1);
+  lua_pushinteger(L, (lua_Integer)i);
+  lua_rawset(L, seen); /* pops the name */
+  if (lua_getfield(L, idx, "start") != LUA_TFUNCTION)
+    bad(L, i, "start",
+        lua_pushfstring(L, "must be a function, got %s", trL_got(L, -1)));
+  lua_pop(L, 1);
+  c->restart = option(L, idx, i, "restart", TR_PERMANENT, policies);
+  c->cutoff_ms = ms_field(L, idx, i, "cutoff", 500, 1);
+  /* a child that is never checked needs no tick, unless asked for one */
+  c->heartbeat_ms = ms_field(L, idx, i, "heartbeat",
+                             c->cutoff_ms == UINT32_MAX ? UINT32_MAX : 200, 0);
 }
 
 /* actor.supervise{strategy=, intensity=, period=, children={{name=,
  * start=fn, restart=, heartbeat=, cutoff=}, ...}} -> the supervisor's pid.
- * It is linked to the caller: if it gives up, the caller hears of it. */
+ * It is linked to the caller: if it gives up, the caller hears of it.
+ * Every field is checked before anything starts; a bad one is named. */
 int trL_supervise(lua_State *L) {
   trL_proc *p = trL_proc_check(L);
   tr_sup_spec spec;
@@ -156,57 +277,57 @@ int trL_supervise(lua_State *L) {
   tr_spawn_opts o = {0};
   tr_pid pid;
   size_t n, i;
-  int rc, pass, list;
-  luaL_checktype(L, 1, LUA_TTABLE);
+  int rc, list, seen;
+  lua_Integer intensity = 3;
+  trL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  known_fields(L, 1, 0, sup_fields);
   memset(&spec, 0, sizeof spec);
-  lua_getfield(L, 1, "strategy");
-  spec.strategy = luaL_checkoption(L, -1, "one_for_one", strategies);
+  spec.strategy = option(L, 1, 0, "strategy", TR_ONE_FOR_ONE, strategies);
+  if (lua_getfield(L, 1, "intensity") != LUA_TNIL) {
+    int isnum;
+    intensity = lua_tointegerx(L, -1, &isnum);
+    if (!isnum || intensity < 1 || intensity > INTENSITY_MAX)
+      bad(L, 0, "intensity",
+          lua_pushfstring(L,
+                          "must be a count of restarts, 1..%d (for none, make "
+                          "the children temporary), got %s",
+                          (int)INTENSITY_MAX, trL_got(L, -1)));
+  }
   lua_pop(L, 1);
-  spec.intensity = opt_ms(L, 1, "intensity", 3);
-  spec.period_ms = opt_ms(L, 1, "period", 5000);
-  if (lua_getfield(L, 1, "children") != LUA_TTABLE)
-    return luaL_error(L, "supervise: children must be a list of specs");
+  spec.intensity = (uint32_t)intensity;
+  spec.period_ms = ms_field(L, 1, 0, "period", 5000, 0);
+  lua_getfield(L, 1, "children");
   list = lua_gettop(L);
-  n = lua_rawlen(L, list);
-  if (!(children = lua_newuserdatauv(L, (n ? n : 1) * sizeof *children, 0)))
-    return luaL_error(L, "out of memory");
+  n = child_list(L, list);
+  children = lua_newuserdatauv(L, (n ? n : 1) * sizeof *children, 0);
   memset(children, 0, (n ? n : 1) * sizeof *children);
-  /* Pass 0 checks every spec, raising errors before anything is made;
-   * pass 1 builds, and cannot fail but for memory. */
-  for (pass = 0; pass < 2; pass++) {
-    for (i = 0; i < n; i++) {
-      tr_child_spec *c = &children[i];
-      int spec_idx;
-      lua_rawgeti(L, list, (lua_Integer)i + 1);
-      spec_idx = lua_gettop(L);
-      if (!lua_istable(L, spec_idx) ||
-          lua_getfield(L, spec_idx, "name") != LUA_TSTRING ||
-          lua_getfield(L, spec_idx, "start") != LUA_TFUNCTION)
-        return luaL_error(L,
-                          "supervise: child %d needs a name and a start "
-                          "function",
-                          (int)i + 1);
-      lua_getfield(L, spec_idx, "restart");
-      c->restart = luaL_checkoption(L, -1, "permanent", policies);
-      lua_pop(L, 1);
-      c->heartbeat_ms = opt_ms(L, spec_idx, "heartbeat", 200);
-      c->cutoff_ms = opt_ms(L, spec_idx, "cutoff", 500);
-      if (pass == 1) {
-        lchild *lc = calloc(1, sizeof *lc);
-        if (!lc) {
-          while (i-- > 0)
-            free_lua_child(children[i].arg);
-          return luaL_error(L, "out of memory");
-        }
-        lc->lh = p->lh;
-        lc->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops start */
-        c->name = lua_tostring(L, -1); /* alive in the spec; copied */
-        c->start = start_lua_child;
-        c->arg = lc;
-        c->free_arg = free_lua_child;
-      }
-      lua_settop(L, spec_idx - 1);
+  lua_newtable(L);
+  seen = lua_gettop(L);
+  for (i = 0; i < n; i++) {
+    lua_rawgeti(L, list, (lua_Integer)i + 1);
+    check_child(L, lua_gettop(L), i + 1, seen, &children[i]);
+    lua_pop(L, 1);
+  }
+  /* All checked: build, which cannot fail but for memory. */
+  for (i = 0; i < n; i++) {
+    tr_child_spec *c = &children[i];
+    lchild *lc = calloc(1, sizeof *lc);
+    if (!lc) {
+      while (i-- > 0)
+        free_lua_child(children[i].arg);
+      return luaL_error(L, "out of memory");
     }
+    lua_rawgeti(L, list, (lua_Integer)i + 1);
+    lua_getfield(L, -1, "name");
+    c->name = lua_tostring(L, -1); /* alive in the spec; copied */
+    lua_getfield(L, -2, "start");
+    lc->lh = p->lh;
+    lc->fn_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops start */
+    c->start = start_lua_child;
+    c->arg = lc;
+    c->free_arg = free_lua_child;
+    lua_pop(L, 2);
   }
   spec.children = children;
   spec.nchildren = n;

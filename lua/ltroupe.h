@@ -119,10 +119,13 @@ extern const tr_behaviour trL_proc_behaviour;
 tr_pid trL_spawn(lua_State *L, int idx);
 
 /* lvalue.c: Lua values <-> message values. trL_add_values adds the values
- * at [first, last] to m; on a refused value it frees m and raises a Lua
- * error naming the argument. trL_push_args pushes a message's arguments
- * (from index `from`) and returns how many. */
+ * at [first, last] to m; on a refused value it frees m and raises a bad
+ * argument error naming it (its index is its argument number).
+ * trL_add_results does the same for what a handler returned, naming the
+ * value by its place among them. trL_push_args pushes a message's
+ * arguments (from index `from`) and returns how many. */
 void trL_add_values(lua_State *L, tr_msg *m, int first, int last);
+void trL_add_results(lua_State *L, tr_msg *m, int first, int last);
 int trL_push_args(lua_State *L, tr_msg *m, size_t from);
 int trL_push_value(lua_State *L, const tr_value *v);
 
@@ -132,6 +135,31 @@ int trL_supervise(lua_State *L);     /* actor.supervise */
 
 /* lfile.c */
 int luaopen_actor_file(lua_State *L);
+
+/* largs.c: checks that raise as Lua's libraries do, naming the function
+ * by its public name ("bad argument #2 to 'actor.send' (...)"); arg is the
+ * argument's number as the user wrote it, which is its stack index in
+ * every function of the module. trL_name_functions records the public
+ * names (prefix .. name) of a library's functions, but those named _*. */
+void trL_name_functions(lua_State *L, const char *prefix, const luaL_Reg *fns);
+int trL_argerror(lua_State *L, int arg, const char *msg);
+int trL_typeerror(lua_State *L, int arg, const char *tname);
+void trL_checktype(lua_State *L, int arg, int t);
+const char *trL_checklstring(lua_State *L, int arg, size_t *len);
+#define trL_checkstring(L, arg) trL_checklstring(L, arg, NULL)
+const char *trL_optstring(lua_State *L, int arg, const char *def);
+lua_Integer trL_checkinteger(lua_State *L, int arg);
+int trL_checkoption(lua_State *L, int arg, const char *def,
+                    const char *const list[]);
+/* Durations: a number of ms, an integer or a float (actor.now() gives
+ * fractions), rounded up to whole ms -- a wait is never shorter than asked,
+ * and 0 stays 0 -- which must then be within lo..hi. trL_toms stores it
+ * and returns 1, or returns 0 (NaN, negative, too big, not a number). */
+int trL_toms(lua_State *L, int idx, uint32_t lo, uint32_t hi, uint32_t *ms);
+uint32_t trL_checkms(lua_State *L, int arg, uint32_t lo, uint32_t hi);
+/* Pushes the value at idx as an error message shows it: 5, 'text', nil,
+ * a table. */
+const char *trL_got(lua_State *L, int idx);
 
 /* lpid.c */
 void trL_push_pid(lua_State *L, tr_pid pid);

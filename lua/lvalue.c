@@ -116,8 +116,8 @@ static int add(encoder *e, int idx) {
     }
     /* fall through */
   default:
-    snprintf(e->err, sizeof e->err, "a %s cannot be sent",
-             luaL_typename(L, idx));
+    snprintf(e->err, sizeof e->err, "a %s cannot be sent%s",
+             luaL_typename(L, idx), e->depth ? " (it is inside a table)" : "");
     return -1;
   }
   if (rc) {
@@ -127,19 +127,38 @@ static int add(encoder *e, int idx) {
   return 0;
 }
 
-void trL_add_values(lua_State *L, tr_msg *m, int first, int last) {
-  encoder e;
-  int i, top = lua_gettop(L); /* add leaves the stack as it found it */
-  e.L = L;
-  e.m = m;
-  e.depth = 0;
+/* Adds the values at [first, last]; the index of one that cannot be sent,
+ * with m freed and the reason in e->err, or 0. */
+static int add_all(encoder *e, int first, int last) {
+  int i, top = lua_gettop(e->L); /* add leaves the stack as it found it */
+  e->depth = 0;
   for (i = first; i <= last; i++) {
-    if (add(&e, i)) {
-      tr_msg_free(m);
-      lua_settop(L, top);
-      luaL_error(L, "argument %d: %s", i - first + 1, e.err);
+    if (add(e, i)) {
+      tr_msg_free(e->m);
+      lua_settop(e->L, top);
+      return i;
     }
   }
+  return 0;
+}
+
+void trL_add_values(lua_State *L, tr_msg *m, int first, int last) {
+  encoder e;
+  int bad;
+  e.L = L;
+  e.m = m;
+  if ((bad = add_all(&e, first, last)))
+    trL_argerror(L, bad, e.err); /* the index is the user's argument */
+}
+
+void trL_add_results(lua_State *L, tr_msg *m, int first, int last) {
+  encoder e;
+  int bad;
+  e.L = L;
+  e.m = m;
+  if ((bad = add_all(&e, first, last)))
+    luaL_error(L, "cannot send the reply: value #%d: %s", bad - first + 1,
+               e.err);
 }
 
 /* Pushes v, in the one slot the caller has made room for (a container

@@ -127,7 +127,7 @@ describe("actor.call", function()
       return pcall(actor.call, actor.spawn(server), "echo", coroutine.create(print))
     end)
     assert.is_false(ok)
-    assert.matches("argument 1: a thread cannot be sent", err, 1, true)
+    assert.matches("bad argument #3 to 'actor.call' (a thread cannot be sent)", err, 1, true)
   end)
 end)
 
@@ -237,7 +237,7 @@ describe("actor.reply and actor.calling", function()
       return m
     end)
     assert.is_false(m[2])
-    assert.matches("argument 1: a function cannot be sent", m[3], 1, true)
+    assert.matches("bad argument #1 to 'actor.reply' (a function cannot be sent)", m[3], 1, true)
     assert.equal("fine", m.reply) -- the call is still answerable after
   end)
 
@@ -390,13 +390,13 @@ describe("actor.serve", function()
     assert.matches("attempt to call a number value (local 'f')", err, 1, true)
   end)
 
-  it("ends the actor with Lua's own error when the handlers are no table", function()
+  it("ends the actor with a bad argument error when the handlers are no table", function()
     local ok, err = H.run(function()
       local srv = actor.spawn(function() actor.serve(42) end)
       return pcall(actor.call, srv, "x")
     end)
     assert.is_false(ok)
-    assert.matches("attempt to index a number value (upvalue 'handlers')", err, 1, true)
+    assert.matches("bad argument #1 to 'actor.serve' (table expected, got number)", err, 1, true)
   end)
 
   it("returns when a handler sets handlers.stop", function()

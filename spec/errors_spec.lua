@@ -199,3 +199,260 @@ describe("a runaway actor", function()
     assert.matches("runaway actor killed", reason, 1, true)
   end)
 end)
+
+-- ------------------------------------------------------------ bad arguments
+
+-- The line call_here calls f from, which an error about f's arguments
+-- must name (the caller's line, as Lua's own libraries do).
+local CALL_LINE
+local function call_here(f, ...)
+  CALL_LINE = debug.getinfo(1, "l").currentline + 1
+  local r = f(...) -- not a tail call: this line stays the caller
+  return r
+end
+
+-- Calls f(...) and returns the error it raised, "" if none.
+local function error_of(f, ...)
+  local ok, err = pcall(call_here, f, ...)
+  return ok and "" or tostring(err)
+end
+
+-- Asserts that f(...) fails with exactly `message`, at call_here's line.
+local function refuses(f, message, ...)
+  local err = error_of(f, ...)
+  local where = "errors_spec.lua:" .. CALL_LINE .. ": "
+  assert(err:sub(-#(where .. message)) == where .. message,
+    ("expected '%s%s', got '%s'"):format(where, message, err))
+end
+
+describe("a bad argument", function()
+  local kv = require "actor.kv"
+  local function idle() actor.receive() end
+  local C = table.pack -- a case: the message, then the arguments (nils too)
+
+  -- Every public function that takes arguments: the bad calls to try and
+  -- the exact message each gets. The functions that take none are listed
+  -- apart; a function in neither list fails the spec, so none is missed.
+  local TAKE_NONE = {
+    self = true, sender = true, now = true, stats = true, calling = true, defer = true,
+    pending = true, heartbeat = true,
+  }
+  local KV_TAKE_NONE = { count = true, info = true }
+
+  local function cases(other)
+    local cycle = {}
+    cycle[1] = cycle
+    local deep = {}
+    for _ = 1, 40 do deep = { deep } end
+    local function bad(n, name, msg)
+      return ("bad argument #%d to 'actor.%s' (%s)"):format(n, name, msg)
+    end
+    local NEVER = "a time from 0 to 4294967295 ms expected, got "
+    return {
+      run = { C(bad(1, "run", "function expected, got number"), 42) },
+      spawn = {
+        C(bad(1, "spawn", "function expected, got number"), 42),
+        C(bad(1, "spawn", "no native actor is named 'nobody'"), "nobody"),
+        C(bad(2, "spawn", "a function cannot be sent"), idle, print),
+      },
+      send = {
+        C(bad(1, "send", "pid or registered name expected, got number"), 42, "x"),
+        C(bad(1, "send", "no actor is registered as 'nobody'"), "nobody", "x"),
+        C(bad(2, "send", "string expected, got no value"), other),
+        C(bad(2, "send", "string expected, got table"), other, {}),
+        C(bad(3, "send", "a function cannot be sent"), other, "x", print),
+        C(bad(4, "send", "a table that contains itself (cycle)"), other, "x", 1, cycle),
+        C(bad(3, "send", "tables nested deeper than 30"), other, "x", deep),
+        C(bad(3, "send", "a function cannot be sent (it is inside a table)"),
+          other, "x", { f = print }),
+      },
+      try_send = {
+        C(bad(1, "try_send", "pid or registered name expected, got boolean"), true, "x"),
+        C(bad(2, "try_send", "string expected, got nil"), other, nil),
+        C(bad(3, "try_send", "a thread cannot be sent"), other, "x", coroutine.create(print)),
+      },
+      call = {
+        C(bad(1, "call", "pid or registered name expected, got nil"), nil, "x"),
+        C(bad(2, "call", "string expected, got table"), other, {}),
+        C(bad(4, "call", "a function cannot be sent"), other, "x", 1, print),
+      },
+      call_timeout = {
+        C(bad(1, "call_timeout", "number expected, got string"), "soon", other, "x"),
+        C(bad(1, "call_timeout", "a time from 0 to 16777215 ms expected, got -1"),
+          -1, other, "x"),
+        C(bad(1, "call_timeout", "a time from 0 to 16777215 ms expected, got 16777215.5"),
+          16777215.5, other, "x"),
+        C(bad(2, "call_timeout", "pid or registered name expected, got number"), 10, 42, "x"),
+        C(bad(3, "call_timeout", "string expected, got no value"), 10, other),
+        C(bad(4, "call_timeout", "a function cannot be sent"), 10, other, "x", print),
+      },
+      reply = { C(bad(2, "reply", "a function cannot be sent"), 1, print) },
+      reply_error = { C(bad(1, "reply_error", "string expected, got table"), {}) },
+      forward = { C(bad(1, "forward", "pid or registered name expected, got table"), {}) },
+      reply_to = {
+        C(bad(1, "reply_to", "pid expected, got number"), 42, 1),
+        C(bad(2, "reply_to", "number expected, got string"), other, "one"),
+        C(bad(3, "reply_to", "a function cannot be sent"), other, 1, print),
+      },
+      reply_error_to = { C(bad(3, "reply_error_to", "string expected, got no value"), other, 1) },
+      supervise = { C(bad(1, "supervise", "table expected, got string"), "children") },
+      log = {
+        C(bad(1, "log", "invalid option 'loud'"), "loud", "x"),
+        C(bad(2, "log", "string expected, got table"), "info", {}),
+      },
+      receive = {
+        C(bad(1, "receive", NEVER .. "-1"), -1),
+        C(bad(1, "receive", "number expected, got table"), {}),
+      },
+      sleep = {
+        C(bad(1, "sleep", NEVER .. "nan"), 0 / 0),
+        C(bad(1, "sleep", NEVER .. "1e+300"), 1e300),
+        C(bad(1, "sleep", NEVER .. "inf"), math.huge),
+        C(bad(1, "sleep", "number expected, got no value")),
+      },
+      after = {
+        C(bad(1, "after", NEVER .. "-0.5"), -0.5, "x"),
+        C(bad(2, "after", "string expected, got table"), 10, {}),
+        C(bad(3, "after", "a function cannot be sent"), 10, "x", print),
+      },
+      cancel = {
+        C(bad(1, "cancel", "number expected, got string"), "id"),
+        C(bad(1, "cancel", "number has no integer representation"), 1.5),
+      },
+      register = {
+        C(bad(1, "register", "string expected, got table"), {}),
+        C(bad(1, "register", "a name of 1 to 255 bytes, without NUL, expected"), ""),
+        C(bad(2, "register", "pid expected, got string"), "x", "not a pid"),
+      },
+      unregister = { C(bad(1, "unregister", "string expected, got no value")) },
+      whereis = { C(bad(1, "whereis", "string expected, got boolean"), false) },
+      monitor = { C(bad(1, "monitor", "pid or registered name expected, got number"), 1) },
+      demonitor = { C(bad(1, "demonitor", "number expected, got pid"), other) },
+      link = { C(bad(1, "link", "pid expected, got string"), "x") },
+      unlink = { C(bad(1, "unlink", "pid expected, got no value")) },
+      trap_exit = { C(bad(1, "trap_exit", "boolean expected, got number"), 1) },
+      exit = { C(bad(1, "exit", "string expected, got table"), {}) },
+      kill = {
+        C(bad(1, "kill", "pid expected, got string"), "x"),
+        C(bad(2, "kill", "string expected, got table"), other, {}),
+      },
+      alive = { C(bad(1, "alive", "pid expected, got nil"), nil) },
+      configure = {
+        C(bad(1, "configure", "table expected, got string"), "slice"),
+        C(bad(1, "configure", "unknown setting 'colour'"), { colour = "red" }),
+        C(bad(1, "configure", "slice must be 1..16777215, got 0.5"), { slice = 0.5 }),
+        C(bad(1, "configure", "call_timeout must be 1..16777215 ms, got 'soon'"),
+          { call_timeout = "soon" }),
+      },
+      serve = { C(bad(1, "serve", "table expected, got no value")) },
+      reset = { C(bad(1, "reset", "string expected, got number"), 42) },
+    }, {
+      get = {
+        C("bad argument #1 to 'kv.get' (string expected, got no value)"),
+        C("bad argument #1 to 'kv.get' (a key of 1 to 65535 bytes expected, got 0 bytes)", ""),
+      },
+      set = {
+        C("bad argument #1 to 'kv.set' (string expected, got number)", 1),
+        C("bad argument #2 to 'kv.set' (string expected, got no value)", "k"),
+        C("bad argument #2 to 'kv.set' (string expected, got table)", "k", {}),
+        C("bad argument #1 to 'kv.set' (a key of 1 to 65535 bytes expected, got 65536 bytes)",
+          string.rep("k", 65536), "v"),
+      },
+      delete = { C("bad argument #1 to 'kv.delete' (string expected, got boolean)", false) },
+    }
+  end
+
+  it("in any function of actor and actor.kv is named as Lua's own libraries do", function()
+    local tried = H.run(function()
+      local other = actor.spawn(idle)
+      local all, kv_all = cases(other)
+      local tried = 0
+      local function walk(lib, fns, bad_calls, take_none)
+        for name, f in pairs(fns) do
+          if type(f) == "function" then
+            local list = bad_calls[name]
+            assert(list or take_none[name], lib .. "." .. name .. " has no bad-argument case")
+            for _, case in ipairs(list or {}) do
+              refuses(f, case[1], table.unpack(case, 2, case.n))
+              tried = tried + 1
+            end
+          end
+        end
+      end
+      walk("actor", actor, all, TAKE_NONE)
+      walk("kv", kv, kv_all, KV_TAKE_NONE)
+      assert.equal(0, actor.pending()) -- nothing was sent on the way
+      assert.is_true(actor.alive(other))
+      assert.is_nil(io.open(actor.configure().data_dir)) -- nor the store started
+      return tried
+    end)
+    assert.is_true(tried > 60)
+  end)
+end)
+
+describe("an error of actor.kv", function()
+  local kv = require "actor.kv"
+
+  -- Stands in for the router: answers every store request with `answer`
+  -- (an error reply when it is a string; nothing at all when nil).
+  local function fake_router(answer)
+    actor.unregister("router")
+    actor.register("router", actor.spawn(function()
+      actor.serve { kv = function()
+        if answer then actor.reply_error(answer) else actor.defer() end
+      end }
+    end))
+  end
+
+  -- Asserts that err names the caller's line and nothing of how the
+  -- request travelled: returns the text after the position.
+  local function at_caller(err)
+    local where = "errors_spec.lua:" .. CALL_LINE .. ": "
+    local at = err:find(where, 1, true)
+    assert(at, "not at the caller's line: " .. err)
+    local text = err:sub(at + #where)
+    assert.is_nil(text:find("kv.lua", 1, true))
+    assert.is_nil(text:find("call '", 1, true))
+    return text
+  end
+
+  it("is the store's reason, at the caller's line", function()
+    local err = H.run(function()
+      fake_router("kv: the test store says no")
+      return error_of(kv.set, "k", "v")
+    end)
+    assert.equal("kv: the test store says no", at_caller(err))
+  end)
+
+  it("does not speak of the router when the store is down", function()
+    local file = os.tmpname() -- a file: the store cannot make its directory there
+    local err
+    H.configured({ data_dir = file .. "/data" }, function()
+      err = H.run(function() return error_of(kv.get, "k") end)
+    end)
+    os.remove(file)
+    local text = at_caller(err)
+    assert.matches("^kv.get: ", text)
+    assert.is_nil(text:find("router", 1, true))
+  end)
+
+  it("says that no answer came within call_timeout", function()
+    local err
+    H.configured({ call_timeout = 50 }, function()
+      err = H.run(function()
+        fake_router(nil)
+        return error_of(kv.delete, "k")
+      end)
+    end)
+    assert.equal("kv.delete: no answer within call_timeout (50 ms)", at_caller(err))
+  end)
+
+  it("names the router when there is none", function()
+    local err = H.run(function()
+      actor.unregister("router")
+      return error_of(kv.count)
+    end)
+    assert.equal("kv.count: no router is running (the store is reached through it)",
+      at_caller(err))
+  end)
+end)

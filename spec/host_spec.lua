@@ -44,7 +44,7 @@ describe("actor.configure", function()
   it("refuses values out of range or of the wrong type", function()
     local old = actor.configure()
     for _, bad in ipairs({ { slice = 0 }, { hard_limit = -1 }, { call_timeout = 0x1000000 },
-      { send_timeout = 1.5 }, { slice = "many" } }) do
+      { send_timeout = -1.5 }, { slice = 1.5 }, { slice = "many" } }) do
       assert.has_error(function() actor.configure(bad) end)
     end
     assert.has_error(function() actor.configure("slice") end)

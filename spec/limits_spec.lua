@@ -45,7 +45,7 @@ describe("the Lua heap limit", function()
   it("is a setting, 1024 MiB unless set", function()
     assert.equal(1024, actor.configure().memory_limit)
     assert.has_error(function() actor.configure { memory_limit = 0 } end,
-      "configure: memory_limit must be 1..16777215")
+      "bad argument #1 to 'actor.configure' (memory_limit must be 1..16777215, got 0)")
   end)
 end)
 

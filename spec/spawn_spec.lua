@@ -84,7 +84,7 @@ describe("actor.spawn", function()
       return ok, err, actor.stats().actors - before
     end)
     assert.is_false(ok)
-    assert.matches("argument 1: a function cannot be sent", err, 1, true)
+    assert.matches("bad argument #2 to 'actor.spawn' (a function cannot be sent)", err, 1, true)
     assert.equal(0, count) -- nothing was started
   end)
 

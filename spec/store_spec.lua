@@ -261,10 +261,12 @@ for _, pair in ipairs(PAIRS) do
         assert.matches("65535", error_of(kv.set, string.rep("x", MAX_KEY + 1), "x"))
         assert.matches("65535", error_of(kv.get, string.rep("x", MAX_KEY + 1)))
         assert.matches("16777216", error_of(kv.set, "k", string.rep("v", MAX_VALUE + 1)))
-        assert.matches("key", error_of(kv.set, 42, "x"))
-        assert.matches("key", error_of(kv.set, { "a table" }, "x"))
-        assert.matches("value", error_of(kv.set, "k", 42))
-        assert.matches("value", error_of(kv.set, "k", { "a table" }))
+        assert.matches("#1 to 'kv.set' (string expected", error_of(kv.set, 42, "x"), 1, true)
+        assert.matches("#1 to 'kv.set' (string expected", error_of(kv.set, { "a table" }, "x"),
+          1, true)
+        assert.matches("#2 to 'kv.set' (string expected", error_of(kv.set, "k", 42), 1, true)
+        assert.matches("#2 to 'kv.set' (string expected", error_of(kv.set, "k", { "a table" }),
+          1, true)
         assert.matches("value", error_of(kv.set, "k"))
         assert.matches("unknown", error_of(actor.call, "router", "kv", "rename", "k", "j"))
         -- as sends (nobody to answer) they are dropped, and the store goes on

@@ -217,17 +217,61 @@ describe("actor.supervise", function()
     assert.equal("restart intensity exceeded", reason)
   end)
 
-  it("refuses a bad spec before starting anything", function()
+  it("refuses a bad spec before starting anything, naming the bad field", function()
+    local function spec(fields, top)
+      local t = { children = { { name = "x", start = H.idle } } }
+      for k, v in pairs(fields or {}) do t.children[1][k] = v end
+      for k, v in pairs(top or {}) do t[k] = v end
+      return t
+    end
+    local bad = {
+      { { strategy = "sideways", children = {} },
+        "strategy must be one of one_for_one one_for_all rest_for_one, got 'sideways'" },
+      { spec(nil, { intensity = 0 }), "intensity must be a count of restarts, 1..1000000 " ..
+        "(for none, make the children temporary), got 0" },
+      { spec(nil, { intensity = 2.5 }), "intensity must be a count of restarts, 1..1000000 " ..
+        "(for none, make the children temporary), got 2.5" },
+      { spec(nil, { period = -1 }), "period must be 1..2147483647 ms, got -1" },
+      { spec(nil, { period = 0 / 0 }), "period must be 1..2147483647 ms, got nan" },
+      { spec(nil, { stratgy = "one_for_all" }), "unknown field 'stratgy'" },
+      { {}, "children must be a list of child specs, got nil" },
+      { { children = { a = {} } }, "children must be a list of child specs, got a key 'a'" },
+      { { children = { "x" } }, "children[1] must be a child spec (a table), got 'x'" },
+      { { children = { { start = H.idle } } },
+        "children[1].name must be a string of 1..255 bytes without NUL, got nil" },
+      { { children = { { name = "x" } } }, "children[1].start must be a function, got nil" },
+      { { children = { { name = "x", start = H.idle }, { name = "y", start = H.idle },
+          { name = "x", start = H.idle } } },
+        "children[3].name 'x' is already the name of children[1]" },
+      { spec { restart = "sometimes" },
+        "children[1].restart must be one of permanent transient temporary, got 'sometimes'" },
+      { spec { heartbeat = 0 }, "children[1].heartbeat must be 1..2147483647 ms, got 0" },
+      { spec { heartbeat = false }, "children[1].heartbeat must be 1..2147483647 ms, got false" },
+      { spec { cutoff = 0 }, "children[1].cutoff must be false or 1..2147483647 ms, got 0" },
+      { spec { cutoff = true }, "children[1].cutoff must be false or 1..2147483647 ms, got true" },
+      { spec { cutoff = 2 ^ 31 },
+        "children[1].cutoff must be false or 1..2147483647 ms, got 2147483648.0" },
+      { spec { cutof = 500 }, "children[1] has an unknown field 'cutof'" },
+    }
     H.run(function()
-      assert.matches("needs a name and a start function",
-        select(2, pcall(actor.supervise, { children = { { name = "x" } } })))
-      assert.matches("invalid option 'sideways'",
-        select(2, pcall(actor.supervise, { strategy = "sideways", children = {} })))
-      assert.matches("invalid option 'sometimes'", select(2, pcall(actor.supervise,
-        { children = { { name = "x", start = H.idle, restart = "sometimes" } } })))
-      assert.matches("cutoff must be a positive number of ms", select(2, pcall(actor.supervise,
-        { children = { { name = "x", start = H.idle, cutoff = 0 } } })))
+      local before = actor.stats().actors
+      for _, case in ipairs(bad) do
+        local ok, err = pcall(actor.supervise, case[1])
+        assert.is_false(ok)
+        assert.equal("bad argument #1 to 'actor.supervise' (" .. case[2] .. ")", err)
+      end
       assert.is_nil(actor.whereis("x"))
+      assert.equal(before, actor.stats().actors) -- nothing started
+    end)
+  end)
+
+  it("takes fractions of a millisecond for heartbeat, cutoff and period", function()
+    H.run(function()
+      local sup = actor.supervise{ period = 5000.5, children = specs(actor.self(), { "a" }, {
+        a = { heartbeat = 20.5, cutoff = 300.25 },
+      }) }
+      local pids = ups(1)
+      assert.equal(tostring(pids.a), children(sup).a)
     end)
   end)
 end)
@@ -332,4 +376,51 @@ describe("heartbeats", function()
   it("actor.heartbeat needs an actor", function()
     assert.matches("only an actor can do this", select(2, pcall(actor.heartbeat)))
   end)
+end)
+
+describe("the liveness check turned off (cutoff = false)", function()
+  local HEARTBEAT, CUTOFF = 20, 200
+
+  -- A child that, told "hang", loops forever: mail waits, none is taken.
+  local function hanging(root, name)
+    return function()
+      actor.send(root, "up", name, actor.self())
+      if actor.receive() == "hang" then
+        while true do end
+      end
+      actor.receive()
+    end
+  end
+
+  it("leaves a child with mail it does not take running, where a checked one is restarted",
+    function()
+      local r = H.run(function()
+        local root = actor.self()
+        local sup = actor.supervise{ intensity = 10, children = {
+          { name = "checked", heartbeat = HEARTBEAT, cutoff = CUTOFF,
+            start = hanging(root, "checked") },
+          { name = "unchecked", heartbeat = HEARTBEAT, cutoff = false,
+            start = hanging(root, "unchecked") },
+        } }
+        local first = ups(2)
+        actor.send(first.unchecked, "hang")
+        actor.send(first.unchecked, "mail it will never take")
+        -- the checked child hangs twice, each time restarted past its
+        -- cutoff: by then the unchecked one has hung past two cutoffs
+        local pid = first.checked
+        for _ = 1, 2 do
+          local ref = actor.monitor(pid)
+          actor.send(pid, "hang")
+          actor.send(pid, "mail it will never take")
+          local name, got_ref, _, reason = actor.receive(30000)
+          assert.same({ "down", ref, "heartbeat timeout" }, { name, got_ref, reason })
+          pid = ups(1).checked
+        end
+        return {
+          alive = actor.alive(first.unchecked),
+          same = children(sup).unchecked == tostring(first.unchecked),
+        }
+      end)
+      assert.same({ alive = true, same = true }, r)
+    end)
 end)

@@ -67,7 +67,7 @@ describe("actor.after", function()
   it("refuses values that cannot be sent", function()
     local ok, err = H.run(function() return pcall(actor.after, 10, "f", print) end)
     assert.is_false(ok)
-    assert.matches("argument 1: a function cannot be sent", err, 1, true)
+    assert.matches("bad argument #3 to 'actor.after' (a function cannot be sent)", err, 1, true)
   end)
 
   it("refuses a bad delay and needs an actor", function()
@@ -90,7 +90,7 @@ describe("actor.cancel", function()
     assert.same({ true, "kept" }, r)
   end)
 
-  it("fails for a timer that has fired or was cancelled", function()
+  it("fails for a timer that has fired, was cancelled or never was, saying so", function()
     local r = table.pack(H.run(function()
       local fired = actor.after(0, "now")
       H.expect("now")
@@ -98,12 +98,11 @@ describe("actor.cancel", function()
       local id = actor.after(1000, "x")
       actor.cancel(id)
       local ok2, err2 = actor.cancel(id)
-      return ok1, err1, ok2, err2
+      local ok3, err3 = actor.cancel(id + 1000)
+      return ok1, err1, ok2, err2, ok3, err3
     end))
-    assert.falsy(r[1])
-    assert.equal("no such actor", r[2])
-    assert.falsy(r[3])
-    assert.equal("no such actor", r[4])
+    assert.same({ nil, "no such timer", nil, "no such timer", nil, "no such timer" },
+      { r[1], r[2], r[3], r[4], r[5], r[6] })
   end)
 
   it("needs an integer", function()
@@ -124,5 +123,66 @@ describe("actor.now", function()
     assert.is_true(t1 >= t0)
     assert.is_true(t2 - t1 >= 29 and t2 - t1 < 1000)
     assert.is_true(actor.now() >= t2) -- works outside any actor too
+  end)
+end)
+
+-- Times in ms may have fractions, as actor.now() does: they are rounded up
+-- to the next whole ms (a wait is never shortened by rounding; 0 stays 0).
+-- Timers due at the same ms fire in the order they were set, so the order
+-- in which timers fire shows how each time was rounded. A huge slice keeps
+-- the timers of one spec within one turn of the loop.
+describe("fractions of a millisecond", function()
+  local function run(fn)
+    local results
+    H.configured({ slice = 16777215 }, function() results = table.pack(H.run(fn)) end)
+    return table.unpack(results, 1, results.n)
+  end
+
+  it("are rounded up in actor.after", function()
+    local order = run(function()
+      actor.after(1.2, "1.2 -> 2") -- after 1 ms, were it rounded to the nearest
+      actor.after(1, "1")
+      actor.after(0.5, "0.5 -> 1") -- first, were it cut down to 0
+      actor.after(0, "0")
+      actor.after(2, "2")
+      local got = {}
+      for i = 1, 5 do got[i] = H.recv()[1] end
+      return got
+    end)
+    assert.same({ "0", "1", "0.5 -> 1", "1.2 -> 2", "2" }, order)
+  end)
+
+  it("are rounded up in actor.receive and actor.sleep", function()
+    local first, none, zero = run(function()
+      actor.after(1, "one")
+      local first = actor.receive(0.5) -- waits 1 ms: "one", due as soon, comes first
+      local none = table.pack(actor.receive(0.25)).n -- nothing within 1 ms
+      actor.after(0, "zero")
+      actor.sleep(0.5) -- 1 ms: "zero" comes meanwhile
+      return first, none, actor.receive(0)
+    end)
+    assert.same({ "one", 0, "zero" }, { first, none, zero })
+  end)
+
+  it("are taken by call timeouts, and by call_timeout and send_timeout in configure", function()
+    local err = run(function()
+      local silent = actor.spawn(function() actor.receive() actor.receive() end)
+      return select(2, pcall(actor.call_timeout, 0.5, silent, "x"))
+    end)
+    assert.matches("failed: timeout", err, 1, true)
+    local old = actor.configure()
+    local now = actor.configure { call_timeout = 2.5, send_timeout = 0.1 }
+    actor.configure(old)
+    assert.same({ 3, 1 }, { now.call_timeout, now.send_timeout })
+  end)
+
+  it("make a call time out no sooner than asked", function()
+    local ok, got = run(function()
+      local silent = actor.spawn(function() actor.receive() actor.receive() end)
+      actor.after(1, "one")
+      local ok = pcall(actor.call_timeout, 0.5, silent, "x") -- 1 ms: after "one"
+      return ok, actor.receive(0)
+    end)
+    assert.same({ false, "one" }, { ok, got })
   end)
 end)

@@ -1,6 +1,7 @@
 -- actor: troupe's Lua module. The C part (actor.core) does the work on the
 -- host; this file adds what is plain Lua on top of it, such as serve.
 local core = require "actor.core"
+local check = require("actor.args").check
 
 local actor = {}
 for k, v in pairs(core) do
@@ -29,7 +30,9 @@ local step = core._serve_step
 -- Returns when a handler calls actor.exit (which does not return) or when
 -- a handler has set handlers.stop = true (a handler named "stop" is just a
 -- handler).
-function actor.serve(handlers)
+function actor.serve(...)
+  local handlers = ...
+  check("actor.serve", 1, select("#", ...), handlers, "table")
   local function dispatch(name, ...)
     local f = handlers[name]
     if f then
@@ -50,7 +53,9 @@ end
 -- actor.reset(name): restarts the actor the router reaches as `name`
 -- (with whatever its supervisor restarts along with it, such as the
 -- store's writer); returns once the new one runs.
-function actor.reset(name)
+function actor.reset(...)
+  local name = ...
+  check("actor.reset", 1, select("#", ...), name, "string")
   return actor.call("router", "router", "reset", name)
 end
 
