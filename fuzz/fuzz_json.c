@@ -10,9 +10,12 @@
  * cpath. Each input goes to jsondata.parse (with a tick function, as the
  * writer passes its heartbeat), which must never raise: it returns the
  * data or a reason. When it returns data, the file must have been what
- * the format says -- an object of key -> array of byte values -- and the
- * data exactly that: checked against a second cjson.decode of the text,
- * key by key and byte by byte.
+ * the format says -- JSON text (no NUL byte, which cjson would take for
+ * the end) whose top level is an object of key -> array of byte values,
+ * its keys valid UTF-8 -- and the data exactly that: checked against a
+ * second cjson.decode of the text, key by key and byte by byte. Each key
+ * and value accepted then goes through the writer's encoder
+ * (jsondata.entry), whose text must decode to them again.
  *
  * Lua and cjson are not instrumented, so libFuzzer cannot see their
  * branches; a line hook turns the Lua lines run (as pairs: an edge
@@ -39,6 +42,7 @@
 static const char harness[] =
     "local cjson = require 'cjson'\n"
     "local parse = require('actor.jsondata').parse\n"
+    "local entry = require('actor.jsondata').entry\n"
     "local ticks = 0\n"
     "local function tick() ticks = ticks + 1 end -- as the writer's beat\n"
     "return function(text)\n"
@@ -51,6 +55,9 @@ static const char harness[] =
     "  end\n"
     "  assert(type(data) == 'table' and math.type(n) == 'integer',\n"
     "         'accepted, but returned no data table and count')\n"
+    "  assert(not text:find('\\0', 1, true), 'accepted a NUL byte')\n"
+    "  assert(text:match('^[ \\t\\r\\n]*{'), 'accepted a top level that is "
+    "not an object')\n"
     "  local obj = cjson.decode(text)\n"
     "  assert(type(obj) == 'table', 'accepted something that is not an "
     "object')\n"
@@ -58,6 +65,7 @@ static const char harness[] =
     "  for k, v in pairs(obj) do\n"
     "    keys = keys + 1\n"
     "    assert(type(k) == 'string', 'accepted a key that is not a string')\n"
+    "    assert(utf8.len(k), 'accepted a key that is not valid UTF-8')\n"
     "    local s = data[k]\n"
     "    assert(type(s) == 'string', 'the value of a key was lost')\n"
     "    assert(type(v) == 'table', 'accepted a value that is not an array')\n"
@@ -68,6 +76,13 @@ static const char harness[] =
     "    assert(#s == #v, 'a value lost or gained bytes')\n"
     "    for i = 1, #v do\n"
     "      assert(v[i] == s:byte(i), 'a byte changed')\n"
+    "    end\n"
+    "    assert(utf8.len(entry(k, s)), 'the encoder wrote invalid UTF-8')\n"
+    "    local back = cjson.decode('{' .. entry(k, s) .. '}')\n"
+    "    assert(back[k] and #back[k] == #s, 'the encoder lost the key or "
+    "bytes')\n"
+    "    for i = 1, #s do\n"
+    "      assert(back[k][i] == s:byte(i), 'the encoder changed a byte')\n"
     "    end\n"
     "  end\n"
     "  assert(keys == n, 'the count is not the number of keys')\n"

@@ -1,26 +1,48 @@
 -- actor.jsonwriter: the store's writer in Lua, interchangeable with the
 -- native log writer: the same messages (core/troupe.h). It owns
 -- <dir>/data.json in the reference format, an object of key -> array of
--- byte values ({"hello":[119,111,114,108,100]}), read and written with
--- lua-cjson and replaced atomically (actor.file.write_atomic). A missing,
--- empty or unreadable file starts an empty store and says so; a bad file is
--- kept aside, never overwritten (if it cannot be moved aside, changes are
--- refused). fsync policy as the native writer's: always -- each write is
--- fsynced before it is answered; everysec -- a timer fsyncs the file (and
--- its directory) at most a second after a write; no -- the OS decides.
--- Ending (a restart, a kill, the host stopping), it writes and answers
--- what it had gathered, as the native writer does. It answers
--- stats() -> {records, flushes, fsyncs, compactions, log_bytes, keys} too
--- (log_bytes: the size of data.json as last written; compactions: 0).
+-- byte values ({"hello":[119,111,114,108,100]}), and replaces it
+-- atomically on each batch of changes (actor.file.write_atomic).
 --
--- Each write rewrites the whole file, which is what the format allows:
--- changes queued together are written once (group commit), but a write
--- costs O(size of the store). The native writer's append-only log is the
--- fast path.
+-- Start (actor.jsonstart): the directory, its lock, data.json read back.
+-- It never fails there: a directory or file it cannot write makes it
+-- read-only (loads served, every change refused, naming why), and a
+-- directory it cannot have (in use, cannot be made, data.json unreadable)
+-- makes it unavailable (every request answered with why).
+--
+-- Changes (kv set/delete, forwarded by the store with the caller's
+-- session): applied to its data and to the kept text of data.json
+-- (actor.jsonfile: only the changed keys are encoded again), and the
+-- caller remembered. Once nothing more is queued, or MAX_PENDING callers
+-- wait, the file is written, with one write_atomic, and they are all
+-- answered (group commit): a write costs the changed keys' encoding plus
+-- writing the file's bytes, O(size of the store) but no JSON work.
+-- A key must be valid UTF-8 (JSON keys are text): a set of any other key
+-- is refused, and the store, which applied it already, is told to take it
+-- back (a "kv" "delete" send), so it never holds what was not written.
+--
+-- fsync policy, as the native writer's: always -- each write is fsynced,
+-- and its directory, before it is answered; everysec -- a timer fsyncs the
+-- file and its directory at most a second after a write, and then keeps
+-- that file under a second name, data.json.sync, the copy the start falls
+-- back on should a power loss leave data.json cut short or empty; no --
+-- the OS decides. A failed write or fsync answers the changes waiting
+-- with an error and refuses every later one (the store is told); loads go
+-- on. It never retries a failed fsync as if it could have worked.
+--
+-- Ending (a reset, a kill, the host stopping): what it gathered is
+-- written, fsynced as the policy says, and answered, from the close
+-- handler below, which runs once the actor is detached from the host:
+-- only calls that need no actor (reply_to, send, log) are made there.
+-- Every change it has written is answered true; every one it has not,
+-- with an error. It answers stats() -> {records, flushes, fsyncs,
+-- compactions, log_bytes, keys} too (log_bytes: the size of data.json as
+-- last written; compactions: 0).
 local actor = require "actor"
 local file = require "actor.file"
-local cjson = require "cjson"
 local jsondata = require "actor.jsondata"
+local jsonfile = require "actor.jsonfile"
+local jsonstart = require "actor.jsonstart"
 
 local BATCH = 4096 -- entries per load reply
 local MAX_PENDING = 1024 -- changes answered per write at the most
@@ -29,151 +51,137 @@ local SYNC_MS = 1000 -- everysec: how long a write may wait for its fsync
 
 -- Long work for a big store shows life (actor.heartbeat) as it goes, or
 -- the supervisor would take the writer for stuck past its cutoff. Not
--- while it ends (the last write, in __close): it is no actor any more.
+-- while it ends (the close handler): it is no actor any more.
 local function beat()
   if actor.self() then actor.heartbeat() end
-end
-
--- A string as the JSON array of its byte values ("[119,111]"), built in
--- slices since string.byte takes its results on the C stack. Debian's
--- lua-cjson (2.1) writes an empty table as {}, so arrays are joined here
--- and cjson escapes the keys.
-local function json_bytes(s)
-  local parts = {}
-  for i = 1, #s, 4096 do
-    parts[#parts + 1] = table.concat({ s:byte(i, math.min(i + 4095, #s)) }, ",")
-    if #parts % 16 == 0 then beat() end
-  end
-  return "[" .. table.concat(parts, ",") .. "]"
-end
-
-local function encode(data)
-  local out = {}
-  for k, v in pairs(data) do
-    out[#out + 1] = cjson.encode(k) .. ":" .. json_bytes(v)
-    if #out % 1024 == 0 then beat() end
-  end
-  return "{" .. table.concat(out, ",") .. "}"
 end
 
 return function(dir, fsync)
   dir = dir or "./troupe-data"
   local policy = fsync or "everysec"
-  local always = policy == "always"
-  assert(file.mkdir(dir))
-  -- <close>: released however this actor ends, so a restart can take it
-  local lock <close> = assert(file.lock(dir)) -- luacheck: ignore 211
-  local path = dir .. "/data.json"
-  os.remove(path .. ".tmp") -- left over from a crash: never the real data
+  local always, everysec = policy == "always", policy == "everysec"
+  local st = jsonstart.open(dir, { log = actor.log, beat = beat })
+  -- <close>: released however this actor ends (after the last write,
+  -- declared below), so that a restart can take it
+  local lock <close> = st.lock -- luacheck: ignore 211
+  local path, data, count, info = st.path, st.data, st.count, st.info
+  local failed, unavailable = st.refused, st.unavailable
+  local sync_path = path .. ".sync"
 
-  local data, count = {}, 0
-  local info, failed
-  local f = io.open(path, "rb")
-  if not f then
-    info = "no " .. path .. " yet: starting empty"
-  else
-    local text = f:read("a")
-    f:close()
-    local why
-    beat()
-    data, count = jsondata.parse(text, beat)
-    if not data then why = count end
-    if why then
-      -- a name not taken yet: an older bad file stays as it was
-      local aside, n = path .. ".bad-" .. os.time(), 0
-      local taken = io.open(aside, "rb")
-      while taken do
-        taken:close()
-        n = n + 1
-        aside = path .. ".bad-" .. os.time() .. "-" .. n
-        taken = io.open(aside, "rb")
-      end
-      data, count = {}, 0
-      local moved, err = os.rename(path, aside)
-      if moved then
-        info = path .. " cannot be read: " .. why .. "; kept aside as " .. aside ..
-          "; starting empty"
-      else
-        failed = "cannot keep the bad " .. path .. " aside (" .. tostring(err) .. ")"
-        info = path .. " cannot be read: " .. why .. "; " .. failed ..
-          ": starting empty, refusing changes"
-      end
-      actor.log("error", info)
-    else
-      info = "loaded " .. count .. (count == 1 and " key" or " keys") .. " from " .. path
-    end
-  end
-  actor.log("info", info)
+  local text = jsonfile.of(data, beat)
 
-  local pending = {} -- {caller, session} of the changes gathered, to answer
+  -- Callers of the changes gathered, to answer: pending[2i-1] who,
+  -- pending[2i] session, for head <= i <= npend. A batch's answers may be
+  -- cut short (a preemption, then a kill): the close handler finishes
+  -- them with the batch's result.
+  local pending, npend, head = {}, 0, 1
+  -- The change being applied (cur_key set last, cleared first): a kill
+  -- while it is preempted half-way leaves it to the close handler.
+  local cur_op, cur_key, cur_value, cur_who, cur_session
+  local result_ok, result_why = true, nil
   local changes = 0 -- changes gathered since the last write
-  local dirty, timer = false, nil -- everysec: written, not yet fsynced
+  local dirty, timer, closing = false, nil, false
   local stats = { records = 0, flushes = 0, fsyncs = 0, compactions = 0, log_bytes = 0 }
   local keys -- the load's snapshot of the keys, in a fixed order
   local loader -- who loaded last: told when writes fail
 
+  local function answer()
+    while head <= npend do
+      local who, session = pending[2 * head - 1], pending[2 * head]
+      if who and result_ok then
+        actor.reply_to(who, session, true)
+      elseif who then
+        actor.reply_error_to(who, session, result_why)
+      end
+      pending[2 * head - 1], pending[2 * head] = nil, nil
+      head = head + 1
+    end
+    head = 1 -- then npend: cut in between, the loop above finds nothing
+    npend = 0
+  end
+
   local function refuse(why)
     if failed then return end
     failed = why
-    actor.log("error", "kv.writer: " .. why .. "; refusing changes from now on")
+    actor.log("error", "kv.writer: " .. why .. "; changes are refused from now on (reads go "
+      .. "on); fix the cause and restart the store")
     if loader then actor.send(loader, "failed", why) end
   end
 
-  local function flush()
-    local text = encode(data)
-    local ok, err = file.write_atomic(path, text, always)
-    beat()
-    if ok then
-      stats.records = stats.records + changes
-      stats.flushes = stats.flushes + 1
-      stats.log_bytes = #text
-      if always then
-        stats.fsyncs = stats.fsyncs + 1
-      elseif policy == "everysec" then
-        dirty = true
-        if not timer then timer = actor.after(SYNC_MS, "sync") end
-      end
-    else
-      refuse(tostring(err))
-    end
-    for i = 1, #pending do
-      local who, session = pending[i][1], pending[i][2]
-      if ok then
-        actor.reply_to(who, session, true)
-      else
-        actor.reply_error_to(who, session, "write failed: " .. tostring(err))
-      end
-      pending[i] = nil
-    end
-    changes = 0
-  end
-
-  local function fsync_now()
-    dirty = false
+  local function sync_now()
     local ok, err = file.fsync(path)
     beat()
-    if ok then
-      stats.fsyncs = stats.fsyncs + 1
+    dirty = false
+    if not ok then return refuse("fsync failed: " .. tostring(err)) end
+    stats.fsyncs = stats.fsyncs + 1
+    ok, err = file.link(path, sync_path)
+    if not ok then actor.log("warn", "kv.writer: no copy of the synced file: " .. tostring(err)) end
+  end
+
+  -- Writes what was gathered, and answers its callers.
+  local function flush()
+    if changes == 0 then return end
+    if failed then -- gathered before a failed fsync: never written
+      result_ok, result_why = false, "changes are refused since " .. failed
     else
-      refuse("fsync failed: " .. tostring(err))
+      local ok, err = file.write_atomic(path, text:pieces(), always)
+      beat()
+      if ok then
+        result_ok, result_why = true, nil
+        stats.records = stats.records + changes
+        stats.flushes = stats.flushes + 1
+        stats.log_bytes = text.bytes
+        if always then
+          stats.fsyncs = stats.fsyncs + 1
+        elseif everysec then
+          dirty = true
+          if not timer and not closing then timer = actor.after(SYNC_MS, "sync") end
+        end
+      else
+        result_ok, result_why = false, "write failed: " .. tostring(err)
+        refuse(result_why)
+      end
     end
+    changes = 0
+    answer()
   end
 
   -- Group commit: what is gathered goes out once nothing more is queued.
   local function settle()
-    if changes > 0 and (actor.pending() == 0 or #pending >= MAX_PENDING) then flush() end
+    if changes > 0 and (actor.pending() == 0 or npend - head + 1 >= MAX_PENDING) then
+      flush()
+    end
+  end
+
+  -- A change cut short by the end (checked, its call taken, but applied
+  -- half-way): it is applied again, the kept text made again from data,
+  -- and its caller answered with the last batch.
+  local function finish_change()
+    local key = cur_key
+    cur_key = nil
+    if cur_op == "set" then data[key] = cur_value else data[key] = nil end
+    text = jsonfile.of(data)
+    changes = changes + 1
+    if cur_who and pending[2 * npend] ~= cur_session then
+      pending[2 * npend + 1], pending[2 * npend + 2] = cur_who, cur_session
+      npend = npend + 1
+    end
   end
 
   -- However this actor ends, what it gathered is written and answered
   -- first (closed before the lock, which was declared before it).
   local _ <close> = setmetatable({}, { __close = function()
-    if changes > 0 and not failed then flush() end
-    if dirty and not failed then fsync_now() end
+    closing = true
+    if cur_key ~= nil then finish_change() end
+    flush()
+    answer() -- a batch written (or refused) whose answers were cut short
+    if dirty and not failed then sync_now() end
   end })
 
   actor.serve{
     load = function(cursor)
       loader = actor.sender()
+      if unavailable then return {}, nil, unavailable, unavailable, unavailable end
       if cursor == 0 or not keys then
         keys = {}
         for k in pairs(data) do keys[#keys + 1] = k end
@@ -191,34 +199,58 @@ return function(dir, fsync)
       return entries, last, info, failed
     end,
     kv = function(op, key, value)
-      local bad
-      if failed then
-        bad = "the store cannot write: " .. failed
+      local bad, undo
+      if unavailable then
+        bad = unavailable
+      elseif failed then
+        bad = "changes are refused since " .. failed
       elseif op ~= "set" and op ~= "delete" then
-        bad = "the writer takes set and delete, not " .. tostring(op)
+        bad = "kv.writer: the writer takes set and delete, not " .. tostring(op)
       elseif type(key) ~= "string" or #key == 0 or #key > MAX_KEY then
         bad = "kv.writer: a key is a string of 1 to " .. MAX_KEY .. " bytes"
       elseif op == "set" and (type(value) ~= "string" or #value > MAX_VALUE) then
         bad = "kv.writer: a value is a string of at most " .. MAX_VALUE .. " bytes"
+      elseif op == "set" then
+        bad = jsondata.bad_key(key)
+        if bad then
+          bad, undo = "kv.writer: " .. bad .. " (the log writer takes any bytes)", true
+        end
       end
       if bad then
+        -- the store applied the set before passing it on: it takes it back,
+        -- before the caller hears of it and asks again
+        if undo and loader then actor.send(loader, "kv", "delete", key) end
         if actor.calling() then actor.reply_error(bad) end
         return settle()
       end
+      if op == "delete" and data[key] == nil and not actor.calling() then
+        return settle() -- nothing to write down, nobody to answer
+      end
+      local who, session
+      if actor.calling() then who, session = actor.defer() end
+      cur_op, cur_value, cur_who, cur_session = op, value, who, session
+      cur_key = key
+      local entry = op == "set" and jsonfile.entry(key, value, beat) -- the long part
       if op == "set" then
         if data[key] == nil then count = count + 1 end
         data[key] = value
+        text:put(key, entry)
       elseif data[key] ~= nil then
         count = count - 1
         data[key] = nil
+        text:remove(key)
       end
       changes = changes + 1
-      if actor.calling() then pending[#pending + 1] = { actor.defer() } end
+      if who then
+        pending[2 * npend + 1], pending[2 * npend + 2] = who, session
+        npend = npend + 1
+      end
+      cur_key = nil
       settle()
     end,
     sync = function()
       timer = nil
-      if dirty and not failed then fsync_now() end
+      if dirty and not failed then sync_now() end
       settle()
     end,
     stats = function()
