@@ -7,6 +7,12 @@
  * it took part in without a search: calls to it fail at once, monitors get
  * their down message, links pass the exit on, timers for it are dropped.
  * Freed refs are kept on a free list: calls make and drop one per request.
+ *
+ * Senders waiting for room in a full mailbox queue on it, oldest first.
+ * Each slot that frees wakes the oldest, whose ref becomes a grant: the
+ * slot is promised to it until it has handled its room message, and goes
+ * to the next one if it ends first or does not use it. Waking all of them
+ * for every slot would cost O(waiters) per message.
  */
 #include <stdlib.h>
 
