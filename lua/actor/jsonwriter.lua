@@ -64,6 +64,9 @@ return function(dir, fsync)
   -- <close>: released however this actor ends (after the last write,
   -- declared below), so that a restart can take it
   local lock <close> = st.lock -- luacheck: ignore 211
+  -- the two files write_atomic keeps open between writes; closed after
+  -- the last write, which is done in the close handler declared below
+  local spare <close> = file.spare(st.path)
   local path, data, count, info = st.path, st.data, st.count, st.info
   local failed, unavailable = st.refused, st.unavailable
   local sync_path = path .. ".sync"
@@ -108,13 +111,16 @@ return function(dir, fsync)
     if loader then actor.send(loader, "failed", why) end
   end
 
+  -- everysec: data.json, then a copy of it, fsynced (for the start to
+  -- fall back on, should a power loss leave data.json cut short or empty)
   local function sync_now()
     local ok, err = file.fsync(path)
     beat()
     dirty = false
     if not ok then return refuse("fsync failed: " .. tostring(err)) end
     stats.fsyncs = stats.fsyncs + 1
-    ok, err = file.link(path, sync_path)
+    ok, err = file.write_atomic(sync_path, text:pieces(), true)
+    beat()
     if not ok then actor.log("warn", "kv.writer: no copy of the synced file: " .. tostring(err)) end
   end
 
@@ -124,7 +130,7 @@ return function(dir, fsync)
     if failed then -- gathered before a failed fsync: never written
       result_ok, result_why = false, "changes are refused since " .. failed
     else
-      local ok, err = file.write_atomic(path, text:pieces(), always)
+      local ok, err = file.write_atomic(path, text:pieces(), always, spare)
       beat()
       if ok then
         result_ok, result_why = true, nil
