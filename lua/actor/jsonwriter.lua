@@ -14,19 +14,19 @@
 -- session): applied to its data and to the kept text of data.json
 -- (actor.jsonfile: only the changed keys are encoded again), and the
 -- caller remembered. Once nothing more is queued, or MAX_PENDING callers
--- wait, the file is written, with one write_atomic, and they are all
--- answered (group commit): a write costs the changed keys' encoding plus
--- writing the file's bytes, O(size of the store) but no JSON work.
+-- wait, the file is written, with one write_atomic into the spare file
+-- it keeps open, and they are all answered (group commit): a write costs
+-- the changed keys' encoding plus writing the file's bytes, O(size of the
+-- store) but no JSON work.
 -- A key must be valid UTF-8 (JSON keys are text): a set of any other key
 -- is refused, and the store, which applied it already, is told to take it
 -- back (a "kv" "delete" send), so it never holds what was not written.
 --
 -- fsync policy, as the native writer's: always -- each write is fsynced,
 -- and its directory, before it is answered; everysec -- a timer fsyncs the
--- file and its directory at most a second after a write, and then keeps
--- that file under a second name, data.json.sync, the copy the start falls
--- back on should a power loss leave data.json cut short or empty; no --
--- the OS decides. A failed write or fsync answers the changes waiting
+-- file and its directory at most a second after a write, then writes and
+-- fsyncs a copy, data.json.sync, which the start falls back on should a
+-- power loss leave data.json cut short or empty; no -- the OS decides. A failed write or fsync answers the changes waiting
 -- with an error and refuses every later one (the store is told); loads go
 -- on. It never retries a failed fsync as if it could have worked.
 --
