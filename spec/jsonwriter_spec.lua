@@ -224,7 +224,7 @@ for _, store in ipairs { "c", "lua" } do
             actor.send(root, "done", c, ok, tostring(err))
           end)
         end
-        H.expect("stalled")
+        H.expect("stalled", 10000)
         stop()
         local results = {}
         for _ = 1, CLIENTS do
@@ -425,9 +425,9 @@ end
 for _, how in ipairs { "wait", "fail" } do
   local pid = actor.spawn(guarded, how)
   actor.monitor(pid)
-  assert(actor.receive(2000) == "ready")
+  assert(actor.receive(10000) == "ready")
   if how == "wait" then actor.kill(pid) end
-  assert(actor.receive(2000) == "down")
+  assert(actor.receive(10000) == "down")
 end
 print("RESULT done")
 ]])
