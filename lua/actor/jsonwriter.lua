@@ -26,9 +26,10 @@
 -- and its directory, before it is answered; everysec -- a timer fsyncs the
 -- file and its directory at most a second after a write, then writes and
 -- fsyncs a copy, data.json.sync, which the start falls back on should a
--- power loss leave data.json cut short or empty; no -- the OS decides. A failed write or fsync answers the changes waiting
--- with an error and refuses every later one (the store is told); loads go
--- on. It never retries a failed fsync as if it could have worked.
+-- power loss leave data.json cut short or empty; no -- the OS decides. A
+-- failed write or fsync answers the changes waiting with an error and
+-- refuses every later one (the store is told); loads go on. It never
+-- retries a failed fsync as if it could have worked.
 --
 -- Ending (a reset, a kill, the host stopping): what it gathered is
 -- written, fsynced as the policy says, and answered, from the close
