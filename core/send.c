@@ -177,11 +177,29 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
   return tr__deliver_pid(h, to, m);
 }
 
+/* Is the caller handling the room message of a wait on pid's mailbox,
+ * with the room still promised to it? */
+static int holds_grant(tr_host *h, tr_pid pid) {
+  const tr_msg *m = h->current_msg;
+  const tr__ref *r;
+  if (!m || m->kind != TR_KIND_ROOM || m->from != pid)
+    return 0;
+  r = tr__slots_get(&h->refs, m->session);
+  return r && r->kind == TR_REF_GRANT && r->owner == h->current->pid;
+}
+
 int tr_mailbox_room(tr_host *h, tr_pid pid) {
   tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  uint32_t free, promised;
   if (!a)
     return TR_ENOPROC;
-  return (int)tr__mailbox_free(&a->mb);
+  /* Room promised to woken waiters is theirs: a sender asking now queues
+   * behind them, but the one that handles its room message may use it. */
+  free = tr__mailbox_free(&a->mb);
+  promised = a->mb.granted;
+  if (promised && holds_grant(h, pid))
+    promised--;
+  return free > promised ? (int)(free - promised) : 0;
 }
 
 uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,

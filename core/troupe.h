@@ -325,8 +325,12 @@ const tr_value *tr_value_next(const tr_value *v);
 int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
 int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
 
-/* How many more sends and calls pid's mailbox takes now; TR_ENOPROC when
- * pid is not alive. Loop thread only. */
+/* How many more sends and calls pid's mailbox takes now, less the room
+ * promised to senders woken from a wait (tr_notify_room) that have not
+ * used it yet -- but for the caller's own, while it handles its room
+ * message: a sender that checks first and waits when it finds 0 thus
+ * queues fairly behind those already waiting. TR_ENOPROC when pid is not
+ * alive. Loop thread only. */
 int tr_mailbox_room(tr_host *h, tr_pid pid);
 
 /* For senders that wait instead of failing on TR_EFULL: `waiter` gets a

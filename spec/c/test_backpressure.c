@@ -55,6 +55,7 @@ typedef struct sender {
   int retries; /* sends refused after a room message */
   int sent;
   int timeouts;
+  int room; /* tr_mailbox_room(to) as its last room message came */
 } sender;
 
 static int sender_init(tr_actor *self, void *state, tr_msg *args) {
@@ -79,6 +80,7 @@ static int sender_handle(tr_actor *self, void *state, tr_msg *m) {
   if (tr_msg_kind(m) != TR_KIND_ROOM)
     return TR_CONTINUE;
   s->rooms++;
+  s->room = tr_mailbox_room(h, s->to);
   rc = tr_send(h, tr_self(self), s->to, tr_msg_pack("id", "I", s->id));
   if (rc == TR_EFULL) {
     s->retries++;
@@ -146,6 +148,8 @@ static void test_one_waiter_per_freed_slot(void) {
   CHECK_EQ(k->n, 1);
   CHECK_EQ(ready_now(h), 1); /* one waiter woken: the first */
   CHECK_EQ(s[0].rooms + s[1].rooms + s[2].rooms + s[3].rooms, 0);
+  CHECK_EQ(tr_mailbox_count(h, to), 0);
+  CHECK_EQ(tr_mailbox_room(h, to), 0); /* the slot is the first's */
 
   /* The third ends while it waits, the first with the room promised to it
    * (its room message unhandled): the slot goes to the second. */
@@ -158,6 +162,8 @@ static void test_one_waiter_per_freed_slot(void) {
   CHECK_EQ(k->ids[2], 3);
   CHECK_EQ(s[1].rooms, 1);
   CHECK_EQ(s[3].rooms, 1);
+  CHECK_EQ(s[1].room, 1); /* theirs to use, as they handle the message */
+  CHECK_EQ(s[3].room, 1);
   CHECK_EQ(s[1].retries + s[3].retries, 0);
   CHECK(tr_alive(h, pid[1]) && tr_alive(h, pid[3]));
   tr_host_free(h);
