@@ -233,6 +233,9 @@ for _, pair in ipairs(PAIRS) do
 
     it("keeps binary keys and values, a 1 MiB one too, across a restart of the host", function()
       local cases = binary_cases()
+      -- a JSON key is text: the JSON writer takes valid UTF-8 keys only
+      -- (spec/jsonwriter_spec.lua); values are any bytes under both writers
+      if pair.writer == "json" then cases["\xff\xfe\xc3\x28"] = nil end
       go(function()
         for k, v in pairs(cases) do assert.is_true(kv.set(k, v)) end
         for k, v in pairs(cases) do
@@ -493,7 +496,7 @@ for _, pair in ipairs(PAIRS) do
         local shapes = {
           ["null"] = "not a JSON object",
           ['"a string"'] = "not a JSON object",
-          ["[1,2,3]"] = "a key is not a string",
+          ["[1,2,3]"] = "the top level is an array, not a JSON object",
           ['{"a":"text"}'] = "is not an array",
           ['{"a":[1,300]}'] = "other than bytes",
           ['{"a":[1.5]}'] = "other than bytes",
