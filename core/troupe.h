@@ -554,13 +554,15 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  *
  * At start the store loads through the writer, in batches:
  *   kv.writer("load", cursor)  -> entries, next, info, refused, unavailable
- * entries is an array {k1, v1, k2, v2, ...}; next the cursor of the next
- * batch, nil after the last; info the line kv("info") returns; refused nil
- * while the writer takes changes, else why it does not; unavailable nil,
- * else why the writer has no data to give at all (its data directory is
- * in use by another writer, cannot be made, holds a file it cannot read):
- * the store then answers every request with that text, e.g. "data
- * directory ./troupe-data is in use (pid 1234)". Cursor 0 starts. A
+ * entries is an array {k1, v1, k2, v2, ...}, each key once in a whole
+ * load (nothing changes the writer's data until the store has loaded and
+ * passes changes on); next the cursor of the next batch, nil after the
+ * last; info the line kv("info") returns; refused nil while the writer
+ * takes changes, else why it does not; unavailable nil, else why the
+ * writer has no data to give at all (its data directory is in use by
+ * another writer, cannot be made, holds a file it cannot read): the store
+ * then answers every request with that text, e.g. "data directory
+ * ./troupe-data is in use (pid 1234)". Cursor 0 starts. A
  * writer still reading its files holds a load and answers it within
  * 200 ms or so with no entries, the same cursor as next, and how far it
  * has got as info; the store asks again. Requests wait in the store's

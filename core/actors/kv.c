@@ -7,11 +7,25 @@
  * runs. They live in the state of a small actor ("kv.config") spawned just
  * before the router: a host stops its actors newest first, so it outlives
  * the router, and frees them when it ends. No global state, no leak.
+ *
+ * A request has 5 s in all. A store that is still loading a big data
+ * directory answers "still loading" (once the load has taken its
+ * load_wait_ms); such a request is asked again every RETRY_MS, the loop
+ * running meanwhile (kv.config answers a "pause" call late), until it is
+ * served or its 5 s are nearly spent: then the "still loading" error is
+ * what the caller gets. Never a timeout because of the load, never past
+ * the 5 s.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "troupe.h"
+
+#define REQUEST_MS 5000u
+#define RETRY_MS 100u
+#define SLACK_MS 500u /* asked again only if this much is left for it */
+#define LOADING "kv: the store is still loading"
 
 typedef struct kv_setup {
   tr_kv_config cfg;
@@ -51,9 +65,25 @@ static int keeper_init(tr_actor *self, void *state, tr_msg *args) {
   return tr_router_start(tr_actor_host(self), &s->service, 1, NULL) ? -1 : 0;
 }
 
+/* It keeps the setup alive, and answers pause(ms) calls ms late. */
 static int keeper_handle(tr_actor *self, void *state, tr_msg *m) {
-  (void)self, (void)state, (void)m;
-  return TR_CONTINUE; /* it only keeps the setup alive */
+  tr_host *h = tr_actor_host(self);
+  int ms;
+  tr_pid caller;
+  int64_t session;
+  (void)state;
+  if (!m)
+    return TR_CONTINUE;
+  if (tr_msg_kind(m) == TR_KIND_CALL && tr_msg_is(m, "pause") &&
+      tr_msg_unpack(m, "i", &ms) == TR_OK && ms >= 0)
+    tr_after(
+        h, (uint32_t)ms, tr_self(self),
+        tr_msg_pack("resume", "pI", tr_msg_from(m), (int64_t)tr_msg_session(m)),
+        NULL);
+  else if (tr_msg_is(m, "resume") &&
+           tr_msg_unpack(m, "pI", &caller, &session) == TR_OK)
+    tr_reply_to(h, caller, (uint64_t)session, tr_msg_pack("reply", "b", 1));
+  return TR_CONTINUE;
 }
 
 static const tr_behaviour keeper = {"kv.config", sizeof(kv_setup), keeper_init,
@@ -77,9 +107,27 @@ int tr_kv_start(tr_host *h, const tr_kv_config *cfg) {
                   &o, NULL);
 }
 
-/* One request through the router; *reply on success. */
+static uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* Is the reply the store's "still loading"? */
+static int loading(const tr_msg *reply) {
+  const char *why;
+  size_t len;
+  return tr_msg_is(reply, "error") &&
+         tr_msg_unpack(reply, "s", &why, &len) == TR_OK &&
+         len >= strlen(LOADING) && !memcmp(why, LOADING, strlen(LOADING));
+}
+
+/* One request through the router; *reply on success. Asked again while
+ * the store is loading, within REQUEST_MS in all. */
 static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
-  tr_pid router = tr_whereis(h, "router");
+  tr_pid router = tr_whereis(h, "router"), keeper = tr_whereis(h, "kv.config");
+  uint64_t start = now_ms(), spent;
+  tr_msg *last = NULL; /* the last "still loading" */
   const char *why;
   size_t len;
   int rc;
@@ -91,7 +139,37 @@ static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
     tr_msg_free(m);
     return TR_ENOPROC;
   }
-  if ((rc = tr_host_call(h, router, m, 5000, reply)))
+  for (;;) {
+    tr_msg *again = tr_msg_clone(m), *r = NULL;
+    if (!again) {
+      tr_msg_free(m);
+      return TR_ENOMEM;
+    }
+    spent = now_ms() - start;
+    rc = tr_host_call(h, router, again,
+                      spent < REQUEST_MS ? REQUEST_MS - (uint32_t)spent : 1,
+                      reply);
+    if (rc == TR_ETIMEDOUT && last) { /* it was loading: that is the news */
+      *reply = last;
+      last = NULL;
+      rc = TR_OK;
+    }
+    if (rc || !loading(*reply) || !keeper ||
+        now_ms() - start + RETRY_MS + SLACK_MS >= REQUEST_MS)
+      break;
+    tr_msg_free(last);
+    last = *reply;
+    *reply = NULL;
+    if (tr_host_call(h, keeper, tr_msg_pack("pause", "i", (int)RETRY_MS),
+                     RETRY_MS + 1000u, &r) != TR_OK) {
+      rc = TR_ESTOPPED;
+      break;
+    }
+    tr_msg_free(r);
+  }
+  tr_msg_free(last);
+  tr_msg_free(m);
+  if (rc)
     return rc;
   if (!tr_msg_is(*reply, "error"))
     return TR_OK;

@@ -65,8 +65,9 @@
 #define WINDOW (1u << 20)
 #endif
 #define TICK_BYTES (4u << 20) /* call tick after this many bytes */
-/* A window is filled this much ahead of need at a time, not wholly: a
- * step of reading costs about what it reads, even on a slow disk. */
+/* A window is filled this much ahead of need at a time (or a step's
+ * budget, if less), not wholly: a step of reading costs about what it
+ * reads, even on a slow disk. */
 #define READ_AHEAD (WINDOW / 4)
 
 /* ------------------------------------------------------------ encoding */
@@ -196,7 +197,7 @@ struct tr_kvreader {
   tr_kvmap *map;
   tr_kvload *out;
   char *buf;
-  size_t cap, start, end;
+  size_t cap, start, end, ahead;
   uint64_t pos;
   /* While scanning past a bad record: */
   int scanning;
@@ -239,8 +240,7 @@ static int fill(reader *r, size_t n) {
     r->start = 0;
   }
   while (avail(r) < n && !r->eof) {
-    size_t want = n - avail(r) > READ_AHEAD ? n - avail(r) : READ_AHEAD,
-           got = 0;
+    size_t want = n - avail(r) > r->ahead ? n - avail(r) : r->ahead, got = 0;
     int rc;
     if (want > r->cap - r->end)
       want = r->cap - r->end;
@@ -493,6 +493,7 @@ tr_kvreader *tr_kvlog_begin(const tr_kv_io *io, int fd, int is_snapshot,
   r->map = map;
   r->out = out;
   r->cap = WINDOW;
+  r->ahead = READ_AHEAD;
   if (io->fstat(fd, &st) == 0)
     out->size = (uint64_t)st.st_size, r->sized = 1;
   if (fill(r, TR_KVLOG_HEADER)) {
@@ -582,6 +583,7 @@ int tr_kvlog_step(tr_kvreader *r, size_t budget) {
   if (!r || r->done)
     return 0;
   stop = r->pos + budget;
+  r->ahead = budget < READ_AHEAD ? budget : READ_AHEAD;
   while (r->pos < stop && (r->scanning ? scan_step(r) : read_step(r)))
     ;
   r->out->offset = r->pos;

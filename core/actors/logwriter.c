@@ -15,11 +15,11 @@
  *
  * Start (kvrecover.c): init makes the directory, locks it, removes
  * leftover .tmp files and opens kv.snap and kv.log; then the files are
- * read in steps of about 256 KiB, one per message taken or per turn (the
- * actor yields between them), so that loading a big store holds up no
- * other actor, nor the timers, and the writer shows life to its
- * supervisor. A torn or corrupt tail, holes or a damaged snapshot are
- * repaired as the reading ends. Every second of a long load logs how far
+ * read in steps of a few ms each (16 KiB to 1 MiB, as fast as the disk
+ * goes), one per message taken or per turn (the actor yields between
+ * them), so that loading a big store holds up no other actor, nor the
+ * timers, and the writer shows life to its supervisor. A torn or corrupt
+ * tail, holes or a damaged snapshot are repaired as the reading ends. Every second of a long load logs how far
  * it has got. When the writer cannot have the data -- another writer
  * holds the directory, it cannot be made, a file is of an unknown format
  * or cannot be read -- it is unavailable: it says so once in the log and
@@ -75,8 +75,12 @@
 #define LOAD_BYTES (8u << 20)
 #define COMPACT_MIN (4u << 20)
 #define SYNC_MS 1000u
-#define CAPACITY 4096u         /* mailbox: the store waits for room past this */
-#define LOAD_STEP (256u << 10) /* bytes read between two messages */
+#define CAPACITY 4096u /* mailbox: the store waits for room past this */
+/* Bytes read between two messages: a step aims at STEP_NS, from
+ * LOAD_STEP_MIN (a slow disk) to LOAD_STEP_MAX (the page cache). */
+#define LOAD_STEP_MIN (16u << 10)
+#define LOAD_STEP_MAX (1u << 20)
+#define STEP_NS 5000000ull
 #define PROGRESS_NS 200000000ull /* a held load is answered this soon */
 #define REPORT_NS 1000000000ull  /* a long load logs this often */
 
@@ -405,10 +409,14 @@ static void on_load(writer *w, tr_msg *m) {
  * the log hears how far reading has got. */
 static void load_step(writer *w) {
   char text[200];
-  uint64_t now;
-  int more = tr_kvwriter_recover_step(w, LOAD_STEP);
+  uint64_t now, began = uv_hrtime();
+  int more = tr_kvwriter_recover_step(w, w->load_step);
   tr_kvwriter_beat(w);
   now = uv_hrtime();
+  if (now - began > 2 * STEP_NS && w->load_step > LOAD_STEP_MIN)
+    w->load_step /= 2;
+  else if (now - began < STEP_NS / 2 && w->load_step < LOAD_STEP_MAX)
+    w->load_step *= 2;
   if (more && now - w->load_report >= REPORT_NS) {
     tr_kvwriter_recover_progress(w, text, sizeof text);
     tr_host_log(w->h, TR_LOG_INFO, "kv.writer: loading %s: %s so far", w->dir,
@@ -523,6 +531,7 @@ static int writer_init(tr_actor *self, void *state, tr_msg *args) {
     return -1;
   }
   w->load_began = w->load_report = uv_hrtime();
+  w->load_step = LOAD_STEP_MIN;
   if (tr_kvwriter_recover_begin(w)) {
     tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: out of memory");
     writer_free(w);

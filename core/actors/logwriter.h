@@ -48,6 +48,7 @@ typedef struct tr_kvwriter {
   struct tr_kvrecovery *loading; /* NULL once done */
   tr_msg *load_call;             /* a load call waiting for the end of it */
   uint64_t load_call_at, load_began, load_report; /* uv_hrtime, ns */
+  size_t load_step;                               /* bytes a step reads */
 } tr_kvwriter;
 
 /* kvrecover.c. begin makes and locks the directory and opens the files

@@ -327,9 +327,11 @@ static void test_requests_wait_for_the_load(void) {
 
 /* ------------------------------------------------------ a long load */
 
-/* Reads that take their time: 16 KiB at most, 2 ms each (8 MiB/s). */
+/* Reads that take their time: 16 KiB at most, read_pause_ns each. */
+static long read_pause_ns = 2000000; /* 8 MiB/s */
+
 static ssize_t slow_read(int fd, void *buf, size_t n) {
-  struct timespec pause = {0, 2000000};
+  struct timespec pause = {0, read_pause_ns};
   nanosleep(&pause, NULL);
   return read(fd, buf, n > 16384 ? 16384 : n);
 }
@@ -419,6 +421,58 @@ static void test_long_load(void) {
   remove_tree(dir);
 }
 
+/* tr_kv_get on a store whose load takes 7 s: the first request, asked
+ * again while the store says it is still loading, gets that error as its
+ * 5 s run out -- not a timeout, not later; the next is served once the
+ * load ends. */
+static void test_long_load_from_c(void) {
+  enum { KEYS = 180000 };
+  tr_host *h;
+  tr_kv_config cfg = {0};
+  char dir[64], *value = NULL, *err = NULL;
+  size_t len = 0;
+  int rc;
+  uint64_t t, end;
+  double took;
+  temp_dir(dir, sizeof dir);
+  CHECK(write_log(dir, KEYS, 100));
+  read_pause_ns = 5000000; /* 3.2 MiB/s: 22 MiB in 7 s */
+  cfg.dir = dir;
+  cfg.fsync = TR_FSYNC_NO;
+  cfg.io = &slow_io;
+  cfg.load_wait_ms = 300;
+  h = tr_host_new(NULL);
+  CHECK_EQ(tr_kv_start(h, &cfg), TR_OK);
+  t = uv_hrtime();
+  rc = tr_kv_get(h, "key1", 4, &value, &len, &err);
+  took = (double)(uv_hrtime() - t) / 1e9;
+  printf("     the first request answered after %.2f s: %s\n", took,
+         err ? err : "(no error)");
+  CHECK_EQ(rc, TR_EINVAL); /* not TR_ETIMEDOUT */
+  CHECK(err && strstr(err, "kv: the store is still loading (") == err);
+  CHECK(took > 4.0 && took < 5.5);
+  /* then asked again until the load has ended (slow machines included):
+   * each answer is the value or "still loading", within 5 s */
+  end = uv_hrtime() + 120000000000u;
+  do {
+    free(err);
+    err = NULL;
+    t = uv_hrtime();
+    rc = tr_kv_get(h, "key1", 4, &value, &len, &err);
+    took = (double)(uv_hrtime() - t) / 1e9;
+    CHECK(took < 5.5);
+    CHECK(rc == TR_OK || (rc == TR_EINVAL && err &&
+                          strstr(err, "kv: the store is still loading")));
+  } while (rc == TR_EINVAL && uv_hrtime() < end);
+  CHECK_EQ(rc, TR_OK);
+  CHECK(value && len == 100 && value[0] == 'v');
+  free(value);
+  free(err);
+  tr_host_free(h);
+  read_pause_ns = 2000000;
+  remove_tree(dir);
+}
+
 /* Without a writer, changes are refused and reads go on. */
 static void test_writer_gone(void) {
   pair p;
@@ -456,6 +510,7 @@ int main(void) {
   RUN(test_waits_for_room_at_the_writer);
   RUN(test_requests_wait_for_the_load);
   RUN(test_long_load);
+  RUN(test_long_load_from_c);
   RUN(test_writer_gone);
   return test_report();
 }
