@@ -5,8 +5,10 @@
 -- meanwhile wait and are served when the load is short; past load_wait_ms
 -- they are answered with a clear "still loading" error instead of timing
 -- out; a writer that has no data to give at all (its directory is in use)
--- has its reason given to every request. (The native store is checked the
--- same way in spec/c/test_store.c, through a slow file seam.)
+-- has its reason given to every request. Its data lives in segments, so
+-- that no single table's growth stalls it past the supervisor's cutoff.
+-- (The native store's load is checked in spec/c/test_store.c, through a
+-- slow file seam.)
 local actor = require "actor"
 local H = require "support.helpers"
 
@@ -86,6 +88,29 @@ describe("the Lua store's load", function()
     assert.matches("still loading", during, 1, true)
     assert.equal("1", after) -- the set during the load changed nothing
   end)
+
+  it("keeps its data in segments (so none grows past what a rehash may cost), finding all",
+    function()
+      local got = { H.run(function()
+        local data = {}
+        for i = 1, 10 do data["k" .. i] = "v" .. i end
+        local store = start(0, data, { segment_keys = 4 }) -- 3 segments
+        local function kv(...) return actor.call(store, "kv", ...) end
+        local loaded = kv("count")
+        kv("set", "k1", "new1") -- an update, in whichever segment holds it
+        for i = 2, 9 do kv("delete", "k" .. i) end -- a segment or more empties
+        kv("delete", "never there")
+        for i = 11, 20 do kv("set", "k" .. i, "v" .. i) end
+        kv("set", "k12", "new12")
+        local all = {}
+        for i = 1, 20 do all[i] = kv("get", "k" .. i) or false end
+        return loaded, kv("count"), all
+      end) }
+      local want = { "new1", false, false, false, false, false, false, false, false, "v10" }
+      for i = 11, 20 do want[i] = "v" .. i end
+      want[12] = "new12"
+      assert.same({ 10, 12, want }, got)
+    end)
 
   it("answers every request with the writer's reason when it has no data to give", function()
     local why = "data directory /somewhere is in use (pid 1234)"

@@ -15,6 +15,7 @@ local actor = require "actor"
 
 local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
 local LOAD_WAIT_MS, REPORT_MS = 2000, 1000
+local SEGMENT = 1 << 19
 
 -- A bad request gets an error reply, and a send (nobody to answer) nothing.
 local function refuse(why)
@@ -28,15 +29,68 @@ local function bad_key(key)
   end
 end
 
+-- The data, key -> value, in segments: tables of at most `cap` keys, new
+-- keys going into the newest. One Lua table grows by rehashing every key
+-- it holds at once, which for two million keys takes longer than the
+-- supervisor's cutoff (500 ms): the store would be taken for stuck and
+-- restarted, and again as it reloaded, for ever. A segment grows at the
+-- cost of `cap` keys at most (about 0.1 s); a lookup costs one probe per
+-- segment (one up to half a million keys).
+local function segmented(cap)
+  local segs, live = { {} }, { 0 }
+  local d = { count = 0 }
+  local function find(key)
+    for i = #segs, 1, -1 do
+      if segs[i][key] ~= nil then return i end
+    end
+  end
+  function d.get(key)
+    for i = #segs, 1, -1 do
+      local v = segs[i][key]
+      if v ~= nil then return v end
+    end
+  end
+  -- A key not in the data (a load gives each key once).
+  function d.add(key, value)
+    local i = #segs
+    if live[i] >= cap then
+      i = i + 1
+      segs[i], live[i] = {}, 0
+    end
+    segs[i][key], live[i] = value, live[i] + 1
+    d.count = d.count + 1
+  end
+  function d.set(key, value)
+    local i = find(key)
+    if i then
+      segs[i][key] = value
+    else
+      d.add(key, value)
+    end
+  end
+  function d.delete(key)
+    local i = find(key)
+    if not i then return end
+    segs[i][key], live[i] = nil, live[i] - 1
+    d.count = d.count - 1
+    if live[i] == 0 and #segs > 1 then -- an empty segment costs lookups
+      table.remove(segs, i)
+      table.remove(live, i)
+    end
+  end
+  return d
+end
+
 return function(options)
   local load_wait = options and options.load_wait_ms or LOAD_WAIT_MS
   local writer = actor.whereis("kv.writer") or error("no kv.writer is running")
-  local data, count = {}, 0
+  local data = segmented(options and options.segment_keys or SEGMENT)
   local cursor, info, refused, unavailable = 0
   local began = actor.now()
   local reported, impatient, progress = began, false, nil
 
   local function so_far()
+    local count = data.count
     return count > 0 and count .. " keys so far"
       or "kv.writer is reading " .. (progress or "its files")
   end
@@ -57,11 +111,8 @@ return function(options)
 
   repeat -- requests wait in the mailbox meanwhile: call waits for its answer
     local entries, nxt, text, why, none = actor.call(writer, "load", cursor)
-    local n = #entries
-    for i = 1, n, 2 do
-      if data[entries[i]] == nil then count = count + 1 end
-      data[entries[i]] = entries[i + 1]
-    end
+    local n, add = #entries, data.add
+    for i = 1, n, 2 do add(entries[i], entries[i + 1]) end
     cursor, info, refused, unavailable = nxt, text, why, none
     if cursor ~= nil then
       local now = actor.now()
@@ -71,14 +122,15 @@ return function(options)
         actor.log("warn", "kv: loading is taking long (" .. so_far() .. "): "
           .. "requests are answered with an error until it ends")
       elseif n > 0 and now - reported >= REPORT_MS then
-        actor.log("info", "kv: loading: " .. count .. " keys so far")
+        actor.log("info", "kv: loading: " .. data.count .. " keys so far")
         reported = now
       end
       if impatient then answer_waiting() end
     end
   until cursor == nil
   if actor.now() - began >= REPORT_MS then
-    actor.log("info", ("kv: loaded %d keys in %.1f s"):format(count, (actor.now() - began) / 1000))
+    actor.log("info", ("kv: loaded %d keys in %.1f s"):format(data.count,
+      (actor.now() - began) / 1000))
   end
 
   -- Passes the change being handled on to the writer, which answers the
@@ -96,7 +148,7 @@ return function(options)
   function ops.get(key)
     local bad = bad_key(key)
     if bad then return refuse(bad) end
-    return data[key]
+    return data.get(key)
   end
   function ops.set(key, value)
     local bad = bad_key(key)
@@ -107,19 +159,17 @@ return function(options)
     if bad then return refuse(bad) end
     if refused then return refuse("the store cannot write: " .. refused) end
     if not pass_on() then return end -- only what the writer took is applied
-    if data[key] == nil then count = count + 1 end
-    data[key] = value
+    data.set(key, value)
   end
   function ops.delete(key)
     local bad = bad_key(key)
     if bad then return refuse(bad) end
     if refused then return refuse("the store cannot write: " .. refused) end
-    if data[key] == nil then return true end -- nothing to write down
+    if data.get(key) == nil then return true end -- nothing to write down
     if not pass_on() then return end
-    count = count - 1
-    data[key] = nil
+    data.delete(key)
   end
-  function ops.count() return count end
+  function ops.count() return data.count end
   function ops.info() return info end
 
   actor.serve{
