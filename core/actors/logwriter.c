@@ -19,12 +19,12 @@
  * goes), one per message taken or per turn (the actor yields between
  * them), so that loading a big store holds up no other actor, nor the
  * timers, and the writer shows life to its supervisor. A torn or corrupt
- * tail, holes or a damaged snapshot are repaired as the reading ends. Every second of a long load logs how far
- * it has got. When the writer cannot have the data -- another writer
- * holds the directory, it cannot be made, a file is of an unknown format
- * or cannot be read -- it is unavailable: it says so once in the log and
- * answers every request with that reason, the store's load included, and
- * the store answers its callers with it; a restart tries again.
+ * tail, holes or a damaged snapshot are repaired as the reading ends. Every
+ * second of a long load logs how far it has got. When the writer cannot have
+ * the data -- another writer holds the directory, it cannot be made, a file is
+ * of an unknown format or cannot be read -- it is unavailable: it says so once
+ * in the log and answers every request with that reason, the store's load
+ * included, and the store answers its callers with it; a restart tries again.
  *
  * Requests (all file work is synchronous, through the tr_kv_io seam):
  *   kv("set", key, value), kv("delete", key)   forwarded by the store: the
