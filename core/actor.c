@@ -142,9 +142,9 @@ void tr_await(tr_actor *self, uint64_t session) {
 
 /* Ends someone asked for (a kill, a supervisor's restart) are no news;
  * crashes are. */
-static int intended(const char *reason) {
-  return !strcmp(reason, "killed") || !strcmp(reason, "reset") ||
-         !strcmp(reason, "restart");
+int tr_reason_deliberate(const char *reason) {
+  return reason && (!strcmp(reason, "killed") || !strcmp(reason, "reset") ||
+                    !strcmp(reason, "restart"));
 }
 
 /* Hands a's queued sends and calls to its heir, ahead of the heir's mail;
@@ -206,7 +206,7 @@ static void reap_one(tr_host *h, tr_actor *a) {
   }
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
       strcmp(a->reason, "shutdown") != 0)
-    tr_host_log(h, intended(a->reason) ? TR_LOG_DEBUG : TR_LOG_WARN,
+    tr_host_log(h, tr_reason_deliberate(a->reason) ? TR_LOG_DEBUG : TR_LOG_WARN,
                 "actor %s <pid %u.%u> ended: %s", a->b->name ? a->b->name : "?",
                 (unsigned)a->pid, (unsigned)(a->pid >> 32), a->reason);
   a->life = TR__DEAD;

@@ -139,6 +139,8 @@ tr_msg *tr__mailbox_take(tr__mailbox *mb, uint64_t await);
 void tr__mailbox_await(tr__mailbox *mb, uint64_t session);
 void tr__mailbox_prepend(tr__mailbox *mb, tr_msg *head, tr_msg *tail,
                          uint32_t user);
+/* m back at the front, as if it had never been taken (tr_mailbox_putback). */
+void tr__mailbox_putback(tr__mailbox *mb, tr_msg *m, uint64_t await);
 static inline int tr__is_user(const tr_msg *m) {
   return m->kind == TR_KIND_SEND || m->kind == TR_KIND_CALL;
 }

@@ -92,3 +92,11 @@ void tr__mailbox_prepend(tr__mailbox *mb, tr_msg *head, tr_msg *tail,
     mb->tail = tail;
   mb->user += user;
 }
+
+void tr__mailbox_putback(tr__mailbox *mb, tr_msg *m, uint64_t await) {
+  tr__mailbox_prepend(mb, m, m, tr__is_user(m) ? 1 : 0);
+  if (await && matches(m, await)) { /* first in line again: the match */
+    mb->match = m;
+    mb->match_prev = NULL;
+  }
+}

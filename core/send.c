@@ -154,9 +154,20 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
   return TR_ENOPROC;
 }
 
+/* A call now waits on a: its ref's peer side moves there, so that a's end
+ * fails it at once. */
+static void call_waits_on(tr_host *h, tr_msg *m, tr_actor *a) {
+  tr__ref *r =
+      m->kind == TR_KIND_CALL ? tr__slots_get(&h->refs, m->session) : NULL;
+  if (a && r && r->kind == TR_REF_CALL && r->owner == m->from &&
+      r->peer != a->pid) {
+    tr__list_remove(&r->by_peer);
+    tr__list_push(&a->peered, &r->by_peer);
+    r->peer = a->pid;
+  }
+}
+
 int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
-  tr_actor *a;
-  tr__ref *r;
   int rc;
   if (h && !tr__on_loop_thread(h)) {
     tr_msg_free(m);
@@ -166,14 +177,7 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
     h->current_msg = NULL; /* taken over, whatever happens next */
   if ((rc = check(h, m, NULL)))
     return rc;
-  a = tr__actor(h, to);
-  r = m->kind == TR_KIND_CALL ? tr__slots_get(&h->refs, m->session) : NULL;
-  if (a && r && r->kind == TR_REF_CALL && r->owner == m->from) {
-    /* The call now waits on the new callee: move the ref's peer side. */
-    tr__list_remove(&r->by_peer);
-    tr__list_push(&a->peered, &r->by_peer);
-    r->peer = to;
-  }
+  call_waits_on(h, m, tr__actor(h, to));
   return tr__deliver_pid(h, to, m);
 }
 
@@ -253,4 +257,23 @@ tr_msg *tr_keep(tr_actor *self, tr_msg *m) {
     return NULL;
   h->current_msg = NULL;
   return m;
+}
+
+/* No capacity check: m was admitted once and holds its slot still. Its own
+ * callback is running, so the scheduler sees the mail when it returns;
+ * from terminate, the end (bequeath) hands it to the heir. */
+int tr_mailbox_putback(tr_actor *self, tr_msg *m) {
+  tr_host *h = self ? self->host : NULL;
+  int rc;
+  if (h && m && m == h->current_msg)
+    h->current_msg = NULL; /* taken over, whatever happens next */
+  rc = !h || !m || h->current != self ? TR_EINVAL : tr__msg_check(m);
+  if (rc) {
+    tr_msg_free(m);
+    return rc;
+  }
+  call_waits_on(h, m, self);
+  m->next = NULL;
+  tr__mailbox_putback(&self->mb, m, self->await);
+  return TR_OK;
 }

@@ -170,6 +170,10 @@ void tr_exit(tr_actor *self, const char *reason);
 /* Ends another actor now (untrappable). TR_ENOPROC when it is not alive.
  * An actor may not kill itself this way; it uses tr_exit. */
 int tr_kill(tr_host *h, tr_pid pid, const char *reason);
+/* 1 for the reason of an end someone asked for -- "killed" (tr_kill's
+ * default), "reset" and "restart" (a supervisor's) -- rather than a crash:
+ * logged at debug level, not as a warning. */
+int tr_reason_deliberate(const char *reason);
 
 int tr_alive(tr_host *h, tr_pid pid);
 void tr_trap_exit(tr_actor *self, int on);
@@ -361,6 +365,16 @@ tr_msg *tr_keep(tr_actor *self, tr_msg *m);
  * left. Returns how many are held now, or TR_EINVAL (releasing more than
  * are held). */
 int tr_mailbox_hold(tr_actor *self, int n);
+
+/* Puts m, a message self took over (tr_keep) or is handling, back at the
+ * front of its own mailbox, as if it had never been taken: for an actor
+ * that ends before it has done anything with it, so that its heir (or its
+ * next take) gets it first, in order. Not checked against capacity (it was
+ * admitted once; release it first if it was counted by tr_mailbox_hold);
+ * a call waits on self again, and fails "down" if self ends without an
+ * heir. In self's callbacks only, terminate included. Takes m either way;
+ * TR_EINVAL elsewhere. */
+int tr_mailbox_putback(tr_actor *self, tr_msg *m);
 
 /* Sends m as a notice (TR_KIND_NOTICE): news that `to` asked for, such as
  * a supervisor's to its listener. Like a reply, it is never refused for a
