@@ -224,40 +224,21 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
 
 /* -------------------------------------------------------------- ending */
 
-/* An end asked for (a kill, a supervisor's reset or restart) that finds a
- * Lua actor behind the router preempted in the middle of a call it has
- * neither answered, nor forwarded, nor deferred: the call goes back to the
- * router, which holds it while the actor restarts and hands it to the new
- * instance -- as if the end had come between two messages, where it comes
- * for a native actor. Behind the router means serving the name the
- * message is named after (mail through the router is named after its
- * destination, "kv"); it is still registered while it ends. Any other call
- * fails as it would have (down: <reason>), and so does the call being
- * handled by a crash: it may be what crashed it. Returns 1 when it took
- * p->msg. */
-static int hand_back(tr_actor *self, trL_proc *p, const char *reason) {
-  tr_host *h = tr_actor_host(self);
-  tr_pid me = tr_self(self), router;
-  char name[128];
-  size_t len;
-  const char *n;
-  if (!reason ||
-      (strcmp(reason, "reset") != 0 && strcmp(reason, "restart") != 0 &&
-       strcmp(reason, "killed") != 0))
-    return 0;
-  if (tr_msg_kind(p->msg) != TR_KIND_CALL || !p->call_session ||
-      tr_msg_session(p->msg) != p->call_session)
-    return 0;
-  n = tr_msg_name(p->msg, &len);
-  if (len >= sizeof name)
-    return 0;
-  memcpy(name, n, len);
-  name[len] = '\0';
-  router = tr_whereis(h, "router");
-  if (!router || router == me || tr_whereis(h, name) != me)
-    return 0;
-  tr_forward(h, router, p->msg); /* takes it */
-  return 1;
+/* An end asked for (tr_reason_deliberate: a kill, a supervisor's reset or
+ * restart) that finds the actor preempted in the middle of a call it has
+ * neither answered, nor forwarded, nor deferred: the call goes back to its
+ * mailbox, as if the end had come between two messages, where it comes for
+ * a native actor. Its heir gets it with the rest of its mail (the router
+ * holds it while the actor restarts and hands it to the new instance);
+ * without one it fails "down: <reason>". The call being handled by a crash
+ * fails as it would have: it may be what crashed it. */
+static void drop_kept(tr_actor *self, trL_proc *p, const char *reason) {
+  tr_msg *m = p->msg;
+  if (m && tr_reason_deliberate(reason) && tr_msg_kind(m) == TR_KIND_CALL &&
+      p->call_session && tr_msg_session(m) == p->call_session)
+    tr_mailbox_putback(self, m);
+  else
+    tr_msg_free(m);
 }
 
 /* While a coroutine's to-be-closed variables are closed, its stack is gone:
@@ -335,8 +316,8 @@ static void proc_terminate(tr_actor *self, void *state, const char *reason) {
   trL_proc *p = state;
   lua_State *L = p->lh->L;
   *(trL_proc **)lua_getextraspace(p->co) = NULL;
-  if (p->kept && !hand_back(self, p, reason))
-    tr_msg_free(p->msg);
+  if (p->kept)
+    drop_kept(self, p, reason);
   p->msg = NULL;
   p->kept = 0;
   close_thread(p, tr_self(self));
