@@ -555,8 +555,9 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  *   kv("delete", key)       -> true           values: 0..TR_KV_MAX_VALUE
  *   kv("count")             -> number of keys
  *   kv("info")              -> a line saying what was loaded at start
- * Keys and values are strings of any bytes. A bad request gets an error
- * reply ("error", text) and changes nothing.
+ * Keys and values are strings of any bytes (keys as the writer can write
+ * them: see keys below). A bad request gets an error reply ("error",
+ * text) and changes nothing.
  *
  * The store applies a set or delete to its memory, then forwards the call
  * unchanged to the writer, which answers the caller once the change is
@@ -567,26 +568,33 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * keeps serving reads.
  *
  * At start the store loads through the writer, in batches:
- *   kv.writer("load", cursor)  -> entries, next, info, refused, unavailable
- * entries is an array {k1, v1, k2, v2, ...}, each key once in a whole
- * load (nothing changes the writer's data until the store has loaded and
- * passes changes on); next the cursor of the next batch, nil after the
- * last; info the line kv("info") returns; refused nil while the writer
- * takes changes, else why it does not; unavailable nil, else why the
- * writer has no data to give at all (its data directory is in use by
- * another writer, cannot be made, holds a file it cannot read): the store
- * then answers every request with that text, e.g. "data directory
- * ./troupe-data is in use (pid 1234)". Cursor 0 starts. A
- * writer still reading its files holds a load and answers it within
- * 200 ms or so with no entries, the same cursor as next, and how far it
- * has got as info; the store asks again. Requests wait in the store's
- * mailbox while it loads; once a load has taken load_wait_ms (2 s by
- * default: well within a call's default 5 s), the store answers them,
- * until it has loaded, with an error saying it is still loading and how
- * far it has got, rather than leave them to time out. When a write
- * fails, the writer sends whoever loaded last "failed"(why); the store
- * then refuses changes itself, leaving its memory as it is. The writer
- * also answers kv.writer("stats") -> {records=, flushes=, fsyncs=,
+ *   kv.writer("load", cursor)
+ *       -> entries, next, info, refused, unavailable, keys
+ * entries is an array {k1, v1, k2, v2, ...}, each key once in a whole load
+ * (nothing changes the writer's data until the store has loaded and passes
+ * changes on); next the cursor of the next batch, nil after the last; info
+ * the line kv("info") returns; refused nil while the writer takes changes,
+ * else why it does not; unavailable nil, else why the writer has no data to
+ * give at all (its data directory is in use by another writer, cannot be
+ * made, holds a file it cannot read): the store then answers every request
+ * with that text, e.g. "data directory ./troupe-data is in use (pid 1234)";
+ * keys says which keys the writer can write: nil, any bytes (the native
+ * log writer); "utf8", valid UTF-8 only (the JSON writer: JSON keys are
+ * text).
+ * The store refuses a set of any other key itself, before applying it, with
+ * the error 'kv: the key "\xff" is not valid UTF-8, and a JSON key is text
+ * (the log writer takes any bytes)', so that it never holds what its writer
+ * cannot write. The last batch's info, refused, unavailable and keys are
+ * the ones that count. Cursor 0 starts. A writer still reading its files
+ * holds a load and answers it within 200 ms or so with no entries, the same
+ * cursor as next, and how far it has got as info; the store asks again.
+ * Requests wait in the store's mailbox while it loads; once a load has
+ * taken load_wait_ms (2 s by default: well within a call's default 5 s),
+ * the store answers them, until it has loaded, with an error saying it is
+ * still loading and how far it has got, rather than leave them to time out.
+ * When a write fails, the writer sends whoever loaded last "failed"(why);
+ * the store then refuses changes itself, leaving its memory as it is. The
+ * writer also answers kv.writer("stats") -> {records=, flushes=, fsyncs=,
  * compactions=, log_bytes=, keys=} (what it has done since it started). */
 #define TR_KV_MAX_KEY 65535
 #define TR_KV_MAX_VALUE (16u * 1024u * 1024u)

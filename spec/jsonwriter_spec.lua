@@ -168,16 +168,25 @@ for _, store in ipairs { "c", "lua" } do
       .. "refused with a clear error", function()
       local odd = { "\0", "nul\0inside", "\1\2\31", 'a "quoted" key', "back\\slash", "/a/path/",
         "del\127", "tab\tnew\nline\rreturn", "é", "ключ", "✓", "😀", "\u{10FFFF}",
+        "\u{D7FF}\u{E000}\u{FFFF}\u{10000}\u{7FF}\u{800}\u{80}",
         'all "\0\\/é😀 of it', string.rep("ü", 1000) }
       local invalid = { "\255", "tail\128", "\192\175", "\237\160\128", "\226\130",
-        "\244\144\128\128", "\xff\xfe\xc3\x28" }
+        "\244\144\128\128", "\xff\xfe\xc3\x28", "\128", "\224\128\128", "\240\128\128\128",
+        "\245\128\128\128", "\248\136\128\128\128", "\237\191\191", "ok\0\193\129" }
       go(function()
         for i, k in ipairs(odd) do assert.is_true(kv.set(k, "v" .. i .. "\0\255")) end
         for _, k in ipairs(invalid) do
-          assert.matches("not valid UTF%-8, and a JSON key is text %(the log writer takes any "
-            .. "bytes%)", error_of(kv.set, k, "x"))
-          assert.is_nil(kv.get(k)) -- the store took it back
+          -- the store's words ("kv:"), not the writer's: the store refused it
+          -- before holding it
+          assert.matches("kv: the key .* is not valid UTF%-8, and a JSON key is text %(the log "
+            .. "writer takes any bytes%)", error_of(kv.set, k, "x"))
+          assert.is_nil(kv.get(k))
         end
+        -- the key shown as the writer shows it: quoted, its first 40 bytes,
+        -- every byte that is not printable ASCII as \xHH
+        local long = 'a"\\' .. string.rep("é", 20) .. "\255"
+        assert.matches('kv: the key "a\\x22\\x5c' .. string.rep("\\xc3\\xa9", 18) .. '\\xc3..." is '
+          .. "not valid UTF-8", error_of(kv.set, long, "x"), 1, true)
         assert.equal(#odd, kv.count())
         assert.is_true(kv.delete("\255")) -- nothing to delete is no error
         assert.is_true(kv.set("after", "2"))
@@ -192,6 +201,23 @@ for _, store in ipairs { "c", "lua" } do
         assert.is_nil(kv.get("\255"))
         return kv.count()
       end))
+    end)
+
+    it("says in its load reply that it writes UTF-8 keys only; refuses any other key sent to "
+      .. "it directly, asking nobody to take it back", function()
+      local got = { go(function()
+        assert.is_true(kv.set("a", "1"))
+        -- this actor loads last: a take-back, if any, would come to it
+        local load = table.pack(actor.call("kv.writer", "load", 0))
+        local err = error_of(actor.call, "kv.writer", "kv", "set", "\255", "x")
+        local stray = table.pack(actor.receive(0)) -- sent before the answer, if at all
+        return load[6], err, stray[1] or "nothing", kv.get("\255"), kv.count()
+      end) }
+      assert.equal("utf8", got[1])
+      assert.matches('kv.writer: the key "\\xff" is not valid UTF-8, and a JSON key is text (the '
+        .. "log writer takes any bytes)", got[2], 1, true)
+      assert.same({ "nothing", nil, 1 }, { got[3], got[4], got[5] })
+      assert.same({ a = "1" }, parse_file(dir .. "/data.json"))
     end)
 
     -- ---------------------------------------------- stopped mid-batch

@@ -286,6 +286,40 @@ for _, pair in ipairs(PAIRS) do
       assert.same({ 1, "old" }, { go(function() return kv.count(), kv.get("k") end) })
     end)
 
+    -- The writer says in its load reply which keys it can write: the JSON
+    -- writer UTF-8 only, the log writer any bytes. The store refuses what
+    -- its writer cannot write before applying it, so no reader ever sees it.
+    it(pair.writer == "json"
+      and "refuses a key that is not UTF-8 itself: a reader right behind the set sees nothing"
+      or "takes a key that is not UTF-8: a reader right behind the set sees it", function()
+      local bad = "\xff\xfe\xc3\x28"
+      local seen, err, got, count = go(function()
+        assert.equal(0, kv.count()) -- the store is up: its pid, to queue behind the set
+        local store, root = actor.whereis("kv"), actor.self()
+        local reader = actor.spawn(function()
+          actor.receive() -- "go": the set is in the store's mailbox ahead of this get
+          actor.send(root, "saw", actor.call(store, "kv", "get", bad))
+        end)
+        actor.send(store, "kv", "set", bad, "x") -- a send: nobody to answer
+        actor.send(reader, "go")
+        local saw = H.expect("saw")
+        local ok, e = pcall(kv.set, bad, "y")
+        return saw, not ok and tostring(e) or ok, kv.get(bad), kv.count()
+      end)
+      if pair.writer == "json" then
+        assert.is_nil(seen)
+        assert.matches('kv: the key "\\xff\\xfe\\xc3(" is not valid UTF-8, and a JSON key is '
+          .. "text (the log writer takes any bytes)", err, 1, true)
+        assert.is_nil(got)
+        assert.equal(0, count)
+        assert.equal("{}", read(dir .. "/data.json") or "{}")
+        assert.same({ 0 }, { go(function() return kv.count(), kv.get(bad) end) })
+      else
+        assert.same({ "x", true, "y", 1 }, { seen, err, got, count })
+        assert.same({ 1, "y" }, { go(function() return kv.count(), kv.get(bad) end) })
+      end
+    end)
+
     it("finds what earlier runs left, run after run", function()
       go(function()
         kv.set("a", "1")

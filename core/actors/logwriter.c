@@ -32,11 +32,12 @@
  *       mailbox holds nothing more (tr_mailbox_count 0), or the batch
  *       passes 1 MiB or 1024 records, the batch goes out in one write and
  *       every caller in it is answered true (group commit).
- *   load(cursor) -> entries, next, info, refused, unavailable
+ *   load(cursor) -> entries, next, info, refused, unavailable, keys
  *       a batch of the map (at most 4096 entries or about 8 MiB), the
  *       cursor of the next one or nil, the line saying what was loaded,
  *       nil while changes are accepted or else the reason they are
- *       refused, and nil or the reason the writer has no data at all.
+ *       refused, nil or the reason the writer has no data at all, and
+ *       nil for keys: it writes keys of any bytes.
  *       While the files are still being read, a load is held, and answered
  *       within PROGRESS_NS with no entries, the same cursor as next and
  *       how far reading has got as info: the store asks again.
@@ -400,7 +401,8 @@ static void on_load(writer *w, tr_msg *m) {
     tr_msg_add_cstr(r, w->refused);
   else
     tr_msg_add_nil(r);
-  tr_msg_add_nil(r);
+  tr_msg_add_nil(r); /* unavailable: no */
+  tr_msg_add_nil(r); /* keys: any bytes */
   tr_reply(w->h, m, r);
 }
 

@@ -25,9 +25,11 @@
  * Requests: kv(op, ...) calls (sends are served the same, unanswered).
  * Reads are answered from the map at once. A set or delete is checked
  * (key a string of 1..TR_KV_MAX_KEY bytes, value a string of at most
- * TR_KV_MAX_VALUE), applied to the map, then the very call is forwarded
- * to the writer, which answers the caller once the change is written. A
- * bad request gets an error reply ("error", text) and changes nothing. If
+ * TR_KV_MAX_VALUE; and a key the writer can write: valid UTF-8 if its
+ * load said "utf8", as the JSON writer does), applied to the map, then the
+ * very call is forwarded to the writer, which answers the caller once the
+ * change is written. A bad request gets an error reply ("error", text)
+ * and changes nothing: the map never holds what the writer refuses. If
  * the writer's mailbox is full the change waits (tr_notify_room +
  * tr_await, the rest of the mailbox queued behind it), so no change is
  * applied here that the writer could not take. If the writer is gone, or
@@ -62,6 +64,7 @@ typedef struct store {
   tr_msg *held;      /* a change waiting for room at the writer */
   char *info;        /* what the writer loaded */
   char *refused;     /* why the writer refuses changes; NULL: it takes them */
+  int utf8_keys;     /* the writer takes valid UTF-8 keys only */
 } store;
 
 static void reply(store *s, const tr_msg *m, tr_msg *r) {
@@ -146,7 +149,8 @@ static void load_failed(store *s, const tr_msg *m, const char *why) {
   tr_exit(s->self, "kv: loading failed");
 }
 
-/* A batch: entries {k1, v1, ...}, next cursor or nil, info[, refused]. */
+/* A batch: entries {k1, v1, ...}, next cursor or nil, info[, refused,
+ * unavailable, keys]. */
 static void on_batch(store *s, tr_msg *m) {
   const tr_value *entries = tr_msg_arg(m, 0), *v;
   const char *text;
@@ -190,6 +194,8 @@ static void on_batch(store *s, tr_msg *m) {
     set_text(&s->refused, text, len);
   if (tr_value_str(tr_msg_arg(m, 4), &text, &len) == TR_OK)
     set_text(&s->unavailable, text, len);
+  s->utf8_keys = tr_value_str(tr_msg_arg(m, 5), &text, &len) == TR_OK &&
+                 len == 4 && !memcmp(text, "utf8", 4);
   s->loading = 0;
   if (now_ms() - s->load_began >= REPORT_MS)
     tr_host_log(s->h, TR_LOG_INFO, "kv: loaded %zu keys in %.1f s",
@@ -216,6 +222,60 @@ static int check_key(store *s, const tr_msg *m, const tr_value *v,
     return -1;
   }
   return 0;
+}
+
+/* Is s valid UTF-8 as Lua's utf8.len has it: no overlong forms, no
+ * surrogates, nothing past U+10FFFF (the JSON writer checks with it)? */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0, j, k;
+  while (i < n) {
+    unsigned c = s[i], lo = 0x80, hi = 0xbf;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      k = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      k = 2;
+      if (c == 0xe0)
+        lo = 0xa0; /* no overlong form */
+      if (c == 0xed)
+        hi = 0x9f; /* no surrogate */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      k = 3;
+      if (c == 0xf0)
+        lo = 0x90; /* no overlong form */
+      if (c == 0xf4)
+        hi = 0x8f; /* nothing past U+10FFFF */
+    } else {
+      return 0; /* a continuation byte, or a lead byte never valid */
+    }
+    if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi)
+      return 0;
+    for (j = 2; j <= k; j++)
+      if ((s[i + j] & 0xc0) != 0x80)
+        return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+/* A key as an error shows it, as the JSON writer does: quoted, its first
+ * 40 bytes, each one that is not printable ASCII (or is '"', '\\') as
+ * \xHH, and "..." when cut. buf holds 170 bytes or more. */
+static void show_key(char *buf, const char *key, size_t klen) {
+  size_t i, n = klen > 40 ? 40 : klen;
+  char *p = buf;
+  *p++ = '"';
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (c < 32 || c >= 127 || c == '"' || c == '\\')
+      p += sprintf(p, "\\x%02x", c);
+    else
+      *p++ = (char)c;
+  }
+  strcpy(p, klen > 40 ? "...\"" : "\"");
 }
 
 static tr_pid writer_pid(store *s) {
@@ -245,6 +305,15 @@ static int change(store *s, tr_msg *m, int owned, int set) {
     tr_reply_error(s->h, m,
                    "kv: the value is too big (%zu bytes; the limit is %u)",
                    vlen, (unsigned)TR_KV_MAX_VALUE);
+    return 0;
+  }
+  if (set && s->utf8_keys && !utf8_valid((const unsigned char *)key, klen)) {
+    char shown[200];
+    show_key(shown, key, klen);
+    tr_reply_error(s->h, m,
+                   "kv: the key %s is not valid UTF-8, and a JSON key is text "
+                   "(the log writer takes any bytes)",
+                   shown);
     return 0;
   }
   if (s->refused) {

@@ -18,9 +18,10 @@
 -- it keeps open, and they are all answered (group commit): a write costs
 -- the changed keys' encoding plus writing the file's bytes, O(size of the
 -- store) but no JSON work.
--- A key must be valid UTF-8 (JSON keys are text): a set of any other key
--- is refused, and the store, which applied it already, is told to take it
--- back (a "kv" "delete" send), so it never holds what was not written.
+-- A key must be valid UTF-8 (JSON keys are text): its load replies say
+-- so (keys "utf8", troupe.h), and the store refuses any other key itself,
+-- before applying it. A set of one that reaches the writer all the same
+-- (sent to it directly) is refused here too, and nobody else is told.
 --
 -- fsync policy, as the native writer's: always -- each write is fsynced,
 -- and its directory, before it is answered; everysec -- a timer fsyncs the
@@ -188,7 +189,7 @@ return function(dir, fsync)
   actor.serve{
     load = function(cursor)
       loader = actor.sender()
-      if unavailable then return {}, nil, unavailable, unavailable, unavailable end
+      if unavailable then return {}, nil, unavailable, unavailable, unavailable, "utf8" end
       if cursor == 0 or not keys then
         keys = {}
         for k in pairs(data) do keys[#keys + 1] = k end
@@ -201,12 +202,12 @@ return function(dir, fsync)
       settle()
       if last >= #keys then
         keys = nil
-        return entries, nil, info, failed
+        return entries, nil, info, failed, nil, "utf8"
       end
-      return entries, last, info, failed
+      return entries, last, info, failed, nil, "utf8"
     end,
     kv = function(op, key, value)
-      local bad, undo
+      local bad
       if unavailable then
         bad = unavailable
       elseif failed then
@@ -218,15 +219,12 @@ return function(dir, fsync)
       elseif op == "set" and (type(value) ~= "string" or #value > MAX_VALUE) then
         bad = "kv.writer: a value is a string of at most " .. MAX_VALUE .. " bytes"
       elseif op == "set" then
+        -- the store checks first (the load said "utf8"): only a set sent
+        -- here directly is refused here
         bad = jsondata.bad_key(key)
-        if bad then
-          bad, undo = "kv.writer: " .. bad .. " (the log writer takes any bytes)", true
-        end
+        if bad then bad = "kv.writer: " .. bad .. " (the log writer takes any bytes)" end
       end
       if bad then
-        -- the store applied the set before passing it on: it takes it back,
-        -- before the caller hears of it and asks again
-        if undo and loader then actor.send(loader, "kv", "delete", key) end
         if actor.calling() then actor.reply_error(bad) end
         return settle()
       end

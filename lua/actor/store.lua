@@ -3,7 +3,9 @@
 -- core/troupe.h. It keeps the data in a Lua table, loads it from the writer
 -- ("kv.writer") in batches before serving, answers reads itself and passes
 -- each change on to the writer, which answers the caller once it is
--- written.
+-- written. It refuses a set of a key its writer cannot write (its load said
+-- "utf8", as the JSON writer does, and the key is not valid UTF-8) before
+-- applying it: it never holds what was not written.
 --
 -- While it loads, requests wait in the mailbox; once the load has taken
 -- load_wait_ms (2000 by default; the store's one option, for tests), each
@@ -27,6 +29,17 @@ local function bad_key(key)
   if #key == 0 or #key > MAX_KEY then
     return "a key has 1 to " .. MAX_KEY .. " bytes"
   end
+end
+
+-- Why a writer that takes UTF-8 keys only cannot write key, or nil; the
+-- key shown as the JSON writer shows it (quoted, cut short, every byte
+-- that is not printable ASCII as \xHH).
+local function not_utf8(key)
+  if utf8.len(key) then return end
+  local cut = #key > 40 and key:sub(1, 40) or key
+  cut = cut:gsub('[%c"\\\128-\255]', function(c) return ("\\x%02x"):format(c:byte()) end)
+  return 'kv: the key "' .. cut .. (#key > 40 and '..."' or '"')
+    .. " is not valid UTF-8, and a JSON key is text (the log writer takes any bytes)"
 end
 
 -- The data, key -> value, in segments: tables of at most `cap` keys, new
@@ -85,7 +98,7 @@ return function(options)
   local load_wait = options and options.load_wait_ms or LOAD_WAIT_MS
   local writer = actor.whereis("kv.writer") or error("no kv.writer is running")
   local data = segmented(options and options.segment_keys or SEGMENT)
-  local cursor, info, refused, unavailable = 0
+  local cursor, info, refused, unavailable, keys = 0
   local began = actor.now()
   local reported, impatient, progress = began, false, nil
 
@@ -110,10 +123,10 @@ return function(options)
   end
 
   repeat -- requests wait in the mailbox meanwhile: call waits for its answer
-    local entries, nxt, text, why, none = actor.call(writer, "load", cursor)
+    local entries, nxt, text, why, none, rule = actor.call(writer, "load", cursor)
     local n, add = #entries, data.add
     for i = 1, n, 2 do add(entries[i], entries[i + 1]) end
-    cursor, info, refused, unavailable = nxt, text, why, none
+    cursor, info, refused, unavailable, keys = nxt, text, why, none, rule
     if cursor ~= nil then
       local now = actor.now()
       if n == 0 then progress = text end -- the writer is still reading
@@ -156,6 +169,7 @@ return function(options)
     if not bad and #value > MAX_VALUE then
       bad = "a value has at most " .. MAX_VALUE .. " bytes"
     end
+    if not bad and keys == "utf8" then bad = not_utf8(key) end
     if bad then return refuse(bad) end
     if refused then return refuse("the store cannot write: " .. refused) end
     if not pass_on() then return end -- only what the writer took is applied
