@@ -4,12 +4,15 @@
 -- as the native writer does while it reads a big log. Requests sent
 -- meanwhile wait and are served when the load is short; past load_wait_ms
 -- they are answered with a clear "still loading" error instead of timing
--- out; a writer that has no data to give at all (its directory is in use)
--- has its reason given to every request. Its data lives in segments, so
--- that no single table's growth stalls it past the supervisor's cutoff.
+-- out, and actor.kv (through a router stand-in) asks again until the load
+-- ends, within call_timeout; a writer that has no data to give at all (its
+-- directory is in use) has its reason given to every request. Its data
+-- lives in segments, so that no single table's growth stalls it past the
+-- supervisor's cutoff.
 -- (The native store's load is checked in spec/c/test_store.c, through a
 -- slow file seam.)
 local actor = require "actor"
+local client = require "actor.kv" -- as scripts reach the store
 local H = require "support.helpers"
 
 local store_fn = require "actor.store"
@@ -44,6 +47,25 @@ local function start(ms, data, options, unavailable)
   actor.sleep(0) -- let it register
   assert(actor.whereis("kv.writer"), "the stand-in did not register")
   return actor.spawn(store_fn, options)
+end
+
+-- A router stand-in, registered as "router" (which actor.kv calls) in
+-- place of the host's own: it passes every message on to the store,
+-- unchanged.
+local function router(store)
+  actor.unregister("router")
+  actor.register("router")
+  while true do
+    actor.receive()
+    actor.forward(store)
+  end
+end
+
+-- Puts the router stand-in in front of store.
+local function route_to(store)
+  local pid = actor.spawn(router, store)
+  actor.sleep(0) -- let it register
+  assert(actor.whereis("router") == pid, "the router stand-in did not register")
 end
 
 -- The error a call raises (nil when it returns).
@@ -87,6 +109,36 @@ describe("the Lua store's load", function()
     assert.is_true(took >= 300 and took < 2500, "answered after " .. took .. " ms")
     assert.matches("still loading", during, 1, true)
     assert.equal("1", after) -- the set during the load changed nothing
+  end)
+
+  it("has actor.kv ask again while it is still loading, within the call's timeout", function()
+    local got
+    H.configured({ call_timeout = 8000 }, function() got = { H.run(function()
+      local store = start(2000, { a = "1" }, { load_wait_ms = 300 })
+      route_to(store)
+      local t = actor.now()
+      local ok, v = pcall(client.get, "a") -- answered "still loading" from 300 ms on
+      return ok, v, actor.now() - t
+    end) } end)
+    assert.same({ true, "1" }, { got[1], got[2] })
+    assert.is_true(got[3] >= 2000 and got[3] < 8000, "served after " .. got[3] .. " ms")
+  end)
+
+  it("has actor.kv give the 'still loading' error, not a timeout, if the load outlasts the "
+    .. "call's timeout", function()
+    local got
+    H.configured({ call_timeout = 1500 }, function() got = { H.run(function()
+      local store = start(60000, { a = "1" }, { load_wait_ms = 300 })
+      route_to(store)
+      local t = actor.now()
+      local ok, err = pcall(client.set, "a", "2")
+      return ok, tostring(err), actor.now() - t
+    end) } end)
+    assert.is_false(got[1])
+    assert.matches("kv: the store is still loading (kv.writer is reading kv.log: still reading); "
+      .. "try again", got[2], 1, true)
+    -- asked again until too little of the 1500 ms was left for another try
+    assert.is_true(got[3] >= 900 and got[3] < 3000, "failed after " .. got[3] .. " ms")
   end)
 
   it("keeps its data in segments (so none grows past what a rehash may cost), finding all",

@@ -9,15 +9,30 @@
 --   kv.count(), kv.info()
 --
 -- Keys are strings of 1..65535 bytes, values strings of up to 16 MiB; any
--- bytes. A bad argument, or a store that refuses or cannot write, raises an
--- error at the line that called kv.*, saying why.
+-- bytes (under the JSON writer a key must be valid UTF-8). A bad argument,
+-- or a store that refuses or cannot write, raises an error at the line
+-- that called kv.*, saying why.
+--
+-- A store still loading a big data directory answers "kv: the store is
+-- still loading (...); try again" (once its load has taken load_wait_ms,
+-- troupe.h). From inside an actor such a request is asked again every
+-- RETRY_MS (actor.sleep between tries), within call_timeout in all: the
+-- caller gets its answer once the store has loaded, or the "still
+-- loading" error if the load outlasts call_timeout; never a timeout
+-- because of the load. Outside any actor (the main chunk of a plain lua
+-- interpreter) there is no actor.sleep, and the error comes at once:
+-- catch it and ask again.
 local actor = require "actor"
 local args = require "actor.args"
 
-local call, whereis, configure = actor.call, actor.whereis, actor.configure
+local call, call_timeout, whereis, configure = actor.call, actor.call_timeout,
+  actor.whereis, actor.configure
+local now, sleep, self = actor.now, actor.sleep, actor.self
 local check, argerror = args.check, args.error
-local pcall, select, type = pcall, select, type
+local pcall, select, type, max = pcall, select, type, math.max
 local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
+local RETRY_MS = 100 -- between two tries while the store loads
+local SLACK_MS = 500 -- asked again only if this much is left for it
 local kv = {}
 
 -- Checks the key (argument 1 of fname, of count), blaming fname's caller.
@@ -50,10 +65,31 @@ local function failed(fname, err)
   error(err, 3)
 end
 
+-- A request through the router: true and its result, or false and the
+-- error. Asked again while the store is still loading (see above).
+local LOADING = "kv: the store is still loading"
+local function request(...)
+  local start = now()
+  local ok, res = pcall(call, "router", "kv", ...)
+  if ok or type(res) ~= "string" or not res:find(FAILED .. LOADING, 1, true) or not self() then
+    return ok, res
+  end
+  local limit, loading = configure().call_timeout, res
+  while now() - start + RETRY_MS + SLACK_MS < limit do
+    sleep(RETRY_MS)
+    ok, res = pcall(call_timeout, max(1, limit - (now() - start)), "router", "kv", ...)
+    if ok or type(res) ~= "string" then return ok, res end
+    if res:find(FAILED .. "timeout", 1, true) then break end -- it was loading: that is the news
+    if not res:find(FAILED .. LOADING, 1, true) then return ok, res end
+    loading = res
+  end
+  return false, loading
+end
+
 function kv.get(...)
   local key = ...
   check_key("kv.get", select("#", ...), key)
-  local ok, value = pcall(call, "router", "kv", "get", key)
+  local ok, value = request("get", key)
   if not ok then failed("kv.get", value) end
   return value
 end
@@ -67,7 +103,7 @@ function kv.set(...)
     argerror("kv.set", 2, ("a value of at most %d bytes expected, got %d bytes"):format(
       MAX_VALUE, #value), 2)
   end
-  local ok, done = pcall(call, "router", "kv", "set", key, value)
+  local ok, done = request("set", key, value)
   if not ok then failed("kv.set", done) end
   return done
 end
@@ -75,19 +111,19 @@ end
 function kv.delete(...)
   local key = ...
   check_key("kv.delete", select("#", ...), key)
-  local ok, done = pcall(call, "router", "kv", "delete", key)
+  local ok, done = request("delete", key)
   if not ok then failed("kv.delete", done) end
   return done
 end
 
 function kv.count()
-  local ok, n = pcall(call, "router", "kv", "count")
+  local ok, n = request("count")
   if not ok then failed("kv.count", n) end
   return n
 end
 
 function kv.info()
-  local ok, text = pcall(call, "router", "kv", "info")
+  local ok, text = request("info")
   if not ok then failed("kv.info", text) end
   return text
 end
