@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "troupe.h"
+#include "troupe_services.h"
 
 int main(int argc, char **argv) {
   char tmp[] = "/tmp/troupe-example-XXXXXX", *value = NULL, *err = NULL;

@@ -1,6 +1,6 @@
 /*
  * fuzz_kvlog.c -- libFuzzer target for the native writer's loader
- * (core/actors/kvlog.c): tr_kvlog_load on arbitrary kv.log and kv.snap
+ * (services/store/kvlog.c): tr_kvlog_load on arbitrary kv.log and kv.snap
  * content. It is what the writer's start (kvrecover.c) runs on both files,
  * and the narrowest entry point that parses a file's bytes; the input is
  * served from memory through the tr_kv_io seam (kvio.h), no file involved.

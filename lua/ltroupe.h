@@ -13,6 +13,7 @@
 
 #include "troupe.h"
 #include "troupe_lua.h"
+#include "troupe_services.h"
 
 #define TRL_PID "actor.pid" /* metatable of pid userdata */
 

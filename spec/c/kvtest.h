@@ -15,8 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "actors/kvio.h"
+#include "store/kvio.h"
 #include "test.h"
+#include "troupe_services.h"
 
 typedef struct pair {
   tr_host *h;

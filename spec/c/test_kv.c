@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "test.h"
+#include "troupe_services.h"
 
 static void quiet(void *ud, int level, const char *text) {
   (void)ud, (void)level, (void)text;

@@ -1,12 +1,12 @@
 /*
- * test_kvmap.c -- the store's hash map (core/actors/kvmap.c): set, get,
+ * test_kvmap.c -- the store's hash map (services/store/kvmap.c): set, get,
  * delete, binary keys and values, growth, deletion that shifts entries
  * back, iteration by cursor, and a randomised run against a plain array.
  */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "actors/kvmap.h"
+#include "store/kvmap.h"
 #include "test.h"
 
 static int has(tr_kvmap *m, const char *key, const char *want) {

@@ -6,10 +6,10 @@
  * the middle of the log (skipped, described, repaired: the records after
  * it are kept), empty, missing and damaged files, unknown versions
  * (refused, left alone), leftover tmp files, compaction, fsync policies,
- * and write and fsync failures through the file seam (core/actors/kvio.h).
+ * and write and fsync failures through the file seam (services/store/kvio.h).
  */
-#include "actors/kvlog.h"
 #include "kvtest.h"
+#include "store/kvlog.h"
 
 static void test_files_and_lock(void) {
   pair a, b;

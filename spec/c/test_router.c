@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #include "test.h"
+#include "troupe_services.h"
 
 /* ------------------------------------------------------------ helpers */
 

@@ -7,8 +7,8 @@
  * a long load (requests answered "still loading" rather than left to time
  * out, progress logged), group commit, and a writer that has gone away.
  */
-#include "actors/kvlog.h"
 #include "kvtest.h"
+#include "store/kvlog.h"
 
 static void test_round_trip(void) {
   pair p;

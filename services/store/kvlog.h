@@ -11,7 +11,7 @@
 
 #include "kvio.h"
 #include "kvmap.h"
-#include "troupe.h"
+#include "troupe_services.h"
 
 #define TR_KVLOG_MAGIC "TRKVLOG"  /* a log file starts with these 7 bytes */
 #define TR_KVSNAP_MAGIC "TRKVSNP" /* a snapshot file with these */

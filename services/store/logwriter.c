@@ -3,9 +3,10 @@
  * it owns the data directory, persists every change the store forwards,
  * and hands the data back to the store when it starts.
  *
- * It is written against troupe.h alone, as a user's actor would be (uv.h
- * only to refresh the loop's clock after long file work, so a heartbeat
- * counts from now). Its files (format in kvlog.c) live in the directory:
+ * It is written against the public headers alone, as a user's actor would
+ * be (uv.h only to refresh the loop's clock after long file work, so a
+ * heartbeat counts from now). Its files (format in kvlog.c) live in the
+ * directory:
  *
  *   LOCK      flock'ed while a writer runs; says "pid <n>"
  *   kv.snap   a snapshot: every live key, written whole, atomically

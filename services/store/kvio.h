@@ -2,7 +2,7 @@
  * kvio.h -- the one narrow seam through which the native writer touches
  * files, so that tests can make any file operation fail.
  *
- * Every file operation of the writer (core/actors/logwriter.c and the
+ * Every file operation of the writer (services/store/logwriter.c and the
  * format code in kvlog.c) goes through a tr_kv_io: the POSIX calls it
  * names, with their exact signatures and conventions (-1 and errno on
  * failure). The writer uses the real ones unless tr_kv_config.io points at

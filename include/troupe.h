@@ -1,9 +1,12 @@
 /*
- * troupe.h -- the public C API of troupe, a Lua-scriptable actor host.
+ * troupe.h -- the public C API of troupe's kernel, a Lua-scriptable actor
+ * host: hosts, actors, messages, sending, calls, timers, names, monitors
+ * and links. The services built on it (supervision, the router, the store)
+ * are in troupe_services.h, the Lua layer in troupe_lua.h.
  *
- * This is the one header users include. Everything a host knows lives in its
- * tr_host (no global state), so several hosts can live in one process, one
- * per thread. Names follow tr_<thing>_<verb>.
+ * Everything a host knows lives in its tr_host (no global state), so several
+ * hosts can live in one process, one per thread. Names follow
+ * tr_<thing>_<verb>; names starting with tr__ are troupe's internals.
  *
  * Threads: every function here must be called on the host's loop thread,
  * except tr_send, tr_send_named, tr_host_stop and the tr_msg_* builders and
@@ -465,176 +468,6 @@ int tr_demonitor(tr_host *h, uint64_t ref);
  * "noproc". */
 int tr_link(tr_host *h, tr_pid a, tr_pid b);
 int tr_unlink(tr_host *h, tr_pid a, tr_pid b);
-
-/* --------------------------------------------------------- supervision */
-
-enum { TR_PERMANENT = 0, TR_TRANSIENT, TR_TEMPORARY }; /* restart policy */
-enum { TR_ONE_FOR_ONE = 0, TR_ONE_FOR_ALL, TR_REST_FOR_ONE }; /* strategy */
-
-/* One child of a supervisor. */
-typedef struct tr_child_spec {
-  const char *name; /* registered under this name while it runs (required) */
-  /* Starts the child and stores its pid; non-zero fails the start. The
-   * supervisor links to it and registers its name. arg is for starting:
-   * a child keeps no pointer into it (free_arg may run before the child's
-   * terminate does). */
-  int (*start)(tr_host *h, void *arg, tr_pid *out);
-  void *arg;
-  void (*free_arg)(void *arg); /* called when the supervisor ends; or NULL */
-  int restart;           /* TR_PERMANENT (restart always), TR_TRANSIENT (after
-                            an abnormal end), TR_TEMPORARY (never) */
-  uint32_t heartbeat_ms; /* how often its liveness is checked: 0 means 200 */
-  uint32_t cutoff_ms;    /* quiet longer than this (tr_quiet_ms) and it is
-                            restarted: 0 means 500, UINT32_MAX never */
-} tr_child_spec;
-
-typedef struct tr_sup_spec {
-  int strategy;       /* TR_ONE_FOR_ONE, TR_ONE_FOR_ALL, TR_REST_FOR_ONE */
-  uint32_t intensity; /* at most this many restarts ... (0 means 3) */
-  uint32_t period_ms; /* ... in this many ms (0 means 5000); past that the
-                         supervisor stops its children and ends with reason
-                         "restart intensity exceeded" */
-  const tr_child_spec *children;
-  size_t nchildren;
-  /* Told started(name, pid) and stopped(name, pid, reason) for each child
-   * (notices, tr_notify: never refused for a full mailbox); 0 for nobody. */
-  tr_pid listener;
-  tr_pid heir; /* every child's heir (tr_set_heir) from its start; 0: none */
-} tr_sup_spec;
-
-/* Starts a supervisor, which starts the children in order (stopping them in
- * reverse order when it ends). The spec is copied; the args are not, and
- * must live as long as the supervisor (free_arg ends them). A child that
- * fails to start fails this call with TR_EINIT. It answers calls:
- *   restart(name) -> "ok"    restart a child now, as actor.reset does
- *   children() -> name, pid, name, pid ...
- * A crashed child is restarted at once; a quiet one at its heartbeat. */
-int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
-                 tr_pid *out);
-
-/* -------------------------------------------------------------- router */
-
-/* A service behind the router: a supervisor whose children the router
- * reaches by their names. */
-typedef struct tr_service {
-  const char *name;        /* for logs */
-  const tr_sup_spec *spec; /* the router sets its listener to itself */
-  int lazy;                /* start on the first message for it, not at once */
-} tr_service;
-
-/* Starts the router, registered as "router", and the services behind it;
- * services and their specs must outlive the router. A message sent or
- * called to the router is named after its destination, a child of a
- * service ("kv"); the router forwards it unchanged, sender and session
- * kept, so the reply goes straight back. While that child is being
- * restarted its messages wait in order, and what a dead child had not
- * handled comes back to the router (it is the child's heir) and goes to the
- * new one: a restart loses no request. The router's mailbox has the
- * host's mailbox_capacity, and the mail it holds for a child that is
- * restarting or full counts against it (tr_mailbox_hold): past that bound
- * a send or call to the router is refused with TR_EFULL like any other
- * (a Lua send waits), whichever child it is for. Mail a dead child had
- * queued (up to that child's capacity) comes back on top of the bound
- * until it is passed on. Messages named "router" are for the
- * router itself: call("router", "router", "reset", name) restarts a child
- * through its supervisor. A destination whose service gave up answers calls
- * with an error. */
-int tr_router_start(tr_host *h, const tr_service *services, size_t n,
-                    tr_pid *out);
-
-/* --------------------------------------------------------------- store */
-
-/* The key-value store is two actors supervised together (one_for_all):
- * a writer, registered as "kv.writer", which owns the data directory, and
- * the store, registered as "kv", which serves requests from memory. Either
- * side may be native or Lua; they only talk through these messages.
- *
- * Requests (calls to "kv", usually through the router):
- *   kv("get", key)          -> value | nil
- *   kv("set", key, value)   -> true           keys: 1..TR_KV_MAX_KEY bytes
- *   kv("delete", key)       -> true           values: 0..TR_KV_MAX_VALUE
- *   kv("count")             -> number of keys
- *   kv("info")              -> a line saying what was loaded at start
- * Keys and values are strings of any bytes (keys as the writer can write
- * them: see keys below). A bad request gets an error reply ("error",
- * text) and changes nothing.
- *
- * The store applies a set or delete to its memory, then forwards the call
- * unchanged to the writer, which answers the caller once the change is
- * handed to the OS (and fsynced as its policy says): an acknowledged write
- * survives the process being killed. The writer batches what is queued into
- * one write (group commit); after a failed write or fsync it answers every
- * change with an error and never again acknowledges one, while the store
- * keeps serving reads.
- *
- * At start the store loads through the writer, in batches:
- *   kv.writer("load", cursor)
- *       -> entries, next, info, refused, unavailable, keys
- * entries is an array {k1, v1, k2, v2, ...}, each key once in a whole load
- * (nothing changes the writer's data until the store has loaded and passes
- * changes on); next the cursor of the next batch, nil after the last; info
- * the line kv("info") returns; refused nil while the writer takes changes,
- * else why it does not; unavailable nil, else why the writer has no data to
- * give at all (its data directory is in use by another writer, cannot be
- * made, holds a file it cannot read): the store then answers every request
- * with that text, e.g. "data directory ./troupe-data is in use (pid 1234)";
- * keys says which keys the writer can write: nil, any bytes (the native
- * log writer); "utf8", valid UTF-8 only (the JSON writer: JSON keys are
- * text).
- * The store refuses a set of any other key itself, before applying it, with
- * the error 'kv: the key "\xff" is not valid UTF-8, and a JSON key is text
- * (the log writer takes any bytes)', so that it never holds what its writer
- * cannot write. The last batch's info, refused, unavailable and keys are
- * the ones that count. Cursor 0 starts. A writer still reading its files
- * holds a load and answers it within 200 ms or so with no entries, the same
- * cursor as next, and how far it has got as info; the store asks again.
- * Requests wait in the store's mailbox while it loads; once a load has
- * taken load_wait_ms (2 s by default: well within a call's default 5 s),
- * the store answers them, until it has loaded, with an error saying it is
- * still loading and how far it has got, rather than leave them to time out.
- * When a write fails, the writer sends whoever loaded last "failed"(why);
- * the store then refuses changes itself, leaving its memory as it is. The
- * writer also answers kv.writer("stats") -> {records=, flushes=, fsyncs=,
- * compactions=, log_bytes=, keys=} (what it has done since it started). */
-#define TR_KV_MAX_KEY 65535
-#define TR_KV_MAX_VALUE (16u * 1024u * 1024u)
-
-enum { TR_FSYNC_EVERYSEC = 0, TR_FSYNC_ALWAYS, TR_FSYNC_NO };
-
-typedef struct tr_kv_config {
-  const char *dir; /* the data directory: "./troupe-data" when NULL */
-  int fsync;       /* TR_FSYNC_EVERYSEC (default), _ALWAYS or _NO */
-  /* how long requests wait for the store to load before they are answered
-   * "still loading": 0 means 2000 ms */
-  uint32_t load_wait_ms;
-  /* tests: file operations to use instead of the real ones (a struct
-   * tr_kv_io, core/actors/kvio.h); NULL for the real ones */
-  const void *io;
-} tr_kv_config;
-
-/* tr_child_spec start functions, arg a tr_kv_config *. The writer makes the
- * directory if needed and locks it: a second writer on the same directory,
- * in this process or another, starts unavailable, and its store answers
- * every request with "data directory <dir> is in use (pid <n>)". */
-int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
-int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
-
-/* The store for a C program, as troupe sets it up for Lua: the router,
- * with the native store and log writer behind it, started on the first
- * request. cfg (may be NULL) is copied. TR_EEXIST if the host has a router
- * already. */
-int tr_kv_start(tr_host *h, const tr_kv_config *cfg);
-
-/* Requests from outside any actor (they run the loop until answered, as
- * tr_host_call does; timeout 5 s). get stores a copy of the value in
- * *value (free it) and its length in *len, or NULL when the key is
- * missing. A refused request returns TR_EINVAL and, if err is not NULL,
- * a copy of the store's reason (free it). */
-int tr_kv_set(tr_host *h, const void *key, size_t klen, const void *value,
-              size_t vlen, char **err);
-int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
-              size_t *len, char **err);
-int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err);
 
 #ifdef __cplusplus
 }

@@ -14,7 +14,7 @@
 #include "kvio.h"
 #include "kvlog.h"
 #include "kvmap.h"
-#include "troupe.h"
+#include "troupe_services.h"
 
 typedef struct tr_kvwaiter {
   tr_pid caller;

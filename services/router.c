@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "troupe.h"
+#include "troupe_services.h"
 
 enum { SVC_IDLE, SVC_UP, SVC_FAILED };
 

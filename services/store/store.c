@@ -3,9 +3,9 @@
  * count and info from memory, and has its writer ("kv.writer") persist
  * every change.
  *
- * It is written against troupe.h alone, as a user's actor would be; the
- * protocol is the one in troupe.h's "store" section. It is started after
- * its writer, by the same one_for_all supervisor.
+ * It is written against the public headers alone, as a user's actor would
+ * be; the protocol is the one in troupe_services.h's "store" section. It
+ * is started after its writer, by the same one_for_all supervisor.
  *
  * Start: init finds "kv.writer" and calls load(0), then tr_await's the
  * answer, so every request stays queued, in order, while the data comes
@@ -34,7 +34,7 @@
  * tr_await, the rest of the mailbox queued behind it), so no change is
  * applied here that the writer could not take. If the writer is gone, or
  * has said that it refuses changes (its "failed" message, or a fourth
- * value in a load reply -- both additions to troupe.h's protocol), changes
+ * value in a load reply -- both additions to that protocol), changes
  * are answered with an error and the map is left alone; reads go on.
  */
 #include <stdio.h>
@@ -43,7 +43,7 @@
 #include <time.h>
 
 #include "kvmap.h"
-#include "troupe.h"
+#include "troupe_services.h"
 
 #define CAPACITY (1u << 16)
 #define LOAD_WAIT_MS 2000u /* requests wait this long for a load at most */

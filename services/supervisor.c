@@ -1,9 +1,9 @@
 /*
  * supervisor.c -- a native actor that starts children and restarts them.
  *
- * It is written against troupe.h alone, as a user's actor would be. It
- * traps exits and links to each child, so a crash reaches it at once as an
- * exit message; a tick at the shortest heartbeat interval reads each
+ * It is written against the public headers alone, as a user's actor would
+ * be. It traps exits and links to each child, so a crash reaches it at once
+ * as an exit message; a tick at the shortest heartbeat interval reads each
  * child's tr_quiet_ms and restarts one that has had work without taking
  * any for longer than its cutoff -- a busy child that keeps taking mail is
  * never restarted. Restarts follow the strategy (one_for_one, one_for_all,
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "troupe.h"
+#include "troupe_services.h"
 
 typedef struct child {
   tr_child_spec spec; /* name copied */

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "troupe.h"
+#include "troupe_services.h"
 
 #define REQUEST_MS 5000u
 #define RETRY_MS 100u
