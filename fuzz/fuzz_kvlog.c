@@ -1,9 +1,9 @@
 /*
  * fuzz_kvlog.c -- libFuzzer target for the native writer's loader
- * (services/store/kvlog.c): tr_kvlog_load on arbitrary kv.log and kv.snap
+ * (services/store/kvlog.c): tr__kvlog_load on arbitrary kv.log and kv.snap
  * content. It is what the writer's start (kvrecover.c) runs on both files,
  * and the narrowest entry point that parses a file's bytes; the input is
- * served from memory through the tr_kv_io seam (kvio.h), no file involved.
+ * served from memory through the tr__kvio seam (kvio.h), no file involved.
  *
  * Each input is read as a log and as a snapshot. The loader must never
  * crash, leak or read out of bounds, and it must keep exactly the whole
@@ -18,7 +18,7 @@
  *   - a read failing half-way gives TR_KVLOAD_IOERR with its errno (or
  *     the same result, when the loader had stopped before it);
  *   - the loaded map, written back as a snapshot with the writer's own
- *     encoder (tr_kvlog_put_set / _put_end), loads whole and equal.
+ *     encoder (tr__kvlog_put_set / _put_end), loads whole and equal.
  *
  * The fuzz build reads through a window of 64 bytes (TR_KVLOG_WINDOW, see
  * CMakeLists.txt) instead of 1 MiB, so that short inputs exercise how the
@@ -144,7 +144,7 @@ static int no_flock(int fd, int op) {
   return -1;
 }
 
-static const tr_kv_io mem_io = {no_open,     mem_read,  no_write,  no_fd,
+static const tr__kvio mem_io = {no_open,     mem_read,  no_write,  no_fd,
                                 no_truncate, no_seek,   mem_fstat, no_fd,
                                 no_rename,   no_unlink, no_mkdir,  no_flock};
 
@@ -155,10 +155,10 @@ static void tick(void *ud) {
 }
 
 /* Loads what mem serves into a new map (returned, to free). */
-static tr_kvmap *load(int snapshot, tr_kvload *out) {
-  tr_kvmap *map = tr_kvmap_new();
+static tr__kvmap *load(int snapshot, tr__kvload *out) {
+  tr__kvmap *map = tr__kvmap_new();
   CHECK(map != NULL);
-  tr_kvlog_load(&mem_io, MEMFD, snapshot, map, tick, NULL, out);
+  tr__kvlog_load(&mem_io, MEMFD, snapshot, map, tick, NULL, out);
   return map;
 }
 
@@ -217,16 +217,16 @@ static int ref_whole(const uint8_t *p, size_t n, size_t off, int snapshot,
          ((uint64_t)le32(b + 1) | (uint64_t)le32(b + 5) << 32) == r->records;
 }
 
-static void ref_apply(const uint8_t *b, tr_kvmap *map, ref *r) {
+static void ref_apply(const uint8_t *b, tr__kvmap *map, ref *r) {
   uint32_t klen = le32(b + 1);
   if (b[0] == 'E') {
     r->ended = 1;
     return;
   }
   if (b[0] == 'D')
-    tr_kvmap_delete(map, b + 5, klen);
+    tr__kvmap_delete(map, b + 5, klen);
   else
-    CHECK(tr_kvmap_set(map, b + 5, klen, b + 9 + klen, le32(b + 5 + klen)) ==
+    CHECK(tr__kvmap_set(map, b + 5, klen, b + 9 + klen, le32(b + 5 + klen)) ==
           0);
   r->records++;
 }
@@ -277,7 +277,7 @@ static int ref_tail(const uint8_t *p, size_t n, size_t off, int snapshot) {
   return all_zero(p + off, n - off) ? TR_KVLOAD_TORN : TR_KVLOAD_CORRUPT;
 }
 
-static void ref_parse(const uint8_t *p, size_t n, int snapshot, tr_kvmap *map,
+static void ref_parse(const uint8_t *p, size_t n, int snapshot, tr__kvmap *map,
                       ref *r) {
   const char *magic = snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC;
   size_t off = TR_KVLOG_HEADER;
@@ -334,59 +334,59 @@ static void ref_parse(const uint8_t *p, size_t n, int snapshot, tr_kvmap *map,
 
 /* ------------------------------------------------------- the checks */
 
-static void same_map(const tr_kvmap *a, const tr_kvmap *b) {
+static void same_map(const tr__kvmap *a, const tr__kvmap *b) {
   size_t cursor = 0, klen, vlen, blen;
   const char *key, *val, *bval;
-  CHECK(tr_kvmap_count(a) == tr_kvmap_count(b));
-  while (tr_kvmap_next(a, &cursor, &key, &klen, &val, &vlen)) {
-    CHECK(tr_kvmap_get(b, key, klen, &bval, &blen) == 1);
+  CHECK(tr__kvmap_count(a) == tr__kvmap_count(b));
+  while (tr__kvmap_next(a, &cursor, &key, &klen, &val, &vlen)) {
+    CHECK(tr__kvmap_get(b, key, klen, &bval, &blen) == 1);
     CHECK(blen == vlen && (vlen == 0 || memcmp(val, bval, vlen) == 0));
   }
 }
 
-static void same_load(const tr_kvload *a, const tr_kvload *b) {
+static void same_load(const tr__kvload *a, const tr__kvload *b) {
   CHECK(a->status == b->status && a->records == b->records &&
         a->valid_end == b->valid_end && a->size == b->size &&
         a->holes == b->holes && a->lost == b->lost);
 }
 
 /* Every status has its line, which fits any buffer. */
-static void describe(const tr_kvload *l) {
+static void describe(const tr__kvload *l) {
   char small[16], line[400], holes[2000];
-  tr_kvlog_describe(l, "kv.log", small, sizeof small);
-  tr_kvlog_describe(l, "kv.log", line, sizeof line);
+  tr__kvlog_describe(l, "kv.log", small, sizeof small);
+  tr__kvlog_describe(l, "kv.log", line, sizeof line);
   CHECK(strlen(small) < sizeof small && strlen(line) > 0);
-  tr_kvlog_describe_holes(l, small, sizeof small);
-  tr_kvlog_describe_holes(l, holes, sizeof holes);
+  tr__kvlog_describe_holes(l, small, sizeof small);
+  tr__kvlog_describe_holes(l, holes, sizeof holes);
   CHECK(strlen(small) < sizeof small && (strlen(holes) > 0) == (l->holes > 0));
 }
 
 /* The loaded map as a snapshot, written by the writer's encoder. */
-static void rewrite(const tr_kvmap *map) {
-  tr_kvbuf b = {0};
+static void rewrite(const tr__kvmap *map) {
+  tr__kvbuf b = {0};
   size_t cursor = 0, klen, vlen;
   const char *key, *val;
-  tr_kvmap *again;
-  tr_kvload l;
-  CHECK(tr_kvlog_put_end(&b, 0) == 0); /* room for the header, replaced */
+  tr__kvmap *again;
+  tr__kvload l;
+  CHECK(tr__kvlog_put_end(&b, 0) == 0); /* room for the header, replaced */
   memcpy(b.p, TR_KVSNAP_MAGIC, 7);
   b.p[7] = TR_KVLOG_VERSION;
   b.len = TR_KVLOG_HEADER;
-  while (tr_kvmap_next(map, &cursor, &key, &klen, &val, &vlen))
-    CHECK(tr_kvlog_put_set(&b, key, klen, val, vlen) == 0);
-  CHECK(tr_kvlog_put_end(&b, tr_kvmap_count(map)) == 0);
+  while (tr__kvmap_next(map, &cursor, &key, &klen, &val, &vlen))
+    CHECK(tr__kvlog_put_set(&b, key, klen, val, vlen) == 0);
+  CHECK(tr__kvlog_put_end(&b, tr__kvmap_count(map)) == 0);
   serve((const uint8_t *)b.p, b.len);
   again = load(1, &l);
-  CHECK(l.status == TR_KVLOAD_OK && l.records == tr_kvmap_count(map) &&
+  CHECK(l.status == TR_KVLOAD_OK && l.records == tr__kvmap_count(map) &&
         l.valid_end == b.len && l.size == b.len);
   same_map(map, again);
-  tr_kvmap_free(again);
-  tr_kvbuf_free(&b);
+  tr__kvmap_free(again);
+  tr__kvbuf_free(&b);
 }
 
 static void one(const uint8_t *data, size_t size, int snapshot) {
-  tr_kvmap *map, *want, *other;
-  tr_kvload l, l2;
+  tr__kvmap *map, *want, *other;
+  tr__kvload l, l2;
   ref r;
 
   serve(data, size);
@@ -395,12 +395,12 @@ static void one(const uint8_t *data, size_t size, int snapshot) {
   CHECK(l.size == size && l.valid_end <= size);
   CHECK(l.status != TR_KVLOAD_IOERR && l.status != TR_KVLOAD_NOMEM);
 
-  want = tr_kvmap_new();
+  want = tr__kvmap_new();
   CHECK(want != NULL);
   ref_parse(data, size, snapshot, want, &r);
   if (r.header != TR_KVLOAD_OK) {
     CHECK(l.status == r.header);
-    CHECK(l.records == 0 && l.valid_end == 0 && tr_kvmap_count(map) == 0);
+    CHECK(l.records == 0 && l.valid_end == 0 && tr__kvmap_count(map) == 0);
   } else {
     uint64_t i;
     CHECK(l.valid_end == r.valid_end && l.records == r.records);
@@ -421,7 +421,7 @@ static void one(const uint8_t *data, size_t size, int snapshot) {
     l2.size = l.size;
   same_load(&l, &l2);
   same_map(map, other);
-  tr_kvmap_free(other);
+  tr__kvmap_free(other);
 
   /* A read error half-way is reported as one, with its errno, after no
    * more than the good records before it; unless the loader had stopped
@@ -438,13 +438,13 @@ static void one(const uint8_t *data, size_t size, int snapshot) {
       same_load(&l, &l2);
       same_map(map, other);
     }
-    tr_kvmap_free(other);
+    tr__kvmap_free(other);
   }
 
   if (r.header == TR_KVLOAD_OK)
     rewrite(map);
-  tr_kvmap_free(want);
-  tr_kvmap_free(map);
+  tr__kvmap_free(want);
+  tr__kvmap_free(map);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -161,7 +161,7 @@ typedef struct tr_kv_config {
    * "still loading": 0 means 2000 ms */
   uint32_t load_wait_ms;
   /* tests: file operations to use instead of the real ones (a struct
-   * tr_kv_io, services/store/kvio.h); NULL for the real ones */
+   * tr__kvio, services/store/kvio.h); NULL for the real ones */
   const void *io;
 } tr_kv_config;
 

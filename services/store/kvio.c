@@ -1,6 +1,6 @@
 /*
  * kvio.c -- the writer's file operations: the real POSIX calls behind the
- * tr_kv_io seam, and the few loops every caller needs (write everything,
+ * tr__kvio seam, and the few loops every caller needs (write everything,
  * read everything, fsync a directory) written once on top of it.
  *
  * The seam exists so tests can fail any operation (ENOSPC, EIO, short
@@ -18,11 +18,11 @@ static int real_open(const char *path, int flags, mode_t mode) {
   return open(path, flags, mode);
 }
 
-static const tr_kv_io posix_io = {real_open, read,   write, fsync,
+static const tr__kvio posix_io = {real_open, read,   write, fsync,
                                   ftruncate, lseek,  fstat, close,
                                   rename,    unlink, mkdir, flock};
 
-void tr_kv_io_resolve(tr_kv_io *out, const tr_kv_io *user) {
+void tr__kvio_resolve(tr__kvio *out, const tr__kvio *user) {
   *out = posix_io;
   if (!user)
     return;
@@ -44,7 +44,7 @@ void tr_kv_io_resolve(tr_kv_io *out, const tr_kv_io *user) {
 #undef TAKE
 }
 
-int tr_kv_io_write_all(const tr_kv_io *io, int fd, const void *buf, size_t n) {
+int tr__kvio_write_all(const tr__kvio *io, int fd, const void *buf, size_t n) {
   const char *p = buf;
   while (n) {
     ssize_t w = io->write(fd, p, n);
@@ -60,7 +60,7 @@ int tr_kv_io_write_all(const tr_kv_io *io, int fd, const void *buf, size_t n) {
   return 0;
 }
 
-int tr_kv_io_read_full(const tr_kv_io *io, int fd, void *buf, size_t n,
+int tr__kvio_read_full(const tr__kvio *io, int fd, void *buf, size_t n,
                        size_t *got) {
   char *p = buf;
   size_t done = 0;
@@ -80,7 +80,7 @@ int tr_kv_io_read_full(const tr_kv_io *io, int fd, void *buf, size_t n,
   return 0;
 }
 
-int tr_kv_io_fsync(const tr_kv_io *io, int fd) {
+int tr__kvio_fsync(const tr__kvio *io, int fd) {
   int rc;
   do
     rc = io->fsync(fd);
@@ -88,11 +88,11 @@ int tr_kv_io_fsync(const tr_kv_io *io, int fd) {
   return rc < 0 ? (errno ? -errno : -EIO) : 0;
 }
 
-int tr_kv_io_fsync_dir(const tr_kv_io *io, const char *dir) {
+int tr__kvio_fsync_dir(const tr__kvio *io, const char *dir) {
   int fd = io->open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0), rc;
   if (fd < 0)
     return errno ? -errno : -EIO;
-  rc = tr_kv_io_fsync(io, fd);
+  rc = tr__kvio_fsync(io, fd);
   io->close(fd);
   return rc;
 }

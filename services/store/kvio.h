@@ -3,10 +3,10 @@
  * files, so that tests can make any file operation fail.
  *
  * Every file operation of the writer (services/store/logwriter.c and the
- * format code in kvlog.c) goes through a tr_kv_io: the POSIX calls it
+ * format code in kvlog.c) goes through a tr__kvio: the POSIX calls it
  * names, with their exact signatures and conventions (-1 and errno on
  * failure). The writer uses the real ones unless tr_kv_config.io points at
- * a tr_kv_io of the caller's; a NULL member there means "the real one", so
+ * a tr__kvio of the caller's; a NULL member there means "the real one", so
  * a test fills in only what it wants to break:
  *
  *   static ssize_t full_disk(int fd, const void *b, size_t n) {
@@ -14,7 +14,7 @@
  *     errno = ENOSPC;
  *     return -1;
  *   }
- *   static const tr_kv_io faulty = {.write = full_disk};
+ *   static const tr__kvio faulty = {.write = full_disk};
  *   tr_kv_config cfg = {.dir = dir, .io = &faulty};
  *
  * The table must outlive the writers that use it. Short writes are allowed
@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-typedef struct tr_kv_io {
+typedef struct tr__kvio {
   int (*open)(const char *path, int flags, mode_t mode);
   ssize_t (*read)(int fd, void *buf, size_t n);
   ssize_t (*write)(int fd, const void *buf, size_t n);
@@ -40,28 +40,28 @@ typedef struct tr_kv_io {
   int (*unlink)(const char *path);
   int (*mkdir)(const char *path, mode_t mode);
   int (*flock)(int fd, int op);
-} tr_kv_io;
+} tr__kvio;
 
 /* Fills *out from user (may be NULL): user's members where set, the real
  * POSIX calls for the rest. */
-void tr_kv_io_resolve(tr_kv_io *out, const tr_kv_io *user);
+void tr__kvio_resolve(tr__kvio *out, const tr__kvio *user);
 
-/* Helpers on top of a resolved tr_kv_io; each returns 0 or a negative
+/* Helpers on top of a resolved tr__kvio; each returns 0 or a negative
  * errno. */
 
 /* Writes all n bytes, carrying on after short writes and EINTR. A write
  * that makes no progress counts as EIO. */
-int tr_kv_io_write_all(const tr_kv_io *io, int fd, const void *buf, size_t n);
+int tr__kvio_write_all(const tr__kvio *io, int fd, const void *buf, size_t n);
 
 /* Reads up to n bytes, carrying on until n or end of file; the count read
  * goes to *got. */
-int tr_kv_io_read_full(const tr_kv_io *io, int fd, void *buf, size_t n,
+int tr__kvio_read_full(const tr__kvio *io, int fd, void *buf, size_t n,
                        size_t *got);
 
 /* fsync with EINTR retried (a failed fsync is never retried otherwise). */
-int tr_kv_io_fsync(const tr_kv_io *io, int fd);
+int tr__kvio_fsync(const tr__kvio *io, int fd);
 
 /* Makes the entries of directory dir durable (open it, fsync, close). */
-int tr_kv_io_fsync_dir(const tr_kv_io *io, const char *dir);
+int tr__kvio_fsync_dir(const tr__kvio *io, const char *dir);
 
 #endif

@@ -96,13 +96,13 @@ static uint32_t crc(const char *p, size_t n) {
   return (uint32_t)c;
 }
 
-void tr_kvbuf_free(tr_kvbuf *b) {
+void tr__kvbuf_free(tr__kvbuf *b) {
   free(b->p);
   b->p = NULL;
   b->len = b->cap = 0;
 }
 
-static char *reserve(tr_kvbuf *b, size_t n) {
+static char *reserve(tr__kvbuf *b, size_t n) {
   if (b->cap - b->len < n) {
     size_t cap = b->cap ? b->cap : 4096;
     char *p;
@@ -116,11 +116,11 @@ static char *reserve(tr_kvbuf *b, size_t n) {
   return b->p + b->len;
 }
 
-size_t tr_kvlog_set_size(size_t klen, size_t vlen) {
+size_t tr__kvlog_set_size(size_t klen, size_t vlen) {
   return TR_KVLOG_FRAME + 1 + 4 + klen + 4 + vlen;
 }
 
-size_t tr_kvlog_delete_size(size_t klen) {
+size_t tr__kvlog_delete_size(size_t klen) {
   return TR_KVLOG_FRAME + 1 + 4 + klen;
 }
 
@@ -130,9 +130,9 @@ static void frame(char *p, size_t len) {
   put32(p + 4, crc32(crc(p, 4), (const Bytef *)p + 8, (uInt)len));
 }
 
-int tr_kvlog_put_set(tr_kvbuf *b, const char *key, size_t klen, const char *val,
-                     size_t vlen) {
-  size_t n = tr_kvlog_set_size(klen, vlen);
+int tr__kvlog_put_set(tr__kvbuf *b, const char *key, size_t klen,
+                      const char *val, size_t vlen) {
+  size_t n = tr__kvlog_set_size(klen, vlen);
   char *p = reserve(b, n), *q;
   if (!p)
     return -1;
@@ -149,8 +149,8 @@ int tr_kvlog_put_set(tr_kvbuf *b, const char *key, size_t klen, const char *val,
   return 0;
 }
 
-int tr_kvlog_put_delete(tr_kvbuf *b, const char *key, size_t klen) {
-  size_t n = tr_kvlog_delete_size(klen);
+int tr__kvlog_put_delete(tr__kvbuf *b, const char *key, size_t klen) {
+  size_t n = tr__kvlog_delete_size(klen);
   char *p = reserve(b, n), *q;
   if (!p)
     return -1;
@@ -163,7 +163,7 @@ int tr_kvlog_put_delete(tr_kvbuf *b, const char *key, size_t klen) {
   return 0;
 }
 
-int tr_kvlog_put_end(tr_kvbuf *b, uint64_t count) {
+int tr__kvlog_put_end(tr__kvbuf *b, uint64_t count) {
   size_t n = TR_KVLOG_FRAME + 9;
   char *p = reserve(b, n);
   if (!p)
@@ -176,7 +176,7 @@ int tr_kvlog_put_end(tr_kvbuf *b, uint64_t count) {
   return 0;
 }
 
-static int put_header(tr_kvbuf *b, int snapshot) {
+static int put_header(tr__kvbuf *b, int snapshot) {
   char *p = reserve(b, TR_KVLOG_HEADER);
   if (!p)
     return -1;
@@ -191,11 +191,11 @@ static int put_header(tr_kvbuf *b, int snapshot) {
 /* Reading goes record by record through a window on the file:
  * buf[start, end) are the bytes at offset pos on. A record that is not
  * whole starts a scan for the next whole one (see the top of the file). */
-struct tr_kvreader {
-  const tr_kv_io *io;
+struct tr__kvreader {
+  const tr__kvio *io;
   int fd, snapshot, sized, eof, err, ended, done;
-  tr_kvmap *map;
-  tr_kvload *out;
+  tr__kvmap *map;
+  tr__kvload *out;
   char *buf;
   size_t cap, start, end, ahead;
   uint64_t pos;
@@ -210,7 +210,7 @@ struct tr_kvreader {
   char what[96];      /* the bad record, when shaped */
 };
 
-typedef tr_kvreader reader;
+typedef tr__kvreader reader;
 
 static size_t avail(const reader *r) { return r->end - r->start; }
 
@@ -244,7 +244,7 @@ static int fill(reader *r, size_t n) {
     int rc;
     if (want > r->cap - r->end)
       want = r->cap - r->end;
-    rc = tr_kv_io_read_full(r->io, r->fd, r->buf + r->end, want, &got);
+    rc = tr__kvio_read_full(r->io, r->fd, r->buf + r->end, want, &got);
     r->end += got;
     if (rc) {
       r->err = -rc;
@@ -376,10 +376,10 @@ static int apply(reader *r, uint32_t len) {
   if (p[0] == TR_KVREC_END) {
     r->ended = 1;
   } else if (p[0] == TR_KVREC_DELETE) {
-    tr_kvmap_delete(r->map, p + 5, klen);
+    tr__kvmap_delete(r->map, p + 5, klen);
     r->out->records++;
   } else {
-    if (tr_kvmap_set(r->map, p + 5, klen, p + 9 + klen, get32(p + 5 + klen)))
+    if (tr__kvmap_set(r->map, p + 5, klen, p + 9 + klen, get32(p + 5 + klen)))
       return -1;
     r->out->records++;
   }
@@ -446,10 +446,10 @@ static void start_scan(reader *r, look_at l) {
 }
 
 static void hole_found(reader *r) {
-  tr_kvload *o = r->out;
+  tr__kvload *o = r->out;
   uint64_t len = r->pos - r->hole_at;
   if (o->holes < TR_KVLOAD_HOLES) {
-    tr_kvhole *h = &o->hole[o->holes];
+    tr__kvhole *h = &o->hole[o->holes];
     h->at = r->hole_at;
     h->len = len;
     if (r->shaped && len == r->span)
@@ -475,8 +475,8 @@ static void finish(reader *r, int status) {
   r->done = 1;
 }
 
-tr_kvreader *tr_kvlog_begin(const tr_kv_io *io, int fd, int is_snapshot,
-                            tr_kvmap *map, tr_kvload *out) {
+tr__kvreader *tr__kvlog_begin(const tr__kvio *io, int fd, int is_snapshot,
+                              tr__kvmap *map, tr__kvload *out) {
   const char *magic = is_snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC;
   struct stat st;
   reader *r = calloc(1, sizeof *r);
@@ -578,7 +578,7 @@ static int read_step(reader *r) {
   return 1;
 }
 
-int tr_kvlog_step(tr_kvreader *r, size_t budget) {
+int tr__kvlog_step(tr__kvreader *r, size_t budget) {
   uint64_t stop;
   if (!r || r->done)
     return 0;
@@ -590,25 +590,25 @@ int tr_kvlog_step(tr_kvreader *r, size_t budget) {
   return !r->done;
 }
 
-void tr_kvlog_end(tr_kvreader *r) {
+void tr__kvlog_end(tr__kvreader *r) {
   if (!r)
     return;
   free(r->buf);
   free(r);
 }
 
-int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
-                  void (*tick)(void *), void *ud, tr_kvload *out) {
-  tr_kvreader *r = tr_kvlog_begin(io, fd, is_snapshot, map, out);
-  while (tr_kvlog_step(r, TICK_BYTES))
+int tr__kvlog_load(const tr__kvio *io, int fd, int is_snapshot, tr__kvmap *map,
+                   void (*tick)(void *), void *ud, tr__kvload *out) {
+  tr__kvreader *r = tr__kvlog_begin(io, fd, is_snapshot, map, out);
+  while (tr__kvlog_step(r, TICK_BYTES))
     if (tick)
       tick(ud);
-  tr_kvlog_end(r);
+  tr__kvlog_end(r);
   return out->status;
 }
 
-void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
-                       size_t n) {
+void tr__kvlog_describe(const tr__kvload *l, const char *file, char *buf,
+                        size_t n) {
   unsigned long long dropped = l->size - l->valid_end;
   switch (l->status) {
   case TR_KVLOAD_OK:
@@ -648,13 +648,13 @@ void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
   }
 }
 
-void tr_kvlog_describe_holes(const tr_kvload *l, char *buf, size_t n) {
+void tr__kvlog_describe_holes(const tr__kvload *l, char *buf, size_t n) {
   size_t len = 0;
   uint64_t i;
   if (n)
     buf[0] = '\0';
   for (i = 0; i < l->holes && i < TR_KVLOAD_HOLES && len < n; i++) {
-    const tr_kvhole *h = &l->hole[i];
+    const tr__kvhole *h = &l->hole[i];
     len += (size_t)snprintf(
         buf + len, n - len, "%s%llu bytes at offset %llu%s%s%s", i ? ", " : "",
         (unsigned long long)h->len, (unsigned long long)h->at,
@@ -667,11 +667,11 @@ void tr_kvlog_describe_holes(const tr_kvload *l, char *buf, size_t n) {
 
 /* ------------------------------------------------------------- writing */
 
-int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
-                        const char *tmp, const tr_kvmap *map,
-                        void (*tick)(void *), void *ud, int *fd_out,
-                        uint64_t *size_out) {
-  tr_kvbuf b = {0};
+int tr__kvlog_write_file(const tr__kvio *io, const char *dir, const char *path,
+                         const char *tmp, const tr__kvmap *map,
+                         void (*tick)(void *), void *ud, int *fd_out,
+                         uint64_t *size_out) {
+  tr__kvbuf b = {0};
   uint64_t size = 0, next_tick = TICK_BYTES;
   int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, fd, rc = 0;
   if (fd_out)
@@ -683,11 +683,11 @@ int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
   if (map && !rc) {
     size_t cursor = 0, klen, vlen;
     const char *key, *val;
-    while (!rc && tr_kvmap_next(map, &cursor, &key, &klen, &val, &vlen)) {
-      if (tr_kvlog_put_set(&b, key, klen, val, vlen))
+    while (!rc && tr__kvmap_next(map, &cursor, &key, &klen, &val, &vlen)) {
+      if (tr__kvlog_put_set(&b, key, klen, val, vlen))
         rc = -ENOMEM;
       else if (b.len >= WINDOW) {
-        rc = tr_kv_io_write_all(io, fd, b.p, b.len);
+        rc = tr__kvio_write_all(io, fd, b.p, b.len);
         size += b.len;
         b.len = 0;
         if (tick && size >= next_tick) {
@@ -696,16 +696,16 @@ int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
         }
       }
     }
-    if (!rc && tr_kvlog_put_end(&b, tr_kvmap_count(map)))
+    if (!rc && tr__kvlog_put_end(&b, tr__kvmap_count(map)))
       rc = -ENOMEM;
   }
   if (!rc) {
-    rc = tr_kv_io_write_all(io, fd, b.p, b.len);
+    rc = tr__kvio_write_all(io, fd, b.p, b.len);
     size += b.len;
   }
-  tr_kvbuf_free(&b);
+  tr__kvbuf_free(&b);
   if (!rc)
-    rc = tr_kv_io_fsync(io, fd);
+    rc = tr__kvio_fsync(io, fd);
   if (!rc && io->rename(tmp, path) < 0)
     rc = errno ? -errno : -EIO;
   if (rc) {
@@ -715,7 +715,7 @@ int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
   }
   /* In place now: a failed fsync of the directory leaves it in place (the
    * caller has to use it) but says the rename may not be durable. */
-  rc = tr_kv_io_fsync_dir(io, dir);
+  rc = tr__kvio_fsync_dir(io, dir);
   if (fd_out)
     *fd_out = fd;
   else
@@ -729,8 +729,8 @@ int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
   return 0;
 }
 
-int tr_kvlog_copy_tail(const tr_kv_io *io, int fd, uint64_t from,
-                       const char *path) {
+int tr__kvlog_copy_tail(const tr__kvio *io, int fd, uint64_t from,
+                        const char *path) {
   char *buf;
   int out, rc = 0;
   if (io->lseek(fd, (off_t)from, SEEK_SET) < 0)
@@ -742,15 +742,15 @@ int tr_kvlog_copy_tail(const tr_kv_io *io, int fd, uint64_t from,
   }
   while (!rc) {
     size_t got = 0;
-    rc = tr_kv_io_read_full(io, fd, buf, WINDOW, &got);
+    rc = tr__kvio_read_full(io, fd, buf, WINDOW, &got);
     if (!rc && got)
-      rc = tr_kv_io_write_all(io, out, buf, got);
+      rc = tr__kvio_write_all(io, out, buf, got);
     if (got < WINDOW)
       break;
   }
   free(buf);
   if (!rc)
-    rc = tr_kv_io_fsync(io, out);
+    rc = tr__kvio_fsync(io, out);
   io->close(out);
   if (rc)
     io->unlink(path);

@@ -25,22 +25,22 @@
 enum { TR_KVREC_SET = 'S', TR_KVREC_DELETE = 'D', TR_KVREC_END = 'E' };
 
 /* A growable byte buffer that records are encoded into. */
-typedef struct tr_kvbuf {
+typedef struct tr__kvbuf {
   char *p;
   size_t len, cap;
-} tr_kvbuf;
+} tr__kvbuf;
 
-void tr_kvbuf_free(tr_kvbuf *b);
+void tr__kvbuf_free(tr__kvbuf *b);
 
 /* The bytes a set (or, vlen ignored, a delete) record takes on disk. */
-size_t tr_kvlog_set_size(size_t klen, size_t vlen);
-size_t tr_kvlog_delete_size(size_t klen);
+size_t tr__kvlog_set_size(size_t klen, size_t vlen);
+size_t tr__kvlog_delete_size(size_t klen);
 
 /* Append one record to b. 0, or -1 when out of memory (b is unchanged). */
-int tr_kvlog_put_set(tr_kvbuf *b, const char *key, size_t klen, const char *val,
-                     size_t vlen);
-int tr_kvlog_put_delete(tr_kvbuf *b, const char *key, size_t klen);
-int tr_kvlog_put_end(tr_kvbuf *b, uint64_t count);
+int tr__kvlog_put_set(tr__kvbuf *b, const char *key, size_t klen,
+                      const char *val, size_t vlen);
+int tr__kvlog_put_delete(tr__kvbuf *b, const char *key, size_t klen);
+int tr__kvlog_put_end(tr__kvbuf *b, uint64_t count);
 
 /* ------------------------------------------------------------ reading */
 
@@ -57,16 +57,16 @@ enum {
 };
 
 /* A hole: bad bytes with good records after them, skipped. */
-typedef struct tr_kvhole {
+typedef struct tr__kvhole {
   uint64_t at, len; /* where, and how many bytes */
   /* When the hole is one record whose frame is whole (only its contents
    * are damaged): what it was, e.g. `a set of "user:1"`; else "". */
   char what[96];
-} tr_kvhole;
+} tr__kvhole;
 
 #define TR_KVLOAD_HOLES 8 /* holes described one by one; more are counted */
 
-typedef struct tr_kvload {
+typedef struct tr__kvload {
   int status;
   int err;            /* errno when TR_KVLOAD_IOERR */
   char version;       /* the version byte found */
@@ -76,8 +76,8 @@ typedef struct tr_kvload {
   uint64_t offset;    /* how far reading has got: for progress */
   uint64_t holes;     /* holes skipped */
   uint64_t lost;      /* their bytes, all together */
-  tr_kvhole hole[TR_KVLOAD_HOLES]; /* the first ones */
-} tr_kvload;
+  tr__kvhole hole[TR_KVLOAD_HOLES]; /* the first ones */
+} tr__kvload;
 
 /* Reading a file in steps, so a big one does not hold the loop up: begin
  * reads and checks the header (out->status says how that went), step reads
@@ -86,25 +86,25 @@ typedef struct tr_kvload {
  * snapshot (is_snapshot), are applied to map as they are read; how bad
  * parts are skipped is described in kvlog.c. out is filled in as reading
  * goes; it is final once step returns 0. */
-typedef struct tr_kvreader tr_kvreader;
-tr_kvreader *tr_kvlog_begin(const tr_kv_io *io, int fd, int is_snapshot,
-                            tr_kvmap *map, tr_kvload *out);
-int tr_kvlog_step(tr_kvreader *r, size_t budget);
-void tr_kvlog_end(tr_kvreader *r);
+typedef struct tr__kvreader tr__kvreader;
+tr__kvreader *tr__kvlog_begin(const tr__kvio *io, int fd, int is_snapshot,
+                              tr__kvmap *map, tr__kvload *out);
+int tr__kvlog_step(tr__kvreader *r, size_t budget);
+void tr__kvlog_end(tr__kvreader *r);
 
 /* All of it in one go: begin, step to the end, end. `tick` (may be NULL)
  * is called every few MiB, for a heartbeat. Returns out->status. */
-int tr_kvlog_load(const tr_kv_io *io, int fd, int is_snapshot, tr_kvmap *map,
-                  void (*tick)(void *), void *ud, tr_kvload *out);
+int tr__kvlog_load(const tr__kvio *io, int fd, int is_snapshot, tr__kvmap *map,
+                   void (*tick)(void *), void *ud, tr__kvload *out);
 
 /* A line for a log saying how the file ended, e.g. "kv.log has format
  * version 2; this build reads version 1". */
-void tr_kvlog_describe(const tr_kvload *l, const char *file, char *buf,
-                       size_t n);
+void tr__kvlog_describe(const tr__kvload *l, const char *file, char *buf,
+                        size_t n);
 
 /* The holes, one by one, e.g. "53 bytes at offset 31 (a set of "b")";
  * "" when there are none. */
-void tr_kvlog_describe_holes(const tr_kvload *l, char *buf, size_t n);
+void tr__kvlog_describe_holes(const tr__kvload *l, char *buf, size_t n);
 
 /* ------------------------------------------------------------ writing */
 
@@ -117,15 +117,15 @@ void tr_kvlog_describe_holes(const tr_kvload *l, char *buf, size_t n);
  * removed and path is left as it was. Unless it failed, *fd_out (if not
  * NULL) keeps the file open for appending -- a new log -- and *size_out
  * (may be NULL) gets its size. */
-int tr_kvlog_write_file(const tr_kv_io *io, const char *dir, const char *path,
-                        const char *tmp, const tr_kvmap *map,
-                        void (*tick)(void *), void *ud, int *fd_out,
-                        uint64_t *size_out);
+int tr__kvlog_write_file(const tr__kvio *io, const char *dir, const char *path,
+                         const char *tmp, const tr__kvmap *map,
+                         void (*tick)(void *), void *ud, int *fd_out,
+                         uint64_t *size_out);
 
 /* Copies fd's bytes from offset `from` to its end into a new file at path
  * (fsynced), to keep a corrupt tail aside before it is cut off. 0 or a
  * negative errno. */
-int tr_kvlog_copy_tail(const tr_kv_io *io, int fd, uint64_t from,
-                       const char *path);
+int tr__kvlog_copy_tail(const tr__kvio *io, int fd, uint64_t from,
+                        const char *path);
 
 #endif

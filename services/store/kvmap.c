@@ -33,7 +33,7 @@ typedef struct entry {
   char data[]; /* key, then value */
 } entry;
 
-struct tr_kvmap {
+struct tr__kvmap {
   uint32_t *hashes; /* low 32 bits of each slot's hash */
   entry **slots;    /* NULL: empty */
   size_t cap;       /* a power of two */
@@ -97,7 +97,7 @@ static uint64_t hash(const void *key, size_t len, uint64_t seed) {
 static const char *key_of(const entry *e) { return e->data; }
 static const char *val_of(const entry *e) { return e->data + e->klen; }
 
-static int table_alloc(tr_kvmap *m, size_t cap) {
+static int table_alloc(tr__kvmap *m, size_t cap) {
   uint32_t *h = malloc(cap * sizeof *h);
   entry **s = calloc(cap, sizeof *s);
   if (!h || !s) {
@@ -111,8 +111,8 @@ static int table_alloc(tr_kvmap *m, size_t cap) {
   return 0;
 }
 
-tr_kvmap *tr_kvmap_new(void) {
-  tr_kvmap *m = calloc(1, sizeof *m);
+tr__kvmap *tr__kvmap_new(void) {
+  tr__kvmap *m = calloc(1, sizeof *m);
   if (!m)
     return NULL;
   if (getrandom(&m->seed, sizeof m->seed, GRND_NONBLOCK) != sizeof m->seed)
@@ -124,7 +124,7 @@ tr_kvmap *tr_kvmap_new(void) {
   return m;
 }
 
-void tr_kvmap_free(tr_kvmap *m) {
+void tr__kvmap_free(tr__kvmap *m) {
   size_t i;
   if (!m)
     return;
@@ -136,7 +136,7 @@ void tr_kvmap_free(tr_kvmap *m) {
 }
 
 /* The slot holding key, or the empty slot where it would go. */
-static size_t probe(const tr_kvmap *m, const void *key, size_t klen,
+static size_t probe(const tr__kvmap *m, const void *key, size_t klen,
                     uint32_t h) {
   size_t mask = m->cap - 1, i = h & mask;
   for (;; i = (i + 1) & mask) {
@@ -147,8 +147,8 @@ static size_t probe(const tr_kvmap *m, const void *key, size_t klen,
   }
 }
 
-static int grow(tr_kvmap *m) {
-  tr_kvmap old = *m;
+static int grow(tr__kvmap *m) {
+  tr__kvmap old = *m;
   size_t i, mask;
   if (table_alloc(m, old.cap * 2))
     return -1;
@@ -167,8 +167,8 @@ static int grow(tr_kvmap *m) {
   return 0;
 }
 
-int tr_kvmap_set(tr_kvmap *m, const void *key, size_t klen, const void *val,
-                 size_t vlen) {
+int tr__kvmap_set(tr__kvmap *m, const void *key, size_t klen, const void *val,
+                  size_t vlen) {
   uint32_t h;
   size_t i;
   entry *e;
@@ -211,8 +211,8 @@ int tr_kvmap_set(tr_kvmap *m, const void *key, size_t klen, const void *val,
   return 0;
 }
 
-int tr_kvmap_get(const tr_kvmap *m, const void *key, size_t klen,
-                 const char **val, size_t *vlen) {
+int tr__kvmap_get(const tr__kvmap *m, const void *key, size_t klen,
+                  const char **val, size_t *vlen) {
   const entry *e;
   if (klen > UINT32_MAX)
     return 0;
@@ -226,7 +226,7 @@ int tr_kvmap_get(const tr_kvmap *m, const void *key, size_t klen,
   return 1;
 }
 
-int tr_kvmap_delete(tr_kvmap *m, const void *key, size_t klen) {
+int tr__kvmap_delete(tr__kvmap *m, const void *key, size_t klen) {
   size_t mask = m->cap - 1, i, j;
   entry *e;
   if (klen > UINT32_MAX)
@@ -255,12 +255,12 @@ int tr_kvmap_delete(tr_kvmap *m, const void *key, size_t klen) {
   return 1;
 }
 
-size_t tr_kvmap_count(const tr_kvmap *m) { return m->count; }
+size_t tr__kvmap_count(const tr__kvmap *m) { return m->count; }
 
-uint64_t tr_kvmap_bytes(const tr_kvmap *m) { return m->bytes; }
+uint64_t tr__kvmap_bytes(const tr__kvmap *m) { return m->bytes; }
 
-int tr_kvmap_next(const tr_kvmap *m, size_t *cursor, const char **key,
-                  size_t *klen, const char **val, size_t *vlen) {
+int tr__kvmap_next(const tr__kvmap *m, size_t *cursor, const char **key,
+                   size_t *klen, const char **val, size_t *vlen) {
   size_t i;
   for (i = *cursor; i < m->cap; i++) {
     const entry *e = m->slots[i];

@@ -47,17 +47,17 @@
 
 #include "logwriter.h"
 
-typedef tr_kvwriter writer;
+typedef tr__kvwriter writer;
 
 enum { READ_SNAP, READ_LOG };
 
 /* What reading finds, step by step, for the info line and the repairs. */
-typedef struct tr_kvrecovery {
+typedef struct tr__kvrecovery {
   int phase;
   int snap_fd;   /* kv.snap while it is read; -1 when none */
   int snap, log; /* the files were there */
-  tr_kvreader *snap_rd, *log_rd;
-  tr_kvload snap_load, log_load;
+  tr__kvreader *snap_rd, *log_rd;
+  tr__kvload snap_load, log_load;
   int snap_damaged; /* to move aside, and write anew */
   int repair_log;   /* holes in the log: snapshot, move aside, anew */
   char notes[600];
@@ -116,26 +116,26 @@ static int lock_dir(writer *w) {
   if (fd < 0 && read_only_errno(errno)) {
     snprintf(why, sizeof why, "the data directory %s is not writable (%s)",
              w->dir, strerror(errno));
-    tr_kvwriter_refuse(w, why);
+    tr__kvwriter_refuse(w, why);
     fd = w->io.open(w->p_lock, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT)
       return 0; /* no writer could have made it: nobody to lock out */
   }
   if (fd < 0) {
-    tr_kvwriter_unavailable(w, "cannot open %s: %s", w->p_lock,
-                            strerror(errno));
+    tr__kvwriter_unavailable(w, "cannot open %s: %s", w->p_lock,
+                             strerror(errno));
     return -1;
   }
   if (w->io.flock(fd, LOCK_EX | LOCK_NB) < 0) {
     int e = errno;
     if (e == EWOULDBLOCK) {
-      tr_kv_io_read_full(&w->io, fd, text, sizeof text - 1, &got);
+      tr__kvio_read_full(&w->io, fd, text, sizeof text - 1, &got);
       text[got] = '\0';
       text[strcspn(text, "\r\n")] = '\0';
-      tr_kvwriter_unavailable(w, "data directory %s is in use (%s)", w->dir,
-                              text[0] ? text : "by another writer");
+      tr__kvwriter_unavailable(w, "data directory %s is in use (%s)", w->dir,
+                               text[0] ? text : "by another writer");
     } else {
-      tr_kvwriter_unavailable(w, "cannot lock %s: %s", w->p_lock, strerror(e));
+      tr__kvwriter_unavailable(w, "cannot lock %s: %s", w->p_lock, strerror(e));
     }
     w->io.close(fd);
     return -1;
@@ -144,7 +144,7 @@ static int lock_dir(writer *w) {
   if (!w->refused) {
     int n = snprintf(text, sizeof text, "pid %ld\n", (long)getpid());
     if (w->io.ftruncate(fd, 0) < 0 ||
-        tr_kv_io_write_all(&w->io, fd, text, (size_t)n))
+        tr__kvio_write_all(&w->io, fd, text, (size_t)n))
       tr_host_log(w->h, TR_LOG_WARN, "kv.writer: cannot write %s: %s",
                   w->p_lock, strerror(errno));
   }
@@ -163,16 +163,16 @@ static void remove_leftovers(writer *w) {
 }
 
 /* A file that cannot be read, or is not ours to read: unavailable. */
-static void unreadable(writer *w, const tr_kvload *l, const char *path) {
+static void unreadable(writer *w, const tr__kvload *l, const char *path) {
   char text[400];
-  tr_kvlog_describe(l, path, text, sizeof text);
-  tr_kvwriter_unavailable(w, "%s (the file is left as it is)", text);
+  tr__kvlog_describe(l, path, text, sizeof text);
+  tr__kvwriter_unavailable(w, "%s (the file is left as it is)", text);
 }
 
 /* Starts reading the file open on fd; 0, or -1 once unavailable. */
-static int open_reader(writer *w, int fd, int snapshot, tr_kvreader **rd,
-                       tr_kvload *l) {
-  *rd = tr_kvlog_begin(&w->io, fd, snapshot, w->map, l);
+static int open_reader(writer *w, int fd, int snapshot, tr__kvreader **rd,
+                       tr__kvload *l) {
+  *rd = tr__kvlog_begin(&w->io, fd, snapshot, w->map, l);
   switch (l->status) {
   case TR_KVLOAD_OK:    /* the header is right: reading goes on */
   case TR_KVLOAD_EMPTY: /* nothing there: step says so */
@@ -187,8 +187,8 @@ static int open_snapshot(writer *w, recovery *f) {
   if (fd < 0 && errno == ENOENT)
     return 0;
   if (fd < 0) {
-    tr_kvwriter_unavailable(w, "cannot read %s: %s", w->p_snap,
-                            strerror(errno));
+    tr__kvwriter_unavailable(w, "cannot read %s: %s", w->p_snap,
+                             strerror(errno));
     return -1;
   }
   f->snap = 1;
@@ -204,13 +204,14 @@ static int open_log(writer *w, recovery *f) {
     char why[300];
     snprintf(why, sizeof why, "%s is not writable (%s)", w->p_log,
              strerror(errno));
-    tr_kvwriter_refuse(w, why);
+    tr__kvwriter_refuse(w, why);
     fd = w->io.open(w->p_log, O_RDONLY | O_CLOEXEC, 0);
   }
   if (fd < 0 && errno == ENOENT)
     return 0;
   if (fd < 0) {
-    tr_kvwriter_unavailable(w, "cannot read %s: %s", w->p_log, strerror(errno));
+    tr__kvwriter_unavailable(w, "cannot read %s: %s", w->p_log,
+                             strerror(errno));
     return -1;
   }
   w->log_fd = fd;
@@ -218,15 +219,15 @@ static int open_log(writer *w, recovery *f) {
   return open_reader(w, fd, 0, &f->log_rd, &f->log_load);
 }
 
-int tr_kvwriter_recover_begin(writer *w) {
+int tr__kvwriter_recover_begin(writer *w) {
   recovery *f = calloc(1, sizeof *f);
   if (!f)
     return -1;
   f->snap_fd = -1;
   w->loading = f;
   if (w->io.mkdir(w->dir, 0755) < 0 && errno != EEXIST) {
-    tr_kvwriter_unavailable(w, "cannot create the data directory %s: %s",
-                            w->dir, strerror(errno));
+    tr__kvwriter_unavailable(w, "cannot create the data directory %s: %s",
+                             w->dir, strerror(errno));
     return 0;
   }
   if (lock_dir(w))
@@ -236,14 +237,14 @@ int tr_kvwriter_recover_begin(writer *w) {
   if (open_snapshot(w, f) == 0)
     open_log(w, f);
   if (w->unavailable)
-    tr_kvwriter_recover_free(w);
+    tr__kvwriter_recover_free(w);
   return 0;
 }
 
 /* ------------------------------------------------------------- steps */
 
 static void end_snapshot(writer *w, recovery *f) {
-  tr_kvlog_end(f->snap_rd);
+  tr__kvlog_end(f->snap_rd);
   f->snap_rd = NULL;
   if (f->snap_fd >= 0)
     w->io.close(f->snap_fd);
@@ -251,9 +252,9 @@ static void end_snapshot(writer *w, recovery *f) {
 }
 
 /* What a damaged snapshot still gave: "kept its first 3 keys". */
-static void snapshot_kept(const tr_kvload *l, char *buf, size_t n) {
+static void snapshot_kept(const tr__kvload *l, char *buf, size_t n) {
   char holes[400];
-  tr_kvlog_describe_holes(l, holes, sizeof holes);
+  tr__kvlog_describe_holes(l, holes, sizeof holes);
   if (l->holes)
     snprintf(buf, n, "kept %llu keys, skipped %s",
              (unsigned long long)l->records, holes);
@@ -264,7 +265,7 @@ static void snapshot_kept(const tr_kvload *l, char *buf, size_t n) {
 
 /* What the snapshot held; damage is seen to once the log is read too. */
 static void after_snapshot(writer *w, recovery *f) {
-  const tr_kvload *l = &f->snap_load;
+  const tr__kvload *l = &f->snap_load;
   char text[400], kept[500];
   end_snapshot(w, f);
   if (!f->snap)
@@ -288,7 +289,7 @@ static void after_snapshot(writer *w, recovery *f) {
   if (!w->refused)
     return;
   snapshot_kept(l, kept, sizeof kept);
-  tr_kvlog_describe(l, w->p_snap, text, sizeof text);
+  tr__kvlog_describe(l, w->p_snap, text, sizeof text);
   tr_host_log(w->h, TR_LOG_ERROR,
               "kv.writer: the snapshot is damaged (%s); %s; left in place "
               "(read-only)",
@@ -298,28 +299,29 @@ static void after_snapshot(writer *w, recovery *f) {
 
 /* A new empty log, written atomically, open for appending. */
 static int new_log(writer *w) {
-  int fd, rc = tr_kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp, NULL,
-                                   NULL, NULL, &fd, &w->log_size);
+  int fd, rc = tr__kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp,
+                                    NULL, NULL, NULL, &fd, &w->log_size);
   if (rc < 0) {
-    tr_kvwriter_unavailable(w, "cannot create %s: %s", w->p_log, strerror(-rc));
+    tr__kvwriter_unavailable(w, "cannot create %s: %s", w->p_log,
+                             strerror(-rc));
     return -1;
   }
   if (w->log_fd >= 0)
     w->io.close(w->log_fd);
   w->log_fd = fd;
   if (rc == 1)
-    tr_kvwriter_refuse(w, "fsync of the data directory failed");
+    tr__kvwriter_refuse(w, "fsync of the data directory failed");
   return 0;
 }
 
 /* Cuts the log back to where its good records end (a corrupt tail kept
  * aside first). */
 static void cut_log(writer *w, recovery *f) {
-  const tr_kvload *l = &f->log_load;
+  const tr__kvload *l = &f->log_load;
   char aside[512], text[400], why[600];
   int rc;
   uint64_t dropped = l->size - l->valid_end;
-  tr_kvlog_describe(l, w->p_log, text, sizeof text);
+  tr__kvlog_describe(l, w->p_log, text, sizeof text);
   if (l->status == TR_KVLOAD_TORN) {
     tr_host_log(w->h, TR_LOG_WARN, "kv.writer: %s (%llu good records kept)",
                 text, (unsigned long long)l->records);
@@ -328,12 +330,12 @@ static void cut_log(writer *w, recovery *f) {
     if (aside_name(w, w->p_log, aside, sizeof aside) < 0)
       rc = -EEXIST;
     else
-      rc = tr_kvlog_copy_tail(&w->io, w->log_fd, l->valid_end, aside);
+      rc = tr__kvlog_copy_tail(&w->io, w->log_fd, l->valid_end, aside);
     if (rc) {
       snprintf(why, sizeof why,
                "%s, and it cannot be kept aside (%s): the log is left as it is",
                text, strerror(-rc));
-      tr_kvwriter_refuse(w, why);
+      tr__kvwriter_refuse(w, why);
       note(f, "corrupt data at offset %llu (log left as it is)",
            (unsigned long long)l->valid_end);
       return;
@@ -342,24 +344,24 @@ static void cut_log(writer *w, recovery *f) {
                 "kv.writer: %s; kept them in %s (%llu good records kept)", text,
                 aside, (unsigned long long)l->records);
     note(f, "dropped %llu corrupt bytes, kept in %s",
-         (unsigned long long)dropped, tr_kvwriter_base(aside));
+         (unsigned long long)dropped, tr__kvwriter_base(aside));
   }
   rc = w->io.ftruncate(w->log_fd, (off_t)l->valid_end) < 0
            ? -errno
-           : tr_kv_io_fsync(&w->io, w->log_fd);
+           : tr__kvio_fsync(&w->io, w->log_fd);
   if (rc) {
     snprintf(why, sizeof why, "cannot cut the bad tail off %s: %s", w->p_log,
              strerror(-rc));
-    tr_kvwriter_refuse(w, why);
+    tr__kvwriter_refuse(w, why);
   }
 }
 
 /* What the log held, and what to do about a bad tail or holes. */
 static void after_log(writer *w, recovery *f) {
-  const tr_kvload *l = &f->log_load;
+  const tr__kvload *l = &f->log_load;
   int ro = w->refused != NULL;
   char holes[500];
-  tr_kvlog_end(f->log_rd);
+  tr__kvlog_end(f->log_rd);
   f->log_rd = NULL;
   if (!f->log) {
     if (!ro)
@@ -382,7 +384,7 @@ static void after_log(writer *w, recovery *f) {
     return;
   }
   if (l->holes) {
-    tr_kvlog_describe_holes(l, holes, sizeof holes);
+    tr__kvlog_describe_holes(l, holes, sizeof holes);
     tr_host_log(w->h, TR_LOG_ERROR,
                 "kv.writer: %s IS DAMAGED: skipped %llu bad stretch%s of "
                 "%llu bytes in all: %s; the records after %s were loaded "
@@ -410,8 +412,8 @@ static void after_log(writer *w, recovery *f) {
 /* The map as a new snapshot. 0 once it is in place; -1 (logged) if not,
  * and the old snapshot, if any, is as it was. */
 static int write_snapshot(writer *w, recovery *f) {
-  int rc = tr_kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp, w->map,
-                               tr_kvwriter_beat, w, NULL, NULL);
+  int rc = tr__kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp,
+                                w->map, tr__kvwriter_beat, w, NULL, NULL);
   if (rc < 0) {
     tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: cannot write %s: %s", w->p_snap,
                 strerror(-rc));
@@ -419,7 +421,7 @@ static int write_snapshot(writer *w, recovery *f) {
     return -1;
   }
   if (rc == 1)
-    tr_kvwriter_refuse(w, "fsync of the data directory failed");
+    tr__kvwriter_refuse(w, "fsync of the data directory failed");
   w->compactions++;
   return 0;
 }
@@ -437,13 +439,13 @@ static void repair(writer *w, recovery *f) {
     if (f->snap_load.status == TR_KVLOAD_OK)
       snprintf(text, sizeof text, "%s", w->p_snap);
     else
-      tr_kvlog_describe(&f->snap_load, w->p_snap, text, sizeof text);
+      tr__kvlog_describe(&f->snap_load, w->p_snap, text, sizeof text);
     if (aside_name(w, w->p_snap, snap_aside, sizeof snap_aside) ||
         w->io.rename(w->p_snap, snap_aside) < 0) {
-      tr_kvwriter_unavailable(w,
-                              "the snapshot is damaged (%s) and cannot be "
-                              "moved aside: %s",
-                              text, strerror(errno));
+      tr__kvwriter_unavailable(w,
+                               "the snapshot is damaged (%s) and cannot be "
+                               "moved aside: %s",
+                               text, strerror(errno));
       return;
     }
     tr_host_log(w->h, TR_LOG_ERROR,
@@ -451,7 +453,7 @@ static void repair(writer *w, recovery *f) {
                 "%s; a new snapshot follows",
                 text, kept, snap_aside);
     note(f, "the snapshot was damaged: %s, moved it to %s", kept,
-         tr_kvwriter_base(snap_aside));
+         tr__kvwriter_base(snap_aside));
   }
   if (write_snapshot(w, f)) {
     if (f->snap_damaged && w->io.rename(snap_aside, w->p_snap) < 0)
@@ -481,8 +483,8 @@ static void repair(writer *w, recovery *f) {
   tr_host_log(w->h, TR_LOG_WARN,
               "kv.writer: repaired %s: its %zu keys are in a new snapshot; "
               "the damaged log was moved to %s",
-              w->dir, tr_kvmap_count(w->map), log_aside);
-  note(f, "the damaged log was moved to %s", tr_kvwriter_base(log_aside));
+              w->dir, tr__kvmap_count(w->map), log_aside);
+  note(f, "the damaged log was moved to %s", tr__kvwriter_base(log_aside));
 }
 
 static void finish(writer *w, recovery *f) {
@@ -498,7 +500,7 @@ static void finish(writer *w, recovery *f) {
   len = (size_t)snprintf(
       w->info, sizeof w->info,
       "loaded %zu key%s from %s (snapshot %llu, log %llu records",
-      tr_kvmap_count(w->map), tr_kvmap_count(w->map) == 1 ? "" : "s", w->dir,
+      tr__kvmap_count(w->map), tr__kvmap_count(w->map) == 1 ? "" : "s", w->dir,
       (unsigned long long)f->snap_load.records,
       (unsigned long long)f->log_load.records);
   if (len < sizeof w->info)
@@ -507,30 +509,30 @@ static void finish(writer *w, recovery *f) {
   tr_host_log(w->h, TR_LOG_INFO, "kv.writer: %s", w->info);
 }
 
-int tr_kvwriter_recover_step(writer *w, size_t budget) {
+int tr__kvwriter_recover_step(writer *w, size_t budget) {
   recovery *f = w->loading;
   if (!f)
     return 0;
   if (!w->unavailable && f->phase == READ_SNAP) {
-    if (tr_kvlog_step(f->snap_rd, budget))
+    if (tr__kvlog_step(f->snap_rd, budget))
       return 1;
     after_snapshot(w, f);
     f->phase = READ_LOG;
     return 1;
   }
-  if (!w->unavailable && tr_kvlog_step(f->log_rd, budget))
+  if (!w->unavailable && tr__kvlog_step(f->log_rd, budget))
     return 1;
   if (!w->unavailable)
     after_log(w, f);
   if (!w->unavailable)
     finish(w, f);
-  tr_kvwriter_recover_free(w);
+  tr__kvwriter_recover_free(w);
   return 0;
 }
 
-void tr_kvwriter_recover_progress(const writer *w, char *buf, size_t n) {
+void tr__kvwriter_recover_progress(const writer *w, char *buf, size_t n) {
   const recovery *f = w->loading;
-  const tr_kvload *l;
+  const tr__kvload *l;
   if (!f) {
     snprintf(buf, n, "done");
     return;
@@ -543,12 +545,12 @@ void tr_kvwriter_recover_progress(const writer *w, char *buf, size_t n) {
            (unsigned long long)((l->size + (1u << 20) - 1) >> 20));
 }
 
-void tr_kvwriter_recover_free(writer *w) {
+void tr__kvwriter_recover_free(writer *w) {
   recovery *f = w->loading;
   if (!f)
     return;
   end_snapshot(w, f);
-  tr_kvlog_end(f->log_rd);
+  tr__kvlog_end(f->log_rd);
   free(f);
   w->loading = NULL;
 }

@@ -27,7 +27,7 @@
  * in the log and answers every request with that reason, the store's load
  * included, and the store answers its callers with it; a restart tries again.
  *
- * Requests (all file work is synchronous, through the tr_kv_io seam):
+ * Requests (all file work is synchronous, through the tr__kvio seam):
  *   kv("set", key, value), kv("delete", key)   forwarded by the store: the
  *       record is added to a batch and the caller is remembered; once the
  *       mailbox holds nothing more (tr_mailbox_count 0), or the batch
@@ -86,8 +86,8 @@
 #define PROGRESS_NS 200000000ull /* a held load is answered this soon */
 #define REPORT_NS 1000000000ull  /* a long load logs this often */
 
-typedef tr_kvwriter writer;
-typedef tr_kvwaiter waiter;
+typedef tr__kvwriter writer;
+typedef tr__kvwaiter waiter;
 
 /* ------------------------------------------------------------- helpers */
 
@@ -99,7 +99,7 @@ static char *join(const char *dir, const char *name) {
   return p;
 }
 
-void tr_kvwriter_beat(void *ud) {
+void tr__kvwriter_beat(void *ud) {
   writer *w = ud;
   uv_update_time(tr_host_loop(w->h));
   tr_heartbeat(w->self);
@@ -112,7 +112,7 @@ static void answer(writer *w, tr_pid caller, uint64_t session, tr_msg *r) {
     tr_msg_free(r);
 }
 
-void tr_kvwriter_refuse(writer *w, const char *why) {
+void tr__kvwriter_refuse(writer *w, const char *why) {
   if (w->refused)
     return;
   w->refused = strdup(why);
@@ -125,7 +125,7 @@ void tr_kvwriter_refuse(writer *w, const char *why) {
             tr_msg_pack("failed", "s", w->refused ? w->refused : why));
 }
 
-void tr_kvwriter_unavailable(writer *w, const char *fmt, ...) {
+void tr__kvwriter_unavailable(writer *w, const char *fmt, ...) {
   char why[900];
   va_list ap;
   if (w->unavailable)
@@ -148,7 +148,7 @@ static void fail(writer *w, const char *what, int err) {
   char why[300];
   size_t i;
   snprintf(why, sizeof why, "%s failed: %s", what, strerror(err));
-  tr_kvwriter_refuse(w, why);
+  tr__kvwriter_refuse(w, why);
   for (i = 0; i < w->nwait; i++)
     tr_reply_error_to(w->h, w->wait[i].caller, w->wait[i].session, "%s", why);
   w->nwait = 0;
@@ -157,12 +157,12 @@ static void fail(writer *w, const char *what, int err) {
 }
 
 static void maybe_compact(writer *w) {
-  uint64_t live = tr_kvmap_bytes(w->map) +
-                  (uint64_t)tr_kvmap_count(w->map) * tr_kvlog_set_size(0, 0) +
+  uint64_t live = tr__kvmap_bytes(w->map) +
+                  (uint64_t)tr__kvmap_count(w->map) * tr__kvlog_set_size(0, 0) +
                   TR_KVLOG_HEADER + TR_KVLOG_FRAME + 9;
   uint64_t limit = 2 * live > COMPACT_MIN ? 2 * live : COMPACT_MIN;
   if (!w->refused && w->log_size > limit && w->log_size >= w->compact_floor)
-    tr_kvwriter_compact(w);
+    tr__kvwriter_compact(w);
 }
 
 static void arm_sync(writer *w) {
@@ -177,7 +177,7 @@ static void flush(writer *w) {
   int rc;
   if (!w->batch_records)
     return;
-  rc = tr_kv_io_write_all(&w->io, w->log_fd, w->batch.p, w->batch.len);
+  rc = tr__kvio_write_all(&w->io, w->log_fd, w->batch.p, w->batch.len);
   if (rc) {
     /* Cut off what part of the batch made it, so nobody refused now finds
      * the change there after a restart; the loader would drop a torn
@@ -192,7 +192,7 @@ static void flush(writer *w) {
   w->batch.len = 0;
   w->batch_records = 0;
   if (w->policy == TR_FSYNC_ALWAYS) {
-    if ((rc = tr_kv_io_fsync(&w->io, w->log_fd))) {
+    if ((rc = tr__kvio_fsync(&w->io, w->log_fd))) {
       fail(w, "fsync", -rc);
       return;
     }
@@ -214,38 +214,38 @@ static void on_sync(writer *w) {
   if (!w->dirty || w->refused)
     return;
   w->dirty = 0;
-  if ((rc = tr_kv_io_fsync(&w->io, w->log_fd)))
+  if ((rc = tr__kvio_fsync(&w->io, w->log_fd)))
     fail(w, "fsync", -rc);
   else
     w->fsyncs++;
 }
 
-void tr_kvwriter_compact(writer *w) {
+void tr__kvwriter_compact(writer *w) {
   uint64_t size = 0, was = w->log_size;
   int rc, fd;
-  rc = tr_kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp, w->map,
-                           tr_kvwriter_beat, w, NULL, &size);
+  rc = tr__kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp, w->map,
+                            tr__kvwriter_beat, w, NULL, &size);
   if (rc) {
     tr_host_log(w->h, TR_LOG_WARN,
                 "kv.writer: compaction stopped: %s %s: %s; the log goes on "
                 "growing",
                 rc < 0 ? "cannot write" : "cannot make durable",
-                tr_kvwriter_base(w->p_snap), strerror(rc < 0 ? -rc : errno));
+                tr__kvwriter_base(w->p_snap), strerror(rc < 0 ? -rc : errno));
     w->compact_floor = w->log_size + w->log_size / 2;
-    tr_kvwriter_beat(w);
+    tr__kvwriter_beat(w);
     return;
   }
   /* The snapshot holds everything: the log may start afresh. Replaying
    * the old log over it, should the next step not happen, does no harm. */
-  rc = tr_kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp, NULL, NULL,
-                           NULL, &fd, &size);
+  rc = tr__kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp, NULL, NULL,
+                            NULL, &fd, &size);
   if (rc < 0) {
     tr_host_log(w->h, TR_LOG_WARN,
                 "kv.writer: compaction stopped: cannot start a new %s: %s; "
                 "the log goes on growing",
-                tr_kvwriter_base(w->p_log), strerror(-rc));
+                tr__kvwriter_base(w->p_log), strerror(-rc));
     w->compact_floor = w->log_size + w->log_size / 2;
-    tr_kvwriter_beat(w);
+    tr__kvwriter_beat(w);
     return;
   }
   w->io.close(w->log_fd);
@@ -255,12 +255,12 @@ void tr_kvwriter_compact(writer *w) {
   w->compact_floor = 0;
   w->compactions++;
   if (rc == 1)
-    tr_kvwriter_refuse(w, "fsync of the data directory failed");
+    tr__kvwriter_refuse(w, "fsync of the data directory failed");
   tr_host_log(w->h, TR_LOG_INFO,
               "kv.writer: compacted %s: a snapshot of %zu keys; the log was "
               "%llu bytes",
-              w->dir, tr_kvmap_count(w->map), (unsigned long long)was);
-  tr_kvwriter_beat(w);
+              w->dir, tr__kvmap_count(w->map), (unsigned long long)was);
+  tr__kvwriter_beat(w);
 }
 
 /* kv(op, key[, value]) forwarded by the store. */
@@ -310,15 +310,15 @@ static void on_change(writer *w, tr_msg *m) {
     w->wait_cap = cap;
   }
   mark = w->batch.len;
-  if ((set ? tr_kvlog_put_set(&w->batch, key, klen, val, vlen)
-           : tr_kvlog_put_delete(&w->batch, key, klen)) ||
-      (set && tr_kvmap_set(w->map, key, klen, val, vlen))) {
+  if ((set ? tr__kvlog_put_set(&w->batch, key, klen, val, vlen)
+           : tr__kvlog_put_delete(&w->batch, key, klen)) ||
+      (set && tr__kvmap_set(w->map, key, klen, val, vlen))) {
     w->batch.len = mark;
     tr_reply_error(w->h, m, "kv.writer: out of memory");
     return;
   }
   if (!set)
-    tr_kvmap_delete(w->map, key, klen);
+    tr__kvmap_delete(w->map, key, klen);
   if (tr_msg_kind(m) == TR_KIND_CALL) {
     w->wait[w->nwait].caller = tr_msg_from(m);
     w->wait[w->nwait++].session = tr_msg_session(m);
@@ -337,7 +337,7 @@ static void answer_progress(writer *w, tr_msg *m) {
   int64_t cursor = 0;
   tr_msg *r = tr_msg_new("reply");
   tr_msg_unpack(m, "I", &cursor);
-  tr_kvwriter_recover_progress(w, text, sizeof text);
+  tr__kvwriter_recover_progress(w, text, sizeof text);
   tr_msg_add_array(r, 0);
   tr_msg_add_int(r, cursor);
   tr_msg_add_cstr(r, text);
@@ -380,7 +380,7 @@ static void on_load(writer *w, tr_msg *m) {
   }
   cursor = (size_t)from;
   while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
-         tr_kvmap_next(w->map, &cursor, NULL, &klen, NULL, &vlen)) {
+         tr__kvmap_next(w->map, &cursor, NULL, &klen, NULL, &vlen)) {
     n++;
     bytes += klen + vlen;
   }
@@ -389,11 +389,11 @@ static void on_load(writer *w, tr_msg *m) {
   tr_msg_add_array(r, (uint32_t)(2 * n));
   cursor = (size_t)from;
   for (i = 0; i < n; i++) {
-    tr_kvmap_next(w->map, &cursor, &key, &klen, &val, &vlen);
+    tr__kvmap_next(w->map, &cursor, &key, &klen, &val, &vlen);
     tr_msg_add_str(r, key, klen);
     tr_msg_add_str(r, val, vlen);
   }
-  if (tr_kvmap_next(w->map, &probe, NULL, NULL, NULL, NULL))
+  if (tr__kvmap_next(w->map, &probe, NULL, NULL, NULL, NULL))
     tr_msg_add_int(r, (int64_t)cursor);
   else
     tr_msg_add_nil(r);
@@ -413,15 +413,15 @@ static void on_load(writer *w, tr_msg *m) {
 static void load_step(writer *w) {
   char text[200];
   uint64_t now, began = uv_hrtime();
-  int more = tr_kvwriter_recover_step(w, w->load_step);
-  tr_kvwriter_beat(w);
+  int more = tr__kvwriter_recover_step(w, w->load_step);
+  tr__kvwriter_beat(w);
   now = uv_hrtime();
   if (now - began > 2 * STEP_NS && w->load_step > LOAD_STEP_MIN)
     w->load_step /= 2;
   else if (now - began < STEP_NS / 2 && w->load_step < LOAD_STEP_MAX)
     w->load_step *= 2;
   if (more && now - w->load_report >= REPORT_NS) {
-    tr_kvwriter_recover_progress(w, text, sizeof text);
+    tr__kvwriter_recover_progress(w, text, sizeof text);
     tr_host_log(w->h, TR_LOG_INFO, "kv.writer: loading %s: %s so far", w->dir,
                 text);
     w->load_report = now;
@@ -453,7 +453,7 @@ static void on_stats(writer *w, tr_msg *m) {
   add_stat(r, "fsyncs", w->fsyncs);
   add_stat(r, "compactions", w->compactions);
   add_stat(r, "log_bytes", w->log_size);
-  add_stat(r, "keys", tr_kvmap_count(w->map));
+  add_stat(r, "keys", tr__kvmap_count(w->map));
   tr_reply(w->h, m, r);
 }
 
@@ -484,7 +484,7 @@ static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
 }
 
 static void writer_free(writer *w) {
-  tr_kvwriter_recover_free(w);
+  tr__kvwriter_recover_free(w);
   tr_msg_free(w->load_call); /* its caller hears "down" as the writer ends */
   w->load_call = NULL;
   if (w->log_fd >= 0)
@@ -492,8 +492,8 @@ static void writer_free(writer *w) {
   if (w->lock_fd >= 0)
     w->io.close(w->lock_fd); /* releases the lock; LOCK itself stays */
   w->log_fd = w->lock_fd = -1;
-  tr_kvmap_free(w->map);
-  tr_kvbuf_free(&w->batch);
+  tr__kvmap_free(w->map);
+  tr__kvbuf_free(&w->batch);
   free(w->wait);
   free(w->refused);
   free(w->unavailable);
@@ -514,7 +514,7 @@ static int writer_init(tr_actor *self, void *state, tr_msg *args) {
   w->lock_fd = w->log_fd = -1;
   if (args && tr_msg_unpack(args, "I", &p) == TR_OK)
     cfg = (const tr_kv_config *)(intptr_t)p;
-  tr_kv_io_resolve(&w->io, cfg ? (const tr_kv_io *)cfg->io : NULL);
+  tr__kvio_resolve(&w->io, cfg ? (const tr__kvio *)cfg->io : NULL);
   w->policy = cfg ? cfg->fsync : TR_FSYNC_EVERYSEC;
   if (w->policy != TR_FSYNC_EVERYSEC && w->policy != TR_FSYNC_ALWAYS &&
       w->policy != TR_FSYNC_NO) {
@@ -528,14 +528,14 @@ static int writer_init(tr_actor *self, void *state, tr_msg *args) {
       !(w->p_log_tmp = join(w->dir, "kv.log.tmp")) ||
       !(w->p_snap = join(w->dir, "kv.snap")) ||
       !(w->p_snap_tmp = join(w->dir, "kv.snap.tmp")) ||
-      !(w->map = tr_kvmap_new())) {
+      !(w->map = tr__kvmap_new())) {
     tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: out of memory");
     writer_free(w);
     return -1;
   }
   w->load_began = w->load_report = uv_hrtime();
   w->load_step = LOAD_STEP_MIN;
-  if (tr_kvwriter_recover_begin(w)) {
+  if (tr__kvwriter_recover_begin(w)) {
     tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: out of memory");
     writer_free(w);
     return -1;
@@ -552,7 +552,7 @@ static void writer_terminate(tr_actor *self, void *state, const char *why) {
   if (!w->refused && !w->unavailable && !w->loading) {
     flush(w); /* answers whoever waits */
     if (w->dirty && w->policy != TR_FSYNC_NO &&
-        tr_kv_io_fsync(&w->io, w->log_fd) == 0)
+        tr__kvio_fsync(&w->io, w->log_fd) == 0)
       w->fsyncs++;
   }
   if (w->sync_timer)

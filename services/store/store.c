@@ -52,7 +52,7 @@
 typedef struct store {
   tr_actor *self;
   tr_host *h;
-  tr_kvmap *map;
+  tr__kvmap *map;
   tr_pid writer;
   int loading;
   int impatient; /* the load took long: requests get "still loading" */
@@ -111,7 +111,7 @@ static int ask_load(store *s, int64_t cursor) {
 
 /* How far the load has got, for the "still loading" error. */
 static void load_progress(store *s, char *buf, size_t n) {
-  size_t keys = tr_kvmap_count(s->map);
+  size_t keys = tr__kvmap_count(s->map);
   if (keys || !s->progress)
     snprintf(buf, n, "%zu keys so far", keys);
   else
@@ -133,7 +133,7 @@ static void load_clock(store *s, int progress) {
   } else if (!progress && now - s->load_report >= REPORT_MS) {
     /* the writer reports on its files itself */
     tr_host_log(s->h, TR_LOG_INFO, "kv: loading: %zu keys so far",
-                tr_kvmap_count(s->map));
+                tr__kvmap_count(s->map));
     s->load_report = now;
   }
 }
@@ -174,7 +174,7 @@ static void on_batch(store *s, tr_msg *m) {
       load_failed(s, NULL, "a key or value in a load batch is not a string");
       return;
     }
-    if (tr_kvmap_set(s->map, key, klen, bytes, vlen)) {
+    if (tr__kvmap_set(s->map, key, klen, bytes, vlen)) {
       load_failed(s, NULL, "out of memory");
       return;
     }
@@ -199,7 +199,7 @@ static void on_batch(store *s, tr_msg *m) {
   s->loading = 0;
   if (now_ms() - s->load_began >= REPORT_MS)
     tr_host_log(s->h, TR_LOG_INFO, "kv: loaded %zu keys in %.1f s",
-                tr_kvmap_count(s->map),
+                tr__kvmap_count(s->map),
                 (double)(now_ms() - s->load_began) / 1000.0);
 }
 
@@ -340,8 +340,8 @@ static int change(store *s, tr_msg *m, int owned, int set) {
     tr_await(s->self, id);
     return 1;
   }
-  if (set ? tr_kvmap_set(s->map, key, klen, val, vlen)
-          : (tr_kvmap_delete(s->map, key, klen), 0)) {
+  if (set ? tr__kvmap_set(s->map, key, klen, val, vlen)
+          : (tr__kvmap_delete(s->map, key, klen), 0)) {
     tr_reply_error(s->h, m, "kv: out of memory");
     return 0;
   }
@@ -382,13 +382,13 @@ static int serve(store *s, tr_msg *m, int owned) {
       tr_reply_error(s->h, m, "kv: get takes a key");
     else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
       reply(s, m,
-            tr_kvmap_get(s->map, key, klen, &val, &vlen)
+            tr__kvmap_get(s->map, key, klen, &val, &vlen)
                 ? tr_msg_pack("reply", "S", val, vlen)
                 : tr_msg_pack("reply", "n"));
   } else if (is_op(op, oplen, "set") || is_op(op, oplen, "delete")) {
     return change(s, m, owned, oplen == 3);
   } else if (is_op(op, oplen, "count") && argc == 1) {
-    reply(s, m, tr_msg_pack("reply", "I", (int64_t)tr_kvmap_count(s->map)));
+    reply(s, m, tr_msg_pack("reply", "I", (int64_t)tr__kvmap_count(s->map)));
   } else if (is_op(op, oplen, "info") && argc == 1) {
     reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
   } else if (is_op(op, oplen, "count") || is_op(op, oplen, "info")) {
@@ -433,7 +433,7 @@ static int store_handle(tr_actor *self, void *state, tr_msg *m) {
 }
 
 static void store_free(store *s) {
-  tr_kvmap_free(s->map);
+  tr__kvmap_free(s->map);
   tr_msg_free(s->held); /* its caller hears "down" as the store ends */
   free(s->info);
   free(s->refused);
@@ -459,7 +459,7 @@ static int store_init(tr_actor *self, void *state, tr_msg *args) {
                 "kv: no kv.writer is running (start it before the store)");
     return -1;
   }
-  if (!(s->map = tr_kvmap_new())) {
+  if (!(s->map = tr__kvmap_new())) {
     tr_host_log(s->h, TR_LOG_ERROR, "kv: out of memory");
     return -1;
   }

@@ -42,7 +42,7 @@ static inline void pair_log(void *ud, int level, const char *text) {
 /* Starts host and pair on dir; p->rc says whether the supervisor started.
  * wait_ms is the store's load_wait_ms (0: its default). */
 static inline int pair_start_wait(pair *p, const char *dir, int fsync,
-                                  const tr_kv_io *io, uint32_t wait_ms) {
+                                  const tr__kvio *io, uint32_t wait_ms) {
   tr_host_config hc;
   tr_sup_spec spec;
   tr_child_spec kids[2];
@@ -73,7 +73,7 @@ static inline int pair_start_wait(pair *p, const char *dir, int fsync,
 }
 
 static inline int pair_start_io(pair *p, const char *dir, int fsync,
-                                const tr_kv_io *io) {
+                                const tr__kvio *io) {
   return pair_start_wait(p, dir, fsync, io, 0);
 }
 

@@ -9,62 +9,62 @@
 #include "store/kvmap.h"
 #include "test.h"
 
-static int has(tr_kvmap *m, const char *key, const char *want) {
+static int has(tr__kvmap *m, const char *key, const char *want) {
   const char *v;
   size_t n;
-  if (!tr_kvmap_get(m, key, strlen(key), &v, &n))
+  if (!tr__kvmap_get(m, key, strlen(key), &v, &n))
     return want == NULL;
   return want && n == strlen(want) && memcmp(v, want, n) == 0;
 }
 
 static void test_set_get_delete(void) {
-  tr_kvmap *m = tr_kvmap_new();
+  tr__kvmap *m = tr__kvmap_new();
   CHECK(m != NULL);
-  CHECK_EQ(tr_kvmap_count(m), 0);
+  CHECK_EQ(tr__kvmap_count(m), 0);
   CHECK(has(m, "a", NULL));
-  CHECK_EQ(tr_kvmap_set(m, "a", 1, "one", 3), 0);
-  CHECK_EQ(tr_kvmap_set(m, "b", 1, "two", 3), 0);
+  CHECK_EQ(tr__kvmap_set(m, "a", 1, "one", 3), 0);
+  CHECK_EQ(tr__kvmap_set(m, "b", 1, "two", 3), 0);
   CHECK(has(m, "a", "one"));
   CHECK(has(m, "b", "two"));
-  CHECK_EQ(tr_kvmap_count(m), 2);
-  CHECK_EQ(tr_kvmap_bytes(m), 8);
+  CHECK_EQ(tr__kvmap_count(m), 2);
+  CHECK_EQ(tr__kvmap_bytes(m), 8);
   /* replace: same size, then other sizes */
-  CHECK_EQ(tr_kvmap_set(m, "a", 1, "uno", 3), 0);
+  CHECK_EQ(tr__kvmap_set(m, "a", 1, "uno", 3), 0);
   CHECK(has(m, "a", "uno"));
-  CHECK_EQ(tr_kvmap_set(m, "a", 1, "a longer value", 14), 0);
+  CHECK_EQ(tr__kvmap_set(m, "a", 1, "a longer value", 14), 0);
   CHECK(has(m, "a", "a longer value"));
-  CHECK_EQ(tr_kvmap_set(m, "a", 1, "", 0), 0);
+  CHECK_EQ(tr__kvmap_set(m, "a", 1, "", 0), 0);
   CHECK(has(m, "a", ""));
-  CHECK_EQ(tr_kvmap_count(m), 2);
-  CHECK_EQ(tr_kvmap_bytes(m), 1 + 0 + 1 + 3);
-  CHECK_EQ(tr_kvmap_delete(m, "a", 1), 1);
-  CHECK_EQ(tr_kvmap_delete(m, "a", 1), 0);
+  CHECK_EQ(tr__kvmap_count(m), 2);
+  CHECK_EQ(tr__kvmap_bytes(m), 1 + 0 + 1 + 3);
+  CHECK_EQ(tr__kvmap_delete(m, "a", 1), 1);
+  CHECK_EQ(tr__kvmap_delete(m, "a", 1), 0);
   CHECK(has(m, "a", NULL));
   CHECK(has(m, "b", "two"));
-  CHECK_EQ(tr_kvmap_count(m), 1);
-  CHECK_EQ(tr_kvmap_bytes(m), 4);
-  tr_kvmap_free(m);
-  tr_kvmap_free(NULL);
+  CHECK_EQ(tr__kvmap_count(m), 1);
+  CHECK_EQ(tr__kvmap_bytes(m), 4);
+  tr__kvmap_free(m);
+  tr__kvmap_free(NULL);
 }
 
 static void test_binary(void) {
-  tr_kvmap *m = tr_kvmap_new();
+  tr__kvmap *m = tr__kvmap_new();
   const char k1[] = {'a', 0, 'b'}, k2[] = {'a', 0, 'c'}, k3[] = {'a'};
   const char bad[] = {(char)0xff, (char)0xfe, 0, (char)0xc3};
   const char *v;
   size_t n;
-  CHECK_EQ(tr_kvmap_set(m, k1, 3, bad, 4), 0);
-  CHECK_EQ(tr_kvmap_set(m, k2, 3, "x", 1), 0);
-  CHECK_EQ(tr_kvmap_set(m, k3, 1, "y", 1), 0);
-  CHECK_EQ(tr_kvmap_count(m), 3);
-  CHECK(tr_kvmap_get(m, k1, 3, &v, &n) && n == 4 && !memcmp(v, bad, 4));
-  CHECK(tr_kvmap_get(m, k2, 3, &v, &n) && n == 1 && v[0] == 'x');
-  CHECK(tr_kvmap_get(m, k3, 1, &v, &n) && n == 1 && v[0] == 'y');
-  CHECK(!tr_kvmap_get(m, k1, 2, NULL, NULL)); /* "a\0" is another key */
+  CHECK_EQ(tr__kvmap_set(m, k1, 3, bad, 4), 0);
+  CHECK_EQ(tr__kvmap_set(m, k2, 3, "x", 1), 0);
+  CHECK_EQ(tr__kvmap_set(m, k3, 1, "y", 1), 0);
+  CHECK_EQ(tr__kvmap_count(m), 3);
+  CHECK(tr__kvmap_get(m, k1, 3, &v, &n) && n == 4 && !memcmp(v, bad, 4));
+  CHECK(tr__kvmap_get(m, k2, 3, &v, &n) && n == 1 && v[0] == 'x');
+  CHECK(tr__kvmap_get(m, k3, 1, &v, &n) && n == 1 && v[0] == 'y');
+  CHECK(!tr__kvmap_get(m, k1, 2, NULL, NULL)); /* "a\0" is another key */
   /* the empty key is a key like any other here (the store refuses it) */
-  CHECK_EQ(tr_kvmap_set(m, "", 0, "empty", 5), 0);
-  CHECK(tr_kvmap_get(m, "", 0, &v, &n) && n == 5);
-  tr_kvmap_free(m);
+  CHECK_EQ(tr__kvmap_set(m, "", 0, "empty", 5), 0);
+  CHECK(tr__kvmap_get(m, "", 0, &v, &n) && n == 5);
+  tr__kvmap_free(m);
 }
 
 static void key_of(char *buf, size_t n, unsigned i) {
@@ -73,7 +73,7 @@ static void key_of(char *buf, size_t n, unsigned i) {
 
 static void test_growth_and_iteration(void) {
   enum { N = 20000 };
-  tr_kvmap *m = tr_kvmap_new();
+  tr__kvmap *m = tr__kvmap_new();
   unsigned char *seen = calloc(N, 1);
   char key[32];
   size_t cursor = 0, klen, vlen, visits = 0;
@@ -82,14 +82,14 @@ static void test_growth_and_iteration(void) {
   int ok = 1;
   for (i = 0; i < N; i++) {
     key_of(key, sizeof key, i);
-    ok &= tr_kvmap_set(m, key, strlen(key), (const char *)&i, sizeof i) == 0;
+    ok &= tr__kvmap_set(m, key, strlen(key), (const char *)&i, sizeof i) == 0;
   }
   CHECK(ok);
-  CHECK_EQ(tr_kvmap_count(m), N);
+  CHECK_EQ(tr__kvmap_count(m), N);
   for (i = 0; i < N; i++) {
     unsigned got;
     key_of(key, sizeof key, i);
-    ok &= tr_kvmap_get(m, key, strlen(key), &v, &vlen) && vlen == sizeof got;
+    ok &= tr__kvmap_get(m, key, strlen(key), &v, &vlen) && vlen == sizeof got;
     memcpy(&got, v, sizeof got);
     ok &= got == i;
   }
@@ -97,17 +97,17 @@ static void test_growth_and_iteration(void) {
   /* delete every third key: the runs shift back, the rest stay found */
   for (i = 0; i < N; i += 3) {
     key_of(key, sizeof key, i);
-    ok &= tr_kvmap_delete(m, key, strlen(key)) == 1;
+    ok &= tr__kvmap_delete(m, key, strlen(key)) == 1;
   }
   CHECK(ok);
   for (i = 0; i < N; i++) {
     key_of(key, sizeof key, i);
-    ok &= tr_kvmap_get(m, key, strlen(key), NULL, NULL) == (i % 3 != 0);
+    ok &= tr__kvmap_get(m, key, strlen(key), NULL, NULL) == (i % 3 != 0);
   }
   CHECK(ok);
-  CHECK_EQ(tr_kvmap_count(m), N - (N + 2) / 3);
+  CHECK_EQ(tr__kvmap_count(m), N - (N + 2) / 3);
   /* a walk in pauses (cursor kept between calls) sees each entry once */
-  while (tr_kvmap_next(m, &cursor, &k, &klen, &v, &vlen)) {
+  while (tr__kvmap_next(m, &cursor, &k, &klen, &v, &vlen)) {
     unsigned idx;
     memcpy(&idx, v, sizeof idx);
     ok &= idx < N && !seen[idx] && idx % 3 != 0 && vlen == sizeof idx;
@@ -118,17 +118,17 @@ static void test_growth_and_iteration(void) {
     visits++;
   }
   CHECK(ok);
-  CHECK_EQ(visits, tr_kvmap_count(m));
-  CHECK_EQ(tr_kvmap_next(m, &cursor, NULL, NULL, NULL, NULL), 0);
+  CHECK_EQ(visits, tr__kvmap_count(m));
+  CHECK_EQ(tr__kvmap_next(m, &cursor, NULL, NULL, NULL, NULL), 0);
   free(seen);
-  tr_kvmap_free(m);
+  tr__kvmap_free(m);
 }
 
 /* Random sets and deletes over a small key space, checked against an
  * array after every step: exercises probe runs that wrap and shift. */
 static void test_against_model(void) {
   enum { KEYS = 300, STEPS = 60000 };
-  tr_kvmap *m = tr_kvmap_new();
+  tr__kvmap *m = tr__kvmap_new();
   int present[KEYS];
   unsigned value[KEYS];
   uint64_t bytes = 0;
@@ -143,13 +143,13 @@ static void test_against_model(void) {
     k = (rnd >> 8) % KEYS;
     key_of(key, sizeof key, k);
     if ((rnd >> 20) % 3 == 0) {
-      ok &= tr_kvmap_delete(m, key, strlen(key)) == present[k];
+      ok &= tr__kvmap_delete(m, key, strlen(key)) == present[k];
       if (present[k])
         bytes -= strlen(key) + sizeof(unsigned);
       present[k] = 0;
     } else {
-      ok &= tr_kvmap_set(m, key, strlen(key), (const char *)&step,
-                         sizeof step) == 0;
+      ok &= tr__kvmap_set(m, key, strlen(key), (const char *)&step,
+                          sizeof step) == 0;
       if (!present[k])
         bytes += strlen(key) + sizeof(unsigned);
       present[k] = 1;
@@ -161,7 +161,7 @@ static void test_against_model(void) {
         const char *v;
         size_t vlen;
         key_of(key, sizeof key, i);
-        if (tr_kvmap_get(m, key, strlen(key), &v, &vlen) != present[i]) {
+        if (tr__kvmap_get(m, key, strlen(key), &v, &vlen) != present[i]) {
           ok = 0;
         } else if (present[i]) {
           unsigned got;
@@ -170,11 +170,11 @@ static void test_against_model(void) {
           n++;
         }
       }
-      ok &= n == tr_kvmap_count(m) && bytes == tr_kvmap_bytes(m);
+      ok &= n == tr__kvmap_count(m) && bytes == tr__kvmap_bytes(m);
     }
   }
   CHECK(ok);
-  tr_kvmap_free(m);
+  tr__kvmap_free(m);
 }
 
 int main(void) {

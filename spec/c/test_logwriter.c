@@ -24,7 +24,7 @@ static void test_files_and_lock(void) {
   CHECK_STR(lock, want);
   free(lock);
   log = file_read(dir, "kv.log", &n);
-  CHECK(log && n == TR_KVLOG_HEADER + tr_kvlog_set_size(1, 1));
+  CHECK(log && n == TR_KVLOG_HEADER + tr__kvlog_set_size(1, 1));
   CHECK(log && !memcmp(log, "TRKVLOG1", 8));
   free(log);
   CHECK_EQ(file_size(dir, "kv.snap"), -1);
@@ -106,9 +106,9 @@ static void write_three(const char *dir, long long rec[3]) {
   CHECK(kv_set(&p, "b", "second"));
   CHECK(kv_set(&p, "c", "third value"));
   pair_stop(&p);
-  rec[0] = (long long)tr_kvlog_set_size(1, 5);
-  rec[1] = (long long)tr_kvlog_set_size(1, 6);
-  rec[2] = (long long)tr_kvlog_set_size(1, 11);
+  rec[0] = (long long)tr__kvlog_set_size(1, 5);
+  rec[1] = (long long)tr__kvlog_set_size(1, 6);
+  rec[2] = (long long)tr__kvlog_set_size(1, 11);
   CHECK_EQ(file_size(dir, "kv.log"), 8 + rec[0] + rec[1] + rec[2]);
 }
 
@@ -359,20 +359,20 @@ static void test_leftover_tmp_removed(void) {
 static void test_damaged_snapshot(void) {
   pair p;
   char dir[64], path[128], tmp[128], key[8], info[512], want[128];
-  tr_kv_io io;
-  tr_kvmap *m = tr_kvmap_new();
+  tr__kvio io;
+  tr__kvmap *m = tr__kvmap_new();
   int i, lost;
   temp_dir(dir, sizeof dir);
   for (i = 0; i < 5; i++) {
     snprintf(key, sizeof key, "s%d", i);
-    tr_kvmap_set(m, key, 2, "snap", 4);
+    tr__kvmap_set(m, key, 2, "snap", 4);
   }
-  tr_kv_io_resolve(&io, NULL);
+  tr__kvio_resolve(&io, NULL);
   path_in(path, sizeof path, dir, "kv.snap");
   path_in(tmp, sizeof tmp, dir, "kv.snap.tmp");
-  CHECK_EQ(tr_kvlog_write_file(&io, dir, path, tmp, m, NULL, NULL, NULL, NULL),
+  CHECK_EQ(tr__kvlog_write_file(&io, dir, path, tmp, m, NULL, NULL, NULL, NULL),
            0);
-  tr_kvmap_free(m);
+  tr__kvmap_free(m);
   /* a whole one loads */
   CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
   CHECK_EQ(kv_count(&p), 5);
@@ -536,7 +536,7 @@ static int faulty_open(const char *path, int flags, mode_t mode) {
   return open(path, flags, mode);
 }
 
-static const tr_kv_io faulty = {
+static const tr__kvio faulty = {
     .open = faulty_open, .write = faulty_write, .fsync = faulty_fsync};
 
 static void test_write_fails(void) {
@@ -685,7 +685,7 @@ static void test_mid_log_corruption_unrepaired(void) {
   CHECK(kv_set(&p, "d", "fourth")); /* appended after the hole */
   pair_stop(&p);
   no_tmp = 0;
-  CHECK_EQ(file_size(dir, "kv.log"), size + tr_kvlog_set_size(1, 6));
+  CHECK_EQ(file_size(dir, "kv.log"), size + tr__kvlog_set_size(1, 6));
 
   CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
   CHECK_EQ(kv_count(&p), 3);

@@ -336,13 +336,13 @@ static ssize_t slow_read(int fd, void *buf, size_t n) {
   return read(fd, buf, n > 16384 ? 16384 : n);
 }
 
-static const tr_kv_io slow_io = {.read = slow_read};
+static const tr__kvio slow_io = {.read = slow_read};
 
 /* A log of n sets of key<i> to a value of vlen bytes, written directly. */
 static int write_log(const char *dir, int n, size_t vlen) {
   char path[128], key[32];
   char *val = malloc(vlen);
-  tr_kvbuf b = {0};
+  tr__kvbuf b = {0};
   FILE *f;
   int i, ok;
   path_in(path, sizeof path, dir, "kv.log");
@@ -354,13 +354,13 @@ static int write_log(const char *dir, int n, size_t vlen) {
   ok = fwrite(TR_KVLOG_MAGIC "1", 1, TR_KVLOG_HEADER, f) == TR_KVLOG_HEADER;
   for (i = 0; i < n && ok; i++) {
     int k = snprintf(key, sizeof key, "key%d", i);
-    ok = tr_kvlog_put_set(&b, key, (size_t)k, val, vlen) == 0;
+    ok = tr__kvlog_put_set(&b, key, (size_t)k, val, vlen) == 0;
     if (ok && (b.len > (1u << 20) || i == n - 1)) {
       ok = fwrite(b.p, 1, b.len, f) == b.len;
       b.len = 0;
     }
   }
-  tr_kvbuf_free(&b);
+  tr__kvbuf_free(&b);
   free(val);
   return fclose(f) == 0 && ok;
 }
