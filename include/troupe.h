@@ -32,6 +32,17 @@ extern "C" {
 #define TR_VERSION_PATCH 0
 #define TR_VERSION "0.1.0"
 
+/* Marks the public API, what libtroupe.so exports: the library is built
+ * with hidden visibility, so anything not declared TR_API in a public
+ * header stays inside it. */
+#ifndef TR_API
+#if defined(__GNUC__) || defined(__clang__)
+#define TR_API __attribute__((visibility("default")))
+#else
+#define TR_API
+#endif
+#endif
+
 struct uv_loop_s;
 
 typedef struct tr_host tr_host;   /* one loop, its actors, timers, names */
@@ -60,7 +71,7 @@ enum {
   TR_EINIT = -11,    /* an actor's init callback failed */
   TR_ETHREAD = -12 /* called from a thread other than the host's loop thread */
 };
-const char *tr_strerror(int err);
+TR_API const char *tr_strerror(int err);
 
 /* ---------------------------------------------------------------- host */
 
@@ -90,36 +101,36 @@ typedef struct tr_host_stats {
 /* Makes a host on the calling thread, which becomes its loop thread.
  * cfg may be NULL for the defaults. Returns NULL when out of memory or when
  * the loop cannot be set up. */
-tr_host *tr_host_new(const tr_host_config *cfg);
+TR_API tr_host *tr_host_new(const tr_host_config *cfg);
 
 /* Runs the loop until tr_host_stop, then stops every actor in reverse start
  * order (calling terminate callbacks) and returns 0. TR_EINVAL inside an
  * actor's callback (libuv loops do not nest), TR_ETHREAD off the loop
  * thread; the same holds for tr_host_step. */
-int tr_host_run(tr_host *h);
+TR_API int tr_host_run(tr_host *h);
 
 /* One bounded turn that never blocks: handles at most turn_budget messages,
  * due timers and ready I/O. Returns 1 when work is left (more mail, pending
  * timers), 0 when idle, TR_ESTOPPED once the host has stopped. For a game
  * calling it once a frame. */
-int tr_host_step(tr_host *h);
+TR_API int tr_host_step(tr_host *h);
 
 /* Asks the host to stop; safe from any thread and from inside an actor.
  * tr_host_run returns, after shutting the actors down, once it is seen. */
-void tr_host_stop(tr_host *h);
+TR_API void tr_host_stop(tr_host *h);
 
 /* Stops whatever still runs, closes the host's handles and frees it all.
  * A borrowed loop is left open (it is run until the host's handles close).
  * Other threads must be done with tr_send on h before it is freed. */
-void tr_host_free(tr_host *h);
+TR_API void tr_host_free(tr_host *h);
 
-struct uv_loop_s *tr_host_loop(tr_host *h);
+TR_API struct uv_loop_s *tr_host_loop(tr_host *h);
 /* One pointer for the embedding program (the Lua layer keeps its own
  * state here), like uv_loop_t's data. */
-void tr_host_set_data(tr_host *h, void *data);
-void *tr_host_data(tr_host *h);
-void tr_host_get_stats(tr_host *h, tr_host_stats *out);
-void tr_host_log(tr_host *h, int level, const char *fmt, ...)
+TR_API void tr_host_set_data(tr_host *h, void *data);
+TR_API void *tr_host_data(tr_host *h);
+TR_API void tr_host_get_stats(tr_host *h, tr_host_stats *out);
+TR_API void tr_host_log(tr_host *h, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
@@ -159,57 +170,57 @@ typedef struct tr_spawn_opts {
 
 /* Starts an actor. args (may be NULL) is passed to init and then freed.
  * opts may be NULL. On success stores the pid in *out (may be NULL). */
-int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
-             const tr_spawn_opts *opts, tr_pid *out);
+TR_API int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
+                    const tr_spawn_opts *opts, tr_pid *out);
 
-tr_pid tr_self(const tr_actor *self);
-tr_host *tr_actor_host(const tr_actor *self);
-void *tr_actor_state(const tr_actor *self);
+TR_API tr_pid tr_self(const tr_actor *self);
+TR_API tr_host *tr_actor_host(const tr_actor *self);
+TR_API void *tr_actor_state(const tr_actor *self);
 
 /* Ends the calling actor after the current callback returns. reason NULL or
  * "normal" is a normal exit; anything else is abnormal and travels links. */
-void tr_exit(tr_actor *self, const char *reason);
+TR_API void tr_exit(tr_actor *self, const char *reason);
 
 /* Ends another actor now (untrappable). TR_ENOPROC when it is not alive.
  * An actor may not kill itself this way; it uses tr_exit. */
-int tr_kill(tr_host *h, tr_pid pid, const char *reason);
+TR_API int tr_kill(tr_host *h, tr_pid pid, const char *reason);
 /* 1 for the reason of an end someone asked for -- "killed" (tr_kill's
  * default), "reset" and "restart" (a supervisor's) -- rather than a crash:
  * logged at debug level, not as a warning. */
-int tr_reason_deliberate(const char *reason);
+TR_API int tr_reason_deliberate(const char *reason);
 
-int tr_alive(tr_host *h, tr_pid pid);
-void tr_trap_exit(tr_actor *self, int on);
+TR_API int tr_alive(tr_host *h, tr_pid pid);
+TR_API void tr_trap_exit(tr_actor *self, int on);
 
 /* Asks for a call of handle with m == NULL after the other ready actors had
  * their turn, as returning TR_YIELD does; for init, or code outside handle. */
-void tr_wake(tr_actor *self);
+TR_API void tr_wake(tr_actor *self);
 
 /* Names an heir for pid: when pid ends, the sends and calls still queued in
  * its mailbox go to the heir, in their order and ahead of the heir's own
  * mail, keeping sender, session and kind (a call among them now waits on
  * the heir). A router that restarts what it routes to loses no request. */
-int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir);
+TR_API int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir);
 /* True for a message the heir got that way: it is older than any other mail
  * for the dead actor, which a router holding mail must put first. */
-int tr_msg_inherited(const tr_msg *m);
+TR_API int tr_msg_inherited(const tr_msg *m);
 
 /* Liveness, for supervisors. An actor shows life by taking a message or by
  * calling tr_heartbeat (for long work between messages). tr_quiet_ms says
  * how long pid has had something to do without showing life: 0 for one
  * that waits with nothing to do, however long; TR_ENOPROC if not alive. */
-void tr_heartbeat(tr_actor *self);
-int64_t tr_quiet_ms(tr_host *h, tr_pid pid);
+TR_API void tr_heartbeat(tr_actor *self);
+TR_API int64_t tr_quiet_ms(tr_host *h, tr_pid pid);
 
 /* Sends and calls queued for pid (TR_ENOPROC if not alive); 0 tells an
  * actor that batches work, such as a writer, that now is the time to
  * flush. */
-int tr_mailbox_count(tr_host *h, tr_pid pid);
+TR_API int tr_mailbox_count(tr_host *h, tr_pid pid);
 
 /* Until a message carrying this session arrives (a reply, an error reply,
  * a timeout), leave every other message queued, in order. 0 ends the wait;
  * it also ends by itself when the message comes. */
-void tr_await(tr_actor *self, uint64_t session);
+TR_API void tr_await(tr_actor *self, uint64_t session);
 
 /* ------------------------------------------------------------ messages */
 
@@ -251,50 +262,50 @@ enum {
  * values, a map of n the next 2n (key, value, key, value ...). The add
  * functions return 0 or an error, and an error sticks: once one add fails,
  * sending the message fails with the same error. */
-tr_msg *tr_msg_new(const char *name);
-tr_msg *tr_msg_newn(const char *name, size_t len);
-int tr_msg_add_nil(tr_msg *m);
-int tr_msg_add_bool(tr_msg *m, int b);
-int tr_msg_add_int(tr_msg *m, int64_t i);
-int tr_msg_add_float(tr_msg *m, double d);
-int tr_msg_add_str(tr_msg *m, const char *s, size_t len);
-int tr_msg_add_cstr(tr_msg *m, const char *s);
-int tr_msg_add_pid(tr_msg *m, tr_pid pid);
-int tr_msg_add_array(tr_msg *m, uint32_t n);
-int tr_msg_add_map(tr_msg *m, uint32_t n);
+TR_API tr_msg *tr_msg_new(const char *name);
+TR_API tr_msg *tr_msg_newn(const char *name, size_t len);
+TR_API int tr_msg_add_nil(tr_msg *m);
+TR_API int tr_msg_add_bool(tr_msg *m, int b);
+TR_API int tr_msg_add_int(tr_msg *m, int64_t i);
+TR_API int tr_msg_add_float(tr_msg *m, double d);
+TR_API int tr_msg_add_str(tr_msg *m, const char *s, size_t len);
+TR_API int tr_msg_add_cstr(tr_msg *m, const char *s);
+TR_API int tr_msg_add_pid(tr_msg *m, tr_pid pid);
+TR_API int tr_msg_add_array(tr_msg *m, uint32_t n);
+TR_API int tr_msg_add_map(tr_msg *m, uint32_t n);
 
 /* Builds a whole message from a format, one letter per value:
  *   n nil   b bool (int)   i int   I int64_t   d double
  *   s NUL-terminated string   S bytes (const char *, size_t)   p tr_pid
  * Returns NULL on an unknown letter or when out of memory. */
-tr_msg *tr_msg_pack(const char *name, const char *fmt, ...);
+TR_API tr_msg *tr_msg_pack(const char *name, const char *fmt, ...);
 
 /* A message from an encoded buffer (a MessagePack array whose first element
  * is the name string), copied and checked: a truncated, malformed, too deep
  * or trailing-bytes buffer gives NULL and *err = TR_EBADMSG. */
-tr_msg *tr_msg_decode(const void *buf, size_t len, int *err);
+TR_API tr_msg *tr_msg_decode(const void *buf, size_t len, int *err);
 
 /* The encoded bytes of a finished message; NULL for an unfinished one. */
-const void *tr_msg_bytes(const tr_msg *m, size_t *len);
+TR_API const void *tr_msg_bytes(const tr_msg *m, size_t *len);
 
 /* A copy of a received message, to keep past the callback or forward. */
-tr_msg *tr_msg_clone(const tr_msg *m);
+TR_API tr_msg *tr_msg_clone(const tr_msg *m);
 
 /* Frees a message that was never handed to the host. */
-void tr_msg_free(tr_msg *m);
+TR_API void tr_msg_free(tr_msg *m);
 
 /* Reading. tr_value pointers point into the message's buffer: valid until
  * the message is freed or added to. */
 /* The name's bytes, not NUL-terminated (a name may hold NUL): use *len. */
-const char *tr_msg_name(const tr_msg *m, size_t *len);
-int tr_msg_is(const tr_msg *m, const char *name); /* name equals */
-int tr_msg_kind(const tr_msg *m);
-tr_pid tr_msg_from(const tr_msg *m);
-uint64_t tr_msg_session(const tr_msg *m);
-size_t tr_msg_argc(const tr_msg *m);
+TR_API const char *tr_msg_name(const tr_msg *m, size_t *len);
+TR_API int tr_msg_is(const tr_msg *m, const char *name); /* name equals */
+TR_API int tr_msg_kind(const tr_msg *m);
+TR_API tr_pid tr_msg_from(const tr_msg *m);
+TR_API uint64_t tr_msg_session(const tr_msg *m);
+TR_API size_t tr_msg_argc(const tr_msg *m);
 /* Argument i (0-based, after the name), or NULL past the end or when the
  * message cannot be decoded. */
-const tr_value *tr_msg_arg(const tr_msg *m, size_t i);
+TR_API const tr_value *tr_msg_arg(const tr_msg *m, size_t i);
 
 /* Reads arguments by format, zero-copy: the letters of tr_msg_pack, where
  * 's' and 'S' both give const char ** then size_t * (the bytes are not
@@ -302,22 +313,22 @@ const tr_value *tr_msg_arg(const tr_msg *m, size_t i);
  * be NULL. TR_ERANGE when there are fewer arguments than letters or an 'i'
  * does not fit an int, TR_ETYPE on a mismatch, TR_EINVAL for an unknown
  * letter, TR_EBADMSG for an unfinished message. */
-int tr_msg_unpack(const tr_msg *m, const char *fmt, ...);
+TR_API int tr_msg_unpack(const tr_msg *m, const char *fmt, ...);
 
-int tr_value_type(const tr_value *v); /* -1 for NULL */
-int tr_value_bool(const tr_value *v, int *out);
-int tr_value_int(const tr_value *v, int64_t *out);
-int tr_value_float(const tr_value *v, double *out); /* ints convert */
-int tr_value_str(const tr_value *v, const char **s, size_t *len);
-int tr_value_pid(const tr_value *v, tr_pid *out);
-size_t tr_value_len(const tr_value *v); /* array items or map pairs */
-const tr_value *tr_value_at(const tr_value *v, size_t i);  /* array */
-const tr_value *tr_value_key(const tr_value *v, size_t i); /* map */
-const tr_value *tr_value_val(const tr_value *v, size_t i); /* map */
+TR_API int tr_value_type(const tr_value *v); /* -1 for NULL */
+TR_API int tr_value_bool(const tr_value *v, int *out);
+TR_API int tr_value_int(const tr_value *v, int64_t *out);
+TR_API int tr_value_float(const tr_value *v, double *out); /* ints convert */
+TR_API int tr_value_str(const tr_value *v, const char **s, size_t *len);
+TR_API int tr_value_pid(const tr_value *v, tr_pid *out);
+TR_API size_t tr_value_len(const tr_value *v); /* array items or map pairs */
+TR_API const tr_value *tr_value_at(const tr_value *v, size_t i);  /* array */
+TR_API const tr_value *tr_value_key(const tr_value *v, size_t i); /* map */
+TR_API const tr_value *tr_value_val(const tr_value *v, size_t i); /* map */
 /* The value stored right after v: the next argument, array item, or map key
  * or value -- O(1) where the indexed readers above are O(i). Only as many
  * steps as the container's length are meaningful. */
-const tr_value *tr_value_next(const tr_value *v);
+TR_API const tr_value *tr_value_next(const tr_value *v);
 
 /* ------------------------------------------------------------- sending */
 
@@ -329,8 +340,8 @@ const tr_value *tr_value_next(const tr_value *v);
  * and calls queued in it, plus those its actor holds aside
  * (tr_mailbox_hold), reach its capacity; every other kind of message
  * (answers, notices) is never refused for room. */
-int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
-int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
+TR_API int tr_send(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
+TR_API int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
 
 /* How many more sends and calls pid's mailbox takes now, less the room
  * promised to senders woken from a wait (tr_notify_room) that have not
@@ -338,7 +349,7 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
  * message: a sender that checks first and waits when it finds 0 thus
  * queues fairly behind those already waiting. TR_ENOPROC when pid is not
  * alive. Loop thread only. */
-int tr_mailbox_room(tr_host *h, tr_pid pid);
+TR_API int tr_mailbox_room(tr_host *h, tr_pid pid);
 
 /* For senders that wait instead of failing on TR_EFULL: `waiter` gets a
  * TR_KIND_ROOM message from `full`, its session being the returned id (0
@@ -351,14 +362,14 @@ int tr_mailbox_room(tr_host *h, tr_pid pid);
  * once when there is room no earlier waiter was promised. A waiter that
  * finds its room taken (by a sender that did not wait) and waits again
  * while handling that room message keeps its place at the front. */
-uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
-                        uint32_t timeout_ms);
+TR_API uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
+                               uint32_t timeout_ms);
 
 /* Takes the message being handled (m, in handle) out of the host's hands:
  * the actor owns it from now on, to free or to send on later, as a router
  * holding mail for an actor being restarted does. NULL if m is not the
  * message being handled. */
-tr_msg *tr_keep(tr_actor *self, tr_msg *m);
+TR_API tr_msg *tr_keep(tr_actor *self, tr_msg *m);
 
 /* Counts n sends and calls that self keeps aside (tr_keep) to pass on
  * later against its own mailbox's capacity (n < 0: -n of them were passed
@@ -367,7 +378,7 @@ tr_msg *tr_keep(tr_actor *self, tr_msg *m);
  * room are woken. Called in handle, after taking m, it fills the slot m
  * left. Returns how many are held now, or TR_EINVAL (releasing more than
  * are held). */
-int tr_mailbox_hold(tr_actor *self, int n);
+TR_API int tr_mailbox_hold(tr_actor *self, int n);
 
 /* Puts m, a message self took over (tr_keep) or is handling, back at the
  * front of its own mailbox, as if it had never been taken: for an actor
@@ -377,20 +388,20 @@ int tr_mailbox_hold(tr_actor *self, int n);
  * a call waits on self again, and fails "down" if self ends without an
  * heir. In self's callbacks only, terminate included. Takes m either way;
  * TR_EINVAL elsewhere. */
-int tr_mailbox_putback(tr_actor *self, tr_msg *m);
+TR_API int tr_mailbox_putback(tr_actor *self, tr_msg *m);
 
 /* Sends m as a notice (TR_KIND_NOTICE): news that `to` asked for, such as
  * a supervisor's to its listener. Like a reply, it is never refused for a
  * full mailbox and does not count against its capacity, so keep notices
  * few (bounded by what the receiver asked for). TR_ENOPROC (a dead letter)
  * when `to` is not alive; loop thread only. */
-int tr_notify(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
+TR_API int tr_notify(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
 
 /* Sends a message on to `to` keeping its sender, session and kind, so the
  * answer to a forwarded call goes straight back to the caller, and the
  * caller now hears at once if `to` dies. m is the message being handled
  * (taken over without a copy) or one the caller owns. */
-int tr_forward(tr_host *h, tr_pid to, tr_msg *m);
+TR_API int tr_forward(tr_host *h, tr_pid to, tr_msg *m);
 
 /* Calls: sends m to `to` as a request from the actor `from`. A call that
  * cannot be sent fails at once like tr_send (TR_ENOPROC, TR_EFULL). The
@@ -399,26 +410,28 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m);
  * "timeout" when timeout_ms (0: none) passes, "down" with the reason as its
  * argument when `to` ends before replying. A reply after that is dropped
  * and counted as late. */
-int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
-            uint64_t *session);
+TR_API int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
+                   uint32_t timeout_ms, uint64_t *session);
 
 /* Answers the call `request` (a TR_KIND_CALL message). TR_ENOPROC when the
  * call is over (timed out, caller gone): the reply is dropped as late. */
-int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply);
+TR_API int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply);
 /* Answers a call later, from its caller's pid and session. */
-int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply);
+TR_API int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session,
+                       tr_msg *reply);
 
 /* Answers a call with an error: a reply named "error" whose one argument is
  * the text (printf-style), which the caller's actor.call raises. The
  * convention of every request troupe's own actors answer. TR_EINVAL, and
  * nothing sent, if request is not a call. */
-int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt, ...)
+TR_API int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt,
+                          ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
-                      const char *fmt, ...)
+TR_API int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
+                             const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
 #endif
@@ -428,46 +441,47 @@ int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
  * not inside a callback): runs the loop until the answer comes. On success
  * *reply holds the reply, to be freed with tr_msg_free. A failed call
  * returns TR_ETIMEDOUT or TR_ENOPROC. */
-int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
-                 tr_msg **reply);
+TR_API int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
+                        tr_msg **reply);
 
 /* -------------------------------------------------------------- timers */
 
 /* Sends m to `to` after ms milliseconds; *timer (may be NULL) names it for
  * tr_cancel. Dropped, not counted, if `to` has ended by then. */
-int tr_after(tr_host *h, uint32_t ms, tr_pid to, tr_msg *m, uint64_t *timer);
+TR_API int tr_after(tr_host *h, uint32_t ms, tr_pid to, tr_msg *m,
+                    uint64_t *timer);
 
 /* After ms milliseconds, a TR_KIND_TIMEOUT message named "timeout" reaches
  * `to`, its session being the returned id (0 on error). */
-uint64_t tr_timeout(tr_host *h, tr_pid to, uint32_t ms);
+TR_API uint64_t tr_timeout(tr_host *h, tr_pid to, uint32_t ms);
 
 /* Cancels a pending tr_after or tr_timeout. TR_ENOPROC if it is gone. */
-int tr_cancel(tr_host *h, uint64_t timer);
+TR_API int tr_cancel(tr_host *h, uint64_t timer);
 
 /* --------------------------------------------------------------- names */
 
 /* Registers pid under name. TR_EEXIST if the name is taken or the actor
  * has a name already; TR_ENOPROC if pid is not alive. The name is released
  * when the actor ends. */
-int tr_register(tr_host *h, const char *name, tr_pid pid);
-int tr_unregister(tr_host *h, const char *name);
-tr_pid tr_whereis(tr_host *h, const char *name);   /* 0 when unknown */
-const char *tr_actor_name(tr_host *h, tr_pid pid); /* NULL when none */
+TR_API int tr_register(tr_host *h, const char *name, tr_pid pid);
+TR_API int tr_unregister(tr_host *h, const char *name);
+TR_API tr_pid tr_whereis(tr_host *h, const char *name);   /* 0 when unknown */
+TR_API const char *tr_actor_name(tr_host *h, tr_pid pid); /* NULL when none */
 
 /* ----------------------------------------------------- monitors, links */
 
 /* watcher gets down(ref, pid, reason) (TR_KIND_DOWN) when target ends, or
  * at once with reason "noproc" if it is not alive. Returns the ref, 0 on
  * error (watcher not alive). */
-uint64_t tr_monitor(tr_host *h, tr_pid watcher, tr_pid target);
-int tr_demonitor(tr_host *h, uint64_t ref);
+TR_API uint64_t tr_monitor(tr_host *h, tr_pid watcher, tr_pid target);
+TR_API int tr_demonitor(tr_host *h, uint64_t ref);
 
 /* Links two actors: when one ends abnormally, the other ends with the same
  * reason, or, if it traps exits, gets exit(pid, reason) (TR_KIND_EXIT).
  * Linking to an actor that is not alive acts as if it had just ended with
  * "noproc". */
-int tr_link(tr_host *h, tr_pid a, tr_pid b);
-int tr_unlink(tr_host *h, tr_pid a, tr_pid b);
+TR_API int tr_link(tr_host *h, tr_pid a, tr_pid b);
+TR_API int tr_unlink(tr_host *h, tr_pid a, tr_pid b);
 
 #ifdef __cplusplus
 }

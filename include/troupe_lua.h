@@ -17,13 +17,13 @@ extern "C" {
 #endif
 
 /* The C part of the `actor` module (require "actor.core"). */
-int luaopen_actor_core(lua_State *L);
+TR_API int luaopen_actor_core(lua_State *L);
 
 /* Makes `require "actor"` work in L for a program that links the module
  * in: package.path gains lua_dir/?.lua and lua_dir/?/init.lua (lua_dir is
  * the lua/ folder holding the module's Lua files), and actor.core is
  * preloaded. */
-void trL_openlibs(lua_State *L, const char *lua_dir);
+TR_API void trL_openlibs(lua_State *L, const char *lua_dir);
 
 /* Runs Lua actors of L on host h, which the caller keeps and frees; call
  * it on h's loop thread, before any actor of L starts. Without it,
@@ -37,13 +37,13 @@ void trL_openlibs(lua_State *L, const char *lua_dir);
  * the count of actors). Returns TR_OK, TR_ESTOPPED for a stopped host,
  * TR_EEXIST when L is attached to another host that has not stopped,
  * TR_ETHREAD off h's loop thread. */
-int trL_attach(lua_State *L, tr_host *h);
+TR_API int trL_attach(lua_State *L, tr_host *h);
 
 /* Makes a native behaviour spawnable from Lua: actor.spawn(name, ...). */
-void trL_define(lua_State *L, const char *name, const tr_behaviour *b);
+TR_API void trL_define(lua_State *L, const char *name, const tr_behaviour *b);
 
 /* The host L's actors run on, or NULL when none yet. */
-tr_host *trL_host_of(lua_State *L);
+TR_API tr_host *trL_host_of(lua_State *L);
 
 #ifdef __cplusplus
 }

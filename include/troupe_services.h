@@ -62,8 +62,8 @@ typedef struct tr_sup_spec {
  *   restart(name) -> "ok"    restart a child now, as actor.reset does
  *   children() -> name, pid, name, pid ...
  * A crashed child is restarted at once; a quiet one at its heartbeat. */
-int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
-                 tr_pid *out);
+TR_API int tr_supervise(tr_host *h, const tr_sup_spec *spec,
+                        const tr_spawn_opts *opts, tr_pid *out);
 
 /* -------------------------------------------------------------- router */
 
@@ -92,8 +92,8 @@ typedef struct tr_service {
  * router itself: call("router", "router", "reset", name) restarts a child
  * through its supervisor. A destination whose service gave up answers calls
  * with an error. */
-int tr_router_start(tr_host *h, const tr_service *services, size_t n,
-                    tr_pid *out);
+TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
+                           tr_pid *out);
 
 /* --------------------------------------------------------------- store */
 
@@ -169,25 +169,25 @@ typedef struct tr_kv_config {
  * directory if needed and locks it: a second writer on the same directory,
  * in this process or another, starts unavailable, and its store answers
  * every request with "data directory <dir> is in use (pid <n>)". */
-int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
-int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
+TR_API int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
+TR_API int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
 
 /* The store for a C program, as troupe sets it up for Lua: the router,
  * with the native store and log writer behind it, started on the first
  * request. cfg (may be NULL) is copied. TR_EEXIST if the host has a router
  * already. */
-int tr_kv_start(tr_host *h, const tr_kv_config *cfg);
+TR_API int tr_kv_start(tr_host *h, const tr_kv_config *cfg);
 
 /* Requests from outside any actor (they run the loop until answered, as
  * tr_host_call does; timeout 5 s). get stores a copy of the value in
  * *value (free it) and its length in *len, or NULL when the key is
  * missing. A refused request returns TR_EINVAL and, if err is not NULL,
  * a copy of the store's reason (free it). */
-int tr_kv_set(tr_host *h, const void *key, size_t klen, const void *value,
-              size_t vlen, char **err);
-int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
-              size_t *len, char **err);
-int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err);
+TR_API int tr_kv_set(tr_host *h, const void *key, size_t klen,
+                     const void *value, size_t vlen, char **err);
+TR_API int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
+                     size_t *len, char **err);
+TR_API int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err);
 
 #ifdef __cplusplus
 }

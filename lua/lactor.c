@@ -14,13 +14,13 @@
 #include "ltroupe.h"
 
 /* Inside an actor its coroutine knows the host: no registry lookup. */
-static trL_host *host(lua_State *L) {
-  trL_proc *p = trL_proc_of(L);
-  return p ? p->lh : trL_host_get(L);
+static trL__host *host(lua_State *L) {
+  trL__proc *p = trL__proc_of(L);
+  return p ? p->lh : trL__host_get(L);
 }
 
 static tr_pid self_pid(lua_State *L) {
-  trL_proc *p = trL_proc_of(L);
+  trL__proc *p = trL__proc_of(L);
   return p ? tr_self(p->self) : 0;
 }
 
@@ -28,11 +28,11 @@ static tr_pid self_pid(lua_State *L) {
  * the top of the stack as arguments. */
 static tr_msg *build(lua_State *L, int name_idx, int first) {
   size_t len;
-  const char *name = trL_checklstring(L, name_idx, &len);
+  const char *name = trL__checklstring(L, name_idx, &len);
   tr_msg *m = tr_msg_newn(name, len);
   if (!m)
     luaL_error(L, "out of memory");
-  trL_add_values(L, m, first, lua_gettop(L));
+  trL__add_values(L, m, first, lua_gettop(L));
   return m;
 }
 
@@ -45,32 +45,32 @@ static int fail(lua_State *L, int rc) {
 /* ----------------------------------------------------------- spawning */
 
 static int l_spawn(lua_State *L) {
-  trL_host *lh = host(L);
+  trL__host *lh = host(L);
   tr_pid pid;
   if (lua_type(L, 1) == LUA_TSTRING) {
-    const tr_behaviour *b = trL_native(L, lua_tostring(L, 1));
+    const tr_behaviour *b = trL__native(L, lua_tostring(L, 1));
     tr_msg *args;
     int rc;
     if (!b)
-      return trL_argerror(L, 1,
-                          lua_pushfstring(L, "no native actor is named '%s'",
-                                          lua_tostring(L, 1)));
+      return trL__argerror(L, 1,
+                           lua_pushfstring(L, "no native actor is named '%s'",
+                                           lua_tostring(L, 1)));
     args = build(L, 1, 2);
     if ((rc = tr_spawn(lh->h, b, args, NULL, &pid)))
       return luaL_error(L, "spawn %s: %s", lua_tostring(L, 1), tr_strerror(rc));
   } else {
-    trL_checktype(L, 1, LUA_TFUNCTION);
-    pid = trL_spawn(L, 1);
+    trL__checktype(L, 1, LUA_TFUNCTION);
+    pid = trL__spawn(L, 1);
   }
-  trL_push_pid(L, pid);
+  trL__push_pid(L, pid);
   return 1;
 }
 
 static int l_run(lua_State *L) {
-  trL_host *lh;
+  trL__host *lh;
   int rc;
-  trL_checktype(L, 1, LUA_TFUNCTION);
-  if (trL_proc_of(L))
+  trL__checktype(L, 1, LUA_TFUNCTION);
+  if (trL__proc_of(L))
     return luaL_error(L, "actor.run inside an actor");
   lh = host(L);
   if (lh->root && !lh->root_ended)
@@ -78,11 +78,11 @@ static int l_run(lua_State *L) {
   lua_pushnil(L);
   lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
   lh->root_ended = 0;
-  trL_start_router(lh);
-  lh->root = trL_spawn(L, 1);
+  trL__start_router(lh);
+  lh->root = trL__spawn(L, 1);
   rc = tr_host_run(lh->h);
   lh->root = 0;
-  trL_host_done(L);
+  trL__host_done(L);
   if (rc)
     return luaL_error(L, "actor.run: %s", tr_strerror(rc));
   if (lua_getfield(L, LUA_REGISTRYINDEX, "actor.root_error") != LUA_TNIL)
@@ -106,7 +106,7 @@ static int l_run(lua_State *L) {
 #define CTX_PHASE(c) ((int)((c)&1))
 
 /* Yields until `to` has room again; k then tries again. */
-static int wait_room(lua_State *L, trL_proc *p, tr_pid to, lua_KFunction k,
+static int wait_room(lua_State *L, trL__proc *p, tr_pid to, lua_KFunction k,
                      lua_KContext ctx) {
   uint64_t s =
       tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout);
@@ -135,12 +135,12 @@ static int sent(lua_State *L, int rc) {
 }
 
 static int send_k(lua_State *L, int status, lua_KContext ctx) {
-  trL_proc *p = trL_proc_of(L);
-  trL_host *lh = p ? p->lh : trL_host_get(L);
+  trL__proc *p = trL__proc_of(L);
+  trL__host *lh = p ? p->lh : trL__host_get(L);
   tr_pid to;
   if (status == LUA_YIELD)
     room_resumed(L, ctx);
-  to = trL_check_dest(L, lh, 1);
+  to = trL__check_dest(L, lh, 1);
   if (p && tr_mailbox_room(lh->h, to) == 0)
     return wait_room(L, p, to, send_k, CTX(0, lua_gettop(L), 0));
   return sent(L, tr_send(lh->h, p ? tr_self(p->self) : 0, to, build(L, 2, 3)));
@@ -149,8 +149,8 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
 static int l_send(lua_State *L) { return send_k(L, LUA_OK, 0); }
 
 static int l_try_send(lua_State *L) {
-  trL_host *lh = host(L);
-  tr_pid to = trL_check_dest(L, lh, 1);
+  trL__host *lh = host(L);
+  tr_pid to = trL__check_dest(L, lh, 1);
   /* A refusal for a full mailbox is the core's, counted as a dead letter. */
   return sent(L, tr_send(lh->h, self_pid(L), to, build(L, 2, 3)));
 }
@@ -164,7 +164,7 @@ static int call_failed(lua_State *L, int at, const char *why) {
 }
 
 /* Outside any actor: run the loop until the answer comes. */
-static int call_outside(lua_State *L, trL_host *lh, int at, tr_pid to,
+static int call_outside(lua_State *L, trL__host *lh, int at, tr_pid to,
                         uint32_t ms) {
   tr_msg *reply = NULL;
   int top = lua_gettop(L), n;
@@ -172,14 +172,14 @@ static int call_outside(lua_State *L, trL_host *lh, int at, tr_pid to,
   if (rc)
     return call_failed(L, at, tr_strerror(rc));
   lua_settop(L, top);
-  n = trL_push_args(L, reply, 0);
+  n = trL__push_args(L, reply, 0);
   tr_msg_free(reply);
   return n;
 }
 
 static int call_k(lua_State *L, int status, lua_KContext ctx) {
-  trL_proc *p = trL_proc_of(L);
-  trL_host *lh = p ? p->lh : trL_host_get(L);
+  trL__proc *p = trL__proc_of(L);
+  trL__host *lh = p ? p->lh : trL__host_get(L);
   uint32_t ms = CTX_TIMEOUT(ctx);
   lua_KContext at2 = ctx & CTX_AT2;
   uint64_t session;
@@ -195,8 +195,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
     room_resumed(L, ctx);
   }
   top = lua_gettop(L);
-  to = trL_check_dest(L, lh, at);
-  trL_checkstring(L, at + 1);
+  to = trL__check_dest(L, lh, at);
+  trL__checkstring(L, at + 1);
   if (!p)
     return call_outside(L, lh, at, to, ms);
   rc = tr_mailbox_room(lh->h, to);
@@ -218,7 +218,7 @@ static int l_call(lua_State *L) {
 /* The timeout stays argument 1: errors then number the others as the
  * user does. 0 is no timeout. */
 static int l_call_timeout(lua_State *L) {
-  uint32_t ms = trL_checkms(L, 1, 0, 0xffffff);
+  uint32_t ms = trL__checkms(L, 1, 0, 0xffffff);
   return call_k(L, LUA_OK, CTX(ms, 0, 0) | CTX_AT2);
 }
 
@@ -227,15 +227,15 @@ static int l_call_timeout(lua_State *L) {
  * arguments, or (results) what a handler returned. */
 static int answer(lua_State *L, const char *name, size_t len, int first,
                   int results) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   tr_msg *m;
   int rc;
   if (!(m = tr_msg_newn(name, len)))
     return luaL_error(L, "out of memory");
   if (results)
-    trL_add_results(L, m, first, lua_gettop(L));
+    trL__add_results(L, m, first, lua_gettop(L));
   else
-    trL_add_values(L, m, first, lua_gettop(L)); /* bad arguments first */
+    trL__add_values(L, m, first, lua_gettop(L)); /* bad arguments first */
   if (!p->call_session) {
     tr_msg_free(m);
     return luaL_error(L, "no call to reply to");
@@ -248,7 +248,7 @@ static int answer(lua_State *L, const char *name, size_t len, int first,
 static int l_reply(lua_State *L) { return answer(L, "reply", 5, 1, 0); }
 
 static int l_reply_error(lua_State *L) {
-  trL_checkstring(L, 1);
+  trL__checkstring(L, 1);
   lua_settop(L, 1);
   return answer(L, "error", 5, 1, 0);
 }
@@ -257,7 +257,7 @@ static int l_reply_error(lua_State *L) {
  * values from index `first` up: the reply, unless the call has been
  * answered, forwarded or deferred -- or was no call. */
 static void finish(lua_State *L, int first) {
-  trL_proc *p = trL_proc_of(L);
+  trL__proc *p = trL__proc_of(L);
   if (p && p->call_session)
     answer(L, "reply", 5, first, 1);
 }
@@ -318,7 +318,7 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
 /* serve_step(handlers, lua_dispatch): receive(), then the dispatch above,
  * in one C call: the message comes in above the two arguments. */
 static int l_serve_step(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   lua_settop(L, 2);
   p->why = TRL_RECV;
   return lua_yieldk(L, 0, 0, serve_k);
@@ -326,7 +326,7 @@ static int l_serve_step(lua_State *L) {
 
 /* True while the message last received is a call not yet answered. */
 static int l_calling(lua_State *L) {
-  trL_proc *p = trL_proc_of(L);
+  trL__proc *p = trL__proc_of(L);
   lua_pushboolean(L, p && p->call_session);
   return 1;
 }
@@ -334,9 +334,9 @@ static int l_calling(lua_State *L) {
 /* ---------------------------------------------------- waiting for mail */
 
 static int l_receive(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   if (!lua_isnoneornil(L, 1)) {
-    uint32_t ms = trL_checkms(L, 1, 0, UINT32_MAX);
+    uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
     p->recv_timer = tr_timeout(p->lh->h, tr_self(p->self), ms);
     if (!p->recv_timer)
       return luaL_error(L, "out of memory");
@@ -346,8 +346,8 @@ static int l_receive(lua_State *L) {
 }
 
 static int l_sleep(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
-  uint32_t ms = trL_checkms(L, 1, 0, UINT32_MAX);
+  trL__proc *p = trL__proc_check(L);
+  uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
   uint64_t s = tr_timeout(p->lh->h, tr_self(p->self), ms);
   if (!s)
     return luaL_error(L, "out of memory");
@@ -357,8 +357,8 @@ static int l_sleep(lua_State *L) {
 }
 
 static int l_after(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
-  uint32_t ms = trL_checkms(L, 1, 0, UINT32_MAX);
+  trL__proc *p = trL__proc_check(L);
+  uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
   uint64_t id;
   int rc = tr_after(p->lh->h, ms, tr_self(p->self), build(L, 2, 3), &id);
   if (rc)
@@ -377,23 +377,23 @@ static int gone(lua_State *L, int rc, const char *what) {
 }
 
 static int l_cancel(lua_State *L) {
-  uint64_t id = (uint64_t)trL_checkinteger(L, 1);
+  uint64_t id = (uint64_t)trL__checkinteger(L, 1);
   return gone(L, tr_cancel(host(L)->h, id), "no such timer");
 }
 
 /* -------------------------------------------------------------- names */
 
 static int l_register(lua_State *L) {
-  trL_host *lh = host(L);
+  trL__host *lh = host(L);
   size_t len;
-  const char *name = trL_checklstring(L, 1, &len);
-  tr_pid pid = lua_isnoneornil(L, 2) ? self_pid(L) : trL_test_pid(L, 2);
+  const char *name = trL__checklstring(L, 1, &len);
+  tr_pid pid = lua_isnoneornil(L, 2) ? self_pid(L) : trL__test_pid(L, 2);
   int rc;
   if (len < 1 || len > 255 || strlen(name) != len)
-    return trL_argerror(L, 1,
-                        "a name of 1 to 255 bytes, without NUL, expected");
+    return trL__argerror(L, 1,
+                         "a name of 1 to 255 bytes, without NUL, expected");
   if (!pid)
-    return trL_typeerror(L, 2, "pid");
+    return trL__typeerror(L, 2, "pid");
   rc = tr_register(lh->h, name, pid);
   if (rc == TR_EEXIST)
     return luaL_error(L,
@@ -406,14 +406,14 @@ static int l_register(lua_State *L) {
 }
 
 static int l_unregister(lua_State *L) {
-  return sent(L, tr_unregister(host(L)->h, trL_checkstring(L, 1)));
+  return sent(L, tr_unregister(host(L)->h, trL__checkstring(L, 1)));
 }
 
 static int l_whereis(lua_State *L) {
-  tr_pid pid = tr_whereis(host(L)->h, trL_checkstring(L, 1));
+  tr_pid pid = tr_whereis(host(L)->h, trL__checkstring(L, 1));
   if (!pid)
     return 0;
-  trL_push_pid(L, pid);
+  trL__push_pid(L, pid);
   return 1;
 }
 
@@ -421,30 +421,30 @@ static int l_self(lua_State *L) {
   tr_pid pid = self_pid(L);
   if (!pid)
     return 0;
-  trL_push_pid(L, pid);
+  trL__push_pid(L, pid);
   return 1;
 }
 
 static int l_sender(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   if (!p->last_from)
     return 0;
-  trL_push_pid(L, p->last_from);
+  trL__push_pid(L, p->last_from);
   return 1;
 }
 
 /* ------------------------------------------------------ life and death */
 
 static tr_pid check_pid(lua_State *L, int idx) {
-  tr_pid pid = trL_test_pid(L, idx);
+  tr_pid pid = trL__test_pid(L, idx);
   if (!pid)
-    trL_typeerror(L, idx, "pid");
+    trL__typeerror(L, idx, "pid");
   return pid;
 }
 
 static int l_monitor(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
-  tr_pid target = trL_check_dest(L, p->lh, 1);
+  trL__proc *p = trL__proc_check(L);
+  tr_pid target = trL__check_dest(L, p->lh, 1);
   uint64_t ref = tr_monitor(p->lh->h, tr_self(p->self), target);
   if (!ref)
     return luaL_error(L, "out of memory");
@@ -453,38 +453,38 @@ static int l_monitor(lua_State *L) {
 }
 
 static int l_demonitor(lua_State *L) {
-  uint64_t ref = (uint64_t)trL_checkinteger(L, 1);
+  uint64_t ref = (uint64_t)trL__checkinteger(L, 1);
   return gone(L, tr_demonitor(host(L)->h, ref), "no such monitor");
 }
 
 static int l_link(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   return sent(L, tr_link(p->lh->h, tr_self(p->self), check_pid(L, 1)));
 }
 
 static int l_unlink(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   return sent(L, tr_unlink(p->lh->h, tr_self(p->self), check_pid(L, 1)));
 }
 
 static int l_trap_exit(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
-  trL_checktype(L, 1, LUA_TBOOLEAN);
+  trL__proc *p = trL__proc_check(L);
+  trL__checktype(L, 1, LUA_TBOOLEAN);
   tr_trap_exit(p->self, lua_toboolean(L, 1));
   return 0;
 }
 
 static int l_exit(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
-  tr_exit(p->self, trL_optstring(L, 1, "normal"));
+  trL__proc *p = trL__proc_check(L);
+  tr_exit(p->self, trL__optstring(L, 1, "normal"));
   p->why = TRL_RECV; /* never resumed: the actor ends when it yields */
   return lua_yield(L, 0);
 }
 
 static int l_kill(lua_State *L) {
-  trL_host *lh = host(L);
+  trL__host *lh = host(L);
   tr_pid pid = check_pid(L, 1);
-  const char *reason = trL_optstring(L, 2, "killed");
+  const char *reason = trL__optstring(L, 2, "killed");
   if (pid == self_pid(L)) { /* ends as a kill does: "killed" by default */
     lua_pushstring(L, reason);
     lua_replace(L, 1);
@@ -520,8 +520,8 @@ static int l_stats(lua_State *L) {
 
 static int l_log(lua_State *L) {
   static const char *const levels[] = {"error", "warn", "info", "debug", NULL};
-  int level = trL_checkoption(L, 1, NULL, levels) + TR_LOG_ERROR;
-  tr_host_log(host(L)->h, level, "%s", trL_checkstring(L, 2));
+  int level = trL__checkoption(L, 1, NULL, levels) + TR_LOG_ERROR;
+  tr_host_log(host(L)->h, level, "%s", trL__checkstring(L, 2));
   return 0;
 }
 
@@ -529,8 +529,8 @@ static int l_log(lua_State *L) {
  * unchanged: a call's answer then comes from `to`, straight to the caller.
  * Only before the handler waits (the message is gone after that). */
 static int l_forward(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
-  tr_pid to = trL_check_dest(L, p->lh, 1);
+  trL__proc *p = trL__proc_check(L);
+  tr_pid to = trL__check_dest(L, p->lh, 1);
   tr_msg *m = p->msg;
   if (!m)
     return luaL_error(L, "forward: no message is being handled (forward "
@@ -544,40 +544,40 @@ static int l_forward(lua_State *L) {
 /* actor.defer() -> caller, session: answer the call last received later,
  * with actor.reply_to or actor.reply_error_to, after other mail. */
 static int l_defer(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   if (!p->call_session)
     return luaL_error(L, "defer: no call to answer");
-  trL_push_pid(L, p->call_from);
+  trL__push_pid(L, p->call_from);
   lua_pushinteger(L, (lua_Integer)p->call_session);
   p->call_session = 0;
   return 2;
 }
 
 static int answer_to(lua_State *L, const char *name) {
-  trL_host *lh = host(L);
-  tr_pid who = trL_test_pid(L, 1);
+  trL__host *lh = host(L);
+  tr_pid who = trL__test_pid(L, 1);
   uint64_t session;
   tr_msg *m;
   if (!who)
-    return trL_typeerror(L, 1, "pid");
-  session = (uint64_t)trL_checkinteger(L, 2);
+    return trL__typeerror(L, 1, "pid");
+  session = (uint64_t)trL__checkinteger(L, 2);
   if (!(m = tr_msg_new(name)))
     return luaL_error(L, "out of memory");
-  trL_add_values(L, m, 3, lua_gettop(L));
+  trL__add_values(L, m, 3, lua_gettop(L));
   return sent(L, tr_reply_to(lh->h, who, session, m));
 }
 
 static int l_reply_to(lua_State *L) { return answer_to(L, "reply"); }
 
 static int l_reply_error_to(lua_State *L) {
-  trL_checkstring(L, 3);
+  trL__checkstring(L, 3);
   lua_settop(L, 3);
   return answer_to(L, "error");
 }
 
 /* actor.pending() -> sends and calls waiting in this actor's mailbox. */
 static int l_pending(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+  trL__proc *p = trL__proc_check(L);
   lua_pushinteger(L, tr_mailbox_count(p->lh->h, tr_self(p->self)));
   return 1;
 }
@@ -585,7 +585,7 @@ static int l_pending(lua_State *L) {
 /* actor.heartbeat(): shows the supervisor this actor is alive during long
  * work between messages (taking a message counts already). */
 static int l_heartbeat(lua_State *L) {
-  tr_heartbeat(trL_proc_check(L)->self);
+  tr_heartbeat(trL__proc_check(L)->self);
   return 0;
 }
 
@@ -618,18 +618,18 @@ static int choice(lua_State *L, const char *key, const char *const *list) {
   for (i = 0; v && list[i]; i++)
     if (!strcmp(v, list[i]))
       return i;
-  trL_got(L, -1);
+  trL__got(L, -1);
   lua_pushfstring(L, "%s must be one of", key);
   for (i = 0; list[i]; i++)
     lua_pushfstring(L, " %s", list[i]);
   lua_pushfstring(L, ", got %s", lua_tostring(L, -(i + 2)));
   lua_concat(L, i + 2);
-  return trL_argerror(L, 1, lua_tostring(L, -1));
+  return trL__argerror(L, 1, lua_tostring(L, -1));
 }
 
 static int l_configure(lua_State *L) {
-  trL_host *lh = host(L);
-  trL_kv *kv = &lh->kv;
+  trL__host *lh = host(L);
+  trL__kv *kv = &lh->kv;
   uint32_t *nums[5], next[5];
   int store = kv->lua_store, writer = kv->lua_writer, fsync = kv->fsync, i;
   const char *dir = NULL;
@@ -641,7 +641,7 @@ static int l_configure(lua_State *L) {
   for (i = 0; i < 5; i++)
     next[i] = *nums[i];
   if (!lua_isnoneornil(L, 1)) {
-    trL_checktype(L, 1, LUA_TTABLE);
+    trL__checktype(L, 1, LUA_TTABLE);
     lua_pushnil(L);
     while (lua_next(L, 1)) { /* refuse what is not a setting: typos too */
       const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
@@ -653,18 +653,18 @@ static int l_configure(lua_State *L) {
         if (!strcmp(k, str_keys[j]))
           sk = j;
       if (n == 2 || n == 3) { /* timeouts: fractions of a ms round up */
-        if (!trL_toms(L, -1, 1, 0xffffff, &next[n]))
-          return trL_argerror(
+        if (!trL__toms(L, -1, 1, 0xffffff, &next[n]))
+          return trL__argerror(
               L, 1,
               lua_pushfstring(L, "%s must be 1..16777215 ms, got %s", k,
-                              trL_got(L, -1)));
+                              trL__got(L, -1)));
       } else if (n >= 0) {
         lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
         if (v < 1 || v > 0xffffff)
-          return trL_argerror(L, 1,
-                              lua_pushfstring(L,
-                                              "%s must be 1..16777215, got %s",
-                                              k, trL_got(L, -1)));
+          return trL__argerror(L, 1,
+                               lua_pushfstring(L,
+                                               "%s must be 1..16777215, got %s",
+                                               k, trL__got(L, -1)));
         next[n] = (uint32_t)v;
       } else if (sk == 0) {
         store = choice(L, k, stores);
@@ -673,15 +673,15 @@ static int l_configure(lua_State *L) {
       } else if (sk == 2) {
         dir = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
         if (!*dir || strlen(dir) >= sizeof kv->dir)
-          return trL_argerror(
+          return trL__argerror(
               L, 1,
               lua_pushfstring(L, "data_dir must be a path of 1..%d bytes",
                               (int)sizeof kv->dir - 1));
       } else if (sk == 3) {
         fsync = choice(L, k, fsyncs);
       } else {
-        return trL_argerror(
-            L, 1, lua_pushfstring(L, "unknown setting %s", trL_got(L, -2)));
+        return trL__argerror(
+            L, 1, lua_pushfstring(L, "unknown setting %s", trL__got(L, -2)));
       }
       lua_pop(L, 1);
     }
@@ -725,7 +725,7 @@ int luaopen_actor_core(lua_State *L) {
                                    {"reply_error_to", l_reply_error_to},
                                    {"pending", l_pending},
                                    {"heartbeat", l_heartbeat},
-                                   {"supervise", trL_supervise},
+                                   {"supervise", trL__supervise},
                                    {"calling", l_calling},
                                    {"_finish", l_finish},         /* serve's */
                                    {"_serve_step", l_serve_step}, /* serve's */
@@ -751,22 +751,22 @@ int luaopen_actor_core(lua_State *L) {
                                    {"stats", l_stats},
                                    {"configure", l_configure},
                                    {NULL, NULL}};
-  if (!trL_host_find(L)) {
-    /* The main thread's extra space means "no actor" (trL_proc_of): Lua
+  if (!trL__host_find(L)) {
+    /* The main thread's extra space means "no actor" (trL__proc_of): Lua
      * leaves it unset and coroutines copy it, so set it before anything
      * reads it (lhost.c's ensure sets it too, but later). */
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    *(trL_proc **)lua_getextraspace(lua_tothread(L, -1)) = NULL;
+    *(trL__proc **)lua_getextraspace(lua_tothread(L, -1)) = NULL;
     lua_pop(L, 1);
   }
-  trL_open_pid(L);
+  trL__open_pid(L);
   /* actor.file comes with the module: the Lua writer needs it */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
   lua_pushcfunction(L, luaopen_actor_file);
   lua_setfield(L, -2, "actor.file");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
-  trL_name_functions(L, "actor.", funcs);
+  trL__name_functions(L, "actor.", funcs);
   lua_pushliteral(L, TR_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -16,7 +16,8 @@
 
 #define TRL_NAMES "actor.names" /* registry: C function -> public name */
 
-void trL_name_functions(lua_State *L, const char *prefix, const luaL_Reg *fns) {
+void trL__name_functions(lua_State *L, const char *prefix,
+                         const luaL_Reg *fns) {
   luaL_getsubtable(L, LUA_REGISTRYINDEX, TRL_NAMES);
   for (; fns->name; fns++) {
     if (fns->name[0] == '_') /* the module's own helpers: no public name */
@@ -40,7 +41,7 @@ static const char *public_name(lua_State *L) {
   return lua_rawget(L, -2) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
 }
 
-int trL_argerror(lua_State *L, int arg, const char *msg) {
+int trL__argerror(lua_State *L, int arg, const char *msg) {
   const char *name = public_name(L);
   if (!name)
     return luaL_argerror(L, arg, msg);
@@ -56,13 +57,13 @@ static const char *type_name(lua_State *L, int idx) {
   return luaL_typename(L, idx);
 }
 
-int trL_typeerror(lua_State *L, int arg, const char *tname) {
-  return trL_argerror(
+int trL__typeerror(lua_State *L, int arg, const char *tname) {
+  return trL__argerror(
       L, arg,
       lua_pushfstring(L, "%s expected, got %s", tname, type_name(L, arg)));
 }
 
-const char *trL_got(lua_State *L, int idx) {
+const char *trL__got(lua_State *L, int idx) {
   switch (lua_type(L, idx)) {
   case LUA_TNUMBER:
     if (lua_tonumber(L, idx) != lua_tonumber(L, idx)) /* "nan", not "-nan" */
@@ -78,46 +79,46 @@ const char *trL_got(lua_State *L, int idx) {
   }
 }
 
-void trL_checktype(lua_State *L, int arg, int t) {
+void trL__checktype(lua_State *L, int arg, int t) {
   if (lua_type(L, arg) != t)
-    trL_typeerror(L, arg, lua_typename(L, t));
+    trL__typeerror(L, arg, lua_typename(L, t));
 }
 
-const char *trL_checklstring(lua_State *L, int arg, size_t *len) {
+const char *trL__checklstring(lua_State *L, int arg, size_t *len) {
   const char *s = lua_tolstring(L, arg, len);
   if (!s)
-    trL_typeerror(L, arg, "string");
+    trL__typeerror(L, arg, "string");
   return s;
 }
 
-const char *trL_optstring(lua_State *L, int arg, const char *def) {
-  return lua_isnoneornil(L, arg) ? def : trL_checklstring(L, arg, NULL);
+const char *trL__optstring(lua_State *L, int arg, const char *def) {
+  return lua_isnoneornil(L, arg) ? def : trL__checklstring(L, arg, NULL);
 }
 
-lua_Integer trL_checkinteger(lua_State *L, int arg) {
+lua_Integer trL__checkinteger(lua_State *L, int arg) {
   int isnum;
   lua_Integer v = lua_tointegerx(L, arg, &isnum);
   if (!isnum) {
     if (lua_isnumber(L, arg))
-      trL_argerror(L, arg, "number has no integer representation");
+      trL__argerror(L, arg, "number has no integer representation");
     else
-      trL_typeerror(L, arg, "number");
+      trL__typeerror(L, arg, "number");
   }
   return v;
 }
 
-int trL_checkoption(lua_State *L, int arg, const char *def,
-                    const char *const list[]) {
+int trL__checkoption(lua_State *L, int arg, const char *def,
+                     const char *const list[]) {
   const char *s =
-      def && lua_isnoneornil(L, arg) ? def : trL_checklstring(L, arg, NULL);
+      def && lua_isnoneornil(L, arg) ? def : trL__checklstring(L, arg, NULL);
   int i;
   for (i = 0; list[i]; i++)
     if (!strcmp(s, list[i]))
       return i;
-  return trL_argerror(L, arg, lua_pushfstring(L, "invalid option '%s'", s));
+  return trL__argerror(L, arg, lua_pushfstring(L, "invalid option '%s'", s));
 }
 
-int trL_toms(lua_State *L, int idx, uint32_t lo, uint32_t hi, uint32_t *ms) {
+int trL__toms(lua_State *L, int idx, uint32_t lo, uint32_t hi, uint32_t *ms) {
   lua_Number v;
   uint32_t whole;
   int isnum;
@@ -140,15 +141,15 @@ int trL_toms(lua_State *L, int idx, uint32_t lo, uint32_t hi, uint32_t *ms) {
   return 1;
 }
 
-uint32_t trL_checkms(lua_State *L, int arg, uint32_t lo, uint32_t hi) {
+uint32_t trL__checkms(lua_State *L, int arg, uint32_t lo, uint32_t hi) {
   uint32_t ms = 0;
-  if (!trL_toms(L, arg, lo, hi, &ms)) {
+  if (!trL__toms(L, arg, lo, hi, &ms)) {
     if (!lua_isnumber(L, arg))
-      trL_typeerror(L, arg, "number");
-    trL_argerror(L, arg,
-                 lua_pushfstring(L, "a time from %I to %I ms expected, got %s",
-                                 (lua_Integer)lo, (lua_Integer)hi,
-                                 trL_got(L, arg)));
+      trL__typeerror(L, arg, "number");
+    trL__argerror(L, arg,
+                  lua_pushfstring(L, "a time from %I to %I ms expected, got %s",
+                                  (lua_Integer)lo, (lua_Integer)hi,
+                                  trL__got(L, arg)));
   }
   return ms;
 }

@@ -1,11 +1,11 @@
 /*
  * lhost.c -- the host behind a lua_State.
  *
- * The registry holds one trL_host userdata per state: the tr_host its Lua
+ * The registry holds one trL__host userdata per state: the tr_host its Lua
  * actors run on, plus the Lua layer's settings. A program embedding troupe
  * attaches its own host (trL_attach); a script under a stock `lua5.4` gets
  * one from actor.run, made for the run and freed at its end. Each
- * coroutine's extra space points at its trL_proc, so any `actor` function
+ * coroutine's extra space points at its trL__proc, so any `actor` function
  * knows in O(1) which actor called it.
  *
  * An attached host and the state may go in either order. A native actor,
@@ -21,7 +21,7 @@
 
 #include "ltroupe.h"
 
-#define TRL_HOST "actor.host"       /* registry: the trL_host userdata */
+#define TRL_HOST "actor.host"       /* registry: the trL__host userdata */
 #define TRL_NATIVES "actor.natives" /* registry: name -> behaviour */
 
 /* The state is closing with its attached host still running: the host
@@ -30,7 +30,7 @@
  * of it, and the program's tr_host_free then finds it stopped. From one
  * of the host's own callbacks or another thread that cannot be done, and
  * going on would leave actors running on a freed state. */
-static void stop_attached(trL_host *lh) {
+static void stop_attached(trL__host *lh) {
   tr_host *h = lh->h;
   int rc;
   tr_host_stop(h);
@@ -46,7 +46,7 @@ static void stop_attached(trL_host *lh) {
 }
 
 static int host_gc(lua_State *L) {
-  trL_host *lh = lua_touserdata(L, 1);
+  trL__host *lh = lua_touserdata(L, 1);
   if (lh->h && !lh->owns_host)
     stop_attached(lh);
   /* The wrapper's state is this userdata, about to go: the state's own
@@ -64,7 +64,7 @@ static int host_gc(lua_State *L) {
  * the layer's own C code pushing a message, a host's bookkeeping -- it
  * never refuses, for a failure there would have nothing to unwind to. */
 static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  trL_host *lh = ud;
+  trL__host *lh = ud;
   size_t old = ptr ? osize : 0;
   void *p;
   if (nsize > old && lh->running &&
@@ -81,8 +81,8 @@ static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
  * string compare and a hash probe, on every send from outside an actor
  * and every pid checked. The registry remains the way when some other
  * allocator has been put on top of ours. */
-trL_host *trL_host_find(lua_State *L) {
-  trL_host *lh;
+trL__host *trL__host_find(lua_State *L) {
+  trL__host *lh;
   void *ud;
   if (lua_getallocf(L, &ud) == limited_alloc)
     return ud;
@@ -92,9 +92,9 @@ trL_host *trL_host_find(lua_State *L) {
   return lh;
 }
 
-/* The trL_host userdata of L, made (without a tr_host) if missing. */
-static trL_host *ensure(lua_State *L) {
-  trL_host *lh = trL_host_find(L);
+/* The trL__host userdata of L, made (without a tr_host) if missing. */
+static trL__host *ensure(lua_State *L) {
+  trL__host *lh = trL__host_find(L);
   if (lh)
     return lh;
   lh = lua_newuserdatauv(L, sizeof *lh, 0);
@@ -115,7 +115,7 @@ static trL_host *ensure(lua_State *L) {
   lua_setfield(L, -2, "__gc");
   lua_setmetatable(L, -2);
   lua_setfield(L, LUA_REGISTRYINDEX, TRL_HOST);
-  *(trL_proc **)lua_getextraspace(main_L) = NULL;
+  *(trL__proc **)lua_getextraspace(main_L) = NULL;
   lh->memory_mib = 1024;
   lh->mem_limit = (size_t)lh->memory_mib << 20;
   lh->mem_used =
@@ -125,10 +125,10 @@ static trL_host *ensure(lua_State *L) {
   return lh;
 }
 
-/* The watch: its state is the trL_host, found through the host's data. */
+/* The watch: its state is the trL__host, found through the host's data. */
 static int watch_init(tr_actor *self, void *state, tr_msg *args) {
   (void)args;
-  *(trL_host **)state = tr_host_data(tr_actor_host(self));
+  *(trL__host **)state = tr_host_data(tr_actor_host(self));
   return 0;
 }
 
@@ -143,7 +143,7 @@ static int watch_handle(tr_actor *self, void *state, tr_msg *m) {
  * the state lets go of the host, and actor functions say it has stopped
  * from then on instead of touching it. */
 static void watch_end(tr_actor *self, void *state, const char *reason) {
-  trL_host *lh = *(trL_host **)state;
+  trL__host *lh = *(trL__host **)state;
   (void)reason;
   if (lh->h != tr_actor_host(self))
     return;
@@ -152,10 +152,10 @@ static void watch_end(tr_actor *self, void *state, const char *reason) {
 }
 
 static const tr_behaviour watch_behaviour = {
-    "lua.state", sizeof(trL_host *), watch_init, watch_handle, watch_end};
+    "lua.state", sizeof(trL__host *), watch_init, watch_handle, watch_end};
 
 int trL_attach(lua_State *L, tr_host *h) {
-  trL_host *lh = ensure(L);
+  trL__host *lh = ensure(L);
   int rc;
   if (!h)
     return TR_EINVAL;
@@ -175,12 +175,12 @@ int trL_attach(lua_State *L, tr_host *h) {
 }
 
 tr_host *trL_host_of(lua_State *L) {
-  trL_host *lh = trL_host_find(L);
+  trL__host *lh = trL__host_find(L);
   return lh ? lh->h : NULL;
 }
 
-trL_host *trL_host_get(lua_State *L) {
-  trL_host *lh = ensure(L);
+trL__host *trL__host_get(lua_State *L) {
+  trL__host *lh = ensure(L);
   if (!lh->h) {
     if (lh->detached) /* the program's host: not to be replaced by ours */
       luaL_error(L, "the host has stopped");
@@ -191,12 +191,12 @@ trL_host *trL_host_get(lua_State *L) {
   return lh;
 }
 
-trL_proc *trL_proc_of(lua_State *L) {
-  return *(trL_proc **)lua_getextraspace(L);
+trL__proc *trL__proc_of(lua_State *L) {
+  return *(trL__proc **)lua_getextraspace(L);
 }
 
-trL_proc *trL_proc_check(lua_State *L) {
-  trL_proc *p = trL_proc_of(L);
+trL__proc *trL__proc_check(lua_State *L) {
+  trL__proc *p = trL__proc_of(L);
   if (!p)
     luaL_error(L, "only an actor can do this (use actor.run or spawn)");
   return p;
@@ -214,7 +214,7 @@ void trL_define(lua_State *L, const char *name, const tr_behaviour *b) {
   lua_pop(L, 1);
 }
 
-const tr_behaviour *trL_native(lua_State *L, const char *name) {
+const tr_behaviour *trL__native(lua_State *L, const char *name) {
   const tr_behaviour *b = NULL;
   if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_NATIVES) == LUA_TTABLE) {
     lua_getfield(L, -1, name);
@@ -226,8 +226,8 @@ const tr_behaviour *trL_native(lua_State *L, const char *name) {
 }
 
 /* actor.run ends the host it made; an attached host is its owner's. */
-void trL_host_done(lua_State *L) {
-  trL_host *lh = trL_host_find(L);
+void trL__host_done(lua_State *L) {
+  trL__host *lh = trL__host_find(L);
   if (lh && lh->owns_host && lh->h) {
     tr_host_free(lh->h);
     lh->h = NULL;

@@ -10,7 +10,7 @@
 
 #define TRL_PIDS "actor.pids" /* registry: integer pid -> userdata, weak */
 
-void trL_push_pid(lua_State *L, tr_pid pid) {
+void trL__push_pid(lua_State *L, tr_pid pid) {
   tr_pid *p;
   lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
   if (lua_rawgeti(L, -1, (lua_Integer)pid) == LUA_TUSERDATA) {
@@ -30,7 +30,7 @@ void trL_push_pid(lua_State *L, tr_pid pid) {
  * metatable: comparing addresses with one cached in the host spares
  * luaL_testudata's registry lookup by name (a string compare and a hash
  * probe) each time. The registry keeps the table alive. */
-static const void *pid_meta(lua_State *L, trL_host *lh) {
+static const void *pid_meta(lua_State *L, trL__host *lh) {
   const void *mt;
   if (lh && lh->pid_meta)
     return lh->pid_meta;
@@ -43,7 +43,7 @@ static const void *pid_meta(lua_State *L, trL_host *lh) {
 }
 
 /* luaL_testudata(L, idx, TRL_PID), with the metatable found through lh. */
-static tr_pid test_pid(lua_State *L, trL_host *lh, int idx) {
+static tr_pid test_pid(lua_State *L, trL__host *lh, int idx) {
   const tr_pid *p = lua_touserdata(L, idx);
   const void *mt;
   if (!p || !lua_getmetatable(L, idx))
@@ -53,33 +53,33 @@ static tr_pid test_pid(lua_State *L, trL_host *lh, int idx) {
   return mt == pid_meta(L, lh) ? *p : 0;
 }
 
-tr_pid trL_test_pid(lua_State *L, int idx) {
-  return test_pid(L, trL_host_find(L), idx);
+tr_pid trL__test_pid(lua_State *L, int idx) {
+  return test_pid(L, trL__host_find(L), idx);
 }
 
-tr_pid trL_check_dest(lua_State *L, trL_host *lh, int idx) {
+tr_pid trL__check_dest(lua_State *L, trL__host *lh, int idx) {
   tr_pid pid = test_pid(L, lh, idx);
   if (pid)
     return pid;
   if (lua_type(L, idx) == LUA_TSTRING) {
     pid = tr_whereis(lh->h, lua_tostring(L, idx));
     if (!pid)
-      trL_argerror(L, idx,
-                   lua_pushfstring(L, "no actor is registered as '%s'",
-                                   lua_tostring(L, idx)));
+      trL__argerror(L, idx,
+                    lua_pushfstring(L, "no actor is registered as '%s'",
+                                    lua_tostring(L, idx)));
     return pid;
   }
-  trL_typeerror(L, idx, "pid or registered name");
+  trL__typeerror(L, idx, "pid or registered name");
   return 0;
 }
 
 static int pid_eq(lua_State *L) {
-  lua_pushboolean(L, trL_test_pid(L, 1) == trL_test_pid(L, 2));
+  lua_pushboolean(L, trL__test_pid(L, 1) == trL__test_pid(L, 2));
   return 1;
 }
 
 static int pid_lt(lua_State *L) {
-  lua_pushboolean(L, trL_test_pid(L, 1) < trL_test_pid(L, 2));
+  lua_pushboolean(L, trL__test_pid(L, 1) < trL__test_pid(L, 2));
   return 1;
 }
 
@@ -89,7 +89,7 @@ static int pid_tostring(lua_State *L) {
   return 1;
 }
 
-void trL_open_pid(lua_State *L) {
+void trL__open_pid(lua_State *L) {
   static const luaL_Reg meta[] = {{"__eq", pid_eq},
                                   {"__lt", pid_lt},
                                   {"__tostring", pid_tostring},

@@ -24,15 +24,15 @@
  * marked: the error raised here may be caught by a pcall, but the actor
  * ends the next time it yields or returns all the same. */
 static void hook(lua_State *L, lua_Debug *ar) {
-  trL_proc *p = trL_proc_of(L);
-  trL_host *lh;
+  trL__proc *p = trL__proc_of(L);
+  trL__host *lh;
   (void)ar;
   if (p && lua_isyieldable(L)) {
     p->preempted = 1;
     lua_yield(L, 0);
     return;
   }
-  if (!p && (lh = trL_host_find(L)) != NULL)
+  if (!p && (lh = trL__host_find(L)) != NULL)
     p = lh->running;
   if (!p)
     return;
@@ -43,8 +43,8 @@ static void hook(lua_State *L, lua_Debug *ar) {
 }
 
 static int proc_init(tr_actor *self, void *state, tr_msg *args) {
-  trL_proc *p = state;
-  trL_host *lh = tr_host_data(tr_actor_host(self));
+  trL__proc *p = state;
+  trL__host *lh = tr_host_data(tr_actor_host(self));
   (void)args;
   p->lh = lh;
   p->self = self;
@@ -52,7 +52,7 @@ static int proc_init(tr_actor *self, void *state, tr_msg *args) {
   p->ref = lh->spawning_ref;
   p->nargs = lh->spawning_nargs;
   p->why = TRL_START;
-  *(trL_proc **)lua_getextraspace(p->co) = p;
+  *(trL__proc **)lua_getextraspace(p->co) = p;
   lua_sethook(p->co, hook, LUA_MASKCOUNT, (int)lh->slice);
   tr_wake(self); /* the first resume happens in handle, on the scheduler */
   return 0;
@@ -69,9 +69,9 @@ static const char *error_text(lua_State *co) {
                          luaL_typename(co, -1));
 }
 
-static int resume(trL_proc *p, int nargs) {
+static int resume(trL__proc *p, int nargs) {
   lua_State *co = p->co, *L = p->lh->L;
-  trL_proc *outer = p->lh->running;
+  trL__proc *outer = p->lh->running;
   int nres, rc;
   p->why =
       TRL_PREEMPT; /* a bare coroutine.yield counts as letting others run */
@@ -147,7 +147,7 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m);
  * preemption is no wait of the handler's: m is kept across it (the core
  * would free it), until the coroutine waits or ends. */
 static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
-  trL_proc *p = state;
+  trL__proc *p = state;
   int rc;
   TRL_STACK_MARK(p->lh->L); /* a handler leaves the main state as it was */
   if (!p->kept)
@@ -167,7 +167,7 @@ static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
 }
 
 static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
-  trL_proc *p = state;
+  trL__proc *p = state;
   lua_State *co = p->co;
   int kind, n;
   size_t len;
@@ -200,13 +200,13 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
     /* receive (or serve's step) yielded from C, where LUA_MINSTACK slots
      * are free: no luaL_checkstack for the name */
     lua_pushlstring(co, name, len);
-    return resume(p, 1 + trL_push_args(co, m, 0));
+    return resume(p, 1 + trL__push_args(co, m, 0));
   case TRL_CALL: /* tr_await lets only the answer through */
     name = tr_msg_name(m, &len);
     kind = kind == TR_KIND_REPLY && !(len == 5 && !memcmp(name, "error", 5));
     lua_pushboolean(co, kind);
     if (kind) {
-      n = trL_push_args(co, m, 0);
+      n = trL__push_args(co, m, 0);
     } else {
       push_call_error(co, m);
       n = 1;
@@ -232,7 +232,7 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
  * holds it while the actor restarts and hands it to the new instance);
  * without one it fails "down: <reason>". The call being handled by a crash
  * fails as it would have: it may be what crashed it. */
-static void drop_kept(tr_actor *self, trL_proc *p, const char *reason) {
+static void drop_kept(tr_actor *self, trL__proc *p, const char *reason) {
   tr_msg *m = p->msg;
   if (m && tr_reason_deliberate(reason) && tr_msg_kind(m) == TR_KIND_CALL &&
       p->call_session && tr_msg_session(m) == p->call_session)
@@ -273,7 +273,7 @@ static void closing_hook(lua_State *co, lua_Debug *ar) {
  * actor is ending anyway, but the error must not vanish. A coroutine that
  * died of an error hands it to the closing, which returns that same error
  * when nothing new went wrong. */
-static void close_thread(trL_proc *p, tr_pid pid) {
+static void close_thread(trL__proc *p, tr_pid pid) {
   lua_State *co = p->co, *L = p->lh->L;
   int st = lua_status(co), rc, top = lua_gettop(L);
   int died = st != LUA_OK && st != LUA_YIELD;
@@ -313,9 +313,9 @@ static void close_thread(trL_proc *p, tr_pid pid) {
 }
 
 static void proc_terminate(tr_actor *self, void *state, const char *reason) {
-  trL_proc *p = state;
+  trL__proc *p = state;
   lua_State *L = p->lh->L;
-  *(trL_proc **)lua_getextraspace(p->co) = NULL;
+  *(trL__proc **)lua_getextraspace(p->co) = NULL;
   if (p->kept)
     drop_kept(self, p, reason);
   p->msg = NULL;
@@ -339,11 +339,11 @@ static void proc_terminate(tr_actor *self, void *state, const char *reason) {
   }
 }
 
-const tr_behaviour trL_proc_behaviour = {"lua", sizeof(trL_proc), proc_init,
-                                         proc_handle, proc_terminate};
+const tr_behaviour trL__proc_behaviour = {"lua", sizeof(trL__proc), proc_init,
+                                          proc_handle, proc_terminate};
 
-tr_pid trL_spawn(lua_State *L, int idx) {
-  trL_host *lh = trL_host_get(L);
+tr_pid trL__spawn(lua_State *L, int idx) {
+  trL__host *lh = trL__host_get(L);
   int top = lua_gettop(L), rc, ref;
   tr_msg *args = NULL;
   lua_State *co;
@@ -353,18 +353,18 @@ tr_pid trL_spawn(lua_State *L, int idx) {
     args = tr_msg_new("spawn");
     if (!args)
       luaL_error(L, "out of memory");
-    trL_add_values(L, args, idx + 1, top);
+    trL__add_values(L, args, idx + 1, top);
   }
   co = lua_newthread(L);
   lua_pushvalue(L, idx);
   lua_xmove(L, co, 1);
   ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lh->spawning_nargs = args ? trL_push_args(co, args, 0) : 0;
+  lh->spawning_nargs = args ? trL__push_args(co, args, 0) : 0;
   tr_msg_free(args);
   lh->spawning = co;
   lh->spawning_ref = ref;
   tr_host_set_data(lh->h, lh);
-  rc = tr_spawn(lh->h, &trL_proc_behaviour, NULL, NULL, &pid);
+  rc = tr_spawn(lh->h, &trL__proc_behaviour, NULL, NULL, &pid);
   lh->spawning = NULL;
   if (rc) {
     luaL_unref(L, LUA_REGISTRYINDEX, ref);

@@ -15,7 +15,7 @@
 
 #include "ltroupe.h"
 
-typedef trL_child lchild;
+typedef trL__child lchild;
 
 static int spawn_child(lua_State *L) {
   lchild *c = lua_touserdata(L, 1);
@@ -30,7 +30,7 @@ static int spawn_child(lua_State *L) {
   base = lua_gettop(L);
   for (i = 0; i < c->nargs; i++)
     lua_pushstring(L, c->args[i]);
-  c->out = trL_spawn(L, base);
+  c->out = trL__spawn(L, base);
   return 0;
 }
 
@@ -65,7 +65,7 @@ static const char *const fsync_names[] = {"everysec", "always", "no", NULL};
 /* Fixes the pair and its settings, the first time the service starts:
  * the router starts it on the first request, so what a script's
  * actor.configure set before then counts, and a restart changes nothing. */
-static void settle(trL_kv *kv, trL_host *lh) {
+static void settle(trL__kv *kv, trL__host *lh) {
   if (kv->settled)
     return;
   kv->settled = 1;
@@ -83,14 +83,14 @@ static void settle(trL_kv *kv, trL_host *lh) {
 }
 
 static int start_writer(tr_host *h, void *arg, tr_pid *out) {
-  trL_host *lh = arg;
+  trL__host *lh = arg;
   settle(&lh->kv, lh);
   return lh->kv.writer.module ? start_lua_child(h, &lh->kv.writer, out)
                               : tr_kv_log_writer_start(h, &lh->kv.cfg, out);
 }
 
 static int start_store(tr_host *h, void *arg, tr_pid *out) {
-  trL_host *lh = arg;
+  trL__host *lh = arg;
   settle(&lh->kv, lh);
   return lh->kv.store.module ? start_lua_child(h, &lh->kv.store, out)
                              : tr_kv_store_start(h, &lh->kv.cfg, out);
@@ -99,8 +99,8 @@ static int start_store(tr_host *h, void *arg, tr_pid *out) {
 /* Starts the router on lh's host, with the store behind it as configured
  * (when it first starts). Everything the router keeps pointers to lives
  * in lh, as long as L. */
-void trL_start_router(trL_host *lh) {
-  trL_kv *kv = &lh->kv;
+void trL__start_router(trL__host *lh) {
+  trL__kv *kv = &lh->kv;
   tr_child_spec *w = &kv->children[0], *s = &kv->children[1];
   int rc;
   if (tr_whereis(lh->h, "router"))
@@ -145,11 +145,11 @@ static const char *const child_fields[] = {"name",      "start",  "restart",
  * or "children[2].cutoff ..." for a child's (child counts from 1). */
 static int bad(lua_State *L, size_t child, const char *key, const char *what) {
   if (!child)
-    return trL_argerror(L, 1,
-                        key ? lua_pushfstring(L, "%s %s", key, what) : what);
-  return trL_argerror(L, 1,
-                      lua_pushfstring(L, "children[%d]%s%s %s", (int)child,
-                                      key ? "." : "", key ? key : "", what));
+    return trL__argerror(L, 1,
+                         key ? lua_pushfstring(L, "%s %s", key, what) : what);
+  return trL__argerror(L, 1,
+                       lua_pushfstring(L, "children[%d]%s%s %s", (int)child,
+                                       key ? "." : "", key ? key : "", what));
 }
 
 /* Refuses a key of the table at idx that is not in fields: typos too. */
@@ -165,7 +165,7 @@ static void known_fields(lua_State *L, int idx, size_t child,
       bad(L, child, NULL,
           lua_pushfstring(L, "%s %s",
                           child ? "has an unknown field" : "unknown field",
-                          trL_got(L, -2)));
+                          trL__got(L, -2)));
     lua_pop(L, 1);
   }
 }
@@ -186,7 +186,7 @@ static int option(lua_State *L, int idx, size_t child, const char *key, int def,
       return i;
     }
   lua_pushfstring(L, "must be one of %s %s %s, got %s", list[0], list[1],
-                  list[2], trL_got(L, -1));
+                  list[2], trL__got(L, -1));
   return bad(L, child, key, lua_tostring(L, -1));
 }
 
@@ -198,11 +198,11 @@ static uint32_t ms_field(lua_State *L, int idx, size_t child, const char *key,
   int t = lua_getfield(L, idx, key);
   if (t == LUA_TBOOLEAN && !lua_toboolean(L, -1) && may_be_false)
     ms = UINT32_MAX;
-  else if (t != LUA_TNIL && !trL_toms(L, -1, 1, MS_MAX, &ms))
+  else if (t != LUA_TNIL && !trL__toms(L, -1, 1, MS_MAX, &ms))
     bad(L, child, key,
         lua_pushfstring(L, "must be %s1..%d ms, got %s",
                         may_be_false ? "false or " : "", MS_MAX,
-                        trL_got(L, -1)));
+                        trL__got(L, -1)));
   lua_pop(L, 1);
   return ms;
 }
@@ -213,7 +213,7 @@ static size_t child_list(lua_State *L, int idx) {
   if (lua_type(L, idx) != LUA_TTABLE)
     bad(L, 0, "children",
         lua_pushfstring(L, "must be a list of child specs, got %s",
-                        trL_got(L, idx)));
+                        trL__got(L, idx)));
   n = lua_rawlen(L, idx);
   lua_pushnil(L);
   while (lua_next(L, idx)) {
@@ -221,14 +221,14 @@ static size_t child_list(lua_State *L, int idx) {
     if (k < 1 || (size_t)k > n)
       bad(L, 0, "children",
           lua_pushfstring(L, "must be a list of child specs, got a key %s",
-                          trL_got(L, -2)));
+                          trL__got(L, -2)));
     lua_pop(L, 1);
   }
   for (i = 1; i <= n; i++) {
     if (lua_rawgeti(L, idx, (lua_Integer)i) != LUA_TTABLE)
       bad(L, i, NULL,
           lua_pushfstring(L, "must be a child spec (a table), got %s",
-                          trL_got(L, -1)));
+                          trL__got(L, -1)));
     lua_pop(L, 1);
   }
   return n;
@@ -246,7 +246,7 @@ static void check_child(lua_State *L, int idx, size_t i, int seen,
     bad(L, i, "name",
         lua_pushfstring(L,
                         "must be a string of 1..%d bytes without NUL, got %s",
-                        NAME_MAX_LEN, trL_got(L, -1)));
+                        NAME_MAX_LEN, trL__got(L, -1)));
   lua_pushvalue(L, -1);
   if (lua_rawget(L, seen) != LUA_TNIL)
     bad(L, i, "name",
@@ -257,7 +257,7 @@ static void check_child(lua_State *L, int idx, size_t i, int seen,
   lua_rawset(L, seen); /* pops the name */
   if (lua_getfield(L, idx, "start") != LUA_TFUNCTION)
     bad(L, i, "start",
-        lua_pushfstring(L, "must be a function, got %s", trL_got(L, -1)));
+        lua_pushfstring(L, "must be a function, got %s", trL__got(L, -1)));
   lua_pop(L, 1);
   c->restart = option(L, idx, i, "restart", TR_PERMANENT, policies);
   c->cutoff_ms = ms_field(L, idx, i, "cutoff", 500, 1);
@@ -270,8 +270,8 @@ static void check_child(lua_State *L, int idx, size_t i, int seen,
  * start=fn, restart=, heartbeat=, cutoff=}, ...}} -> the supervisor's pid.
  * It is linked to the caller: if it gives up, the caller hears of it.
  * Every field is checked before anything starts; a bad one is named. */
-int trL_supervise(lua_State *L) {
-  trL_proc *p = trL_proc_check(L);
+int trL__supervise(lua_State *L) {
+  trL__proc *p = trL__proc_check(L);
   tr_sup_spec spec;
   tr_child_spec *children;
   tr_spawn_opts o = {0};
@@ -279,7 +279,7 @@ int trL_supervise(lua_State *L) {
   size_t n, i;
   int rc, list, seen;
   lua_Integer intensity = 3;
-  trL_checktype(L, 1, LUA_TTABLE);
+  trL__checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
   known_fields(L, 1, 0, sup_fields);
   memset(&spec, 0, sizeof spec);
@@ -292,7 +292,7 @@ int trL_supervise(lua_State *L) {
           lua_pushfstring(L,
                           "must be a count of restarts, 1..%d (for none, make "
                           "the children temporary), got %s",
-                          (int)INTENSITY_MAX, trL_got(L, -1)));
+                          (int)INTENSITY_MAX, trL__got(L, -1)));
   }
   lua_pop(L, 1);
   spec.intensity = (uint32_t)intensity;
@@ -339,6 +339,6 @@ int trL_supervise(lua_State *L) {
       free_lua_child(children[i].arg);
   if (rc)
     return luaL_error(L, "supervise: %s", tr_strerror(rc));
-  trL_push_pid(L, pid);
+  trL__push_pid(L, pid);
   return 1;
 }

@@ -4,6 +4,9 @@
  * One lua_State per host: every Lua actor on a host is a coroutine of that
  * state (an idle coroutine costs about a kilobyte, a lua_State of its own
  * tens). Values cross between actors as messages, copied, never shared.
+ *
+ * Names: trL_ is the layer's public API (troupe_lua.h); what is declared
+ * here is trL__, internal, and hidden from the module's exports.
  */
 #ifndef TR_LTROUPE_H
 #define TR_LTROUPE_H
@@ -32,18 +35,18 @@
 /* A supervisor child that is a Lua actor: a function in the registry, or
  * a module whose value is the actor's function, with string arguments
  * (lservice.c). */
-typedef struct trL_child {
-  struct trL_host *lh;
+typedef struct trL__child {
+  struct trL__host *lh;
   int fn_ref;         /* LUA_NOREF when the function comes from module */
   const char *module; /* e.g. "actor.store" */
   const char *args[2];
   int nargs;
   tr_pid out;
-} trL_child;
+} trL__child;
 
 /* The store behind the router, as actor.configure set it up: everything
  * the router and the supervisor keep pointers to lives here. */
-typedef struct trL_kv {
+typedef struct trL__kv {
   char dir[1024];
   int fsync;      /* TR_FSYNC_* */
   int lua_store;  /* the Lua store instead of the native one */
@@ -53,14 +56,14 @@ typedef struct trL_kv {
   int settled;
   char run_dir[1024];
   tr_kv_config cfg;
-  trL_child writer, store;
+  trL__child writer, store;
   tr_child_spec children[2];
   tr_sup_spec spec;
   tr_service service;
-} trL_kv;
+} trL__kv;
 
 /* The host behind a lua_State, kept as a userdata in the registry. */
-typedef struct trL_host {
+typedef struct trL__host {
   tr_host *h;
   lua_State *L;         /* the main state */
   const void *pid_meta; /* the pid metatable, once looked up (lpid.c) */
@@ -71,7 +74,7 @@ typedef struct trL_host {
   uint32_t slice;      /* instructions between preemption checks */
   uint32_t hard_limit; /* slices in a non-yieldable call before a kill */
   uint32_t call_timeout, send_timeout; /* ms, defaults */
-  struct trL_proc *running;            /* the actor being resumed, or NULL */
+  struct trL__proc *running;           /* the actor being resumed, or NULL */
   /* The Lua heap's limit, kept by an allocator wrapped around the state's
    * own: what actors allocate while they run may not pass it. */
   lua_Alloc alloc;
@@ -81,15 +84,15 @@ typedef struct trL_host {
   /* A coroutine being spawned, handed from actor.spawn to init. */
   lua_State *spawning;
   int spawning_ref, spawning_nargs;
-  trL_kv kv;
-} trL_host;
+  trL__kv kv;
+} trL__host;
 
 /* What a suspended Lua actor waits for. */
 enum { TRL_START, TRL_RECV, TRL_CALL, TRL_SLEEP, TRL_ROOM, TRL_PREEMPT };
 
 /* A Lua actor: the state of a native actor that runs a coroutine. */
-typedef struct trL_proc {
-  trL_host *lh;
+typedef struct trL__proc {
+  trL__host *lh;
   tr_actor *self;
   lua_State *co;
   int ref;             /* registry ref keeping co alive */
@@ -104,35 +107,35 @@ typedef struct trL_proc {
   tr_pid last_from; /* sender of the message last received */
   tr_msg *msg;      /* the message being handled, for actor.forward */
   uint8_t kept;     /* msg is ours: kept across a preemption */
-} trL_proc;
+} trL__proc;
 
 /* lhost.c */
-trL_host *trL_host_get(lua_State *L);   /* the host, made on first use */
-trL_host *trL_host_find(lua_State *L);  /* ... or NULL, making nothing */
-trL_proc *trL_proc_of(lua_State *L);    /* the running actor, or NULL */
-trL_proc *trL_proc_check(lua_State *L); /* ... or a Lua error */
-const tr_behaviour *trL_native(lua_State *L, const char *name);
-void trL_host_done(lua_State *L); /* frees a host made by actor.run */
+trL__host *trL__host_get(lua_State *L);   /* the host, made on first use */
+trL__host *trL__host_find(lua_State *L);  /* ... or NULL, making nothing */
+trL__proc *trL__proc_of(lua_State *L);    /* the running actor, or NULL */
+trL__proc *trL__proc_check(lua_State *L); /* ... or a Lua error */
+const tr_behaviour *trL__native(lua_State *L, const char *name);
+void trL__host_done(lua_State *L); /* frees a host made by actor.run */
 
 /* lproc.c */
-extern const tr_behaviour trL_proc_behaviour;
+extern const tr_behaviour trL__proc_behaviour;
 /* Spawns fn (at index idx) with the values above it as arguments. */
-tr_pid trL_spawn(lua_State *L, int idx);
+tr_pid trL__spawn(lua_State *L, int idx);
 
-/* lvalue.c: Lua values <-> message values. trL_add_values adds the values
+/* lvalue.c: Lua values <-> message values. trL__add_values adds the values
  * at [first, last] to m; on a refused value it frees m and raises a bad
  * argument error naming it (its index is its argument number).
- * trL_add_results does the same for what a handler returned, naming the
- * value by its place among them. trL_push_args pushes a message's
+ * trL__add_results does the same for what a handler returned, naming the
+ * value by its place among them. trL__push_args pushes a message's
  * arguments (from index `from`) and returns how many. */
-void trL_add_values(lua_State *L, tr_msg *m, int first, int last);
-void trL_add_results(lua_State *L, tr_msg *m, int first, int last);
-int trL_push_args(lua_State *L, tr_msg *m, size_t from);
-int trL_push_value(lua_State *L, const tr_value *v);
+void trL__add_values(lua_State *L, tr_msg *m, int first, int last);
+void trL__add_results(lua_State *L, tr_msg *m, int first, int last);
+int trL__push_args(lua_State *L, tr_msg *m, size_t from);
+int trL__push_value(lua_State *L, const tr_value *v);
 
 /* lservice.c */
-void trL_start_router(trL_host *lh); /* unless the host has one */
-int trL_supervise(lua_State *L);     /* actor.supervise */
+void trL__start_router(trL__host *lh); /* unless the host has one */
+int trL__supervise(lua_State *L);      /* actor.supervise */
 
 /* lfile.c */
 int luaopen_actor_file(lua_State *L);
@@ -140,33 +143,33 @@ int luaopen_actor_file(lua_State *L);
 /* largs.c: checks that raise as Lua's libraries do, naming the function
  * by its public name ("bad argument #2 to 'actor.send' (...)"); arg is the
  * argument's number as the user wrote it, which is its stack index in
- * every function of the module. trL_name_functions records the public
+ * every function of the module. trL__name_functions records the public
  * names (prefix .. name) of a library's functions, but those named _*. */
-void trL_name_functions(lua_State *L, const char *prefix, const luaL_Reg *fns);
-int trL_argerror(lua_State *L, int arg, const char *msg);
-int trL_typeerror(lua_State *L, int arg, const char *tname);
-void trL_checktype(lua_State *L, int arg, int t);
-const char *trL_checklstring(lua_State *L, int arg, size_t *len);
-#define trL_checkstring(L, arg) trL_checklstring(L, arg, NULL)
-const char *trL_optstring(lua_State *L, int arg, const char *def);
-lua_Integer trL_checkinteger(lua_State *L, int arg);
-int trL_checkoption(lua_State *L, int arg, const char *def,
-                    const char *const list[]);
+void trL__name_functions(lua_State *L, const char *prefix, const luaL_Reg *fns);
+int trL__argerror(lua_State *L, int arg, const char *msg);
+int trL__typeerror(lua_State *L, int arg, const char *tname);
+void trL__checktype(lua_State *L, int arg, int t);
+const char *trL__checklstring(lua_State *L, int arg, size_t *len);
+#define trL__checkstring(L, arg) trL__checklstring(L, arg, NULL)
+const char *trL__optstring(lua_State *L, int arg, const char *def);
+lua_Integer trL__checkinteger(lua_State *L, int arg);
+int trL__checkoption(lua_State *L, int arg, const char *def,
+                     const char *const list[]);
 /* Durations: a number of ms, an integer or a float (actor.now() gives
  * fractions), rounded up to whole ms -- a wait is never shorter than asked,
- * and 0 stays 0 -- which must then be within lo..hi. trL_toms stores it
+ * and 0 stays 0 -- which must then be within lo..hi. trL__toms stores it
  * and returns 1, or returns 0 (NaN, negative, too big, not a number). */
-int trL_toms(lua_State *L, int idx, uint32_t lo, uint32_t hi, uint32_t *ms);
-uint32_t trL_checkms(lua_State *L, int arg, uint32_t lo, uint32_t hi);
+int trL__toms(lua_State *L, int idx, uint32_t lo, uint32_t hi, uint32_t *ms);
+uint32_t trL__checkms(lua_State *L, int arg, uint32_t lo, uint32_t hi);
 /* Pushes the value at idx as an error message shows it: 5, 'text', nil,
  * a table. */
-const char *trL_got(lua_State *L, int idx);
+const char *trL__got(lua_State *L, int idx);
 
 /* lpid.c */
-void trL_push_pid(lua_State *L, tr_pid pid);
-tr_pid trL_test_pid(lua_State *L, int idx); /* 0 if not a pid */
+void trL__push_pid(lua_State *L, tr_pid pid);
+tr_pid trL__test_pid(lua_State *L, int idx); /* 0 if not a pid */
 /* A pid or a registered name at idx; raises an error for anything else. */
-tr_pid trL_check_dest(lua_State *L, trL_host *lh, int idx);
-void trL_open_pid(lua_State *L);
+tr_pid trL__check_dest(lua_State *L, trL__host *lh, int idx);
+void trL__open_pid(lua_State *L);
 
 #endif

@@ -110,7 +110,7 @@ static int add(encoder *e, int idx) {
   case LUA_TTABLE:
     return add_table(e, idx);
   case LUA_TUSERDATA:
-    if ((pid = trL_test_pid(L, idx))) {
+    if ((pid = trL__test_pid(L, idx))) {
       rc = tr_msg_add_pid(m, pid);
       break;
     }
@@ -142,16 +142,16 @@ static int add_all(encoder *e, int first, int last) {
   return 0;
 }
 
-void trL_add_values(lua_State *L, tr_msg *m, int first, int last) {
+void trL__add_values(lua_State *L, tr_msg *m, int first, int last) {
   encoder e;
   int bad;
   e.L = L;
   e.m = m;
   if ((bad = add_all(&e, first, last)))
-    trL_argerror(L, bad, e.err); /* the index is the user's argument */
+    trL__argerror(L, bad, e.err); /* the index is the user's argument */
 }
 
-void trL_add_results(lua_State *L, tr_msg *m, int first, int last) {
+void trL__add_results(lua_State *L, tr_msg *m, int first, int last) {
   encoder e;
   int bad;
   e.L = L;
@@ -194,7 +194,7 @@ static const tr_value *push(lua_State *L, const tr_value *v, int after) {
   case TR_PID:
     luaL_checkstack(L, 3, "message too deep"); /* the intern table's work */
     tr_value_pid(v, &pid);
-    trL_push_pid(L, pid);
+    trL__push_pid(L, pid);
     break;
   case TR_ARRAY:
     n = tr_value_len(v);
@@ -232,13 +232,13 @@ static const tr_value *push(lua_State *L, const tr_value *v, int after) {
   return after ? tr_value_next(v) : NULL;
 }
 
-int trL_push_value(lua_State *L, const tr_value *v) {
+int trL__push_value(lua_State *L, const tr_value *v) {
   luaL_checkstack(L, 3, "message too deep");
   push(L, v, 0);
   return 1;
 }
 
-int trL_push_args(lua_State *L, tr_msg *m, size_t from) {
+int trL__push_args(lua_State *L, tr_msg *m, size_t from) {
   size_t n = tr_msg_argc(m), i;
   const tr_value *v;
   if (n <= from)

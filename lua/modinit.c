@@ -4,4 +4,4 @@
  */
 #include "troupe_lua.h"
 
-int (*const trL_module_entry)(lua_State *) = luaopen_actor_core;
+int (*const trL__module_entry)(lua_State *) = luaopen_actor_core;
