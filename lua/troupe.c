@@ -17,8 +17,13 @@
  * reads stdin on a thread of its own, one line when the REPL asks for it, and
  * hands it over with tr_send, the one call that is safe from any thread; the
  * loop never blocks on the terminal.
+ *
+ * The module's Lua files are found from where the executable is, installed
+ * (TROUPE_LUA_RELDIR, e.g. ../share/lua/5.4) or in its build tree (lua/),
+ * unless TROUPE_LUA_PATH names them: no source path is compiled in.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,9 +62,9 @@ static const char usage[] =
     "                 sent back to the sender: for trying Lua <-> C\n"
     "\n"
     "environment:\n"
-    "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default: "
-    "the\n"
-    "                   lua/ folder troupe was built from)\n";
+    "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default:\n"
+    "                   " TROUPE_LUA_RELDIR " from the folder troupe is in,\n"
+    "                   or lua/ beside it in a build tree)\n";
 
 /* ------------------------------------------------------- stdin reader */
 
@@ -212,13 +217,43 @@ static const tr_behaviour echo_behaviour = {"echo", 0, NULL, echo_handle, NULL};
 
 /* --------------------------------------------------------------- main */
 
-/* Lua's package.path gains the module's folder; actor.core and
- * actor.stdin are preloaded from this binary. */
+/* Whether dir holds the `actor` module's Lua files. */
+static int has_module(const char *dir) {
+  char path[PATH_MAX];
+  int n = snprintf(path, sizeof path, "%s/actor/init.lua", dir);
+  return n > 0 && (size_t)n < sizeof path && access(path, R_OK) == 0;
+}
+
+/* Lua's package.path gains the module's folder: TROUPE_LUA_PATH, else the
+ * installed one, found from where this executable is (so a copied or moved
+ * install works: no path is compiled in), else lua/ beside the executable,
+ * as in the build tree. An install also puts its folder of C modules on
+ * package.cpath. actor.core and actor.stdin are preloaded from this binary. */
 static void setup(lua_State *L, reader *r) {
-  const char *dir = getenv("TROUPE_LUA_PATH");
-  if (!dir || !*dir)
-    dir = TROUPE_LUA_DIR;
-  trL_openlibs(L, dir);
+  const char *env = getenv("TROUPE_LUA_PATH");
+  char exe[PATH_MAX], dir[PATH_MAX + 64], cdir[PATH_MAX + 64];
+  size_t n = sizeof exe;
+  char *slash;
+  if (uv_exepath(exe, &n) || !(slash = strrchr(exe, '/')))
+    strcpy(exe, ".");
+  else
+    *slash = '\0';
+  snprintf(dir, sizeof dir, "%s/%s", exe, TROUPE_LUA_RELDIR);
+  snprintf(cdir, sizeof cdir, "%s/%s", exe, TROUPE_LUA_CRELDIR);
+  if (env && *env) {
+    trL_openlibs(L, env);
+  } else if (has_module(dir)) {
+    trL_openlibs(L, dir);
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.so;", cdir);
+    lua_getfield(L, -2, "cpath");
+    lua_concat(L, 2);
+    lua_setfield(L, -2, "cpath");
+    lua_pop(L, 1);
+  } else {
+    snprintf(cdir, sizeof cdir, "%s/lua", exe);
+    trL_openlibs(L, has_module(cdir) ? cdir : dir);
+  }
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
   lua_pushlightuserdata(L, r);
