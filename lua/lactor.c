@@ -762,7 +762,7 @@ int luaopen_actor_core(lua_State *L) {
   trL__open_pid(L);
   /* actor.file comes with the module: the Lua writer needs it */
   luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-  lua_pushcfunction(L, luaopen_actor_file);
+  lua_pushcfunction(L, trL__open_file);
   lua_setfield(L, -2, "actor.file");
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

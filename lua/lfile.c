@@ -297,7 +297,7 @@ static int lock_close(lua_State *L) {
   return 0;
 }
 
-int luaopen_actor_file(lua_State *L) {
+int trL__open_file(lua_State *L) {
   static const luaL_Reg funcs[] = {{"write_atomic", f_write_atomic},
                                    {"spare", f_spare},
                                    {"fsync", f_fsync},

@@ -138,7 +138,7 @@ void trL__start_router(trL__host *lh); /* unless the host has one */
 int trL__supervise(lua_State *L);      /* actor.supervise */
 
 /* lfile.c */
-int luaopen_actor_file(lua_State *L);
+int trL__open_file(lua_State *L); /* require "actor.file" (preloaded) */
 
 /* largs.c: checks that raise as Lua's libraries do, naming the function
  * by its public name ("bad argument #2 to 'actor.send' (...)"); arg is the
