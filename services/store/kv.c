@@ -160,12 +160,19 @@ static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
     tr_msg_free(last);
     last = *reply;
     *reply = NULL;
-    if (tr_host_call(h, keeper, tr_msg_pack("pause", "i", (int)RETRY_MS),
-                     RETRY_MS + 1000u, &r) != TR_OK) {
-      rc = TR_ESTOPPED;
+    /* A pause answered late (a busy host) is still a pause; one that
+     * cannot be had at all leaves the loading error as the answer. */
+    rc = tr_host_call(h, keeper, tr_msg_pack("pause", "i", (int)RETRY_MS),
+                      RETRY_MS + 1000u, &r);
+    tr_msg_free(r);
+    if (rc == TR_ESTOPPED)
+      break;
+    if (rc != TR_OK && rc != TR_ETIMEDOUT) {
+      *reply = last;
+      last = NULL;
+      rc = TR_OK;
       break;
     }
-    tr_msg_free(r);
   }
   tr_msg_free(last);
   tr_msg_free(m);
