@@ -102,6 +102,8 @@ static int l_run(lua_State *L) {
 /* call_timeout's: the destination is argument 2, after the timeout. */
 #define CTX_AT2 ((lua_KContext)1 << 48)
 #define CTX_DEST(c) (((c)&CTX_AT2) ? 2 : 1)
+/* _try_call's: a failed call answers false and why, instead of raising. */
+#define CTX_SOFT ((lua_KContext)1 << 49)
 #define CTX_TOP(c) ((int)(((c) >> 1) & 0x7fffff))
 #define CTX_PHASE(c) ((int)((c)&1))
 
@@ -157,22 +159,31 @@ static int l_try_send(lua_State *L) {
 
 /* -------------------------------------------------------------- calls */
 
-/* at: the destination's index, the message name's after it. */
-static int call_failed(lua_State *L, int at, const char *why) {
-  return luaL_error(L, "call '%s' to %s failed: %s", lua_tostring(L, at + 1),
-                    luaL_tolstring(L, at, NULL), why);
+/* Raises "call 'name' to dest failed: why", or, for _try_call, returns
+ * false and that text. */
+static int call_failed(lua_State *L, lua_KContext ctx, const char *why) {
+  int at = CTX_DEST(ctx);
+  lua_pushfstring(L, "call '%s' to %s failed: %s", lua_tostring(L, at + 1),
+                  luaL_tolstring(L, at, NULL), why);
+  if (!(ctx & CTX_SOFT))
+    return lua_error(L);
+  lua_pushboolean(L, 0);
+  lua_insert(L, -2);
+  return 2;
 }
 
 /* Outside any actor: run the loop until the answer comes. */
-static int call_outside(lua_State *L, trL__host *lh, int at, tr_pid to,
-                        uint32_t ms) {
+static int call_outside(lua_State *L, trL__host *lh, lua_KContext ctx,
+                        tr_pid to, uint32_t ms) {
   tr_msg *reply = NULL;
-  int top = lua_gettop(L), n;
+  int top = lua_gettop(L), n, at = CTX_DEST(ctx);
   int rc = tr_host_call(lh->h, to, build(L, at + 1, at + 2), ms, &reply);
   if (rc)
-    return call_failed(L, at, tr_strerror(rc));
+    return call_failed(L, ctx, tr_strerror(rc));
   lua_settop(L, top);
-  n = trL__push_args(L, reply, 0);
+  if (ctx & CTX_SOFT)
+    lua_pushboolean(L, 1);
+  n = trL__push_args(L, reply, 0) + !!(ctx & CTX_SOFT);
   tr_msg_free(reply);
   return n;
 }
@@ -181,7 +192,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
   trL__proc *p = trL__proc_of(L);
   trL__host *lh = p ? p->lh : trL__host_get(L);
   uint32_t ms = CTX_TIMEOUT(ctx);
-  lua_KContext at2 = ctx & CTX_AT2;
+  lua_KContext flags = ctx & (CTX_AT2 | CTX_SOFT);
+  int soft = (ctx & CTX_SOFT) != 0;
   uint64_t session;
   tr_pid to;
   int rc, top, at = CTX_DEST(ctx);
@@ -189,26 +201,34 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
     if (CTX_PHASE(ctx) == 1) { /* the answer: true, results... | false, why */
       top = CTX_TOP(ctx);
       if (!lua_toboolean(L, top + 1))
-        return call_failed(L, at, lua_tostring(L, top + 2));
-      return lua_gettop(L) - top - 1;
+        return call_failed(L, ctx, lua_tostring(L, top + 2));
+      return lua_gettop(L) - top - !soft;
+    }
+    if (soft && !lua_toboolean(L, -1)) {
+      lua_pushfstring(L, "the mailbox of %s stayed full for %d ms",
+                      luaL_tolstring(L, at, NULL), (int)lh->send_timeout);
+      return call_failed(L, ctx, lua_tostring(L, -1));
     }
     room_resumed(L, ctx);
   }
   top = lua_gettop(L);
+  if (soft && lua_type(L, at) == LUA_TSTRING &&
+      !tr_whereis(lh->h, lua_tostring(L, at)))
+    return call_failed(L, ctx, "no actor is registered under that name");
   to = trL__check_dest(L, lh, at);
   trL__checkstring(L, at + 1);
   if (!p)
-    return call_outside(L, lh, at, to, ms);
+    return call_outside(L, lh, ctx, to, ms);
   rc = tr_mailbox_room(lh->h, to);
   if (rc == 0)
-    return wait_room(L, p, to, call_k, CTX(ms, top, 0) | at2);
+    return wait_room(L, p, to, call_k, CTX(ms, top, 0) | flags);
   rc = tr_call(lh->h, tr_self(p->self), to, build(L, at + 1, at + 2), ms,
                &session);
   if (rc)
-    return call_failed(L, at, tr_strerror(rc));
+    return call_failed(L, ctx, tr_strerror(rc));
   tr_await(p->self, session);
   p->why = TRL_CALL;
-  return lua_yieldk(L, 0, CTX(ms, top, 1) | at2, call_k);
+  return lua_yieldk(L, 0, CTX(ms, top, 1) | flags, call_k);
 }
 
 static int l_call(lua_State *L) {
@@ -220,6 +240,16 @@ static int l_call(lua_State *L) {
 static int l_call_timeout(lua_State *L) {
   uint32_t ms = trL__checkms(L, 1, 0, 0xffffff);
   return call_k(L, LUA_OK, CTX(ms, 0, 0) | CTX_AT2);
+}
+
+/* _try_call(ms|nil, to, name, ...): call_timeout (nil: call_timeout's
+ * default) that returns true and the reply's values, or false and what
+ * actor.call would raise, with no pcall around it: for actor.kv, whose
+ * every request wants to look at a failure before raising it. */
+static int l_try_call(lua_State *L) {
+  uint32_t ms =
+      lua_isnil(L, 1) ? host(L)->call_timeout : trL__checkms(L, 1, 0, 0xffffff);
+  return call_k(L, LUA_OK, CTX(ms, 0, 0) | CTX_AT2 | CTX_SOFT);
 }
 
 /* Answers the call last received: "reply" with values, or "error" with a
@@ -727,7 +757,8 @@ int luaopen_actor_core(lua_State *L) {
                                    {"heartbeat", l_heartbeat},
                                    {"supervise", trL__supervise},
                                    {"calling", l_calling},
-                                   {"_finish", l_finish},         /* serve's */
+                                   {"_try_call", l_try_call}, /* actor.kv's */
+                                   {"_finish", l_finish},     /* serve's */
                                    {"_serve_step", l_serve_step}, /* serve's */
                                    {"log", l_log},
                                    {"receive", l_receive},

@@ -5,7 +5,7 @@ local check = require("actor.args").check
 
 local actor = {}
 for k, v in pairs(core) do
-  if k ~= "_finish" and k ~= "_serve_step" then actor[k] = v end
+  if k:sub(1, 1) ~= "_" then actor[k] = v end -- _name: for this module's own files
 end
 
 local reply_error, calling = core.reply_error, core.calling

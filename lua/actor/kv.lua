@@ -25,11 +25,13 @@
 local actor = require "actor"
 local args = require "actor.args"
 
-local call, call_timeout, whereis, configure = actor.call, actor.call_timeout,
-  actor.whereis, actor.configure
+-- try(ms | nil, to, name, ...): a call that answers true and the reply,
+-- or false and what actor.call would raise (no pcall on the way)
+local try = require("actor.core")._try_call
+local whereis, configure = actor.whereis, actor.configure
 local now, sleep, self = actor.now, actor.sleep, actor.self
 local check, argerror = args.check, args.error
-local pcall, select, type, max = pcall, select, type, math.max
+local select, type, max = select, type, math.max
 local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
 local RETRY_MS = 100 -- between two tries while the store loads
 local SLACK_MS = 500 -- asked again only if this much is left for it
@@ -50,13 +52,13 @@ local FAILED = "call 'kv' to router failed: "
 local function failed(fname, err)
   if type(err) == "string" then
     local at = err:find(FAILED, 1, true)
-    if at then
+    if not whereis("router") then
+      err = "no router is running (the store is reached through it)"
+    elseif at then
       err = err:sub(at + #FAILED)
       if err == "timeout" then
         err = ("no answer within call_timeout (%d ms)"):format(configure().call_timeout)
       end
-    elseif not whereis("router") then
-      err = "no router is running (the store is reached through it)"
     else -- raised in this file: say it at the caller's line instead
       err = err:gsub("^[^\n]-kv%.lua:%d+: ", "", 1)
     end
@@ -65,67 +67,82 @@ local function failed(fname, err)
   error(err, 3)
 end
 
--- A request through the router: true and its result, or false and the
--- error. Asked again while the store is still loading (see above).
+-- After a failed request (try's error `err`, the request begun at
+-- `start`): asked again while the store is still loading (see above),
+-- within call_timeout in all; returns the answer, or raises at the line
+-- that called fname.
 local LOADING = "kv: the store is still loading"
-local function request(...)
-  local start = now()
-  local ok, res = pcall(call, "router", "kv", ...)
-  if ok or type(res) ~= "string" or not res:find(FAILED .. LOADING, 1, true) or not self() then
-    return ok, res
+local function settle(fname, start, err, ...)
+  if type(err) ~= "string" or not err:find(FAILED .. LOADING, 1, true) or not self() then
+    failed(fname, err)
   end
-  local limit, loading = configure().call_timeout, res
+  local limit, loading = configure().call_timeout, err
   while now() - start + RETRY_MS + SLACK_MS < limit do
     sleep(RETRY_MS)
-    ok, res = pcall(call_timeout, max(1, limit - (now() - start)), "router", "kv", ...)
-    if ok or type(res) ~= "string" then return ok, res end
-    if res:find(FAILED .. "timeout", 1, true) then break end -- it was loading: that is the news
-    if not res:find(FAILED .. LOADING, 1, true) then return ok, res end
+    local ok, res = try(max(1, limit - (now() - start)), "router", "kv", ...)
+    if ok then return res end
+    if type(res) ~= "string" or not res:find(FAILED .. LOADING, 1, true) then
+      -- a timeout after "still loading": the load is the news
+      if type(res) == "string" and res:find(FAILED .. "timeout", 1, true) then break end
+      failed(fname, res)
+    end
     loading = res
   end
-  return false, loading
+  failed(fname, loading)
+end
+
+-- Each request checks its arguments only as far as it must to find them
+-- good (the full check, with Lua's wording, runs on a bad one), then
+-- calls: the path every request takes stays short.
+local function bad_key(key)
+  return type(key) ~= "string" or #key < 1 or #key > MAX_KEY
 end
 
 function kv.get(...)
   local key = ...
-  check_key("kv.get", select("#", ...), key)
-  local ok, value = request("get", key)
-  if not ok then failed("kv.get", value) end
-  return value
+  if bad_key(key) then check_key("kv.get", select("#", ...), key) end
+  local start = now()
+  local ok, value = try(nil, "router", "kv", "get", key)
+  if ok then return value end
+  return settle("kv.get", start, value, "get", key)
 end
 
 function kv.set(...)
   local key, value = ...
-  local count = select("#", ...)
-  check_key("kv.set", count, key)
-  check("kv.set", 2, count, value, "string")
-  if #value > MAX_VALUE then
+  if bad_key(key) or type(value) ~= "string" or #value > MAX_VALUE then
+    local count = select("#", ...)
+    check_key("kv.set", count, key)
+    check("kv.set", 2, count, value, "string")
     argerror("kv.set", 2, ("a value of at most %d bytes expected, got %d bytes"):format(
       MAX_VALUE, #value), 2)
   end
-  local ok, done = request("set", key, value)
-  if not ok then failed("kv.set", done) end
-  return done
+  local start = now()
+  local ok, done = try(nil, "router", "kv", "set", key, value)
+  if ok then return done end
+  return settle("kv.set", start, done, "set", key, value)
 end
 
 function kv.delete(...)
   local key = ...
-  check_key("kv.delete", select("#", ...), key)
-  local ok, done = request("delete", key)
-  if not ok then failed("kv.delete", done) end
-  return done
+  if bad_key(key) then check_key("kv.delete", select("#", ...), key) end
+  local start = now()
+  local ok, done = try(nil, "router", "kv", "delete", key)
+  if ok then return done end
+  return settle("kv.delete", start, done, "delete", key)
 end
 
 function kv.count()
-  local ok, n = request("count")
-  if not ok then failed("kv.count", n) end
-  return n
+  local start = now()
+  local ok, n = try(nil, "router", "kv", "count")
+  if ok then return n end
+  return settle("kv.count", start, n, "count")
 end
 
 function kv.info()
-  local ok, text = request("info")
-  if not ok then failed("kv.info", text) end
-  return text
+  local start = now()
+  local ok, text = try(nil, "router", "kv", "info")
+  if ok then return text end
+  return settle("kv.info", start, text, "info")
 end
 
 return kv
