@@ -1,6 +1,6 @@
 -- actor.jsonstart: how the JSON writer (actor.jsonwriter) starts. It makes
 -- the data directory, locks it and reads data.json back, repairing what a
--- crash left, as the native writer's start does (core/actors/kvrecover.c),
+-- crash left, as the native writer's start does (services/store/kvrecover.c),
 -- and ends in one of three states, never in an error that would only
 -- make its supervisor start it again and again:
 --

@@ -1,5 +1,5 @@
 -- actor.jsonwriter: the store's writer in Lua, interchangeable with the
--- native log writer: the same messages (core/troupe.h). It owns
+-- native log writer: the same messages (include/troupe_services.h). It owns
 -- <dir>/data.json in the reference format, an object of key -> array of
 -- byte values ({"hello":[119,111,114,108,100]}), and replaces it
 -- atomically on each batch of changes (actor.file.write_atomic).

@@ -1,7 +1,8 @@
 -- actor.store: the store actor written in Lua, interchangeable with the
--- native one (core/actors/store.c): the same messages, described in
--- core/troupe.h. It keeps the data in a Lua table, loads it from the writer
--- ("kv.writer") in batches before serving, answers reads itself and passes
+-- native one (services/store/store.c): the same messages, described in
+-- include/troupe_services.h. It keeps the data in a Lua table, loads it
+-- from the writer ("kv.writer") in batches before serving, answers reads
+-- itself and passes
 -- each change on to the writer, which answers the caller once it is
 -- written. It refuses a set of a key its writer cannot write (its load said
 -- "utf8", as the JSON writer does, and the key is not valid UTF-8) before
