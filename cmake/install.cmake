@@ -24,10 +24,9 @@ install(TARGETS troupe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS troupe_shared troupe_static troupe_lua EXPORT troupeTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/include/troupe.h
-              ${PROJECT_SOURCE_DIR}/include/troupe_services.h
-              ${PROJECT_SOURCE_DIR}/include/troupe_lua.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+# include/ holds the public headers and nothing else.
+file(GLOB _troupe_headers CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/include/*.h)
+install(FILES ${_troupe_headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(FILES ${PROJECT_SOURCE_DIR}/man/troupe.1
         DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/LICENSE ${PROJECT_SOURCE_DIR}/README.md
