@@ -17,7 +17,6 @@ or as Lua 5.4 coroutines. This package holds the troupe command, the Lua\n\
 module for lua5.4 (require 'actor'), and libtroupe with its headers,\n\
 pkg-config files and CMake package.")
 set(CPACK_RESOURCE_FILE_LICENSE ${PROJECT_SOURCE_DIR}/LICENSE)
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_STRIP_FILES ON)
 
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
@@ -27,5 +26,9 @@ set(CPACK_DEBIAN_PACKAGE_DEPENDS "lua-cjson")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lua5.4")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
     "pkg-config, libuv1-dev, libmsgpack-dev, zlib1g-dev, liblua5.4-dev")
+
+# `make package_source`: the sources, not the build trees in the checkout.
+# (A regex each; CPack writes them into its config, hence the double escape.)
+set(CPACK_SOURCE_IGNORE_FILES "/\\\\.git/" "/build[^/]*/" "\\\\.deb$")
 
 include(CPack)
