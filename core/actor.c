@@ -48,6 +48,7 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   }
   a->host = h;
   a->b = b;
+  a->ctx = opts->ctx;
   a->beat = uv_now(h->loop);
   a->trap_exit = opts->trap_exit ? 1 : 0;
   tr__list_init(&a->ready);
@@ -94,6 +95,7 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
 tr_pid tr_self(const tr_actor *self) { return self ? self->pid : 0; }
 tr_host *tr_actor_host(const tr_actor *self) { return self->host; }
 void *tr_actor_state(const tr_actor *self) { return (void *)self->state; }
+void *tr_actor_ctx(const tr_actor *self) { return self ? self->ctx : NULL; }
 
 void tr_exit(tr_actor *self, const char *reason) {
   if (!self || self->life != TR__LIVE)

