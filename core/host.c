@@ -41,6 +41,8 @@ static void defaults(tr_host_config *c) {
     c->log_level = TR_LOG_INFO;
   if (!c->inbox_capacity)
     c->inbox_capacity = 65536;
+  if (!c->step_budget_us)
+    c->step_budget_us = 4000;
 }
 
 tr_host *tr_host_new(const tr_host_config *cfg) {
@@ -96,7 +98,11 @@ int tr_host_run(tr_host *h) {
 }
 
 int tr_host_step(tr_host *h) {
-  if (!h)
+  return tr_host_step_for(h, h ? h->cfg.step_budget_us : 0);
+}
+
+int tr_host_step_for(tr_host *h, uint32_t budget_us) {
+  if (!h || !budget_us)
     return TR_EINVAL;
   if (!tr__on_loop_thread(h))
     return TR_ETHREAD;
@@ -104,7 +110,9 @@ int tr_host_step(tr_host *h) {
     return TR_EINVAL; /* as in tr_host_run */
   if (h->stopped)
     return TR_ESTOPPED;
+  h->step_end = uv_hrtime() + (uint64_t)budget_us * 1000;
   uv_run(h->loop, UV_RUN_NOWAIT);
+  h->step_end = 0;
   if (atomic_load(&h->stop_requested) && !h->stopped)
     tr__shutdown(h);
   if (h->stopped)

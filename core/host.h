@@ -111,6 +111,7 @@ struct tr_host {
   int reaping;       /* working off host->reap now */
   int shutting_down; /* ending every actor: no links, monitors or calls fire */
   int in_run;        /* inside tr_host_run */
+  uint64_t step_end; /* inside tr_host_step: its deadline (uv_hrtime) */
   tr_actor *current; /* whose callback runs now */
   tr_msg *current_msg;
 

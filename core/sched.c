@@ -11,6 +11,11 @@
  * back for hundreds of ms). The idle handle is active exactly while the
  * queue is not empty, which keeps the loop from blocking; once it stops,
  * the loop sleeps in the poller and an idle host uses no CPU.
+ *
+ * Inside tr_host_step the turn also ends at the step's deadline (step_end,
+ * on the high-resolution clock), read after every message: a frame budget
+ * is a few ms, and one actor's 64 messages or a Lua actor's slices could
+ * otherwise overrun it. A preempted Lua actor resumes at the next step.
  */
 #include "host.h"
 
@@ -30,6 +35,11 @@ void tr__sched_wake(tr_host *h, tr_actor *a) {
     return;
   a->beat = uv_now(h->loop);
   push(h, a);
+}
+
+/* Inside tr_host_step: its deadline has passed. */
+static int step_over(tr_host *h) {
+  return h->step_end && uv_hrtime() >= h->step_end;
 }
 
 /* Lets a handle up to n messages; returns how many turns of handle ran. */
@@ -71,6 +81,8 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
     }
     if (rc == TR_STOP && a->life == TR__LIVE)
       tr_exit(a, NULL);
+    if (step_over(h))
+      break;
   }
   a->running = 0;
   h->current = NULL;
@@ -103,6 +115,8 @@ void tr__sched_turn(tr_host *h, uint32_t budget) {
       tr__actor_end(h, a, NULL); /* frees a */
     else if (tr__runnable(a))
       push(h, a); /* still busy: its quiet time goes on */
+    if (step_over(h))
+      break;
     if (preempted || ++since == 16) {
       since = 0;
       uv_update_time(h->loop);

@@ -85,6 +85,8 @@ typedef struct tr_host_config {
   void (*log)(void *ud, int level, const char *text);
   void *log_ud;
   int log_level; /* the most detailed level logged; 0 means TR_LOG_INFO */
+  /* How long one tr_host_step may run, in microseconds; 0 means 4000. */
+  uint32_t step_budget_us;
 } tr_host_config;
 
 enum { TR_LOG_ERROR = 1, TR_LOG_WARN = 2, TR_LOG_INFO = 3, TR_LOG_DEBUG = 4 };
@@ -110,10 +112,18 @@ TR_API tr_host *tr_host_new(const tr_host_config *cfg);
 TR_API int tr_host_run(tr_host *h);
 
 /* One bounded turn that never blocks: handles at most turn_budget messages,
- * due timers and ready I/O. Returns 1 when work is left (more mail, pending
- * timers), 0 when idle, TR_ESTOPPED once the host has stopped. For a game
- * calling it once a frame. */
+ * due timers and ready I/O, and ends once step_budget_us (default 4000 us,
+ * a quarter of a 60 fps frame) have passed. Returns 1 when work is left
+ * (more mail, pending timers), 0 when idle, TR_ESTOPPED once the host has
+ * stopped. For a game calling it once a frame. The budget is checked
+ * between messages: a step overruns it by one message's handling at most,
+ * or, for a busy Lua actor, by one slice of its instructions (it is then
+ * suspended and resumes at the next step). tr_host_run's turns are not
+ * bounded by it (a turn there lasts up to 10 ms). */
 TR_API int tr_host_step(tr_host *h);
+/* tr_host_step with a budget of its own for this call (microseconds, > 0;
+ * TR_EINVAL for 0). */
+TR_API int tr_host_step_for(tr_host *h, uint32_t budget_us);
 
 /* Asks the host to stop; safe from any thread and from inside an actor.
  * tr_host_run returns, after shutting the actors down, once it is seen. */

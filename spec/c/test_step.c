@@ -1,0 +1,121 @@
+/*
+ * test_step.c -- tr_host_step keeps to its time budget: a step ends once
+ * its budget is spent even while actors still have work (a mailbox full
+ * of slow messages, an actor that yields forever), and the work goes on
+ * at the next step. The bounds are loose (a loaded machine must not fail
+ * them); what they catch is a step that runs through all pending work.
+ */
+#include "test.h"
+
+#define WORK_US 2000  /* one slow message's handling */
+#define SLOW_MSGS 64  /* one actor's share of a turn: 128 ms in all */
+#define BOUND_MS 50   /* far above a 2 ms budget, far below 128 ms */
+#define BUDGET_US 2000
+
+typedef struct counts {
+  int handled; /* slow messages done */
+  int spins;   /* turns of the actor that yields forever */
+} counts;
+
+static void busy(uint64_t us) {
+  uint64_t end = uv_hrtime() + us * 1000;
+  while (uv_hrtime() < end)
+    ;
+}
+
+static int slow_handle(tr_actor *self, void *state, tr_msg *m) {
+  counts *c = *(counts **)state;
+  (void)self;
+  if (tr_msg_is(m, "work")) {
+    busy(WORK_US);
+    c->handled++;
+  }
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour slow = {"slow", sizeof(counts *), test_ptr_init,
+                                  slow_handle, NULL};
+
+static int spin_init(tr_actor *self, void *state, tr_msg *args) {
+  int rc = test_ptr_init(self, state, args);
+  tr_wake(self);
+  return rc;
+}
+
+static int spin_handle(tr_actor *self, void *state, tr_msg *m) {
+  counts *c = *(counts **)state;
+  (void)self;
+  (void)m;
+  busy(100);
+  c->spins++;
+  return TR_YIELD; /* never done */
+}
+
+static const tr_behaviour spinner = {"spinner", sizeof(counts *), spin_init,
+                                     spin_handle, NULL};
+
+static tr_msg *ptr_args(void *p) {
+  return tr_msg_pack("args", "I", (int64_t)(intptr_t)p);
+}
+
+static uint64_t ms_since(uint64_t start) {
+  return (uv_hrtime() - start) / 1000000u;
+}
+
+/* A mailbox of slow messages: each step returns soon, having handled a
+ * few, and all of them are handled over the steps. */
+static void test_slow_mail_spreads_over_steps(void) {
+  counts c = {0, 0};
+  tr_host *h = tr_host_new(NULL);
+  tr_pid pid = 0;
+  int i, steps = 0, last = 0, rc = 1;
+  CHECK_EQ(tr_spawn(h, &slow, ptr_args(&c), NULL, &pid), TR_OK);
+  for (i = 0; i < SLOW_MSGS; i++)
+    CHECK_EQ(tr_send(h, 0, pid, tr_msg_new("work")), TR_OK);
+  while (c.handled < SLOW_MSGS && steps < 10 * SLOW_MSGS) {
+    uint64_t start = uv_hrtime();
+    rc = tr_host_step_for(h, BUDGET_US);
+    CHECK(ms_since(start) < BOUND_MS);
+    CHECK(rc >= 0);
+    CHECK(c.handled >= last); /* and more than one step was needed */
+    last = c.handled;
+    steps++;
+  }
+  CHECK_EQ(c.handled, SLOW_MSGS);
+  CHECK(steps > 4); /* 128 ms of work cannot fit a few 2 ms steps */
+  tr_host_free(h);
+}
+
+/* An actor that never stops: every step returns, with work left, and it
+ * runs a little at each; a slow neighbour gets its turns too. */
+static void test_endless_actor(void) {
+  counts c = {0, 0};
+  tr_host_config cfg = {0};
+  tr_host *h;
+  tr_pid spin = 0, worker = 0;
+  int i, before;
+  cfg.step_budget_us = BUDGET_US; /* tr_host_step's own budget */
+  h = tr_host_new(&cfg);
+  CHECK_EQ(tr_spawn(h, &spinner, ptr_args(&c), NULL, &spin), TR_OK);
+  CHECK_EQ(tr_spawn(h, &slow, ptr_args(&c), NULL, &worker), TR_OK);
+  for (i = 0; i < SLOW_MSGS; i++)
+    CHECK_EQ(tr_send(h, 0, worker, tr_msg_new("work")), TR_OK);
+  for (i = 0; i < 40; i++) {
+    uint64_t start = uv_hrtime();
+    before = c.spins;
+    CHECK_EQ(tr_host_step(h), 1);
+    CHECK(ms_since(start) < BOUND_MS);
+    CHECK(c.spins > before || c.handled > 0);
+  }
+  CHECK(c.spins >= 40 / 2);
+  CHECK(c.handled > 0);            /* the neighbour ran */
+  CHECK(c.handled < SLOW_MSGS);    /* but not through everything at once */
+  CHECK_EQ(tr_host_step_for(h, 0), TR_EINVAL);
+  tr_host_free(h);
+}
+
+int main(void) {
+  RUN(test_slow_mail_spreads_over_steps);
+  RUN(test_endless_actor);
+  return test_report();
+}
