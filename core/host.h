@@ -67,6 +67,7 @@ enum { TR__LIVE = 0, TR__EXITING, TR__REAPING, TR__DEAD };
 struct tr_actor {
   tr_host *host;
   const tr_behaviour *b;
+  void *ctx; /* the spawner's pointer (tr_spawn_opts.ctx), never freed here */
   tr_pid pid;
   tr__link ready;   /* in host->ready, or in host->reap while dying */
   tr__link started; /* in host->started, in start order */

@@ -176,6 +176,11 @@ typedef struct tr_spawn_opts {
   int trap_exit;     /* turn exit signals from links into messages */
   tr_pid link;       /* link to this actor once started; 0: none */
   const char *name;  /* register under this name; NULL: none */
+  /* A C pointer for the actor (its config, the embedder's objects), read
+   * with tr_actor_ctx in any callback, init included: pointers never travel
+   * in messages, which carry values. The host neither reads nor frees it;
+   * it must outlive the actor, or init copies what it needs into state. */
+  void *ctx;
 } tr_spawn_opts;
 
 /* Starts an actor. args (may be NULL) is passed to init and then freed.
@@ -186,6 +191,8 @@ TR_API int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
 TR_API tr_pid tr_self(const tr_actor *self);
 TR_API tr_host *tr_actor_host(const tr_actor *self);
 TR_API void *tr_actor_state(const tr_actor *self);
+/* The ctx given at spawn (tr_spawn_opts.ctx), NULL when none. */
+TR_API void *tr_actor_ctx(const tr_actor *self);
 
 /* Ends the calling actor after the current callback returns. reason NULL or
  * "normal" is a normal exit; anything else is abnormal and travels links. */

@@ -57,8 +57,10 @@ typedef struct tr_sup_spec {
 
 /* Starts a supervisor, which starts the children in order (stopping them in
  * reverse order when it ends). The spec is copied; the args are not, and
- * must live as long as the supervisor (free_arg ends them). A child that
- * fails to start fails this call with TR_EINIT. It answers calls:
+ * must live as long as the supervisor (free_arg ends them). opts (may be
+ * NULL) applies to the supervisor, but for its ctx, which is its own. A
+ * child that fails to start fails this call with TR_EINIT. It answers
+ * calls:
  *   restart(name) -> "ok"    restart a child now, as actor.reset does
  *   children() -> name, pid, name, pid ...
  * A crashed child is restarted at once; a quiet one at its heartbeat. */

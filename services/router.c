@@ -364,17 +364,21 @@ static void stop_services(router *r) {
     }
 }
 
+/* What tr_router_start hands init (its ctx, valid during init only). */
+typedef struct router_ctx {
+  const tr_service *defs;
+  size_t n;
+} router_ctx;
+
 static int router_init(tr_actor *self, void *state, tr_msg *args) {
   router *r = state;
-  const tr_service *defs;
-  int64_t p, n;
+  const router_ctx *c = tr_actor_ctx(self);
+  const tr_service *defs = c->defs;
   size_t i, j, nd = 0;
-  if (tr_msg_unpack(args, "II", &p, &n))
-    return -1;
-  defs = (const tr_service *)(intptr_t)p;
+  (void)args;
   r->self = self;
   r->h = tr_actor_host(self);
-  r->nsvc = (size_t)n;
+  r->nsvc = c->n;
   for (i = 0; i < r->nsvc; i++)
     nd += defs[i].spec->nchildren;
   r->svc = calloc(r->nsvc ? r->nsvc : 1, sizeof *r->svc);
@@ -432,7 +436,7 @@ static const tr_behaviour router_behaviour = {
 int tr_router_start(tr_host *h, const tr_service *services, size_t n,
                     tr_pid *out) {
   tr_spawn_opts o = {0};
-  tr_msg *args;
+  router_ctx c;
   size_t i, j, k, l;
   if (out)
     *out = 0;
@@ -454,8 +458,8 @@ int tr_router_start(tr_host *h, const tr_service *services, size_t n,
     }
   }
   o.name = "router"; /* capacity: the host's default, like any actor */
-  args = tr_msg_pack("services", "II", (int64_t)(intptr_t)services, (int64_t)n);
-  if (!args)
-    return TR_ENOMEM;
-  return tr_spawn(h, &router_behaviour, args, &o, out);
+  c.defs = services;
+  c.n = n;
+  o.ctx = &c;
+  return tr_spawn(h, &router_behaviour, NULL, &o, out);
 }

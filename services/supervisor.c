@@ -293,14 +293,20 @@ static int init_failed(sup *s, const tr_sup_spec *spec) {
   return -1;
 }
 
+/* What tr_supervise hands init (its ctx, valid during init only): the
+ * spec, and the parent, since exits from anyone else are not ours. */
+typedef struct sup_ctx {
+  const tr_sup_spec *spec;
+  tr_pid parent;
+} sup_ctx;
+
 static int sup_init(tr_actor *self, void *state, tr_msg *args) {
   sup *s = state;
-  const tr_sup_spec *spec;
-  int64_t p;
+  const sup_ctx *ctx = tr_actor_ctx(self);
+  const tr_sup_spec *spec = ctx->spec;
   size_t i;
-  if (tr_msg_unpack(args, "Ip", &p, &s->parent))
-    return -1;
-  spec = (const tr_sup_spec *)(intptr_t)p;
+  (void)args;
+  s->parent = ctx->parent;
   s->self = self;
   s->h = tr_actor_host(self);
   s->strategy = spec->strategy;
@@ -352,8 +358,9 @@ static const tr_behaviour sup_behaviour = {"supervisor", sizeof(sup), sup_init,
 
 int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                  tr_pid *out) {
+  tr_spawn_opts o = {0};
+  sup_ctx ctx;
   size_t i, j;
-  tr_msg *args;
   if (out)
     *out = 0;
   if (!spec || (spec->nchildren && !spec->children) ||
@@ -368,10 +375,10 @@ int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
       if (!strcmp(spec->children[j].name, c->name))
         return TR_EINVAL;
   }
-  /* The spec and the parent: exits from anyone else are not ours. */
-  args = tr_msg_pack("spec", "Ip", (int64_t)(intptr_t)spec,
-                     opts ? opts->link : (tr_pid)0);
-  if (!args)
-    return TR_ENOMEM;
-  return tr_spawn(h, &sup_behaviour, args, opts, out);
+  if (opts)
+    o = *opts;
+  ctx.spec = spec;
+  ctx.parent = o.link;
+  o.ctx = &ctx; /* the supervisor's own: opts->ctx is not used */
+  return tr_spawn(h, &sup_behaviour, NULL, &o, out);
 }

@@ -35,21 +35,16 @@ typedef struct kv_setup {
   tr_service service;
 } kv_setup;
 
-/* Builds the setup in its own state from (dir, fsync, io, load_wait_ms),
- * then starts the router, which is therefore newer than it. */
+/* Builds the setup in its own state from a copy of the config (its ctx,
+ * valid during init only), then starts the router, which is therefore
+ * newer than it. */
 static int keeper_init(tr_actor *self, void *state, tr_msg *args) {
   kv_setup *s = state;
-  const char *dir;
-  size_t len;
-  int64_t fsync, io, wait;
-  if (tr_msg_unpack(args, "sIII", &dir, &len, &fsync, &io, &wait) ||
-      len >= sizeof s->dir)
-    return -1;
-  memcpy(s->dir, dir, len);
+  const tr_kv_config *cfg = tr_actor_ctx(self);
+  (void)args;
+  s->cfg = *cfg;
+  strcpy(s->dir, cfg->dir); /* its length was checked by tr_kv_start */
   s->cfg.dir = s->dir;
-  s->cfg.fsync = (int)fsync;
-  s->cfg.io = (const void *)(intptr_t)io;
-  s->cfg.load_wait_ms = (uint32_t)wait;
   s->children[0].name = "kv.writer";
   s->children[0].start = tr_kv_log_writer_start;
   s->children[0].arg = &s->cfg;
@@ -91,6 +86,7 @@ static const tr_behaviour keeper = {"kv.config", sizeof(kv_setup), keeper_init,
 
 int tr_kv_start(tr_host *h, const tr_kv_config *cfg) {
   tr_spawn_opts o = {0};
+  tr_kv_config c = {0};
   const char *dir = cfg && cfg->dir ? cfg->dir : "./troupe-data";
   if (!h)
     return TR_EINVAL;
@@ -98,13 +94,12 @@ int tr_kv_start(tr_host *h, const tr_kv_config *cfg) {
     return TR_EEXIST;
   if (strlen(dir) >= sizeof((kv_setup *)0)->dir)
     return TR_ERANGE;
+  if (cfg)
+    c = *cfg;
+  c.dir = dir;
   o.name = "kv.config";
-  return tr_spawn(h, &keeper,
-                  tr_msg_pack("setup", "sIII", dir,
-                              (int64_t)(cfg ? cfg->fsync : 0),
-                              (int64_t)(intptr_t)(cfg ? cfg->io : NULL),
-                              (int64_t)(cfg ? cfg->load_wait_ms : 0)),
-                  &o, NULL);
+  o.ctx = &c;
+  return tr_spawn(h, &keeper, NULL, &o, NULL);
 }
 
 static uint64_t now_ms(void) {

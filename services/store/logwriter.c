@@ -507,13 +507,11 @@ static void writer_free(writer *w) {
 
 static int writer_init(tr_actor *self, void *state, tr_msg *args) {
   writer *w = state;
-  const tr_kv_config *cfg = NULL;
-  int64_t p = 0;
+  const tr_kv_config *cfg = tr_actor_ctx(self); /* may be NULL */
+  (void)args;
   w->self = self;
   w->h = tr_actor_host(self);
   w->lock_fd = w->log_fd = -1;
-  if (args && tr_msg_unpack(args, "I", &p) == TR_OK)
-    cfg = (const tr_kv_config *)(intptr_t)p;
   tr__kvio_resolve(&w->io, cfg ? (const tr__kvio *)cfg->io : NULL);
   w->policy = cfg ? cfg->fsync : TR_FSYNC_EVERYSEC;
   if (w->policy != TR_FSYNC_EVERYSEC && w->policy != TR_FSYNC_ALWAYS &&
@@ -566,7 +564,6 @@ static const tr_behaviour writer_behaviour = {
 int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out) {
   tr_spawn_opts o = {0};
   o.capacity = CAPACITY;
-  return tr_spawn(h, &writer_behaviour,
-                  tr_msg_pack("config", "I", (int64_t)(intptr_t)config), &o,
-                  out);
+  o.ctx = config; /* read by init only: the paths are copied */
+  return tr_spawn(h, &writer_behaviour, NULL, &o, out);
 }

@@ -445,14 +445,13 @@ static void store_free(store *s) {
 
 static int store_init(tr_actor *self, void *state, tr_msg *args) {
   store *s = state;
-  int64_t wait = 0;
+  const tr_kv_config *cfg = tr_actor_ctx(self); /* may be NULL */
+  (void)args;
   s->self = self;
   s->h = tr_actor_host(self);
   s->loading = 1;
-  if (args && tr_msg_unpack(args, "I", &wait) == TR_OK && wait > 0)
-    s->load_wait_ms = (uint32_t)wait;
-  else
-    s->load_wait_ms = LOAD_WAIT_MS;
+  s->load_wait_ms =
+      cfg && cfg->load_wait_ms ? cfg->load_wait_ms : LOAD_WAIT_MS;
   s->load_began = s->load_report = now_ms();
   if (!(s->writer = tr_whereis(s->h, "kv.writer"))) {
     tr_host_log(s->h, TR_LOG_ERROR,
@@ -480,11 +479,8 @@ static const tr_behaviour store_behaviour = {"kv", sizeof(store), store_init,
                                              store_handle, store_terminate};
 
 int tr_kv_store_start(tr_host *h, void *config, tr_pid *out) {
-  const tr_kv_config *cfg = config; /* the writer holds the rest */
   tr_spawn_opts o = {0};
   o.capacity = CAPACITY;
-  return tr_spawn(
-      h, &store_behaviour,
-      tr_msg_pack("config", "I", (int64_t)(cfg ? cfg->load_wait_ms : 0)), &o,
-      out);
+  o.ctx = config; /* read by init only: the writer holds the rest */
+  return tr_spawn(h, &store_behaviour, NULL, &o, out);
 }
