@@ -11,6 +11,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "host.h"
 
@@ -50,7 +51,9 @@ int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
   return tr__deliver(h, callee, m);
 }
 
-int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply) {
+/* Delivers the answer to a call as a reply or an error reply. */
+static int answer(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply,
+                  int kind) {
   tr__ref *r;
   tr_pid from;
   int rc = !h || !reply ? TR_EINVAL : tr__msg_check(reply);
@@ -68,8 +71,12 @@ int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply) {
   }
   from = h->current ? h->current->pid : r->peer;
   tr__ref_free(h, r);
-  tr__msg_envelope(reply, TR_KIND_REPLY, from, session);
+  tr__msg_envelope(reply, kind, from, session);
   return tr__deliver_pid(h, caller, reply);
+}
+
+int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply) {
+  return answer(h, caller, session, reply, TR_KIND_REPLY);
 }
 
 int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply) {
@@ -80,10 +87,23 @@ int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply) {
   return tr_reply_to(h, request->from, request->session, reply);
 }
 
+/* The error reply: "error" and the formatted text, however long. */
 static tr_msg *error_msg(const char *fmt, va_list ap) {
-  char text[1024];
-  vsnprintf(text, sizeof text, fmt, ap);
-  return tr_msg_pack("error", "s", text);
+  char small[256], *text = small;
+  tr_msg *m;
+  va_list again;
+  int n;
+  va_copy(again, ap);
+  n = vsnprintf(small, sizeof small, fmt, ap);
+  if (n >= (int)sizeof small && (text = malloc((size_t)n + 1)))
+    vsnprintf(text, (size_t)n + 1, fmt, again);
+  va_end(again);
+  if (n < 0 || !text)
+    return NULL;
+  m = tr_msg_pack("error", "s", text);
+  if (text != small)
+    free(text);
+  return m;
 }
 
 int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt, ...) {
@@ -94,7 +114,8 @@ int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt, ...) {
   va_start(ap, fmt);
   m = error_msg(fmt, ap);
   va_end(ap);
-  return tr_reply_to(h, request->from, request->session, m);
+  return m ? answer(h, request->from, request->session, m, TR_KIND_ERROR)
+           : TR_ENOMEM;
 }
 
 int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
@@ -104,7 +125,7 @@ int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
   va_start(ap, fmt);
   m = error_msg(fmt, ap);
   va_end(ap);
-  return tr_reply_to(h, caller, session, m);
+  return m ? answer(h, caller, session, m, TR_KIND_ERROR) : TR_ENOMEM;
 }
 
 void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
@@ -134,8 +155,9 @@ static int waiter_handle(tr_actor *self, void *state, tr_msg *m) {
   waiter *w = *(waiter **)state;
   if (!m || m->session != w->session || tr__is_user(m))
     return TR_CONTINUE;
-  if (m->kind == TR_KIND_REPLY) {
-    w->answer = m;
+  if (m->kind == TR_KIND_REPLY || tr_msg_is(m, "error")) {
+    w->answer = m; /* an error reply too, for its text */
+    w->rc = m->kind == TR_KIND_REPLY ? TR_OK : TR_EREPLY;
     self->host->current_msg = NULL; /* keep it past this callback */
   } else {
     w->rc = tr_msg_is(m, "timeout") ? TR_ETIMEDOUT : TR_ENOPROC;

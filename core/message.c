@@ -70,6 +70,8 @@ const char *tr_strerror(int err) {
     return "actor init failed";
   case TR_ETHREAD:
     return "wrong thread";
+  case TR_EREPLY:
+    return "error reply";
   default:
     return "unknown error";
   }

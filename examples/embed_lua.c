@@ -42,8 +42,8 @@ static int doubler_handle(tr_actor *self, void *state, tr_msg *m) {
       tr_reply(h, m, tr_msg_pack("reply", "I", 2 * i));
     else if (tr_value_float(x, &d) == TR_OK)
       tr_reply(h, m, tr_msg_pack("reply", "d", 2 * d));
-    else /* a reply named "error": the Lua caller's actor.call raises it */
-      tr_reply(h, m, tr_msg_pack("error", "s", "doubler wants a number"));
+    else /* an error reply: the Lua caller's actor.call raises it */
+      tr_reply_error(h, m, "doubler wants a number");
   } else if (tr_msg_is(m, "ping")) {
     tr_send(h, tr_self(self), tr_msg_from(m), tr_msg_new("pong"));
   }

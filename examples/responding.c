@@ -4,7 +4,8 @@
  * A request carries a reply channel: tr_call sends it with a session id,
  * the callee answers with tr_reply, and the answer comes back to the caller
  * as a TR_KIND_REPLY carrying the same session (or as a TR_KIND_ERROR if the
- * call times out or the callee dies first).
+ * call fails: the callee answers with tr_reply_error, the call times out or
+ * the callee dies first).
  *
  * A native actor never blocks; it waits with tr_await(session), which holds
  * back every other message until the one with that session arrives.
@@ -84,7 +85,7 @@ static int caller_handle(tr_actor *self, void *state, tr_msg *m) {
   int64_t result;
   int i;
 
-  if (tr_msg_kind(m) == TR_KIND_ERROR) { /* "timeout", "down", "noproc" */
+  if (tr_msg_kind(m) == TR_KIND_ERROR) { /* "error", "timeout", "down" */
     size_t len;
     const char *why = tr_msg_name(m, &len); /* not NUL-terminated */
     printf("call failed: %.*s\n", (int)len, why);

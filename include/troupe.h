@@ -69,7 +69,8 @@ enum {
   TR_EEXIST = -9,    /* a name is already taken */
   TR_ESTOPPED = -10, /* the host is stopping or stopped */
   TR_EINIT = -11,    /* an actor's init callback failed */
-  TR_ETHREAD = -12 /* called from a thread other than the host's loop thread */
+  TR_ETHREAD = -12, /* called from a thread other than the host's loop thread */
+  TR_EREPLY = -13   /* the callee answered with an error reply */
 };
 TR_API const char *tr_strerror(int err);
 
@@ -246,9 +247,7 @@ enum {
   TR_KIND_SEND = 0,    /* a plain message */
   TR_KIND_CALL = 1,    /* a request: answer it with tr_reply */
   TR_KIND_REPLY = 2,   /* the answer to a call; session names the call */
-  TR_KIND_ERROR = 3,   /* a call failed: "timeout", "down" (with the reason),
-                          or for a forwarded call "noproc" or "full";
-                          session names the call */
+  TR_KIND_ERROR = 3,   /* a call failed; see "Failed calls" below */
   TR_KIND_DOWN = 4,    /* a monitored actor ended: down(ref, pid, reason) */
   TR_KIND_EXIT = 5,    /* a linked actor ended, trapped: exit(pid, reason) */
   TR_KIND_TIMEOUT = 6, /* a tr_timeout fired; session names it */
@@ -422,11 +421,17 @@ TR_API int tr_forward(tr_host *h, tr_pid to, tr_msg *m);
 
 /* Calls: sends m to `to` as a request from the actor `from`. A call that
  * cannot be sent fails at once like tr_send (TR_ENOPROC, TR_EFULL). The
- * answer arrives later in from's mailbox as TR_KIND_REPLY with the session
- * stored in *session, or as TR_KIND_ERROR with the same session: named
- * "timeout" when timeout_ms (0: none) passes, "down" with the reason as its
- * argument when `to` ends before replying. A reply after that is dropped
- * and counted as late. */
+ * answer arrives later in from's mailbox, carrying the session stored in
+ * *session: a TR_KIND_REPLY, or a failed call. An answer after the first
+ * is dropped and counted as late.
+ *
+ * Failed calls. Every failed call arrives as TR_KIND_ERROR -- that kind is
+ * the one check -- whose name says why and whose one argument is a text:
+ *   "error"   the callee answered with tr_reply_error; the text is its own
+ *   "timeout" timeout_ms (0: none) passed first
+ *   "down"    the callee ended before answering; the text is its reason
+ *   "noproc", "full"  a forwarded call found no actor or a full mailbox
+ * Only "error" comes from the callee; the others come from the core. */
 TR_API int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
                    uint32_t timeout_ms, uint64_t *session);
 
@@ -437,10 +442,10 @@ TR_API int tr_reply(tr_host *h, const tr_msg *request, tr_msg *reply);
 TR_API int tr_reply_to(tr_host *h, tr_pid caller, uint64_t session,
                        tr_msg *reply);
 
-/* Answers a call with an error: a reply named "error" whose one argument is
- * the text (printf-style), which the caller's actor.call raises. The
- * convention of every request troupe's own actors answer. TR_EINVAL, and
- * nothing sent, if request is not a call. */
+/* Answers a call with an error reply: a TR_KIND_ERROR named "error" whose
+ * one argument is the text (printf-style), which the caller's actor.call
+ * raises. How troupe's own actors refuse a request. TR_EINVAL, and nothing
+ * sent, if request is not a call. */
 TR_API int tr_reply_error(tr_host *h, const tr_msg *request, const char *fmt,
                           ...)
 #if defined(__GNUC__)
@@ -456,8 +461,10 @@ TR_API int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
 
 /* A call from outside any actor (the embedding program, on the loop thread,
  * not inside a callback): runs the loop until the answer comes. On success
- * *reply holds the reply, to be freed with tr_msg_free. A failed call
- * returns TR_ETIMEDOUT or TR_ENOPROC. */
+ * *reply holds the reply, to be freed with tr_msg_free. An error reply
+ * returns TR_EREPLY with the error in *reply (its text is argument 0; free
+ * it too); a failure from the core returns TR_ETIMEDOUT or TR_ENOPROC with
+ * *reply NULL. */
 TR_API int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
                         tr_msg **reply);
 

@@ -278,9 +278,14 @@ static int answer(lua_State *L, const char *name, size_t len, int first,
 static int l_reply(lua_State *L) { return answer(L, "reply", 5, 1, 0); }
 
 static int l_reply_error(lua_State *L) {
-  trL__checkstring(L, 1);
-  lua_settop(L, 1);
-  return answer(L, "error", 5, 1, 0);
+  trL__proc *p = trL__proc_check(L);
+  const char *text = trL__checkstring(L, 1);
+  int rc;
+  if (!p->call_session)
+    return luaL_error(L, "no call to reply to");
+  rc = tr_reply_error_to(p->lh->h, p->call_from, p->call_session, "%s", text);
+  p->call_session = 0;
+  return sent(L, rc);
 }
 
 /* actor.serve's answer to what a handler returned (actor/init.lua), the
@@ -583,7 +588,7 @@ static int l_defer(lua_State *L) {
   return 2;
 }
 
-static int answer_to(lua_State *L, const char *name) {
+static int answer_to(lua_State *L, const char *name) { /* "reply" */
   trL__host *lh = host(L);
   tr_pid who = trL__test_pid(L, 1);
   uint64_t session;
@@ -600,9 +605,13 @@ static int answer_to(lua_State *L, const char *name) {
 static int l_reply_to(lua_State *L) { return answer_to(L, "reply"); }
 
 static int l_reply_error_to(lua_State *L) {
-  trL__checkstring(L, 3);
-  lua_settop(L, 3);
-  return answer_to(L, "error");
+  const char *text = trL__checkstring(L, 3);
+  tr_pid who = trL__test_pid(L, 1);
+  uint64_t session;
+  if (!who)
+    return trL__typeerror(L, 1, "pid");
+  session = (uint64_t)trL__checkinteger(L, 2);
+  return sent(L, tr_reply_error_to(host(L)->h, who, session, "%s", text));
 }
 
 /* actor.pending() -> sends and calls waiting in this actor's mailbox. */

@@ -202,8 +202,8 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
     lua_pushlstring(co, name, len);
     return resume(p, 1 + trL__push_args(co, m, 0));
   case TRL_CALL: /* tr_await lets only the answer through */
-    name = tr_msg_name(m, &len);
-    kind = kind == TR_KIND_REPLY && !(len == 5 && !memcmp(name, "error", 5));
+    /* a reply, or TR_KIND_ERROR: the call failed (error reply or core) */
+    kind = kind == TR_KIND_REPLY;
     lua_pushboolean(co, kind);
     if (kind) {
       n = trL__push_args(co, m, 0);

@@ -189,18 +189,24 @@ static void copy_value(tr_msg *m, const tr_value *v) {
   }
 }
 
-/* echo: a call gets its arguments back as the reply (so a call named
- * "error" comes back as an error); a send named "ping" gets "pong" with
- * the same arguments. Anything else is ignored. */
+/* echo: a call gets its arguments back as the reply, but a call named
+ * "error" gets an error reply whose text is its first argument; a send
+ * named "ping" gets "pong" with the same arguments. Anything else is
+ * ignored. */
 static int echo_handle(tr_actor *self, void *state, tr_msg *m) {
   tr_host *h = tr_actor_host(self);
   int call = tr_msg_kind(m) == TR_KIND_CALL;
   const tr_value *v;
+  const char *text;
   tr_msg *out;
   size_t i, n;
   (void)state;
   if (!call && !(tr_msg_kind(m) == TR_KIND_SEND && tr_msg_is(m, "ping")))
     return TR_CONTINUE;
+  if (call && tr_msg_is(m, "error") && !tr_msg_unpack(m, "s", &text, &n)) {
+    tr_reply_error(h, m, "%.*s", (int)n, text);
+    return TR_CONTINUE;
+  }
   if (call) {
     tr_reply(h, m, tr_msg_clone(m));
     return TR_CONTINUE;

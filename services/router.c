@@ -273,7 +273,8 @@ static void control(router *r, tr_msg *m) {
 }
 
 static void answer(router *r, tr_msg *m) {
-  size_t i;
+  const char *text;
+  size_t i, len;
   for (i = 0; i < r->nrelays; i++) {
     relay rl = r->relays[i];
     if (rl.session != tr_msg_session(m))
@@ -281,6 +282,10 @@ static void answer(router *r, tr_msg *m) {
     r->relays[i] = r->relays[--r->nrelays];
     if (tr_msg_kind(m) == TR_KIND_REPLY)
       tr_reply_to(r->h, rl.caller, rl.caller_session, tr_keep(r->self, m));
+    else if (tr_msg_is(m, "error") &&
+             tr_msg_unpack(m, "s", &text, &len) == TR_OK)
+      tr_reply_error_to(r->h, rl.caller, rl.caller_session, "%.*s", (int)len,
+                        text);
     else
       tr_reply_error_to(r->h, rl.caller, rl.caller_session,
                         "the restart did not finish");

@@ -112,13 +112,14 @@ static uint64_t now_ms(void) {
 static int loading(const tr_msg *reply) {
   const char *why;
   size_t len;
-  return tr_msg_is(reply, "error") &&
+  return tr_msg_kind(reply) == TR_KIND_ERROR && tr_msg_is(reply, "error") &&
          tr_msg_unpack(reply, "s", &why, &len) == TR_OK &&
          len >= strlen(LOADING) && !memcmp(why, LOADING, strlen(LOADING));
 }
 
 /* One request through the router; *reply on success. Asked again while
- * the store is loading, within REQUEST_MS in all. */
+ * the store is loading, within REQUEST_MS in all. An error reply's text
+ * goes to *err and gives TR_EINVAL. */
 static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
   tr_pid router = tr_whereis(h, "router"), keeper = tr_whereis(h, "kv.config");
   uint64_t start = now_ms(), spent;
@@ -147,9 +148,9 @@ static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
     if (rc == TR_ETIMEDOUT && last) { /* it was loading: that is the news */
       *reply = last;
       last = NULL;
-      rc = TR_OK;
+      rc = TR_EREPLY;
     }
-    if (rc || !loading(*reply) || !keeper ||
+    if (rc != TR_EREPLY || !loading(*reply) || !keeper ||
         now_ms() - start + RETRY_MS + SLACK_MS >= REQUEST_MS)
       break;
     tr_msg_free(last);
@@ -165,16 +166,14 @@ static int request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
     if (rc != TR_OK && rc != TR_ETIMEDOUT) {
       *reply = last;
       last = NULL;
-      rc = TR_OK;
+      rc = TR_EREPLY;
       break;
     }
   }
   tr_msg_free(last);
   tr_msg_free(m);
-  if (rc)
+  if (rc != TR_EREPLY)
     return rc;
-  if (!tr_msg_is(*reply, "error"))
-    return TR_OK;
   if (err && tr_msg_unpack(*reply, "s", &why, &len) == TR_OK &&
       (*err = malloc(len + 1))) {
     memcpy(*err, why, len);

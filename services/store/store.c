@@ -156,7 +156,7 @@ static void on_batch(store *s, tr_msg *m) {
   const char *text;
   size_t n, i, len;
   int64_t next;
-  if (tr_msg_kind(m) != TR_KIND_REPLY || tr_msg_is(m, "error")) {
+  if (tr_msg_kind(m) != TR_KIND_REPLY) {
     load_failed(s, m, "kv.writer did not answer the load");
     return;
   }

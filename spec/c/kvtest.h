@@ -85,8 +85,7 @@ static inline int pair_start(pair *p, const char *dir, int fsync) {
 static inline int pair_restart(pair *p) {
   tr_msg *r = NULL;
   int ok = tr_host_call(p->h, p->sup, tr_msg_pack("restart", "s", "kv"), 20000,
-                        &r) == TR_OK &&
-           r && !tr_msg_is(r, "error");
+                        &r) == TR_OK;
   tr_msg_free(r);
   return ok;
 }
@@ -126,10 +125,12 @@ static inline tr_msg *pair_call(pair *p, const char *name, tr_msg *req) {
   const char *s;
   size_t n;
   tr_pid to = tr_whereis(p->h, name);
+  int rc;
   p->error[0] = '\0';
-  if (tr_host_call(p->h, to, req, 20000, &r) != TR_OK)
+  rc = tr_host_call(p->h, to, req, 20000, &r);
+  if (rc != TR_OK && rc != TR_EREPLY)
     return NULL;
-  if (tr_msg_is(r, "error") && tr_msg_unpack(r, "s", &s, &n) == TR_OK)
+  if (rc == TR_EREPLY && tr_msg_unpack(r, "s", &s, &n) == TR_OK)
     snprintf(p->error, sizeof p->error, "%.*s", (int)n, s);
   return r;
 }
@@ -139,7 +140,8 @@ static inline int kv_setn(pair *p, const char *k, size_t kn, const char *v,
                           size_t vn) {
   tr_msg *r = pair_call(p, "kv", tr_msg_pack("kv", "sSS", "set", k, kn, v, vn));
   int ok = 0, b = 0;
-  if (r && !tr_msg_is(r, "error") && tr_msg_unpack(r, "b", &b) == TR_OK)
+  if (r && tr_msg_kind(r) != TR_KIND_ERROR &&
+      tr_msg_unpack(r, "b", &b) == TR_OK)
     ok = b;
   tr_msg_free(r);
   return ok;
@@ -152,7 +154,7 @@ static inline int kv_set(pair *p, const char *k, const char *v) {
 static inline int kv_del(pair *p, const char *k) {
   tr_msg *r =
       pair_call(p, "kv", tr_msg_pack("kv", "sS", "delete", k, strlen(k)));
-  int ok = r && !tr_msg_is(r, "error");
+  int ok = r && tr_msg_kind(r) != TR_KIND_ERROR;
   tr_msg_free(r);
   return ok;
 }
@@ -160,7 +162,8 @@ static inline int kv_del(pair *p, const char *k) {
 /* The value (malloc'd, NUL added, length in *n) or NULL when missing. */
 static inline char *kv_getn(pair *p, const char *k, size_t kn, size_t *n) {
   tr_msg *r = pair_call(p, "kv", tr_msg_pack("kv", "sS", "get", k, kn));
-  const tr_value *v = r && !tr_msg_is(r, "error") ? tr_msg_arg(r, 0) : NULL;
+  const tr_value *v =
+      r && tr_msg_kind(r) != TR_KIND_ERROR ? tr_msg_arg(r, 0) : NULL;
   const char *s;
   size_t len;
   char *out = NULL;

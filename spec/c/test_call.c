@@ -477,11 +477,13 @@ static void test_host_call(void) {
   tr_host_free(h);
 }
 
-/* tr_reply_error: a reply named "error" with the formatted text; only to
- * a call. */
+/* tr_reply_error: a TR_KIND_ERROR named "error" with the formatted text,
+ * however long; only to a call. tr_host_call gives it as TR_EREPLY. */
 static int refuser_handle(tr_actor *self, void *state, tr_msg *m) {
   int *sent_to_send = state;
-  if (m && tr_msg_kind(m) == TR_KIND_CALL)
+  if (m && tr_msg_kind(m) == TR_KIND_CALL && tr_msg_is(m, "long"))
+    tr_reply_error(tr_actor_host(self), m, "%03000d", 7);
+  else if (m && tr_msg_kind(m) == TR_KIND_CALL)
     tr_reply_error(tr_actor_host(self), m, "no %s for %d", "thanks", 42);
   else if (m)
     *sent_to_send = tr_reply_error(tr_actor_host(self), m, "unused");
@@ -498,10 +500,15 @@ static void test_reply_error(void) {
   const char *text;
   size_t len;
   CHECK_EQ(tr_spawn(h, &refuser_b, NULL, NULL, &r), TR_OK);
-  CHECK_EQ(tr_host_call(h, r, tr_msg_new("ask"), 1000, &reply), TR_OK);
+  CHECK_EQ(tr_host_call(h, r, tr_msg_new("ask"), 1000, &reply), TR_EREPLY);
   CHECK(reply && tr_msg_is(reply, "error"));
+  CHECK_EQ(tr_msg_kind(reply), TR_KIND_ERROR);
   CHECK_EQ(tr_msg_unpack(reply, "s", &text, &len), TR_OK);
   CHECK(len == 16 && memcmp(text, "no thanks for 42", 16) == 0);
+  tr_msg_free(reply);
+  CHECK_EQ(tr_host_call(h, r, tr_msg_new("long"), 1000, &reply), TR_EREPLY);
+  CHECK(reply && tr_msg_unpack(reply, "s", &text, &len) == TR_OK);
+  CHECK(len == 3000 && text[2999] == '7');
   tr_msg_free(reply);
   CHECK_EQ(tr_reply_error(h, NULL, "x"), TR_EINVAL);
   tr_host_free(h);
