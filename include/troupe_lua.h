@@ -27,17 +27,32 @@ TR_API void trL_openlibs(lua_State *L, const char *lua_dir);
 
 /* Runs Lua actors of L on host h, which the caller keeps and frees; call
  * it on h's loop thread, before any actor of L starts. Without it,
- * actor.run makes a host of its own. The two are freed in either order:
+ * actor.run makes a host of its own. It is the one setup call a program
+ * stepping its own host needs: it starts the router on h, with the store
+ * behind it (started on the first request, as actor.configure set it by
+ * then), as actor.run does -- unless h has a router already -- so Lua
+ * actors reach actor.kv and actor.reset exactly as under `troupe`. The two are freed in either order:
  * tr_host_free(h) ends every actor while L still runs their to-be-closed
  * variables, and L then says "the host has stopped"; lua_close(L) on a host
  * still running shuts h down first (every actor ends, as in tr_host_free)
  * and leaves it stopped, for tr_host_free. The host also stops L's use of
  * it when it stops by itself (after tr_host_stop, or at actor.run's end).
- * The host keeps one actor of its own for L while attached (it shows in
- * the count of actors). Returns TR_OK, TR_ESTOPPED for a stopped host,
+ * The host keeps one actor of its own for L while attached, and the
+ * router (they show in the count of actors). Returns TR_OK, TR_ESTOPPED for a stopped host,
  * TR_EEXIST when L is attached to another host that has not stopped,
  * TR_ETHREAD off h's loop thread. */
 TR_API int trL_attach(lua_State *L, tr_host *h);
+
+/* Starts a Lua actor on L's host, without actor.run: it runs fn, named
+ * "module.function" (require(module).function; without a dot, a global
+ * function), with the nargs values on top of L's stack as its arguments
+ * (copied, as a message's values; they are popped). The actor runs as the
+ * host is stepped or run. Returns LUA_OK and its pid in *out (may be
+ * NULL), or an error status with the message on top of L's stack, as
+ * lua_pcall does (an unknown module, not a function, a stopped host).
+ * Call it on the host's loop thread, outside the host's callbacks, after
+ * trL_attach. A chunk run with luaL_dostring may call actor.spawn too. */
+TR_API int trL_spawn(lua_State *L, const char *fn, int nargs, tr_pid *out);
 
 /* Makes a native behaviour spawnable from Lua: actor.spawn(name, ...). */
 TR_API void trL_define(lua_State *L, const char *name, const tr_behaviour *b);

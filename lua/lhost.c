@@ -125,10 +125,10 @@ static trL__host *ensure(lua_State *L) {
   return lh;
 }
 
-/* The watch: its state is the trL__host, found through the host's data. */
+/* The watch: its state is the trL__host, given as its ctx. */
 static int watch_init(tr_actor *self, void *state, tr_msg *args) {
   (void)args;
-  *(trL__host **)state = tr_host_data(tr_actor_host(self));
+  *(trL__host **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -156,6 +156,7 @@ static const tr_behaviour watch_behaviour = {
 
 int trL_attach(lua_State *L, tr_host *h) {
   trL__host *lh = ensure(L);
+  tr_spawn_opts o = {0};
   int rc;
   if (!h)
     return TR_EINVAL;
@@ -163,14 +164,53 @@ int trL_attach(lua_State *L, tr_host *h) {
     return TR_OK;
   if (lh->h)
     return TR_EEXIST; /* one host at a time: the other has not stopped */
-  tr_host_set_data(h, lh);
   lh->h = h;
   lh->owns_host = 0;
   lh->detached = 0;
-  if ((rc = tr_spawn(h, &watch_behaviour, NULL, NULL, NULL)) != TR_OK) {
+  o.ctx = lh; /* the watch lives no longer than the Lua state's host */
+  if ((rc = tr_spawn(h, &watch_behaviour, NULL, &o, NULL)) != TR_OK) {
     lh->h = NULL;
     lh->detached = rc == TR_ESTOPPED;
+    return rc;
   }
+  trL__start_router(lh); /* as actor.run does: actor.kv works at once */
+  return TR_OK;
+}
+
+/* Under trL_spawn's pcall: [out pid, "module.function", args...]. */
+static int spawn_named(lua_State *L) {
+  tr_pid *out = lua_touserdata(L, 1);
+  const char *name = luaL_checkstring(L, 2);
+  const char *dot = strrchr(name, '.');
+  if (dot) {
+    lua_getglobal(L, "require");
+    lua_pushlstring(L, name, (size_t)(dot - name));
+    lua_call(L, 1, 1);
+    if (lua_type(L, -1) != LUA_TTABLE)
+      return luaL_error(L, "trL_spawn: the module of '%s' is not a table",
+                        name);
+    lua_getfield(L, -1, dot + 1);
+    lua_remove(L, -2);
+  } else {
+    lua_getglobal(L, name);
+  }
+  if (lua_type(L, -1) != LUA_TFUNCTION)
+    return luaL_error(L, "trL_spawn: '%s' is not a function", name);
+  lua_replace(L, 2);
+  *out = trL__spawn(L, 2);
+  return 0;
+}
+
+int trL_spawn(lua_State *L, const char *fn, int nargs, tr_pid *out) {
+  tr_pid pid = 0;
+  int rc;
+  lua_pushcfunction(L, spawn_named);
+  lua_pushlightuserdata(L, &pid);
+  lua_pushstring(L, fn ? fn : "");
+  lua_rotate(L, -(nargs + 3), 3); /* below the arguments */
+  rc = lua_pcall(L, nargs + 2, 0, 0);
+  if (out)
+    *out = rc == LUA_OK ? pid : 0;
   return rc;
 }
 

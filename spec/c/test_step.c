@@ -7,9 +7,9 @@
  */
 #include "test.h"
 
-#define WORK_US 2000  /* one slow message's handling */
-#define SLOW_MSGS 64  /* one actor's share of a turn: 128 ms in all */
-#define BOUND_MS 50   /* far above a 2 ms budget, far below 128 ms */
+#define WORK_US 2000 /* one slow message's handling */
+#define SLOW_MSGS 64 /* one actor's share of a turn: 128 ms in all */
+#define BOUND_MS 50  /* far above a 2 ms budget, far below 128 ms */
 #define BUDGET_US 2000
 
 typedef struct counts {
@@ -108,8 +108,8 @@ static void test_endless_actor(void) {
     CHECK(c.spins > before || c.handled > 0);
   }
   CHECK(c.spins >= 40 / 2);
-  CHECK(c.handled > 0);            /* the neighbour ran */
-  CHECK(c.handled < SLOW_MSGS);    /* but not through everything at once */
+  CHECK(c.handled > 0);         /* the neighbour ran */
+  CHECK(c.handled < SLOW_MSGS); /* but not through everything at once */
   CHECK_EQ(tr_host_step_for(h, 0), TR_EINVAL);
   tr_host_free(h);
 }
