@@ -136,8 +136,8 @@ TR_API void tr_host_stop(tr_host *h);
 TR_API void tr_host_free(tr_host *h);
 
 TR_API struct uv_loop_s *tr_host_loop(tr_host *h);
-/* One pointer for the embedding program (the Lua layer keeps its own
- * state here), like uv_loop_t's data. */
+/* One pointer for the embedding program, like uv_loop_t's data; troupe's
+ * own layers never use it. */
 TR_API void tr_host_set_data(tr_host *h, void *data);
 TR_API void *tr_host_data(tr_host *h);
 TR_API void tr_host_get_stats(tr_host *h, tr_host_stats *out);

@@ -42,18 +42,26 @@ static void hook(lua_State *L, lua_Debug *ar) {
   }
 }
 
+/* What trL__spawn hands init (its ctx, valid during init only): the new
+ * coroutine, its registry ref and the arguments waiting on its stack. */
+typedef struct spawn_ctx {
+  trL__host *lh;
+  lua_State *co;
+  int ref, nargs;
+} spawn_ctx;
+
 static int proc_init(tr_actor *self, void *state, tr_msg *args) {
   trL__proc *p = state;
-  trL__host *lh = tr_host_data(tr_actor_host(self));
+  const spawn_ctx *c = tr_actor_ctx(self);
   (void)args;
-  p->lh = lh;
+  p->lh = c->lh;
   p->self = self;
-  p->co = lh->spawning;
-  p->ref = lh->spawning_ref;
-  p->nargs = lh->spawning_nargs;
+  p->co = c->co;
+  p->ref = c->ref;
+  p->nargs = c->nargs;
   p->why = TRL_START;
   *(trL__proc **)lua_getextraspace(p->co) = p;
-  lua_sethook(p->co, hook, LUA_MASKCOUNT, (int)lh->slice);
+  lua_sethook(p->co, hook, LUA_MASKCOUNT, (int)p->lh->slice);
   tr_wake(self); /* the first resume happens in handle, on the scheduler */
   return 0;
 }
@@ -344,9 +352,10 @@ const tr_behaviour trL__proc_behaviour = {"lua", sizeof(trL__proc), proc_init,
 
 tr_pid trL__spawn(lua_State *L, int idx) {
   trL__host *lh = trL__host_get(L);
-  int top = lua_gettop(L), rc, ref;
+  int top = lua_gettop(L), rc;
   tr_msg *args = NULL;
-  lua_State *co;
+  tr_spawn_opts o = {0};
+  spawn_ctx c;
   tr_pid pid;
   luaL_checktype(L, idx, LUA_TFUNCTION);
   if (top > idx) { /* arguments travel as a copy, like any message */
@@ -355,19 +364,17 @@ tr_pid trL__spawn(lua_State *L, int idx) {
       luaL_error(L, "out of memory");
     trL__add_values(L, args, idx + 1, top);
   }
-  co = lua_newthread(L);
+  c.lh = lh;
+  c.co = lua_newthread(L);
   lua_pushvalue(L, idx);
-  lua_xmove(L, co, 1);
-  ref = luaL_ref(L, LUA_REGISTRYINDEX);
-  lh->spawning_nargs = args ? trL__push_args(co, args, 0) : 0;
+  lua_xmove(L, c.co, 1);
+  c.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  c.nargs = args ? trL__push_args(c.co, args, 0) : 0;
   tr_msg_free(args);
-  lh->spawning = co;
-  lh->spawning_ref = ref;
-  tr_host_set_data(lh->h, lh);
-  rc = tr_spawn(lh->h, &trL__proc_behaviour, NULL, NULL, &pid);
-  lh->spawning = NULL;
+  o.ctx = &c;
+  rc = tr_spawn(lh->h, &trL__proc_behaviour, NULL, &o, &pid);
   if (rc) {
-    luaL_unref(L, LUA_REGISTRYINDEX, ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, c.ref);
     luaL_error(L, "spawn: %s", tr_strerror(rc));
   }
   return pid;

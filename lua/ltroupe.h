@@ -81,9 +81,6 @@ typedef struct trL__host {
   void *alloc_ud;
   size_t mem_used, mem_limit;
   uint32_t memory_mib; /* mem_limit in MiB, as actor.configure sets it */
-  /* A coroutine being spawned, handed from actor.spawn to init. */
-  lua_State *spawning;
-  int spawning_ref, spawning_nargs;
   trL__kv kv;
 } trL__host;
 
