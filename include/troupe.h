@@ -468,6 +468,30 @@ TR_API int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
 TR_API int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
                         tr_msg **reply);
 
+/* The answer to a tr_host_call_async: rc is TR_OK with the reply, or why
+ * the call failed -- TR_EREPLY (reply is the error reply, its text argument
+ * 0), TR_ETIMEDOUT or TR_ENOPROC (the callee ended first; reply says how:
+ * see "Failed calls") -- or TR_ESTOPPED with reply NULL when the host shut
+ * down first. reply is lent for the callback (copy what you keep). */
+typedef void (*tr_call_cb)(tr_host *h, void *ud, int rc, tr_msg *reply);
+
+/* A call that does not block the frame: sends m to `to` and returns at
+ * once; cb(h, ud, ...) runs exactly once with the answer, inside a later
+ * tr_host_step (or tr_host_run), as an actor's callback does -- it may
+ * send and make calls, not step the host or tr_host_call. The guarantees
+ * are tr_call's: one answer, timeout_ms (0: none), TR_ENOPROC at once when
+ * the callee ends before answering. *id (may be NULL) names the call for
+ * tr_host_call_cancel. On the loop thread only. An error returned here
+ * (TR_ENOPROC, TR_EFULL, TR_ESTOPPED, ...) is the answer: cb never runs. */
+TR_API int tr_host_call_async(tr_host *h, tr_pid to, tr_msg *m,
+                              uint32_t timeout_ms, tr_call_cb cb, void *ud,
+                              tr_pid *id);
+
+/* Forgets a call made with tr_host_call_async: its callback will not run
+ * (a reply that comes anyway is counted as late). TR_ENOPROC when the call
+ * is over (its callback ran) or id names none. */
+TR_API int tr_host_call_cancel(tr_host *h, tr_pid id);
+
 /* -------------------------------------------------------------- timers */
 
 /* Sends m to `to` after ms milliseconds; *timer (may be NULL) names it for
