@@ -26,10 +26,10 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
     *out = 0;
   if (!opts)
     opts = &none;
-  if (!h || !b || !b->handle)
+  if (!b || !b->handle)
     rc = TR_EINVAL;
-  else if (!tr__on_loop_thread(h))
-    rc = TR_ETHREAD;
+  else if ((rc = tr__loop_check(h)))
+    ;
   else if (h->stopped || h->shutting_down)
     rc = TR_ESTOPPED;
   else if (opts->name && tr__name_check(opts->name))
@@ -109,10 +109,9 @@ void tr_exit(tr_actor *self, const char *reason) {
 
 int tr_kill(tr_host *h, tr_pid pid, const char *reason) {
   tr_actor *a;
-  if (!h)
-    return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   a = tr__actor(h, pid);
   if (!a)
     return TR_ENOPROC;
@@ -120,7 +119,9 @@ int tr_kill(tr_host *h, tr_pid pid, const char *reason) {
   return TR_OK;
 }
 
-int tr_alive(tr_host *h, tr_pid pid) { return h && tr__actor(h, pid) != NULL; }
+int tr_alive(tr_host *h, tr_pid pid) {
+  return !tr__loop_check(h) && tr__actor(h, pid) != NULL;
+}
 
 void tr_trap_exit(tr_actor *self, int on) {
   if (self)
@@ -279,12 +280,11 @@ void tr__shutdown(tr_host *h) {
   }
 }
 
-int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir) {
+int tr_mailbox_set_heir(tr_host *h, tr_pid pid, tr_pid heir) {
   tr_actor *a;
-  if (!h)
-    return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   if (!(a = tr__actor(h, pid)) || (heir && !tr__actor(h, heir)))
     return TR_ENOPROC;
   if (heir == pid)
@@ -301,10 +301,13 @@ void tr_heartbeat(tr_actor *self) {
   self->beat = uv_now(self->host->loop);
 }
 
-int64_t tr_quiet_ms(tr_host *h, tr_pid pid) {
-  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+int64_t tr_actor_quiet_ms(tr_host *h, tr_pid pid) {
+  tr_actor *a;
   uint64_t now;
-  if (!a)
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  if (!(a = tr__actor(h, pid)))
     return TR_ENOPROC;
   if (!a->running && !tr__runnable(a))
     return 0; /* waiting, with nothing to do: healthy however long */
@@ -313,6 +316,10 @@ int64_t tr_quiet_ms(tr_host *h, tr_pid pid) {
 }
 
 int tr_mailbox_count(tr_host *h, tr_pid pid) {
-  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  tr_actor *a;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  a = tr__actor(h, pid);
   return a ? (int)a->mb.user : TR_ENOPROC;
 }

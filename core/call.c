@@ -19,11 +19,11 @@ int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
             uint64_t *session) {
   tr_actor *caller, *callee;
   tr__ref *r;
-  int rc = !h || !m ? TR_EINVAL : tr__msg_check(m);
+  int rc = !m ? TR_EINVAL : tr__loop_check(h);
   if (session)
     *session = 0;
-  if (!rc && !tr__on_loop_thread(h))
-    rc = TR_ETHREAD;
+  if (!rc)
+    rc = tr__msg_check(m);
   if (!rc && h->stopped)
     rc = TR_ESTOPPED;
   if (!rc && !(caller = tr__actor(h, from)))
@@ -56,9 +56,9 @@ static int answer(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply,
                   int kind) {
   tr__ref *r;
   tr_pid from;
-  int rc = !h || !reply ? TR_EINVAL : tr__msg_check(reply);
-  if (!rc && !tr__on_loop_thread(h))
-    rc = TR_ETHREAD;
+  int rc = !reply ? TR_EINVAL : tr__loop_check(h);
+  if (!rc)
+    rc = tr__msg_check(reply);
   if (rc) {
     tr_msg_free(reply);
     return rc;
@@ -177,9 +177,12 @@ int tr_host_call(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
   int rc;
   if (reply)
     *reply = NULL;
-  if (!h || !reply || h->current) {
+  rc = !reply ? TR_EINVAL : tr__loop_check(h);
+  if (!rc && h->current)
+    rc = TR_EINVAL; /* uv_run may not run inside one of its callbacks */
+  if (rc) {
     tr_msg_free(m);
-    return TR_EINVAL; /* uv_run may not run inside one of its callbacks */
+    return rc;
   }
   if ((rc = tr_spawn(h, &waiter_behaviour, NULL, NULL, &pid))) {
     tr_msg_free(m);

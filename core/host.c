@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host.h"
 
@@ -81,10 +82,9 @@ tr_host *tr_host_new(const tr_host_config *cfg) {
 }
 
 int tr_host_run(tr_host *h) {
-  if (!h)
-    return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   if (h->current)
     return TR_EINVAL; /* uv_run may not run inside one of its callbacks */
   if (h->stopped)
@@ -102,10 +102,11 @@ int tr_host_step(tr_host *h) {
 }
 
 int tr_host_step_for(tr_host *h, uint32_t budget_us) {
-  if (!h || !budget_us)
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  if (!budget_us)
     return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
   if (h->current)
     return TR_EINVAL; /* as in tr_host_run */
   if (h->stopped)
@@ -160,8 +161,12 @@ struct uv_loop_s *tr_host_loop(tr_host *h) {
 }
 
 void tr_host_get_stats(tr_host *h, tr_host_stats *out) {
-  if (!h || !out)
+  if (!out)
     return;
+  if (tr__loop_check(h)) {
+    memset(out, 0, sizeof *out);
+    return;
+  }
   *out = h->stats;
   out->timers = h->heap_len;
 }

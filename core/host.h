@@ -188,6 +188,14 @@ static inline int tr__on_loop_thread(const tr_host *h) {
   uv_thread_t self = uv_thread_self();
   return uv_thread_equal(&self, &h->thread);
 }
+/* The entry check of every function that must run on the loop thread:
+ * TR_EINVAL for no host, TR_ETHREAD on another thread, else 0. Those that
+ * have no error code to return give their "nothing" (0, NULL) instead. */
+static inline int tr__loop_check(const tr_host *h) {
+  if (!h)
+    return TR_EINVAL;
+  return tr__on_loop_thread(h) ? 0 : TR_ETHREAD;
+}
 
 /* refs.c */
 tr__ref *tr__ref_new(tr_host *h, int kind, tr_actor *owner, tr_actor *peer);

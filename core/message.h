@@ -31,7 +31,7 @@ struct tr_msg {
   uint32_t args_off;           /* where the first argument starts */
   uint8_t depth;               /* arrays/maps still open while building */
   uint8_t kind;                /* TR_KIND_* */
-  uint8_t inherited; /* came from a dead actor's mailbox (tr_set_heir) */
+  uint8_t inherited; /* came from a dead actor's mailbox (its heir's now) */
   uint32_t len, cap; /* bytes used and allocated; TR_MAX_MSG fits */
   uint32_t *open;    /* values each open container still takes; NULL if flat */
   char *buf;         /* the encoding: small, or heap */

@@ -11,34 +11,42 @@
 
 #include "host.h"
 
-uint64_t tr_monitor(tr_host *h, tr_pid watcher, tr_pid target) {
+int tr_monitor(tr_host *h, tr_pid watcher, tr_pid target, uint64_t *ref) {
   tr_actor *w, *t;
   tr__ref *r;
   uint64_t id;
-  if (!h || !tr__on_loop_thread(h) || !(w = tr__actor(h, watcher)))
-    return 0;
+  int rc = tr__loop_check(h);
+  if (ref)
+    *ref = 0;
+  if (rc)
+    return rc;
+  if (!(w = tr__actor(h, watcher)))
+    return TR_ENOPROC;
   t = tr__actor(h, target);
   if (!(r = tr__ref_new(h, TR_REF_MONITOR, w, t)))
-    return 0;
+    return TR_ENOMEM;
   id = r->id;
   if (!t) {
     tr_msg *m = tr__sys_msg(TR_KIND_DOWN, "down", 0);
     tr__ref_free(h, r);
     if (!m)
-      return 0;
+      return TR_ENOMEM;
     tr_msg_add_int(m, (int64_t)id);
     tr_msg_add_pid(m, target);
     tr_msg_add_cstr(m, "noproc");
     m->from = target;
     tr__deliver(h, w, m);
   }
-  return id;
+  if (ref)
+    *ref = id;
+  return TR_OK;
 }
 
 int tr_demonitor(tr_host *h, uint64_t ref) {
   tr__ref *r;
-  if (!h)
-    return TR_EINVAL;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   r = tr__slots_get(&h->refs, ref);
   if (!r || r->kind != TR_REF_MONITOR)
     return TR_ENOPROC;
@@ -64,10 +72,11 @@ static tr__ref *find_link(tr_actor *a, tr_pid b) {
 
 int tr_link(tr_host *h, tr_pid a, tr_pid b) {
   tr_actor *x, *y;
-  if (!h || a == b)
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  if (a == b)
     return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
   if (!(x = tr__actor(h, a)))
     return TR_ENOPROC;
   if (!(y = tr__actor(h, b))) {
@@ -82,8 +91,9 @@ int tr_link(tr_host *h, tr_pid a, tr_pid b) {
 int tr_unlink(tr_host *h, tr_pid a, tr_pid b) {
   tr_actor *x;
   tr__ref *r;
-  if (!h)
-    return TR_EINVAL;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   if (!(x = tr__actor(h, a)))
     return TR_ENOPROC;
   if ((r = find_link(x, b)))

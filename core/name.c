@@ -101,10 +101,10 @@ int tr_register(tr_host *h, const char *name, tr_pid pid) {
   tr_actor *a;
   uint32_t hash, i;
   int rc = TR_OK;
-  if (!h || tr__name_check(name))
+  if ((rc = tr__loop_check(h)))
+    return rc;
+  if (tr__name_check(name))
     return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
   if (!(a = tr__actor(h, pid)))
     return TR_ENOPROC;
   if (a->name || tr__name_lookup(h, name))
@@ -133,10 +133,11 @@ int tr_unregister(tr_host *h, const char *name) {
   tr_actor *a;
   char *key;
   uint32_t i;
-  if (!h || !name)
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  if (!name)
     return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
   n = &h->names;
   if (!n->cap)
     return TR_ENOPROC;
@@ -159,12 +160,12 @@ void tr__name_release(tr_host *h, tr_actor *a) {
 }
 
 tr_pid tr_whereis(tr_host *h, const char *name) {
-  if (!h || !name || !tr__on_loop_thread(h))
+  if (tr__loop_check(h) || !name)
     return 0;
   return tr__name_lookup(h, name);
 }
 
 const char *tr_actor_name(tr_host *h, tr_pid pid) {
-  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  tr_actor *a = tr__loop_check(h) ? NULL : tr__actor(h, pid);
   return a ? a->name : NULL;
 }

@@ -29,7 +29,8 @@ static void push(tr_host *h, tr_actor *a) {
 }
 
 /* An actor that had nothing to do has something now: it is ready, and its
- * quiet time (tr_quiet_ms) counts from here, not from its last message. */
+ * quiet time (tr_actor_quiet_ms) counts from here, not from its last
+ * message. */
 void tr__sched_wake(tr_host *h, tr_actor *a) {
   if (a->running || tr__linked(&a->ready) || !tr__runnable(a))
     return;
@@ -93,8 +94,8 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
  * was long work (a Lua actor preempted), and every 16 dispatches anyway --
  * so a message taken late in a long turn does not count as taken when the
  * turn began (or a busy actor would look quiet to its supervisor,
- * tr_quiet_ms, and be restarted), and the turn ends after TURN_MS. Not at
- * every dispatch: a clock read costs about what a message does. */
+ * tr_actor_quiet_ms, and be restarted), and the turn ends after TURN_MS.
+ * Not at every dispatch: a clock read costs about what a message does. */
 void tr__sched_turn(tr_host *h, uint32_t budget) {
   tr__link *l;
   uint64_t start;

@@ -168,12 +168,12 @@ static void call_waits_on(tr_host *h, tr_msg *m, tr_actor *a) {
 }
 
 int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
-  int rc;
-  if (h && !tr__on_loop_thread(h)) {
+  int rc = tr__loop_check(h);
+  if (rc) {
     tr_msg_free(m);
-    return TR_ETHREAD;
+    return rc;
   }
-  if (h && m && m == h->current_msg)
+  if (m && m == h->current_msg)
     h->current_msg = NULL; /* taken over, whatever happens next */
   if ((rc = check(h, m, NULL)))
     return rc;
@@ -193,9 +193,12 @@ static int holds_grant(tr_host *h, tr_pid pid) {
 }
 
 int tr_mailbox_room(tr_host *h, tr_pid pid) {
-  tr_actor *a = h ? tr__actor(h, pid) : NULL;
+  tr_actor *a;
   uint32_t free, promised;
-  if (!a)
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  if (!(a = tr__actor(h, pid)))
     return TR_ENOPROC;
   /* Room promised to woken waiters is theirs: a sender asking now queues
    * behind them, but the one that handles its room message may use it. */
@@ -206,24 +209,35 @@ int tr_mailbox_room(tr_host *h, tr_pid pid) {
   return free > promised ? (int)(free - promised) : 0;
 }
 
-uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
-                        uint32_t timeout_ms) {
+int tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full, uint32_t timeout_ms,
+                   uint64_t *id) {
   tr_actor *w, *f;
   tr__ref *r;
-  uint64_t id;
+  uint64_t n;
   tr_msg *m;
-  if (!h || !tr__on_loop_thread(h) || !(w = tr__actor(h, waiter)))
-    return 0;
-  if ((f = tr__actor(h, full)))
-    return tr__refs_wait_room(h, w, f, timeout_ms);
-  /* Ended already: told at once, as its end would have told it. */
-  if (!(r = tr__ref_new(h, TR_REF_ROOM, w, NULL)))
-    return 0;
-  id = r->id;
-  tr__ref_free(h, r);
-  if ((m = tr__sys_msg(TR_KIND_ROOM, "room", id)))
-    m->from = full;
-  return tr__deliver(h, w, m) ? 0 : id;
+  int rc = tr__loop_check(h);
+  if (id)
+    *id = 0;
+  if (rc)
+    return rc;
+  if (!(w = tr__actor(h, waiter)))
+    return TR_ENOPROC;
+  if ((f = tr__actor(h, full))) {
+    if (!(n = tr__refs_wait_room(h, w, f, timeout_ms)))
+      return TR_ENOMEM;
+  } else { /* ended already: told at once, as its end would have told it */
+    if (!(r = tr__ref_new(h, TR_REF_ROOM, w, NULL)))
+      return TR_ENOMEM;
+    n = r->id;
+    tr__ref_free(h, r);
+    if ((m = tr__sys_msg(TR_KIND_ROOM, "room", n)))
+      m->from = full;
+    if ((rc = tr__deliver(h, w, m)))
+      return rc;
+  }
+  if (id)
+    *id = n;
+  return TR_OK;
 }
 
 int tr_mailbox_hold(tr_actor *self, int n) {
@@ -240,13 +254,13 @@ int tr_mailbox_hold(tr_actor *self, int n) {
 }
 
 int tr_notify(tr_host *h, tr_pid from, tr_pid to, tr_msg *m) {
-  int rc = check(h, m, NULL);
-  if (rc)
-    return rc;
-  if (!tr__on_loop_thread(h)) {
+  int rc = tr__loop_check(h);
+  if (rc) {
     tr_msg_free(m);
-    return TR_ETHREAD;
+    return rc;
   }
+  if ((rc = check(h, m, NULL)))
+    return rc;
   tr__msg_envelope(m, TR_KIND_NOTICE, from, 0);
   return tr__deliver_pid(h, to, m);
 }

@@ -134,14 +134,14 @@ void tr__timer_cb(uv_timer_t *t) {
   tr__timer_arm(h);
 }
 
-int tr_after(tr_host *h, uint32_t ms, tr_pid to, tr_msg *m, uint64_t *timer) {
+int tr_after(tr_host *h, tr_pid to, uint32_t ms, tr_msg *m, uint64_t *timer) {
   tr_actor *a;
   tr__ref *r;
-  int rc = !h || !m ? TR_EINVAL : tr__msg_check(m);
+  int rc = !m ? TR_EINVAL : tr__loop_check(h);
   if (timer)
     *timer = 0;
-  if (!rc && !tr__on_loop_thread(h))
-    rc = TR_ETHREAD;
+  if (!rc)
+    rc = tr__msg_check(m);
   if (!rc && h->stopped)
     rc = TR_ESTOPPED;
   if (!rc && !(a = tr__actor(h, to)))
@@ -165,24 +165,34 @@ int tr_after(tr_host *h, uint32_t ms, tr_pid to, tr_msg *m, uint64_t *timer) {
   return TR_OK;
 }
 
-uint64_t tr_timeout(tr_host *h, tr_pid to, uint32_t ms) {
+int tr_timeout(tr_host *h, tr_pid to, uint32_t ms, uint64_t *timer) {
   tr_actor *a;
   tr__ref *r;
-  if (!h || !tr__on_loop_thread(h) || h->stopped)
-    return 0;
-  if (!(a = tr__actor(h, to)) || !(r = tr__ref_new(h, TR_REF_TIMEOUT, a, NULL)))
-    return 0;
+  int rc = tr__loop_check(h);
+  if (timer)
+    *timer = 0;
+  if (rc)
+    return rc;
+  if (h->stopped)
+    return TR_ESTOPPED;
+  if (!(a = tr__actor(h, to)))
+    return TR_ENOPROC;
+  if (!(r = tr__ref_new(h, TR_REF_TIMEOUT, a, NULL)))
+    return TR_ENOMEM;
   if (tr__timer_add(h, r, ms)) {
     tr__ref_free(h, r);
-    return 0;
+    return TR_ENOMEM;
   }
-  return r->id;
+  if (timer)
+    *timer = r->id;
+  return TR_OK;
 }
 
 int tr_cancel(tr_host *h, uint64_t timer) {
   tr__ref *r;
-  if (!h)
-    return TR_EINVAL;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   r = tr__slots_get(&h->refs, timer);
   if (!r || (r->kind != TR_REF_AFTER && r->kind != TR_REF_TIMEOUT))
     return TR_ENOPROC;

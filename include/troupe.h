@@ -5,12 +5,29 @@
  * are in troupe_services.h, the Lua layer in troupe_lua.h.
  *
  * Everything a host knows lives in its tr_host (no global state), so several
- * hosts can live in one process, one per thread. Names follow
- * tr_<thing>_<verb>; names starting with tr__ are troupe's internals.
+ * hosts can live in one process, one per thread. Names: what an actor does
+ * is tr_<verb> (tr_spawn, tr_send, tr_call, tr_reply, tr_link, tr_monitor,
+ * tr_after ...), what is done to or asked of a thing is tr_<thing>_<verb>
+ * (tr_host_run, tr_msg_add_int, tr_mailbox_room, tr_actor_name); names
+ * starting with tr__ are troupe's internals.
+ *
+ * Arguments: the host, then who acts, then the target, then the rest, then
+ * out-pointers: tr_call(h, from, to, m, ms, &session), tr_after(h, to, ms,
+ * m, &timer), tr_monitor(h, watcher, target, &ref). A function that makes
+ * something returns 0 or an error and stores its id through an out-pointer
+ * (may be NULL), set to 0 on error.
  *
  * Threads: every function here must be called on the host's loop thread,
- * except tr_send, tr_send_named, tr_host_stop and the tr_msg_* builders and
- * readers, which are safe from any thread.
+ * except tr_send, tr_send_named, tr_host_stop, tr_host_new (whose thread
+ * becomes the loop thread) and the tr_msg_* and tr_value_* builders and
+ * readers, which are safe from any thread. Those that take a tr_host check
+ * it first, all alike: no host gives TR_EINVAL, another thread TR_ETHREAD,
+ * and nothing is done. Those with no error code to return give their
+ * "nothing" instead: tr_alive 0, tr_whereis 0, tr_actor_name NULL,
+ * tr_host_get_stats all zeros. The tr_actor functions are for the actor's
+ * own callbacks, on the loop thread by construction. tr_host_log, and the
+ * plain accessors tr_host_loop, tr_host_data and tr_host_set_data, do not
+ * check.
  *
  * Ownership: a tr_msg handed to a send, call, reply or spawn belongs to the
  * host from then on, whether the call succeeds or not. A tr_msg given to an
@@ -219,17 +236,17 @@ TR_API void tr_wake(tr_actor *self);
  * its mailbox go to the heir, in their order and ahead of the heir's own
  * mail, keeping sender, session and kind (a call among them now waits on
  * the heir). A router that restarts what it routes to loses no request. */
-TR_API int tr_set_heir(tr_host *h, tr_pid pid, tr_pid heir);
+TR_API int tr_mailbox_set_heir(tr_host *h, tr_pid pid, tr_pid heir);
 /* True for a message the heir got that way: it is older than any other mail
  * for the dead actor, which a router holding mail must put first. */
 TR_API int tr_msg_inherited(const tr_msg *m);
 
 /* Liveness, for supervisors. An actor shows life by taking a message or by
- * calling tr_heartbeat (for long work between messages). tr_quiet_ms says
- * how long pid has had something to do without showing life: 0 for one
+ * calling tr_heartbeat (for long work between messages). tr_actor_quiet_ms
+ * says how long pid has had something to do without showing life: 0 for one
  * that waits with nothing to do, however long; TR_ENOPROC if not alive. */
 TR_API void tr_heartbeat(tr_actor *self);
-TR_API int64_t tr_quiet_ms(tr_host *h, tr_pid pid);
+TR_API int64_t tr_actor_quiet_ms(tr_host *h, tr_pid pid);
 
 /* Sends and calls queued for pid (TR_ENOPROC if not alive); 0 tells an
  * actor that batches work, such as a writer, that now is the time to
@@ -369,8 +386,8 @@ TR_API int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
 TR_API int tr_mailbox_room(tr_host *h, tr_pid pid);
 
 /* For senders that wait instead of failing on TR_EFULL: `waiter` gets a
- * TR_KIND_ROOM message from `full`, its session being the returned id (0
- * on error), once the mailbox of `full` has room for it or `full` has
+ * TR_KIND_ROOM message from `full`, its session being the id stored in
+ * *id (may be NULL), once the mailbox of `full` has room for it or `full` has
  * ended, or a TR_KIND_TIMEOUT with that session when timeout_ms (0: none)
  * passes first. The sender then tries again. Waiters queue in the order
  * they began to wait, and each slot that frees wakes one of them: the slot
@@ -379,8 +396,8 @@ TR_API int tr_mailbox_room(tr_host *h, tr_pid pid);
  * once when there is room no earlier waiter was promised. A waiter that
  * finds its room taken (by a sender that did not wait) and waits again
  * while handling that room message keeps its place at the front. */
-TR_API uint64_t tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
-                               uint32_t timeout_ms);
+TR_API int tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full,
+                          uint32_t timeout_ms, uint64_t *id);
 
 /* Takes the message being handled (m, in handle) out of the host's hands:
  * the actor owns it from now on, to free or to send on later, as a router
@@ -496,13 +513,15 @@ TR_API int tr_host_call_cancel(tr_host *h, tr_pid id);
 /* -------------------------------------------------------------- timers */
 
 /* Sends m to `to` after ms milliseconds; *timer (may be NULL) names it for
- * tr_cancel. Dropped, not counted, if `to` has ended by then. */
-TR_API int tr_after(tr_host *h, uint32_t ms, tr_pid to, tr_msg *m,
+ * tr_cancel. Dropped, not counted, if `to` has ended by then. TR_ENOPROC
+ * if `to` is not alive now. */
+TR_API int tr_after(tr_host *h, tr_pid to, uint32_t ms, tr_msg *m,
                     uint64_t *timer);
 
 /* After ms milliseconds, a TR_KIND_TIMEOUT message named "timeout" reaches
- * `to`, its session being the returned id (0 on error). */
-TR_API uint64_t tr_timeout(tr_host *h, tr_pid to, uint32_t ms);
+ * `to`, its session being the id stored in *timer (may be NULL), which
+ * also names it for tr_cancel. TR_ENOPROC if `to` is not alive. */
+TR_API int tr_timeout(tr_host *h, tr_pid to, uint32_t ms, uint64_t *timer);
 
 /* Cancels a pending tr_after or tr_timeout. TR_ENOPROC if it is gone. */
 TR_API int tr_cancel(tr_host *h, uint64_t timer);
@@ -520,9 +539,10 @@ TR_API const char *tr_actor_name(tr_host *h, tr_pid pid); /* NULL when none */
 /* ----------------------------------------------------- monitors, links */
 
 /* watcher gets down(ref, pid, reason) (TR_KIND_DOWN) when target ends, or
- * at once with reason "noproc" if it is not alive. Returns the ref, 0 on
- * error (watcher not alive). */
-TR_API uint64_t tr_monitor(tr_host *h, tr_pid watcher, tr_pid target);
+ * at once with reason "noproc" if it is not alive; the ref is stored in
+ * *ref (may be NULL), for tr_demonitor. TR_ENOPROC if watcher is not
+ * alive. */
+TR_API int tr_monitor(tr_host *h, tr_pid watcher, tr_pid target, uint64_t *ref);
 TR_API int tr_demonitor(tr_host *h, uint64_t ref);
 
 /* Links two actors: when one ends abnormally, the other ends with the same

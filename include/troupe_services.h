@@ -1,6 +1,6 @@
 /*
  * troupe_services.h -- the services troupe builds on its kernel: supervision
- * (tr_supervise), the router (tr_router_start) and the key-value store (its
+ * (tr_sup_start), the router (tr_router_start) and the key-value store (its
  * protocol, and tr_kv_* for a C program).
  *
  * Everything here is written against troupe.h alone, as a user's own
@@ -37,8 +37,8 @@ typedef struct tr_child_spec {
   int restart;           /* TR_PERMANENT (restart always), TR_TRANSIENT (after
                             an abnormal end), TR_TEMPORARY (never) */
   uint32_t heartbeat_ms; /* how often its liveness is checked: 0 means 200 */
-  uint32_t cutoff_ms;    /* quiet longer than this (tr_quiet_ms) and it is
-                            restarted: 0 means 500, UINT32_MAX never */
+  uint32_t cutoff_ms;    /* quiet longer than this (tr_actor_quiet_ms) and it
+                            is restarted: 0 means 500, UINT32_MAX never */
 } tr_child_spec;
 
 typedef struct tr_sup_spec {
@@ -52,7 +52,8 @@ typedef struct tr_sup_spec {
   /* Told started(name, pid) and stopped(name, pid, reason) for each child
    * (notices, tr_notify: never refused for a full mailbox); 0 for nobody. */
   tr_pid listener;
-  tr_pid heir; /* every child's heir (tr_set_heir) from its start; 0: none */
+  /* Every child's heir (tr_mailbox_set_heir) from its start; 0: none. */
+  tr_pid heir;
 } tr_sup_spec;
 
 /* Starts a supervisor, which starts the children in order (stopping them in
@@ -64,7 +65,7 @@ typedef struct tr_sup_spec {
  *   restart(name) -> "ok"    restart a child now, as actor.reset does
  *   children() -> name, pid, name, pid ...
  * A crashed child is restarted at once; a quiet one at its heartbeat. */
-TR_API int tr_supervise(tr_host *h, const tr_sup_spec *spec,
+TR_API int tr_sup_start(tr_host *h, const tr_sup_spec *spec,
                         const tr_spawn_opts *opts, tr_pid *out);
 
 /* -------------------------------------------------------------- router */

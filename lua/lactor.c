@@ -110,10 +110,11 @@ static int l_run(lua_State *L) {
 /* Yields until `to` has room again; k then tries again. */
 static int wait_room(lua_State *L, trL__proc *p, tr_pid to, lua_KFunction k,
                      lua_KContext ctx) {
-  uint64_t s =
-      tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout);
-  if (!s)
-    return luaL_error(L, "out of memory");
+  uint64_t s;
+  int rc =
+      tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout, &s);
+  if (rc)
+    return luaL_error(L, "%s", tr_strerror(rc));
   tr_await(p->self, s);
   p->why = TRL_ROOM;
   return lua_yieldk(L, 0, ctx, k);
@@ -372,9 +373,9 @@ static int l_receive(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   if (!lua_isnoneornil(L, 1)) {
     uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
-    p->recv_timer = tr_timeout(p->lh->h, tr_self(p->self), ms);
-    if (!p->recv_timer)
-      return luaL_error(L, "out of memory");
+    int rc = tr_timeout(p->lh->h, tr_self(p->self), ms, &p->recv_timer);
+    if (rc)
+      return luaL_error(L, "%s", tr_strerror(rc));
   }
   p->why = TRL_RECV;
   return lua_yield(L, 0);
@@ -383,9 +384,10 @@ static int l_receive(lua_State *L) {
 static int l_sleep(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
-  uint64_t s = tr_timeout(p->lh->h, tr_self(p->self), ms);
-  if (!s)
-    return luaL_error(L, "out of memory");
+  uint64_t s;
+  int rc = tr_timeout(p->lh->h, tr_self(p->self), ms, &s);
+  if (rc)
+    return luaL_error(L, "%s", tr_strerror(rc));
   tr_await(p->self, s);
   p->why = TRL_SLEEP;
   return lua_yield(L, 0);
@@ -395,7 +397,7 @@ static int l_after(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
   uint64_t id;
-  int rc = tr_after(p->lh->h, ms, tr_self(p->self), build(L, 2, 3), &id);
+  int rc = tr_after(p->lh->h, tr_self(p->self), ms, build(L, 2, 3), &id);
   if (rc)
     return fail(L, rc);
   lua_pushinteger(L, (lua_Integer)id);
@@ -480,9 +482,10 @@ static tr_pid check_pid(lua_State *L, int idx) {
 static int l_monitor(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   tr_pid target = trL__check_dest(L, p->lh, 1);
-  uint64_t ref = tr_monitor(p->lh->h, tr_self(p->self), target);
-  if (!ref)
-    return luaL_error(L, "out of memory");
+  uint64_t ref;
+  int rc = tr_monitor(p->lh->h, tr_self(p->self), target, &ref);
+  if (rc)
+    return luaL_error(L, "%s", tr_strerror(rc));
   lua_pushinteger(L, (lua_Integer)ref);
   return 1;
 }

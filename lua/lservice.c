@@ -331,7 +331,7 @@ int trL__supervise(lua_State *L) {
   }
   spec.children = children;
   spec.nchildren = n;
-  rc = tr_supervise(p->lh->h, &spec, &o, &pid);
+  rc = tr_sup_start(p->lh->h, &spec, &o, &pid);
   if (!rc) /* linked once it runs: a failed start must not end the caller */
     tr_link(p->lh->h, tr_self(p->self), pid);
   if (rc && rc != TR_EINIT) /* never started: the args are still ours */

@@ -117,7 +117,7 @@ static int ready(router *r, dest *d) {
   }
   if (room == 0) {
     if (!d->room)
-      d->room = tr_notify_room(r->h, tr_self(r->self), d->pid, 0);
+      tr_notify_room(r->h, tr_self(r->self), d->pid, 0, &d->room);
     return 0;
   }
   return 1;
@@ -142,7 +142,7 @@ static int start_service(router *r, service *s) {
   int rc;
   o.link = tr_self(r->self);
   s->state = SVC_UP;
-  rc = tr_supervise(r->h, &s->spec, &o, &s->sup);
+  rc = tr_sup_start(r->h, &s->spec, &o, &s->sup);
   if (rc) {
     s->state = SVC_FAILED;
     tr_host_log(r->h, TR_LOG_ERROR, "router: service %s did not start: %s",
@@ -202,7 +202,7 @@ static void child_news(router *r, tr_msg *m, int started) {
   if (started) {
     d->pid = pid;
     d->room = 0;
-    tr_set_heir(r->h, pid, tr_self(r->self));
+    tr_mailbox_set_heir(r->h, pid, tr_self(r->self));
     flush(r, d);
   } else if (d->pid == pid) {
     d->pid = 0;

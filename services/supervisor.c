@@ -4,7 +4,7 @@
  * It is written against the public headers alone, as a user's actor would
  * be. It traps exits and links to each child, so a crash reaches it at once
  * as an exit message; a tick at the shortest heartbeat interval reads each
- * child's tr_quiet_ms and restarts one that has had work without taking
+ * child's tr_actor_quiet_ms and restarts one that has had work without taking
  * any for longer than its cutoff -- a busy child that keeps taking mail is
  * never restarted. Restarts follow the strategy (one_for_one, one_for_all,
  * rest_for_one); more than `intensity` of them within `period_ms` (on the
@@ -31,7 +31,7 @@ typedef struct sup {
   uint64_t tick; /* the tr_timeout of the next tick: not a user message, so
                     a full mailbox cannot drop it, nor a sender fake it */
   tr_pid listener, heir;
-  tr_pid parent; /* opts.link of tr_supervise: its abnormal end is ours */
+  tr_pid parent; /* opts.link of tr_sup_start: its abnormal end is ours */
   child *c;
   size_t n;
   uint64_t *restarts; /* ring of the last `intensity` restart times */
@@ -63,7 +63,7 @@ static int start_child(sup *s, child *c) {
   }
   c->pid = pid;
   if (s->heir) /* from the start: mail queued before anyone hears of it */
-    tr_set_heir(s->h, pid, s->heir);
+    tr_mailbox_set_heir(s->h, pid, s->heir);
   tr_link(s->h, tr_self(s->self), pid); /* a dead pid comes back as exit */
   if (tr_register(s->h, c->spec.name, pid) != TR_OK)
     tr_host_log(s->h, TR_LOG_WARN, "supervisor: cannot register %s",
@@ -198,7 +198,7 @@ static void on_tick(sup *s) {
     int64_t quiet;
     if (!c->pid || c->spec.cutoff_ms == UINT32_MAX)
       continue;
-    quiet = tr_quiet_ms(s->h, c->pid);
+    quiet = tr_actor_quiet_ms(s->h, c->pid);
     if (quiet > (int64_t)c->spec.cutoff_ms) {
       tr_host_log(s->h, TR_LOG_WARN,
                   "supervisor: %s quiet for %lld ms (cutoff %u): restarting",
@@ -210,7 +210,7 @@ static void on_tick(sup *s) {
         return;
     }
   }
-  s->tick = tr_timeout(s->h, tr_self(s->self), s->tick_ms);
+  tr_timeout(s->h, tr_self(s->self), s->tick_ms, &s->tick);
 }
 
 static void on_call(sup *s, tr_msg *m) {
@@ -293,7 +293,7 @@ static int init_failed(sup *s, const tr_sup_spec *spec) {
   return -1;
 }
 
-/* What tr_supervise hands init (its ctx, valid during init only): the
+/* What tr_sup_start hands init (its ctx, valid during init only): the
  * spec, and the parent, since exits from anyone else are not ours. */
 typedef struct sup_ctx {
   const tr_sup_spec *spec;
@@ -341,7 +341,7 @@ static int sup_init(tr_actor *self, void *state, tr_msg *args) {
     }
   }
   if (s->n)
-    s->tick = tr_timeout(s->h, tr_self(self), s->tick_ms);
+    tr_timeout(s->h, tr_self(self), s->tick_ms, &s->tick);
   return 0;
 }
 
@@ -356,7 +356,7 @@ static void sup_terminate(tr_actor *self, void *state, const char *reason) {
 static const tr_behaviour sup_behaviour = {"supervisor", sizeof(sup), sup_init,
                                            sup_handle, sup_terminate};
 
-int tr_supervise(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
+int tr_sup_start(tr_host *h, const tr_sup_spec *spec, const tr_spawn_opts *opts,
                  tr_pid *out) {
   tr_spawn_opts o = {0};
   sup_ctx ctx;

@@ -72,7 +72,7 @@ static int keeper_handle(tr_actor *self, void *state, tr_msg *m) {
   if (tr_msg_kind(m) == TR_KIND_CALL && tr_msg_is(m, "pause") &&
       tr_msg_unpack(m, "i", &ms) == TR_OK && ms >= 0)
     tr_after(
-        h, (uint32_t)ms, tr_self(self),
+        h, tr_self(self), (uint32_t)ms,
         tr_msg_pack("resume", "pI", tr_msg_from(m), (int64_t)tr_msg_session(m)),
         NULL);
   else if (tr_msg_is(m, "resume") &&

@@ -166,7 +166,7 @@ static void maybe_compact(writer *w) {
 }
 
 static void arm_sync(writer *w) {
-  if (!w->sync_timer && tr_after(w->h, SYNC_MS, tr_self(w->self),
+  if (!w->sync_timer && tr_after(w->h, tr_self(w->self), SYNC_MS,
                                  tr_msg_new("sync"), &w->sync_timer) != TR_OK)
     w->sync_timer = 0;
 }

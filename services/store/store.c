@@ -328,8 +328,8 @@ static int change(store *s, tr_msg *m, int owned, int set) {
   if (tr_mailbox_room(s->h, w) == 0) {
     /* Wait for room, the rest of the mailbox queued behind this change. */
     tr_msg *held = owned ? m : tr_keep(s->self, m);
-    uint64_t id = held ? tr_notify_room(s->h, tr_self(s->self), w, 0) : 0;
-    if (!id) {
+    uint64_t id = 0;
+    if (!held || tr_notify_room(s->h, tr_self(s->self), w, 0, &id)) {
       tr_reply_error(s->h, m, "kv: cannot wait for the writer");
       if (held && !owned)
         tr_msg_free(held); /* kept above: ours to free now */
@@ -450,8 +450,7 @@ static int store_init(tr_actor *self, void *state, tr_msg *args) {
   s->self = self;
   s->h = tr_actor_host(self);
   s->loading = 1;
-  s->load_wait_ms =
-      cfg && cfg->load_wait_ms ? cfg->load_wait_ms : LOAD_WAIT_MS;
+  s->load_wait_ms = cfg && cfg->load_wait_ms ? cfg->load_wait_ms : LOAD_WAIT_MS;
   s->load_began = s->load_report = now_ms();
   if (!(s->writer = tr_whereis(s->h, "kv.writer"))) {
     tr_host_log(s->h, TR_LOG_ERROR,

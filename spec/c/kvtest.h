@@ -68,7 +68,7 @@ static inline int pair_start_wait(pair *p, const char *dir, int fsync,
   spec.children = kids;
   spec.nchildren = 2;
   p->sup = 0;
-  p->rc = tr_supervise(p->h, &spec, NULL, &p->sup);
+  p->rc = tr_sup_start(p->h, &spec, NULL, &p->sup);
   return p->rc;
 }
 

@@ -63,7 +63,8 @@ static int sender_init(tr_actor *self, void *state, tr_msg *args) {
   if (test_ptr_init(self, state, args))
     return -1;
   s = *(sender **)state;
-  CHECK(tr_notify_room(tr_actor_host(self), tr_self(self), s->to, 0) != 0);
+  CHECK(tr_notify_room(tr_actor_host(self), tr_self(self), s->to, 0, NULL) ==
+        TR_OK);
   return 0;
 }
 
@@ -84,7 +85,7 @@ static int sender_handle(tr_actor *self, void *state, tr_msg *m) {
   rc = tr_send(h, tr_self(self), s->to, tr_msg_pack("id", "I", s->id));
   if (rc == TR_EFULL) {
     s->retries++;
-    CHECK(tr_notify_room(h, tr_self(self), s->to, 0) != 0);
+    CHECK(tr_notify_room(h, tr_self(self), s->to, 0, NULL) == TR_OK);
   } else {
     CHECK_EQ(rc, TR_OK);
     s->sent = 1;

@@ -3,7 +3,7 @@
  * and calls, in order, ahead of its own mail, with calls now waiting on the
  * heir; a message an actor took over and puts back (tr_mailbox_putback)
  * goes first, to its heir or its next take; and the liveness an heir's
- * supervisor reads (tr_quiet_ms, tr_heartbeat) and the mailbox count a
+ * supervisor reads (tr_actor_quiet_ms, tr_heartbeat) and the mailbox count a
  * batching writer reads.
  */
 #include <stdint.h>
@@ -104,9 +104,9 @@ static void test_heir_inherits_queued_mail_in_order(void) {
   const int64_t want[] = {2, 3, 4, 100};
   int i;
 
-  CHECK_EQ(tr_set_heir(h, a, b), TR_OK);
-  CHECK_EQ(tr_set_heir(h, a, a), TR_EINVAL);
-  CHECK_EQ(tr_set_heir(h, a, 0x7777), TR_ENOPROC);
+  CHECK_EQ(tr_mailbox_set_heir(h, a, b), TR_OK);
+  CHECK_EQ(tr_mailbox_set_heir(h, a, a), TR_EINVAL);
+  CHECK_EQ(tr_mailbox_set_heir(h, a, 0x7777), TR_ENOPROC);
   CHECK_EQ(tr_spawn(h, &caller_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)&c),
                     NULL, &cp),
            TR_OK);
@@ -150,7 +150,7 @@ static void test_no_heir_means_dead_letters(void) {
   tr_host_step(h);
   tr_host_get_stats(h, &st);
   CHECK_EQ(st.dead_letters, 1);
-  CHECK_EQ(tr_set_heir(h, a, 0), TR_ENOPROC);
+  CHECK_EQ(tr_mailbox_set_heir(h, a, 0), TR_ENOPROC);
   tr_host_free(h);
 }
 
@@ -174,10 +174,12 @@ typedef struct holder {
 
 static int holder_handle(tr_actor *self, void *state, tr_msg *m) {
   holder *k = *(holder **)state;
+  uint64_t s;
   if (!m || k->kept)
     return TR_CONTINUE;
   k->kept = tr_keep(self, m);
-  tr_await(self, tr_timeout(tr_actor_host(self), tr_self(self), 600000));
+  CHECK_EQ(tr_timeout(tr_actor_host(self), tr_self(self), 600000, &s), TR_OK);
+  tr_await(self, s);
   return TR_CONTINUE;
 }
 
@@ -226,7 +228,7 @@ static void test_putback_goes_to_the_heir_first(void) {
   tr_host_stats st;
   int i;
 
-  CHECK_EQ(tr_set_heir(h, hp, b), TR_OK);
+  CHECK_EQ(tr_mailbox_set_heir(h, hp, b), TR_OK);
   CHECK_EQ(tr_send(h, 0, b, tr_msg_pack("own", "I", (int64_t)100)), TR_OK);
   CHECK_EQ(tr_kill(h, hp, "reset"), TR_OK);
   CHECK_EQ(k.ended, 1);
@@ -281,7 +283,7 @@ static void test_crash_does_not_put_back(void) {
   caller c1 = {0}, c3 = {0};
   tr_pid b = spawn_rec(h, &heir), hp = holder_with_mail(h, &k, &c1, &c3);
 
-  CHECK_EQ(tr_set_heir(h, hp, b), TR_OK);
+  CHECK_EQ(tr_mailbox_set_heir(h, hp, b), TR_OK);
   CHECK_EQ(tr_kill(h, hp, "boom"), TR_OK);
   CHECK_EQ(k.put_rc, 1);
   STEP_UNTIL(h, c1.done && c3.done && heir.n == 3, 5000);
@@ -398,15 +400,15 @@ static void test_quiet_time(void) {
   CHECK_EQ(tr_send(h, 0, spin, tr_msg_new("go")), TR_OK); /* never taken */
   step_for(h, 80);
   /* Waiting with nothing to do is healthy, however long. */
-  CHECK_EQ(tr_quiet_ms(h, idle), 0);
+  CHECK_EQ(tr_actor_quiet_ms(h, idle), 0);
   /* Busy without taking mail: quiet about as long as the test ran. */
-  CHECK(tr_quiet_ms(h, spin) >= 60);
+  CHECK(tr_actor_quiet_ms(h, spin) >= 60);
   /* Heartbeats make it fresh, busy as it is. */
   beat = 1;
   since = step_for(h, 30);
-  CHECK(tr_quiet_ms(h, spin) <=
+  CHECK(tr_actor_quiet_ms(h, spin) <=
         (int64_t)((uv_hrtime() - since) / 1000000u) + 1);
-  CHECK_EQ(tr_quiet_ms(h, 0x12345), TR_ENOPROC);
+  CHECK_EQ(tr_actor_quiet_ms(h, 0x12345), TR_ENOPROC);
   CHECK_EQ(tr_kill(h, spin, "normal"), TR_OK);
   tr_host_free(h);
 }

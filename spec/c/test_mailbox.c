@@ -78,7 +78,7 @@ static int logger_handle(tr_actor *self, void *state, tr_msg *m) {
              TR_OK);
     tr_await(self, l->awaited);
   } else if (tr_msg_is(m, "wait") && tr_msg_unpack(m, "i", &ms) == 0) {
-    l->awaited = tr_timeout(h, tr_self(self), (uint32_t)ms);
+    CHECK_EQ(tr_timeout(h, tr_self(self), (uint32_t)ms, &l->awaited), TR_OK);
     CHECK(l->awaited != 0);
     tr_await(self, l->awaited);
   }
@@ -239,7 +239,7 @@ static void test_capacity(void) {
 
   /* Only sends and calls count: a death notice still gets in. */
   CHECK_EQ(tr_kill(h, dead, "normal"), TR_OK);
-  CHECK(tr_monitor(h, pid, dead) != 0);
+  CHECK(tr_monitor(h, pid, dead, NULL) == TR_OK);
 
   CHECK(wait_seen(h, &s, 5));
   steps(h, 3);
@@ -347,7 +347,7 @@ static void test_notify_room(void) {
   CHECK_EQ(send_simple(h, full, "b"), TR_OK);
   CHECK_EQ(send_simple(h, full, "c"), TR_EFULL);
 
-  id = tr_notify_room(h, waiter, full, 0);
+  CHECK_EQ(tr_notify_room(h, waiter, full, 0, &id), TR_OK);
   CHECK(id != 0);
   steps(h, 20);
   CHECK_EQ(ws.n, 0); /* still full: nothing yet */
@@ -363,15 +363,17 @@ static void test_notify_room(void) {
   CHECK_STR(fs.names[3], "c");
 
   /* With room now, the answer comes at once. */
-  id = tr_notify_room(h, waiter, full, 0);
+  CHECK_EQ(tr_notify_room(h, waiter, full, 0, &id), TR_OK);
   CHECK(id != 0);
   CHECK(wait_seen(h, &ws, 2));
   CHECK_EQ(ws.kinds[1], TR_KIND_ROOM);
   CHECK_EQ(ws.sessions[1], id);
 
   /* A waiter that is not alive, or no host: no wait. */
-  CHECK_EQ(tr_notify_room(h, 0, full, 0), 0);
-  CHECK_EQ(tr_notify_room(NULL, waiter, full, 0), 0);
+  id = 1;
+  CHECK_EQ(tr_notify_room(h, 0, full, 0, &id), TR_ENOPROC);
+  CHECK_EQ(id, 0);
+  CHECK_EQ(tr_notify_room(NULL, waiter, full, 0, &id), TR_EINVAL);
   tr_host_free(h);
 }
 
@@ -389,7 +391,7 @@ static void test_notify_room_on_death_and_timeout(void) {
   CHECK_EQ(send_simple(h, full, "b"), TR_EFULL);
 
   /* A wait with a deadline that passes first gets a timeout. */
-  timed = tr_notify_room(h, waiter, full, 20);
+  CHECK_EQ(tr_notify_room(h, waiter, full, 20, &timed), TR_OK);
   CHECK(timed != 0);
   CHECK(wait_seen(h, &ws, 1));
   CHECK_EQ(ws.kinds[0], TR_KIND_TIMEOUT);
@@ -397,7 +399,7 @@ static void test_notify_room_on_death_and_timeout(void) {
 
   /* The full actor's end is room enough: the sender retries and learns it
    * is gone. */
-  on_death = tr_notify_room(h, waiter, full, 0);
+  CHECK_EQ(tr_notify_room(h, waiter, full, 0, &on_death), TR_OK);
   CHECK(on_death != 0 && on_death != timed);
   CHECK_EQ(tr_kill(h, full, "normal"), TR_OK);
   CHECK(wait_seen(h, &ws, 2));
@@ -406,7 +408,7 @@ static void test_notify_room_on_death_and_timeout(void) {
   CHECK_EQ(send_simple(h, full, "b"), TR_ENOPROC);
 
   /* To a dead one: at once. */
-  on_death = tr_notify_room(h, waiter, full, 0);
+  CHECK_EQ(tr_notify_room(h, waiter, full, 0, &on_death), TR_OK);
   CHECK(on_death != 0);
   CHECK(wait_seen(h, &ws, 3));
   CHECK_EQ(ws.sessions[2], on_death);

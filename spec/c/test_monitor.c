@@ -131,9 +131,12 @@ static void test_monitor_down_on_kill_exit_and_stop(void) {
   tr_pid watcher = spawn_watcher(h, &w);
   tr_pid a = spawn_watcher(h, &t1), b = spawn_watcher(h, &t2),
          c = spawn_watcher(h, &t3);
-  uint64_t ra = tr_monitor(h, watcher, a), ra2 = tr_monitor(h, watcher, a);
-  uint64_t rb = tr_monitor(h, watcher, b), rc = tr_monitor(h, watcher, c);
+  uint64_t ra, ra2, rb, rc;
 
+  CHECK_EQ(tr_monitor(h, watcher, a, &ra), TR_OK);
+  CHECK_EQ(tr_monitor(h, watcher, a, &ra2), TR_OK);
+  CHECK_EQ(tr_monitor(h, watcher, b, &rb), TR_OK);
+  CHECK_EQ(tr_monitor(h, watcher, c, &rc), TR_OK);
   CHECK(ra && ra2 && rb && rc && ra != ra2);
   CHECK_EQ(tr_kill(h, a, "bang"), TR_OK);
   CHECK(wait_notes(h, &w, 2));
@@ -168,7 +171,7 @@ static void test_monitor_a_dead_pid(void) {
   uint64_t ref;
 
   CHECK_EQ(tr_kill(h, dead, "normal"), TR_OK);
-  ref = tr_monitor(h, watcher, dead);
+  CHECK_EQ(tr_monitor(h, watcher, dead, &ref), TR_OK);
   CHECK(ref != 0);
   CHECK(wait_notes(h, &w, 1));
   CHECK_EQ(w.kinds[0], TR_KIND_DOWN);
@@ -178,8 +181,10 @@ static void test_monitor_a_dead_pid(void) {
   CHECK_EQ(tr_demonitor(h, ref), TR_ENOPROC); /* already over */
 
   /* A dead watcher cannot watch. */
-  CHECK_EQ(tr_monitor(h, dead, watcher), 0);
-  CHECK_EQ(tr_monitor(NULL, watcher, dead), 0);
+  ref = 1;
+  CHECK_EQ(tr_monitor(h, dead, watcher, &ref), TR_ENOPROC);
+  CHECK_EQ(ref, 0);
+  CHECK_EQ(tr_monitor(NULL, watcher, dead, &ref), TR_EINVAL);
   tr_host_free(h);
 }
 
@@ -188,8 +193,10 @@ static void test_demonitor(void) {
   notes w = {0}, t = {0}, u = {0};
   tr_pid watcher = spawn_watcher(h, &w), target = spawn_watcher(h, &t);
   tr_pid other = spawn_watcher(h, &u);
-  uint64_t ref = tr_monitor(h, watcher, target);
-  uint64_t kept = tr_monitor(h, watcher, other);
+  uint64_t ref, kept;
+
+  CHECK_EQ(tr_monitor(h, watcher, target, &ref), TR_OK);
+  CHECK_EQ(tr_monitor(h, watcher, other, &kept), TR_OK);
 
   CHECK_EQ(tr_demonitor(h, ref), TR_OK);
   CHECK_EQ(tr_demonitor(h, ref), TR_ENOPROC);
@@ -217,7 +224,7 @@ static void test_link_passes_abnormal_ends(void) {
   CHECK_EQ(tr_link(h, pa, pb), TR_OK);
   CHECK_EQ(tr_link(h, pa, pb), TR_OK); /* twice is once */
   CHECK_EQ(tr_link(h, pc, pb), TR_OK);
-  ref = tr_monitor(h, pm, pc);
+  CHECK_EQ(tr_monitor(h, pm, pc, &ref), TR_OK);
   /* Both ways: b's end reaches a (which linked) and c. */
   CHECK_EQ(tr_send(h, 0, pb, tr_msg_pack("exit", "s", "crash")), TR_OK);
   CHECK(wait_notes(h, &mon, 1));

@@ -158,7 +158,7 @@ static void test_busy_actor_does_not_starve_others(void) {
   /* Mail and a timer still get through while the spinner spins. */
   uv_update_time(tr_host_loop(h));
   sent_at = uv_now(tr_host_loop(h));
-  CHECK_EQ(tr_after(h, 5, other, tr_msg_new("tick"), NULL), TR_OK);
+  CHECK_EQ(tr_after(h, other, 5, tr_msg_new("tick"), NULL), TR_OK);
   for (i = 0; i < 100; i++)
     CHECK_EQ(send_simple(h, other, "m"), TR_OK);
   {
@@ -192,7 +192,7 @@ static void test_busy_actor_under_run(void) {
 
   spawn_spinner(h, &resumes, &wrong);
   CHECK_EQ(tr_spawn(h, &stopper, NULL, NULL, &s), TR_OK);
-  CHECK_EQ(tr_after(h, 20, s, tr_msg_new("stop"), NULL), TR_OK);
+  CHECK_EQ(tr_after(h, s, 20, tr_msg_new("stop"), NULL), TR_OK);
   start = uv_hrtime();
   CHECK_EQ(tr_host_run(h), TR_OK);
   CHECK(uv_hrtime() - start < 5000000000u); /* it did stop */

@@ -174,8 +174,8 @@ static void test_links_quiet_during_shutdown(void) {
            TR_OK);
   c = spawn_member(h, 'c', 0, NULL);
   CHECK_EQ(tr_link(h, c, a), TR_OK);
-  CHECK(tr_monitor(h, a, c) != 0);
-  CHECK(tr_monitor(h, c, a) != 0);
+  CHECK(tr_monitor(h, a, c, NULL) == TR_OK);
+  CHECK(tr_monitor(h, c, a, NULL) == TR_OK);
   tr_host_free(h);
   CHECK_STR(order, "cba");
   CHECK_EQ(not_shutdown, 0);
@@ -217,13 +217,13 @@ static void test_leftovers_are_freed(void) {
   CHECK_EQ(tr_call(h, a, b, tr_msg_new("call"), 60000, &session), TR_OK);
   queued++;
   CHECK_EQ(
-      tr_after(h, 60000, b, tr_msg_pack("later", "S", big, sizeof big), NULL),
+      tr_after(h, b, 60000, tr_msg_pack("later", "S", big, sizeof big), NULL),
       TR_OK);
-  CHECK(tr_timeout(h, a, 60000) != 0);
-  CHECK(tr_monitor(h, a, b) != 0);
+  CHECK(tr_timeout(h, a, 60000, NULL) == TR_OK);
+  CHECK(tr_monitor(h, a, b, NULL) == TR_OK);
   CHECK_EQ(tr_link(h, a, b), TR_OK);
-  CHECK(tr_notify_room(h, b, full, 0) != 0);
-  CHECK(tr_notify_room(h, a, full, 60000) != 0);
+  CHECK(tr_notify_room(h, b, full, 0, NULL) == TR_OK);
+  CHECK(tr_notify_room(h, a, full, 60000, NULL) == TR_OK);
   CHECK_EQ(tr_register(h, "holder-b", b), TR_OK);
   CHECK_EQ(stats_of(h).timers, 4);
 
@@ -246,7 +246,7 @@ static void test_free_alone_frees_leftovers(void) {
   CHECK_EQ(tr_spawn(h, &holder, NULL, NULL, &a), TR_OK);
   for (i = 0; i < 100; i++)
     CHECK_EQ(tr_send(h, 0, a, tr_msg_pack("m", "i", i)), TR_OK);
-  CHECK_EQ(tr_after(h, 60000, a, tr_msg_new("later"), NULL), TR_OK);
+  CHECK_EQ(tr_after(h, a, 60000, tr_msg_new("later"), NULL), TR_OK);
   tr_host_step(h);
   tr_host_free(h);
 }
@@ -269,9 +269,10 @@ static void test_stopped_host_refuses_everything(void) {
                     tr_msg_pack("a", "ipI", 'q', (tr_pid)0, (int64_t)0), NULL,
                     NULL),
            TR_ESTOPPED);
-  CHECK_EQ(tr_after(h, 1, a, tr_msg_new("x"), &timer), TR_ESTOPPED);
+  CHECK_EQ(tr_after(h, a, 1, tr_msg_new("x"), &timer), TR_ESTOPPED);
   CHECK_EQ(timer, 0);
-  CHECK_EQ(tr_timeout(h, a, 1), 0);
+  CHECK_EQ(tr_timeout(h, a, 1, &timer), TR_ESTOPPED);
+  CHECK_EQ(timer, 0);
   CHECK_EQ(tr_call(h, a, a, tr_msg_new("x"), 0, &session), TR_ESTOPPED);
   CHECK_EQ(session, 0);
   CHECK_EQ(tr_host_call(h, a, tr_msg_new("x"), 10, &reply), TR_ESTOPPED);

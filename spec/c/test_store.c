@@ -269,7 +269,7 @@ static int slow_handle(tr_actor *self, void *state, tr_msg *m) {
     tr_msg_add_nil(r);
     tr_msg_add_cstr(r, "loaded nothing (a stand-in)");
     tr_reply(h, m, r);
-    s->timer = tr_timeout(h, tr_self(self), 300);
+    CHECK_EQ(tr_timeout(h, tr_self(self), 300, &s->timer), TR_OK);
     tr_await(self, s->timer);
   } else if (tr_msg_is(m, "kv") && tr_msg_kind(m) == TR_KIND_CALL) {
     tr_reply(h, m, tr_msg_pack("reply", "b", 1));

@@ -273,7 +273,7 @@ static tr_pid supervise(tr_host *h, int strategy, const tr_child_spec *c,
   spec.children = c;
   spec.nchildren = n;
   spec.listener = listener;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_OK);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_OK);
   CHECK(sup != 0);
   return sup;
 }
@@ -576,8 +576,8 @@ static void test_intensity_crash_on_start(void) {
   spec.children = cs;
   spec.nchildren = 2;
   spec.listener = lp;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_OK);
-  ref = tr_monitor(h, wp, sup);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_OK);
+  CHECK_EQ(tr_monitor(h, wp, sup, &ref), TR_OK);
   CHECK(ref != 0);
   CHECK_EQ(tr_link(h, lkp, sup), TR_OK);
   STEP_UNTIL(h, watch.n >= 1, 2000);
@@ -624,8 +624,8 @@ static void test_intensity_crash_right_away(void) {
   spec.intensity = 5;
   spec.children = cs;
   spec.nchildren = 1;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_OK);
-  tr_monitor(h, wp, sup);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_OK);
+  CHECK_EQ(tr_monitor(h, wp, sup, NULL), TR_OK);
   STEP_UNTIL(h, watch.n >= 1, 2000);
   CHECK_EQ(watch.n, 1);
   CHECK_STR(watch.last[0], "restart intensity exceeded");
@@ -652,8 +652,8 @@ static void test_intensity_failing_restarts(void) {
   spec.intensity = 3;
   spec.children = cs;
   spec.nchildren = 1;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_OK);
-  tr_monitor(h, wp, sup);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_OK);
+  CHECK_EQ(tr_monitor(h, wp, sup, NULL), TR_OK);
   CHECK_EQ(send_to(h, a.pid, "crash"), TR_OK);
   STEP_UNTIL(h, watch.n >= 1, 2000);
   CHECK_EQ(watch.n, 1);
@@ -681,7 +681,7 @@ static void test_intensity_spread_out(void) {
   spec.period_ms = 150;
   spec.children = cs;
   spec.nchildren = 1;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_OK);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_OK);
   for (i = 0; i < 5; i++) {
     int before = a.starts;
     /* wait until the last restart is older than the period */
@@ -835,7 +835,7 @@ static void test_heartbeat_ticks_are_its_own(void) {
   spec.children = cs;
   spec.nchildren = 1;
   o.capacity = 4;
-  CHECK_EQ(tr_supervise(h, &spec, &o, &sup), TR_OK);
+  CHECK_EQ(tr_sup_start(h, &spec, &o, &sup), TR_OK);
   /* Fill its mailbox and let the first tick fall due before the loop
    * runs again: the timer fires first in the next step, mailbox full. */
   for (i = 0; i < 4; i++)
@@ -986,7 +986,7 @@ static void test_children_call(void) {
   tr_host_free(h);
 }
 
-/* A child that cannot start fails tr_supervise with TR_EINIT; those
+/* A child that cannot start fails tr_sup_start with TR_EINIT; those
  * started before it are stopped, newest first; every arg is freed once
  * (the supervisor had taken them over). */
 static void test_start_failure_fails_supervise(void) {
@@ -1010,7 +1010,7 @@ static void test_start_failure_fails_supervise(void) {
   spec.nchildren = 4;
   spec.listener = lp;
   tr_host_get_stats(h, &st);
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINIT);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINIT);
   CHECK_EQ(sup, 0);
   CHECK_STR(events, "+a+b-b-a");
   CHECK_EQ(c.attempts, 1);
@@ -1054,29 +1054,29 @@ static void test_bad_specs(void) {
   spec.children = cs;
   spec.nchildren = 2;
 
-  CHECK_EQ(tr_supervise(h, NULL, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, NULL, NULL, &sup), TR_EINVAL);
   spec.strategy = 3;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   spec.strategy = -1;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   spec.strategy = TR_ONE_FOR_ONE;
   spec.children = NULL;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   spec.children = cs;
   cs[1].name = NULL;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   cs[1].name = "";
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   cs[1].name = "a"; /* two children, one name */
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   cs[1].name = "b";
   cs[1].start = NULL;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   cs[1].start = kid_start;
   cs[1].restart = 3;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   cs[1].restart = -1;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINVAL);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINVAL);
   cs[1].restart = TR_TRANSIENT;
   /* Nothing started, nothing freed: the args are still the caller's. */
   CHECK_EQ(a.attempts + b.attempts, 0);
@@ -1085,14 +1085,14 @@ static void test_bad_specs(void) {
 
   /* A supervisor with no children is allowed, and idle. */
   spec.nchildren = 0;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_OK);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_OK);
   CHECK(tr_alive(h, sup));
   CHECK_EQ(tr_kill(h, sup, "shutdown"), TR_OK);
 
   /* A first child that cannot start: TR_EINIT, and the args are freed. */
   spec.nchildren = 2;
   cs[0].start = never_start;
-  CHECK_EQ(tr_supervise(h, &spec, NULL, &sup), TR_EINIT);
+  CHECK_EQ(tr_sup_start(h, &spec, NULL, &sup), TR_EINIT);
   CHECK_EQ(a.frees + b.frees, 2);
   tr_host_free(h);
 }
@@ -1115,7 +1115,7 @@ static void test_parent_link(void) {
   spec.nchildren = 1;
   o.link = parent;
   o.name = "sup";
-  CHECK_EQ(tr_supervise(h, &spec, &o, &sup), TR_OK);
+  CHECK_EQ(tr_sup_start(h, &spec, &o, &sup), TR_OK);
   CHECK_EQ(tr_whereis(h, "sup"), sup);
   /* Anyone else linked to it may die: that is their business (as in OTP,
    * only the parent's exit ends a supervisor). */

@@ -237,7 +237,7 @@ static int checker_handle(tr_actor *self, void *state, tr_msg *m) {
     r->stopper_timed_out = 1;
     tr_host_stop(h);
   } else {
-    tr_after(h, 2, tr_self(self), tr_msg_new("tick"), NULL);
+    tr_after(h, tr_self(self), 2, tr_msg_new("tick"), NULL);
   }
   return TR_CONTINUE;
 }

@@ -74,7 +74,7 @@ static int wait_arrivals(tr_host *h, arrivals *a, int n) {
 
 static int after(tr_host *h, uint32_t ms, tr_pid to, const char *name,
                  int64_t arg, uint64_t *timer) {
-  return tr_after(h, ms, to, tr_msg_pack(name, "I", arg), timer);
+  return tr_after(h, to, ms, tr_msg_pack(name, "I", arg), timer);
 }
 
 static uint64_t now_of(tr_host *h) { return uv_now(tr_host_loop(h)); }
@@ -204,8 +204,8 @@ static void test_timeout(void) {
 
   uv_update_time(tr_host_loop(h));
   sent = now_of(h);
-  t1 = tr_timeout(h, pid, 20);
-  t2 = tr_timeout(h, pid, 5);
+  CHECK_EQ(tr_timeout(h, pid, 20, &t1), TR_OK);
+  CHECK_EQ(tr_timeout(h, pid, 5, &t2), TR_OK);
   CHECK(t1 != 0 && t2 != 0 && t1 != t2);
   CHECK(wait_arrivals(h, a, 2));
   CHECK_EQ(a->kinds[0], TR_KIND_TIMEOUT);
@@ -217,14 +217,16 @@ static void test_timeout(void) {
   CHECK(a->at[1] - sent >= 20);
 
   /* Cancelled like any timer. */
-  t1 = tr_timeout(h, pid, 5);
+  CHECK_EQ(tr_timeout(h, pid, 5, &t1), TR_OK);
   CHECK_EQ(tr_cancel(h, t1), TR_OK);
   CHECK_EQ(after(h, 15, pid, "after", 0, NULL), TR_OK);
   CHECK(wait_arrivals(h, a, 3));
   CHECK_STR(a->names[2], "after");
 
-  CHECK_EQ(tr_timeout(h, 0, 5), 0);
-  CHECK_EQ(tr_timeout(NULL, pid, 5), 0);
+  t1 = 1;
+  CHECK_EQ(tr_timeout(h, 0, 5, &t1), TR_ENOPROC);
+  CHECK_EQ(t1, 0);
+  CHECK_EQ(tr_timeout(NULL, pid, 5, &t1), TR_EINVAL);
   free(a);
   tr_host_free(h);
 }
@@ -239,7 +241,7 @@ static void test_dead_actors_timers_are_dropped(void) {
   CHECK_EQ(after(h, 5, doomed, "x", 0, NULL), TR_OK);
   CHECK_EQ(after(h, 10, doomed, "y", 0, &t), TR_OK);
   CHECK_EQ(after(h, 60000, doomed, "z", 0, NULL), TR_OK);
-  CHECK(tr_timeout(h, doomed, 5) != 0);
+  CHECK(tr_timeout(h, doomed, 5, NULL) == TR_OK);
   CHECK_EQ(after(h, 20, other, "w", 0, NULL), TR_OK);
   tr_host_get_stats(h, &st);
   CHECK_EQ(st.timers, 5);
@@ -274,10 +276,10 @@ static void test_bad_timers(void) {
   CHECK_EQ(t, 0);
   tr_host_get_stats(h, &st);
   CHECK_EQ(st.dead_letters, 1);
-  CHECK_EQ(tr_after(h, 5, pid, NULL, &t), TR_EINVAL);
+  CHECK_EQ(tr_after(h, pid, 5, NULL, &t), TR_EINVAL);
   tr_msg_add_map(open, 1); /* unfinished */
   pid = spawn_receiver(h, a);
-  CHECK_EQ(tr_after(h, 5, pid, open, &t), TR_EBADMSG);
+  CHECK_EQ(tr_after(h, pid, 5, open, &t), TR_EBADMSG);
   tr_host_get_stats(h, &st);
   CHECK_EQ(st.timers, 0);
   free(a);
@@ -292,7 +294,7 @@ static void test_pending_timers_freed(void) {
   int i;
   for (i = 0; i < 100; i++)
     CHECK_EQ(after(h, 60000 + (uint32_t)i, pid, "never", i, NULL), TR_OK);
-  CHECK(tr_timeout(h, pid, 60000) != 0);
+  CHECK(tr_timeout(h, pid, 60000, NULL) == TR_OK);
   tr_host_free(h);
   CHECK_EQ(a->n, 0);
   free(a);
