@@ -56,13 +56,10 @@ int tr_host_call_async(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
   int rc;
   if (id)
     *id = 0;
-  if (!h || !cb) {
+  rc = !cb ? TR_EINVAL : tr__loop_check(h);
+  if (rc) {
     tr_msg_free(m);
-    return TR_EINVAL;
-  }
-  if (!tr__on_loop_thread(h)) {
-    tr_msg_free(m);
-    return TR_ETHREAD;
+    return rc;
   }
   if ((rc = tr_spawn(h, &acall_behaviour, NULL, NULL, &pid))) {
     tr_msg_free(m);
@@ -83,10 +80,9 @@ int tr_host_call_async(tr_host *h, tr_pid to, tr_msg *m, uint32_t timeout_ms,
 
 int tr_host_call_cancel(tr_host *h, tr_pid id) {
   tr_actor *a;
-  if (!h)
-    return TR_EINVAL;
-  if (!tr__on_loop_thread(h))
-    return TR_ETHREAD;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
   a = tr__actor(h, id);
   if (!a || a->b != &acall_behaviour || ((acall *)(void *)a->state)->done)
     return TR_ENOPROC;
