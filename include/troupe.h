@@ -137,8 +137,8 @@ TR_API int tr_host_run(tr_host *h);
  * between messages: a step overruns it by one message's handling at most,
  * or, for a busy Lua actor, by one slice of its instructions (it is then
  * suspended and resumes at the next step; 10000 instructions by default,
- * tens of us -- actor.configure { slice = n } sets it). tr_host_run's turns are not
- * bounded by it (a turn there lasts up to 10 ms). */
+ * tens of us -- actor.configure { slice = n } sets it). tr_host_run's
+ * turns are not bounded by it (a turn there lasts up to 10 ms). */
 TR_API int tr_host_step(tr_host *h);
 /* tr_host_step with a budget of its own for this call (microseconds, > 0;
  * TR_EINVAL for 0). */
