@@ -97,7 +97,7 @@ int main(void) {
     tr_host_free(h);
     return 1;
   }
-  trL_define(L, "doubler", &doubler); /* actor.spawn("doubler") */
+  trL_define(L, "doubler", &doubler, NULL); /* actor.spawn("doubler") */
 
   if (luaL_dostring(L, script) != LUA_OK) {
     fprintf(stderr, "embed_lua: %s\n", lua_tostring(L, -1));

@@ -54,8 +54,13 @@ TR_API int trL_attach(lua_State *L, tr_host *h);
  * trL_attach. A chunk run with luaL_dostring may call actor.spawn too. */
 TR_API int trL_spawn(lua_State *L, const char *fn, int nargs, tr_pid *out);
 
-/* Makes a native behaviour spawnable from Lua: actor.spawn(name, ...). */
-TR_API void trL_define(lua_State *L, const char *name, const tr_behaviour *b);
+/* Makes a native behaviour spawnable from Lua: actor.spawn(name, ...), whose
+ * arguments are the spawn message's values. Each such actor gets ctx as
+ * its tr_spawn_opts.ctx (tr_actor_ctx): the C side's pointers stay on the
+ * C side. ctx (may be NULL) must outlive the actors; troupe never frees
+ * it. */
+TR_API void trL_define(lua_State *L, const char *name, const tr_behaviour *b,
+                       void *ctx);
 
 /* The host L's actors run on, or NULL when none yet. */
 TR_API tr_host *trL_host_of(lua_State *L);

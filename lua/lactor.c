@@ -48,7 +48,8 @@ static int l_spawn(lua_State *L) {
   trL__host *lh = host(L);
   tr_pid pid;
   if (lua_type(L, 1) == LUA_TSTRING) {
-    const tr_behaviour *b = trL__native(L, lua_tostring(L, 1));
+    tr_spawn_opts o = {0};
+    const tr_behaviour *b = trL__native(L, lua_tostring(L, 1), &o.ctx);
     tr_msg *args;
     int rc;
     if (!b)
@@ -56,7 +57,7 @@ static int l_spawn(lua_State *L) {
                            lua_pushfstring(L, "no native actor is named '%s'",
                                            lua_tostring(L, 1)));
     args = build(L, 1, 2);
-    if ((rc = tr_spawn(lh->h, b, args, NULL, &pid)))
+    if ((rc = tr_spawn(lh->h, b, args, &o, &pid)))
       return luaL_error(L, "spawn %s: %s", lua_tostring(L, 1), tr_strerror(rc));
   } else {
     trL__checktype(L, 1, LUA_TFUNCTION);

@@ -22,7 +22,13 @@
 #include "ltroupe.h"
 
 #define TRL_HOST "actor.host"       /* registry: the trL__host userdata */
-#define TRL_NATIVES "actor.natives" /* registry: name -> behaviour */
+#define TRL_NATIVES "actor.natives" /* registry: name -> native */
+
+/* A native actor Lua may spawn by name, and the ctx each one gets. */
+typedef struct native {
+  const tr_behaviour *b;
+  void *ctx;
+} native;
 
 /* The state is closing with its attached host still running: the host
  * shuts down now, every actor ending while the state works (a run of a
@@ -242,27 +248,32 @@ trL__proc *trL__proc_check(lua_State *L) {
   return p;
 }
 
-void trL_define(lua_State *L, const char *name, const tr_behaviour *b) {
+void trL_define(lua_State *L, const char *name, const tr_behaviour *b,
+                void *ctx) {
+  native *n;
   if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_NATIVES) != LUA_TTABLE) {
     lua_pop(L, 1);
     lua_newtable(L);
     lua_pushvalue(L, -1);
     lua_setfield(L, LUA_REGISTRYINDEX, TRL_NATIVES);
   }
-  lua_pushlightuserdata(L, (void *)b);
+  n = lua_newuserdatauv(L, sizeof *n, 0);
+  n->b = b;
+  n->ctx = ctx;
   lua_setfield(L, -2, name);
   lua_pop(L, 1);
 }
 
-const tr_behaviour *trL__native(lua_State *L, const char *name) {
-  const tr_behaviour *b = NULL;
+const tr_behaviour *trL__native(lua_State *L, const char *name, void **ctx) {
+  const native *n = NULL;
   if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_NATIVES) == LUA_TTABLE) {
     lua_getfield(L, -1, name);
-    b = lua_touserdata(L, -1);
+    n = lua_touserdata(L, -1);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
-  return b;
+  *ctx = n ? n->ctx : NULL;
+  return n ? n->b : NULL;
 }
 
 /* actor.run ends the host it made; an attached host is its owner's. */

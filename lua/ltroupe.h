@@ -111,7 +111,8 @@ trL__host *trL__host_get(lua_State *L);   /* the host, made on first use */
 trL__host *trL__host_find(lua_State *L);  /* ... or NULL, making nothing */
 trL__proc *trL__proc_of(lua_State *L);    /* the running actor, or NULL */
 trL__proc *trL__proc_check(lua_State *L); /* ... or a Lua error */
-const tr_behaviour *trL__native(lua_State *L, const char *name);
+/* The behaviour defined as name (trL_define), and its ctx; NULL if none. */
+const tr_behaviour *trL__native(lua_State *L, const char *name, void **ctx);
 void trL__host_done(lua_State *L); /* frees a host made by actor.run */
 
 /* lproc.c */

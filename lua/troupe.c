@@ -406,7 +406,7 @@ int main(int argc, char **argv) {
     tr_host_free(h);
     return 1;
   }
-  trL_define(L, "echo", &echo_behaviour);
+  trL_define(L, "echo", &echo_behaviour, NULL);
 
   if (configure(L, store_values)) {
     fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));

@@ -75,14 +75,22 @@ static inline void test_copy_str(char *dst, size_t n, const char *s,
   dst[len] = '\0';
 }
 
+/* tr_spawn with ctx (tr_spawn_opts.ctx) set in a copy of opts, which may
+ * be NULL for the defaults. */
+static inline int test_spawn_ctx(tr_host *h, const tr_behaviour *b, void *ctx,
+                                 const tr_spawn_opts *opts, tr_pid *out) {
+  tr_spawn_opts o = {0};
+  if (opts)
+    o = *opts;
+  o.ctx = ctx;
+  return tr_spawn(h, b, NULL, &o, out);
+}
+
 /* An init for test actors whose state is one pointer to the test's own
- * record, passed as the spawn argument: tr_msg_pack("a", "I", (int64_t)p). */
+ * record, given as the actor's ctx (test_spawn_ctx). */
 static inline int test_ptr_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  *(void **)state = (void *)(intptr_t)p;
+  (void)args;
+  *(void **)state = tr_actor_ctx(self);
   return 0;
 }
 

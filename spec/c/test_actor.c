@@ -27,10 +27,6 @@ typedef struct recorder {
   unsigned char zeroed[200]; /* must arrive zeroed from the host */
 } recorder;
 
-static tr_msg *args_for(probe *p, int64_t arg) {
-  return tr_msg_pack("args", "II", (int64_t)(intptr_t)p, arg);
-}
-
 /* Copies string argument i of m into buf ("" when it is not a string). */
 static const char *str_arg(tr_msg *m, size_t i, char *buf, size_t n) {
   const char *s;
@@ -47,12 +43,11 @@ static const char *str_arg(tr_msg *m, size_t i, char *buf, size_t n) {
 
 static int recorder_init(tr_actor *self, void *state, tr_msg *args) {
   recorder *r = state;
-  int64_t ptr = 0, arg = 0;
+  int64_t arg = 0;
   size_t i;
-  (void)self;
-  if (tr_msg_unpack(args, "II", &ptr, &arg))
+  if (tr_msg_unpack(args, "I", &arg))
     return -1;
-  r->p = (probe *)(intptr_t)ptr;
+  r->p = tr_actor_ctx(self); /* the pointer is the ctx, the value a message */
   r->p->inits++;
   r->p->init_arg = arg;
   r->p->state_was_zero = r->count == 0;
@@ -99,9 +94,20 @@ static const tr_behaviour recorder_b = {"recorder", sizeof(recorder),
                                         recorder_init, recorder_handle,
                                         recorder_terminate};
 
+/* Spawns a recorder: the probe is its ctx, arg a value in its spawn
+ * message. */
+static int start_recorder(tr_host *h, probe *p, int64_t arg,
+                          const tr_spawn_opts *opts, tr_pid *out) {
+  tr_spawn_opts o = {0};
+  if (opts)
+    o = *opts;
+  o.ctx = p;
+  return tr_spawn(h, &recorder_b, tr_msg_pack("args", "I", arg), &o, out);
+}
+
 static tr_pid spawn_recorder(tr_host *h, probe *p, const tr_spawn_opts *o) {
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &recorder_b, args_for(p, 0), o, &pid), TR_OK);
+  CHECK_EQ(start_recorder(h, p, 0, o, &pid), TR_OK);
   return pid;
 }
 
@@ -126,7 +132,7 @@ static void test_spawn_runs_init_handle_terminate(void) {
   tr_pid pid = 0;
   tr_host_stats st;
 
-  CHECK_EQ(tr_spawn(h, &recorder_b, args_for(&p, 42), NULL, &pid), TR_OK);
+  CHECK_EQ(start_recorder(h, &p, 42, NULL, &pid), TR_OK);
   CHECK(pid != 0);
   CHECK(tr_alive(h, pid));
   CHECK_EQ(p.inits, 1);
@@ -152,10 +158,9 @@ static void test_spawn_runs_init_handle_terminate(void) {
 }
 
 static int self_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
   tr_pid *seen;
-  tr_msg_unpack(args, "I", &ptr);
-  seen = (tr_pid *)(intptr_t)ptr;
+  (void)args;
+  seen = tr_actor_ctx(self);
   *seen = tr_self(self);
   CHECK(tr_actor_state(self) == state);
   CHECK(tr_actor_host(self) != NULL);
@@ -171,9 +176,7 @@ static void test_self_state_and_host(void) {
   static const tr_behaviour b = {"self", 16, self_init, noop_handle, NULL};
   tr_host *h = tr_host_new(NULL);
   tr_pid seen = 0, pid = 0;
-  CHECK_EQ(tr_spawn(h, &b, tr_msg_pack("a", "I", (int64_t)(intptr_t)&seen),
-                    NULL, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &b, &seen, NULL, &pid), TR_OK);
   CHECK(pid != 0);
   CHECK_EQ(seen, pid);
   CHECK_EQ(tr_self(NULL), 0);
@@ -188,7 +191,7 @@ static void test_init_failure(void) {
   tr_host_stats st;
 
   o.name = "doomed";
-  CHECK_EQ(tr_spawn(h, &recorder_b, args_for(&p, -1), &o, &pid), TR_EINIT);
+  CHECK_EQ(start_recorder(h, &p, -1, &o, &pid), TR_EINIT);
   CHECK_EQ(pid, 0);
   CHECK_EQ(p.inits, 1);
   CHECK_EQ(p.terminates, 0); /* init cleans up after itself */
@@ -198,7 +201,7 @@ static void test_init_failure(void) {
   CHECK_EQ(tr_host_step(h), 0);
 
   /* The name is free again for the next try. */
-  CHECK_EQ(tr_spawn(h, &recorder_b, args_for(&p, 0), &o, &pid), TR_OK);
+  CHECK_EQ(start_recorder(h, &p, 0, &o, &pid), TR_OK);
   CHECK_EQ(tr_whereis(h, "doomed"), pid);
   tr_host_free(h);
   CHECK_EQ(p.terminates, 1);
@@ -208,7 +211,7 @@ static void test_exit_in_init(void) {
   tr_host *h = tr_host_new(NULL);
   probe p = {0};
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &recorder_b, args_for(&p, -2), NULL, &pid), TR_OK);
+  CHECK_EQ(start_recorder(h, &p, -2, NULL, &pid), TR_OK);
   CHECK(pid != 0);
   CHECK(!tr_alive(h, pid));
   CHECK_EQ(p.terminates, 1); /* init ran, so terminate does */
@@ -407,7 +410,7 @@ static void test_spawn_linked_to_dead_pid(void) {
 
   /* Linking to a dead actor acts as if it had just ended with "noproc". */
   o.link = gone;
-  CHECK_EQ(tr_spawn(h, &recorder_b, args_for(&p, 0), &o, &pid), TR_OK);
+  CHECK_EQ(start_recorder(h, &p, 0, &o, &pid), TR_OK);
   CHECK(!tr_alive(h, pid));
   CHECK_EQ(p.inits, 1);
   CHECK_EQ(p.terminates, 1);
@@ -426,14 +429,13 @@ static void test_spawn_linked_to_dead_pid(void) {
   tr_host_free(h);
 }
 
-/* Spawns a child recorder (the probe pointer comes in the message). */
+/* Spawns a child recorder, handing on its own ctx (the probe). */
 static int parent_handle(tr_actor *self, void *state, tr_msg *m) {
-  int64_t ptr = 0;
   tr_pid *child = state;
-  if (m && tr_msg_unpack(m, "I", &ptr) == 0)
-    CHECK_EQ(tr_spawn(tr_actor_host(self), &recorder_b,
-                      args_for((probe *)(intptr_t)ptr, 7), NULL, child),
-             TR_OK);
+  if (m && tr_msg_is(m, "spawn"))
+    CHECK_EQ(
+        start_recorder(tr_actor_host(self), tr_actor_ctx(self), 7, NULL, child),
+        TR_OK);
   return TR_CONTINUE;
 }
 
@@ -443,9 +445,8 @@ static void test_spawn_from_an_actor(void) {
   tr_host *h = tr_host_new(NULL);
   probe p = {0};
   tr_pid pid;
-  CHECK_EQ(tr_spawn(h, &parent, NULL, NULL, &pid), TR_OK);
-  CHECK_EQ(tr_send(h, 0, pid, tr_msg_pack("spawn", "I", (int64_t)(intptr_t)&p)),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &parent, &p, NULL, &pid), TR_OK);
+  CHECK_EQ(tr_send(h, 0, pid, tr_msg_new("spawn")), TR_OK);
   CHECK(test_wait(h, &p.inits, 1000));
   CHECK_EQ(p.init_arg, 7);
   tr_host_free(h);
@@ -453,8 +454,69 @@ static void test_spawn_from_an_actor(void) {
   CHECK_STR(p.reason, "shutdown");
 }
 
+/* ctx: the pointer given at spawn, the same in every callback; NULL when
+ * none was given; the host neither frees nor changes it. */
+typedef struct ctx_seen {
+  void *in_init, *in_handle, *in_terminate;
+  int handled, ended;
+} ctx_seen;
+
+static int ctx_init(tr_actor *self, void *state, tr_msg *args) {
+  ctx_seen **seen = state;
+  (void)args;
+  *seen = tr_actor_ctx(self);
+  if (*seen)
+    (*seen)->in_init = tr_actor_ctx(self);
+  return 0;
+}
+
+static int ctx_handle(tr_actor *self, void *state, tr_msg *m) {
+  ctx_seen *seen = *(ctx_seen **)state;
+  (void)m;
+  if (!seen)
+    return tr_actor_ctx(self) == NULL ? TR_STOP : TR_CONTINUE;
+  seen->in_handle = tr_actor_ctx(self);
+  seen->handled++;
+  return TR_CONTINUE;
+}
+
+static void ctx_terminate(tr_actor *self, void *state, const char *why) {
+  ctx_seen *seen = *(ctx_seen **)state;
+  (void)why;
+  if (seen) {
+    seen->in_terminate = tr_actor_ctx(self);
+    seen->ended++;
+  }
+}
+
+static void test_ctx(void) {
+  static const tr_behaviour b = {"ctx", sizeof(ctx_seen *), ctx_init,
+                                 ctx_handle, ctx_terminate};
+  tr_host *h = tr_host_new(NULL);
+  ctx_seen seen = {0};
+  tr_spawn_opts o = {0};
+  tr_pid pid, bare;
+  o.ctx = &seen;
+  CHECK_EQ(tr_spawn(h, &b, NULL, &o, &pid), TR_OK);
+  CHECK(seen.in_init == &seen);
+  CHECK_EQ(send_simple(h, pid, "x"), TR_OK);
+  CHECK(test_wait(h, &seen.handled, 1000));
+  CHECK(seen.in_handle == &seen);
+  /* No ctx: NULL, as the bare actor checks (it stops when it sees NULL). */
+  CHECK_EQ(tr_spawn(h, &b, NULL, NULL, &bare), TR_OK);
+  CHECK_EQ(send_simple(h, bare, "x"), TR_OK);
+  STEP_UNTIL(h, !tr_alive(h, bare), 1000);
+  CHECK(!tr_alive(h, bare));
+  CHECK_EQ(tr_kill(h, pid, "killed"), TR_OK);
+  CHECK_EQ(seen.ended, 1);
+  CHECK(seen.in_terminate == &seen);
+  CHECK(tr_actor_ctx(NULL) == NULL);
+  tr_host_free(h);
+}
+
 int main(void) {
   RUN(test_spawn_runs_init_handle_terminate);
+  RUN(test_ctx);
   RUN(test_self_state_and_host);
   RUN(test_init_failure);
   RUN(test_exit_in_init);

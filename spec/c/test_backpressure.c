@@ -40,9 +40,7 @@ static tr_pid spawn_sink(tr_host *h, sink *s, uint32_t capacity) {
   tr_spawn_opts o = {0};
   tr_pid pid = 0;
   o.capacity = capacity;
-  CHECK_EQ(tr_spawn(h, &sink_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)s), &o,
-                    &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &sink_b, s, &o, &pid), TR_OK);
   return pid;
 }
 
@@ -101,9 +99,7 @@ static tr_pid spawn_sender(tr_host *h, sender *s, tr_pid to, int64_t id) {
   tr_pid pid = 0;
   s->to = to;
   s->id = id;
-  CHECK_EQ(tr_spawn(h, &sender_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)s),
-                    NULL, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &sender_b, s, NULL, &pid), TR_OK);
   return pid;
 }
 
@@ -279,9 +275,7 @@ static void test_held_mail_fills_the_mailbox(void) {
   tr_pid pid = 0;
   int i;
   o.capacity = 3;
-  CHECK_EQ(tr_spawn(h, &keeper_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)k),
-                    &o, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &keeper_b, k, &o, &pid), TR_OK);
   for (i = 0; i < 3; i++)
     CHECK_EQ(tr_send(h, 0, pid, tr_msg_pack("m", "I", (int64_t)i)), TR_OK);
   STEP_UNTIL(h, k->n == 3, 1000);

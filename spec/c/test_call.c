@@ -25,10 +25,8 @@ typedef struct answers {
 } answers;
 
 static int client_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(answers **)state = (answers *)(intptr_t)ptr;
+  (void)args;
+  *(answers **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -75,10 +73,8 @@ typedef struct server {
 
 static int server_init(tr_actor *self, void *state, tr_msg *args) {
   server *s = state;
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  s->late_rc = (int *)(intptr_t)ptr;
+  (void)args;
+  s->late_rc = tr_actor_ctx(self);
   return 0;
 }
 
@@ -134,9 +130,7 @@ static const tr_behaviour router_b = {"router", sizeof(tr_pid), router_init,
 
 static tr_pid spawn_with(tr_host *h, const tr_behaviour *b, void *arg) {
   tr_pid pid = 0;
-  CHECK_EQ(
-      tr_spawn(h, b, tr_msg_pack("a", "I", (int64_t)(intptr_t)arg), NULL, &pid),
-      TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, b, arg, NULL, &pid), TR_OK);
   return pid;
 }
 

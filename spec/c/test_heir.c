@@ -25,11 +25,8 @@ typedef struct rec {
 
 static int rec_init(tr_actor *self, void *state, tr_msg *args) {
   rec *r = state;
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  r->log = (log_t *)(intptr_t)p;
+  (void)args;
+  r->log = tr_actor_ctx(self);
   return 0;
 }
 
@@ -58,9 +55,7 @@ static const tr_behaviour rec_b = {"rec", sizeof(rec), rec_init, rec_handle,
 
 static tr_pid spawn_rec(tr_host *h, log_t *log) {
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &rec_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)log),
-                    NULL, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &rec_b, log, NULL, &pid), TR_OK);
   return pid;
 }
 
@@ -107,9 +102,7 @@ static void test_heir_inherits_queued_mail_in_order(void) {
   CHECK_EQ(tr_mailbox_set_heir(h, a, b), TR_OK);
   CHECK_EQ(tr_mailbox_set_heir(h, a, a), TR_EINVAL);
   CHECK_EQ(tr_mailbox_set_heir(h, a, 0x7777), TR_ENOPROC);
-  CHECK_EQ(tr_spawn(h, &caller_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)&c),
-                    NULL, &cp),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &caller_b, &c, NULL, &cp), TR_OK);
   /* a gets 1, boom, then 2, a call with 3, and 4: it handles only 1. */
   CHECK_EQ(tr_send(h, 0, a, tr_msg_pack("v", "I", (int64_t)1)), TR_OK);
   CHECK_EQ(tr_send(h, 0, a, tr_msg_new("boom")), TR_OK);
@@ -156,9 +149,7 @@ static void test_no_heir_means_dead_letters(void) {
 
 static tr_pid spawn_caller(tr_host *h, caller *c) {
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &caller_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)c),
-                    NULL, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &caller_b, c, NULL, &pid), TR_OK);
   return pid;
 }
 
@@ -200,9 +191,7 @@ static const tr_behaviour holder_b = {"holder", sizeof(holder *), test_ptr_init,
  * it; it is reset. */
 static tr_pid holder_with_mail(tr_host *h, holder *k, caller *c1, caller *c3) {
   tr_pid hp = 0, cp1 = spawn_caller(h, c1), cp3 = spawn_caller(h, c3);
-  CHECK_EQ(tr_spawn(h, &holder_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)k),
-                    NULL, &hp),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &holder_b, k, NULL, &hp), TR_OK);
   CHECK_EQ(tr_call(h, cp1, hp, tr_msg_pack("v", "I", (int64_t)1), 60000,
                    &c1->session),
            TR_OK);
@@ -335,9 +324,7 @@ static void test_putback_while_alive(void) {
   tr_pid a = 0;
   const int64_t want[] = {1, 0, 1, 2};
   int i;
-  CHECK_EQ(tr_spawn(h, &again_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)&g),
-                    NULL, &a),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &again_b, &g, NULL, &a), TR_OK);
   CHECK_EQ(tr_send(h, 0, a, tr_msg_pack("k", "I", (int64_t)1)), TR_OK);
   CHECK_EQ(tr_send(h, 0, a, tr_msg_pack("back", "I", (int64_t)0)), TR_OK);
   CHECK_EQ(tr_send(h, 0, a, tr_msg_pack("v", "I", (int64_t)2)), TR_OK);
@@ -357,11 +344,8 @@ static void test_putback_while_alive(void) {
  * loop, and beats only while the test's flag (its state points at it) says
  * so. */
 static int spin_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  *(int **)state = (int *)(intptr_t)p;
+  (void)args;
+  *(int **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -394,9 +378,7 @@ static void test_quiet_time(void) {
   tr_pid idle = spawn_rec(h, &idle_log), spin;
   int beat = 0;
   uint64_t since;
-  CHECK_EQ(tr_spawn(h, &spin_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)&beat),
-                    NULL, &spin),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &spin_b, &beat, NULL, &spin), TR_OK);
   CHECK_EQ(tr_send(h, 0, spin, tr_msg_new("go")), TR_OK); /* never taken */
   step_for(h, 80);
   /* Waiting with nothing to do is healthy, however long. */

@@ -21,11 +21,8 @@ typedef struct counter {
 
 static int counter_init(tr_actor *self, void *state, tr_msg *args) {
   counter *c = state;
-  int64_t ptr = 0;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &ptr))
-    return -1;
-  c->count = (atomic_int *)(intptr_t)ptr;
+  (void)args;
+  c->count = tr_actor_ctx(self);
   return 0;
 }
 
@@ -46,10 +43,7 @@ static const tr_behaviour counter_b = {"counter", sizeof(counter), counter_init,
 
 static tr_pid spawn_counter(tr_host *h, atomic_int *count) {
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &counter_b,
-                    tr_msg_pack("args", "I", (int64_t)(intptr_t)count), NULL,
-                    &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &counter_b, count, NULL, &pid), TR_OK);
   return pid;
 }
 
@@ -240,9 +234,8 @@ typedef struct reenter {
 static int reenter_handle(tr_actor *self, void *state, tr_msg *m) {
   reenter **r = state;
   tr_host *h = tr_actor_host(self);
-  int64_t ptr = 0;
-  if (m && tr_msg_unpack(m, "I", &ptr) == 0)
-    *r = (reenter *)(intptr_t)ptr;
+  if (m && tr_msg_is(m, "go")) /* from now on it tries */
+    *r = tr_actor_ctx(self);
   if (*r) {
     (*r)->step_rc = tr_host_step(h);
     (*r)->run_rc = tr_host_run(h);
@@ -272,9 +265,8 @@ static void test_no_stepping_from_inside_or_elsewhere(void) {
   elsewhere e = {h, 1, 1};
   uv_thread_t th;
 
-  CHECK_EQ(tr_spawn(h, &b, NULL, NULL, &pid), TR_OK);
-  CHECK_EQ(tr_send(h, 0, pid, tr_msg_pack("go", "I", (int64_t)(intptr_t)&r)),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &b, &r, NULL, &pid), TR_OK);
+  CHECK_EQ(tr_send(h, 0, pid, tr_msg_new("go")), TR_OK);
   CHECK_EQ(send_simple(h, other, "x"), TR_OK);
   CHECK(test_wait(h, &r.handled, 1000));
   CHECK_EQ(r.step_rc, TR_EINVAL);
@@ -340,10 +332,9 @@ typedef struct until {
 
 static int until_init(tr_actor *self, void *state, tr_msg *args) {
   until *u = state;
-  int64_t ptr = 0, target = 0;
-  (void)self;
-  tr_msg_unpack(args, "II", &ptr, &target);
-  u->s = (side *)(intptr_t)ptr;
+  int64_t target = 0;
+  tr_msg_unpack(args, "I", &target);
+  u->s = tr_actor_ctx(self);
   u->target = (int)target;
   return 0;
 }
@@ -360,9 +351,9 @@ static const tr_behaviour until_b = {"until", sizeof(until), until_init,
 
 static tr_pid spawn_until(tr_host *h, side *s, int target) {
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &until_b,
-                    tr_msg_pack("a", "Ii", (int64_t)(intptr_t)s, target), NULL,
-                    &pid),
+  tr_spawn_opts o = {0};
+  o.ctx = s; /* the pointer; the target travels as a value */
+  CHECK_EQ(tr_spawn(h, &until_b, tr_msg_pack("a", "i", target), &o, &pid),
            TR_OK);
   return pid;
 }

@@ -83,7 +83,7 @@ static const char game[] =
     "  note('ready')\n"
     "  actor.sleep(3600000)\n"
     "end)\n"
-    "local held = actor.spawn('holder', REC)\n"
+    "local held = actor.spawn('holder')\n"
     "actor.spawn(function(to)\n"
     "  local _ <close> = guard('call')\n"
     "  note('ready')\n"
@@ -130,13 +130,12 @@ static void start_game(tr_host **hp, lua_State **Lp, record *rec) {
   snprintf(dir, sizeof dir, "%s/lua", src && *src ? src : TROUPE_SOURCE_DIR);
   luaL_openlibs(L);
   trL_openlibs(L, dir);
+  tr_host_set_data(h, rec); /* the embedder's: the Lua layer leaves it */
   trL_attach(L, h);
-  trL_define(L, "holder", &holder);
+  trL_define(L, "holder", &holder, rec); /* each holder's ctx */
   lua_pushlightuserdata(L, rec);
   lua_pushcclosure(L, l_note, 1);
   lua_setglobal(L, "note");
-  lua_pushinteger(L, (lua_Integer)(intptr_t)rec);
-  lua_setglobal(L, "REC");
   if (luaL_dostring(L, game) != LUA_OK) {
     fprintf(stderr, "the game failed to start: %s\n", lua_tostring(L, -1));
     CHECK(0);
@@ -154,6 +153,7 @@ static void start_game(tr_host **hp, lua_State **Lp, record *rec) {
   CHECK_EQ(tr_mailbox_count(h, stuck), 1024); /* its filler waits for room */
   CHECK_EQ(rec->closed, 0);
   CHECK_EQ(rec->native_ended, 0);
+  CHECK(tr_host_data(h) == rec);
   *hp = h;
   *Lp = L;
 }

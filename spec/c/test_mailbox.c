@@ -30,11 +30,8 @@ static volatile int gate_open; /* see "hold" below */
 
 static int logger_init(tr_actor *self, void *state, tr_msg *args) {
   logger *l = state;
-  int64_t ptr = 0;
-  (void)self;
-  if (tr_msg_unpack(args, "I", &ptr))
-    return -1;
-  l->s = (seen *)(intptr_t)ptr;
+  (void)args;
+  l->s = tr_actor_ctx(self);
   return 0;
 }
 
@@ -98,9 +95,7 @@ static tr_pid spawn_logger(tr_host *h, seen *s, uint32_t capacity) {
   tr_spawn_opts o = {0};
   tr_pid pid = 0;
   o.capacity = capacity;
-  CHECK_EQ(tr_spawn(h, &logger_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)s),
-                    &o, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &logger_b, s, &o, &pid), TR_OK);
   return pid;
 }
 
@@ -129,10 +124,8 @@ typedef struct sequence {
 } sequence;
 
 static int sequence_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(sequence **)state = (sequence *)(intptr_t)ptr;
+  (void)args;
+  *(sequence **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -153,10 +146,8 @@ static const tr_behaviour sequence_b = {"sequence", sizeof(sequence *),
 
 /* Counts what it handles into the counter its argument points at. */
 static int count_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(int64_t **)state = (int64_t *)(intptr_t)ptr;
+  (void)args;
+  *(int64_t **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -182,9 +173,7 @@ static void test_fifo_order(void) {
   int64_t i;
 
   o.capacity = N;
-  CHECK_EQ(tr_spawn(h, &sequence_b,
-                    tr_msg_pack("a", "I", (int64_t)(intptr_t)&q), &o, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &sequence_b, &q, &o, &pid), TR_OK);
   /* Bursts with steps in between: the queue is appended to while it is
    * partly drained. */
   for (i = 0; i < N; i++) {
@@ -295,19 +284,13 @@ static void test_nothing_vanishes(void) {
 
   o.capacity = 8;
   for (i = 0; i < ACTORS; i++)
-    CHECK_EQ(tr_spawn(h, &count_b,
-                      tr_msg_pack("a", "I", (int64_t)(intptr_t)&handled), &o,
-                      &pids[i]),
-             TR_OK);
+    CHECK_EQ(test_spawn_ctx(h, &count_b, &handled, &o, &pids[i]), TR_OK);
   for (i = 0; i < ROUNDS; i++) {
     rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
     j = (int)(rng % ACTORS);
     if (rng % 101 == 0) { /* replace one, mail and all */
       tr_kill(h, pids[j], "normal");
-      CHECK_EQ(tr_spawn(h, &count_b,
-                        tr_msg_pack("a", "I", (int64_t)(intptr_t)&handled), &o,
-                        &pids[j]),
-               TR_OK);
+      CHECK_EQ(test_spawn_ctx(h, &count_b, &handled, &o, &pids[j]), TR_OK);
     }
     sent++;
     if (send_simple(h, (rng >> 20) % 7 ? pids[j] : 0, "m") != TR_OK)

@@ -26,10 +26,8 @@ typedef struct notes {
 } notes;
 
 static int watcher_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(notes **)state = (notes *)(intptr_t)ptr;
+  (void)args;
+  *(notes **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -85,9 +83,7 @@ static tr_pid spawn_opts(tr_host *h, notes *w, tr_pid link, int trap) {
   tr_pid pid = 0;
   o.link = link;
   o.trap_exit = trap;
-  CHECK_EQ(tr_spawn(h, &watcher_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)w),
-                    &o, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &watcher_b, w, &o, &pid), TR_OK);
   return pid;
 }
 

@@ -12,10 +12,8 @@
 
 /* Counts what it handles into the int its argument points at. */
 static int count_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(int **)state = (int *)(intptr_t)ptr;
+  (void)args;
+  *(int **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -36,10 +34,7 @@ static tr_pid spawn_named(tr_host *h, const char *name, int *count) {
   tr_pid pid = 0;
   o.name = name;
   CHECK_EQ(
-      tr_spawn(h, &count_b,
-               tr_msg_pack("a", "I",
-                           (int64_t)(intptr_t)(count ? count : &dummy_count)),
-               &o, &pid),
+      test_spawn_ctx(h, &count_b, (count ? count : &dummy_count), &o, &pid),
       TR_OK);
   return pid;
 }

@@ -44,11 +44,9 @@ typedef struct echo_state {
 
 static int echo_init(tr_actor *self, void *state, tr_msg *args) {
   echo_state *s = state;
-  int64_t p;
-  (void)self;
-  if (tr_msg_unpack(args, "Ii", &p, &s->instance))
+  if (tr_msg_unpack(args, "i", &s->instance))
     return -1;
-  s->a = (echo_arg *)(intptr_t)p;
+  s->a = tr_actor_ctx(self);
   return 0;
 }
 
@@ -107,9 +105,8 @@ static int echo_start(tr_host *h, void *arg, tr_pid *out) {
   if (a->fail_from && a->attempts >= a->fail_from)
     return TR_EINIT;
   o.capacity = a->capacity;
-  rc = tr_spawn(h, &echo_b,
-                tr_msg_pack("a", "Ii", (int64_t)(intptr_t)a, a->starts + 1), &o,
-                out);
+  o.ctx = a;
+  rc = tr_spawn(h, &echo_b, tr_msg_pack("a", "i", a->starts + 1), &o, out);
   if (rc)
     return rc;
   a->starts++;
@@ -187,9 +184,7 @@ static const tr_behaviour client_b = {"client", sizeof(client *), test_ptr_init,
 static client *new_client(tr_host *h) {
   client *c = calloc(1, sizeof *c);
   CHECK(c != NULL);
-  CHECK_EQ(tr_spawn(h, &client_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)c),
-                    NULL, &c->pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &client_b, c, NULL, &c->pid), TR_OK);
   return c;
 }
 

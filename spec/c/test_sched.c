@@ -39,11 +39,9 @@ typedef struct tracer {
 static int tracer_init(tr_actor *self, void *state, tr_msg *args) {
   tracer *t = state;
   int letter = '?';
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "iI", &letter, &ptr);
+  tr_msg_unpack(args, "i", &letter);
   t->letter = (char)letter;
-  t->count = (int *)(intptr_t)ptr;
+  t->count = tr_actor_ctx(self);
   return 0;
 }
 
@@ -76,11 +74,9 @@ static tr_pid spawn_tracer(tr_host *h, char letter, int *count) {
   tr_spawn_opts o = {0};
   tr_pid pid = 0;
   o.capacity = 100000;
-  CHECK_EQ(
-      tr_spawn(h, &tracer_b,
-               tr_msg_pack("a", "iI", (int)letter, (int64_t)(intptr_t)count),
-               &o, &pid),
-      TR_OK);
+  o.ctx = count;
+  CHECK_EQ(tr_spawn(h, &tracer_b, tr_msg_pack("a", "i", (int)letter), &o, &pid),
+           TR_OK);
   return pid;
 }
 
@@ -91,12 +87,8 @@ typedef struct spinner {
 } spinner;
 
 static int spinner_init(tr_actor *self, void *state, tr_msg *args) {
-  spinner *s = state;
-  int64_t a = 0, b = 0;
-  (void)self;
-  tr_msg_unpack(args, "II", &a, &b);
-  s->resumes = (int64_t *)(intptr_t)a;
-  s->wrong = (int64_t *)(intptr_t)b;
+  (void)args;
+  *(spinner *)state = *(const spinner *)tr_actor_ctx(self); /* a copy */
   return 0;
 }
 
@@ -114,12 +106,11 @@ static const tr_behaviour spinner_b = {"spinner", sizeof(spinner), spinner_init,
                                        spinner_handle, NULL};
 
 static tr_pid spawn_spinner(tr_host *h, int64_t *resumes, int64_t *wrong) {
+  spinner counters; /* read by init only */
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &spinner_b,
-                    tr_msg_pack("a", "II", (int64_t)(intptr_t)resumes,
-                                (int64_t)(intptr_t)wrong),
-                    NULL, &pid),
-           TR_OK);
+  counters.resumes = resumes;
+  counters.wrong = wrong;
+  CHECK_EQ(test_spawn_ctx(h, &spinner_b, &counters, NULL, &pid), TR_OK);
   CHECK_EQ(tr_send(h, 0, pid, tr_msg_new("spin")), TR_OK);
   return pid;
 }

@@ -33,11 +33,9 @@ typedef struct member {
 static int member_init(tr_actor *self, void *state, tr_msg *args) {
   member *m = state;
   int letter = '?';
-  int64_t out = 0;
-  (void)self;
-  tr_msg_unpack(args, "ipI", &letter, &m->notify, &out);
+  tr_msg_unpack(args, "ip", &letter, &m->notify);
   m->letter = (char)letter;
-  m->spawn_rc_out = (int *)(intptr_t)out;
+  m->spawn_rc_out = tr_actor_ctx(self);
   return 0;
 }
 
@@ -72,11 +70,11 @@ static const tr_behaviour member_b = {"member", sizeof(member), member_init,
 
 static tr_pid spawn_member(tr_host *h, char letter, tr_pid notify,
                            int *spawn_rc) {
+  tr_spawn_opts o = {0};
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &member_b,
-                    tr_msg_pack("a", "ipI", (int)letter, notify,
-                                (int64_t)(intptr_t)spawn_rc),
-                    NULL, &pid),
+  o.ctx = spawn_rc;
+  CHECK_EQ(tr_spawn(h, &member_b, tr_msg_pack("a", "ip", (int)letter, notify),
+                    &o, &pid),
            TR_OK);
   return pid;
 }

@@ -54,10 +54,6 @@ static int spin_handle(tr_actor *self, void *state, tr_msg *m) {
 static const tr_behaviour spinner = {"spinner", sizeof(counts *), spin_init,
                                      spin_handle, NULL};
 
-static tr_msg *ptr_args(void *p) {
-  return tr_msg_pack("args", "I", (int64_t)(intptr_t)p);
-}
-
 static uint64_t ms_since(uint64_t start) {
   return (uv_hrtime() - start) / 1000000u;
 }
@@ -69,7 +65,7 @@ static void test_slow_mail_spreads_over_steps(void) {
   tr_host *h = tr_host_new(NULL);
   tr_pid pid = 0;
   int i, steps = 0, last = 0, rc = 1;
-  CHECK_EQ(tr_spawn(h, &slow, ptr_args(&c), NULL, &pid), TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &slow, &c, NULL, &pid), TR_OK);
   for (i = 0; i < SLOW_MSGS; i++)
     CHECK_EQ(tr_send(h, 0, pid, tr_msg_new("work")), TR_OK);
   while (c.handled < SLOW_MSGS && steps < 10 * SLOW_MSGS) {
@@ -96,8 +92,8 @@ static void test_endless_actor(void) {
   int i, before;
   cfg.step_budget_us = BUDGET_US; /* tr_host_step's own budget */
   h = tr_host_new(&cfg);
-  CHECK_EQ(tr_spawn(h, &spinner, ptr_args(&c), NULL, &spin), TR_OK);
-  CHECK_EQ(tr_spawn(h, &slow, ptr_args(&c), NULL, &worker), TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &spinner, &c, NULL, &spin), TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &slow, &c, NULL, &worker), TR_OK);
   for (i = 0; i < SLOW_MSGS; i++)
     CHECK_EQ(tr_send(h, 0, worker, tr_msg_new("work")), TR_OK);
   for (i = 0; i < 40; i++) {

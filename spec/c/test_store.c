@@ -175,10 +175,8 @@ typedef struct flood {
 } flood;
 
 static int flood_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(flood **)state = (flood *)(intptr_t)ptr;
+  (void)args;
+  *(flood **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -221,9 +219,7 @@ static void run_flood(tr_host *h, flood *f, int n) {
   tr_pid client;
   memset(f, 0, sizeof *f);
   f->n = n;
-  CHECK_EQ(tr_spawn(h, &flood_b, tr_msg_pack("f", "I", (int64_t)(intptr_t)f),
-                    NULL, &client),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &flood_b, f, NULL, &client), TR_OK);
   tr_send(h, 0, client, tr_msg_new("go"));
   CHECK(test_wait(h, &f->done, 20000));
 }
@@ -492,10 +488,7 @@ static void test_stop_mid_load(void) {
   f.n = 2;
   {
     tr_pid client;
-    CHECK_EQ(tr_spawn(p.h, &flood_b,
-                      tr_msg_pack("f", "I", (int64_t)(intptr_t)&f), NULL,
-                      &client),
-             TR_OK);
+    CHECK_EQ(test_spawn_ctx(p.h, &flood_b, &f, NULL, &client), TR_OK);
     tr_send(p.h, 0, client, tr_msg_new("go"));
   }
   end = uv_hrtime() + 200000000u;

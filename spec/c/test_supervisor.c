@@ -65,10 +65,8 @@ static void busy_us(unsigned us) {
 
 static int kid_init(tr_actor *self, void *state, tr_msg *args) {
   kid_state *s = state;
-  int64_t p;
-  if (tr_msg_unpack(args, "I", &p))
-    return -1;
-  s->k = (kid *)(intptr_t)p;
+  (void)args;
+  s->k = tr_actor_ctx(self);
   if (s->k->crash_init)
     tr_exit(self, "crash in init");
   else if (s->k->crash_soon)
@@ -137,8 +135,7 @@ static int kid_start(tr_host *h, void *arg, tr_pid *out) {
   if (k->fail_from && k->attempts >= k->fail_from)
     return TR_EINIT;
   note('+', k->letter);
-  rc = tr_spawn(h, &kid_b, tr_msg_pack("k", "I", (int64_t)(intptr_t)k), NULL,
-                out);
+  rc = test_spawn_ctx(h, &kid_b, k, NULL, out);
   if (rc)
     return rc;
   k->starts++;
@@ -206,9 +203,7 @@ static tr_pid spawn_rec(tr_host *h, notes *w, int trap_exit) {
   tr_spawn_opts o = {0};
   tr_pid pid = 0;
   o.trap_exit = trap_exit;
-  CHECK_EQ(tr_spawn(h, &rec_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)w), &o,
-                    &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &rec_b, w, &o, &pid), TR_OK);
   return pid;
 }
 

@@ -26,12 +26,10 @@ typedef struct rx {
 } rx;
 
 static int rx_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
   rx *r;
   int i;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  r = (rx *)(intptr_t)ptr;
+  (void)args;
+  r = tr_actor_ctx(self);
   for (i = 0; i < SENDERS; i++)
     r->last[i] = -1;
   *(rx **)state = r;
@@ -130,10 +128,7 @@ static void setup(run *r, int per_sender, uint32_t capacity, uint32_t inbox) {
   o.capacity = capacity;
   for (i = 0; i < RECEIVERS; i++) {
     o.name = names[i];
-    CHECK_EQ(tr_spawn(r->h, &rx_b,
-                      tr_msg_pack("a", "I", (int64_t)(intptr_t)&r->rxs[i]), &o,
-                      &r->pids[i]),
-             TR_OK);
+    CHECK_EQ(test_spawn_ctx(r->h, &rx_b, &r->rxs[i], &o, &r->pids[i]), TR_OK);
   }
 }
 

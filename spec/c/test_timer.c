@@ -23,10 +23,8 @@ typedef struct arrivals {
 } arrivals;
 
 static int receiver_init(tr_actor *self, void *state, tr_msg *args) {
-  int64_t ptr = 0;
-  (void)self;
-  tr_msg_unpack(args, "I", &ptr);
-  *(arrivals **)state = (arrivals *)(intptr_t)ptr;
+  (void)args;
+  *(arrivals **)state = tr_actor_ctx(self);
   return 0;
 }
 
@@ -55,9 +53,7 @@ static const tr_behaviour receiver_b = {"receiver", sizeof(arrivals *),
 
 static tr_pid spawn_receiver(tr_host *h, arrivals *a) {
   tr_pid pid = 0;
-  CHECK_EQ(tr_spawn(h, &receiver_b, tr_msg_pack("a", "I", (int64_t)(intptr_t)a),
-                    NULL, &pid),
-           TR_OK);
+  CHECK_EQ(test_spawn_ctx(h, &receiver_b, a, NULL, &pid), TR_OK);
   return pid;
 }
 
