@@ -113,7 +113,9 @@ struct tr_host {
   int shutting_down; /* ending every actor: no links, monitors or calls fire */
   int in_run;        /* inside tr_host_run */
   uint64_t step_end; /* inside tr_host_step: its deadline (uv_hrtime) */
-  tr_actor *current; /* whose callback runs now */
+  tr_pid resume;     /* the actor a step's deadline cut short: first next */
+  uint32_t resume_left; /* what was left of its share of the turn */
+  tr_actor *current;    /* whose callback runs now */
   tr_msg *current_msg;
 
   tr__ref **heap; /* timer min-heap on (due, seq) */

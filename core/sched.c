@@ -15,7 +15,10 @@
  * Inside tr_host_step the turn also ends at the step's deadline (step_end,
  * on the high-resolution clock), read after every message: a frame budget
  * is a few ms, and one actor's 64 messages or a Lua actor's slices could
- * otherwise overrun it. A preempted Lua actor resumes at the next step.
+ * otherwise overrun it. A preempted Lua actor resumes at the next step. An
+ * actor cut short in the middle of its share goes back to the front, to
+ * handle the rest of it first at the next step, so that where a step ends
+ * does not reorder the actors' turns.
  */
 #include "host.h"
 
@@ -43,8 +46,9 @@ static int step_over(tr_host *h) {
   return h->step_end && uv_hrtime() >= h->step_end;
 }
 
-/* Lets a handle up to n messages; returns how many turns of handle ran. */
-static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
+/* Lets a handle up to n messages; returns how many turns of handle ran,
+ * and sets *cut when the step's deadline ended them. */
+static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n, int *cut) {
   uint32_t i;
   h->current = a;
   a->running = 1;
@@ -82,7 +86,7 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n) {
     }
     if (rc == TR_STOP && a->life == TR__LIVE)
       tr_exit(a, NULL);
-    if (step_over(h))
+    if ((*cut = step_over(h)) != 0)
       break;
   }
   a->running = 0;
@@ -106,17 +110,26 @@ void tr__sched_turn(tr_host *h, uint32_t budget) {
     tr_actor *a = tr__container(l, tr_actor, ready);
     uint32_t n = h->cfg.actor_budget < budget ? h->cfg.actor_budget : budget;
     uint32_t used;
-    int preempted;
+    int preempted, cut = 0;
+    if (a->pid == h->resume && h->resume_left < n)
+      n = h->resume_left; /* the rest of the share a step cut short */
+    h->resume = 0;
     tr__list_remove(l);
     h->stats.ready--;
-    used = dispatch(h, a, n);
+    used = dispatch(h, a, n, &cut);
     budget -= used ? used : 1;
     preempted = a->yielded;
-    if (a->life == TR__EXITING)
+    if (a->life == TR__EXITING) {
       tr__actor_end(h, a, NULL); /* frees a */
-    else if (tr__runnable(a))
+    } else if (cut && !preempted && used < n && tr__runnable(a)) {
+      tr__list_push(h->ready.next, &a->ready); /* first at the next step */
+      h->stats.ready++;
+      h->resume = a->pid;
+      h->resume_left = n - used;
+    } else if (tr__runnable(a)) {
       push(h, a); /* still busy: its quiet time goes on */
-    if (step_over(h))
+    }
+    if (cut || step_over(h))
       break;
     if (preempted || ++since == 16) {
       since = 0;
