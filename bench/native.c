@@ -74,15 +74,16 @@ static void rate_row(const char *name, uint64_t n, uint64_t ns,
 
 static uint64_t min_ns(uint64_t a, uint64_t b) { return a && a < b ? a : b; }
 
-/* What the actors of one run report back to main. */
-static struct {
+/* What the actors of one run report back to main: the run's own record,
+ * which they get as their ctx. */
+typedef struct result {
   uint64_t t0, t1; /* uv_hrtime at the first send and at the last answer */
   int64_t sum;     /* checksum of what arrived */
-} res;
+} result;
 
-static void start_clock(void) { res.t0 = uv_hrtime(); }
-static void stop_clock(tr_actor *self) {
-  res.t1 = uv_hrtime();
+static void start_clock(result *res) { res->t0 = uv_hrtime(); }
+static void stop_clock(tr_actor *self, result *res) {
+  res->t1 = uv_hrtime();
   tr_host_stop(tr_actor_host(self));
 }
 
@@ -92,12 +93,14 @@ typedef struct flow {
   tr_pid peer;
   uint64_t n, window, k; /* messages, credit window, ack every k */
   uint64_t next;         /* producer: next i to send; consumer: seen */
+  result *res;
 } flow;
 
-/* Both ends learn (peer, n, window, k) from their spawn arguments. */
+/* Both ends learn (peer, n, window, k) from their spawn arguments, and
+ * where to report from their ctx. */
 static int flow_init(tr_actor *self, void *state, tr_msg *args) {
   flow *f = state;
-  (void)self;
+  f->res = tr_actor_ctx(self);
   return tr_msg_unpack(args, "pIII", &f->peer, &f->n, &f->window, &f->k);
 }
 
@@ -117,7 +120,7 @@ static int producer_handle(tr_actor *self, void *state, tr_msg *m) {
   if (tr_msg_is(m, "ack")) {
     produce(self, p, p->k);
   } else if (tr_msg_is(m, "go")) {
-    start_clock();
+    start_clock(p->res);
     produce(self, p, p->window);
   }
   return TR_CONTINUE;
@@ -128,9 +131,9 @@ static int consumer_handle(tr_actor *self, void *state, tr_msg *m) {
   int64_t i;
   if (!tr_msg_is(m, "n") || tr_msg_unpack(m, "I", &i))
     die("one-way: unexpected message", TR_ETYPE);
-  res.sum += i;
+  c->res->sum += i;
   if (++c->next == c->n)
-    stop_clock(self);
+    stop_clock(self, c->res);
   else if (c->next % c->k == 0)
     tr_send(tr_actor_host(self), tr_self(self), tr_msg_from(m),
             tr_msg_new("ack"));
@@ -150,14 +153,15 @@ static tr_msg *flow_args(tr_pid peer, uint64_t n, uint64_t window, uint64_t k) {
 static uint64_t run_oneway(uint64_t n) {
   const uint64_t window = 1024, k = 256;
   tr_host *h = tr_host_new(NULL);
-  tr_spawn_opts opts = {.capacity = (uint32_t)window};
+  result res = {0, 0, 0};
+  tr_spawn_opts opts = {.capacity = (uint32_t)window, .ctx = &res};
+  tr_spawn_opts popts = {.ctx = &res};
   tr_pid prod, cons;
   int rc;
-  memset(&res, 0, sizeof res);
   /* The consumer's peer is unused: it acks whoever sent. */
   if ((rc = tr_spawn(h, &consumer_b, flow_args(0, n, window, k), &opts,
                      &cons)) ||
-      (rc = tr_spawn(h, &producer_b, flow_args(cons, n, window, k), NULL,
+      (rc = tr_spawn(h, &producer_b, flow_args(cons, n, window, k), &popts,
                      &prod)))
     die("spawn", rc);
   tr_send(h, 0, prod, tr_msg_new("go"));
@@ -198,12 +202,13 @@ typedef struct caller {
   tr_pid callee;
   uint64_t n, sent, got, inflight;
   uint32_t timeout_ms;
+  result *res;
 } caller;
 
 static int caller_init(tr_actor *self, void *state, tr_msg *args) {
   caller *c = state;
   int64_t timeout;
-  (void)self;
+  c->res = tr_actor_ctx(self);
   if (tr_msg_unpack(args, "pIII", &c->callee, &c->n, &timeout, &c->inflight))
     return 1;
   c->timeout_ms = (uint32_t)timeout;
@@ -227,13 +232,13 @@ static int caller_handle(tr_actor *self, void *state, tr_msg *m) {
   caller *c = state;
   int64_t v;
   if (tr_msg_kind(m) == TR_KIND_REPLY && tr_msg_unpack(m, "I", &v) == TR_OK) {
-    res.sum += v;
+    c->res->sum += v;
     if (++c->got == c->n)
-      stop_clock(self);
+      stop_clock(self, c->res);
     else if (c->sent < c->n)
       call_one(self, c);
   } else if (tr_msg_is(m, "go")) {
-    start_clock();
+    start_clock(c->res);
     while (c->sent < c->inflight && c->sent < c->n)
       call_one(self, c);
   } else {
@@ -250,16 +255,17 @@ static const tr_behaviour caller_b = {"caller", sizeof(caller), caller_init,
 
 static uint64_t run_call(uint64_t n, uint32_t timeout_ms, uint64_t inflight) {
   tr_host *h = tr_host_new(NULL);
+  result res = {0, 0, 0};
+  tr_spawn_opts opts = {.ctx = &res};
   tr_pid callee, cl;
   int64_t want = 0;
   uint64_t i;
   int rc;
-  memset(&res, 0, sizeof res);
   if ((rc = tr_spawn(h, &squarer_b, NULL, NULL, &callee)) ||
       (rc = tr_spawn(h, &caller_b,
                      tr_msg_pack("args", "pIII", callee, (int64_t)n,
                                  (int64_t)timeout_ms, (int64_t)inflight),
-                     NULL, &cl)))
+                     &opts, &cl)))
     die("spawn", rc);
   tr_send(h, 0, cl, tr_msg_new("go"));
   tr_host_run(h);
