@@ -202,8 +202,9 @@ typedef struct tr_spawn_opts {
   void *ctx;
 } tr_spawn_opts;
 
-/* Starts an actor. args (may be NULL) is passed to init and then freed.
- * opts may be NULL. On success stores the pid in *out (may be NULL). */
+/* Starts an actor. args (may be NULL) is passed to init and then freed:
+ * values for the actor, while a C pointer goes in opts->ctx. opts may be
+ * NULL. On success stores the pid in *out (may be NULL). */
 TR_API int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
                     const tr_spawn_opts *opts, tr_pid *out);
 
