@@ -4,39 +4,47 @@
 --     scale  multiplies every count (default 1; 0.01 for a quick smoke run)
 --     name   run only these: idle, oneway, call, spawn, native, tasks
 --            (default: all)
+--   TROUPE_BENCH_RUNS  runs per row (default 5)
 --
 -- Prints one markdown table row per measurement, under the header that
 -- scripts/bench prints:  | benchmark | result | unit | target |
 -- Targets are DESIGN.md's "Where it must stand"; "-" where it names none.
--- Rates are the best of REPEAT runs. Times are os.clock(), the process's CPU
--- time: every run is CPU-bound on one thread (nothing waits on a timer or on
--- I/O), so it is the wall time without the noise of other processes.
+-- A result is the median of RUNS runs with the min and max beside it:
+-- "median (min-max)". Times are wall clock (actor.now()): the CPU time of
+-- the process would not count the time the core spent on something else,
+-- and so would report a rate this machine did not deliver.
 --
 --   one-way      a producer sends N messages ("n", i) to a consumer that
---                checks each; the producer's send waits whenever the
+--                reads and checks each; the producer's send waits whenever the
 --                consumer's mailbox (1024) is full: backpressure is the flow
 --                control. Timed from the first send to the consumer's last.
 --   call         a caller calls a Lua server N times in a row (actor.call,
 --                default 5 s timeout) and checks every reply.
 --   spawn        the root spawns N Lua actors that wait in receive; timed
 --                until the last one has started (it says so), so each actor's
---                first resume is included.
+--                first resume is included. Cold: each run in a fresh troupe
+--                process, whose heap has never held an actor; warm: the same
+--                process right after, reusing the memory the first N freed.
 --   idle actor   the growth of the Lua heap (collectgarbage "count") and of
 --                the process (RSS, /proc/self/statm) per Lua actor waiting in
 --                receive, 100k of them. Measured first, on a fresh heap.
 --   Lua <-> C    the same one-way and call loops against `echo`, the native
---                C actor built into troupe, and a ping/pong round trip
---                (Lua send "ping", C sends "pong" back, Lua receives it).
+--                C actor built into troupe (it reads every argument it gets,
+--                and builds its replies from them), and a ping/pong round
+--                trip (Lua send "ping", C sends "pong" back, Lua receives it).
 --   tasks        one task per increment, all started at once: N Lua actors
 --                spawned in a row, each making one actor.call(counter,
 --                "add", 1) with the default timeouts; most wait for room in
 --                the counter's mailbox first, woken in turn as it drains.
---                Wall clock (actor.now()) from the first spawn until the
---                counter's total is N, which is checked. Its time must grow
---                linearly with N.
+--                Timed from the first spawn until the counter's total is N,
+--                which is checked. Its time must grow linearly with N.
 local actor = require "actor"
 
-local REPEAT = 3
+local RUNS = math.tointeger(tonumber(os.getenv("TROUPE_BENCH_RUNS") or "5"))
+if not RUNS or RUNS < 1 then
+  io.stderr:write("bench/lua.lua: TROUPE_BENCH_RUNS must be a whole number > 0\n")
+  os.exit(2)
+end
 local scale = tonumber(arg and arg[1] or "1")
 if not scale or scale <= 0 then
   io.stderr:write("usage: troupe bench/lua.lua [scale > 0] [idle|oneway|call|spawn|native ...]\n")
@@ -53,23 +61,39 @@ local function row(name, result, unit, target)
   io.stdout:flush()
 end
 
-local function rate_row(name, n, secs, unit, target)
-  local r = secs > 0 and n / secs or 0
-  local s
-  if r >= 1e6 then s = string.format("%.2f M", r / 1e6)
-  elseif r >= 1e3 then s = string.format("%.1f k", r / 1e3)
-  else s = string.format("%.0f", r) end
-  row(name, s, unit, target)
+local function rate_text(r)
+  if r >= 1e6 then return string.format("%.2f M", r / 1e6) end
+  if r >= 1e3 then return string.format("%.1f k", r / 1e3) end
+  return string.format("%.0f", r)
 end
 
-local function best_of(f)
-  local best = math.huge
-  for _ = 1, REPEAT do
-    collectgarbage()
-    best = math.min(best, f())
-  end
-  return best
+-- Values of several runs as "median (min-max)", each through fmt.
+local function runs_text(values, fmt)
+  table.sort(values)
+  return string.format("%s (%s-%s)", fmt(values[(#values + 1) // 2]), fmt(values[1]),
+    fmt(values[#values]))
 end
+
+-- The rates of n things done in each of secs (a list of seconds, one per run).
+local function rate_row(name, n, secs, unit, target)
+  local rates = {}
+  for i, t in ipairs(secs) do rates[i] = t > 0 and n / t or 0 end
+  row(name, runs_text(rates, rate_text), unit, target)
+end
+
+-- The seconds of RUNS runs of f, each from a collected heap.
+local function runs(f)
+  local secs = {}
+  for r = 1, RUNS do
+    collectgarbage()
+    secs[r] = f()
+  end
+  return secs
+end
+
+-- Wall-clock seconds since t0 (an actor.now(), in milliseconds).
+local now = actor.now
+local function since(t0) return (now() - t0) / 1000 end
 
 local function fail(what)
   io.stderr:write("bench/lua.lua: ", what, "\n")
@@ -88,28 +112,29 @@ local function consumer(root, n)
       return
     end
   end
-  actor.send(root, "done", os.clock())
+  actor.send(root, "done", now())
 end
 
 local function run_oneway(n)
   local root = actor.self()
   local cons = actor.spawn(consumer, root, n)
   local send = actor.send
-  local t0 = os.clock()
+  local t0 = now()
   for i = 0, n - 1 do send(cons, "n", i) end
   local name, t1 = actor.receive()
   if name ~= "done" then fail("one-way: " .. tostring(name)) end
-  return t1 - t0
+  return (t1 - t0) / 1000
 end
 
--- The same stream to the native echo, which ignores what is not a call or
--- a ping; a final call returns once all of it has been handled.
+-- The same stream to the native echo, which reads the arguments of what is
+-- not a call or a ping and drops it; a final call returns once all of it
+-- has been handled.
 local function run_oneway_native(n, echo)
   local send = actor.send
-  local t0 = os.clock()
+  local t0 = now()
   for i = 0, n - 1 do send(echo, "n", i) end
   if actor.call(echo, "sync", n) ~= n then fail("one-way to C: bad sync") end
-  return os.clock() - t0
+  return since(t0)
 end
 
 -- -------------------------------------------------------------- calls
@@ -132,24 +157,24 @@ end
 -- n sequential calls sq(k); the reply must be k * k, or k from echo.
 local function run_call(n, to, square)
   local call = actor.call
-  local t0 = os.clock()
+  local t0 = now()
   for i = 0, n - 1 do
     local k = i & 0xffff
     local r = call(to, "sq", k)
     if r ~= (square and k * k or k) then fail("call: wrong reply " .. tostring(r)) end
   end
-  return os.clock() - t0
+  return since(t0)
 end
 
 local function run_pingpong(n, echo)
   local send, receive = actor.send, actor.receive
-  local t0 = os.clock()
+  local t0 = now()
   for i = 1, n do
     send(echo, "ping", i)
     local name, v = receive()
     if name ~= "pong" or v ~= i then fail("ping/pong: " .. tostring(name)) end
   end
-  return os.clock() - t0
+  return since(t0)
 end
 
 -- ------------------------------------------------------------- spawning
@@ -180,11 +205,23 @@ end
 
 local function run_spawn(n)
   local pids = {}
-  local t0 = os.clock()
+  local t0 = now()
   spawn_idle(n, pids)
-  local t1 = os.clock()
+  local secs = since(t0)
   stop_all(pids)
-  return t1 - t0
+  return secs
+end
+
+-- The cold and the warm spawn time of one fresh troupe process (arg[-1],
+-- this binary, running this script with "spawn-once"), which prints both.
+local function run_spawn_fresh()
+  local p = assert(io.popen(string.format("'%s' '%s' %s spawn-once",
+    arg[-1]:gsub("'", "'\\''"), arg[0]:gsub("'", "'\\''"), string.format("%.17g", scale))))
+  local out = p:read("a")
+  if not p:close() then fail("spawn: the fresh process failed") end
+  local cold, warm = out:match("^spawn (%S+) (%S+)")
+  if not cold then fail("spawn: the fresh process said " .. out) end
+  return tonumber(cold), tonumber(warm)
 end
 
 -- ---------------------------------------------------------------- tasks
@@ -208,7 +245,7 @@ local function run_tasks(n)
   local t0 = actor.now()
   for _ = 1, n do spawn(task) end
   local name, total = actor.receive(600000)
-  local secs = (actor.now() - t0) / 1000
+  local secs = since(t0)
   if name ~= "total" or total ~= n then
     fail("tasks: the counter's total is " .. tostring(total) .. ", not " .. n)
   end
@@ -249,42 +286,53 @@ local echo = actor.spawn("echo") -- ends with the host
 if wanted("idle") then bench_idle() end
 if wanted("oneway") then
   local n = count(3e6)
-  rate_row("Lua one-way (Lua->Lua)", n, best_of(function() return run_oneway(n) end),
+  rate_row("Lua one-way (Lua->Lua)", n, runs(function() return run_oneway(n) end),
     "msgs/s", "3 M")
 end
 if wanted("call") then
   local n = count(1.5e6)
   local srv = actor.spawn(bare_server)
   rate_row("Lua call round trip (Lua->Lua, receive/reply server)", n,
-    best_of(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
+    runs(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
   actor.send(srv, "stop")
   srv = actor.spawn(serve_server)
   rate_row("Lua call round trip (Lua->Lua, actor.serve server)", n,
-    best_of(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
+    runs(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
 end
-if wanted("spawn") then
+if only["spawn-once"] then -- one cold run then one warm, in this process
   local n = count(5e5)
-  rate_row("Lua spawn (idle actor, started)", n, best_of(function() return run_spawn(n) end),
-    "spawns/s", "500 k")
+  print(string.format("spawn %.9f %.9f", run_spawn(n), run_spawn(n)))
+elseif wanted("spawn") then
+  local n = count(5e5)
+  local cold, warm = {}, {}
+  if arg and arg[-1] and arg[0] then
+    for r = 1, RUNS do cold[r], warm[r] = run_spawn_fresh() end
+    rate_row("Lua spawn (idle actor, started; cold heap: a fresh process per run)", n, cold,
+      "spawns/s", "500 k")
+  else
+    warm = runs(function() return run_spawn(n) end)
+  end
+  rate_row("Lua spawn (idle actor, started; warm heap: right after as many were freed)", n,
+    warm, "spawns/s", "-")
 end
 if wanted("tasks") then
   -- A million coroutines at once take more than the default Lua heap.
   local limit = actor.configure().memory_limit
   actor.configure { memory_limit = 16384 }
   local n = count(1e6)
-  local secs = best_of(function() return run_tasks(n) end)
+  local secs = runs(function() return run_tasks(n) end)
   row(string.format("Lua tasks: %s actors at once, each calling one counter",
     n >= 1e6 and string.format("%g M", n / 1e6) or string.format("%g k", n / 1e3)),
-    string.format("%.2f", secs), "s", "-")
+    runs_text(secs, function(t) return string.format("%.2f", t) end), "s", "-")
   actor.configure { memory_limit = limit }
 end
 if wanted("native") then
   local n = count(3e6)
   rate_row("Lua one-way (Lua->C)", n,
-    best_of(function() return run_oneway_native(n, echo) end), "msgs/s", "-")
+    runs(function() return run_oneway_native(n, echo) end), "msgs/s", "-")
   n = count(1.5e6)
   rate_row("Lua call round trip (Lua->C, sequential)", n,
-    best_of(function() return run_call(n, echo, false) end), "calls/s", "-")
+    runs(function() return run_call(n, echo, false) end), "calls/s", "-")
   rate_row("Lua send + receive round trip (Lua->C->Lua ping/pong)", n,
-    best_of(function() return run_pingpong(n, echo) end), "round trips/s", "-")
+    runs(function() return run_pingpong(n, echo) end), "round trips/s", "-")
 end

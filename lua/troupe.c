@@ -192,34 +192,39 @@ static void copy_value(tr_msg *m, const tr_value *v) {
 /* echo: a call gets its arguments back as the reply, but a call named
  * "error" gets an error reply whose text is its first argument; a send
  * named "ping" gets "pong" with the same arguments. Anything else is
- * ignored. */
+ * read and dropped: its integer arguments are added to the actor's state,
+ * so a stream sent to echo costs the reading that any receiver does. */
 static int echo_handle(tr_actor *self, void *state, tr_msg *m) {
   tr_host *h = tr_actor_host(self);
   int call = tr_msg_kind(m) == TR_KIND_CALL;
   const tr_value *v;
   const char *text;
   tr_msg *out;
-  size_t i, n;
-  (void)state;
-  if (!call && !(tr_msg_kind(m) == TR_KIND_SEND && tr_msg_is(m, "ping")))
+  size_t i, n = tr_msg_argc(m);
+  int64_t k;
+  if (!call && !(tr_msg_kind(m) == TR_KIND_SEND && tr_msg_is(m, "ping"))) {
+    for (i = 0, v = tr_msg_arg(m, 0); i < n; i++, v = tr_value_next(v))
+      if (tr_value_int(v, &k) == TR_OK)
+        *(int64_t *)state += k;
     return TR_CONTINUE;
+  }
   if (call && tr_msg_is(m, "error") && !tr_msg_unpack(m, "s", &text, &n)) {
     tr_reply_error(h, m, "%.*s", (int)n, text);
     return TR_CONTINUE;
   }
-  if (call) {
-    tr_reply(h, m, tr_msg_clone(m));
-    return TR_CONTINUE;
-  }
-  out = tr_msg_new("pong");
-  for (i = 0, n = tr_msg_argc(m), v = tr_msg_arg(m, 0); i < n;
-       i++, v = tr_value_next(v))
+  /* The reply is built value by value, not cloned: echo reads what it got. */
+  out = tr_msg_new(call ? "reply" : "pong");
+  for (i = 0, v = tr_msg_arg(m, 0); i < n; i++, v = tr_value_next(v))
     copy_value(out, v);
-  tr_send(h, tr_self(self), tr_msg_from(m), out);
+  if (call)
+    tr_reply(h, m, out);
+  else
+    tr_send(h, tr_self(self), tr_msg_from(m), out);
   return TR_CONTINUE;
 }
 
-static const tr_behaviour echo_behaviour = {"echo", 0, NULL, echo_handle, NULL};
+static const tr_behaviour echo_behaviour = {"echo", sizeof(int64_t), NULL,
+                                            echo_handle, NULL};
 
 /* --------------------------------------------------------------- main */
 
