@@ -4,8 +4,10 @@
  * Prints one markdown table row per measurement, under the header that
  * scripts/bench prints:  | benchmark | result | unit | target |
  * Targets are DESIGN.md's "Where it must stand"; "-" where it names none.
- * Rates are the best of REPEAT runs, each on a fresh host, timed with
- * uv_hrtime from the first send to the last message handled.
+ * A rate is the median of RUNS runs (TROUPE_BENCH_RUNS, default 5) with the
+ * min and max beside it, "median (min-max)"; each run on a fresh host,
+ * timed with uv_hrtime (the wall clock) from the first send to the last
+ * message handled.
  *
  *   one-way       a producer streams N messages ("n", i) to a consumer that
  *                 checks each name and reads its argument. Flow control is
@@ -15,11 +17,16 @@
  *                 and the consumer acks every K messages, each ack buying K
  *                 more. Acks add 1/K messages; the rate counts only the N.
  *   call          a caller does tr_call, waits for the reply (tr_await),
- *                 then calls again: sequential round trips. Once with no
+ *                 then calls again: sequential round trips. The server
+ *                 reads the argument and replies with its square, which
+ *                 the caller reads. Once with no
  *                 timeout, once with a 5 s timeout (a timer per call), and
  *                 once keeping 64 calls in flight (pipelined).
  *   spawn, kill   the main program (on the loop thread) spawns N trivial
- *                 actors in a row, then kills them all.
+ *                 actors in a row, then kills them all. Cold: each run in a
+ *                 fresh process (this program run again with "spawn-once"),
+ *                 whose heap has never held an actor; warm: that process
+ *                 again right after, reusing the memory the first N freed.
  *   idle actor    how much the process grows (RSS from /proc/self/statm,
  *                 and the malloc heap from mallinfo2) by spawning 100k idle
  *                 actors, per actor. Measured first, on a fresh heap.
@@ -38,9 +45,9 @@
 
 #include "troupe.h"
 
-#define REPEAT 3
-
+/* Set once by main, from the command line and the environment. */
 static double scale = 1.0;
+static int runs = 5;
 
 static uint64_t count(double n) {
   double v = n * scale;
@@ -58,21 +65,41 @@ static void row(const char *name, const char *result, const char *unit,
   fflush(stdout);
 }
 
-/* n things in ns nanoseconds, as "8.12 M" per second. */
-static void rate_row(const char *name, uint64_t n, uint64_t ns,
-                     const char *unit, const char *target) {
+/* n things in ns nanoseconds, as "8.12 M" (per second) into buf. */
+static void rate_text(char *buf, size_t size, uint64_t n, uint64_t ns) {
   double r = ns ? (double)n * 1e9 / (double)ns : 0;
-  char buf[32];
   if (r >= 1e6)
-    snprintf(buf, sizeof buf, "%.2f M", r / 1e6);
+    snprintf(buf, size, "%.2f M", r / 1e6);
   else if (r >= 1e3)
-    snprintf(buf, sizeof buf, "%.1f k", r / 1e3);
+    snprintf(buf, size, "%.1f k", r / 1e3);
   else
-    snprintf(buf, sizeof buf, "%.0f", r);
+    snprintf(buf, size, "%.0f", r);
+}
+
+static int cmp_ns(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* n things done in each of ns[0..runs-1] nanoseconds, as the median rate
+ * with the min and max: "8.12 M (7.90 M-8.20 M)". Sorts ns. */
+static void rate_row(const char *name, uint64_t n, uint64_t *ns,
+                     const char *unit, const char *target) {
+  char med[32], lo[32], hi[32], buf[100];
+  qsort(ns, (size_t)runs, sizeof *ns, cmp_ns);
+  rate_text(med, sizeof med, n, ns[(runs - 1) / 2]);
+  rate_text(lo, sizeof lo, n, ns[runs - 1]);
+  rate_text(hi, sizeof hi, n, ns[0]);
+  snprintf(buf, sizeof buf, "%s (%s-%s)", med, lo, hi);
   row(name, buf, unit, target);
 }
 
-static uint64_t min_ns(uint64_t a, uint64_t b) { return a && a < b ? a : b; }
+static uint64_t *new_times(void) {
+  uint64_t *ns = calloc((size_t)runs, sizeof *ns);
+  if (!ns)
+    die("calloc", TR_ENOMEM);
+  return ns;
+}
 
 /* What the actors of one run report back to main: the run's own record,
  * which they get as their ctx. */
@@ -176,10 +203,11 @@ static uint64_t run_oneway(uint64_t n) {
 
 static void bench_oneway(void) {
   const uint64_t n = count(3e6);
-  uint64_t best = 0;
-  for (int r = 0; r < REPEAT; r++)
-    best = min_ns(best, run_oneway(n));
-  rate_row("native one-way (C->C)", n, best, "msgs/s", "10 M");
+  uint64_t *ns = new_times();
+  for (int r = 0; r < runs; r++)
+    ns[r] = run_oneway(n);
+  rate_row("native one-way (C->C)", n, ns, "msgs/s", "10 M");
+  free(ns);
 }
 
 /* -------------------------------------------------------------- calls */
@@ -282,10 +310,11 @@ static uint64_t run_call(uint64_t n, uint32_t timeout_ms, uint64_t inflight) {
 static void bench_call(const char *name, uint32_t timeout_ms, uint64_t inflight,
                        const char *target) {
   const uint64_t n = count(inflight > 1 ? 2e6 : 1.5e6);
-  uint64_t best = 0;
-  for (int r = 0; r < REPEAT; r++)
-    best = min_ns(best, run_call(n, timeout_ms, inflight));
-  rate_row(name, n, best, "calls/s", target);
+  uint64_t *ns = new_times();
+  for (int r = 0; r < runs; r++)
+    ns[r] = run_call(n, timeout_ms, inflight);
+  rate_row(name, n, ns, "calls/s", target);
+  free(ns);
 }
 
 /* ------------------------------------------------------ spawn and kill */
@@ -297,31 +326,74 @@ static int idle_handle(tr_actor *self, void *state, tr_msg *m) {
 
 static const tr_behaviour idle_b = {"idle", 0, NULL, idle_handle, NULL};
 
-static void bench_spawn(void) {
+/* Spawns n trivial actors on a fresh host, then kills them all: the
+ * nanoseconds of each half into t[0] and t[1]. */
+static void run_spawn(uint64_t n, tr_pid *pids, uint64_t t[2]) {
+  tr_host *h = tr_host_new(NULL);
+  uint64_t t0, t1, t2, i;
+  int rc;
+  if (!h)
+    die("tr_host_new", TR_ENOMEM);
+  t0 = uv_hrtime();
+  for (i = 0; i < n; i++)
+    if ((rc = tr_spawn(h, &idle_b, NULL, NULL, &pids[i])))
+      die("spawn", rc);
+  t1 = uv_hrtime();
+  for (i = 0; i < n; i++)
+    if ((rc = tr_kill(h, pids[i], "shutdown")))
+      die("kill", rc);
+  t2 = uv_hrtime();
+  tr_host_free(h);
+  t[0] = t1 - t0;
+  t[1] = t2 - t1;
+}
+
+/* "spawn-once": one cold run, then one warm, in this fresh process; prints
+ * "spawn COLD_SPAWN COLD_KILL WARM_SPAWN WARM_KILL" in nanoseconds. */
+static void spawn_once(void) {
   const uint64_t n = count(1e6);
   tr_pid *pids = malloc(n * sizeof *pids);
-  uint64_t spawn = 0, kill = 0, t0, t1, t2, i;
-  int rc;
+  uint64_t cold[2], warm[2];
   if (!pids)
     die("malloc", TR_ENOMEM);
-  for (int r = 0; r < REPEAT; r++) {
-    tr_host *h = tr_host_new(NULL);
-    t0 = uv_hrtime();
-    for (i = 0; i < n; i++)
-      if ((rc = tr_spawn(h, &idle_b, NULL, NULL, &pids[i])))
-        die("spawn", rc);
-    t1 = uv_hrtime();
-    for (i = 0; i < n; i++)
-      if ((rc = tr_kill(h, pids[i], "shutdown")))
-        die("kill", rc);
-    t2 = uv_hrtime();
-    tr_host_free(h);
-    spawn = min_ns(spawn, t1 - t0);
-    kill = min_ns(kill, t2 - t1);
-  }
+  run_spawn(n, pids, cold);
+  run_spawn(n, pids, warm);
   free(pids);
-  rate_row("native spawn (trivial actor)", n, spawn, "spawns/s", "-");
-  rate_row("native kill", n, kill, "kills/s", "-");
+  printf("spawn %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 "\n", cold[0],
+         cold[1], warm[0], warm[1]);
+}
+
+/* Each run in a fresh process: this program again, with "spawn-once". */
+static void bench_spawn(void) {
+  const uint64_t n = count(1e6);
+  uint64_t *t[4];
+  char exe[4096], cmd[4200];
+  ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  int k;
+  if (len <= 0 || memchr(exe, '\'', (size_t)len))
+    die("spawn: cannot name this program", TR_EINVAL);
+  exe[len] = 0;
+  for (k = 0; k < 4; k++)
+    t[k] = new_times();
+  snprintf(cmd, sizeof cmd, "'%s' %.17g spawn-once", exe, scale);
+  for (int r = 0; r < runs; r++) {
+    FILE *p = popen(cmd, "r");
+    if (!p ||
+        fscanf(p, "spawn %" SCNu64 " %" SCNu64 " %" SCNu64 " %" SCNu64,
+               &t[0][r], &t[1][r], &t[2][r], &t[3][r]) != 4 ||
+        pclose(p) != 0)
+      die("spawn: the fresh process failed", TR_EINVAL);
+  }
+  rate_row("native spawn (trivial actor; cold heap: a fresh process per run)",
+           n, t[0], "spawns/s", "-");
+  rate_row("native kill (cold heap: a fresh process per run)", n, t[1],
+           "kills/s", "-");
+  rate_row("native spawn (trivial actor; warm heap: right after as many "
+           "were freed)",
+           n, t[2], "spawns/s", "-");
+  rate_row("native kill (warm heap)", n, t[3], "kills/s", "-");
+  for (k = 0; k < 4; k++)
+    free(t[k]);
 }
 
 /* --------------------------------------------------------- idle memory */
@@ -379,6 +451,16 @@ static int wanted(int argc, char **argv, const char *name) {
 }
 
 int main(int argc, char **argv) {
+  const char *env = getenv("TROUPE_BENCH_RUNS");
+  if (env && *env) {
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end || v < 1 || v > 1000) {
+      fprintf(stderr, "bench_native: TROUPE_BENCH_RUNS must be 1..1000\n");
+      return 2;
+    }
+    runs = (int)v;
+  }
   if (argc > 1) {
     char *end;
     scale = strtod(argv[1], &end);
@@ -387,6 +469,10 @@ int main(int argc, char **argv) {
               argv[0]);
       return 2;
     }
+  }
+  if (argc == 3 && !strcmp(argv[2], "spawn-once")) {
+    spawn_once();
+    return 0;
   }
   /* First, while the heap is fresh: after the other runs, new actors would
    * reuse freed memory without growing the RSS. */
