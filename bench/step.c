@@ -4,7 +4,9 @@
  * A frame loop calls tr_host_step_for(h, budget) again and again while
  * busy actors always have work, and times each step with uv_hrtime. The
  * overrun is the step's time past its budget (0 when within it); the rows
- * give its p50, p99 and max over STEPS steps, in microseconds. On a loaded
+ * give its p50, p99 and max over STEPS steps, in microseconds: each the
+ * median of RUNS runs (TROUPE_BENCH_RUNS, default 5; a fresh host per
+ * run) with the min and max beside it, "median (min-max)". On a loaded
  * machine the wall-clock figures include the time the OS took the core
  * away; the "cpu" rows count the step's CPU time (CLOCK_THREAD_CPUTIME_ID)
  * past the budget instead, what troupe itself overran by.
@@ -32,6 +34,7 @@
 
 #define ACTORS 4
 #define STEPS 1000
+#define STATS 5 /* p50, p99, max, cpu p99, cpu max */
 
 static const char spinners[] = "local actor = require 'actor'\n"
                                "for i = 1, ... do\n"
@@ -81,16 +84,22 @@ static int cmp(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* One statistic of `runs` runs (ns, sorted here) as its median (min-max). */
 static void row(const char *load, uint32_t budget, const char *what,
-                uint64_t ns) {
+                uint64_t *ns, int runs) {
   char name[64];
+  qsort(ns, (size_t)runs, sizeof *ns, cmp);
   snprintf(name, sizeof name, "step %u us, busy %s: overrun %s",
            (unsigned)budget, load, what);
-  printf("| %s | %.0f | us | - |\n", name, (double)ns / 1e3);
+  printf("| %s | %.0f (%.0f-%.0f) | us | - |\n", name,
+         (double)ns[(runs - 1) / 2] / 1e3, (double)ns[0] / 1e3,
+         (double)ns[runs - 1] / 1e3);
   fflush(stdout);
 }
 
-static int measure(const char *load, uint32_t budget, int steps) {
+/* One run on a fresh host: its STATS statistics into stat[0..STATS-1]. */
+static int measure(const char *load, uint32_t budget, int steps,
+                   uint64_t *stat) {
   tr_host *h = tr_host_new(NULL);
   lua_State *L = NULL;
   uint64_t *over = calloc((size_t)steps, sizeof *over);
@@ -126,11 +135,11 @@ static int measure(const char *load, uint32_t budget, int steps) {
   }
   qsort(over, (size_t)steps, sizeof *over, cmp);
   qsort(cpu, (size_t)steps, sizeof *cpu, cmp);
-  row(load, budget, "p50", over[steps / 2]);
-  row(load, budget, "p99", over[steps * 99 / 100]);
-  row(load, budget, "max", over[steps - 1]);
-  row(load, budget, "cpu p99", cpu[steps * 99 / 100]);
-  row(load, budget, "cpu max", cpu[steps - 1]);
+  stat[0] = over[steps / 2];
+  stat[1] = over[steps * 99 / 100];
+  stat[2] = over[steps - 1];
+  stat[3] = cpu[steps * 99 / 100];
+  stat[4] = cpu[steps - 1];
   free(over);
   free(cpu);
   if (L)
@@ -139,14 +148,42 @@ static int measure(const char *load, uint32_t budget, int steps) {
   return 0;
 }
 
+/* RUNS runs of one load and budget, then its rows. */
+static int bench(const char *load, uint32_t budget, int steps, int runs) {
+  static const char *const what[STATS] = {"p50", "p99", "max", "cpu p99",
+                                          "cpu max"};
+  uint64_t *stat = calloc((size_t)runs * STATS, sizeof *stat);
+  uint64_t *col = calloc((size_t)runs, sizeof *col);
+  int r, k;
+  if (!stat || !col)
+    return 1;
+  for (r = 0; r < runs; r++)
+    if (measure(load, budget, steps, stat + (size_t)r * STATS))
+      return 1;
+  for (k = 0; k < STATS; k++) {
+    for (r = 0; r < runs; r++)
+      col[r] = stat[(size_t)r * STATS + (size_t)k];
+    row(load, budget, what[k], col, runs);
+  }
+  free(stat);
+  free(col);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   static const uint32_t budgets[] = {1000, 4000};
   double scale = argc > 1 ? atof(argv[1]) : 1.0;
-  int steps = (int)(STEPS * scale), b;
+  const char *env = getenv("TROUPE_BENCH_RUNS");
+  int steps = (int)(STEPS * scale), runs = env && *env ? atoi(env) : 5, b;
   if (steps < 10)
     steps = 10;
+  if (runs < 1) {
+    fprintf(stderr, "bench_step: TROUPE_BENCH_RUNS must be a number > 0\n");
+    return 2;
+  }
   for (b = 0; b < 2; b++)
-    if (measure("lua", budgets[b], steps) || measure("c", budgets[b], steps))
+    if (bench("lua", budgets[b], steps, runs) ||
+        bench("c", budgets[b], steps, runs))
       return 1;
   return 0;
 }
