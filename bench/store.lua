@@ -5,10 +5,13 @@
 --     scale  multiplies every count (default 1; 0.01 for a quick smoke run)
 --     name   run only these: native, lua (default: both; the Lua pair then
 --            runs in a second troupe process, as a host starts one store)
+--   TROUPE_BENCH_RUNS  runs per row (default 5)
 --
 -- Prints one markdown table row per measurement, under the header that
 -- scripts/bench prints:  | benchmark | result | unit | target |
 -- Targets are DESIGN.md's "Where it must stand"; "-" where it names none.
+-- A result is the median of RUNS runs with the min and max beside it,
+-- "median (min-max)"; the cost ratio is that of two rows' medians.
 --
 -- Every request is what a user's code does: kv.set / kv.get (actor.kv), a
 -- call to "router", which forwards it to the store ("kv"); the store
@@ -25,8 +28,9 @@
 --                  the go to the last one done. How many sets the writer
 --                  gathers into one write() (group commit) is a row too.
 --     1 k vs 1 M   the store is filled to 1 M keys (100 clients; the fill
---                  rate is a row), then sets over existing keys, spread over
---                  all of them, are timed as at 1 k keys; the ratio of the
+--                  rate is a row, each run inserting 1/RUNS of the keys),
+--                  then sets over existing keys, spread over all of them,
+--                  are timed as at 1 k keys; the ratio of the
 --                  cost per set at 1 M keys to that at 1 k keys shows that a
 --                  set's cost does not grow with the store (it includes the
 --                  log's compactions, O(live data) once per that much log).
@@ -37,8 +41,7 @@
 --                  keys a batch changed.
 --     1 client     the reference program's JSON store benchmark: one client
 --                  sets 2000 new keys, one at a time, into an empty store;
---                  RUNS runs (the keys deleted between them, untimed), the
---                  median with the min and max; and the process's CPU time
+--                  the keys deleted between runs, untimed; and the process's CPU time
 --                  per set, which a core shared with other work does not
 --                  inflate as it does the wall-clock rate.
 local actor = require "actor"
@@ -57,7 +60,11 @@ local function count(n) return math.max(1, math.floor(n * scale)) end
 
 local CLIENTS = 100
 local SMALL = 1000 -- keys in the small store: 1 k at every scale
-local RUNS = 5 -- runs of a row that gives a median and its min-max
+local RUNS = math.tointeger(tonumber(os.getenv("TROUPE_BENCH_RUNS") or "5"))
+if not RUNS or RUNS < 1 then
+  io.stderr:write("bench/store.lua: TROUPE_BENCH_RUNS must be a whole number > 0\n")
+  os.exit(2)
+end
 local VALUE1, VALUE2 = "value:0123456789", "VALUE:9876543210"
 
 local function row(name, result, unit, target)
@@ -76,6 +83,19 @@ local function runs_text(values, fmt)
   table.sort(values)
   return string.format("%s (%s-%s)", fmt(values[(#values + 1) // 2]), fmt(values[1]),
     fmt(values[#values]))
+end
+
+-- RUNS values of f(r), for r = 1 .. RUNS.
+local function runs(f)
+  local values = {}
+  for r = 1, RUNS do values[r] = f(r) end
+  return values
+end
+
+local function median(values)
+  local v = table.move(values, 1, #values, 1, {})
+  table.sort(v)
+  return v[(#v + 1) // 2]
 end
 
 -- 1000 -> "1 k", 1000000 -> "1 M", 10000 -> "10 k"
@@ -212,34 +232,56 @@ local function bench_native()
     run("insert", CLIENTS, SMALL, 0, 0, VALUE1) -- the small store: 1 k keys
     if kv.count() ~= SMALL then fail("the small store is not " .. SMALL .. " keys") end
 
+    -- RUNS runs of n requests, as rates
+    local function rates(n, ...)
+      local args = table.pack(...)
+      return runs(function() return n / run(table.unpack(args, 1, args.n)) end)
+    end
+
     local n = count(2e5)
     local label = " (native pair, 1 client, " .. size_text(SMALL) .. " keys)"
-    row("store sets" .. label, rate_text(n / run("set", 1, n, 0, SMALL, VALUE2)), "sets/s", "-")
-    row("store gets" .. label, rate_text(n / run("get", 1, n, 0, SMALL)), "gets/s", "-")
+    row("store sets" .. label, runs_text(rates(n, "set", 1, n, 0, SMALL, VALUE2), rate_text),
+      "sets/s", "-")
+    row("store gets" .. label, runs_text(rates(n, "get", 1, n, 0, SMALL), rate_text), "gets/s",
+      "-")
 
     n = count(1e6)
     label = " (native pair, " .. CLIENTS .. " clients, " .. size_text(SMALL) .. " keys)"
-    local st0 = actor.call("kv.writer", "stats")
-    local small_sets = run("set", CLIENTS, n, 0, SMALL, VALUE1) / n
-    local st1 = actor.call("kv.writer", "stats")
-    row("store sets" .. label, rate_text(1 / small_sets), "sets/s", "200 k")
-    row("store group commit: sets per log write" .. label, string.format("%.1f",
-      (st1.records - st0.records) / math.max(1, st1.flushes - st0.flushes)), "sets/write", "-")
-    row("store gets" .. label, rate_text(n / run("get", CLIENTS, n, 0, SMALL)), "gets/s", "500 k")
+    local per_write = {}
+    local small_sets = runs(function(r)
+      local st0 = actor.call("kv.writer", "stats")
+      local rate = n / run("set", CLIENTS, n, 0, SMALL, r % 2 == 1 and VALUE1 or VALUE2)
+      local st1 = actor.call("kv.writer", "stats")
+      per_write[r] = (st1.records - st0.records) / math.max(1, st1.flushes - st0.flushes)
+      return rate
+    end)
+    row("store sets" .. label, runs_text(small_sets, rate_text), "sets/s", "200 k")
+    row("store group commit: sets per log write" .. label, runs_text(per_write, function(v)
+      return string.format("%.1f", v)
+    end), "sets/write", "-")
+    row("store gets" .. label, runs_text(rates(n, "get", CLIENTS, n, 0, SMALL), rate_text),
+      "gets/s", "500 k")
 
-    -- Fill up to `big` keys with new ones, then sets over all of them.
+    -- Fill up to `big` keys with new ones, 1/RUNS of them per run, then
+    -- sets over all of them.
     local fill = big - SMALL
+    local fills = runs(function(r)
+      local from, to = SMALL + fill * (r - 1) // RUNS, SMALL + fill * r // RUNS
+      return (to - from) / run("insert", CLIENTS, to - from, from, 0, VALUE1)
+    end)
     row("store inserts, filling to " .. size_text(big) .. " keys (native pair, " .. CLIENTS
-      .. " clients)", rate_text(fill / run("insert", CLIENTS, fill, SMALL, 0, VALUE1)),
+      .. " clients; each run inserts 1/" .. RUNS .. " of them)", runs_text(fills, rate_text),
       "sets/s", "-")
     if kv.count() ~= big then fail("the big store is not " .. big .. " keys") end
     label = " (native pair, " .. CLIENTS .. " clients, " .. size_text(big) .. " keys)"
-    local big_sets = run("set", CLIENTS, n, 0, big, VALUE2) / n
-    row("store sets" .. label, rate_text(1 / big_sets), "sets/s", "200 k")
-    row("store gets" .. label, rate_text(n / run("get", CLIENTS, n, 0, big)), "gets/s", "500 k")
+    local big_sets = rates(n, "set", CLIENTS, n, 0, big, VALUE2)
+    local big_sets_median = median(big_sets)
+    row("store sets" .. label, runs_text(big_sets, rate_text), "sets/s", "200 k")
+    row("store gets" .. label, runs_text(rates(n, "get", CLIENTS, n, 0, big), rate_text),
+      "gets/s", "500 k")
     row("store set cost at " .. size_text(big) .. " keys / at " .. size_text(SMALL)
-      .. " keys (native pair, " .. CLIENTS .. " clients)",
-      string.format("%.2f", big_sets / small_sets), "x",
+      .. " keys (native pair, " .. CLIENTS .. " clients; of the medians)",
+      string.format("%.2f", median(small_sets) / big_sets_median), "x",
       string.format("~1 (O(n) would be %d)", big // SMALL))
   end)
 end
@@ -257,7 +299,7 @@ local function bench_lua()
       for i = 1, n do kv.delete(keys[i]) end -- empty again
     end
     local label = ", 1 client, " .. size_text(n) .. " new keys one at a time (Lua pair: lua "
-      .. "store + json writer, fsync everysec; median of " .. RUNS .. " runs (min-max))"
+      .. "store + json writer, fsync everysec)"
     row("store sets" .. label, runs_text(rates, rate_text), "sets/s",
       "12 k (the reference program's JSON store)")
     -- what a set costs the core, whoever else wants it: on a shared core
@@ -275,12 +317,14 @@ local function bench_lua()
       run("insert", CLIENTS, want - size, size, 0, VALUE1)
       size = want
       local m = math.max(1, n * SMALL // size)
-      row("store sets" .. label .. size_text(size) .. " keys)",
-        rate_text(m / run("set", CLIENTS, m, 0, size, VALUE2)), "sets/s", "-")
+      row("store sets" .. label .. size_text(size) .. " keys)", runs_text(runs(function()
+        return m / run("set", CLIENTS, m, 0, size, VALUE2)
+      end), rate_text), "sets/s", "-")
     end
     n = count(2e5)
-    row("store gets" .. label .. size_text(size) .. " keys)",
-      rate_text(n / run("get", CLIENTS, n, 0, size)), "gets/s", "-")
+    row("store gets" .. label .. size_text(size) .. " keys)", runs_text(runs(function()
+      return n / run("get", CLIENTS, n, 0, size)
+    end), rate_text), "gets/s", "-")
   end)
 end
 
