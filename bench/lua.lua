@@ -37,7 +37,8 @@
 --                "add", 1) with the default timeouts; most wait for room in
 --                the counter's mailbox first, woken in turn as it drains.
 --                Timed from the first spawn until the counter's total is N,
---                which is checked. Its time must grow linearly with N.
+--                which is checked. Its time must grow linearly with N. Its
+--                runs share one process: after the first, the heap is warm.
 local actor = require "actor"
 
 local RUNS = math.tointeger(tonumber(os.getenv("TROUPE_BENCH_RUNS") or "5"))

@@ -119,7 +119,8 @@ say("set datafile separator '\\t'")
 say("set datafile missing '?'")
 say("set multiplot title %s noenhanced", json_string(string.format(
   "troupe bench @ %s, %s, %s: median, error bar min-max%s", new.commit, new.date, new.cpu,
-  old and string.format("; grey: %s @ %s, %s", arg[4], old.commit, old.date) or "")))
+  old and string.format("; blue: this run, grey: %s @ %s, %s", arg[4], old.commit, old.date)
+  or "")))
 say("unset key")
 say("set style fill solid 0.8 noborder")
 say("set lmargin at screen 0.42")
