@@ -15,52 +15,13 @@ local BIN = os.getenv("TROUPE_BIN")
 
 -- ------------------------------------------------------------- helpers
 
-local function fresh_dir()
-  local path = os.tmpname()
-  os.remove(path)
-  return path
-end
-
-local function quote(path) return "'" .. path:gsub("'", "'\\''") .. "'" end
-
-local function remove_tree(path)
-  os.execute("chattr -R -i " .. quote(path) .. " 2>/dev/null; rm -rf " .. quote(path))
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
-
-local function exists(path)
-  local f = io.open(path, "rb")
-  if f then f:close() end
-  return f ~= nil
-end
+local fresh_dir, quote, remove_tree = H.fresh_dir, H.quote, H.remove_tree
+local read, write, exists, error_of = H.read, H.write, H.exists, H.error_of
 
 -- Runs fn as the root actor of a fresh host whose store is `store` + the
 -- JSON writer on dir (fsync "no" unless settings say otherwise).
 local function run(store, dir, fn, settings)
-  local cfg = { store = store, writer = "json", data_dir = dir, fsync = "no" }
-  for k, v in pairs(settings or {}) do cfg[k] = v end
-  local results
-  H.configured(cfg, function() results = table.pack(H.run(fn)) end)
-  return table.unpack(results, 1, results.n)
-end
-
-local function error_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error, got success")
-  return tostring(err)
+  return H.run_store({ store = store, writer = "json", data_dir = dir }, fn, settings)
 end
 
 -- What a request gives: its result, or the text of its error.

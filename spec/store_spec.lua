@@ -23,30 +23,7 @@ local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
 
 -- ------------------------------------------------------------- helpers
 
--- A fresh path for a data directory (not made: the writer makes it).
-local function fresh_dir()
-  local path = os.tmpname()
-  os.remove(path)
-  return path
-end
-
-local function remove_tree(path)
-  os.execute("rm -rf '" .. path .. "'")
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local fresh_dir, remove_tree, read, write = H.fresh_dir, H.remove_tree, H.read, H.write
 
 -- The names in a directory.
 local function list(dir)
@@ -64,19 +41,10 @@ end
 -- Runs fn as the root actor of a fresh host whose store is `pair` on dir
 -- (fsync "no" unless settings say otherwise); returns what fn returned.
 local function run(pair, dir, fn, settings)
-  local cfg = { store = pair.store, writer = pair.writer, data_dir = dir, fsync = "no" }
-  for k, v in pairs(settings or {}) do cfg[k] = v end
-  local results
-  H.configured(cfg, function() results = table.pack(H.run(fn)) end)
-  return table.unpack(results, 1, results.n)
+  return H.run_store({ store = pair.store, writer = pair.writer, data_dir = dir }, fn, settings)
 end
 
--- The error fn(...) raises; fails if it raises none.
-local function error_of(fn, ...)
-  local ok, err = pcall(fn, ...)
-  assert(not ok, "expected an error, got success")
-  return tostring(err)
-end
+local error_of = H.error_of
 
 local function stats()
   return actor.call("kv.writer", "stats")

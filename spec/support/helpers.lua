@@ -72,4 +72,63 @@ function H.await_down(pid, ms)
   return reason
 end
 
+-- ---------------------------------------------------------------- files
+
+-- A fresh path for a data directory (not made: the writer makes it).
+function H.fresh_dir()
+  local path = os.tmpname()
+  os.remove(path)
+  return path
+end
+
+-- path quoted for the shell.
+function H.quote(path)
+  return "'" .. path:gsub("'", "'\\''") .. "'"
+end
+
+-- Removes a directory tree, undoing chattr +i first (a spec may set it).
+function H.remove_tree(path)
+  os.execute("chattr -R -i " .. H.quote(path) .. " 2>/dev/null; rm -rf " .. H.quote(path))
+end
+
+-- A file's bytes, or nil when it cannot be read.
+function H.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function H.write(path, s)
+  local f = assert(io.open(path, "wb"))
+  f:write(s)
+  f:close()
+end
+
+function H.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- The error fn(...) raises; fails if it raises none.
+function H.error_of(fn, ...)
+  local ok, err = pcall(fn, ...)
+  assert(not ok, "expected an error, got success")
+  return tostring(err)
+end
+
+-- Runs fn as the root actor of a fresh host with the store set up as cfg
+-- says (store, writer, data_dir), fsync "no" unless settings say
+-- otherwise; returns what fn returned.
+function H.run_store(cfg, fn, settings)
+  local all = { fsync = "no" }
+  for k, v in pairs(cfg) do all[k] = v end
+  for k, v in pairs(settings or {}) do all[k] = v end
+  local results
+  H.configured(all, function() results = table.pack(H.run(fn)) end)
+  return table.unpack(results, 1, results.n)
+end
+
 return H
