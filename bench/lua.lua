@@ -41,39 +41,11 @@
 --                runs share one process: after the first, the heap is warm.
 local actor = require "actor"
 
-local RUNS = math.tointeger(tonumber(os.getenv("TROUPE_BENCH_RUNS") or "5"))
-if not RUNS or RUNS < 1 then
-  io.stderr:write("bench/lua.lua: TROUPE_BENCH_RUNS must be a whole number > 0\n")
-  os.exit(2)
-end
-local scale = tonumber(arg and arg[1] or "1")
-if not scale or scale <= 0 then
-  io.stderr:write("usage: troupe bench/lua.lua [scale > 0] [idle|oneway|call|spawn|native ...]\n")
-  os.exit(2)
-end
-local only = {}
-for i = 2, arg and #arg or 0 do only[arg[i]] = true end
-local function wanted(name) return next(only) == nil or only[name] end
-
-local function count(n) return math.max(1, math.floor(n * scale)) end
-
-local function row(name, result, unit, target)
-  print(string.format("| %s | %s | %s | %s |", name, result, unit, target))
-  io.stdout:flush()
-end
-
-local function rate_text(r)
-  if r >= 1e6 then return string.format("%.2f M", r / 1e6) end
-  if r >= 1e3 then return string.format("%.1f k", r / 1e3) end
-  return string.format("%.0f", r)
-end
-
--- Values of several runs as "median (min-max)", each through fmt.
-local function runs_text(values, fmt)
-  table.sort(values)
-  return string.format("%s (%s-%s)", fmt(values[(#values + 1) // 2]), fmt(values[1]),
-    fmt(values[#values]))
-end
+-- The settings, the names asked for and the table rows: bench/lib/common.lua.
+local B = dofile((arg[0]:match("^(.*/)") or "./") .. "lib/common.lua")(
+  "bench/lua.lua", "idle|oneway|call|spawn|native|tasks")
+local RUNS, scale, wanted, count = B.RUNS, B.scale, B.wanted, B.count
+local row, rate_text, runs_text = B.row, B.rate_text, B.runs_text
 
 -- The rates of n things done in each of secs (a list of seconds, one per run).
 local function rate_row(name, n, secs, unit, target)
@@ -300,7 +272,7 @@ if wanted("call") then
   rate_row("Lua call round trip (Lua->Lua, actor.serve server)", n,
     runs(function() return run_call(n, srv, true) end), "calls/s", "1.5 M")
 end
-if only["spawn-once"] then -- one cold run then one warm, in this process
+if B.only["spawn-once"] then -- one cold run then one warm, in this process
   local n = count(5e5)
   print(string.format("spawn %.9f %.9f", run_spawn(n), run_spawn(n)))
 elseif wanted("spawn") then

@@ -47,43 +47,15 @@
 local actor = require "actor"
 local kv = require "actor.kv"
 
-local scale = tonumber(arg and arg[1] or "1")
-if not scale or scale <= 0 then
-  io.stderr:write("usage: troupe bench/store.lua [scale > 0] [native|lua ...]\n")
-  os.exit(2)
-end
-local only = {}
-for i = 2, arg and #arg or 0 do only[arg[i]] = true end
-local function wanted(name) return next(only) == nil or only[name] end
-
-local function count(n) return math.max(1, math.floor(n * scale)) end
+-- The settings, the names asked for and the table rows: bench/lib/common.lua.
+local B = dofile((arg[0]:match("^(.*/)") or "./") .. "lib/common.lua")(
+  "bench/store.lua", "native|lua")
+local RUNS, scale, wanted, count = B.RUNS, B.scale, B.wanted, B.count
+local row, rate_text, runs_text = B.row, B.rate_text, B.runs_text
 
 local CLIENTS = 100
 local SMALL = 1000 -- keys in the small store: 1 k at every scale
-local RUNS = math.tointeger(tonumber(os.getenv("TROUPE_BENCH_RUNS") or "5"))
-if not RUNS or RUNS < 1 then
-  io.stderr:write("bench/store.lua: TROUPE_BENCH_RUNS must be a whole number > 0\n")
-  os.exit(2)
-end
 local VALUE1, VALUE2 = "value:0123456789", "VALUE:9876543210"
-
-local function row(name, result, unit, target)
-  print(string.format("| %s | %s | %s | %s |", name, result, unit, target))
-  io.stdout:flush()
-end
-
-local function rate_text(r)
-  if r >= 1e6 then return string.format("%.2f M", r / 1e6) end
-  if r >= 1e3 then return string.format("%.1f k", r / 1e3) end
-  return string.format("%.0f", r)
-end
-
--- Values of several runs as "median (min-max)", each through fmt.
-local function runs_text(values, fmt)
-  table.sort(values)
-  return string.format("%s (%s-%s)", fmt(values[(#values + 1) // 2]), fmt(values[1]),
-    fmt(values[#values]))
-end
 
 -- RUNS values of f(r), for r = 1 .. RUNS.
 local function runs(f)
@@ -334,7 +306,7 @@ end
 -- second troupe process (arg[-1], this binary), after the native one.
 if wanted("native") then bench_native() end
 if wanted("lua") then
-  if next(only) == nil and arg and arg[-1] and arg[0] then
+  if next(B.only) == nil and arg and arg[-1] and arg[0] then
     local p = assert(io.popen(string.format("'%s' '%s' %s lua",
       arg[-1]:gsub("'", "'\\''"), arg[0]:gsub("'", "'\\''"), tostring(scale))))
     for line in p:lines() do print(line) end
