@@ -162,16 +162,16 @@ static int l_try_send(lua_State *L) {
 /* -------------------------------------------------------------- calls */
 
 /* Raises "call 'name' to dest failed: why", or, for _try_call, returns
- * false and that text. */
+ * false and why alone. */
 static int call_failed(lua_State *L, lua_KContext ctx, const char *why) {
   int at = CTX_DEST(ctx);
-  lua_pushfstring(L, "call '%s' to %s failed: %s", lua_tostring(L, at + 1),
-                  luaL_tolstring(L, at, NULL), why);
-  if (!(ctx & CTX_SOFT))
-    return lua_error(L);
-  lua_pushboolean(L, 0);
-  lua_insert(L, -2);
-  return 2;
+  if (ctx & CTX_SOFT) {
+    lua_pushboolean(L, 0);
+    lua_pushstring(L, why);
+    return 2;
+  }
+  return luaL_error(L, "call '%s' to %s failed: %s", lua_tostring(L, at + 1),
+                    luaL_tolstring(L, at, NULL), why);
 }
 
 /* Outside any actor: run the loop until the answer comes. */
@@ -245,9 +245,10 @@ static int l_call_timeout(lua_State *L) {
 }
 
 /* _try_call(ms|nil, to, name, ...): call_timeout (nil: call_timeout's
- * default) that returns true and the reply's values, or false and what
- * actor.call would raise, with no pcall around it: for actor.kv, whose
- * every request wants to look at a failure before raising it. */
+ * default) that returns true and the reply's values, or false and why it
+ * failed (what actor.call's error says after "failed: "), with no pcall
+ * around it: for actor.kv, whose every request looks at a failure's reason
+ * before raising it. */
 static int l_try_call(lua_State *L) {
   uint32_t ms =
       lua_isnil(L, 1) ? host(L)->call_timeout : trL__checkms(L, 1, 0, 0xffffff);

@@ -26,7 +26,7 @@ local actor = require "actor"
 local args = require "actor.args"
 
 -- try(ms | nil, to, name, ...): a call that answers true and the reply,
--- or false and what actor.call would raise (no pcall on the way)
+-- or false and why it failed (no pcall on the way)
 local try = require("actor.core")._try_call
 local whereis, configure = actor.whereis, actor.configure
 local now, sleep, self = actor.now, actor.sleep, actor.self
@@ -45,50 +45,38 @@ local function check_key(fname, count, key)
   end
 end
 
--- A failed request: the reason the store (or the router) gave, raised at
--- the line that called fname -- how the request travelled is not the
--- caller's business, unless the router itself is missing.
-local FAILED = "call 'kv' to router failed: "
-local function failed(fname, err)
-  if type(err) == "string" then
-    local at = err:find(FAILED, 1, true)
-    if not whereis("router") then
-      err = "no router is running (the store is reached through it)"
-    elseif at then
-      err = err:sub(at + #FAILED)
-      if err == "timeout" then
-        err = ("no answer within call_timeout (%d ms)"):format(configure().call_timeout)
-      end
-    else -- raised in this file: say it at the caller's line instead
-      err = err:gsub("^[^\n]-kv%.lua:%d+: ", "", 1)
-    end
-    if err:sub(1, 3) ~= "kv:" then err = fname .. ": " .. err end
+-- A failed request: why it failed (try's reason: the store's, the
+-- router's or the core's), raised at the line that called fname -- how
+-- the request travelled is not the caller's business, unless the router
+-- itself is missing.
+local function failed(fname, why)
+  if not whereis("router") then
+    why = "no router is running (the store is reached through it)"
+  elseif why == "timeout" then
+    why = ("no answer within call_timeout (%d ms)"):format(configure().call_timeout)
   end
-  error(err, 3)
+  if why:sub(1, 3) ~= "kv:" then why = fname .. ": " .. why end
+  error(why, 3)
 end
 
--- After a failed request (try's error `err`, the request begun at
+-- After a failed request (try's reason `why`, the request begun at
 -- `start`): asked again while the store is still loading (see above),
 -- within call_timeout in all; returns the answer, or raises at the line
 -- that called fname.
 local LOADING = "kv: the store is still loading"
-local function settle(fname, start, err, ...)
-  if type(err) ~= "string" or not err:find(FAILED .. LOADING, 1, true) or not self() then
-    failed(fname, err)
-  end
-  local limit, loading = configure().call_timeout, err
+local function loading(why) return why:sub(1, #LOADING) == LOADING end
+local function settle(fname, start, why, ...)
+  if not loading(why) or not self() then failed(fname, why) end
+  local limit, last = configure().call_timeout, why
   while now() - start + RETRY_MS + SLACK_MS < limit do
     sleep(RETRY_MS)
     local ok, res = try(max(1, limit - (now() - start)), "router", "kv", ...)
     if ok then return res end
-    if type(res) ~= "string" or not res:find(FAILED .. LOADING, 1, true) then
-      -- a timeout after "still loading": the load is the news
-      if type(res) == "string" and res:find(FAILED .. "timeout", 1, true) then break end
-      failed(fname, res)
-    end
-    loading = res
+    if res == "timeout" then break end -- after "still loading": the load is the news
+    if not loading(res) then failed(fname, res) end
+    last = res
   end
-  failed(fname, loading)
+  failed(fname, last)
 end
 
 -- Each request checks its arguments only as far as it must to find them
