@@ -20,6 +20,7 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   tr_spawn_opts none = {0};
   tr_actor *a, *prev;
   tr_msg *prev_msg;
+  uint32_t prev_share;
   int rc = TR_OK;
 
   if (out)
@@ -69,11 +70,14 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   if (b->init) {
     prev = h->current;
     prev_msg = h->current_msg;
+    prev_share = h->share;
     h->current = a;
     h->current_msg = NULL;
+    h->share = 0; /* no tr_mailbox_next outside handle */
     rc = b->init(a, a->state, args);
     h->current = prev;
     h->current_msg = prev_msg;
+    h->share = prev_share;
   }
   a->running = 0;
   tr_msg_free(args);
@@ -199,13 +203,16 @@ static void reap_one(tr_host *h, tr_actor *a) {
   if (a->b->terminate && !a->no_terminate) {
     tr_actor *prev = h->current;
     tr_msg *prev_msg = h->current_msg;
+    uint32_t prev_share = h->share;
     h->current = a;
     h->current_msg = NULL;
+    h->share = 0;
     a->running = 1;
     a->b->terminate(a, a->state, a->reason);
     a->running = 0;
     h->current = prev;
     h->current_msg = prev_msg;
+    h->share = prev_share;
   }
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
       strcmp(a->reason, "shutdown") != 0)

@@ -114,9 +114,12 @@ struct tr_host {
   int in_run;        /* inside tr_host_run */
   uint64_t step_end; /* inside tr_host_step: its deadline (uv_hrtime) */
   tr_pid resume;     /* the actor a step's deadline cut short: first next */
-  uint32_t resume_left; /* what was left of its share of the turn */
-  tr_actor *current;    /* whose callback runs now */
-  tr_msg *current_msg;
+  uint32_t resume_left;  /* what was left of its share of the turn */
+  tr_actor *current;     /* whose callback runs now */
+  tr_msg *current_msg;   /* the message its handle works on */
+  uint64_t current_room; /* its session, if it is a room message */
+  uint8_t current_user;  /* it is a send or a call: its slot frees */
+  uint32_t share;        /* handle turns the current actor has left */
 
   tr__ref **heap; /* timer min-heap on (due, seq) */
   uint32_t heap_len, heap_cap;

@@ -46,40 +46,53 @@ static int step_over(tr_host *h) {
   return h->step_end && uv_hrtime() >= h->step_end;
 }
 
-/* Lets a handle up to n messages; returns how many turns of handle ran,
- * and sets *cut when the step's deadline ended them. */
+/* Hands a its next message as the one being handled; 0 when none may be
+ * taken (or a is awaiting a session whose answer has not come). */
+static int take(tr_host *h, tr_actor *a) {
+  tr_msg *m = tr__mailbox_take(&a->mb, a->await);
+  if (!m)
+    return 0;
+  a->await = 0;
+  a->beat = uv_now(h->loop);
+  h->stats.delivered++;
+  h->current_msg = m;
+  h->current_user = tr__is_user(m);
+  h->current_room = m->kind == TR_KIND_ROOM ? m->session : 0;
+  return 1;
+}
+
+/* a is done with the message it was handling (or with a resume after a
+ * TR_YIELD): one of its share used. Room promised to it and not taken
+ * goes to the next waiter; a slot freed here wakes one waiter -- only now,
+ * so a slot the actor filled again (keeping m aside, tr_mailbox_hold)
+ * wakes none. */
+static void done(tr_host *h, tr_actor *a) {
+  tr_msg_free(h->current_msg); /* NULL if tr_forward or tr_keep took it */
+  h->current_msg = NULL;
+  if (h->current_room)
+    tr__refs_room_handled(h, a, h->current_room);
+  if (h->current_user && !tr__list_empty(&a->mb.waiters))
+    tr__refs_room(h, a);
+  h->current_room = 0;
+  h->current_user = 0;
+  h->share--;
+}
+
+/* Lets a handle up to n messages; returns how many turns of handle ran
+ * (tr_mailbox_next takes some of them inside one), and sets *cut when the
+ * step's deadline ended them. */
 static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n, int *cut) {
-  uint32_t i;
   h->current = a;
+  h->share = n;
   a->running = 1;
-  for (i = 0; i < n && a->life == TR__LIVE;) {
-    tr_msg *m = NULL;
-    uint64_t room = 0; /* the session of a room message being handled */
-    int rc, freed = 0;
-    if (a->yielded) {
+  while (h->share && a->life == TR__LIVE) {
+    int rc;
+    if (a->yielded)
       a->yielded = 0;
-    } else {
-      m = tr__mailbox_take(&a->mb, a->await);
-      if (!m)
-        break;
-      a->await = 0;
-      a->beat = uv_now(h->loop);
-      h->stats.delivered++;
-      freed = tr__is_user(m);
-      room = m->kind == TR_KIND_ROOM ? m->session : 0;
-    }
-    h->current_msg = m;
-    rc = a->b->handle(a, a->state, m);
-    tr_msg_free(h->current_msg); /* NULL if tr_forward took it */
-    h->current_msg = NULL;
-    /* Room promised to this actor and not taken goes to the next waiter;
-     * a slot freed here wakes one waiter -- after handle, so a slot the
-     * actor filled again (keeping m aside, tr_mailbox_hold) wakes none. */
-    if (room)
-      tr__refs_room_handled(h, a, room);
-    if (freed && !tr__list_empty(&a->mb.waiters))
-      tr__refs_room(h, a);
-    i++;
+    else if (!take(h, a))
+      break;
+    rc = a->b->handle(a, a->state, h->current_msg);
+    done(h, a);
     if (rc == TR_YIELD) {
       a->yielded = 1;
       break;
@@ -91,7 +104,21 @@ static uint32_t dispatch(tr_host *h, tr_actor *a, uint32_t n, int *cut) {
   }
   a->running = 0;
   h->current = NULL;
-  return i;
+  return n - h->share;
+}
+
+int tr_mailbox_next(tr_actor *self, tr_msg **out) {
+  tr_host *h = self ? self->host : NULL;
+  *out = NULL;
+  if (!h || h->current != self || !self->running || self->life != TR__LIVE ||
+      h->share < 2 || !(self->await ? self->mb.match : self->mb.head))
+    return 0;
+  if (step_over(h))
+    return 0;
+  done(h, self);
+  take(h, self);
+  *out = h->current_msg;
+  return 1;
 }
 
 /* The loop's clock is read afresh within a turn -- after a dispatch that

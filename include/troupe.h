@@ -259,6 +259,16 @@ TR_API int tr_mailbox_count(tr_host *h, tr_pid pid);
  * it also ends by itself when the message comes. */
 TR_API void tr_await(tr_actor *self, uint64_t session);
 
+/* In handle: ends the handling of the current message as a return would,
+ * and takes the next one -- the message handle would be called with next
+ * (under tr_await, only the awaited answer) -- into *m, which is then the
+ * message being handled, as if handle had been called with it. Returns 1,
+ * or 0 with *m NULL when there is none queued, or the actor's share of
+ * the turn is used up, or a step's deadline has passed: return from
+ * handle then, and it is called as usual. An actor that runs a loop of
+ * its own (a Lua coroutine) thus handles a queue of mail in one call. */
+TR_API int tr_mailbox_next(tr_actor *self, tr_msg **m);
+
 /* ------------------------------------------------------------ messages */
 
 /* Kinds of message, as tr_msg_kind reports them. */

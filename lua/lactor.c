@@ -358,6 +358,8 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
 static int l_serve_step(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   lua_settop(L, 2);
+  if (trL__receive_now(p) >= 0)
+    return dispatch(L);
   p->why = TRL_RECV;
   return lua_yieldk(L, 0, 0, serve_k);
 }
@@ -373,8 +375,11 @@ static int l_calling(lua_State *L) {
 
 static int l_receive(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
-  if (!lua_isnoneornil(L, 1)) {
-    uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
+  int n, timed = !lua_isnoneornil(L, 1);
+  uint32_t ms = timed ? trL__checkms(L, 1, 0, UINT32_MAX) : 0;
+  if ((n = trL__receive_now(p)) >= 0)
+    return n;
+  if (timed) {
     int rc = tr_timeout(p->lh->h, tr_self(p->self), ms, &p->recv_timer);
     if (rc)
       return luaL_error(L, "%s", tr_strerror(rc));

@@ -149,7 +149,49 @@ static void push_call_error(lua_State *co, tr_msg *m) {
   }
 }
 
-static int handle_msg(tr_actor *self, void *state, tr_msg *m);
+/* m as receive's results, pushed onto the coroutine's stack: its name and
+ * its arguments; how many, or -1 for what receive does not take -- a
+ * stale timeout, an answer nobody waits for any more. Receive (or serve's
+ * step) runs in C, where LUA_MINSTACK slots are free: no luaL_checkstack
+ * for the name. */
+static int received(trL__proc *p, tr_msg *m) {
+  int kind = tr_msg_kind(m);
+  size_t len;
+  const char *name;
+  if (kind != TR_KIND_SEND && kind != TR_KIND_CALL && kind != TR_KIND_DOWN &&
+      kind != TR_KIND_EXIT && kind != TR_KIND_NOTICE)
+    return -1;
+  if (p->recv_timer) {
+    tr_cancel(p->lh->h, p->recv_timer);
+    p->recv_timer = 0;
+  }
+  p->last_from = tr_msg_from(m);
+  p->call_from = p->last_from;
+  p->call_session = kind == TR_KIND_CALL ? tr_msg_session(m) : 0;
+  name = tr_msg_name(m, &len);
+  lua_pushlstring(p->co, name, len);
+  return 1 + trL__push_args(p->co, m, 0);
+}
+
+/* Receive without a wait: mail already queued is taken right here, in the
+ * running coroutine, with no yield and resume per message, as long as the
+ * actor's share of the turn lasts. The message handled until now is done
+ * with (freed, if a preemption had kept it). */
+int trL__receive_now(trL__proc *p) {
+  tr_msg *m;
+  int n;
+  while (tr_mailbox_next(p->self, &m)) {
+    if (p->kept)
+      tr_msg_free(p->msg);
+    p->kept = 0;
+    p->msg = m;
+    if ((n = received(p, m)) >= 0)
+      return n;
+  }
+  return -1;
+}
+
+static int handle_msg(trL__proc *p, tr_msg *m);
 
 /* While the coroutine runs on m, actor.forward may send m on. A
  * preemption is no wait of the handler's: m is kept across it (the core
@@ -160,7 +202,7 @@ static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
   TRL_STACK_MARK(p->lh->L); /* a handler leaves the main state as it was */
   if (!p->kept)
     p->msg = m;
-  rc = handle_msg(self, state, m);
+  rc = handle_msg(p, m);
   TRL_STACK_CHECK(p->lh->L);
   if (rc == TR_YIELD && p->msg) {
     if (!p->kept && (p->msg = tr_keep(self, p->msg)) != NULL)
@@ -174,12 +216,9 @@ static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
   return rc;
 }
 
-static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
-  trL__proc *p = state;
+static int handle_msg(trL__proc *p, tr_msg *m) {
   lua_State *co = p->co;
   int kind, n;
-  size_t len;
-  const char *name;
   if (!m) {
     if (p->why == TRL_START)
       return resume(p, p->nargs);
@@ -188,27 +227,12 @@ static int handle_msg(tr_actor *self, void *state, tr_msg *m) {
   kind = tr_msg_kind(m);
   switch (p->why) {
   case TRL_RECV:
-    if (kind == TR_KIND_TIMEOUT) {
-      if (tr_msg_session(m) != p->recv_timer)
-        return TR_CONTINUE; /* stale */
+    if (kind == TR_KIND_TIMEOUT && tr_msg_session(m) == p->recv_timer) {
       p->recv_timer = 0;
       return resume(p, 0);
     }
-    if (kind != TR_KIND_SEND && kind != TR_KIND_CALL && kind != TR_KIND_DOWN &&
-        kind != TR_KIND_EXIT && kind != TR_KIND_NOTICE)
-      return TR_CONTINUE; /* an answer nobody waits for any more */
-    if (p->recv_timer) {
-      tr_cancel(tr_actor_host(self), p->recv_timer);
-      p->recv_timer = 0;
-    }
-    p->last_from = tr_msg_from(m);
-    p->call_from = p->last_from;
-    p->call_session = kind == TR_KIND_CALL ? tr_msg_session(m) : 0;
-    name = tr_msg_name(m, &len);
-    /* receive (or serve's step) yielded from C, where LUA_MINSTACK slots
-     * are free: no luaL_checkstack for the name */
-    lua_pushlstring(co, name, len);
-    return resume(p, 1 + trL__push_args(co, m, 0));
+    n = received(p, m);
+    return n < 0 ? TR_CONTINUE : resume(p, n);
   case TRL_CALL: /* tr_await lets only the answer through */
     /* a reply, or TR_KIND_ERROR: the call failed (error reply or core) */
     kind = kind == TR_KIND_REPLY;

@@ -119,6 +119,9 @@ void trL__host_done(lua_State *L); /* frees a host made by actor.run */
 extern const tr_behaviour trL__proc_behaviour;
 /* Spawns fn (at index idx) with the values above it as arguments. */
 tr_pid trL__spawn(lua_State *L, int idx);
+/* The next queued message that receive takes, pushed onto p's coroutine
+ * as receive's results: how many, or -1 when the actor must wait. */
+int trL__receive_now(trL__proc *p);
 
 /* lvalue.c: Lua values <-> message values. trL__add_values adds the values
  * at [first, last] to m; on a refused value it frees m and raises a bad
