@@ -135,9 +135,9 @@ TR_API int tr_host_run(tr_host *h);
  * (more mail, pending timers), 0 when idle, TR_ESTOPPED once the host has
  * stopped. For a game calling it once a frame. The budget is checked
  * between messages: a step overruns it by one message's handling at most,
- * or, for a busy Lua actor, by one slice of its instructions (it is then
- * suspended and resumes at the next step; 10000 instructions by default,
- * tens of us -- actor.configure { slice = n } sets it). tr_host_run's
+ * or, for a busy Lua actor, by one to two slices (it is then suspended
+ * and resumes at the next step; a slice is 200 us by default --
+ * actor.configure { slice = us } sets it). tr_host_run's
  * turns are not bounded by it (a turn there lasts up to 10 ms). */
 TR_API int tr_host_step(tr_host *h);
 /* tr_host_step with a budget of its own for this call (microseconds, > 0;

@@ -646,11 +646,11 @@ static int l_now(lua_State *L) {
 }
 
 /* actor.configure{...}: changes the settings given, after checking them
- * all, and returns every setting in force. Numbers: slice, hard_limit,
- * call_timeout, send_timeout. The store's, read when the router starts it
- * (on its first request): store = "c" | "lua", writer = "log" | "json",
- * data_dir, fsync = "everysec" | "always" | "no". memory_limit (MiB,
- * 1024) bounds the Lua heap of all the host's Lua actors together. */
+ * all, and returns every setting in force. Numbers: slice (us),
+ * hard_limit (slices), call_timeout, send_timeout (ms). The store's, read when
+ * the router starts it (on its first request): store = "c" | "lua", writer =
+ * "log" | "json", data_dir, fsync = "everysec" | "always" | "no". memory_limit
+ * (MiB, 1024) bounds the Lua heap of all the host's Lua actors together. */
 static const char *const num_keys[] = {"slice",        "hard_limit",
                                        "call_timeout", "send_timeout",
                                        "memory_limit", NULL};
@@ -737,6 +737,7 @@ static int l_configure(lua_State *L) {
   }
   for (i = 0; i < 5; i++)
     *nums[i] = next[i];
+  trL__clock_set(lh);
   lh->mem_limit = (size_t)lh->memory_mib << 20;
   kv->lua_store = store;
   kv->lua_writer = writer;

@@ -55,6 +55,7 @@ static int host_gc(lua_State *L) {
   trL__host *lh = lua_touserdata(L, 1);
   if (lh->h && !lh->owns_host)
     stop_attached(lh);
+  trL__clock_stop(lh);
   /* The wrapper's state is this userdata, about to go: the state's own
    * allocator frees what is left. */
   lua_setallocf(L, lh->alloc, lh->alloc_ud);
@@ -110,7 +111,7 @@ static trL__host *ensure(lua_State *L) {
   main_L = lua_tothread(L, -1);
   lua_pop(L, 1);
   lh->L = main_L;
-  lh->slice = 10000;
+  lh->slice = 200;
   lh->hard_limit = 2000;
   lh->call_timeout = 5000;
   lh->send_timeout = 5000;

@@ -4,43 +4,16 @@
  * The coroutine runs until it waits -- in receive, call, sleep or a send to
  * a full mailbox -- and yields back here; the core keeps its mail queued
  * until handle is called with the next message, which is pushed onto the
- * coroutine's stack as the waiting function's results. A count hook yields
- * every `slice` instructions, so a loop that never waits is suspended
- * (TR_YIELD) and the other actors run; where yielding is impossible (inside
- * a C call) the hook counts strikes and, past hard_limit slices, raises an
- * error that ends the actor. An error ends this actor only: its traceback
- * goes to the log and its reason to its links and monitors.
+ * coroutine's stack as the waiting function's results; mail already
+ * queued, receive takes without a yield. The clock (lclock.c) suspends an
+ * actor that runs a slice without waiting (TR_YIELD), so the other actors
+ * run, and ends one stuck where it cannot yield past hard_limit slices.
+ * An error ends this actor only: its traceback goes to the log and its
+ * reason to its links and monitors.
  */
 #include <string.h>
 
 #include "ltroupe.h"
-
-#define RUNAWAY "runaway actor killed: %d instructions without yielding"
-
-/* The count hook of an actor's coroutine, inherited by the coroutines its
- * code makes. Those cannot be suspended (a yield would go to their
- * resumer, not to the scheduler), so they count as a non-yieldable call of
- * the actor that is running them. Once past the hard limit an actor is
- * marked: the error raised here may be caught by a pcall, but the actor
- * ends the next time it yields or returns all the same. */
-static void hook(lua_State *L, lua_Debug *ar) {
-  trL__proc *p = trL__proc_of(L);
-  trL__host *lh;
-  (void)ar;
-  if (p && lua_isyieldable(L)) {
-    p->preempted = 1;
-    lua_yield(L, 0);
-    return;
-  }
-  if (!p && (lh = trL__host_find(L)) != NULL)
-    p = lh->running;
-  if (!p)
-    return;
-  if (p->runaway || ++p->strikes > p->lh->hard_limit) {
-    p->runaway = 1;
-    luaL_error(L, RUNAWAY, (int)(p->lh->slice * p->lh->hard_limit));
-  }
-}
 
 /* What trL__spawn hands init (its ctx, valid during init only): the new
  * coroutine, its registry ref and the arguments waiting on its stack. */
@@ -61,7 +34,7 @@ static int proc_init(tr_actor *self, void *state, tr_msg *args) {
   p->nargs = c->nargs;
   p->why = TRL_START;
   *(trL__proc **)lua_getextraspace(p->co) = p;
-  lua_sethook(p->co, hook, LUA_MASKCOUNT, (int)p->lh->slice);
+  trL__clock_attach(p->lh, p->co);
   tr_wake(self); /* the first resume happens in handle, on the scheduler */
   return 0;
 }
@@ -86,12 +59,14 @@ static int resume(trL__proc *p, int nargs) {
   p->preempted = 0;
   p->strikes = 0;
   p->lh->running = p;
+  trL__clock_enter(p->lh, co);
   rc = lua_resume(co, L, nargs, &nres);
+  trL__clock_leave(p->lh, co, outer ? outer->co : NULL);
   p->lh->running = outer;
   if (p->runaway && (rc == LUA_YIELD || rc == LUA_OK)) {
     /* It caught the runaway error and went on: it ends all the same. */
     lua_settop(co, 0);
-    lua_pushfstring(co, RUNAWAY, (int)(p->lh->slice * p->lh->hard_limit));
+    trL__clock_runaway(co, p->lh);
     rc = LUA_ERRRUN;
   }
   if (rc == LUA_YIELD) {
@@ -382,6 +357,7 @@ tr_pid trL__spawn(lua_State *L, int idx) {
   spawn_ctx c;
   tr_pid pid;
   luaL_checktype(L, idx, LUA_TFUNCTION);
+  trL__clock_start(lh);
   if (top > idx) { /* arguments travel as a copy, like any message */
     args = tr_msg_new("spawn");
     if (!args)

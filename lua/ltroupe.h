@@ -13,6 +13,8 @@
 
 #include <lauxlib.h>
 #include <lua.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "troupe.h"
 #include "troupe_lua.h"
@@ -71,7 +73,7 @@ typedef struct trL__host {
   int detached;         /* the attached host has stopped: h is NULL */
   tr_pid root;          /* the actor actor.run waits for */
   int root_ended;
-  uint32_t slice;      /* instructions between preemption checks */
+  uint32_t slice;      /* us an actor may run before it is suspended */
   uint32_t hard_limit; /* slices in a non-yieldable call before a kill */
   uint32_t call_timeout, send_timeout; /* ms, defaults */
   struct trL__proc *running;           /* the actor being resumed, or NULL */
@@ -82,7 +84,17 @@ typedef struct trL__host {
   size_t mem_used, mem_limit;
   uint32_t memory_mib; /* mem_limit in MiB, as actor.configure sets it */
   trL__kv kv;
+  /* The clock (lclock.c): the tick's handler reads what resume writes. */
+  uint8_t clock;                 /* TRL_CLOCK_* */
+  timer_t clock_timer;           /* while TRL_CLOCK_TICK */
+  _Atomic(lua_State *) clock_co; /* the coroutine being resumed, or NULL */
+  atomic_uint clock_gen;         /* resumes begun */
+  atomic_uint clock_overdue;     /* ticks the running resume outlasted */
+  atomic_int clock_armed;        /* the timer runs */
+  unsigned clock_seen;           /* clock_gen at the last tick */
 } trL__host;
+
+enum { TRL_CLOCK_OFF, TRL_CLOCK_TICK, TRL_CLOCK_COUNT };
 
 /* What a suspended Lua actor waits for. */
 enum { TRL_START, TRL_RECV, TRL_CALL, TRL_SLEEP, TRL_ROOM, TRL_PREEMPT };
@@ -94,9 +106,9 @@ typedef struct trL__proc {
   lua_State *co;
   int ref;             /* registry ref keeping co alive */
   uint8_t why;         /* TRL_* */
-  uint8_t preempted;   /* the count hook yielded */
+  uint8_t preempted;   /* the hook yielded */
   uint8_t runaway;     /* past the hard limit: ends at the next chance */
-  uint32_t strikes;    /* slices run where yielding was not possible */
+  uint32_t strikes;    /* without the clock: slices run unable to yield */
   int nargs;           /* values waiting on co's stack for the first resume */
   uint64_t recv_timer; /* receive's timeout session, 0 when none */
   tr_pid call_from;    /* the call last received, for actor.reply */
@@ -133,6 +145,42 @@ void trL__add_values(lua_State *L, tr_msg *m, int first, int last);
 void trL__add_results(lua_State *L, tr_msg *m, int first, int last);
 int trL__push_args(lua_State *L, tr_msg *m, size_t from);
 int trL__push_value(lua_State *L, const tr_value *v);
+
+/* lclock.c: trL__clock_start (on the loop thread, before the first Lua
+ * actor runs) sets the clock up, or the count hooks without it;
+ * trL__clock_set follows a new slice; trL__clock_stop ends it with the
+ * state. trL__clock_attach sets a new actor's coroutine up. */
+void trL__clock_start(trL__host *lh);
+void trL__clock_set(trL__host *lh);
+void trL__clock_stop(trL__host *lh);
+void trL__clock_attach(trL__host *lh, lua_State *co);
+void trL__clock_runaway(lua_State *co, const trL__host *lh); /* pushes why */
+void trL__clock_arm(trL__host *lh);
+
+/* Around each resume: which coroutine the tick may stop. The signal
+ * fences keep the compiler from moving these stores across the resume;
+ * the handler runs on this same thread. Once the resume is over, a hook
+ * the tick set and the coroutine did not meet is taken off. */
+static inline void trL__clock_enter(trL__host *lh, lua_State *co) {
+  if (lh->clock == TRL_CLOCK_TICK &&
+      !atomic_load_explicit(&lh->clock_armed, memory_order_relaxed))
+    trL__clock_arm(lh);
+  atomic_store_explicit(&lh->clock_overdue, 0, memory_order_relaxed);
+  atomic_store_explicit(
+      &lh->clock_gen,
+      atomic_load_explicit(&lh->clock_gen, memory_order_relaxed) + 1,
+      memory_order_relaxed);
+  atomic_store_explicit(&lh->clock_co, co, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void trL__clock_leave(trL__host *lh, lua_State *co,
+                                    lua_State *outer) {
+  atomic_signal_fence(memory_order_seq_cst);
+  atomic_store_explicit(&lh->clock_co, outer, memory_order_relaxed);
+  atomic_signal_fence(memory_order_seq_cst);
+  if (lh->clock == TRL_CLOCK_TICK && lua_gethookmask(co))
+    lua_sethook(co, NULL, 0, 0);
+}
 
 /* lservice.c */
 void trL__start_router(trL__host *lh); /* unless the host has one */

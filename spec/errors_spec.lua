@@ -166,7 +166,7 @@ describe("a runaway actor", function()
     local reason = runaway_reason(function()
       table.sort({ 3, 1, 2 }, function() while true do end end)
     end)
-    assert.matches("runaway actor killed: %d+ instructions without yielding", reason)
+    assert.matches("runaway actor killed: %d+ slices of %d+ us without yielding", reason)
   end)
 
   it("stuck in string.gsub's callback is killed as runaway", function()
