@@ -13,24 +13,16 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "luatest.h"
 #include "test.h"
 #include "troupe_lua.h"
-
-#ifndef TROUPE_SOURCE_DIR
-#define TROUPE_SOURCE_DIR "."
-#endif
 
 #define CLOCK_SIGNAL (SIGRTMAX - 4) /* lclock.c's TRL_CLOCK_SIGNAL */
 
 /* Runs body as the root actor of a fresh state; returns what actor.run's
  * function returned as a string ("error: ..." when it failed). */
 static void run(const char *body, char *out, size_t size) {
-  const char *src = getenv("TROUPE_SOURCE_DIR");
-  char dir[4096];
-  lua_State *L = luaL_newstate();
-  snprintf(dir, sizeof dir, "%s/lua", src && *src ? src : TROUPE_SOURCE_DIR);
-  luaL_openlibs(L);
-  trL_openlibs(L, dir);
+  lua_State *L = test_lua_new();
   if (luaL_loadstring(L, body) != LUA_OK || lua_pcall(L, 0, 1, 0) != LUA_OK) {
     snprintf(out, size, "error: %s", lua_tostring(L, -1));
   } else {

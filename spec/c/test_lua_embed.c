@@ -13,12 +13,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "luatest.h"
 #include "test.h"
 #include "troupe_lua.h"
-
-#ifndef TROUPE_SOURCE_DIR
-#define TROUPE_SOURCE_DIR "."
-#endif
 
 /* What the actors report through note() and the native actor's calls. */
 typedef struct record {
@@ -120,16 +117,11 @@ static const char game[] =
 /* A host and a state attached to it, with the game's actors started and
  * stepped frame by frame until each waits where it should. */
 static void start_game(tr_host **hp, lua_State **Lp, record *rec) {
-  const char *src = getenv("TROUPE_SOURCE_DIR");
-  char dir[4096];
   tr_host *h = tr_host_new(NULL);
-  lua_State *L = luaL_newstate();
+  lua_State *L = test_lua_new();
   tr_pid stuck;
   int frame;
   memset(rec, 0, sizeof *rec);
-  snprintf(dir, sizeof dir, "%s/lua", src && *src ? src : TROUPE_SOURCE_DIR);
-  luaL_openlibs(L);
-  trL_openlibs(L, dir);
   tr_host_set_data(h, rec); /* the embedder's: the Lua layer leaves it */
   trL_attach(L, h);
   trL_define(L, "holder", &holder, rec); /* each holder's ctx */
@@ -226,8 +218,7 @@ static void test_stop_then_free_both(void) {
 /* A state attached to a host that has stopped runs no actor on it. */
 static void test_attach_to_a_stopped_host(void) {
   tr_host *h = tr_host_new(NULL);
-  lua_State *L = luaL_newstate();
-  luaL_openlibs(L);
+  lua_State *L = test_lua_new();
   tr_host_stop(h);
   CHECK_EQ(tr_host_step(h), TR_ESTOPPED);
   CHECK_EQ(trL_attach(L, h), TR_ESTOPPED);

@@ -10,12 +10,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "luatest.h"
 #include "test.h"
 #include "troupe_lua.h"
-
-#ifndef TROUPE_SOURCE_DIR
-#define TROUPE_SOURCE_DIR "."
-#endif
 
 static const char module[] = "package.preload['ai'] = function()\n"
                              "  local actor = require 'actor'\n"
@@ -50,12 +47,7 @@ static int l_note(lua_State *L) {
 }
 
 static lua_State *setup(tr_host *h, seen *s) {
-  const char *src = getenv("TROUPE_SOURCE_DIR");
-  char dir[4096];
-  lua_State *L = luaL_newstate();
-  snprintf(dir, sizeof dir, "%s/lua", src && *src ? src : TROUPE_SOURCE_DIR);
-  luaL_openlibs(L);
-  trL_openlibs(L, dir);
+  lua_State *L = test_lua_new();
   CHECK_EQ(trL_attach(L, h), TR_OK);
   lua_pushlightuserdata(L, s);
   lua_pushcclosure(L, l_note, 1);
