@@ -357,6 +357,8 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
  * in one C call: the message comes in above the two arguments. */
 static int l_serve_step(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
+  if (!lua_isyieldable(L)) /* no wait possible: see receive */
+    return lua_yield(L, 0);
   lua_settop(L, 2);
   if (trL__receive_now(p) >= 0)
     return dispatch(L);
@@ -373,10 +375,17 @@ static int l_calling(lua_State *L) {
 
 /* ---------------------------------------------------- waiting for mail */
 
+/* Receive may wait, so where the coroutine cannot yield (in a metamethod,
+ * a callback of a C function, a finalizer) it fails with Lua's own error,
+ * as any wait does: with mail queued too, which it would otherwise take
+ * there by luck of timing, and before it sets a timer that would outlive
+ * it (and end a later receive with no timeout of its own). */
 static int l_receive(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   int n, timed = !lua_isnoneornil(L, 1);
   uint32_t ms = timed ? trL__checkms(L, 1, 0, UINT32_MAX) : 0;
+  if (!lua_isyieldable(L))
+    return lua_yield(L, 0); /* raises */
   if ((n = trL__receive_now(p)) >= 0)
     return n;
   if (timed) {

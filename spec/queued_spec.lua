@@ -61,6 +61,48 @@ describe("receive with mail queued", function()
     assert.equal(before, after)
   end)
 
+  it("fails where it cannot wait, mail queued or not, and leaves the mail", function()
+    local with_mail, served, later, without = H.run(function()
+      local function sorted_with(...)
+        local args = table.pack(...)
+        -- a comparator is called from C: no yield can cross it
+        return pcall(table.sort, { 1, 2 }, function(a, b)
+          actor.receive(table.unpack(args, 1, args.n))
+          return a < b
+        end)
+      end
+      actor.send(actor.self(), "queued")
+      local with_mail = table.pack(sorted_with())
+      local served = table.pack(pcall(table.sort, { 1, 2 }, function(a, b)
+        actor.serve { queued = function() end }
+        return a < b
+      end))
+      local left = table.pack(actor.receive(0))
+      local without = table.pack(sorted_with(10))
+      return with_mail, served, left, without
+    end)
+    assert.is_false(with_mail[1])
+    assert.matches("C-call boundary", with_mail[2], 1, true)
+    assert.is_false(served[1])
+    assert.matches("C-call boundary", served[2], 1, true)
+    assert.same({ "queued", n = 1 }, later)
+    assert.is_false(without[1])
+  end)
+
+  it("sets no timer for a receive(ms) that cannot wait", function()
+    local m = H.run(function()
+      pcall(table.sort, { 1, 2 }, function(a, b)
+        actor.receive(10)
+        return a < b
+      end)
+      -- Its 10 ms timeout, had it been set, would end this receive (with
+      -- no timeout of its own) first; "later" ends it in any case.
+      actor.after(100, "later")
+      return table.pack(actor.receive())
+    end)
+    assert.same({ "later", n = 1 }, m)
+  end)
+
   it("drops a stale timeout of an earlier receive(ms)", function()
     local first, second, third = H.run(function()
       local me = actor.self()
