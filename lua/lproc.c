@@ -140,6 +140,7 @@ static int received(trL__proc *p, tr_msg *m) {
     tr_cancel(p->lh->h, p->recv_timer);
     p->recv_timer = 0;
   }
+  p->msg = m; /* for actor.forward, until the next wait */
   p->last_from = tr_msg_from(m);
   p->call_from = p->last_from;
   p->call_session = kind == TR_KIND_CALL ? tr_msg_session(m) : 0;
@@ -159,7 +160,7 @@ int trL__receive_now(trL__proc *p) {
     if (p->kept)
       tr_msg_free(p->msg);
     p->kept = 0;
-    p->msg = m;
+    p->msg = NULL;
     if ((n = received(p, m)) >= 0)
       return n;
   }
@@ -168,15 +169,17 @@ int trL__receive_now(trL__proc *p) {
 
 static int handle_msg(trL__proc *p, tr_msg *m);
 
-/* While the coroutine runs on m, actor.forward may send m on. A
- * preemption is no wait of the handler's: m is kept across it (the core
- * would free it), until the coroutine waits or ends. */
+/* While the coroutine runs on the message receive gave it, actor.forward
+ * may send it on (received sets p->msg; the answer to another wait is no
+ * such message). A preemption is no wait of the handler's: the message is
+ * kept across it (the core would free it), until the coroutine waits or
+ * ends. */
 static int proc_handle(tr_actor *self, void *state, tr_msg *m) {
   trL__proc *p = state;
   int rc;
   TRL_STACK_MARK(p->lh->L); /* a handler leaves the main state as it was */
   if (!p->kept)
-    p->msg = m;
+    p->msg = NULL;
   rc = handle_msg(p, m);
   TRL_STACK_CHECK(p->lh->L);
   if (rc == TR_YIELD && p->msg) {

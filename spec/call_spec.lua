@@ -458,4 +458,33 @@ describe("actor.forward", function()
       assert.same({ 49, 64 }, r)
     end)
   end)
+
+  it("has nothing to send on once the handler has waited", function()
+    local r = H.run(function()
+      local srv = actor.spawn(server)
+      -- each wait ends with an answer of its own, which is no message
+      -- received: neither a sleep's timeout nor a call's reply goes on
+      local function after(wait)
+        local me = actor.self()
+        local rel = actor.spawn(function()
+          actor.receive()
+          wait()
+          actor.send(me, "forward", pcall(actor.forward, srv))
+        end)
+        actor.send(rel, "sq", 3)
+        local ok, err = H.expect("forward")
+        return { ok, err }
+      end
+      return {
+        after(function() actor.sleep(1) end),
+        after(function() actor.call(srv, "sq", 2) end),
+        after(function() actor.receive(1) end), -- timed out: nothing received
+      }
+    end)
+    local why = "forward: no message is being handled"
+    for _, got in ipairs(r) do
+      assert.is_false(got[1])
+      assert.matches(why, got[2], 1, true)
+    end
+  end)
 end)
