@@ -112,7 +112,10 @@ static int l_run(lua_State *L) {
 static int wait_room(lua_State *L, trL__proc *p, tr_pid to, lua_KFunction k,
                      lua_KContext ctx) {
   uint64_t s;
-  int rc =
+  int rc;
+  if (!lua_isyieldable(L)) /* no wait possible: see receive */
+    return lua_yield(L, 0);
+  rc =
       tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout, &s);
   if (rc)
     return luaL_error(L, "%s", tr_strerror(rc));
@@ -221,6 +224,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
   trL__checkstring(L, at + 1);
   if (!p)
     return call_outside(L, lh, ctx, to, ms);
+  if (!lua_isyieldable(L)) /* no wait possible: see receive */
+    return lua_yield(L, 0);
   rc = tr_mailbox_room(lh->h, to);
   if (rc == 0)
     return wait_room(L, p, to, call_k, CTX(ms, top, 0) | flags);
@@ -401,7 +406,10 @@ static int l_sleep(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
   uint64_t s;
-  int rc = tr_timeout(p->lh->h, tr_self(p->self), ms, &s);
+  int rc;
+  if (!lua_isyieldable(L)) /* no wait possible: see receive */
+    return lua_yield(L, 0);
+  rc = tr_timeout(p->lh->h, tr_self(p->self), ms, &s);
   if (rc)
     return luaL_error(L, "%s", tr_strerror(rc));
   tr_await(p->self, s);

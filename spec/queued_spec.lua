@@ -103,6 +103,34 @@ describe("receive with mail queued", function()
     assert.same({ "later", n = 1 }, m)
   end)
 
+  it("leaves no wait behind for a sleep or call that cannot wait", function()
+    local r = table.pack(H.run(function()
+      local me = actor.self()
+      local silent = actor.spawn(function() actor.receive(); actor.receive() end)
+      -- A worker whose sleep and call fail where they cannot wait; had
+      -- either left its wait set, its mail would stay queued behind the
+      -- answer (the call's never comes: no timeout, and no reply).
+      local worker = actor.spawn(function()
+        local function stuck(wait)
+          return table.pack(pcall(table.sort, { 1, 2 }, function(a, b)
+            wait()
+            return a < b
+          end))
+        end
+        local slept = stuck(function() actor.sleep(3600000) end)
+        local called = stuck(function() actor.call_timeout(0, silent, "x") end)
+        actor.send(me, "stuck", slept, called, table.pack(actor.receive()))
+      end)
+      actor.send(worker, "next")
+      return H.expect("stuck", H.PATIENCE)
+    end))
+    for i = 1, 2 do
+      assert.is_false(r[i][1])
+      assert.matches("C-call boundary", r[i][2], 1, true)
+    end
+    assert.same({ "next", n = 1 }, r[3])
+  end)
+
   it("drops a stale timeout of an earlier receive(ms)", function()
     local first, second, third = H.run(function()
       local me = actor.self()
