@@ -115,8 +115,7 @@ static int wait_room(lua_State *L, trL__proc *p, tr_pid to, lua_KFunction k,
   int rc;
   if (!lua_isyieldable(L)) /* no wait possible: see receive */
     return lua_yield(L, 0);
-  rc =
-      tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout, &s);
+  rc = tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout, &s);
   if (rc)
     return luaL_error(L, "%s", tr_strerror(rc));
   tr_await(p->self, s);
