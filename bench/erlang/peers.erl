@@ -21,9 +21,11 @@
 %%                waiting for room (backpressure) whenever the mailbox is full.
 %%   call         a caller sends N {call, self(), Ref, K} in a row to a server
 %%                that answers {Ref, K * K}; the caller waits for each reply
-%%                and checks it. Twice: with `after 5000`, the default timeout
-%%                every actor.call carries (a timer armed per call), and with
-%%                no timeout, the cheapest a round trip gets in Erlang.
+%%                and checks it. Twice: as actor.call does it (troupe's call
+%%                arms the 5 s default timeout and is told at once if the
+%%                callee ends: here a monitor on the server, its ref the
+%%                call's, and `after 5000`, as gen_server:call does), and bare
+%%                (no monitor, no timeout), the cheapest round trip in Erlang.
 %%   spawn        N processes started that wait in receive; timed until the
 %%                last one has run (it says so: one scheduler runs them in
 %%                spawn order, so all have reached their receive). Cold: each
@@ -61,12 +63,14 @@ main(Args) ->
                 rate_row("Erlang one-way (process->process)", Count(3.0e6),
                          runs(Runs, fun() -> run_oneway(Count(3.0e6)) end), "msgs/s"),
             Wanted("call") andalso
-                rate_row("Erlang call round trip (process->process, 5 s timeout as actor.call)",
-                         Count(1.5e6), runs(Runs, fun() -> run_call(Count(1.5e6), 5000) end),
+                rate_row("Erlang call round trip (process->process, monitor + 5 s timeout "
+                         "as actor.call)", Count(1.5e6),
+                         runs(Runs, fun() -> run_call(Count(1.5e6), fun call_full/3) end),
                          "calls/s"),
             Wanted("call") andalso
-                rate_row("Erlang call round trip (process->process, no timeout)",
-                         Count(1.5e6), runs(Runs, fun() -> run_call(Count(1.5e6), infinity) end),
+                rate_row("Erlang call round trip (process->process, bare: no monitor, "
+                         "no timeout)", Count(1.5e6),
+                         runs(Runs, fun() -> run_call(Count(1.5e6), fun call_bare/3) end),
                          "calls/s"),
             Wanted("spawn") andalso bench_spawn(Count(5.0e5), Runs, Scale)
     end,
@@ -162,25 +166,36 @@ server() ->
         stop -> ok
     end.
 
-run_call(N, Timeout) ->
+run_call(N, Call) ->
     Srv = spawn(fun server/0),
     T0 = now_ns(),
-    calls(Srv, 0, N, Timeout),
+    calls(Srv, 0, N, Call),
     Secs = since(T0),
     Srv ! stop,
     Secs.
 
-%% Timeout is a number of ms or infinity, for which `after` arms no timer.
 calls(_, N, N, _) -> ok;
-calls(Srv, I, N, Timeout) ->
+calls(Srv, I, N, Call) ->
     K = I band 16#ffff,
-    Ref = make_ref(),
+    case Call(Srv, K, 5000) of
+        R when R =:= K * K -> calls(Srv, I + 1, N, Call);
+        R -> fail(io_lib:format("call: wrong reply ~p", [R]))
+    end.
+
+%% What actor.call does: told at once if the server ends, or at the timeout.
+call_full(Srv, K, Timeout) ->
+    Ref = monitor(process, Srv),
     Srv ! {call, self(), Ref, K},
     receive
-        {Ref, R} when R =:= K * K -> calls(Srv, I + 1, N, Timeout);
-        {Ref, R} -> fail(io_lib:format("call: wrong reply ~p", [R]))
+        {Ref, R} -> demonitor(Ref, [flush]), R;
+        {'DOWN', Ref, process, _, Why} -> fail(io_lib:format("call: server ended: ~p", [Why]))
     after Timeout -> fail("call: no reply in time")
     end.
+
+call_bare(Srv, K, _) ->
+    Ref = make_ref(),
+    Srv ! {call, self(), Ref, K},
+    receive {Ref, R} -> R end.
 
 %% ------------------------------------------------------------ spawning
 
