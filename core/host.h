@@ -189,9 +189,16 @@ static inline tr_actor *tr__actor(tr_host *h, tr_pid pid) {
 void tr__actor_end(tr_host *h, tr_actor *a, const char *reason);
 void tr__actor_free(tr_host *h, tr_actor *a);
 void tr__shutdown(tr_host *h);
+/* Asked by every send and most calls: on Unix, where uv_thread_t is a
+ * pthread_t, pthread_self with glibc's inline pthread_equal is one cheap
+ * call instead of two calls into libuv. */
 static inline int tr__on_loop_thread(const tr_host *h) {
+#ifdef _WIN32
   uv_thread_t self = uv_thread_self();
   return uv_thread_equal(&self, &h->thread);
+#else
+  return pthread_equal(pthread_self(), h->thread);
+#endif
 }
 /* The entry check of every function that must run on the loop thread:
  * TR_EINVAL for no host, TR_ETHREAD on another thread, else 0. Those that

@@ -24,11 +24,14 @@
 
 #define TURN_MS 10
 
+/* The idle handle is active whenever the queue is not empty (only a turn
+ * that empties it, or the shutdown that stops the host, stops it): only
+ * the first actor queued needs to start it. */
 static void push(tr_host *h, tr_actor *a) {
+  if (tr__list_empty(&h->ready) && !h->stopped)
+    uv_idle_start(&h->idle, tr__idle_cb);
   tr__list_push(&h->ready, &a->ready);
   h->stats.ready++;
-  if (!h->stopped)
-    uv_idle_start(&h->idle, tr__idle_cb);
 }
 
 /* An actor that had nothing to do has something now: it is ready, and its
