@@ -42,23 +42,44 @@ static const void *pid_meta(lua_State *L, trL__host *lh) {
   return mt;
 }
 
-/* luaL_testudata(L, idx, TRL_PID), with the metatable found through lh. */
-static tr_pid test_pid(lua_State *L, trL__host *lh, int idx) {
+/* luaL_testudata(L, idx, TRL_PID), with the metatable found through lh,
+ * or for a pid seen lately (lh->dests) by its address alone. With
+ * `remember`, a pid found the long way takes the place of the one in its
+ * slot: for destinations only, as the first use of a slot may raise a
+ * memory error (luaL_ref), which the message encoder must not meet. */
+static tr_pid test_pid(lua_State *L, trL__host *lh, int idx, int remember) {
   const tr_pid *p = lua_touserdata(L, idx);
+  struct trL__dest *d;
   const void *mt;
-  if (!p || !lua_getmetatable(L, idx))
+  if (!p)
+    return 0;
+  d = lh ? &lh->dests[((uintptr_t)p >> 4) & (TRL_DESTS - 1)] : NULL;
+  if (d && d->ud == p)
+    return d->pid;
+  if (!lua_getmetatable(L, idx))
     return 0;
   mt = lua_topointer(L, -1);
   lua_pop(L, 1);
-  return mt == pid_meta(L, lh) ? *p : 0;
+  if (mt != pid_meta(L, lh))
+    return 0;
+  if (d && remember) {
+    lua_pushvalue(L, idx);
+    if (d->ud)
+      lua_rawseti(L, LUA_REGISTRYINDEX, d->ref);
+    else
+      d->ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    d->ud = p;
+    d->pid = *p;
+  }
+  return *p;
 }
 
 tr_pid trL__test_pid(lua_State *L, int idx) {
-  return test_pid(L, trL__host_find(L), idx);
+  return test_pid(L, trL__host_find(L), idx, 0);
 }
 
 tr_pid trL__check_dest(lua_State *L, trL__host *lh, int idx) {
-  tr_pid pid = test_pid(L, lh, idx);
+  tr_pid pid = test_pid(L, lh, idx, 1);
   if (pid)
     return pid;
   if (lua_type(L, idx) == LUA_TSTRING) {

@@ -64,6 +64,8 @@ typedef struct trL__kv {
   tr_service service;
 } trL__kv;
 
+#define TRL_DESTS 4 /* destination pids remembered (a power of 2) */
+
 /* The host behind a lua_State, kept as a userdata in the registry. */
 typedef struct trL__host {
   tr_host *h;
@@ -92,6 +94,14 @@ typedef struct trL__host {
   atomic_uint clock_overdue;     /* ticks the running resume outlasted */
   atomic_int clock_armed;        /* the timer runs */
   unsigned clock_seen;           /* clock_gen at the last tick */
+  /* Pids that are destinations lately (lpid.c), by their userdata's
+   * address: a hit needs no metatable check. A registry ref keeps each
+   * userdata alive, so its address names no other object meanwhile. */
+  struct trL__dest {
+    const void *ud;
+    tr_pid pid;
+    int ref;
+  } dests[TRL_DESTS];
 } trL__host;
 
 enum { TRL_CLOCK_OFF, TRL_CLOCK_TICK, TRL_CLOCK_COUNT };

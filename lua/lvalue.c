@@ -92,6 +92,10 @@ static int add(encoder *e, int idx) {
   size_t len;
   const char *s;
   tr_pid pid;
+  if (lua_isinteger(L, idx)) { /* the usual argument: one call less */
+    rc = tr_msg_add_int(m, lua_tointeger(L, idx));
+    goto added;
+  }
   switch (lua_type(L, idx)) {
   case LUA_TNIL:
     rc = tr_msg_add_nil(m);
@@ -99,9 +103,8 @@ static int add(encoder *e, int idx) {
   case LUA_TBOOLEAN:
     rc = tr_msg_add_bool(m, lua_toboolean(L, idx));
     break;
-  case LUA_TNUMBER:
-    rc = lua_isinteger(L, idx) ? tr_msg_add_int(m, lua_tointeger(L, idx))
-                               : tr_msg_add_float(m, lua_tonumber(L, idx));
+  case LUA_TNUMBER: /* a float */
+    rc = tr_msg_add_float(m, lua_tonumber(L, idx));
     break;
   case LUA_TSTRING:
     s = lua_tolstring(L, idx, &len);
@@ -120,6 +123,7 @@ static int add(encoder *e, int idx) {
              luaL_typename(L, idx), e->depth ? " (it is inside a table)" : "");
     return -1;
   }
+added:
   if (rc) {
     snprintf(e->err, sizeof e->err, "%s", tr_strerror(rc));
     return -1;
