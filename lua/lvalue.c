@@ -178,18 +178,19 @@ static const tr_value *push(lua_State *L, const tr_value *v, int after) {
   size_t len, k, n;
   int b;
   tr_pid pid;
-  switch (tr_value_type(v)) {
-  case TR_BOOL:
-    tr_value_bool(v, &b);
-    lua_pushboolean(L, b);
-    break;
-  case TR_INT:
-    tr_value_int(v, &i);
+  if (tr_value_int(v, &i) == 0) { /* the usual value: decoded once */
     lua_pushinteger(L, (lua_Integer)i);
-    break;
+    return after ? tr_value_next(v) : NULL;
+  }
+  switch (tr_value_type(v)) {
+  case TR_INT: /* a C sender's uint64 past INT64_MAX: only a float holds it */
   case TR_FLOAT:
     tr_value_float(v, &d);
     lua_pushnumber(L, d);
+    break;
+  case TR_BOOL:
+    tr_value_bool(v, &b);
+    lua_pushboolean(L, b);
     break;
   case TR_STR:
     tr_value_str(v, &s, &len);
