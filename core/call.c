@@ -15,8 +15,9 @@
 
 #include "host.h"
 
-int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
-            uint64_t *session) {
+/* tr_call, and with if_room tr_call_if_room. */
+static int call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
+                uint32_t timeout_ms, uint64_t *session, int if_room) {
   tr_actor *caller, *callee;
   tr__ref *r;
   int rc = !m ? TR_EINVAL : tr__loop_check(h);
@@ -30,12 +31,13 @@ int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
     rc = TR_EINVAL;
   if (!rc && !(callee = tr__actor(h, to)))
     rc = TR_ENOPROC;
-  if (!rc && !tr__mailbox_free(&callee->mb))
+  if (!rc &&
+      !(if_room ? tr__mailbox_room(h, callee) : tr__mailbox_free(&callee->mb)))
     rc = TR_EFULL;
   if (!rc && !(r = tr__ref_new(h, TR_REF_CALL, caller, callee)))
     rc = TR_ENOMEM;
   if (rc) {
-    if (rc == TR_ENOPROC || rc == TR_EFULL)
+    if (rc == TR_ENOPROC || (rc == TR_EFULL && !if_room))
       h->stats.dead_letters++;
     tr_msg_free(m);
     return rc;
@@ -49,6 +51,16 @@ int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
   if (session)
     *session = r->id;
   return tr__deliver(h, callee, m);
+}
+
+int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m, uint32_t timeout_ms,
+            uint64_t *session) {
+  return call(h, from, to, m, timeout_ms, session, 0);
+}
+
+int tr_call_if_room(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
+                    uint32_t timeout_ms, uint64_t *session) {
+  return call(h, from, to, m, timeout_ms, session, 1);
 }
 
 /* Delivers the answer to a call as a reply or an error reply. */

@@ -175,6 +175,8 @@ static inline int tr__runnable(const tr_actor *a) {
 int tr__deliver(tr_host *h, tr_actor *a, tr_msg *m);
 int tr__deliver_pid(tr_host *h, tr_pid to, tr_msg *m);
 void tr__inbox_drain(tr_host *h);
+/* tr_mailbox_room of a live actor. */
+uint32_t tr__mailbox_room(tr_host *h, tr_actor *a);
 /* Takes the whole cross-thread inbox; with stop, marks the host stopped
  * under the same lock, so no send slips in after. */
 tr_msg *tr__inbox_take(tr_host *h, int stop);

@@ -192,21 +192,42 @@ static int holds_grant(tr_host *h, tr_pid pid) {
   return r && r->kind == TR_REF_GRANT && r->owner == h->current->pid;
 }
 
+/* Room promised to woken waiters is theirs: a sender asking now queues
+ * behind them, but the one that handles its room message may use it. */
+uint32_t tr__mailbox_room(tr_host *h, tr_actor *a) {
+  uint32_t free = tr__mailbox_free(&a->mb), promised = a->mb.granted;
+  if (promised && holds_grant(h, a->pid))
+    promised--;
+  return free > promised ? free - promised : 0;
+}
+
 int tr_mailbox_room(tr_host *h, tr_pid pid) {
   tr_actor *a;
-  uint32_t free, promised;
   int rc = tr__loop_check(h);
   if (rc)
     return rc;
   if (!(a = tr__actor(h, pid)))
     return TR_ENOPROC;
-  /* Room promised to woken waiters is theirs: a sender asking now queues
-   * behind them, but the one that handles its room message may use it. */
-  free = tr__mailbox_free(&a->mb);
-  promised = a->mb.granted;
-  if (promised && holds_grant(h, pid))
-    promised--;
-  return free > promised ? (int)(free - promised) : 0;
+  return (int)tr__mailbox_room(h, a);
+}
+
+/* tr_mailbox_room and tr_send in one: one check of the thread, one
+ * lookup of the actor. */
+int tr_send_if_room(tr_host *h, tr_pid from, tr_pid to, tr_msg *m) {
+  tr_actor *a = NULL;
+  int rc = !m ? TR_EINVAL : tr__loop_check(h);
+  if (!rc)
+    rc = tr__msg_check(m);
+  if (!rc && h->stopped)
+    rc = TR_ESTOPPED;
+  if (!rc && (a = tr__actor(h, to)) && !tr__mailbox_room(h, a))
+    rc = TR_EFULL; /* no dead letter: the sender waits and sends again */
+  if (rc) {
+    tr_msg_free(m);
+    return rc;
+  }
+  tr__msg_envelope(m, TR_KIND_SEND, from, 0);
+  return a ? tr__deliver(h, a, m) : tr__deliver_pid(h, to, m);
 }
 
 int tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full, uint32_t timeout_ms,

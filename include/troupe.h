@@ -396,6 +396,17 @@ TR_API int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m);
  * alive. Loop thread only. */
 TR_API int tr_mailbox_room(tr_host *h, tr_pid pid);
 
+/* tr_mailbox_room and then tr_send or tr_call in one go, for a sender
+ * that waits for room instead of failing: m goes only into room that
+ * tr_mailbox_room would report, and where there is none the answer is
+ * TR_EFULL, not counted as a dead letter (and, for the call, with no
+ * error message to the caller): the sender waits (tr_notify_room) and
+ * sends anew. m is the host's either way, as for every send. A dead pid
+ * is TR_ENOPROC and a dead letter, as for tr_send. Loop thread only. */
+TR_API int tr_send_if_room(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
+TR_API int tr_call_if_room(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
+                           uint32_t timeout_ms, uint64_t *session);
+
 /* For senders that wait instead of failing on TR_EFULL: `waiter` gets a
  * TR_KIND_ROOM message from `full`, its session being the id stored in
  * *id (may be NULL), once the mailbox of `full` has room for it or `full` has

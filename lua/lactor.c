@@ -144,12 +144,19 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   trL__proc *p = trL__proc_of(L);
   trL__host *lh = p ? p->lh : trL__host_get(L);
   tr_pid to;
+  int top, rc;
   if (status == LUA_YIELD)
     room_resumed(L, ctx);
   to = trL__check_dest(L, lh, 1);
-  if (p && tr_mailbox_room(lh->h, to) == 0)
-    return wait_room(L, p, to, send_k, CTX(0, lua_gettop(L), 0));
-  return sent(L, tr_send(lh->h, p ? tr_self(p->self) : 0, to, build(L, 2, 3)));
+  if (!p)
+    return sent(L, tr_send(lh->h, 0, to, build(L, 2, 3)));
+  top = lua_gettop(L);
+  /* Built first: a mailbox found full (the rare case) waits, and then the
+   * message is built anew from the same arguments. */
+  rc = tr_send_if_room(lh->h, tr_self(p->self), to, build(L, 2, 3));
+  if (rc == TR_EFULL)
+    return wait_room(L, p, to, send_k, CTX(0, top, 0));
+  return sent(L, rc);
 }
 
 static int l_send(lua_State *L) { return send_k(L, LUA_OK, 0); }
@@ -225,11 +232,10 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
     return call_outside(L, lh, ctx, to, ms);
   if (!lua_isyieldable(L)) /* no wait possible: see receive */
     return lua_yield(L, 0);
-  rc = tr_mailbox_room(lh->h, to);
-  if (rc == 0)
+  rc = tr_call_if_room(lh->h, tr_self(p->self), to, build(L, at + 1, at + 2),
+                       ms, &session);
+  if (rc == TR_EFULL) /* built anew after the wait, as in send_k */
     return wait_room(L, p, to, call_k, CTX(ms, top, 0) | flags);
-  rc = tr_call(lh->h, tr_self(p->self), to, build(L, at + 1, at + 2), ms,
-               &session);
   if (rc)
     return call_failed(L, ctx, tr_strerror(rc));
   tr_await(p->self, session);

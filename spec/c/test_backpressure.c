@@ -311,10 +311,62 @@ static void test_held_mail_fills_the_mailbox(void) {
   free(k);
 }
 
+/* tr_send_if_room and tr_call_if_room go only into room tr_mailbox_room
+ * reports: they refuse room promised to a woken waiter, which tr_send
+ * takes, and a refusal is no dead letter and, for a call, sends the
+ * caller nothing. A dead pid is a dead letter, as for tr_send. */
+static void test_if_room(void) {
+  tr_host *h = one_at_a_time();
+  sink *k = calloc(1, sizeof *k), *c = calloc(1, sizeof *c);
+  sender s = {0};
+  tr_host_stats st;
+  uint64_t session = 1;
+  tr_pid to = spawn_sink(h, k, 2), caller = spawn_sink(h, c, 0);
+  CHECK_EQ(tr_send_if_room(h, 0, to, tr_msg_pack("x", "I", (int64_t)1)), TR_OK);
+  CHECK_EQ(tr_call_if_room(h, caller, to, tr_msg_pack("c", "I", (int64_t)2), 0,
+                           &session),
+           TR_OK);
+  CHECK(session != 0);
+  CHECK_EQ(tr_mailbox_count(h, to), 2);
+  CHECK_EQ(tr_send_if_room(h, 0, to, tr_msg_pack("x", "I", (int64_t)3)),
+           TR_EFULL);
+  CHECK_EQ(tr_call_if_room(h, caller, to, tr_msg_new("c"), 0, &session),
+           TR_EFULL);
+  CHECK_EQ(session, 0);
+  tr_host_get_stats(h, &st);
+  CHECK_EQ(st.dead_letters, 0);
+
+  /* A waiter is woken for the slot the sink frees: the slot is promised. */
+  spawn_sender(h, &s, to, 9);
+  CHECK_EQ(tr_host_step(h), 1); /* the sink takes 1 */
+  CHECK_EQ(tr_mailbox_room(h, to), 0);
+  CHECK_EQ(tr_send_if_room(h, 0, to, tr_msg_pack("x", "I", (int64_t)4)),
+           TR_EFULL);
+  CHECK_EQ(tr_call_if_room(h, caller, to, tr_msg_new("c"), 0, NULL), TR_EFULL);
+  STEP_UNTIL(h, k->n == 3, 1000);
+  CHECK_EQ(k->n, 3);
+  CHECK_EQ(k->ids[1], 2);
+  CHECK_EQ(k->ids[2], 9); /* the waiter's, in the slot kept for it */
+  CHECK_EQ(c->n, 0);      /* nothing came back for the refused calls */
+  tr_host_get_stats(h, &st);
+  CHECK_EQ(st.dead_letters, 0);
+
+  CHECK_EQ(tr_kill(h, to, "killed"), TR_OK);
+  CHECK_EQ(tr_send_if_room(h, 0, to, tr_msg_new("x")), TR_ENOPROC);
+  CHECK_EQ(tr_call_if_room(h, caller, to, tr_msg_new("c"), 0, NULL),
+           TR_ENOPROC);
+  tr_host_get_stats(h, &st);
+  CHECK_EQ(st.dead_letters, 2);
+  tr_host_free(h);
+  free(k);
+  free(c);
+}
+
 int main(void) {
   RUN(test_one_waiter_per_freed_slot);
   RUN(test_waiter_keeps_its_place);
   RUN(test_many_waiters_cost_linear);
   RUN(test_held_mail_fills_the_mailbox);
+  RUN(test_if_room);
   return test_report();
 }

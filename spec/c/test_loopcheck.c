@@ -10,7 +10,7 @@
 #include "test.h"
 #include "troupe.h"
 
-enum { NCALLS = 24 };
+enum { NCALLS = 26 };
 
 typedef struct probe {
   tr_host *h; /* the host to call, or NULL */
@@ -21,7 +21,7 @@ typedef struct probe {
   const char *name;
   tr_host_stats st;
   tr_msg *reply;
-  uint64_t ids[4];
+  uint64_t ids[5];
 } probe;
 
 static int idle_handle(tr_actor *self, void *state, tr_msg *m) {
@@ -38,7 +38,7 @@ static void call_all(void *arg) {
   tr_host *h = p->h;
   tr_pid pid = p->pid, out = 1;
   int i = 0;
-  p->ids[0] = p->ids[1] = p->ids[2] = p->ids[3] = 1;
+  p->ids[0] = p->ids[1] = p->ids[2] = p->ids[3] = p->ids[4] = 1;
   p->rc[i++] = tr_spawn(h, &idle_b, tr_msg_new("args"), NULL, &out);
   p->rc[i++] = tr_kill(h, pid, "x");
   p->rc[i++] = tr_mailbox_set_heir(h, pid, 0);
@@ -48,6 +48,8 @@ static void call_all(void *arg) {
   p->rc[i++] = tr_notify(h, 0, pid, tr_msg_new("n"));
   p->rc[i++] = tr_forward(h, pid, tr_msg_new("f"));
   p->rc[i++] = tr_call(h, pid, pid, tr_msg_new("c"), 0, &p->ids[1]);
+  p->rc[i++] = tr_send_if_room(h, 0, pid, tr_msg_new("s"));
+  p->rc[i++] = tr_call_if_room(h, pid, pid, tr_msg_new("c"), 0, &p->ids[4]);
   p->rc[i++] = tr_reply_to(h, pid, 1, tr_msg_new("r"));
   p->rc[i++] = tr_reply_error_to(h, pid, 1, "e");
   p->rc[i++] = tr_host_call(h, pid, tr_msg_new("hc"), 10, &p->reply);
@@ -79,7 +81,7 @@ static void check_all(const probe *p, int want) {
     CHECK_EQ(p->rc[i], want);
   }
   CHECK_EQ(p->rc[NCALLS - 1], TR_OK);
-  for (i = 0; i < 4; i++)
+  for (i = 0; i < 5; i++)
     CHECK_EQ(p->ids[i], 0);
   CHECK_EQ(p->quiet, want);
   CHECK_EQ(p->alive, 0);
