@@ -227,8 +227,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
       !tr_whereis(lh->h, lua_tostring(L, at)))
     return call_failed(L, ctx, "no actor is registered under that name");
   to = trL__check_dest(L, lh, at);
-  trL__checkstring(L, at + 1);
-  if (!p)
+  if (!p) /* both ways build at once, which checks the name */
     return call_outside(L, lh, ctx, to, ms);
   if (!lua_isyieldable(L)) /* no wait possible: see receive */
     return lua_yield(L, 0);

@@ -248,7 +248,8 @@ int trL__push_args(lua_State *L, tr_msg *m, size_t from) {
   const tr_value *v;
   if (n <= from)
     return 0;
-  luaL_checkstack(L, (int)(n - from) + 2, "too many values in a message");
+  if (!lua_checkstack(L, (int)(n - from) + 2)) /* luaL_checkstack's error */
+    luaL_error(L, "stack overflow (too many values in a message)");
   for (i = from, v = tr_msg_arg(m, from); i < n; i++)
     v = push(L, v, i + 1 < n);
   return (int)(n - from);
