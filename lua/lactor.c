@@ -25,15 +25,19 @@ static tr_pid self_pid(lua_State *L) {
 }
 
 /* A message named by the string at name_idx, with the values from first to
- * the top of the stack as arguments. */
-static tr_msg *build(lua_State *L, int name_idx, int first) {
+ * top, the top of the stack, as arguments. */
+static tr_msg *build_to(lua_State *L, int name_idx, int first, int top) {
   size_t len;
   const char *name = trL__checklstring(L, name_idx, &len);
   tr_msg *m = tr_msg_newn(name, len);
   if (!m)
     luaL_error(L, "out of memory");
-  trL__add_values(L, m, first, lua_gettop(L));
+  trL__add_values(L, m, first, top);
   return m;
+}
+
+static tr_msg *build(lua_State *L, int name_idx, int first) {
+  return build_to(L, name_idx, first, lua_gettop(L));
 }
 
 static int fail(lua_State *L, int rc) {
@@ -153,7 +157,7 @@ static int send_k(lua_State *L, int status, lua_KContext ctx) {
   top = lua_gettop(L);
   /* Built first: a mailbox found full (the rare case) waits, and then the
    * message is built anew from the same arguments. */
-  rc = tr_send_if_room(lh->h, tr_self(p->self), to, build(L, 2, 3));
+  rc = tr_send_if_room(lh->h, tr_self(p->self), to, build_to(L, 2, 3, top));
   if (rc == TR_EFULL)
     return wait_room(L, p, to, send_k, CTX(0, top, 0));
   return sent(L, rc);
@@ -231,8 +235,8 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
     return call_outside(L, lh, ctx, to, ms);
   if (!lua_isyieldable(L)) /* no wait possible: see receive */
     return lua_yield(L, 0);
-  rc = tr_call_if_room(lh->h, tr_self(p->self), to, build(L, at + 1, at + 2),
-                       ms, &session);
+  rc = tr_call_if_room(lh->h, tr_self(p->self), to,
+                       build_to(L, at + 1, at + 2, top), ms, &session);
   if (rc == TR_EFULL) /* built anew after the wait, as in send_k */
     return wait_room(L, p, to, call_k, CTX(ms, top, 0) | flags);
   if (rc)

@@ -146,10 +146,10 @@ tr_pid trL__spawn(lua_State *L, int idx);
 int trL__receive_now(trL__proc *p);
 
 /* lvalue.c: Lua values <-> message values. trL__add_values adds the values
- * at [first, last] to m; on a refused value it frees m and raises a bad
- * argument error naming it (its index is its argument number).
- * trL__add_results does the same for what a handler returned, naming the
- * value by its place among them. trL__push_args pushes a message's
+ * at [first, last] to m, last being the top of the stack; on a refused value it
+ * frees m and raises a bad argument error naming it (its index is its argument
+ * number). trL__add_results does the same for what a handler returned, naming
+ * the value by its place among them. trL__push_args pushes a message's
  * arguments (from index `from`) and returns how many. */
 void trL__add_values(lua_State *L, tr_msg *m, int first, int last);
 void trL__add_results(lua_State *L, tr_msg *m, int first, int last);

@@ -131,10 +131,10 @@ added:
   return 0;
 }
 
-/* Adds the values at [first, last]; the index of one that cannot be sent,
- * with m freed and the reason in e->err, or 0. */
+/* Adds the values at [first, last], last being the top; the index of one
+ * that cannot be sent, with m freed and the reason in e->err, or 0. */
 static int add_all(encoder *e, int first, int last) {
-  int i, top = lua_gettop(e->L); /* add leaves the stack as it found it */
+  int i, top = last; /* add leaves the stack as it found it */
   e->depth = 0;
   for (i = first; i <= last; i++) {
     if (add(e, i)) {
