@@ -136,7 +136,7 @@ TR_API int tr_host_run(tr_host *h);
  * stopped. For a game calling it once a frame. The budget is checked
  * between messages: a step overruns it by one message's handling at most,
  * or, for a busy Lua actor, by one to two slices (it is then suspended
- * and resumes at the next step; a slice is 200 us by default --
+ * and resumes at the next step; a slice is 1 ms by default --
  * actor.configure { slice = us } sets it). tr_host_run's
  * turns are not bounded by it (a turn there lasts up to 10 ms). */
 TR_API int tr_host_step(tr_host *h);

@@ -111,8 +111,8 @@ static trL__host *ensure(lua_State *L) {
   main_L = lua_tothread(L, -1);
   lua_pop(L, 1);
   lh->L = main_L;
-  lh->slice = 200;
-  lh->hard_limit = 2000;
+  lh->slice = 1000;
+  lh->hard_limit = 500;
   lh->call_timeout = 5000;
   lh->send_timeout = 5000;
   strcpy(lh->kv.dir, "./troupe-data");

@@ -4,7 +4,7 @@ local H = require "support.helpers"
 
 describe("actor.configure", function()
   it("returns the settings in force, with their defaults", function()
-    assert.same({ slice = 200, hard_limit = 2000, call_timeout = 5000, send_timeout = 5000,
+    assert.same({ slice = 1000, hard_limit = 500, call_timeout = 5000, send_timeout = 5000,
                   memory_limit = 1024,
                   store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec" },
       actor.configure())
@@ -33,7 +33,7 @@ describe("actor.configure", function()
     local now = actor.configure { call_timeout = 1234, slice = 500 }
     local after = actor.configure()
     actor.configure(old)
-    assert.same({ slice = 500, hard_limit = 2000, call_timeout = 1234, send_timeout = 5000,
+    assert.same({ slice = 500, hard_limit = 500, call_timeout = 1234, send_timeout = 5000,
                   memory_limit = 1024,
                   store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec" },
       now)

@@ -66,7 +66,7 @@ static void test_idle_host_gets_no_ticks(void) {
   struct rusage before, after;
   getrusage(RUSAGE_THREAD, &before);
   /* Busy first (the timer runs), then a wait of 300 ms with nothing to
-   * do: ticks every 200 us would wake the thread 1500 times. */
+   * do: ticks every 1 ms would wake the thread 300 times. */
   run("local actor = require 'actor'\n"
       "local out\n"
       "actor.run(function()\n"
@@ -91,7 +91,7 @@ static void test_signal_not_ours(void) {
   sigaction(CLOCK_SIGNAL, &sa, &old);
   run(spinner, out, sizeof out);
   sigaction(CLOCK_SIGNAL, &old, NULL);
-  CHECK_STR(out, "2000 2000 20"); /* 200 us x 10: a count hook on each */
+  CHECK_STR(out, "10000 10000 20"); /* 1000 us x 10: a count hook on each */
 }
 
 static void test_signal_blocked(void) {
@@ -102,7 +102,7 @@ static void test_signal_blocked(void) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   run(spinner, out, sizeof out);
   pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-  CHECK_STR(out, "2000 2000 20");
+  CHECK_STR(out, "10000 10000 20");
 }
 
 int main(void) {
