@@ -6,9 +6,9 @@
  * copy that comes back in a message is the same userdata: a pid works as a
  * table key, not only with ==. The table is indexed by the pid's slot
  * index (its low half), which keeps it in Lua's array part: a slot in a
- * plain array, no hash node, no rehash as it grows. A slot holds one pid,
- * the latest made; an older pid of the same slot that is still reachable
- * goes to a second table, keyed by the whole pid.
+ * plain array, no hash node, no rehash as it grows. A slot holds one pid;
+ * an older or newer pid of the same slot that is still reachable when
+ * another is made goes to a second table, keyed by the whole pid.
  */
 #include "ltroupe.h"
 
@@ -18,24 +18,17 @@
 #define TRL_PIDS_ALT 1  /* the table of pids by pid, weak */
 #define TRL_PIDS_META 2 /* the pid metatable (registry.TRL_PID) */
 
-/* Of two pids of one slot, the later (by generation, wrapping around). */
-static int later(tr_pid a, tr_pid b) {
-  return (int32_t)((uint32_t)(a >> 32) - (uint32_t)(b >> 32)) > 0;
-}
-
 /* Uses 5 stack slots, the pid included. */
 void trL__push_pid(lua_State *L, tr_pid pid) {
   lua_Integer slot = (lua_Integer)(uint32_t)pid;
   const tr_pid *p;
-  tr_pid *np, held = 0;
+  tr_pid *np;
+  int in_slot;
   lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
-  if (lua_rawgeti(L, -1, slot) == LUA_TUSERDATA) {
-    p = lua_touserdata(L, -1);
-    if (*p == pid) {
-      lua_remove(L, -2);
-      return;
-    }
-    held = *p; /* read now: it may be collected before we are done */
+  if ((in_slot = lua_rawgeti(L, -1, slot)) == LUA_TUSERDATA &&
+      *(p = lua_touserdata(L, -1)) == pid) {
+    lua_remove(L, -2);
+    return;
   }
   /* Not in its slot: made while the slot held another, or never made. */
   lua_getmetatable(L, -2);
@@ -51,18 +44,8 @@ void trL__push_pid(lua_State *L, tr_pid pid) {
   *np = pid;
   lua_rawgeti(L, -3, TRL_PIDS_META);
   lua_setmetatable(L, -2);
-  if (held && later(pid, held)) {
-    /* The later pid takes the slot, the one most looked for: its actor is
-     * alive, or was the last there. The other moves, if not yet gone. */
-    if (lua_rawgeti(L, -4, slot) == LUA_TUSERDATA &&
-        *(const tr_pid *)lua_touserdata(L, -1) == held)
-      lua_rawseti(L, -3, (lua_Integer)held);
-    else
-      lua_pop(L, 1);
-    held = 0;
-  }
   lua_pushvalue(L, -1);
-  if (!held)
+  if (in_slot == LUA_TNIL)
     lua_rawseti(L, -5, slot);
   else
     lua_rawseti(L, -3, (lua_Integer)pid);
