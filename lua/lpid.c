@@ -12,45 +12,50 @@
  */
 #include "ltroupe.h"
 
-#define TRL_PIDS "actor.pids" /* registry: slot index -> userdata, weak */
-/* The slot table's metatable keeps, beside its __mode, what a new pid
- * needs, found there without a lookup by name in the registry: */
-#define TRL_PIDS_ALT 1  /* the table of pids by pid, weak */
-#define TRL_PIDS_META 2 /* the pid metatable (registry.TRL_PID) */
+#define TRL_PIDS "actor.pids"      /* registry: slot index -> userdata, weak */
+#define TRL_PIDS_ALT "actor.pids2" /* registry: pid -> userdata, weak */
 
-/* Uses 5 stack slots, the pid included. */
+/* A new pid userdata for pid, put in the slot table at -1 where its slot is
+ * free, else in the other table; leaves the userdata in place of the slot
+ * table. `occupied` says the slot holds another pid. */
+static void new_pid(lua_State *L, tr_pid pid, int occupied) {
+  tr_pid *p = lua_newuserdatauv(L, sizeof *p, 0);
+  *p = pid;
+  luaL_setmetatable(L, TRL_PID);
+  if (!occupied) {
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, (lua_Integer)(uint32_t)pid);
+  } else {
+    lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS_ALT);
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)pid);
+    lua_pop(L, 1);
+  }
+  lua_remove(L, -2);
+}
+
 void trL__push_pid(lua_State *L, tr_pid pid) {
-  lua_Integer slot = (lua_Integer)(uint32_t)pid;
   const tr_pid *p;
-  tr_pid *np;
-  int in_slot;
+  int occupied;
   lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
-  if ((in_slot = lua_rawgeti(L, -1, slot)) == LUA_TUSERDATA &&
-      *(p = lua_touserdata(L, -1)) == pid) {
-    lua_remove(L, -2);
-    return;
+  if (lua_rawgeti(L, -1, (lua_Integer)(uint32_t)pid) == LUA_TUSERDATA) {
+    p = lua_touserdata(L, -1);
+    if (*p == pid) {
+      lua_remove(L, -2);
+      return;
+    }
   }
+  occupied = !lua_isnil(L, -1);
+  lua_pop(L, 1);
   /* Not in its slot: made while the slot held another, or never made. */
-  lua_getmetatable(L, -2);
-  lua_replace(L, -2);
-  lua_rawgeti(L, -1, TRL_PIDS_ALT);
+  lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS_ALT);
   if (lua_rawgeti(L, -1, (lua_Integer)pid) == LUA_TUSERDATA) {
-    lua_replace(L, -4);
-    lua_pop(L, 2);
+    lua_replace(L, -3);
+    lua_pop(L, 1);
     return;
   }
-  lua_pop(L, 1); /* slots, meta, alt */
-  np = lua_newuserdatauv(L, sizeof *np, 0);
-  *np = pid;
-  lua_rawgeti(L, -3, TRL_PIDS_META);
-  lua_setmetatable(L, -2);
-  lua_pushvalue(L, -1);
-  if (in_slot == LUA_TNIL)
-    lua_rawseti(L, -5, slot);
-  else
-    lua_rawseti(L, -3, (lua_Integer)pid);
-  lua_replace(L, -4);
   lua_pop(L, 2);
+  new_pid(L, pid, occupied);
 }
 
 /* The pid metatable's address. Every send checks its destination's
@@ -137,6 +142,19 @@ static int pid_tostring(lua_State *L) {
   return 1;
 }
 
+/* registry[name], a table with weak values, unless there is one. */
+static void weak_table(lua_State *L, const char *name) {
+  if (lua_getfield(L, LUA_REGISTRYINDEX, name) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, name);
+  }
+  lua_pop(L, 1);
+}
+
 void trL__open_pid(lua_State *L) {
   static const luaL_Reg meta[] = {{"__eq", pid_eq},
                                   {"__lt", pid_lt},
@@ -147,19 +165,7 @@ void trL__open_pid(lua_State *L) {
     lua_pushliteral(L, "pid");
     lua_setfield(L, -2, "__name");
   }
-  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS) != LUA_TTABLE) {
-    lua_newtable(L);          /* the slot table */
-    lua_createtable(L, 2, 1); /* its metatable */
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_newtable(L);      /* the table by pid */
-    lua_pushvalue(L, -2); /* ... with the same weak values */
-    lua_setmetatable(L, -2);
-    lua_rawseti(L, -2, TRL_PIDS_ALT);
-    lua_pushvalue(L, -4);
-    lua_rawseti(L, -2, TRL_PIDS_META);
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
-  }
-  lua_pop(L, 2);
+  lua_pop(L, 1);
+  weak_table(L, TRL_PIDS);
+  weak_table(L, TRL_PIDS_ALT);
 }

@@ -197,7 +197,7 @@ static const tr_value *push(lua_State *L, const tr_value *v, int after) {
     lua_pushlstring(L, s, len);
     break;
   case TR_PID:
-    luaL_checkstack(L, 5, "message too deep"); /* the intern tables' work */
+    luaL_checkstack(L, 3, "message too deep"); /* the intern table's work */
     tr_value_pid(v, &pid);
     trL__push_pid(L, pid);
     break;
