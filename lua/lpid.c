@@ -2,60 +2,28 @@
  * lpid.c -- pids as a Lua type: a small userdata that prints as
  * <pid INDEX.GENERATION> and compares by value.
  *
- * Pids are interned through weak tables, so while one is reachable every
+ * Pids are interned through a weak table, so while one is reachable every
  * copy that comes back in a message is the same userdata: a pid works as a
- * table key, not only with ==. The table is indexed by the pid's slot
- * index (its low half), which keeps it in Lua's array part: a slot in a
- * plain array, no hash node, no rehash as it grows. A slot holds one pid;
- * an older or newer pid of the same slot that is still reachable when
- * another is made goes to a second table, keyed by the whole pid.
+ * table key, not only with ==.
  */
 #include "ltroupe.h"
 
-#define TRL_PIDS "actor.pids"      /* registry: slot index -> userdata, weak */
-#define TRL_PIDS_ALT "actor.pids2" /* registry: pid -> userdata, weak */
-
-/* A new pid userdata for pid, put in the slot table at -1 where its slot is
- * free, else in the other table; leaves the userdata in place of the slot
- * table. `occupied` says the slot holds another pid. */
-static void new_pid(lua_State *L, tr_pid pid, int occupied) {
-  tr_pid *p = lua_newuserdatauv(L, sizeof *p, 0);
-  *p = pid;
-  luaL_setmetatable(L, TRL_PID);
-  if (!occupied) {
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, -3, (lua_Integer)(uint32_t)pid);
-  } else {
-    lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS_ALT);
-    lua_pushvalue(L, -2);
-    lua_rawseti(L, -2, (lua_Integer)pid);
-    lua_pop(L, 1);
-  }
-  lua_remove(L, -2);
-}
+#define TRL_PIDS "actor.pids" /* registry: integer pid -> userdata, weak */
 
 void trL__push_pid(lua_State *L, tr_pid pid) {
-  const tr_pid *p;
-  int occupied;
+  tr_pid *p;
   lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
-  if (lua_rawgeti(L, -1, (lua_Integer)(uint32_t)pid) == LUA_TUSERDATA) {
-    p = lua_touserdata(L, -1);
-    if (*p == pid) {
-      lua_remove(L, -2);
-      return;
-    }
-  }
-  occupied = !lua_isnil(L, -1);
-  lua_pop(L, 1);
-  /* Not in its slot: made while the slot held another, or never made. */
-  lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS_ALT);
   if (lua_rawgeti(L, -1, (lua_Integer)pid) == LUA_TUSERDATA) {
-    lua_replace(L, -3);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
     return;
   }
-  lua_pop(L, 2);
-  new_pid(L, pid, occupied);
+  lua_pop(L, 1);
+  p = lua_newuserdatauv(L, sizeof *p, 0);
+  *p = pid;
+  luaL_setmetatable(L, TRL_PID);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, -3, (lua_Integer)pid);
+  lua_remove(L, -2);
 }
 
 /* The pid metatable's address. Every send checks its destination's
@@ -142,19 +110,6 @@ static int pid_tostring(lua_State *L) {
   return 1;
 }
 
-/* registry[name], a table with weak values, unless there is one. */
-static void weak_table(lua_State *L, const char *name) {
-  if (lua_getfield(L, LUA_REGISTRYINDEX, name) != LUA_TTABLE) {
-    lua_newtable(L);
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "v");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-    lua_setfield(L, LUA_REGISTRYINDEX, name);
-  }
-  lua_pop(L, 1);
-}
-
 void trL__open_pid(lua_State *L) {
   static const luaL_Reg meta[] = {{"__eq", pid_eq},
                                   {"__lt", pid_lt},
@@ -166,6 +121,13 @@ void trL__open_pid(lua_State *L) {
     lua_setfield(L, -2, "__name");
   }
   lua_pop(L, 1);
-  weak_table(L, TRL_PIDS);
-  weak_table(L, TRL_PIDS_ALT);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_PIDS) != LUA_TTABLE) {
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_setfield(L, LUA_REGISTRYINDEX, TRL_PIDS);
+  }
+  lua_pop(L, 1);
 }
