@@ -173,6 +173,31 @@ describe("pids", function()
     assert.same({ 1, 2, "key" }, r)
   end)
 
+  -- A newer actor in the slot of an older one whose pid is still held:
+  -- each pid stays one value.
+  it("keep their identity when an actor's slot is reused", function()
+    local r = H.run(function()
+      local echo = actor.spawn(H.echo)
+      local held = { old = actor.spawn(H.idle) } -- dropped below
+      actor.send(held.old, "stop")
+      H.await_down(held.old)
+      local new = actor.spawn(H.idle)
+      local slot = function(pid) return tostring(pid):match("<pid (%d+)%.") end
+      assert(slot(held.old) == slot(new), "the slot was not reused")
+      actor.send(echo, "v", held.old, new)
+      local _, a, b = actor.receive(H.PATIENCE)
+      local same = { rawequal(a, held.old), rawequal(b, new), a ~= b }
+      held.old, a = nil, false -- the older is collected: the newer stays found
+      collectgarbage()
+      collectgarbage()
+      actor.send(echo, "v", new, a)
+      _, b = actor.receive(H.PATIENCE)
+      same[4] = rawequal(b, new)
+      return same
+    end)
+    assert.same({ true, true, true, true }, r)
+  end)
+
   it("are their own type, not numbers", function()
     local r = H.run(function()
       local me = actor.self()
