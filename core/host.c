@@ -121,6 +121,10 @@ int tr_host_step_for(tr_host *h, uint32_t budget_us) {
   return !tr__list_empty(&h->ready) || h->heap_len ? 1 : 0;
 }
 
+uint64_t tr_host_step_end(const tr_host *h) {
+  return tr__loop_check(h) ? 0 : h->step_end;
+}
+
 void tr_host_stop(tr_host *h) {
   if (!h)
     return;

@@ -143,6 +143,10 @@ TR_API int tr_host_step(tr_host *h);
 /* tr_host_step with a budget of its own for this call (microseconds, > 0;
  * TR_EINVAL for 0). */
 TR_API int tr_host_step_for(tr_host *h, uint32_t budget_us);
+/* Inside tr_host_step: when the step ends, on uv_hrtime's clock (ns); 0
+ * outside a step (tr_host_run's turns) and off the loop thread. For code
+ * that stops itself on time, as the Lua layer's clock does. */
+TR_API uint64_t tr_host_step_end(const tr_host *h);
 
 /* Asks the host to stop; safe from any thread and from inside an actor.
  * tr_host_run returns, after shutting the actors down, once it is seen. */

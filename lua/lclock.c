@@ -19,6 +19,11 @@
  * hypervisor troupe is measured on): the default slice of 1 ms keeps that
  * under 2% of a busy host's time.
  *
+ * Inside tr_host_step the tick comes at the step's end if that is sooner
+ * than a slice, and stops whatever Lua actor runs then at once: a frame's
+ * step keeps to its budget whatever the slice. The first resume of a step
+ * sets the timer so (tr_host_step_end), the next ones only look.
+ *
  * A coroutine an actor makes itself cannot be suspended (its yield would
  * go to its resumer): coroutine.create and coroutine.wrap give those made
  * inside an actor a count hook, which checks the ticks counted against
@@ -91,12 +96,31 @@ void trL__clock_runaway(lua_State *co, const trL__host *lh) {
   lua_pushfstring(co, RUNAWAY, (int)lh->hard_limit, (int)lh->slice);
 }
 
-static void set_timer(trL__host *lh, uint32_t us) {
+/* uv_hrtime's clock, read the async-signal-safe way. */
+static uint64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Sets the one tick to come: a slice from now, or the running step's end
+ * if that comes first (a tick there stops whatever runs at once). */
+static void set_timer(trL__host *lh, uint64_t now) {
+  uint64_t due = now + (uint64_t)lh->slice * 1000;
+  uint64_t end =
+      atomic_load_explicit(&lh->clock_step_end, memory_order_relaxed);
+  int final = end > now && end < due;
   struct itimerspec t;
-  t.it_value.tv_sec = us / 1000000;
-  t.it_value.tv_nsec = (long)(us % 1000000) * 1000;
+  if (final)
+    due = end;
+  atomic_store_explicit(&lh->clock_step_armed, end, memory_order_relaxed);
+  atomic_store_explicit(&lh->clock_final, final, memory_order_relaxed);
+  atomic_store_explicit(&lh->clock_due, due, memory_order_relaxed);
+  t.it_value.tv_sec = (time_t)(due / 1000000000u);
+  t.it_value.tv_nsec = (long)(due % 1000000000u);
   t.it_interval.tv_sec = t.it_interval.tv_nsec = 0;
-  timer_settime(lh->clock_timer, 0, &t, NULL); /* async-signal-safe */
+  /* async-signal-safe */
+  timer_settime(lh->clock_timer, TIMER_ABSTIME, &t, NULL);
 }
 
 /* On the loop thread, between any two of its instructions. Only what is
@@ -106,36 +130,44 @@ static void on_tick(int sig, siginfo_t *si, void *uc) {
   trL__host *lh = si->si_value.sival_ptr;
   lua_State *co;
   unsigned gen, seen;
+  int final;
+  uint64_t now, end;
   (void)sig;
   (void)uc;
   if (si->si_code != SI_TIMER || !lh)
     return;
   co = atomic_load_explicit(&lh->clock_co, memory_order_relaxed);
   gen = atomic_load_explicit(&lh->clock_gen, memory_order_relaxed);
+  now = now_ns();
+  end = atomic_load_explicit(&lh->clock_step_end, memory_order_relaxed);
+  /* the tick set for the step's end, or one that came after it anyway */
+  final = atomic_load_explicit(&lh->clock_final, memory_order_relaxed) ||
+          (end && end <= now);
   seen = lh->clock_seen;
   lh->clock_seen = gen;
   if (gen == seen && !co) { /* no resume since the last tick: idle */
     atomic_store_explicit(&lh->clock_armed, 0, memory_order_relaxed);
     return;
   }
-  if (gen == seen) { /* the same resume as at the last tick */
+  if (gen == seen) /* the same resume as at the last tick */
     atomic_store_explicit(
         &lh->clock_overdue,
         atomic_load_explicit(&lh->clock_overdue, memory_order_relaxed) + 1,
         memory_order_relaxed);
+  if (co && (gen == seen || final))
     lua_sethook(co, hook, LUA_MASKCOUNT, 1);
-  }
   /* One tick at a time, the next a slice after this one's work: setting a
    * hook walks the coroutine's call frames, which in a deep recursion
    * takes longer than a short slice, and a periodic timer would then
    * leave the thread no time but the handler's. */
-  set_timer(lh, lh->slice);
+  set_timer(lh, now_ns());
 }
 
-/* The resume about to begin finds the timer stopped: start it. */
+/* The resume about to begin finds the timer stopped, or set past the end
+ * of the step it runs in: set it. */
 void trL__clock_arm(trL__host *lh) {
   atomic_store_explicit(&lh->clock_armed, 1, memory_order_relaxed);
-  set_timer(lh, lh->slice);
+  set_timer(lh, now_ns());
 }
 
 /* The handler in place (ours already, or nobody's before), and the signal

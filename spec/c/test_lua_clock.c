@@ -2,7 +2,8 @@
  * test_lua_clock.c -- the clock that suspends Lua actors (lua/lclock.c):
  * with it, actors run without a hook and a spinner is still suspended so
  * that a server next to it answers; the coroutines an actor makes carry a
- * hook of their own; an idle host gets no ticks. Where the clock's signal
+ * hook of their own; an idle host gets no ticks; a step ends at its budget
+ * however long the slice. Where the clock's signal
  * is someone else's or blocked on the loop thread, every actor gets a
  * count hook instead, and the spinner is suspended all the same.
  */
@@ -81,6 +82,27 @@ static void test_idle_host_gets_no_ticks(void) {
   CHECK(after.ru_nvcsw - before.ru_nvcsw < 100);
 }
 
+/* A step ends at its budget with a Lua actor spinning, however long the
+ * slice: the tick comes at the step's end. With a slice of 16 s, a step
+ * that waited for a slice's tick would take that long. */
+static void test_step_ends_on_time(void) {
+  tr_host *h = tr_host_new(NULL);
+  lua_State *L = test_lua_new();
+  int i;
+  CHECK_EQ(trL_attach(L, h), TR_OK);
+  CHECK_EQ(luaL_dostring(L, "local actor = require 'actor'\n"
+                            "actor.configure { slice = 16000000 }\n"
+                            "actor.spawn(function() while true do end end)\n"),
+           LUA_OK);
+  for (i = 0; i < 5; i++) {
+    uint64_t t0 = uv_hrtime();
+    CHECK_EQ(tr_host_step_for(h, 2000), 1); /* work is left: the spinner */
+    CHECK(uv_hrtime() - t0 < 5000000000u);  /* 5 s: far above 2 ms */
+  }
+  lua_close(L);
+  tr_host_free(h);
+}
+
 static void on_foreign(int sig) { (void)sig; }
 
 static void test_signal_not_ours(void) {
@@ -110,6 +132,7 @@ int main(void) {
   RUN(test_signal_not_ours);
   RUN(test_clock);
   RUN(test_idle_host_gets_no_ticks);
+  RUN(test_step_ends_on_time);
   RUN(test_signal_blocked);
   return test_report();
 }
