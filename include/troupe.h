@@ -134,10 +134,9 @@ TR_API int tr_host_run(tr_host *h);
  * a quarter of a 60 fps frame) have passed. Returns 1 when work is left
  * (more mail, pending timers), 0 when idle, TR_ESTOPPED once the host has
  * stopped. For a game calling it once a frame. The budget is checked
- * between messages: a step overruns it by one message's handling at most,
- * or, for a busy Lua actor, by one to two slices (it is then suspended
- * and resumes at the next step; a slice is 1 ms by default --
- * actor.configure { slice = us } sets it). tr_host_run's
+ * between messages: a step overruns it by one message's handling at most;
+ * a Lua actor busy at the step's end is suspended then by the Lua layer's
+ * clock (tr_host_step_end) and resumes at the next step. tr_host_run's
  * turns are not bounded by it (a turn there lasts up to 10 ms). */
 TR_API int tr_host_step(tr_host *h);
 /* tr_host_step with a budget of its own for this call (microseconds, > 0;
