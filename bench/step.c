@@ -12,7 +12,7 @@
  * past the budget instead, what troupe itself overran by.
  *
  *   lua  four Lua actors spinning in a loop that never waits (each is
- *        suspended by the clock after one to two `slice`s)
+ *        suspended by the Lua clock at each step's end)
  *   c    four native actors that do 50 us of work a turn and yield
  *
  * usage: bench_step [scale]
