@@ -104,6 +104,22 @@ static inline int test_ptr_init(tr_actor *self, void *state, tr_msg *args) {
         break;                                                                 \
   } while (0)
 
+/* A trace of events in order, a letter each: who handled what, when. */
+static char test_trace[4096];
+static int test_trace_len;
+
+static inline void test_trace_reset(void) {
+  test_trace_len = 0;
+  test_trace[0] = '\0';
+}
+
+static inline void test_trace_add(char c) {
+  if (test_trace_len < (int)sizeof test_trace - 1) {
+    test_trace[test_trace_len++] = c;
+    test_trace[test_trace_len] = '\0';
+  }
+}
+
 /* Steps h until *flag is non-zero or ms milliseconds pass; returns *flag.
  * Steps never block, so this spins: fine for tests, which are short. */
 static inline int test_wait(tr_host *h, const volatile int *flag, unsigned ms) {

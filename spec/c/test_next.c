@@ -14,23 +14,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* One trace of events, in order: '(' where a handle call begins, then a
- * letter per message it handled. */
-static char trace[4096];
-static int trace_len;
-
-static void trace_reset(void) {
-  trace_len = 0;
-  trace[0] = '\0';
-}
-
-static void trace_add(char c) {
-  if (trace_len < (int)sizeof trace - 1) {
-    trace[trace_len++] = c;
-    trace[trace_len] = '\0';
-  }
-}
-
 /* A host with no step deadline worth the name (tr_host_step must not cut
  * a share short on a loaded machine) and the given share per actor. */
 static tr_host *new_host(uint32_t actor_budget) {
@@ -70,7 +53,7 @@ static void note(seen *s, tr_msg *m) {
     s->call_of[s->n] = s->calls;
     s->n++;
   }
-  trace_add(s->letter);
+  test_trace_add(s->letter);
 }
 
 /* Handles its message and then whatever tr_mailbox_next gives it. */
@@ -78,7 +61,7 @@ static int taker_handle(tr_actor *self, void *state, tr_msg *m) {
   seen *s = *(seen **)state;
   s->self = self;
   s->calls++;
-  trace_add('(');
+  test_trace_add('(');
   for (; m; tr_mailbox_next(self, &m))
     note(s, m);
   return TR_CONTINUE;
@@ -122,13 +105,13 @@ static void test_share_interleaves(void) {
   seen a, b;
   tr_pid pa = spawn_taker(h, &a, 'a'), pb = spawn_taker(h, &b, 'b');
   int i;
-  trace_reset();
+  test_trace_reset();
   for (i = 0; i < 10; i++)
     CHECK_EQ(send_n(h, pa, "m", i), TR_OK);
   for (i = 0; i < 10; i++)
     CHECK_EQ(send_n(h, pb, "m", i), TR_OK);
   STEP_UNTIL(h, a.n == 10 && b.n == 10, 2000);
-  CHECK_STR(trace, "(aaaa(bbbb(aaaa(bbbb(aa(bb");
+  CHECK_STR(test_trace, "(aaaa(bbbb(aaaa(bbbb(aa(bb");
   CHECK_EQ(a.calls, 3);
   CHECK_EQ(b.calls, 3);
   for (i = 0; i < 10; i++) {

@@ -11,22 +11,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* One global trace of who handled what, in order: a letter per event. */
-static char trace[4096];
-static int trace_len;
-
-static void trace_reset(void) {
-  trace_len = 0;
-  trace[0] = '\0';
-}
-
-static void trace_add(char c) {
-  if (trace_len < (int)sizeof trace - 1) {
-    trace[trace_len++] = c;
-    trace[trace_len] = '\0';
-  }
-}
-
 /* A tracer writes its letter (the spawn argument) for each message; on
  * "work"(n) it yields n times, writing '-' for each resume with NULL (and
  * '!' should a resume ever bring a message). */
@@ -50,14 +34,14 @@ static int tracer_handle(tr_actor *self, void *state, tr_msg *m) {
   int n;
   (void)self;
   if (t->left) {
-    trace_add(m ? '!' : '-');
+    test_trace_add(m ? '!' : '-');
     return --t->left ? TR_YIELD : TR_CONTINUE;
   }
   if (!m) {
-    trace_add('!');
+    test_trace_add('!');
     return TR_CONTINUE;
   }
-  trace_add(t->letter);
+  test_trace_add(t->letter);
   if (t->count)
     (*t->count)++;
   if (tr_msg_is(m, "work") && tr_msg_unpack(m, "i", &n) == 0 && n > 0) {
@@ -135,7 +119,7 @@ static void test_busy_actor_does_not_starve_others(void) {
   tr_pid spin, other;
   uint64_t sent_at;
 
-  trace_reset();
+  test_trace_reset();
   spin = spawn_spinner(h, &resumes, &wrong);
   other = spawn_tracer(h, 'o', &handled);
   CHECK_EQ(tr_host_step(h), 1); /* the spinner is always work left */
@@ -144,7 +128,7 @@ static void test_busy_actor_does_not_starve_others(void) {
   CHECK(test_wait(h, &handled, 1000));
   CHECK(handled >= 1);
   handled = 0;
-  trace_reset();
+  test_trace_reset();
 
   /* Mail and a timer still get through while the spinner spins. */
   uv_update_time(tr_host_loop(h));
@@ -202,7 +186,7 @@ static void test_budget_interleaves_a_flood(void) {
   h = tr_host_new(&cfg);
   a = spawn_tracer(h, 'a', NULL);
   b = spawn_tracer(h, 'b', NULL);
-  trace_reset();
+  test_trace_reset();
   for (i = 0; i < 20; i++)
     CHECK_EQ(send_simple(h, a, "flood"), TR_OK);
   for (i = 0; i < 6; i++)
@@ -210,9 +194,9 @@ static void test_budget_interleaves_a_flood(void) {
   while (tr_host_step(h) > 0)
     ;
   /* Four each, in turn, until b has nothing left. */
-  CHECK_STR(trace, "aaaabbbbaaaabbaaaaaaaaaaaa");
-  CHECK_EQ(count_of(trace, 'a'), 20);
-  CHECK_EQ(count_of(trace, 'b'), 6);
+  CHECK_STR(test_trace, "aaaabbbbaaaabbaaaaaaaaaaaa");
+  CHECK_EQ(count_of(test_trace, 'a'), 20);
+  CHECK_EQ(count_of(test_trace, 'b'), 6);
   tr_host_free(h);
 }
 
@@ -220,14 +204,15 @@ static void test_default_budget(void) {
   tr_host *h = tr_host_new(NULL);
   tr_pid a = spawn_tracer(h, 'a', NULL), b = spawn_tracer(h, 'b', NULL);
   int i;
-  trace_reset();
+  test_trace_reset();
   for (i = 0; i < 1000; i++)
     CHECK_EQ(send_simple(h, a, "flood"), TR_OK);
   CHECK_EQ(send_simple(h, b, "other"), TR_OK);
   while (tr_host_step(h) > 0)
     ;
-  CHECK_EQ(trace_len, 1001);
-  CHECK_EQ((int)(strchr(trace, 'b') - trace), 64); /* after a's first 64 */
+  CHECK_EQ(test_trace_len, 1001);
+  CHECK_EQ((int)(strchr(test_trace, 'b') - test_trace),
+           64); /* after a's first 64 */
   tr_host_free(h);
 }
 
@@ -235,7 +220,7 @@ static void test_yield_resumes_with_null(void) {
   tr_host *h = tr_host_new(NULL);
   tr_pid y = spawn_tracer(h, 'y', NULL), z = spawn_tracer(h, 'z', NULL);
 
-  trace_reset();
+  test_trace_reset();
   CHECK_EQ(tr_send(h, 0, y, tr_msg_pack("work", "i", 3)), TR_OK);
   CHECK_EQ(send_simple(h, y, "next"), TR_OK);
   CHECK_EQ(send_simple(h, z, "z1"), TR_OK);
@@ -244,7 +229,7 @@ static void test_yield_resumes_with_null(void) {
     ;
   /* y takes "work" and yields: z has its turn before y resumes, with NULL
    * each time; "next" waits until y is done. */
-  CHECK_STR(trace, "yzz---y");
+  CHECK_STR(test_trace, "yzz---y");
   tr_host_free(h);
 }
 
