@@ -22,7 +22,9 @@
  * Inside tr_host_step the tick comes at the step's end if that is sooner
  * than a slice, and stops whatever Lua actor runs then at once: a frame's
  * step keeps to its budget whatever the slice. The first resume of a step
- * sets the timer so (tr_host_step_end), the next ones only look.
+ * sets the timer so (tr_host_step_end), the next ones only look; one
+ * begun after the step's end (the scheduler lets none, but for the first
+ * of a late turn) gets a tick at once.
  *
  * A coroutine an actor makes itself cannot be suspended (its yield would
  * go to its resumer): coroutine.create and coroutine.wrap give those made
@@ -103,17 +105,17 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Sets the one tick to come: a slice from now, or the running step's end
- * if that comes first (a tick there stops whatever runs at once). */
-static void set_timer(trL__host *lh, uint64_t now) {
+/* Sets the one tick to come: a slice from now, or, with use_end, the
+ * running step's end if that comes first -- at once if it has passed --
+ * and the tick there stops whatever runs. */
+static void set_timer(trL__host *lh, uint64_t now, int use_end) {
   uint64_t due = now + (uint64_t)lh->slice * 1000;
   uint64_t end =
       atomic_load_explicit(&lh->clock_step_end, memory_order_relaxed);
-  int final = end > now && end < due;
+  int final = use_end && end && end < due;
   struct itimerspec t;
   if (final)
-    due = end;
-  atomic_store_explicit(&lh->clock_step_armed, end, memory_order_relaxed);
+    due = end > now ? end : now;
   atomic_store_explicit(&lh->clock_final, final, memory_order_relaxed);
   atomic_store_explicit(&lh->clock_due, due, memory_order_relaxed);
   t.it_value.tv_sec = (time_t)(due / 1000000000u);
@@ -159,15 +161,16 @@ static void on_tick(int sig, siginfo_t *si, void *uc) {
   /* One tick at a time, the next a slice after this one's work: setting a
    * hook walks the coroutine's call frames, which in a deep recursion
    * takes longer than a short slice, and a periodic timer would then
-   * leave the thread no time but the handler's. */
-  set_timer(lh, now_ns());
+   * leave the thread no time but the handler's. After the step's end, the
+   * step is done with: the next tick is a slice away. */
+  set_timer(lh, now_ns(), !final);
 }
 
 /* The resume about to begin finds the timer stopped, or set past the end
  * of the step it runs in: set it. */
 void trL__clock_arm(trL__host *lh) {
   atomic_store_explicit(&lh->clock_armed, 1, memory_order_relaxed);
-  set_timer(lh, now_ns());
+  set_timer(lh, now_ns(), 1);
 }
 
 /* The handler in place (ours already, or nobody's before), and the signal

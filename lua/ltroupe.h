@@ -96,10 +96,9 @@ typedef struct trL__host {
   unsigned clock_seen;           /* clock_gen at the last tick */
   /* Inside tr_host_step the tick comes at the step's end if that is
    * sooner, and stops whatever runs then (times on uv_hrtime's clock). */
-  _Atomic uint64_t clock_due;        /* when the timer fires */
-  _Atomic uint64_t clock_step_end;   /* the running step's end, 0 if none */
-  atomic_int clock_final;            /* the tick due is the step's end */
-  _Atomic uint64_t clock_step_armed; /* the step end it was last set for */
+  _Atomic uint64_t clock_due;      /* when the timer fires */
+  _Atomic uint64_t clock_step_end; /* the running step's end, 0 if none */
+  atomic_int clock_final;          /* the tick due is the step's end */
   /* Pids that are destinations lately (lpid.c), by their userdata's
    * address: a hit needs no metatable check. A registry ref keeps each
    * userdata alive, so its address names no other object meanwhile. */
@@ -178,16 +177,6 @@ void trL__clock_arm(trL__host *lh);
  * the handler runs on this same thread. Once the resume is over, a hook
  * the tick set and the coroutine did not meet is taken off. */
 static inline void trL__clock_enter(trL__host *lh, lua_State *co) {
-  if (lh->clock == TRL_CLOCK_TICK) {
-    uint64_t end = tr_host_step_end(lh->h);
-    atomic_store_explicit(&lh->clock_step_end, end, memory_order_relaxed);
-    if (!atomic_load_explicit(&lh->clock_armed, memory_order_relaxed) ||
-        (end &&
-         end != atomic_load_explicit(&lh->clock_step_armed,
-                                     memory_order_relaxed) &&
-         end < atomic_load_explicit(&lh->clock_due, memory_order_relaxed)))
-      trL__clock_arm(lh); /* once per step at most, or after idling */
-  }
   atomic_store_explicit(&lh->clock_overdue, 0, memory_order_relaxed);
   atomic_store_explicit(
       &lh->clock_gen,
@@ -195,6 +184,17 @@ static inline void trL__clock_enter(trL__host *lh, lua_State *co) {
       memory_order_relaxed);
   atomic_store_explicit(&lh->clock_co, co, memory_order_relaxed);
   atomic_signal_fence(memory_order_seq_cst);
+  /* Set after co: a tick due at once (a step already over) finds it. */
+  if (lh->clock == TRL_CLOCK_TICK) {
+    uint64_t end = tr_host_step_end(lh->h);
+    atomic_store_explicit(&lh->clock_step_end, end, memory_order_relaxed);
+    /* A timer set past the step's end is set anew: at the first resume
+     * of a step, and after idling (not again until its tick) */
+    if (!atomic_load_explicit(&lh->clock_armed, memory_order_relaxed) ||
+        (end &&
+         end < atomic_load_explicit(&lh->clock_due, memory_order_relaxed)))
+      trL__clock_arm(lh);
+  }
 }
 static inline void trL__clock_leave(trL__host *lh, lua_State *co,
                                     lua_State *outer) {
