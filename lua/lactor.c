@@ -331,7 +331,7 @@ static int dispatch_k(lua_State *L, int status, lua_KContext ctx) {
 /* serve's step for each message, on the stack as [handlers, lua_dispatch,
  * name, ...]: finish(handlers[name](...)) or finish(handlers.default(name,
  * ...)). Done here, the Lua dispatch's vararg frame and a dozen
- * instructions, each paying the count hook, are spared per message. The
+ * instructions are spared per message. The
  * rest goes to lua_dispatch, the same in Lua: handlers that are no plain
  * table (a lookup from C could not wait in a metatable's __index), what
  * has no handler, and a handler that is no function (Lua's error names
