@@ -155,6 +155,7 @@ void tr_host_free(tr_host *h) {
   tr__slots_free(&h->actors);
   tr__slots_free(&h->refs);
   tr__names_free(&h->names);
+  tr__pool_free(h);
   uv_mutex_destroy(&h->names_lock);
   uv_mutex_destroy(&h->inbox_lock);
   free(h);

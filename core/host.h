@@ -137,7 +137,16 @@ struct tr_host {
   int stopped;
 
   tr_host_stats stats;
+
+  tr_msg *pool; /* delivered messages kept for reuse (msgpool.c) */
+  uint32_t pool_len;
 };
+
+/* msgpool.c: keeps m (delivered, done with) for tr_host_msg_newn, or frees
+ * it; tr__pool_free frees what is kept, as the host goes. */
+#define TR__POOL_MAX 256
+void tr__pool_put(tr_host *h, tr_msg *m);
+void tr__pool_free(tr_host *h);
 
 /* mailbox.c */
 void tr__mailbox_init(tr__mailbox *mb, uint32_t capacity);

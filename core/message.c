@@ -325,25 +325,30 @@ static int put(void *data, const char *s, size_t n) {
   return 0;
 }
 
+tr_msg *tr__msg_init_short(tr_msg *m, const char *name, size_t len) {
+  static const char hdr[HDR] = {(char)0xdd, 0, 0, 0, 1};
+  _Static_assert(HDR + 1 + 31 <= TR_MSG_INLINE, "a fixstr name fits inline");
+  m->next = NULL, m->from = 0, m->session = 0, m->err = 0, m->argc = 0;
+  m->depth = 0, m->kind = 0, m->inherited = 0, m->open = NULL;
+  m->buf = m->small, m->cap = TR_MSG_INLINE;
+  memcpy(m->buf, hdr, HDR);
+  m->buf[HDR] = (char)(0xa0 | len);
+  if (len)
+    memcpy(m->buf + HDR + 1, name, len);
+  m->name_off = HDR + 1, m->name_len = (uint32_t)len;
+  m->len = m->args_off = (uint32_t)(HDR + 1 + len);
+  return m;
+}
+
 tr_msg *tr_msg_newn(const char *name, size_t len) {
   static const char hdr[HDR] = {(char)0xdd, 0, 0, 0, 1};
   tr_msg *m;
   if ((!name && len) || len > TR_MAX_MSG - HDR - 5)
     return NULL;
-  _Static_assert(HDR + 1 + 31 <= TR_MSG_INLINE, "a fixstr name fits inline");
-  if (len <= 31) { /* a fixstr name, the usual: its bytes written directly */
+  if (len <= TR__SHORT_NAME) { /* the usual: its bytes written directly */
     if (!(m = malloc(sizeof *m)))
       return NULL;
-    m->next = NULL, m->from = 0, m->session = 0, m->err = 0, m->argc = 0;
-    m->depth = 0, m->kind = 0, m->inherited = 0, m->open = NULL;
-    m->buf = m->small, m->cap = TR_MSG_INLINE;
-    memcpy(m->buf, hdr, HDR);
-    m->buf[HDR] = (char)(0xa0 | len);
-    if (len)
-      memcpy(m->buf + HDR + 1, name, len);
-    m->name_off = HDR + 1, m->name_len = (uint32_t)len;
-    m->len = m->args_off = (uint32_t)(HDR + 1 + len);
-    return m;
+    return tr__msg_init_short(m, name, len);
   }
   if (!(m = msg_alloc(0)))
     return NULL;

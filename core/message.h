@@ -42,6 +42,17 @@ struct tr_msg {
  * error, or TR_EBADMSG while an array or map is still open). */
 int tr__msg_check(const tr_msg *m);
 
+/* The longest name a fixstr holds, written straight into the inline bytes
+ * by tr__msg_init_short, which makes m (memory of a message's size) a new
+ * message with that name. */
+#define TR__SHORT_NAME 31
+tr_msg *tr__msg_init_short(tr_msg *m, const char *name, size_t len);
+
+/* m owns no memory but its own: a host may keep it to reuse (msgpool.c). */
+static inline int tr__msg_plain(const tr_msg *m) {
+  return m->buf == m->small && !m->open;
+}
+
 /* Sets the envelope. */
 static inline void tr__msg_envelope(tr_msg *m, int kind, tr_pid from,
                                     uint64_t session) {

@@ -70,7 +70,7 @@ static int take(tr_host *h, tr_actor *a) {
  * so a slot the actor filled again (keeping m aside, tr_mailbox_hold)
  * wakes none. */
 static void done(tr_host *h, tr_actor *a) {
-  tr_msg_free(h->current_msg); /* NULL if tr_forward or tr_keep took it */
+  tr__pool_put(h, h->current_msg); /* NULL if tr_forward or tr_keep took it */
   h->current_msg = NULL;
   if (h->current_room)
     tr__refs_room_handled(h, a, h->current_room);

@@ -312,6 +312,12 @@ enum {
  * sending the message fails with the same error. */
 TR_API tr_msg *tr_msg_new(const char *name);
 TR_API tr_msg *tr_msg_newn(const char *name, size_t len);
+/* tr_msg_newn for a sender on h's loop thread: the memory of messages h
+ * has delivered and freed is reused (h keeps a few hundred), where
+ * tr_msg_newn would ask malloc. The message is like any other: any thread
+ * may send or free it. Off the loop thread, for a NULL h, or for a name
+ * longer than 31 bytes, it is tr_msg_newn. */
+TR_API tr_msg *tr_host_msg_newn(tr_host *h, const char *name, size_t len);
 TR_API int tr_msg_add_nil(tr_msg *m);
 TR_API int tr_msg_add_bool(tr_msg *m, int b);
 TR_API int tr_msg_add_int(tr_msg *m, int64_t i);

@@ -27,9 +27,11 @@ static tr_pid self_pid(lua_State *L) {
 /* A message named by the string at name_idx, with the values from first to
  * top, the top of the stack, as arguments. */
 static tr_msg *build_to(lua_State *L, int name_idx, int first, int top) {
+  trL__proc *p = trL__proc_of(L);
   size_t len;
   const char *name = trL__checklstring(L, name_idx, &len);
-  tr_msg *m = tr_msg_newn(name, len);
+  tr_msg *m =
+      p ? tr_host_msg_newn(p->lh->h, name, len) : tr_msg_newn(name, len);
   if (!m)
     luaL_error(L, "out of memory");
   trL__add_values(L, m, first, top);
@@ -276,7 +278,7 @@ static int answer(lua_State *L, const char *name, size_t len, int first,
   trL__proc *p = trL__proc_check(L);
   tr_msg *m;
   int rc;
-  if (!(m = tr_msg_newn(name, len)))
+  if (!(m = tr_host_msg_newn(p->lh->h, name, len)))
     return luaL_error(L, "out of memory");
   if (results)
     trL__add_results(L, m, first, lua_gettop(L));
