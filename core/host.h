@@ -145,7 +145,15 @@ struct tr_host {
 /* msgpool.c: keeps m (delivered, done with) for tr_host_msg_newn, or frees
  * it; tr__pool_free frees what is kept, as the host goes. */
 #define TR__POOL_MAX 256
-void tr__pool_put(tr_host *h, tr_msg *m);
+static inline void tr__pool_put(tr_host *h, tr_msg *m) {
+  if (m && h->pool_len < TR__POOL_MAX && tr__msg_plain(m)) {
+    m->next = h->pool;
+    h->pool = m;
+    h->pool_len++;
+  } else {
+    tr_msg_free(m);
+  }
+}
 void tr__pool_free(tr_host *h);
 
 /* mailbox.c */

@@ -325,7 +325,7 @@ static int put(void *data, const char *s, size_t n) {
   return 0;
 }
 
-tr_msg *tr__msg_init_short(tr_msg *m, const char *name, size_t len) {
+static inline tr_msg *init_short(tr_msg *m, const char *name, size_t len) {
   static const char hdr[HDR] = {(char)0xdd, 0, 0, 0, 1};
   _Static_assert(HDR + 1 + 31 <= TR_MSG_INLINE, "a fixstr name fits inline");
   m->next = NULL, m->from = 0, m->session = 0, m->err = 0, m->argc = 0;
@@ -340,6 +340,10 @@ tr_msg *tr__msg_init_short(tr_msg *m, const char *name, size_t len) {
   return m;
 }
 
+tr_msg *tr__msg_init_short(tr_msg *m, const char *name, size_t len) {
+  return init_short(m, name, len);
+}
+
 tr_msg *tr_msg_newn(const char *name, size_t len) {
   static const char hdr[HDR] = {(char)0xdd, 0, 0, 0, 1};
   tr_msg *m;
@@ -348,7 +352,7 @@ tr_msg *tr_msg_newn(const char *name, size_t len) {
   if (len <= TR__SHORT_NAME) { /* the usual: its bytes written directly */
     if (!(m = malloc(sizeof *m)))
       return NULL;
-    return tr__msg_init_short(m, name, len);
+    return init_short(m, name, len);
   }
   if (!(m = msg_alloc(0)))
     return NULL;

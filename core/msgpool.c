@@ -5,7 +5,8 @@
  * messages at once than malloc keeps at hand per thread, so each one went
  * through malloc's slower bins on the way in and again on the way out.
  * The host keeps the messages it has delivered and freed instead (those
- * that own no memory but their own, up to TR__POOL_MAX) and hands them to
+ * that own no memory but their own, up to TR__POOL_MAX: tr__pool_put in
+ * host.h, inline where the scheduler frees them) and hands them to
  * tr_host_msg_newn. A pooled message is an ordinary one: whoever ends up
  * with it frees it with tr_msg_free, on any thread. The pool lives and
  * dies with its host; nothing here is shared between hosts or threads.
@@ -13,18 +14,6 @@
 #include <stdlib.h>
 
 #include "host.h"
-
-void tr__pool_put(tr_host *h, tr_msg *m) {
-  if (!m)
-    return;
-  if (h->pool_len < TR__POOL_MAX && tr__msg_plain(m)) {
-    m->next = h->pool;
-    h->pool = m;
-    h->pool_len++;
-    return;
-  }
-  tr_msg_free(m);
-}
 
 void tr__pool_free(tr_host *h) {
   tr_msg *m;

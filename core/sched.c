@@ -51,7 +51,7 @@ static int step_over(tr_host *h) {
 
 /* Hands a its next message as the one being handled; 0 when none may be
  * taken (or a is awaiting a session whose answer has not come). */
-static int take(tr_host *h, tr_actor *a) {
+static inline int take(tr_host *h, tr_actor *a) {
   tr_msg *m = tr__mailbox_take(&a->mb, a->await);
   if (!m)
     return 0;
@@ -69,7 +69,7 @@ static int take(tr_host *h, tr_actor *a) {
  * goes to the next waiter; a slot freed here wakes one waiter -- only now,
  * so a slot the actor filled again (keeping m aside, tr_mailbox_hold)
  * wakes none. */
-static void done(tr_host *h, tr_actor *a) {
+static inline void done(tr_host *h, tr_actor *a) {
   tr__pool_put(h, h->current_msg); /* NULL if tr_forward or tr_keep took it */
   h->current_msg = NULL;
   if (h->current_room)
