@@ -15,12 +15,35 @@
 
 static char *dup_reason(const char *r) { return strdup(r ? r : "normal"); }
 
+/* What runs on h now, set aside while a's init or terminate runs inside
+ * another actor's callback: a handles no message there, and has no share
+ * of a turn (no tr_mailbox_next outside handle). */
+typedef struct outer {
+  tr_actor *actor;
+  tr_msg *msg;
+  uint32_t share;
+} outer;
+
+static void callback_enter(tr_host *h, tr_actor *a, outer *saved) {
+  saved->actor = h->current;
+  saved->msg = h->current_msg;
+  saved->share = h->share;
+  h->current = a;
+  h->current_msg = NULL;
+  h->share = 0;
+}
+
+static void callback_leave(tr_host *h, const outer *saved) {
+  h->current = saved->actor;
+  h->current_msg = saved->msg;
+  h->share = saved->share;
+}
+
 int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
              const tr_spawn_opts *opts, tr_pid *out) {
   tr_spawn_opts none = {0};
-  tr_actor *a, *prev;
-  tr_msg *prev_msg;
-  uint32_t prev_share;
+  tr_actor *a;
+  outer saved;
   int rc = TR_OK;
 
   if (out)
@@ -68,16 +91,9 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
   if (opts->link)
     tr_link(h, a->pid, opts->link);
   if (b->init) {
-    prev = h->current;
-    prev_msg = h->current_msg;
-    prev_share = h->share;
-    h->current = a;
-    h->current_msg = NULL;
-    h->share = 0; /* no tr_mailbox_next outside handle */
+    callback_enter(h, a, &saved);
     rc = b->init(a, a->state, args);
-    h->current = prev;
-    h->current_msg = prev_msg;
-    h->share = prev_share;
+    callback_leave(h, &saved);
   }
   a->running = 0;
   tr_msg_free(args);
@@ -201,18 +217,12 @@ static void bequeath(tr_host *h, tr_actor *a) {
 static void reap_one(tr_host *h, tr_actor *a) {
   tr_msg *m;
   if (a->b->terminate && !a->no_terminate) {
-    tr_actor *prev = h->current;
-    tr_msg *prev_msg = h->current_msg;
-    uint32_t prev_share = h->share;
-    h->current = a;
-    h->current_msg = NULL;
-    h->share = 0;
+    outer saved;
+    callback_enter(h, a, &saved);
     a->running = 1;
     a->b->terminate(a, a->state, a->reason);
     a->running = 0;
-    h->current = prev;
-    h->current_msg = prev_msg;
-    h->share = prev_share;
+    callback_leave(h, &saved);
   }
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
       strcmp(a->reason, "shutdown") != 0)

@@ -178,12 +178,14 @@ static inline uint32_t tr__mailbox_free(const tr__mailbox *mb) {
 void tr__sched_wake(tr_host *h, tr_actor *a);
 void tr__idle_cb(uv_idle_t *idle);
 void tr__sched_turn(tr_host *h, uint32_t budget);
+/* a has mail it may take now: under tr_await, only the awaited answer. */
+static inline int tr__has_mail(const tr_actor *a) {
+  return a->await ? a->mb.match != NULL : a->mb.head != NULL;
+}
 static inline int tr__runnable(const tr_actor *a) {
   if (a->life != TR__LIVE)
     return 0;
-  if (a->yielded)
-    return 1;
-  return a->await ? a->mb.match != NULL : a->mb.head != NULL;
+  return a->yielded || tr__has_mail(a);
 }
 
 /* send.c: hands m to actor a on the loop thread; user messages obey the

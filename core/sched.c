@@ -114,7 +114,7 @@ int tr_mailbox_next(tr_actor *self, tr_msg **out) {
   tr_host *h = self ? self->host : NULL;
   *out = NULL;
   if (!h || h->current != self || !self->running || self->life != TR__LIVE ||
-      h->share < 2 || !(self->await ? self->mb.match : self->mb.head))
+      h->share < 2 || !tr__has_mail(self))
     return 0;
   if (step_over(h))
     return 0;
