@@ -30,8 +30,7 @@ static tr_msg *build_to(lua_State *L, int name_idx, int first, int top) {
   trL__proc *p = trL__proc_of(L);
   size_t len;
   const char *name = trL__checklstring(L, name_idx, &len);
-  tr_msg *m =
-      p ? tr_host_msg_newn(p->lh->h, name, len) : tr_msg_newn(name, len);
+  tr_msg *m = tr_host_msg_newn(p ? p->lh->h : NULL, name, len);
   if (!m)
     luaL_error(L, "out of memory");
   trL__add_values(L, m, first, top);
@@ -114,13 +113,24 @@ static int l_run(lua_State *L) {
 #define CTX_TOP(c) ((int)(((c) >> 1) & 0x7fffff))
 #define CTX_PHASE(c) ((int)((c)&1))
 
+/* Before any wait sets anything up: where the coroutine cannot yield (in a
+ * metamethod, a callback of a C function, a finalizer) the wait fails with
+ * Lua's own error, which lua_yield raises there -- and it fails with mail
+ * queued too, which receive would otherwise take there by luck of timing,
+ * and before a timer, a wait for room or a call is set that would outlive
+ * it (a timer ending a later receive with no timeout of its own, an await
+ * holding the actor's mail until its answer came). */
+static void check_can_wait(lua_State *L) {
+  if (!lua_isyieldable(L))
+    lua_yield(L, 0); /* raises */
+}
+
 /* Yields until `to` has room again; k then tries again. */
 static int wait_room(lua_State *L, trL__proc *p, tr_pid to, lua_KFunction k,
                      lua_KContext ctx) {
   uint64_t s;
   int rc;
-  if (!lua_isyieldable(L)) /* no wait possible: see receive */
-    return lua_yield(L, 0);
+  check_can_wait(L);
   rc = tr_notify_room(p->lh->h, tr_self(p->self), to, p->lh->send_timeout, &s);
   if (rc)
     return luaL_error(L, "%s", tr_strerror(rc));
@@ -235,8 +245,7 @@ static int call_k(lua_State *L, int status, lua_KContext ctx) {
   to = trL__check_dest(L, lh, at);
   if (!p) /* both ways build at once, which checks the name */
     return call_outside(L, lh, ctx, to, ms);
-  if (!lua_isyieldable(L)) /* no wait possible: see receive */
-    return lua_yield(L, 0);
+  check_can_wait(L);
   rc = tr_call_if_room(lh->h, tr_self(p->self), to,
                        build_to(L, at + 1, at + 2, top), ms, &session);
   if (rc == TR_EFULL) /* built anew after the wait, as in send_k */
@@ -372,8 +381,7 @@ static int serve_k(lua_State *L, int status, lua_KContext ctx) {
  * in one C call: the message comes in above the two arguments. */
 static int l_serve_step(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
-  if (!lua_isyieldable(L)) /* no wait possible: see receive */
-    return lua_yield(L, 0);
+  check_can_wait(L);
   lua_settop(L, 2);
   if (trL__receive_now(p) >= 0)
     return dispatch(L);
@@ -390,17 +398,11 @@ static int l_calling(lua_State *L) {
 
 /* ---------------------------------------------------- waiting for mail */
 
-/* Receive may wait, so where the coroutine cannot yield (in a metamethod,
- * a callback of a C function, a finalizer) it fails with Lua's own error,
- * as any wait does: with mail queued too, which it would otherwise take
- * there by luck of timing, and before it sets a timer that would outlive
- * it (and end a later receive with no timeout of its own). */
 static int l_receive(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   int n, timed = !lua_isnoneornil(L, 1);
   uint32_t ms = timed ? trL__checkms(L, 1, 0, UINT32_MAX) : 0;
-  if (!lua_isyieldable(L))
-    return lua_yield(L, 0); /* raises */
+  check_can_wait(L);
   if ((n = trL__receive_now(p)) >= 0)
     return n;
   if (timed) {
@@ -417,8 +419,7 @@ static int l_sleep(lua_State *L) {
   uint32_t ms = trL__checkms(L, 1, 0, UINT32_MAX);
   uint64_t s;
   int rc;
-  if (!lua_isyieldable(L)) /* no wait possible: see receive */
-    return lua_yield(L, 0);
+  check_can_wait(L);
   rc = tr_timeout(p->lh->h, tr_self(p->self), ms, &s);
   if (rc)
     return luaL_error(L, "%s", tr_strerror(rc));
