@@ -112,11 +112,9 @@ static void set_timer(trL__host *lh, uint64_t now, int use_end) {
   uint64_t due = now + (uint64_t)lh->slice * 1000;
   uint64_t end =
       atomic_load_explicit(&lh->clock_step_end, memory_order_relaxed);
-  int final = use_end && end && end < due;
   struct itimerspec t;
-  if (final)
+  if (use_end && end && end < due)
     due = end > now ? end : now;
-  atomic_store_explicit(&lh->clock_final, final, memory_order_relaxed);
   atomic_store_explicit(&lh->clock_due, due, memory_order_relaxed);
   t.it_value.tv_sec = (time_t)(due / 1000000000u);
   t.it_value.tv_nsec = (long)(due % 1000000000u);
@@ -142,13 +140,13 @@ static void on_tick(int sig, siginfo_t *si, void *uc) {
   gen = atomic_load_explicit(&lh->clock_gen, memory_order_relaxed);
   now = now_ns();
   end = atomic_load_explicit(&lh->clock_step_end, memory_order_relaxed);
-  /* the tick set for the step's end, or one that came after it anyway */
-  final = atomic_load_explicit(&lh->clock_final, memory_order_relaxed) ||
-          (end && end <= now);
+  /* the tick set for the step's end (no timer fires early), or one that
+   * came after it anyway */
+  final = end && end <= now;
   seen = lh->clock_seen;
   lh->clock_seen = gen;
   if (gen == seen && !co) { /* no resume since the last tick: idle */
-    atomic_store_explicit(&lh->clock_armed, 0, memory_order_relaxed);
+    atomic_store_explicit(&lh->clock_due, 0, memory_order_relaxed);
     return;
   }
   if (gen == seen) /* the same resume as at the last tick */
@@ -168,10 +166,7 @@ static void on_tick(int sig, siginfo_t *si, void *uc) {
 
 /* The resume about to begin finds the timer stopped, or set past the end
  * of the step it runs in: set it. */
-void trL__clock_arm(trL__host *lh) {
-  atomic_store_explicit(&lh->clock_armed, 1, memory_order_relaxed);
-  set_timer(lh, now_ns(), 1);
-}
+void trL__clock_arm(trL__host *lh) { set_timer(lh, now_ns(), 1); }
 
 /* The handler in place (ours already, or nobody's before), and the signal
  * not blocked on this thread. */
@@ -253,7 +248,7 @@ void trL__clock_start(trL__host *lh) {
 /* A new slice takes effect at the next start of the timer. */
 void trL__clock_set(trL__host *lh) {
   if (lh->clock == TRL_CLOCK_TICK &&
-      atomic_load_explicit(&lh->clock_armed, memory_order_relaxed))
+      atomic_load_explicit(&lh->clock_due, memory_order_relaxed))
     trL__clock_arm(lh);
 }
 

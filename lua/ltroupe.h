@@ -92,13 +92,11 @@ typedef struct trL__host {
   _Atomic(lua_State *) clock_co; /* the coroutine being resumed, or NULL */
   atomic_uint clock_gen;         /* resumes begun */
   atomic_uint clock_overdue;     /* ticks the running resume outlasted */
-  atomic_int clock_armed;        /* the timer runs */
   unsigned clock_seen;           /* clock_gen at the last tick */
   /* Inside tr_host_step the tick comes at the step's end if that is
    * sooner, and stops whatever runs then (times on uv_hrtime's clock). */
-  _Atomic uint64_t clock_due;      /* when the timer fires */
+  _Atomic uint64_t clock_due;      /* when the timer fires, 0: it is off */
   _Atomic uint64_t clock_step_end; /* the running step's end, 0 if none */
-  atomic_int clock_final;          /* the tick due is the step's end */
   /* Pids that are destinations lately (lpid.c), by their userdata's
    * address: a hit needs no metatable check. A registry ref keeps each
    * userdata alive, so its address names no other object meanwhile. */
@@ -190,9 +188,8 @@ static inline void trL__clock_enter(trL__host *lh, lua_State *co) {
     atomic_store_explicit(&lh->clock_step_end, end, memory_order_relaxed);
     /* A timer set past the step's end is set anew: at the first resume
      * of a step, and after idling (not again until its tick) */
-    if (!atomic_load_explicit(&lh->clock_armed, memory_order_relaxed) ||
-        (end &&
-         end < atomic_load_explicit(&lh->clock_due, memory_order_relaxed)))
+    uint64_t due = atomic_load_explicit(&lh->clock_due, memory_order_relaxed);
+    if (!due || (end && end < due))
       trL__clock_arm(lh);
   }
 }
