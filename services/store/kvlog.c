@@ -130,37 +130,37 @@ static void frame(char *p, size_t len) {
   put32(p + 4, crc32(crc(p, 4), (const Bytef *)p + 8, (uInt)len));
 }
 
-int tr__kvlog_put_set(tr__kvbuf *b, const char *key, size_t klen,
-                      const char *val, size_t vlen) {
-  size_t n = tr__kvlog_set_size(klen, vlen);
+/* A record of n bytes whose body begins with its type and key, and, for
+ * a set, its value (val non-NULL); framed and appended to b. */
+static int put_record(tr__kvbuf *b, size_t n, int type, const char *key,
+                      size_t klen, const char *val, size_t vlen) {
   char *p = reserve(b, n), *q;
   if (!p)
     return -1;
   q = p + TR_KVLOG_FRAME;
-  *q++ = TR_KVREC_SET;
+  *q++ = (char)type;
   put32(q, (uint32_t)klen);
   memcpy(q + 4, key, klen);
-  q += 4 + klen;
-  put32(q, (uint32_t)vlen);
-  if (vlen)
-    memcpy(q + 4, val, vlen);
+  if (val) {
+    q += 4 + klen;
+    put32(q, (uint32_t)vlen);
+    if (vlen)
+      memcpy(q + 4, val, vlen);
+  }
   frame(p, n - TR_KVLOG_FRAME);
   b->len += n;
   return 0;
 }
 
+int tr__kvlog_put_set(tr__kvbuf *b, const char *key, size_t klen,
+                      const char *val, size_t vlen) {
+  return put_record(b, tr__kvlog_set_size(klen, vlen), TR_KVREC_SET, key, klen,
+                    val ? val : "", vlen);
+}
+
 int tr__kvlog_put_delete(tr__kvbuf *b, const char *key, size_t klen) {
-  size_t n = tr__kvlog_delete_size(klen);
-  char *p = reserve(b, n), *q;
-  if (!p)
-    return -1;
-  q = p + TR_KVLOG_FRAME;
-  *q++ = TR_KVREC_DELETE;
-  put32(q, (uint32_t)klen);
-  memcpy(q + 4, key, klen);
-  frame(p, n - TR_KVLOG_FRAME);
-  b->len += n;
-  return 0;
+  return put_record(b, tr__kvlog_delete_size(klen), TR_KVREC_DELETE, key, klen,
+                    NULL, 0);
 }
 
 int tr__kvlog_put_end(tr__kvbuf *b, uint64_t count) {
