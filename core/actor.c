@@ -70,6 +70,7 @@ int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
     tr_msg_free(args);
     return TR_ENOMEM;
   }
+  a->pid ^= h->pid_base;
   a->host = h;
   a->b = b;
   a->ctx = opts->ctx;
@@ -133,6 +134,8 @@ int tr_kill(tr_host *h, tr_pid pid, const char *reason) {
   if (rc)
     return rc;
   a = tr__actor(h, pid);
+  if (!a && tr__remote(h, pid))
+    return tr__out_ctl(h, TR__KIND_KILL, 0, pid, 0, reason ? reason : "killed");
   if (!a)
     return TR_ENOPROC;
   tr__actor_end(h, a, reason ? reason : "killed");
@@ -140,7 +143,9 @@ int tr_kill(tr_host *h, tr_pid pid, const char *reason) {
 }
 
 int tr_alive(tr_host *h, tr_pid pid) {
-  return !tr__loop_check(h) && tr__actor(h, pid) != NULL;
+  if (tr__loop_check(h))
+    return 0;
+  return tr__actor(h, pid) || (tr__remote(h, pid) && tr__out_room(h, pid) >= 0);
 }
 
 void tr_trap_exit(tr_actor *self, int on) {
@@ -188,8 +193,8 @@ static void bequeath(tr_host *h, tr_actor *a) {
       continue;
     }
     if (m->kind == TR_KIND_CALL) {
-      tr__ref *r = tr__slots_get(&h->refs, m->session);
-      if (r && r->kind == TR_REF_CALL && r->owner == m->from) {
+      tr__ref *r = tr__call_ref(h, m);
+      if (r) {
         tr__list_remove(&r->by_peer);
         tr__list_push(&heir->peered, &r->by_peer);
         r->peer = heir->pid;
@@ -230,7 +235,7 @@ static void reap_one(tr_host *h, tr_actor *a) {
                 "actor %s <pid %u.%u> ended: %s", a->b->name ? a->b->name : "?",
                 (unsigned)a->pid, (unsigned)(a->pid >> 32), a->reason);
   a->life = TR__DEAD;
-  tr__slots_take(&h->actors, a->pid);
+  tr__slots_take(&h->actors, a->pid ^ h->pid_base);
   tr__list_remove(&a->started);
   h->stats.actors--;
   tr__name_release(h, a);
@@ -288,6 +293,8 @@ void tr__shutdown(tr_host *h) {
   /* Nothing comes through the async any more: let a borrowed loop's own
    * uv_run return instead of waiting on it forever. */
   uv_unref((uv_handle_t *)&h->async);
+  if (h->ndirty) /* what the ends said to other hosts */
+    tr__out_flush(h);
   m = tr__inbox_take(h, 1);
   while (m) {
     tr_msg *next = m->next;

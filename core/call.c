@@ -18,9 +18,9 @@
 /* tr_call, and with if_room tr_call_if_room. */
 static int call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
                 uint32_t timeout_ms, uint64_t *session, int if_room) {
-  tr_actor *caller, *callee;
+  tr_actor *caller, *callee = NULL;
   tr__ref *r;
-  int rc = !m ? TR_EINVAL : tr__loop_check(h);
+  int rc = !m ? TR_EINVAL : tr__loop_check(h), remote = 0;
   if (session)
     *session = 0;
   if (!rc)
@@ -29,10 +29,12 @@ static int call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
     rc = TR_ESTOPPED;
   if (!rc && !(caller = tr__actor(h, from)))
     rc = TR_EINVAL;
-  if (!rc && !(callee = tr__actor(h, to)))
+  if (!rc && !(callee = tr__actor(h, to)) && !(remote = tr__remote(h, to)))
     rc = TR_ENOPROC;
-  if (!rc &&
-      !(if_room ? tr__mailbox_room(h, callee) : tr__mailbox_free(&callee->mb)))
+  if (!rc && remote) /* checked here, so that the send cannot fail */
+    rc = (rc = tr__out_room(h, to)) < 0 ? rc : rc ? TR_OK : TR_EFULL;
+  else if (!rc && !(if_room ? tr__mailbox_room(h, callee)
+                            : tr__mailbox_free(&callee->mb)))
     rc = TR_EFULL;
   if (!rc && !(r = tr__ref_new(h, TR_REF_CALL, caller, callee)))
     rc = TR_ENOMEM;
@@ -50,6 +52,10 @@ static int call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
   tr__msg_envelope(m, TR_KIND_CALL, from, r->id);
   if (session)
     *session = r->id;
+  if (remote) {
+    r->peer = to; /* its end is told by the proxy on its host */
+    return tr__out_put(h, to, m, 0);
+  }
   return tr__deliver(h, callee, m);
 }
 
@@ -76,12 +82,15 @@ static int answer(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply,
     return rc;
   }
   r = tr__slots_get(&h->refs, session);
-  if (!r || r->kind != TR_REF_CALL || r->owner != caller) {
+  if (!r || (r->kind != TR_REF_CALL && r->kind != TR_REF_RCALL) ||
+      r->owner != caller) {
     h->stats.late_replies++;
     tr_msg_free(reply);
     return TR_ENOPROC;
   }
   from = h->current ? h->current->pid : r->peer;
+  if (r->kind == TR_REF_RCALL)
+    session = r->remote; /* the session as the caller's host knows it */
   tr__ref_free(h, r);
   tr__msg_envelope(reply, kind, from, session);
   return tr__deliver_pid(h, caller, reply);
@@ -140,19 +149,65 @@ int tr_reply_error_to(tr_host *h, tr_pid caller, uint64_t session,
   return m ? answer(h, caller, session, m, TR_KIND_ERROR) : TR_ENOMEM;
 }
 
+tr__ref *tr__call_ref(tr_host *h, const tr_msg *m) {
+  tr__ref *r = tr__slots_get(&h->refs, m->session);
+  return r && (r->kind == TR_REF_CALL || r->kind == TR_REF_RCALL) &&
+                 r->owner == m->from
+             ? r
+             : NULL;
+}
+
 void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
                    const char *name) {
   tr__ref *r = tr__slots_get(&h->refs, session);
   tr_msg *m;
-  if (!r || r->kind != TR_REF_CALL || r->owner != caller)
+  if (!r || (r->kind != TR_REF_CALL && r->kind != TR_REF_RCALL) ||
+      r->owner != caller)
     return;
-  m = tr__sys_msg(TR_KIND_ERROR, name, session);
+  m = tr__sys_msg(TR_KIND_ERROR, name,
+                  r->kind == TR_REF_RCALL ? r->remote : session);
   if (m) {
     tr_msg_add_cstr(m, name);
     m->from = r->peer;
   }
   tr__ref_free(h, r);
   tr__deliver_pid(h, caller, m);
+}
+
+void tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m) {
+  tr_actor *a = tr__actor(h, to);
+  tr__ref *r;
+  if (!tr__remote(h, m->from)) { /* back on its caller's host */
+    if ((r = tr__call_ref(h, m)) && a) {
+      tr__list_remove(&r->by_peer);
+      tr__list_push(&a->peered, &r->by_peer);
+      r->peer = to;
+    }
+    tr__deliver_pid(h, to, m);
+    return;
+  }
+  if (!(r = tr__ref_new(h, TR_REF_RCALL, NULL, a))) {
+    tr_host_log(h, TR_LOG_ERROR, "out of memory taking a call");
+    h->stats.dead_letters++;
+    tr_msg_free(m);
+    return;
+  }
+  r->owner = m->from;
+  r->peer = to;
+  r->remote = m->session;
+  m->session = r->id; /* what the callee answers; the proxy maps it back */
+  tr__deliver_pid(h, to, m);
+}
+
+void tr__call_answered(tr_host *h, tr_pid to, tr_msg *m) {
+  tr__ref *r = tr__slots_get(&h->refs, m->session);
+  if (r && r->kind == TR_REF_CALL && r->owner == to) {
+    tr__ref_free(h, r);
+    tr__deliver_pid(h, to, m);
+  } else {
+    h->stats.late_replies++;
+    tr_msg_free(m);
+  }
 }
 
 /* tr_host_call waits through a hidden actor that owns the call and keeps

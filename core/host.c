@@ -23,6 +23,8 @@ void tr__idle_cb(uv_idle_t *idle) {
 static void async_cb(uv_async_t *async) {
   tr_host *h = async->data;
   tr__inbox_drain(h);
+  if (h->node)
+    tr__lanes_drain(h);
   if (atomic_load(&h->stop_requested) && !h->stopped) {
     if (h->in_run)
       uv_stop(h->loop); /* tr_host_run shuts down once uv_run returns */
@@ -46,10 +48,37 @@ static void defaults(tr_host_config *c) {
     c->step_budget_us = 4000;
 }
 
-tr_host *tr_host_new(const tr_host_config *cfg) {
+/* Batches for other hosts go before the loop waits: at the end of every
+ * turn, and after timers and I/O sent anything. */
+static void prepare_cb(uv_prepare_t *p) {
+  tr_host *h = p->data;
+  if (h->ndirty)
+    tr__out_flush(h);
+}
+
+tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
+                      tr__names *names, uint32_t hosts) {
   tr_host *h = calloc(1, sizeof *h);
+  uint32_t i;
   if (!h)
     return NULL;
+  if (hosts > 1 && (!(h->out = calloc(hosts, sizeof *h->out)) ||
+                    !(h->dirty = calloc(hosts, sizeof *h->dirty)))) {
+    free(h->out);
+    free(h);
+    return NULL;
+  }
+  for (i = 0; h->out && i < hosts; i++)
+    tr__list_init(&h->out[i].waiters);
+  h->node = n;
+  h->index = index;
+  h->pid_base = (uint64_t)index << TR_PID_HOST_SHIFT;
+  if (names) {
+    h->names = names;
+  } else {
+    h->names = &h->own_names;
+    tr__names_init(h->names, 0);
+  }
   if (cfg)
     h->cfg = *cfg;
   defaults(&h->cfg);
@@ -57,6 +86,10 @@ tr_host *tr_host_new(const tr_host_config *cfg) {
     h->loop = h->cfg.loop;
   } else {
     if (uv_loop_init(&h->own_loop)) {
+      if (!names)
+        tr__names_free(h->names);
+      free(h->out);
+      free(h->dirty);
       free(h);
       return NULL;
     }
@@ -67,18 +100,27 @@ tr_host *tr_host_new(const tr_host_config *cfg) {
   uv_idle_init(h->loop, &h->idle);
   uv_timer_init(h->loop, &h->timer);
   uv_async_init(h->loop, &h->async, async_cb);
-  h->idle.data = h->timer.data = h->async.data = h;
+  uv_prepare_init(h->loop, &h->prepare);
+  h->idle.data = h->timer.data = h->async.data = h->prepare.data = h;
+  if (n) { /* a lone host has nothing to flush */
+    uv_prepare_start(&h->prepare, prepare_cb);
+    uv_unref((uv_handle_t *)&h->prepare);
+  }
   h->armed_due = UINT64_MAX;
-  uv_mutex_init(&h->names_lock);
   uv_mutex_init(&h->inbox_lock);
   atomic_init(&h->stop_requested, 0);
   tr__slots_init(&h->actors);
+  /* A pid keeps 24 bits for its slot, under the host's index. */
+  h->actors.limit = (1u << TR_PID_HOST_SHIFT) - 1u;
   tr__slots_init(&h->refs);
-  tr__names_init(&h->names);
   tr__list_init(&h->started);
   tr__list_init(&h->ready);
   tr__list_init(&h->reap);
   return h;
+}
+
+tr_host *tr_host_new(const tr_host_config *cfg) {
+  return tr__host_new(cfg, NULL, 0, NULL, 1);
 }
 
 int tr_host_run(tr_host *h) {
@@ -142,7 +184,10 @@ void tr_host_free(tr_host *h) {
     return;
   if (!h->stopped)
     tr__shutdown(h);
-  h->closing = 3;
+  if (h->node)
+    tr__node_leave(h); /* no host sends here from now on */
+  h->closing = 4;
+  uv_close((uv_handle_t *)&h->prepare, on_close);
   uv_close((uv_handle_t *)&h->idle, on_close);
   uv_close((uv_handle_t *)&h->timer, on_close);
   uv_close((uv_handle_t *)&h->async, on_close);
@@ -154,10 +199,12 @@ void tr_host_free(tr_host *h) {
   free(h->heap);
   tr__slots_free(&h->actors);
   tr__slots_free(&h->refs);
-  tr__names_free(&h->names);
+  if (h->names == &h->own_names)
+    tr__names_free(h->names);
   tr__pool_free(h);
-  uv_mutex_destroy(&h->names_lock);
   uv_mutex_destroy(&h->inbox_lock);
+  free(h->out);
+  free(h->dirty);
   free(h);
 }
 

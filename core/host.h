@@ -28,8 +28,13 @@ enum {
   TR_REF_LINK,    /* owner and peer are linked */
   TR_REF_ROOM,    /* owner waits for room in peer's mailbox; in the peer's
                      mb.waiters, oldest first, not in its peered list */
-  TR_REF_GRANT    /* owner was told of room in peer's mailbox and has not
+  TR_REF_GRANT,   /* owner was told of room in peer's mailbox and has not
                      handled that message yet: the room is promised to it */
+  /* Proxies of what an actor of another host (the owner, not in a list
+   * here) holds on a local peer; `remote` is the owner host's id of it. */
+  TR_REF_RCALL,   /* a call from another host, waiting on peer: its session
+                     as the callee sees it is this ref's id */
+  TR_REF_RMONITOR /* a monitor from another host on peer */
 };
 
 typedef struct tr__ref {
@@ -42,6 +47,7 @@ typedef struct tr__ref {
   uint64_t seq;       /* ties between equal `due`s go first-come */
   uint32_t heap_i;    /* index in the timer heap, TR__NOHEAP when absent */
   tr_msg *msg;        /* TR_REF_AFTER: what to send */
+  uint64_t remote;    /* TR_REF_RCALL, TR_REF_RMONITOR: the owner's id */
   struct tr__ref *next_free;
 } tr__ref;
 
@@ -87,13 +93,42 @@ struct tr_actor {
   _Alignas(max_align_t) unsigned char state[];
 };
 
+/* Names: one table per node (a lone host's is its own). Writers lock it;
+ * so do readers, but for a lone host's loop thread, the one writer. */
 typedef struct tr__names {
   struct tr__name *v; /* open addressing, linear probing */
   uint32_t cap, used;
+  uv_mutex_t lock;
+  int shared; /* a node's: every host locks to read */
 } tr__names;
+
+/* What one host sends to another: the batch it builds (its own, no lock)
+ * and the actors waiting for room in the lane. */
+typedef struct tr__out {
+  tr_msg *head, *tail;
+  uint32_t len;
+  uint8_t dirty;    /* in h->dirty, to be flushed */
+  tr__link waiters; /* TR_REF_ROOM refs (by_peer), oldest first */
+} tr__out;
+
+/* node.c: the lane from one host to another, owned by the node. The
+ * sender appends whole batches under the lock; the receiver takes them
+ * all under it. inflight (handed over, not yet taken) is read unlocked
+ * by the sender, for its bound. */
+typedef struct tr__lane {
+  uv_mutex_t lock;
+  tr_msg *head, *tail;
+  tr_host *dst;         /* NULL while the receiver is not there */
+  atomic_uint inflight; /* messages handed over and not taken yet */
+  atomic_uint capacity; /* the receiver's inbox_capacity; 0: no receiver */
+  atomic_int waiting;   /* the sender has actors waiting for room */
+} tr__lane;
 
 struct tr_host {
   uv_loop_t *loop;
+  tr_node *node;     /* NULL for a lone host */
+  uint32_t index;    /* in the node: tr_pid_host of its actors */
+  uint64_t pid_base; /* index << TR_PID_HOST_SHIFT, XORed into handles */
   uv_loop_t own_loop;
   uint8_t owns_loop;
   uv_thread_t thread;
@@ -127,8 +162,12 @@ struct tr_host {
   uint64_t armed_due; /* when the uv timer fires, UINT64_MAX when stopped */
   tr__ref *free_refs;
 
-  tr__names names;
-  uv_mutex_t names_lock; /* other threads read names for tr_send_named */
+  tr__names *names; /* the node's, or own_names */
+  tr__names own_names;
+  tr__out *out;    /* per host of the node: what goes there */
+  uint32_t *dirty; /* indices of outs with a batch to flush */
+  uint32_t ndirty;
+  uv_prepare_t prepare; /* flushes the batches before the loop waits */
 
   uv_mutex_t inbox_lock;
   tr_msg *inbox_head, *inbox_tail;
@@ -174,6 +213,40 @@ static inline uint32_t tr__mailbox_free(const tr__mailbox *mb) {
   return used < mb->capacity ? mb->capacity - used : 0;
 }
 
+/* node.c */
+#define TR__LANE_BATCH 512 /* a batch this long goes at once */
+static inline uint32_t tr__pid_host(tr_pid pid) {
+  return (uint32_t)(pid >> TR_PID_HOST_SHIFT) & 0xffu;
+}
+/* to lives on another host than h (0 is no actor: local). */
+static inline int tr__remote(const tr_host *h, tr_pid to) {
+  return to && tr__pid_host(to) != h->index;
+}
+/* Puts m (its envelope set) into the batch for to's host; TR_EFULL when
+ * the lane has no room (with if_room: not a dead letter), TR_ENOPROC when
+ * that host is not there. Frees m on failure. */
+int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room);
+/* Room left in the lane to to's host; TR_ENOPROC when it is not there. */
+int tr__out_room(tr_host *h, tr_pid to);
+void tr__out_flush(tr_host *h);
+/* A control message to an actor of another host. */
+int tr__out_ctl(tr_host *h, int kind, tr_pid from, tr_pid to, uint64_t session,
+                const char *reason);
+/* Takes what other hosts sent and wakes those waiting for lane room. */
+void tr__lanes_drain(tr_host *h);
+uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
+                           uint32_t timeout_ms);
+void tr__node_leave(tr_host *h);
+/* Kinds of message only the core sends between hosts. */
+enum {
+  TR__KIND_MONITOR = 16,
+  TR__KIND_DEMONITOR,
+  TR__KIND_LINK,
+  TR__KIND_UNLINK,
+  TR__KIND_EXIT, /* a link's signal: from ended with the reason (arg 0) */
+  TR__KIND_KILL
+};
+
 /* sched.c */
 void tr__sched_wake(tr_host *h, tr_actor *a);
 void tr__idle_cb(uv_idle_t *idle);
@@ -204,7 +277,8 @@ tr_msg *tr__sys_msg(int kind, const char *name, uint64_t session);
 
 /* actor.c */
 static inline tr_actor *tr__actor(tr_host *h, tr_pid pid) {
-  tr_actor *a = tr__slots_get(&h->actors, pid);
+  /* Another host's index leaves a slot number past any table. */
+  tr_actor *a = tr__slots_get(&h->actors, pid ^ h->pid_base);
   return a && a->life <= TR__EXITING ? a : NULL;
 }
 void tr__actor_end(tr_host *h, tr_actor *a, const char *reason);
@@ -247,10 +321,22 @@ uint64_t tr__refs_wait_room(tr_host *h, tr_actor *w, tr_actor *f,
 void tr__refs_clear(tr_host *h);
 /* monitor.c: what a link does when `from` ends with reason. */
 void tr__exit_signal(tr_host *h, tr_actor *to, tr_pid from, const char *reason);
+/* A monitor, link or exit signal from another host arrives (m is one of
+ * the TR__KIND_* above, or a TR_KIND_DOWN). Frees m. */
+void tr__ctl_arrived(tr_host *h, tr_pid to, tr_msg *m);
+/* The down message for monitor `ref` of pid, ended with reason. */
+tr_msg *tr__down_msg(uint64_t ref, tr_pid pid, const char *reason);
 
 /* call.c: ends a pending call with an error named `name` to its caller. */
 void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
                    const char *name);
+/* The ref of call m (a TR_REF_CALL or TR_REF_RCALL), NULL when over. */
+tr__ref *tr__call_ref(tr_host *h, const tr_msg *m);
+/* The answer to a call from another host arrives: delivered if the call
+ * is still on, else dropped as late. */
+void tr__call_answered(tr_host *h, tr_pid to, tr_msg *m);
+/* A call from another host arrives for to: it waits on a proxy ref. */
+void tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m);
 
 /* timer.c */
 int tr__timer_add(tr_host *h, tr__ref *r, uint32_t ms);
@@ -259,7 +345,7 @@ void tr__timer_cb(uv_timer_t *t);
 void tr__timer_arm(tr_host *h);
 
 /* name.c */
-void tr__names_init(tr__names *n);
+void tr__names_init(tr__names *n, int shared);
 void tr__names_free(tr__names *n);
 void tr__name_release(tr_host *h, tr_actor *a);
 tr_pid tr__name_lookup(tr_host *h, const char *name);

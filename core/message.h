@@ -33,8 +33,11 @@ struct tr_msg {
   uint8_t kind;                /* TR_KIND_* */
   uint8_t inherited; /* came from a dead actor's mailbox (its heir's now) */
   uint32_t len, cap; /* bytes used and allocated; TR_MAX_MSG fits */
-  uint32_t *open;    /* values each open container still takes; NULL if flat */
-  char *buf;         /* the encoding: small, or heap */
+  union {
+    uint32_t *open; /* values each open container still takes; NULL if flat */
+    tr_pid to; /* between hosts, where a finished message (open NULL) goes */
+  };
+  char *buf; /* the encoding: small, or heap */
   char small[TR_MSG_INLINE];
 };
 

@@ -1,10 +1,13 @@
 /*
- * name.c -- registered names: a string -> pid map per host.
+ * name.c -- registered names: a string -> pid map per node (a lone host
+ * is a node of one).
  *
  * Open addressing with linear probing and backward-shift deletion (no
- * tombstones), kept at most 3/4 full. Only the loop thread writes, under
- * names_lock, so tr_send_named from other threads can read under the same
- * lock while the loop thread itself reads without it.
+ * tombstones), kept at most 3/4 full, under the table's lock. A node's
+ * table is shared by its hosts' threads; a lone host's loop thread, its
+ * only writer, reads it without the lock. An actor keeps its own copy of
+ * its name, so that a name removed on another host is never freed under
+ * it; its end removes the name only while the name is still its own.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,9 +29,11 @@ static uint32_t hash_of(const char *s) {
   return h;
 }
 
-void tr__names_init(tr__names *n) {
+void tr__names_init(tr__names *n, int shared) {
   n->v = NULL;
   n->cap = n->used = 0;
+  n->shared = shared;
+  uv_mutex_init(&n->lock);
 }
 
 void tr__names_free(tr__names *n) {
@@ -36,7 +41,7 @@ void tr__names_free(tr__names *n) {
   for (i = 0; i < n->cap; i++)
     free(n->v[i].key);
   free(n->v);
-  tr__names_init(n);
+  uv_mutex_destroy(&n->lock);
 }
 
 /* The slot holding name, or the empty slot where it would go. */
@@ -48,13 +53,25 @@ static uint32_t find(const tr__names *n, const char *name, uint32_t hash) {
   return i;
 }
 
-tr_pid tr__name_lookup(tr_host *h, const char *name) {
-  tr__names *n = &h->names;
+static tr_pid lookup(const tr__names *n, const char *name) {
   uint32_t i;
   if (!n->cap)
     return 0;
   i = find(n, name, hash_of(name));
   return n->v[i].key ? n->v[i].pid : 0;
+}
+
+/* A lone host's loop thread is the only writer of its table: it reads
+ * without the lock, as it did before hosts made nodes. */
+tr_pid tr__name_lookup(tr_host *h, const char *name) {
+  tr__names *n = h->names;
+  tr_pid pid;
+  if (!n->shared && tr__on_loop_thread(h))
+    return lookup(n, name);
+  uv_mutex_lock(&n->lock);
+  pid = lookup(n, name);
+  uv_mutex_unlock(&n->lock);
+  return pid;
 }
 
 static int grow(tr__names *n) {
@@ -98,6 +115,7 @@ int tr__name_check(const char *name) {
 }
 
 int tr_register(tr_host *h, const char *name, tr_pid pid) {
+  tr__names *n = h ? h->names : NULL;
   tr_actor *a;
   uint32_t hash, i;
   int rc = TR_OK;
@@ -107,56 +125,78 @@ int tr_register(tr_host *h, const char *name, tr_pid pid) {
     return TR_EINVAL;
   if (!(a = tr__actor(h, pid)))
     return TR_ENOPROC;
-  if (a->name || tr__name_lookup(h, name))
+  if (a->name)
     return TR_EEXIST;
-  uv_mutex_lock(&h->names_lock);
-  if ((h->names.used + 1) * 4 > h->names.cap * 3)
-    rc = grow(&h->names);
+  if (!(a->name = strdup(name)))
+    return TR_ENOMEM;
+  hash = hash_of(name);
+  uv_mutex_lock(&n->lock);
+  if (lookup(n, name))
+    rc = TR_EEXIST;
+  else if ((n->used + 1) * 4 > n->cap * 3)
+    rc = grow(n);
   if (!rc) {
-    hash = hash_of(name);
-    i = find(&h->names, name, hash);
-    if (!(h->names.v[i].key = strdup(name))) {
+    i = find(n, name, hash);
+    if (!(n->v[i].key = strdup(name))) {
       rc = TR_ENOMEM;
     } else {
-      h->names.v[i].hash = hash;
-      h->names.v[i].pid = pid;
-      h->names.used++;
-      a->name = h->names.v[i].key;
+      n->v[i].hash = hash;
+      n->v[i].pid = pid;
+      n->used++;
     }
   }
-  uv_mutex_unlock(&h->names_lock);
+  uv_mutex_unlock(&n->lock);
+  if (rc) {
+    free(a->name);
+    a->name = NULL;
+  }
   return rc;
 }
 
-int tr_unregister(tr_host *h, const char *name) {
-  tr__names *n;
+/* Removes name if it names pid (any pid when 0); its owner, if local,
+ * forgets it. */
+static int unregister(tr_host *h, const char *name, tr_pid pid) {
+  tr__names *n = h->names;
   tr_actor *a;
-  char *key;
+  char *key = NULL;
   uint32_t i;
-  int rc = tr__loop_check(h);
-  if (rc)
-    return rc;
-  if (!name)
-    return TR_EINVAL;
-  n = &h->names;
-  if (!n->cap)
+  uv_mutex_lock(&n->lock);
+  if (n->cap) {
+    i = find(n, name, hash_of(name));
+    if ((key = n->v[i].key) && (!pid || n->v[i].pid == pid)) {
+      pid = n->v[i].pid;
+      remove_at(n, i);
+      n->used--;
+    } else {
+      key = NULL;
+    }
+  }
+  uv_mutex_unlock(&n->lock);
+  if (!key)
     return TR_ENOPROC;
-  i = find(n, name, hash_of(name));
-  if (!(key = n->v[i].key))
-    return TR_ENOPROC;
-  if ((a = tr__slots_get(&h->actors, n->v[i].pid)))
-    a->name = NULL;
-  uv_mutex_lock(&h->names_lock);
-  remove_at(n, i);
-  n->used--;
-  uv_mutex_unlock(&h->names_lock);
   free(key);
+  if ((a = tr__actor(h, pid)) && a->name) {
+    free(a->name);
+    a->name = NULL;
+  }
   return TR_OK;
 }
 
+/* An actor of another host keeps its copy of the name until it ends, and
+ * then releases the name only if it still names it. */
+int tr_unregister(tr_host *h, const char *name) {
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  return name ? unregister(h, name, 0) : TR_EINVAL;
+}
+
 void tr__name_release(tr_host *h, tr_actor *a) {
-  if (a->name)
-    tr_unregister(h, a->name);
+  if (a->name) {
+    unregister(h, a->name, a->pid);
+    free(a->name);
+    a->name = NULL;
+  }
 }
 
 tr_pid tr_whereis(tr_host *h, const char *name) {

@@ -66,16 +66,13 @@ void tr__refs_clear(tr_host *h) {
 /* Sends owner a message of `kind` about the ref; what it carries depends on
  * the kind: down(ref, pid, reason), or an error naming the reason. */
 static void tell_owner(tr_host *h, tr__ref *r, int kind, tr_actor *dead) {
+  /* A proxy's owner knows the ref by its own host's id. */
+  uint64_t id = r->kind >= TR_REF_RCALL ? r->remote : r->id;
   tr_msg *m;
   if (kind == TR_KIND_DOWN) {
-    m = tr__sys_msg(kind, "down", 0);
-    if (m) {
-      tr_msg_add_int(m, (int64_t)r->id);
-      tr_msg_add_pid(m, dead->pid);
-      tr_msg_add_cstr(m, dead->reason);
-    }
+    m = tr__down_msg(id, dead->pid, dead->reason);
   } else if (kind == TR_KIND_ERROR) {
-    m = tr__sys_msg(kind, "down", r->id);
+    m = tr__sys_msg(kind, "down", id);
     if (m)
       tr_msg_add_cstr(m, dead->reason);
   } else {
@@ -111,6 +108,11 @@ void tr__refs_on_death(tr_host *h, tr_actor *a) {
       ungrant(h, r, !quiet);
       continue;
     }
+    /* Another host hears of it even while this one shuts down. */
+    if (r->kind == TR_REF_LINK && tr__remote(h, r->peer))
+      tr__out_ctl(h, TR__KIND_EXIT, a->pid, r->peer, 0, a->reason);
+    else if (r->kind == TR_REF_MONITOR && tr__remote(h, r->peer))
+      tr__out_ctl(h, TR__KIND_DEMONITOR, a->pid, r->peer, r->id, NULL);
     tr__ref_free(h, r);
     if (peer && !quiet)
       tr__exit_signal(h, peer, a->pid, a->reason);
@@ -125,7 +127,10 @@ void tr__refs_on_death(tr_host *h, tr_actor *a) {
   while ((l = tr__list_first(&a->peered))) {
     tr__ref *r = tr__container(l, tr__ref, by_peer);
     tr_actor *owner = tr__actor(h, r->owner);
-    if (owner && !quiet) {
+    if (r->kind == TR_REF_RCALL || r->kind == TR_REF_RMONITOR) {
+      tell_owner(h, r, r->kind == TR_REF_RCALL ? TR_KIND_ERROR : TR_KIND_DOWN,
+                 a);
+    } else if (owner && !quiet) {
       switch (r->kind) {
       case TR_REF_CALL:
         tell_owner(h, r, TR_KIND_ERROR, a);

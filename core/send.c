@@ -37,6 +37,8 @@ int tr__deliver_pid(tr_host *h, tr_pid to, tr_msg *m) {
   tr_actor *a = tr__actor(h, to);
   if (!m)
     return TR_ENOMEM;
+  if (!a && tr__remote(h, to))
+    return tr__out_put(h, to, m, 0);
   if (!a) {
     /* A call that finds nobody is answered at once, not at its timeout. */
     if (m->kind == TR_KIND_CALL)
@@ -126,13 +128,7 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
     tr_msg_free(m);
     return TR_EINVAL;
   }
-  if (tr__on_loop_thread(h)) {
-    to = tr__name_lookup(h, name);
-  } else {
-    uv_mutex_lock(&h->names_lock);
-    to = tr__name_lookup(h, name);
-    uv_mutex_unlock(&h->names_lock);
-  }
+  to = tr__name_lookup(h, name);
   if (to)
     return tr_send(h, from, to, m);
   if (!tr__on_loop_thread(h)) {
@@ -154,13 +150,23 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
   return TR_ENOPROC;
 }
 
-/* A call now waits on a: its ref's peer side moves there, so that a's end
- * fails it at once. */
-static void call_waits_on(tr_host *h, tr_msg *m, tr_actor *a) {
-  tr__ref *r =
-      m->kind == TR_KIND_CALL ? tr__slots_get(&h->refs, m->session) : NULL;
-  if (a && r && r->kind == TR_REF_CALL && r->owner == m->from &&
-      r->peer != a->pid) {
+/* A call now waits on `to`: its ref's peer side moves there, so that the
+ * end of `to` fails it at once. Bound for another host, it waits on a
+ * proxy there: a proxy here gives the caller's session back and goes. */
+static void call_waits_on(tr_host *h, tr_msg *m, tr_pid to) {
+  tr__ref *r = m->kind == TR_KIND_CALL ? tr__call_ref(h, m) : NULL;
+  tr_actor *a;
+  if (!r || r->peer == to)
+    return;
+  if (tr__remote(h, to)) {
+    if (r->kind == TR_REF_RCALL) {
+      m->session = r->remote;
+      tr__ref_free(h, r);
+    } else {
+      tr__list_remove(&r->by_peer);
+      r->peer = to;
+    }
+  } else if ((a = tr__actor(h, to))) {
     tr__list_remove(&r->by_peer);
     tr__list_push(&a->peered, &r->by_peer);
     r->peer = a->pid;
@@ -177,7 +183,7 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
     h->current_msg = NULL; /* taken over, whatever happens next */
   if ((rc = check(h, m, NULL)))
     return rc;
-  call_waits_on(h, m, tr__actor(h, to));
+  call_waits_on(h, m, to);
   return tr__deliver_pid(h, to, m);
 }
 
@@ -207,7 +213,7 @@ int tr_mailbox_room(tr_host *h, tr_pid pid) {
   if (rc)
     return rc;
   if (!(a = tr__actor(h, pid)))
-    return TR_ENOPROC;
+    return tr__remote(h, pid) ? tr__out_room(h, pid) : TR_ENOPROC;
   return (int)tr__mailbox_room(h, a);
 }
 
@@ -227,6 +233,8 @@ int tr_send_if_room(tr_host *h, tr_pid from, tr_pid to, tr_msg *m) {
     return rc;
   }
   tr__msg_envelope(m, TR_KIND_SEND, from, 0);
+  if (!a && tr__remote(h, to))
+    return tr__out_put(h, to, m, 1);
   return a ? tr__deliver(h, a, m) : tr__deliver_pid(h, to, m);
 }
 
@@ -243,7 +251,10 @@ int tr_notify_room(tr_host *h, tr_pid waiter, tr_pid full, uint32_t timeout_ms,
     return rc;
   if (!(w = tr__actor(h, waiter)))
     return TR_ENOPROC;
-  if ((f = tr__actor(h, full))) {
+  if (tr__remote(h, full)) {
+    if (!(n = tr__out_wait_room(h, w, full, timeout_ms)))
+      return TR_ENOMEM;
+  } else if ((f = tr__actor(h, full))) {
     if (!(n = tr__refs_wait_room(h, w, f, timeout_ms)))
       return TR_ENOMEM;
   } else { /* ended already: told at once, as its end would have told it */
@@ -307,7 +318,7 @@ int tr_mailbox_putback(tr_actor *self, tr_msg *m) {
     tr_msg_free(m);
     return rc;
   }
-  call_waits_on(h, m, self);
+  call_waits_on(h, m, self->pid);
   m->next = NULL;
   tr__mailbox_putback(&self->mb, m, self->await);
   return TR_OK;

@@ -14,6 +14,7 @@ void tr__slots_init(tr__slots *s) {
   s->v = NULL;
   s->len = s->cap = s->used = 0;
   s->free_head = NONE;
+  s->limit = 0;
 }
 
 void tr__slots_free(tr__slots *s) {
@@ -27,6 +28,8 @@ uint64_t tr__slots_put(tr__slots *s, void *ptr) {
     i = s->free_head;
     s->free_head = s->v[i].next_free;
   } else {
+    if (s->limit && s->len >= s->limit)
+      return 0;
     if (s->len == s->cap) {
       uint32_t cap = s->cap ? s->cap * 2 : 64;
       tr__slot *v;

@@ -23,6 +23,7 @@ typedef struct tr__slots {
   uint32_t len, cap;
   uint32_t free_head; /* UINT32_MAX when no slot is free */
   uint32_t used;
+  uint32_t limit; /* at most this many slots; 0: no limit of its own */
 } tr__slots;
 
 void tr__slots_init(tr__slots *s);

@@ -62,15 +62,20 @@ extern "C" {
 
 struct uv_loop_s;
 
+typedef struct tr_node tr_node;   /* hosts on threads, one pid space */
 typedef struct tr_host tr_host;   /* one loop, its actors, timers, names */
 typedef struct tr_actor tr_actor; /* a running actor, seen from its callbacks */
 typedef struct tr_msg tr_msg;     /* a name plus a tuple of values, encoded */
 typedef struct tr_value tr_value; /* one decoded value inside a tr_msg */
 
-/* A pid names an actor: slot index in the low 32 bits, the slot's generation
- * in the high 32 bits, so the pid of a dead actor never reaches the slot's
- * next tenant. 0 is no actor. */
+/* A pid names an actor: the slot's generation in the high 32 bits, so the
+ * pid of a dead actor never reaches the slot's next tenant; the index of
+ * its host in the node in bits 24-31 (tr_pid_host); its slot plus one in
+ * the low 24. 0 is no actor. */
 typedef uint64_t tr_pid;
+#define TR_PID_HOST_SHIFT 24
+/* The index of pid's host in its node. */
+TR_API uint32_t tr_pid_host(tr_pid pid);
 
 /* Errors are negative; 0 is success. tr_strerror names them. */
 enum {
@@ -167,6 +172,65 @@ TR_API void tr_host_log(tr_host *h, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* ---------------------------------------------------------------- node */
+
+/* A node is one process's hosts, each on its own thread with its own loop,
+ * sharing one pid space and one table of names: any actor may send to,
+ * call, reply to, forward to, monitor, link and kill any pid of the node,
+ * and register, whereis and send_named reach every host. A host made by
+ * tr_host_new is a node of one (index 0).
+ *
+ * What crosses hosts travels in lanes, one per ordered pair of hosts:
+ * a sender's loop batches what it sends to a host and hands the batch
+ * over with one lock and one wake-up when its turn ends (or the batch is
+ * large), so order holds per pair of actors as inside a host. A lane is
+ * bounded: at most the receiver's inbox_capacity messages are in flight
+ * from one host to another, past which tr_send and tr_call fail TR_EFULL
+ * (a dead letter), and tr_send_if_room / tr_call_if_room fail TR_EFULL
+ * uncounted, for a sender that waits with tr_notify_room on the remote
+ * pid until the lane has room. The mailbox's own capacity is checked when
+ * the batch arrives, as for a send from another thread: a full mailbox or
+ * a dead pid there is a dead letter on the receiving host, and a call is
+ * answered at once ("full", "noproc", as always). What works on a local
+ * pid and not on a remote one says so where it is declared. */
+
+/* A node for at most max_hosts hosts (1 to 255). NULL when out of memory
+ * or max_hosts is out of range. */
+TR_API tr_node *tr_node_new(uint32_t max_hosts);
+
+/* Makes a host of the node on the calling thread, as tr_host_new does
+ * (the thread becomes its loop thread; cfg may be NULL): for an embedder
+ * that runs hosts on threads of its own. Its index is the next free one,
+ * from 0. NULL when the node is full, stopping, or out of memory. */
+TR_API tr_host *tr_node_join(tr_node *n, const tr_host_config *cfg);
+
+/* Starts `threads` threads, each joining a host to the node (with cfg,
+ * which may be NULL), calling setup(h, ud) on it (may be NULL: to spawn
+ * what runs there) and running it until tr_node_stop; then it stops its
+ * actors and frees the host. 0, TR_EINVAL (0 threads, or more than the
+ * node has room for), or TR_ENOMEM with no thread left running. */
+TR_API int tr_node_start(tr_node *n, uint32_t threads,
+                         const tr_host_config *cfg,
+                         void (*setup)(tr_host *h, void *ud), void *ud);
+
+/* Asks every host of the node to stop, as tr_host_stop does; from any
+ * thread, actor callbacks included. */
+TR_API void tr_node_stop(tr_node *n);
+
+/* Waits for the threads tr_node_start made: returns once each has stopped
+ * and freed its host. From a thread that is not one of them. */
+TR_API void tr_node_wait(tr_node *n);
+
+/* Frees the node, once every host of it has been freed (TR_EINVAL before,
+ * with nothing done). */
+TR_API int tr_node_free(tr_node *n);
+
+TR_API tr_node *tr_host_node(const tr_host *h);
+/* The host's index in its node: the tr_pid_host of its actors. */
+TR_API uint32_t tr_host_index(const tr_host *h);
+/* Hosts that have joined the node so far (freed ones included). */
+TR_API uint32_t tr_node_size(const tr_node *n);
 
 /* -------------------------------------------------------------- actors */
 

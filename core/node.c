@@ -1,0 +1,467 @@
+/*
+ * node.c -- hosts on threads sharing one pid space, and the lanes that
+ * carry what one host sends to another.
+ *
+ * A pid names its host (tr_pid_host), so a send, call or signal to an
+ * actor of another host goes into the sender's batch for that host
+ * (h->out[d], the sender's own: no lock per message). The batch is handed
+ * over whole -- one lock, one uv_async_send -- when it is long or when the
+ * sender's loop is about to wait (its prepare handle), into the lane from
+ * sender to receiver, which the receiver's async callback empties into
+ * mailboxes. One lane per ordered pair keeps the order of each pair of
+ * actors. A lane is bounded: sends and calls count against the receiver's
+ * inbox_capacity while in flight, and senders that wait for room queue on
+ * the sender's side and are woken when the receiver has taken a batch.
+ * Answers, notices and signals are never refused for room, as in a
+ * mailbox. The lanes belong to the node, so a host that is freed closes
+ * its lanes under their locks and nothing is sent to it afterwards.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+struct tr_node {
+  uint32_t max, size; /* hosts it has room for, and that have joined */
+  uint32_t nthreads;
+  int stopping;
+  uv_mutex_t lock; /* size, hosts, stopping, threads */
+  tr_host **hosts; /* by index; NULL before it joins and once freed */
+  tr__lane *lanes; /* [to * max + from] */
+  uv_thread_t *threads;
+  struct starter *starter;
+  tr__names names;
+};
+
+/* What tr_node_start's threads need. */
+typedef struct starter {
+  tr_node *node;
+  tr_host_config cfg;
+  void (*setup)(tr_host *h, void *ud);
+  void *ud;
+} starter;
+
+tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
+                      tr__names *names, uint32_t hosts);
+
+static tr__lane *lane(const tr_node *n, uint32_t to, uint32_t from) {
+  return &n->lanes[(size_t)to * n->max + from];
+}
+
+tr_node *tr_node_new(uint32_t max_hosts) {
+  tr_node *n;
+  uint32_t i;
+  if (!max_hosts || max_hosts > 255 || !(n = calloc(1, sizeof *n)))
+    return NULL;
+  n->max = max_hosts;
+  n->hosts = calloc(max_hosts, sizeof *n->hosts);
+  n->lanes = calloc((size_t)max_hosts * max_hosts, sizeof *n->lanes);
+  n->threads = calloc(max_hosts, sizeof *n->threads);
+  if (!n->hosts || !n->lanes || !n->threads) {
+    free(n->hosts);
+    free(n->lanes);
+    free(n->threads);
+    free(n);
+    return NULL;
+  }
+  for (i = 0; i < max_hosts * max_hosts; i++)
+    uv_mutex_init(&n->lanes[i].lock);
+  uv_mutex_init(&n->lock);
+  tr__names_init(&n->names, 1);
+  return n;
+}
+
+tr_host *tr_node_join(tr_node *n, const tr_host_config *cfg) {
+  uint32_t i, index;
+  tr_host *h;
+  if (!n)
+    return NULL;
+  uv_mutex_lock(&n->lock);
+  index = n->stopping || n->size == n->max ? UINT32_MAX : n->size++;
+  uv_mutex_unlock(&n->lock);
+  if (index == UINT32_MAX ||
+      !(h = tr__host_new(cfg, n, index, &n->names, n->max)))
+    return NULL;
+  for (i = 0; i < n->max; i++) {
+    tr__lane *l = lane(n, index, i);
+    uv_mutex_lock(&l->lock);
+    l->dst = h;
+    atomic_store(&l->capacity, h->cfg.inbox_capacity);
+    uv_mutex_unlock(&l->lock);
+  }
+  uv_mutex_lock(&n->lock);
+  n->hosts[index] = h;
+  if (n->stopping)
+    tr_host_stop(h);
+  uv_mutex_unlock(&n->lock);
+  return h;
+}
+
+static void host_thread(void *arg) {
+  starter *s = arg;
+  tr_host *h = tr_node_join(s->node, &s->cfg);
+  if (!h)
+    return;
+  if (s->setup)
+    s->setup(h, s->ud);
+  tr_host_run(h);
+  tr_host_free(h);
+}
+
+int tr_node_start(tr_node *n, uint32_t threads, const tr_host_config *cfg,
+                  void (*setup)(tr_host *h, void *ud), void *ud) {
+  starter *s;
+  int rc = TR_OK;
+  if (!n || !threads)
+    return TR_EINVAL;
+  uv_mutex_lock(&n->lock);
+  if (n->starter || threads > n->max - n->size)
+    rc = TR_EINVAL;
+  else if (!(s = n->starter = calloc(1, sizeof *s)))
+    rc = TR_ENOMEM;
+  uv_mutex_unlock(&n->lock);
+  if (rc)
+    return rc;
+  s->node = n;
+  if (cfg)
+    s->cfg = *cfg;
+  s->cfg.loop = NULL; /* each thread's host owns its loop */
+  s->setup = setup;
+  s->ud = ud;
+  while (n->nthreads < threads) {
+    if (uv_thread_create(&n->threads[n->nthreads], host_thread, s)) {
+      tr_node_stop(n);
+      tr_node_wait(n);
+      return TR_ENOMEM;
+    }
+    n->nthreads++;
+  }
+  return TR_OK;
+}
+
+void tr_node_stop(tr_node *n) {
+  uint32_t i;
+  if (!n)
+    return;
+  uv_mutex_lock(&n->lock);
+  n->stopping = 1;
+  for (i = 0; i < n->size; i++)
+    if (n->hosts[i])
+      tr_host_stop(n->hosts[i]);
+  uv_mutex_unlock(&n->lock);
+}
+
+void tr_node_wait(tr_node *n) {
+  uint32_t i;
+  if (!n)
+    return;
+  for (i = 0; i < n->nthreads; i++)
+    uv_thread_join(&n->threads[i]);
+  n->nthreads = 0;
+}
+
+int tr_node_free(tr_node *n) {
+  uint32_t i;
+  if (!n)
+    return TR_EINVAL;
+  for (i = 0; i < n->size; i++)
+    if (n->hosts[i])
+      return TR_EINVAL;
+  if (n->nthreads)
+    return TR_EINVAL;
+  for (i = 0; i < n->max * n->max; i++) {
+    tr__lane *l = &n->lanes[i];
+    while (l->head) { /* sent to a host that never joined */
+      tr_msg *m = l->head;
+      l->head = m->next;
+      m->open = NULL;
+      tr_msg_free(m);
+    }
+    uv_mutex_destroy(&l->lock);
+  }
+  tr__names_free(&n->names);
+  uv_mutex_destroy(&n->lock);
+  free(n->starter);
+  free(n->hosts);
+  free(n->lanes);
+  free(n->threads);
+  free(n);
+  return TR_OK;
+}
+
+uint32_t tr_pid_host(tr_pid pid) { return tr__pid_host(pid); }
+
+tr_node *tr_host_node(const tr_host *h) { return h ? h->node : NULL; }
+uint32_t tr_host_index(const tr_host *h) { return h ? h->index : 0; }
+
+uint32_t tr_node_size(const tr_node *n) {
+  uint32_t size;
+  if (!n)
+    return 0;
+  uv_mutex_lock((uv_mutex_t *)&n->lock);
+  size = n->size;
+  uv_mutex_unlock((uv_mutex_t *)&n->lock);
+  return size;
+}
+
+/* Frees a chain of messages that will not be delivered. */
+static void drop(tr_host *h, tr_msg *m) {
+  while (m) {
+    tr_msg *next = m->next;
+    m->open = NULL;
+    if (tr__is_user(m))
+      h->stats.dead_letters++;
+    tr_msg_free(m);
+    m = next;
+  }
+}
+
+void tr__node_leave(tr_host *h) {
+  tr_node *n = h->node;
+  uint32_t i;
+  uv_mutex_lock(&n->lock);
+  n->hosts[h->index] = NULL;
+  uv_mutex_unlock(&n->lock);
+  for (i = 0; i < n->max; i++) {
+    tr__lane *l = lane(n, h->index, i);
+    tr_msg *m;
+    uv_mutex_lock(&l->lock);
+    l->dst = NULL;
+    atomic_store(&l->capacity, 0);
+    atomic_store(&l->inflight, 0);
+    m = l->head;
+    l->head = l->tail = NULL;
+    uv_mutex_unlock(&l->lock);
+    drop(h, m);
+    drop(h, h->out[i].head); /* shutdown flushed; this is what came after */
+    h->out[i].head = h->out[i].tail = NULL;
+    h->out[i].len = 0;
+  }
+  h->ndirty = 0;
+}
+
+/* The room the lane to host d has for sends and calls: what the receiver
+ * takes in flight, less what is in flight and in the batch. */
+static int64_t room(tr_host *h, uint32_t d) {
+  tr__lane *l;
+  uint32_t cap, used;
+  if (!h->node || d >= h->node->max)
+    return TR_ENOPROC;
+  l = lane(h->node, d, h->index);
+  if (!(cap = atomic_load_explicit(&l->capacity, memory_order_relaxed)))
+    return TR_ENOPROC;
+  used =
+      atomic_load_explicit(&l->inflight, memory_order_relaxed) + h->out[d].len;
+  return used < cap ? (int64_t)(cap - used) : 0;
+}
+
+int tr__out_room(tr_host *h, tr_pid to) {
+  int64_t r = room(h, tr__pid_host(to));
+  return r > INT32_MAX ? INT32_MAX : (int)r;
+}
+
+/* Hands the batch for host d to its lane; one wake-up for all of it. */
+static void flush_one(tr_host *h, uint32_t d) {
+  tr__out *o = &h->out[d];
+  tr__lane *l = lane(h->node, d, h->index);
+  tr_msg *gone = NULL;
+  if (!o->head)
+    return;
+  uv_mutex_lock(&l->lock);
+  if (l->dst) {
+    if (l->tail)
+      l->tail->next = o->head;
+    else
+      l->head = o->head;
+    l->tail = o->tail;
+    atomic_fetch_add(&l->inflight, o->len);
+    uv_async_send(&l->dst->async); /* under the lock: dst cannot go */
+  } else {
+    gone = o->head;
+  }
+  uv_mutex_unlock(&l->lock);
+  o->head = o->tail = NULL;
+  o->len = 0;
+  while (gone) { /* the host went away before it saw them */
+    tr_msg *m = gone;
+    gone = m->next;
+    m->open = NULL;
+    if (m->kind == TR_KIND_CALL)
+      tr__call_fail(h, m->session, m->from, "noproc");
+    if (tr__is_user(m))
+      h->stats.dead_letters++;
+    tr_msg_free(m);
+  }
+}
+
+void tr__out_flush(tr_host *h) {
+  uint32_t i, n = h->ndirty;
+  h->ndirty = 0;
+  for (i = 0; i < n; i++) {
+    h->out[h->dirty[i]].dirty = 0;
+    flush_one(h, h->dirty[i]);
+  }
+}
+
+int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room) {
+  uint32_t d = tr__pid_host(to);
+  tr__out *o;
+  int64_t r = room(h, d);
+  int rc = r < 0 ? (int)r : !r && tr__is_user(m) ? TR_EFULL : TR_OK;
+  if (rc) {
+    if (!if_room || rc != TR_EFULL) {
+      if (m->kind == TR_KIND_CALL)
+        tr__call_fail(h, m->session, m->from,
+                      rc == TR_EFULL ? "full" : "noproc");
+      if (tr__is_user(m))
+        h->stats.dead_letters++;
+    }
+    tr_msg_free(m);
+    return rc;
+  }
+  o = &h->out[d];
+  m->to = to;
+  m->next = NULL;
+  if (o->tail)
+    o->tail->next = m;
+  else
+    o->head = m;
+  o->tail = m;
+  if (++o->len >= TR__LANE_BATCH)
+    flush_one(h, d);
+  else if (!o->dirty) {
+    o->dirty = 1;
+    h->dirty[h->ndirty++] = d;
+  }
+  return TR_OK;
+}
+
+int tr__out_ctl(tr_host *h, int kind, tr_pid from, tr_pid to, uint64_t session,
+                const char *reason) {
+  static const char *const names[] = {"monitor", "demonitor", "link",
+                                      "unlink",  "exit",      "kill"};
+  tr_msg *m = tr__sys_msg(kind, names[kind - TR__KIND_MONITOR], session);
+  if (!m)
+    return TR_ENOMEM;
+  if (reason)
+    tr_msg_add_cstr(m, reason);
+  m->from = from;
+  return tr__out_put(h, to, m, 0);
+}
+
+/* A message from another host: where it goes depends on what it is. */
+static void arrive(tr_host *h, tr_msg *m) {
+  tr_pid to = m->to;
+  m->open = NULL;
+  m->next = NULL;
+  if (h->stopped) {
+    drop(h, m);
+    return;
+  }
+  switch (m->kind) {
+  case TR_KIND_CALL:
+    tr__call_arrived(h, to, m);
+    break;
+  case TR_KIND_REPLY:
+  case TR_KIND_ERROR:
+    tr__call_answered(h, to, m);
+    break;
+  case TR_KIND_DOWN:
+  case TR__KIND_MONITOR:
+  case TR__KIND_DEMONITOR:
+  case TR__KIND_LINK:
+  case TR__KIND_UNLINK:
+  case TR__KIND_EXIT:
+  case TR__KIND_KILL:
+    tr__ctl_arrived(h, to, m);
+    break;
+  default:
+    tr__deliver_pid(h, to, m);
+  }
+}
+
+/* Wakes the actors waiting for room in the lane to host d, oldest first,
+ * one per message of room. */
+static void wake_waiters(tr_host *h, uint32_t d) {
+  tr__out *o = &h->out[d];
+  tr__lane *l = lane(h->node, d, h->index);
+  for (;;) {
+    int64_t r = room(h, d);
+    tr__link *first;
+    while (r-- > 0 && (first = tr__list_first(&o->waiters))) {
+      tr__ref *ref = tr__container(first, tr__ref, by_peer);
+      tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", ref->id);
+      tr_pid owner = ref->owner;
+      if (m)
+        m->from = ref->peer;
+      tr__ref_free(h, ref);
+      if (m)
+        tr__deliver_pid(h, owner, m);
+    }
+    if (tr__list_empty(&o->waiters))
+      return;
+    /* Asked before looking again, so a batch taken in between wakes us. */
+    atomic_store(&l->waiting, 1);
+    if (room(h, d) <= 0)
+      return;
+  }
+}
+
+uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
+                           uint32_t timeout_ms) {
+  uint32_t d = tr__pid_host(full);
+  tr__ref *r = tr__ref_new(h, TR_REF_ROOM, w, NULL);
+  uint64_t id;
+  if (!r)
+    return 0;
+  id = r->id;
+  r->peer = full;
+  if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
+    tr__ref_free(h, r);
+    return 0;
+  }
+  tr__list_push(&h->out[d].waiters, &r->by_peer);
+  if (room(h, d) < 0) { /* no such host: told at once, as for an end */
+    tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", id);
+    tr__ref_free(h, r);
+    if (m)
+      m->from = full;
+    tr__deliver_pid(h, w->pid, m);
+    return id;
+  }
+  wake_waiters(h, d);
+  return id;
+}
+
+void tr__lanes_drain(tr_host *h) {
+  tr_node *n = h->node;
+  uint32_t i;
+  for (i = 0; i < n->max; i++) {
+    tr__lane *l = lane(n, h->index, i);
+    tr_msg *m;
+    uint32_t taken = 0;
+    if (!atomic_load_explicit(&l->inflight, memory_order_relaxed))
+      continue;
+    uv_mutex_lock(&l->lock);
+    m = l->head;
+    l->head = l->tail = NULL;
+    uv_mutex_unlock(&l->lock);
+    while (m) {
+      tr_msg *next = m->next;
+      arrive(h, m);
+      m = next;
+      taken++;
+    }
+    atomic_fetch_sub(&l->inflight, taken);
+    if (atomic_exchange(&l->waiting, 0)) { /* the sender has waiters */
+      tr__lane *back = lane(n, i, h->index);
+      uv_mutex_lock(&back->lock);
+      if (back->dst)
+        uv_async_send(&back->dst->async);
+      uv_mutex_unlock(&back->lock);
+    }
+  }
+  for (i = 0; i < n->max; i++)
+    if (!tr__list_empty(&h->out[i].waiters))
+      wake_waiters(h, i);
+}
