@@ -37,8 +37,7 @@ struct tr_node {
 typedef struct starter {
   tr_node *node;
   tr_host_config cfg;
-  void (*setup)(tr_host *h, void *ud);
-  void *ud;
+  tr_node_hooks hooks;
 } starter;
 
 tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
@@ -102,14 +101,16 @@ static void host_thread(void *arg) {
   tr_host *h = tr_node_join(s->node, &s->cfg);
   if (!h)
     return;
-  if (s->setup)
-    s->setup(h, s->ud);
+  if (s->hooks.setup)
+    s->hooks.setup(h, s->hooks.ud);
   tr_host_run(h);
+  if (s->hooks.teardown)
+    s->hooks.teardown(h, s->hooks.ud);
   tr_host_free(h);
 }
 
 int tr_node_start(tr_node *n, uint32_t threads, const tr_host_config *cfg,
-                  void (*setup)(tr_host *h, void *ud), void *ud) {
+                  const tr_node_hooks *hooks) {
   starter *s;
   int rc = TR_OK;
   if (!n || !threads)
@@ -126,8 +127,8 @@ int tr_node_start(tr_node *n, uint32_t threads, const tr_host_config *cfg,
   if (cfg)
     s->cfg = *cfg;
   s->cfg.loop = NULL; /* each thread's host owns its loop */
-  s->setup = setup;
-  s->ud = ud;
+  if (hooks)
+    s->hooks = *hooks;
   while (n->nthreads < threads) {
     if (uv_thread_create(&n->threads[n->nthreads], host_thread, s)) {
       tr_node_stop(n);

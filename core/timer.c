@@ -144,7 +144,7 @@ int tr_after(tr_host *h, tr_pid to, uint32_t ms, tr_msg *m, uint64_t *timer) {
     rc = tr__msg_check(m);
   if (!rc && h->stopped)
     rc = TR_ESTOPPED;
-  if (!rc && !(a = tr__actor(h, to)))
+  if (!rc && !(a = tr__actor(h, to)) && !tr__remote(h, to))
     rc = TR_ENOPROC;
   if (!rc && !(r = tr__ref_new(h, TR_REF_AFTER, a, NULL)))
     rc = TR_ENOMEM;
@@ -154,6 +154,7 @@ int tr_after(tr_host *h, tr_pid to, uint32_t ms, tr_msg *m, uint64_t *timer) {
     tr_msg_free(m);
     return rc;
   }
+  r->owner = to; /* of another host: sent there when due */
   tr__msg_envelope(m, TR_KIND_SEND, 0, 0);
   r->msg = m;
   if (tr__timer_add(h, r, ms)) {

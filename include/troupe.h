@@ -5,7 +5,8 @@
  * are in troupe_services.h, the Lua layer in troupe_lua.h.
  *
  * Everything a host knows lives in its tr_host (no global state), so several
- * hosts can live in one process, one per thread. Names: what an actor does
+ * hosts can live in one process, one per thread; a node (tr_node_new) joins
+ * them into one pid space. Names: what an actor does
  * is tr_<verb> (tr_spawn, tr_send, tr_call, tr_reply, tr_link, tr_monitor,
  * tr_after ...), what is done to or asked of a thing is tr_<thing>_<verb>
  * (tr_host_run, tr_msg_add_int, tr_mailbox_room, tr_actor_name); names
@@ -205,14 +206,25 @@ TR_API tr_node *tr_node_new(uint32_t max_hosts);
  * from 0. NULL when the node is full, stopping, or out of memory. */
 TR_API tr_host *tr_node_join(tr_node *n, const tr_host_config *cfg);
 
+/* What runs on each thread tr_node_start makes, on that thread; any may
+ * be NULL. */
+typedef struct tr_node_hooks {
+  /* Before the host's loop runs: to spawn what runs there (open a Lua
+   * state on it, say). */
+  void (*setup)(tr_host *h, void *ud);
+  /* Once the host has stopped all its actors, before it is freed: to let
+   * go of what setup made. */
+  void (*teardown)(tr_host *h, void *ud);
+  void *ud;
+} tr_node_hooks;
+
 /* Starts `threads` threads, each joining a host to the node (with cfg,
- * which may be NULL), calling setup(h, ud) on it (may be NULL: to spawn
- * what runs there) and running it until tr_node_stop; then it stops its
- * actors and frees the host. 0, TR_EINVAL (0 threads, or more than the
- * node has room for), or TR_ENOMEM with no thread left running. */
+ * which may be NULL; its loop is the host's own), calling hooks->setup,
+ * running it until tr_node_stop, calling hooks->teardown and freeing it.
+ * Once per node. 0, TR_EINVAL (0 threads, more than the node has room
+ * for, a second start), or TR_ENOMEM with no thread left running. */
 TR_API int tr_node_start(tr_node *n, uint32_t threads,
-                         const tr_host_config *cfg,
-                         void (*setup)(tr_host *h, void *ud), void *ud);
+                         const tr_host_config *cfg, const tr_node_hooks *hooks);
 
 /* Asks every host of the node to stop, as tr_host_stop does; from any
  * thread, actor callbacks included. */
@@ -286,13 +298,16 @@ TR_API void *tr_actor_ctx(const tr_actor *self);
 TR_API void tr_exit(tr_actor *self, const char *reason);
 
 /* Ends another actor now (untrappable). TR_ENOPROC when it is not alive.
- * An actor may not kill itself this way; it uses tr_exit. */
+ * An actor may not kill itself this way; it uses tr_exit. An actor of
+ * another host ends when its host takes the order: 0 once it is sent. */
 TR_API int tr_kill(tr_host *h, tr_pid pid, const char *reason);
 /* 1 for the reason of an end someone asked for -- "killed" (tr_kill's
  * default), "reset" and "restart" (a supervisor's) -- rather than a crash:
  * logged at debug level, not as a warning. */
 TR_API int tr_reason_deliberate(const char *reason);
 
+/* 1 while pid lives. A pid of another host cannot be looked up from here:
+ * 1 while its host is there (monitor it to learn of its end). */
 TR_API int tr_alive(tr_host *h, tr_pid pid);
 TR_API void tr_trap_exit(tr_actor *self, int on);
 
@@ -609,7 +624,7 @@ TR_API int tr_host_call_cancel(tr_host *h, tr_pid id);
 
 /* Sends m to `to` after ms milliseconds; *timer (may be NULL) names it for
  * tr_cancel. Dropped, not counted, if `to` has ended by then. TR_ENOPROC
- * if `to` is not alive now. */
+ * if `to` is not alive now (of another host: sent, and checked there). */
 TR_API int tr_after(tr_host *h, tr_pid to, uint32_t ms, tr_msg *m,
                     uint64_t *timer);
 
@@ -623,9 +638,12 @@ TR_API int tr_cancel(tr_host *h, uint64_t timer);
 
 /* --------------------------------------------------------------- names */
 
-/* Registers pid under name. TR_EEXIST if the name is taken or the actor
- * has a name already; TR_ENOPROC if pid is not alive. The name is released
- * when the actor ends. */
+/* Names are the node's: registered on one host, found from all of them.
+ * Registers pid, an actor of h, under name. TR_EEXIST if the name is taken
+ * or the actor has a name already; TR_ENOPROC if pid is not alive here.
+ * The name is released when the actor ends; tr_unregister on another host
+ * frees the name (the actor's own copy of it, which tr_actor_name shows
+ * there, goes when it ends). */
 TR_API int tr_register(tr_host *h, const char *name, tr_pid pid);
 TR_API int tr_unregister(tr_host *h, const char *name);
 TR_API tr_pid tr_whereis(tr_host *h, const char *name);   /* 0 when unknown */

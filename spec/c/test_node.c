@@ -50,7 +50,9 @@ static void world_start(world *w, uint32_t others, setup_fn setup,
   w->h0 = tr_node_join(w->n, NULL);
   CHECK(w->h0 != NULL);
   CHECK_EQ(tr_host_index(w->h0), 0);
-  CHECK_EQ(tr_node_start(w->n, others, cfg, host_setup, w), TR_OK);
+  tr_node_hooks hooks = {host_setup, NULL, NULL};
+  hooks.ud = w;
+  CHECK_EQ(tr_node_start(w->n, others, cfg, &hooks), TR_OK);
   STEP_UNTIL(w->h0, atomic_load(&w->ready) == (int)others, WAIT_MS);
   CHECK_EQ(atomic_load(&w->ready), others);
   CHECK_EQ(tr_node_size(w->n), 1 + others);
