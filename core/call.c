@@ -174,7 +174,7 @@ void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
   tr__deliver_pid(h, caller, m);
 }
 
-void tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m) {
+int tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m) {
   tr_actor *a = tr__actor(h, to);
   tr__ref *r;
   if (!tr__remote(h, m->from)) { /* back on its caller's host */
@@ -183,20 +183,19 @@ void tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m) {
       tr__list_push(&a->peered, &r->by_peer);
       r->peer = to;
     }
-    tr__deliver_pid(h, to, m);
-    return;
+    return tr__arrive_mail(h, to, m);
   }
   if (!(r = tr__ref_new(h, TR_REF_RCALL, NULL, a))) {
     tr_host_log(h, TR_LOG_ERROR, "out of memory taking a call");
     h->stats.dead_letters++;
     tr_msg_free(m);
-    return;
+    return 0;
   }
   r->owner = m->from;
   r->peer = to;
   r->remote = m->session;
   m->session = r->id; /* what the callee answers; the proxy maps it back */
-  tr__deliver_pid(h, to, m);
+  return tr__arrive_mail(h, to, m);
 }
 
 void tr__call_answered(tr_host *h, tr_pid to, tr_msg *m) {

@@ -32,9 +32,13 @@ enum {
                      handled that message yet: the room is promised to it */
   /* Proxies of what an actor of another host (the owner, not in a list
    * here) holds on a local peer; `remote` is the owner host's id of it. */
-  TR_REF_RCALL,   /* a call from another host, waiting on peer: its session
-                     as the callee sees it is this ref's id */
-  TR_REF_RMONITOR /* a monitor from another host on peer */
+  TR_REF_RCALL,    /* a call from another host, waiting on peer: its session
+                      as the callee sees it is this ref's id */
+  TR_REF_RMONITOR, /* a monitor from another host on peer */
+  /* Mail from other hosts that found peer's mailbox full, in order (msg
+   * to last), waiting for room among the senders in peer's mb.waiters;
+   * the lanes it came through count it in flight until it is in. */
+  TR_REF_PARKED
 };
 
 typedef struct tr__ref {
@@ -46,7 +50,8 @@ typedef struct tr__ref {
   uint64_t due;       /* loop time in ms; meaningful while heap_i is set */
   uint64_t seq;       /* ties between equal `due`s go first-come */
   uint32_t heap_i;    /* index in the timer heap, TR__NOHEAP when absent */
-  tr_msg *msg;        /* TR_REF_AFTER: what to send */
+  tr_msg *msg;        /* TR_REF_AFTER: what to send; TR_REF_PARKED: mail */
+  tr_msg *last;       /* TR_REF_PARKED: the newest of it */
   uint64_t remote;    /* TR_REF_RCALL, TR_REF_RMONITOR: the owner's id */
   struct tr__ref *next_free;
 } tr__ref;
@@ -63,6 +68,7 @@ typedef struct tr__mailbox {
   /* While awaiting a session: the matching message once seen, and the node
    * before it (NULL when it is the head), so taking it is O(1). */
   tr_msg *match, *match_prev;
+  struct tr__ref *parked; /* mail from other hosts waiting, or NULL */
 } tr__mailbox;
 
 /* An actor's life: LIVE; EXITING once told to end while inside one of its
@@ -236,6 +242,13 @@ int tr__out_ctl(tr_host *h, int kind, tr_pid from, tr_pid to, uint64_t session,
 void tr__lanes_drain(tr_host *h);
 uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
                            uint32_t timeout_ms);
+/* Moves a's parked mail in while it has room; 1 when all of it went (r is
+ * freed then), 0 when some waits still. */
+int tr__unpark(tr_host *h, tr_actor *a, tr__ref *r);
+/* a ends: its parked mail is dropped, each a dead letter. */
+void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r);
+/* Mail from another host for to: in, or parked. 1 when parked. */
+int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m);
 void tr__node_leave(tr_host *h);
 /* Kinds of message only the core sends between hosts. */
 enum {
@@ -335,8 +348,9 @@ tr__ref *tr__call_ref(tr_host *h, const tr_msg *m);
 /* The answer to a call from another host arrives: delivered if the call
  * is still on, else dropped as late. */
 void tr__call_answered(tr_host *h, tr_pid to, tr_msg *m);
-/* A call from another host arrives for to: it waits on a proxy ref. */
-void tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m);
+/* A call from another host arrives for to: it waits on a proxy ref.
+ * 1 when it was parked (tr__arrive_mail). */
+int tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m);
 
 /* timer.c */
 int tr__timer_add(tr_host *h, tr__ref *r, uint32_t ms);

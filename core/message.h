@@ -32,6 +32,7 @@ struct tr_msg {
   uint8_t depth;               /* arrays/maps still open while building */
   uint8_t kind;                /* TR_KIND_* */
   uint8_t inherited; /* came from a dead actor's mailbox (its heir's now) */
+  uint8_t origin;    /* between hosts: the index of the host it came from */
   uint32_t len, cap; /* bytes used and allocated; TR_MAX_MSG fits */
   union {
     uint32_t *open; /* values each open container still takes; NULL if flat */

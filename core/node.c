@@ -322,6 +322,7 @@ int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room) {
   }
   o = &h->out[d];
   m->to = to;
+  m->origin = (uint8_t)h->index;
   m->next = NULL;
   if (o->tail)
     o->tail->next = m;
@@ -350,19 +351,92 @@ int tr__out_ctl(tr_host *h, int kind, tr_pid from, tr_pid to, uint64_t session,
   return tr__out_put(h, to, m, 0);
 }
 
-/* A message from another host: where it goes depends on what it is. */
-static void arrive(tr_host *h, tr_msg *m) {
+/* The lane from host `from` has n more messages of room: they are in. */
+static void credit(tr_host *h, uint32_t from, uint32_t n) {
+  tr__lane *l = lane(h->node, h->index, from);
+  atomic_fetch_sub(&l->inflight, n);
+  if (atomic_load_explicit(&l->waiting, memory_order_relaxed) &&
+      atomic_exchange(&l->waiting, 0)) { /* the sender has waiters */
+    tr__lane *back = lane(h->node, from, h->index);
+    uv_mutex_lock(&back->lock);
+    if (back->dst)
+      uv_async_send(&back->dst->async);
+    uv_mutex_unlock(&back->lock);
+  }
+}
+
+/* Mail for a full mailbox waits in order, parked among the mailbox's
+ * waiting senders, and so does all that comes after it: nothing from
+ * another host is refused for room, and the lanes it holds in flight
+ * push back on their senders. */
+int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m) {
+  tr_actor *a = tr__actor(h, to);
+  tr__ref *r;
+  if (!a || (!a->mb.parked && (!tr__is_user(m) || tr__mailbox_room(h, a)))) {
+    tr__deliver_pid(h, to, m);
+    return 0;
+  }
+  if (!(r = a->mb.parked)) {
+    if (!(r = tr__ref_new(h, TR_REF_PARKED, NULL, NULL))) {
+      tr__deliver(h, a, m); /* refused as full */
+      return 0;
+    }
+    r->peer = a->pid;
+    tr__list_push(&a->mb.waiters, &r->by_peer);
+    a->mb.parked = r;
+  }
+  m->next = NULL;
+  if (r->last)
+    r->last->next = m;
+  else
+    r->msg = m;
+  r->last = m;
+  return 1;
+}
+
+int tr__unpark(tr_host *h, tr_actor *a, tr__ref *r) {
+  tr_msg *m;
+  while ((m = r->msg) &&
+         (!tr__is_user(m) || tr__mailbox_free(&a->mb) > a->mb.granted)) {
+    if (!(r->msg = m->next))
+      r->last = NULL;
+    credit(h, m->origin, 1);
+    tr__deliver(h, a, m);
+  }
+  if (r->msg)
+    return 0;
+  a->mb.parked = NULL;
+  tr__ref_free(h, r);
+  return 1;
+}
+
+void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r) {
+  tr_msg *m;
+  while ((m = r->msg)) {
+    r->msg = m->next;
+    credit(h, m->origin, 1);
+    if (tr__is_user(m))
+      h->stats.dead_letters++;
+    tr_msg_free(m);
+  }
+  r->last = NULL;
+  a->mb.parked = NULL;
+  tr__ref_free(h, r);
+}
+
+/* A message from another host: where it goes depends on what it is.
+ * 1 when it was parked, its room in the lane kept until it is in. */
+static int arrive(tr_host *h, tr_msg *m) {
   tr_pid to = m->to;
   m->open = NULL;
   m->next = NULL;
   if (h->stopped) {
     drop(h, m);
-    return;
+    return 0;
   }
   switch (m->kind) {
   case TR_KIND_CALL:
-    tr__call_arrived(h, to, m);
-    break;
+    return tr__call_arrived(h, to, m);
   case TR_KIND_REPLY:
   case TR_KIND_ERROR:
     tr__call_answered(h, to, m);
@@ -377,8 +451,9 @@ static void arrive(tr_host *h, tr_msg *m) {
     tr__ctl_arrived(h, to, m);
     break;
   default:
-    tr__deliver_pid(h, to, m);
+    return tr__arrive_mail(h, to, m);
   }
+  return 0;
 }
 
 /* Wakes the actors waiting for room in the lane to host d, oldest first,
@@ -440,7 +515,7 @@ void tr__lanes_drain(tr_host *h) {
   for (i = 0; i < n->max; i++) {
     tr__lane *l = lane(n, h->index, i);
     tr_msg *m;
-    uint32_t taken = 0;
+    uint32_t in = 0;
     if (!atomic_load_explicit(&l->inflight, memory_order_relaxed))
       continue;
     uv_mutex_lock(&l->lock);
@@ -449,18 +524,11 @@ void tr__lanes_drain(tr_host *h) {
     uv_mutex_unlock(&l->lock);
     while (m) {
       tr_msg *next = m->next;
-      arrive(h, m);
+      in += !arrive(h, m);
       m = next;
-      taken++;
     }
-    atomic_fetch_sub(&l->inflight, taken);
-    if (atomic_exchange(&l->waiting, 0)) { /* the sender has waiters */
-      tr__lane *back = lane(n, i, h->index);
-      uv_mutex_lock(&back->lock);
-      if (back->dst)
-        uv_async_send(&back->dst->async);
-      uv_mutex_unlock(&back->lock);
-    }
+    if (in)
+      credit(h, i, in);
   }
   for (i = 0; i < n->max; i++)
     if (!tr__list_empty(&h->out[i].waiters))

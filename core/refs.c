@@ -32,7 +32,7 @@ tr__ref *tr__ref_new(tr_host *h, int kind, tr_actor *owner, tr_actor *peer) {
   r->owner = owner ? owner->pid : 0;
   r->peer = peer ? peer->pid : 0;
   r->heap_i = TR__NOHEAP;
-  r->msg = NULL;
+  r->msg = r->last = NULL;
   r->next_free = NULL;
   tr__list_init(&r->by_owner);
   tr__list_init(&r->by_peer);
@@ -120,6 +120,10 @@ void tr__refs_on_death(tr_host *h, tr_actor *a) {
   /* Senders waiting for room try again, oldest first, and find it gone. */
   while ((l = tr__list_first(&a->mb.waiters))) {
     tr__ref *r = tr__container(l, tr__ref, by_peer);
+    if (r->kind == TR_REF_PARKED) {
+      tr__unpark_drop(h, a, r);
+      continue;
+    }
     if (!quiet && tr__actor(h, r->owner))
       tell_owner(h, r, TR_KIND_ROOM, a);
     tr__ref_free(h, r);
@@ -172,6 +176,11 @@ void tr__refs_room(tr_host *h, tr_actor *a) {
   while (tr__mailbox_free(&a->mb) > a->mb.granted &&
          (l = tr__list_first(&a->mb.waiters))) {
     tr__ref *r = tr__container(l, tr__ref, by_peer);
+    if (r->kind == TR_REF_PARKED) { /* mail from other hosts, in order */
+      if (!tr__unpark(h, a, r))
+        return;
+      continue;
+    }
     if (!tr__actor(h, r->owner)) { /* ending: the next one takes it */
       tr__ref_free(h, r);
       continue;

@@ -112,6 +112,10 @@ static int remote_handle(tr_actor *self, void *state, tr_msg *m) {
     tr_reply(h, m, tr_msg_clone(m));
     return TR_CONTINUE;
   }
+  if (tr_msg_is(m, "stall")) { /* takes nothing more: its mailbox fills */
+    tr_await(self, UINT64_MAX);
+    return TR_CONTINUE;
+  }
   if (tr_msg_is(m, "die") && !tr_msg_unpack(m, "s", &text, &len)) {
     char why[64];
     test_copy_str(why, sizeof why, text, len);
@@ -148,6 +152,28 @@ static void setup_one(world *w, tr_host *h) {
   if (test_spawn_ctx(h, &remote_b, w, NULL, &pid))
     atomic_fetch_add(&w->errors, 1);
   atomic_store(&w->pid[tr_host_index(h)], pid);
+}
+
+/* Spawns one remote actor per host with a mailbox of 16. */
+static void setup_small(world *w, tr_host *h) {
+  tr_spawn_opts o = {0};
+  tr_pid pid = 0;
+  o.capacity = 16;
+  if (test_spawn_ctx(h, &remote_b, w, &o, &pid))
+    atomic_fetch_add(&w->errors, 1);
+  atomic_store(&w->pid[tr_host_index(h)], pid);
+}
+
+/* Two remote actors on host 1, mailboxes of 4: pid[1] and pid[2]. */
+static void setup_pair(world *w, tr_host *h) {
+  tr_spawn_opts o = {0};
+  tr_pid a = 0, b = 0;
+  o.capacity = 4;
+  if (test_spawn_ctx(h, &remote_b, w, &o, &a) ||
+      test_spawn_ctx(h, &remote_b, w, &o, &b))
+    atomic_fetch_add(&w->errors, 1);
+  atomic_store(&w->pid[1], a);
+  atomic_store(&w->pid[2], b);
 }
 
 /* Spawns one remote actor per host, registered as "svc<index>". */
@@ -321,8 +347,9 @@ static void test_forward_across(void) {
   world_end(&w);
 }
 
-/* 4 senders on host 0 send 50 000 messages each to one actor of host 1,
- * through a lane of 256: those refused for room wait for it; every
+/* 4 senders on host 0 send 50 000 messages each to one actor of host 1
+ * whose mailbox takes 16, through a lane of 256: what finds the mailbox
+ * full waits there, senders refused for lane room wait for it; every
  * message arrives, in order per sender. */
 typedef struct sender {
   tr_pid to;
@@ -364,7 +391,7 @@ static void test_order_and_room_under_load(void) {
   tr_host_stats st;
   int i;
   cfg.inbox_capacity = 256;
-  world_start(&w, 1, setup_one, &cfg);
+  world_start(&w, 1, setup_small, &cfg);
   for (i = 0; i < SENDERS; i++) {
     tr_pid pid;
     s[i] = (sender){remote_pid(&w, 1), i, 0, EACH, 0};
@@ -376,6 +403,46 @@ static void test_order_and_room_under_load(void) {
   CHECK_EQ(atomic_load(&w.disorder), 0);
   tr_host_get_stats(w.h0, &st);
   CHECK_EQ(st.dead_letters, 0);
+  world_end(&w);
+}
+
+/* Mail parked for a full mailbox holds its lane room: once its actor is
+ * killed, the room comes back (else the second flood would wait for
+ * ever), and the lane carries on to the other actor of that host. */
+static void test_parked_mail_of_the_dead(void) {
+  tr_host_config cfg = {0};
+  world w;
+  sender s;
+  probe p;
+  tr_pid pid, me;
+  uint64_t sess;
+  int i;
+  cfg.inbox_capacity = 1000;
+  world_start(&w, 1, setup_pair, &cfg);
+  me = probe_new(&w, &p, 0);
+  tr_send(w.h0, me, remote_pid(&w, 1), tr_msg_pack("stall", ""));
+  for (i = 0; i < 900; i++)
+    CHECK_EQ(tr_send(w.h0, me, remote_pid(&w, 1),
+                     tr_msg_pack("seq", "iI", 7, (int64_t)i)),
+             TR_OK);
+  CHECK_EQ(tr_monitor(w.h0, me, remote_pid(&w, 1), NULL), TR_OK);
+  CHECK_EQ(tr_kill(w.h0, remote_pid(&w, 1), "cut"), TR_OK);
+  STEP_UNTIL(w.h0, p.n >= 1, WAIT_MS);
+  CHECK_EQ(p.n, 1);
+  CHECK_STR(p.v[0].text, "cut");
+  /* Its end gave back the lane room of all it had parked. */
+  CHECK_EQ(tr_mailbox_room(w.h0, remote_pid(&w, 2)), 1000);
+  s = (sender){remote_pid(&w, 2), 0, 0, 5000, 0};
+  CHECK_EQ(test_spawn_ctx(w.h0, &sender_b, &s, NULL, &pid), TR_OK);
+  tr_send(w.h0, 0, pid, tr_msg_pack("go", ""));
+  STEP_UNTIL(w.h0, atomic_load(&w.got) == 5000, WAIT_MS * 3);
+  CHECK_EQ(atomic_load(&w.got), 5000);
+  CHECK_EQ(atomic_load(&w.disorder), 0);
+  CHECK_EQ(tr_call(w.h0, me, remote_pid(&w, 2), tr_msg_pack("echo", "i", 5),
+                   WAIT_MS, &sess),
+           TR_OK);
+  STEP_UNTIL(w.h0, p.n >= 2, WAIT_MS);
+  CHECK_EQ(p.v[1].kind, TR_KIND_REPLY);
   world_end(&w);
 }
 
@@ -532,6 +599,7 @@ int main(void) {
   RUN(test_call_to_killed_callee);
   RUN(test_forward_across);
   RUN(test_order_and_room_under_load);
+  RUN(test_parked_mail_of_the_dead);
   RUN(test_monitor_across);
   RUN(test_links_across);
   RUN(test_names_across);
