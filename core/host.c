@@ -62,8 +62,8 @@ tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
   uint32_t i;
   if (!h)
     return NULL;
-  if (hosts > 1 && (!(h->out = calloc(hosts, sizeof *h->out)) ||
-                    !(h->dirty = calloc(hosts, sizeof *h->dirty)))) {
+  if (n && (!(h->out = calloc(hosts, sizeof *h->out)) ||
+            !(h->dirty = calloc(hosts, sizeof *h->dirty)))) {
     free(h->out);
     free(h);
     return NULL;
