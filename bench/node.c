@@ -225,8 +225,8 @@ static void pair_on(bench_run *b, tr_host *h, tr_pid cons, int slot) {
   tr_spawn_opts po = {.ctx = b};
   tr_pid prod;
   int rc;
-  if ((rc = tr_spawn(h, &producer_b, tr_msg_pack("a", "pI", cons, b->count), &po,
-                     &prod)))
+  if ((rc = tr_spawn(h, &producer_b, tr_msg_pack("a", "pI", cons, b->count),
+                     &po, &prod)))
     die("spawn", rc);
   atomic_store(&b->go[tr_host_index(h)][slot], prod);
 }

@@ -54,6 +54,11 @@ static void prepare_cb(uv_prepare_t *p) {
   tr_host *h = p->data;
   if (h->ndirty)
     tr__out_flush(h);
+  if (h->in_run && tr__list_empty(&h->ready) && !h->heap_len) {
+    tr__node_spin(h);
+    if (h->ndirty) /* what taking the lanes sent (an answer for the dead) */
+      tr__out_flush(h);
+  }
 }
 
 tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,

@@ -126,6 +126,7 @@ typedef struct tr__lane {
   tr_msg *head, *tail;
   tr_host *dst;         /* NULL while the receiver is not there */
   atomic_uint inflight; /* messages handed over and not taken yet */
+  atomic_uint batches;  /* handed over since the receiver last looked */
   atomic_uint capacity; /* the receiver's inbox_capacity; 0: no receiver */
   atomic_int waiting;   /* the sender has actors waiting for room */
 } tr__lane;
@@ -174,6 +175,7 @@ struct tr_host {
   uint32_t *dirty; /* indices of outs with a batch to flush */
   uint32_t ndirty;
   uv_prepare_t prepare; /* flushes the batches before the loop waits */
+  atomic_int spinning;  /* looking at its lanes before it sleeps */
 
   uv_mutex_t inbox_lock;
   tr_msg *inbox_head, *inbox_tail;
@@ -220,7 +222,8 @@ static inline uint32_t tr__mailbox_free(const tr__mailbox *mb) {
 }
 
 /* node.c */
-#define TR__LANE_BATCH 512 /* a batch this long goes at once */
+#define TR__LANE_BATCH 512   /* a batch this long goes at once */
+#define TR__SPIN_NS 50000ull /* how long a host looks before it sleeps */
 static inline uint32_t tr__pid_host(tr_pid pid) {
   return (uint32_t)(pid >> TR_PID_HOST_SHIFT) & 0xffu;
 }
@@ -250,6 +253,8 @@ void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r);
 /* Mail from another host for to: in, or parked. 1 when parked. */
 int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m);
 void tr__node_leave(tr_host *h);
+/* The loop is about to sleep: look at the lanes a while first. */
+void tr__node_spin(tr_host *h);
 /* Kinds of message only the core sends between hosts. */
 enum {
   TR__KIND_MONITOR = 16,

@@ -276,7 +276,10 @@ static void flush_one(tr_host *h, uint32_t d) {
       l->head = o->head;
     l->tail = o->tail;
     atomic_fetch_add(&l->inflight, o->len);
-    uv_async_send(&l->dst->async); /* under the lock: dst cannot go */
+    atomic_fetch_add(&l->batches, 1);
+    /* Under the lock: dst cannot go. Not while it looks at its lanes. */
+    if (!atomic_load(&l->dst->spinning))
+      uv_async_send(&l->dst->async);
   } else {
     gone = o->head;
   }
@@ -516,11 +519,12 @@ void tr__lanes_drain(tr_host *h) {
     tr__lane *l = lane(n, h->index, i);
     tr_msg *m;
     uint32_t in = 0;
-    if (!atomic_load_explicit(&l->inflight, memory_order_relaxed))
+    if (!atomic_load_explicit(&l->batches, memory_order_relaxed))
       continue;
     uv_mutex_lock(&l->lock);
     m = l->head;
     l->head = l->tail = NULL;
+    atomic_store(&l->batches, 0);
     uv_mutex_unlock(&l->lock);
     while (m) {
       tr_msg *next = m->next;
@@ -533,4 +537,31 @@ void tr__lanes_drain(tr_host *h) {
   for (i = 0; i < n->max; i++)
     if (!tr__list_empty(&h->out[i].waiters))
       wake_waiters(h, i);
+}
+
+/* Something was handed over since the lanes were last looked at. */
+static int lanes_pending(tr_host *h) {
+  uint32_t i;
+  for (i = 0; i < h->node->max; i++)
+    if (atomic_load(&lane(h->node, h->index, i)->batches))
+      return 1;
+  return 0;
+}
+
+/* A thread woken from sleep takes tens of microseconds to run again (more
+ * under a hypervisor): a host with nothing to do looks at its lanes for
+ * TR__SPIN_NS before it sleeps, so that a round trip between two busy
+ * hosts costs microseconds. Senders that see it looking spare the wake-up
+ * (flush_one); it looks once more after it stops, so none is missed. */
+void tr__node_spin(tr_host *h) {
+  uint64_t end = uv_hrtime() + TR__SPIN_NS;
+  int seen;
+  if (h->node->max < 2)
+    return;
+  atomic_store(&h->spinning, 1);
+  while (!(seen = lanes_pending(h)) && uv_hrtime() < end)
+    ;
+  atomic_store(&h->spinning, 0);
+  if (seen || lanes_pending(h))
+    tr__lanes_drain(h);
 }
