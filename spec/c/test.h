@@ -18,8 +18,9 @@
 
 #include "troupe.h"
 
-static int test_failures;
-static int test_checks;
+/* Atomic: tests that start threads CHECK on them too. */
+static _Atomic int test_failures;
+static _Atomic int test_checks;
 
 #define CHECK(cond)                                                            \
   do {                                                                         \
