@@ -33,6 +33,12 @@ if(TROUPE_SANITIZE)
   list(APPEND _troupe_install_env
        "TROUPE_SAN_FLAGS=-fsanitize=address,undefined"
        "TROUPE_LUA_PRELOAD=${_troupe_libasan}")
+elseif(TROUPE_TSAN)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libtsan.so
+                  OUTPUT_VARIABLE _troupe_libtsan OUTPUT_STRIP_TRAILING_WHITESPACE)
+  list(APPEND _troupe_install_env
+       "TROUPE_SAN_FLAGS=-fsanitize=thread"
+       "TROUPE_LUA_PRELOAD=${_troupe_libtsan}")
 endif()
 
 set(_troupe_install_steps prefix pkg-config find-package moved subproject)
