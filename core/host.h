@@ -253,6 +253,8 @@ void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r);
 /* Mail from another host for to: in, or parked. 1 when parked. */
 int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m);
 void tr__node_leave(tr_host *h);
+/* A tr_spawn_on for h arrives. */
+void tr__spawn_arrived(tr_host *h, tr_msg *m);
 /* The loop is about to sleep: look at the lanes a while first. */
 void tr__node_spin(tr_host *h);
 /* Kinds of message only the core sends between hosts. */
@@ -262,7 +264,8 @@ enum {
   TR__KIND_LINK,
   TR__KIND_UNLINK,
   TR__KIND_EXIT, /* a link's signal: from ended with the reason (arg 0) */
-  TR__KIND_KILL
+  TR__KIND_KILL,
+  TR__KIND_SPAWN /* tr_spawn_on: arg 0 names the request in the node */
 };
 
 /* sched.c */

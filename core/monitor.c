@@ -233,6 +233,9 @@ void tr__ctl_arrived(tr_host *h, tr_pid to, tr_msg *m) {
     if (a)
       tr__actor_end(h, a, reason ? reason : "killed");
     break;
+  case TR__KIND_SPAWN:
+    tr__spawn_arrived(h, m);
+    break;
   }
   free(reason);
   tr_msg_free(m);

@@ -31,7 +31,25 @@ struct tr_node {
   uv_thread_t *threads;
   struct starter *starter;
   tr__names names;
+  tr__slots spawns; /* tr_spawn_on's requests on their way, under lock */
 };
+
+/* What tr_spawn_on hands to another host: kept by the node, named in the
+ * message by its slot, so that no pointer travels in a message. */
+typedef struct spawn_req {
+  const tr_behaviour *b;
+  tr_msg *args;
+  tr_spawn_opts opts;
+  char *name;
+} spawn_req;
+
+static void spawn_req_free(spawn_req *r) {
+  if (r) {
+    tr_msg_free(r->args);
+    free(r->name);
+    free(r);
+  }
+}
 
 /* What tr_node_start's threads need. */
 typedef struct starter {
@@ -67,6 +85,7 @@ tr_node *tr_node_new(uint32_t max_hosts) {
     uv_mutex_init(&n->lanes[i].lock);
   uv_mutex_init(&n->lock);
   tr__names_init(&n->names, 1);
+  tr__slots_init(&n->spawns);
   return n;
 }
 
@@ -181,6 +200,9 @@ int tr_node_free(tr_node *n) {
     uv_mutex_destroy(&l->lock);
   }
   tr__names_free(&n->names);
+  for (i = 0; i < n->spawns.len; i++) /* for hosts that went first */
+    spawn_req_free(n->spawns.v[i].ptr);
+  tr__slots_free(&n->spawns);
   uv_mutex_destroy(&n->lock);
   free(n->starter);
   free(n->hosts);
@@ -343,8 +365,8 @@ int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room) {
 
 int tr__out_ctl(tr_host *h, int kind, tr_pid from, tr_pid to, uint64_t session,
                 const char *reason) {
-  static const char *const names[] = {"monitor", "demonitor", "link",
-                                      "unlink",  "exit",      "kill"};
+  static const char *const names[] = {"monitor", "demonitor", "link", "unlink",
+                                      "exit",    "kill",      "spawn"};
   tr_msg *m = tr__sys_msg(kind, names[kind - TR__KIND_MONITOR], session);
   if (!m)
     return TR_ENOMEM;
@@ -451,6 +473,7 @@ static int arrive(tr_host *h, tr_msg *m) {
   case TR__KIND_UNLINK:
   case TR__KIND_EXIT:
   case TR__KIND_KILL:
+  case TR__KIND_SPAWN:
     tr__ctl_arrived(h, to, m);
     break;
   default:
@@ -564,4 +587,103 @@ void tr__node_spin(tr_host *h) {
   atomic_store(&h->spinning, 0);
   if (seen || lanes_pending(h))
     tr__lanes_drain(h);
+}
+
+/* The answer to a tr_spawn_on: "spawned" with the pid, or the error. */
+static tr_msg *spawn_answer(int rc, tr_pid pid, uint64_t session) {
+  tr_msg *m = rc ? tr__sys_msg(TR_KIND_ERROR, "error", session)
+                 : tr__sys_msg(TR_KIND_REPLY, "spawned", session);
+  if (m && rc)
+    tr_msg_add_cstr(m, tr_strerror(rc));
+  else if (m)
+    tr_msg_add_pid(m, pid);
+  if (m)
+    m->from = pid;
+  return m;
+}
+
+/* Spawns what request m names on h, and answers its sender like a call. */
+void tr__spawn_arrived(tr_host *h, tr_msg *m) {
+  spawn_req *r = NULL;
+  int64_t id = 0;
+  tr_pid pid = 0;
+  int rc = TR_EINVAL;
+  if (!tr_msg_unpack(m, "I", &id)) {
+    uv_mutex_lock(&h->node->lock);
+    r = tr__slots_take(&h->node->spawns, (uint64_t)id);
+    uv_mutex_unlock(&h->node->lock);
+  }
+  if (r) {
+    rc = tr_spawn(h, r->b, r->args, &r->opts, &pid);
+    r->args = NULL; /* tr_spawn's now */
+    spawn_req_free(r);
+  }
+  tr__deliver_pid(h, m->from, spawn_answer(rc, pid, m->session));
+}
+
+int tr_spawn_on(tr_host *h, tr_pid from, uint32_t host, const tr_behaviour *b,
+                tr_msg *args, const tr_spawn_opts *opts, uint64_t *session) {
+  tr_pid to = (tr_pid)host << TR_PID_HOST_SHIFT; /* the host, no actor */
+  tr_actor *a = NULL;
+  tr__ref *ref = NULL;
+  spawn_req *r = NULL;
+  tr_msg *m = NULL;
+  uint64_t id = 0;
+  int rc = tr__loop_check(h);
+  if (session)
+    *session = 0;
+  if (!rc && (!b || !b->handle || host > 255 || !(a = tr__actor(h, from))))
+    rc = TR_EINVAL;
+  if (!rc && host != h->index && tr__out_room(h, to) < 0)
+    rc = TR_ENOPROC;
+  if (!rc && !(ref = tr__ref_new(h, TR_REF_CALL, a, NULL)))
+    rc = TR_ENOMEM;
+  if (rc) {
+    tr_msg_free(args);
+    return rc;
+  }
+  if (session)
+    *session = ref->id;
+  if (host == h->index) { /* here and now, answered as from afar */
+    tr_pid pid = 0;
+    rc = tr_spawn(h, b, args, opts, &pid);
+    m = spawn_answer(rc, pid, ref->id);
+    tr__ref_free(h, ref);
+    return tr__deliver_pid(h, from, m) == TR_ENOMEM ? TR_ENOMEM : TR_OK;
+  }
+  if (!(r = calloc(1, sizeof *r)) ||
+      !(m = tr__sys_msg(TR__KIND_SPAWN, "spawn", ref->id)))
+    rc = TR_ENOMEM;
+  if (!rc) {
+    r->b = b;
+    r->args = args;
+    args = NULL;
+    if (opts)
+      r->opts = *opts;
+    if (opts && opts->name && !(r->opts.name = r->name = strdup(opts->name)))
+      rc = TR_ENOMEM;
+  }
+  if (!rc) {
+    uv_mutex_lock(&h->node->lock);
+    id = tr__slots_put(&h->node->spawns, r);
+    uv_mutex_unlock(&h->node->lock);
+    rc = id && !tr_msg_add_int(m, (int64_t)id) ? TR_OK : TR_ENOMEM;
+  }
+  if (rc) {
+    if (id) {
+      uv_mutex_lock(&h->node->lock);
+      tr__slots_take(&h->node->spawns, id);
+      uv_mutex_unlock(&h->node->lock);
+    }
+    spawn_req_free(r);
+    tr_msg_free(args);
+    tr_msg_free(m);
+    tr__ref_free(h, ref);
+    if (session)
+      *session = 0;
+    return rc;
+  }
+  ref->peer = to;
+  m->from = from;
+  return tr__out_put(h, to, m, 0);
 }

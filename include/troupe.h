@@ -288,6 +288,17 @@ typedef struct tr_spawn_opts {
 TR_API int tr_spawn(tr_host *h, const tr_behaviour *b, tr_msg *args,
                     const tr_spawn_opts *opts, tr_pid *out);
 
+/* tr_spawn on host `host` of h's node, for the actor `from`, which gets
+ * the answer as a call's, carrying the session stored in *session: a
+ * TR_KIND_REPLY named "spawned" whose argument (and sender) is the new
+ * pid, or a TR_KIND_ERROR "error" whose text is tr_strerror's of why
+ * tr_spawn failed there. opts->name is copied; opts->ctx is handed over as
+ * it is, to be used on that host's thread. On h's own index it spawns at
+ * once, answering the same way. TR_ENOPROC when no such host is there. */
+TR_API int tr_spawn_on(tr_host *h, tr_pid from, uint32_t host,
+                       const tr_behaviour *b, tr_msg *args,
+                       const tr_spawn_opts *opts, uint64_t *session);
+
 TR_API tr_pid tr_self(const tr_actor *self);
 TR_API tr_host *tr_actor_host(const tr_actor *self);
 TR_API void *tr_actor_state(const tr_actor *self);

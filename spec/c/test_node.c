@@ -572,6 +572,61 @@ static void test_node_shutdown(void) {
   CHECK_EQ(atomic_load(&w.terminated), 300);
 }
 
+/* tr_spawn_on starts a C actor on another host (and on its own): the
+ * answer names the pid, which lives there and answers calls; a failing
+ * init comes back as an error with its reason; a name given is
+ * registered there, for all to find. */
+static int failing_init(tr_actor *self, void *state, tr_msg *args) {
+  (void)self, (void)state, (void)args;
+  return 1;
+}
+
+static const tr_behaviour failing_b = {"failing", 0, failing_init,
+                                       remote_handle, NULL};
+
+static void test_spawn_on(void) {
+  world w;
+  probe p;
+  tr_pid me, there = 0;
+  tr_spawn_opts o = {0};
+  uint64_t s1 = 0, s2 = 0, s3 = 0;
+  world_start(&w, 2, NULL, NULL);
+  me = probe_new(&w, &p, 0);
+  o.ctx = &w;
+  o.name = "made-on-2";
+  CHECK_EQ(tr_spawn_on(w.h0, me, 2, &remote_b, NULL, &o, &s1), TR_OK);
+  CHECK_EQ(tr_spawn_on(w.h0, me, 1, &failing_b, NULL, NULL, &s2), TR_OK);
+  o.name = NULL;
+  CHECK_EQ(tr_spawn_on(w.h0, me, 0, &remote_b, NULL, &o, &s3), TR_OK);
+  CHECK(s1 && s2 && s3 && s1 != s2);
+  STEP_UNTIL(w.h0, p.n >= 3, WAIT_MS);
+  CHECK_EQ(p.n, 3);
+  for (int i = 0; i < p.n; i++) {
+    if (p.v[i].session == s1) {
+      CHECK_EQ(p.v[i].kind, TR_KIND_REPLY);
+      CHECK_STR(p.v[i].name, "spawned");
+      CHECK_EQ(tr_pid_host(p.v[i].pid), 2);
+      there = p.v[i].pid;
+    } else if (p.v[i].session == s2) {
+      CHECK_EQ(p.v[i].kind, TR_KIND_ERROR);
+      CHECK_STR(p.v[i].text, tr_strerror(TR_EINIT));
+    } else {
+      CHECK_EQ(p.v[i].session, s3);
+      CHECK_EQ(tr_pid_host(p.v[i].pid), 0);
+    }
+  }
+  CHECK_EQ(tr_whereis(w.h0, "made-on-2"), there);
+  CHECK_EQ(tr_call(w.h0, me, there, tr_msg_pack("echo", "i", 9), WAIT_MS, &s1),
+           TR_OK);
+  STEP_UNTIL(w.h0, p.n >= 4, WAIT_MS);
+  CHECK_EQ(p.v[3].kind, TR_KIND_REPLY);
+  CHECK_EQ(p.v[3].num, 9);
+  CHECK_EQ(tr_spawn_on(w.h0, me, 7, &remote_b, NULL, NULL, &s1), TR_ENOPROC);
+  CHECK_EQ(s1, 0);
+  world_end(&w);
+  CHECK_EQ(atomic_load(&w.terminated), 2);
+}
+
 /* A host of a node that sends to a pid of a host that never joined: the
  * send fails at once, as to a dead pid. */
 static void test_no_such_host(void) {
@@ -603,6 +658,7 @@ int main(void) {
   RUN(test_monitor_across);
   RUN(test_links_across);
   RUN(test_names_across);
+  RUN(test_spawn_on);
   RUN(test_node_shutdown);
   RUN(test_no_such_host);
   return test_report();
