@@ -846,6 +846,7 @@ int luaopen_actor_core(lua_State *L) {
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
   trL__name_functions(L, "actor.", funcs);
+  trL__open_node(L);
   lua_pushliteral(L, TR_VERSION);
   lua_setfield(L, -2, "version");
   return 1;

@@ -206,6 +206,11 @@ static inline void trL__clock_leave(trL__host *lh, lua_State *co,
 void trL__start_router(trL__host *lh); /* unless the host has one */
 int trL__supervise(lua_State *L);      /* actor.supervise */
 
+/* lnode.c: the spawner (started with the router by trL_attach) and
+ * actor.host, actor.hosts, actor.core._spawn_module. */
+void trL__start_spawner(trL__host *lh); /* unless the host has one */
+void trL__open_node(lua_State *L);      /* into the table on top */
+
 /* lfile.c */
 int trL__open_file(lua_State *L); /* require "actor.file" (preloaded) */
 

@@ -46,6 +46,10 @@ static const char usage[] =
     "options:\n"
     "  -e CODE        run CODE as the root actor instead of a script; the\n"
     "                 arguments after it are its ... and arg[1..]\n"
+    "  -t, --threads N  hosts in the node, one thread each (1..255; default:\n"
+    "                 TROUPE_THREADS, else the number of cores); the root\n"
+    "                 runs on host 0, actor.spawn{module=, host=} starts\n"
+    "                 actors on the others\n"
     "  -h, --help     show this help\n"
     "  -v, --version  show the version\n"
     "\n"
@@ -62,6 +66,7 @@ static const char usage[] =
     "                 sent back to the sender: for trying Lua <-> C\n"
     "\n"
     "environment:\n"
+    "  TROUPE_THREADS   the default of --threads\n"
     "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default:\n"
     "                   " TROUPE_LUA_RELDIR " from the folder troupe is in,\n"
     "                   or lua/ beside it in a build tree)\n";
@@ -239,8 +244,10 @@ static int has_module(const char *dir) {
  * installed one, found from where this executable is (so a copied or moved
  * install works: no path is compiled in), else lua/ beside the executable,
  * as in the build tree. An install also puts its folder of C modules on
- * package.cpath. actor.core and actor.stdin are preloaded from this binary. */
-static void setup(lua_State *L, reader *r) {
+ * package.cpath. actor.core and actor.stdin are preloaded from this binary.
+ * A script's own folder comes next, on every host: a module beside the
+ * script is found wherever actor.spawn{module = ...} starts it. */
+static void setup(lua_State *L, reader *r, const char *script_dir) {
   const char *env = getenv("TROUPE_LUA_PATH");
   char exe[PATH_MAX], dir[PATH_MAX + 64], cdir[PATH_MAX + 64];
   size_t n = sizeof exe;
@@ -251,6 +258,14 @@ static void setup(lua_State *L, reader *r) {
     *slash = '\0';
   snprintf(dir, sizeof dir, "%s/%s", exe, TROUPE_LUA_RELDIR);
   snprintf(cdir, sizeof cdir, "%s/%s", exe, TROUPE_LUA_CRELDIR);
+  if (script_dir) { /* after the module's folder, which goes first below */
+    lua_getglobal(L, "package");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;", script_dir, script_dir);
+    lua_getfield(L, -2, "path");
+    lua_concat(L, 2);
+    lua_setfield(L, -2, "path");
+    lua_pop(L, 1);
+  }
   if (env && *env) {
     trL_openlibs(L, env);
   } else if (has_module(dir)) {
@@ -265,6 +280,8 @@ static void setup(lua_State *L, reader *r) {
     snprintf(cdir, sizeof cdir, "%s/lua", exe);
     trL_openlibs(L, has_module(cdir) ? cdir : dir);
   }
+  if (!r) /* the other hosts of the node: stdin is the root's */
+    return;
   lua_getglobal(L, "package");
   lua_getfield(L, -1, "preload");
   lua_pushlightuserdata(L, r);
@@ -350,17 +367,107 @@ static int option(int argc, char **argv, int *i, const char *opt,
   return 1;
 }
 
+/* What every host's lua_State is made with (all but the reader, which is
+ * host 0's). */
+typedef struct state_opts {
+  const char *const *store_values;
+  const char *script_dir; /* NULL: none to add */
+  char **argv;
+  int argc, arg0;
+} state_opts;
+
+/* A lua_State for h, set up as the root's is: libraries, package.path,
+ * attached to h (which starts the router or finds it, and the spawner),
+ * echo defined, the store options configured. NULL with a message on
+ * stderr when it cannot be; *status then says how to exit. */
+static lua_State *open_state(tr_host *h, reader *r, const state_opts *o,
+                             int *status) {
+  lua_State *L = luaL_newstate();
+  int rc;
+  *status = 1;
+  if (!L) {
+    fprintf(stderr, "troupe: out of memory\n");
+    return NULL;
+  }
+  luaL_openlibs(L);
+  setup(L, r, o->script_dir);
+  if ((rc = trL_attach(L, h)) != TR_OK) {
+    fprintf(stderr, "troupe: %s\n", tr_strerror(rc));
+    lua_close(L);
+    return NULL;
+  }
+  trL_define(L, "echo", &echo_behaviour, NULL);
+  if (configure(L, o->store_values)) {
+    fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
+    lua_close(L);
+    *status = 2;
+    return NULL;
+  }
+  set_arg(L, o->argv, o->argc, o->arg0);
+  return L;
+}
+
+/* The other hosts of the node: each thread opens its state in setup (the
+ * host's data pointer holds it) and closes it in teardown, once every
+ * actor of the host has ended. The root waits until every host is set up,
+ * so that actor.hosts() is the whole node and every spawner is there. */
+typedef struct others {
+  const state_opts *opts;
+  uv_mutex_t lock;
+  uv_cond_t cond;
+  uint32_t ready;
+} others;
+
+static void other_setup(tr_host *h, void *ud) {
+  others *o = ud;
+  int status;
+  tr_host_set_data(h, open_state(h, NULL, o->opts, &status));
+  uv_mutex_lock(&o->lock);
+  o->ready++;
+  uv_cond_signal(&o->cond);
+  uv_mutex_unlock(&o->lock);
+}
+
+static void other_teardown(tr_host *h, void *ud) {
+  lua_State *L = tr_host_data(h);
+  (void)ud;
+  if (L)
+    lua_close(L);
+}
+
+/* How many hosts: --threads, else TROUPE_THREADS, else the cores. 0 for
+ * a bad number. */
+static uint32_t parse_threads(const char *s) {
+  char *end;
+  long n;
+  if (!s || !*s)
+    return 0;
+  errno = 0;
+  n = strtol(s, &end, 10);
+  if (errno || *end || n < 1 || n > 255)
+    return 0;
+  return (uint32_t)n;
+}
+
 int main(int argc, char **argv) {
   lua_State *L;
+  tr_node *node;
   tr_host *h;
   reader r;
+  others other;
+  state_opts so;
+  tr_node_hooks hooks = {other_setup, other_teardown, &other};
   const char *code = NULL, *store_values[NSTORE_OPTS] = {NULL};
+  const char *threads_opt = NULL;
+  char script_dir[PATH_MAX];
   int script = 0, i, rc, nargs = 0, args_from = 0;
+  uint32_t threads;
   size_t k;
 
   for (i = 1; i < argc; i++) {
+    int got = 0;
     for (k = 0; k < NSTORE_OPTS; k++) {
-      int got = option(argc, argv, &i, store_opts[k][0], &store_values[k]);
+      got = option(argc, argv, &i, store_opts[k][0], &store_values[k]);
       if (got < 0) {
         fprintf(stderr, "troupe: %s needs a value\n%s", store_opts[k][0],
                 usage);
@@ -371,6 +478,20 @@ int main(int argc, char **argv) {
     }
     if (k < NSTORE_OPTS)
       continue;
+    if ((got = option(argc, argv, &i, "--threads", &threads_opt)) == 0)
+      got = option(argc, argv, &i, "-t", &threads_opt);
+    if (got < 0) {
+      fprintf(stderr, "troupe: --threads needs a value\n%s", usage);
+      return 2;
+    }
+    if (got) {
+      if (!parse_threads(threads_opt)) {
+        fprintf(stderr, "troupe: --threads: 1 to 255 expected, got '%s'\n%s",
+                threads_opt, usage);
+        return 2;
+      }
+      continue;
+    }
     if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
       fputs(usage, stdout);
       return 0;
@@ -397,40 +518,77 @@ int main(int argc, char **argv) {
       break;
     }
   }
+  if (threads_opt) {
+    threads = parse_threads(threads_opt);
+  } else if (getenv("TROUPE_THREADS") && *getenv("TROUPE_THREADS")) {
+    if (!(threads = parse_threads(getenv("TROUPE_THREADS")))) {
+      fprintf(stderr, "troupe: TROUPE_THREADS: 1 to 255 expected, got '%s'\n",
+              getenv("TROUPE_THREADS"));
+      return 2;
+    }
+  } else {
+    unsigned cores = uv_available_parallelism();
+    threads = cores < 1 ? 1 : cores > 255 ? 255 : cores;
+  }
+
+  memset(&so, 0, sizeof so);
+  so.store_values = store_values;
+  so.argv = argv;
+  so.argc = argc;
+  so.arg0 = code ? args_from - 1 : script; /* arg[0]: the code, the script */
+  if (script && strcmp(argv[script], "-")) {
+    const char *slash = strrchr(argv[script], '/');
+    if (!slash)
+      strcpy(script_dir, ".");
+    else
+      snprintf(script_dir, sizeof script_dir, "%.*s",
+               (int)(slash - argv[script]), argv[script]);
+    if (slash == argv[script])
+      strcpy(script_dir, "/");
+    so.script_dir = script_dir;
+  }
 
   memset(&r, 0, sizeof r);
-  if (!(L = luaL_newstate()) || !(h = tr_host_new(NULL))) {
+  if (!(node = tr_node_new(threads)) || !(h = tr_node_join(node, NULL))) {
     fprintf(stderr, "troupe: out of memory\n");
     return 1;
   }
-  luaL_openlibs(L);
-  setup(L, &r);
-  if ((rc = trL_attach(L, h)) != TR_OK) {
-    fprintf(stderr, "troupe: %s\n", tr_strerror(rc));
-    lua_close(L);
+  if (!(L = open_state(h, &r, &so, &rc))) {
     tr_host_free(h);
-    return 1;
+    tr_node_free(node);
+    return rc;
   }
-  trL_define(L, "echo", &echo_behaviour, NULL);
+  if (threads > 1) {
+    other.opts = &so;
+    other.ready = 0;
+    uv_mutex_init(&other.lock);
+    uv_cond_init(&other.cond);
+    if ((rc = tr_node_start(node, threads - 1, NULL, &hooks)) != TR_OK) {
+      fprintf(stderr, "troupe: cannot start %u threads: %s\n",
+              (unsigned)threads - 1, tr_strerror(rc));
+      lua_close(L);
+      tr_host_free(h);
+      tr_node_free(node);
+      return 1;
+    }
+    /* A thread whose host cannot join never sets up: wait no longer than
+     * it takes to find it out. */
+    uv_mutex_lock(&other.lock);
+    while (other.ready < threads - 1 &&
+           uv_cond_timedwait(&other.cond, &other.lock, 5000000000ull) == 0)
+      ;
+    uv_mutex_unlock(&other.lock);
+  }
 
-  if (configure(L, store_values)) {
-    fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
-    lua_close(L);
-    tr_host_free(h);
-    return 2;
-  }
   if (code) {
-    set_arg(L, argv, argc, args_from - 1); /* arg[0] is the code */
     rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
     for (i = args_from; rc == LUA_OK && i < argc; i++, nargs++)
       lua_pushstring(L, argv[i]);
   } else if (script) {
-    set_arg(L, argv, argc, script);
     rc = luaL_loadfile(L, strcmp(argv[script], "-") ? argv[script] : NULL);
     for (i = script + 1; rc == LUA_OK && i < argc; i++, nargs++)
       lua_pushstring(L, argv[i]);
   } else {
-    set_arg(L, argv, argc, 0);
     lua_getglobal(L, "require");
     lua_pushliteral(L, "actor.repl");
     rc = lua_pcall(L, 1, 1, 0);
@@ -441,6 +599,10 @@ int main(int argc, char **argv) {
   } else {
     rc = run_root(L, nargs);
   }
+  /* The root has ended and host 0 has stopped its actors: now the rest of
+   * the node, each host ending its own actors on its own thread. */
+  tr_node_stop(node);
+  tr_node_wait(node);
   if (r.started && !r.done) {
     /* The reader is blocked in fgets and cannot be joined: leave now. */
     fflush(stdout);
@@ -450,7 +612,12 @@ int main(int argc, char **argv) {
     uv_thread_join(&r.thread);
     uv_sem_destroy(&r.want);
   }
+  if (threads > 1) {
+    uv_cond_destroy(&other.cond);
+    uv_mutex_destroy(&other.lock);
+  }
   lua_close(L);
   tr_host_free(h);
+  tr_node_free(node);
   return rc;
 }

@@ -50,6 +50,79 @@ function actor.serve(...)
   until handlers.stop == true
 end
 
+-- actor.spawn{module = "m", fn = "f", host = 2 | "any", args = {...},
+-- link = true, name = "n"}: starts require("m").f(table.unpack(args))
+-- as an actor on that host of the node, in that host's own lua_State (a
+-- closure cannot travel; a module can), and returns its pid once it is
+-- started. Without fn, the module's value is the actor's function, or
+-- its field start. host defaults to this host; "any" takes the node's
+-- hosts in turn (round robin, counted per spawning host). link = true
+-- links the new actor to the caller; name registers it (node-wide). On
+-- another host this is a call to its spawner ("troupe.spawner.<host>"),
+-- so it waits where actor.call waits. actor.spawn(fn, ...) and
+-- actor.spawn("native", ...) are as before: local.
+local core_spawn, spawn_module, try_call = core.spawn, core._spawn_module, core._try_call
+local next_any = 0 -- the last host "any" gave, per lua_State (= per host)
+local spawn_fields = { module = true, fn = true, host = true, args = true, link = true, name = true }
+
+local function spawn_error(msg)
+  error(("bad argument #1 to 'actor.spawn' (%s)"):format(msg), 3)
+end
+
+local function spawn_by_module(spec)
+  for k in pairs(spec) do
+    if not spawn_fields[k] then spawn_error("unknown field " .. tostring(k)) end
+  end
+  local module, fn, host, args = spec.module, spec.fn, spec.host, spec.args
+  if type(module) ~= "string" then spawn_error("module must be a string, got " .. type(module)) end
+  if fn ~= nil and type(fn) ~= "string" then spawn_error("fn must be a string, got " .. type(fn)) end
+  if args ~= nil and type(args) ~= "table" then spawn_error("args must be a table, got " .. type(args)) end
+  if spec.name ~= nil and type(spec.name) ~= "string" then
+    spawn_error("name must be a string, got " .. type(spec.name))
+  end
+  local hosts, here = core.hosts(), core.host()
+  if host == nil then
+    host = here
+  elseif host == "any" then
+    host = next_any % hosts
+    next_any = next_any + 1
+  elseif math.type(host) ~= "integer" or host < 0 or host >= hosts then
+    spawn_error(("host must be 0..%d or \"any\", got %s"):format(hosts - 1, tostring(host)))
+  end
+  local link = nil
+  if spec.link then
+    link = core.self()
+    if not link then spawn_error("link = true needs an actor to link to") end
+  end
+  local what = fn and module .. "." .. fn or module
+  args = args or {}
+  local why
+  if host == here then
+    local pid
+    pid, why = spawn_module(module, fn, link, spec.name, table.unpack(args, 1, args.n or #args))
+    if pid then return pid end
+  else
+    local spawner = "troupe.spawner." .. host
+    if not core.whereis(spawner) then
+      why = "no spawner runs there (" .. spawner .. ")"
+    else
+      local ok, res = try_call(nil, spawner, "spawn", module, fn, link, spec.name,
+        table.unpack(args, 1, args.n or #args))
+      if ok then return res end
+      why = res
+    end
+  end
+  -- level 2: the caller of actor.spawn, which tail-called this
+  error(("cannot start '%s' on host %d: %s"):format(what, host, why), 2)
+end
+
+function actor.spawn(first, ...)
+  if type(first) == "table" and select("#", ...) == 0 and getmetatable(first) == nil then
+    return spawn_by_module(first)
+  end
+  return core_spawn(first, ...)
+end
+
 -- actor.reset(name): restarts the actor the router reaches as `name`
 -- (with whatever its supervisor restarts along with it, such as the
 -- store's writer); returns once the new one runs.

@@ -1,0 +1,167 @@
+/*
+ * lnode.c -- Lua actors started by module on any host of a node.
+ *
+ * A closure cannot leave its lua_State, so an actor meant for another host
+ * is named by module: the host runs require(module)[fn](args...) in its own
+ * state. Each attached state keeps a native actor on its host, the
+ * spawner, registered node-wide as "troupe.spawner.<index>"; a call
+ * spawn(module, fn, link, name, args...) to it starts the actor there and
+ * answers its pid, or an error saying why it could not. actor.spawn{...}
+ * (actor/init.lua) makes that call, or starts the actor at once when the
+ * host is its own (actor.core._spawn_module, the same code).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ltroupe.h"
+
+#define SPAWNER_PREFIX "troupe.spawner."
+
+/* Under pcall: [module, fn|nil, link pid|nil, name|nil, args...] ->
+ * the new actor's pid. Any failure raises the bare reason. */
+static int start_module(lua_State *L) {
+  trL__host *lh = trL__host_get(L);
+  const char *module = luaL_checkstring(L, 1);
+  char name[256] = "";
+  tr_pid link = trL__test_pid(L, 3), pid;
+  int rc;
+  if (lua_type(L, 4) == LUA_TSTRING)
+    snprintf(name, sizeof name, "%s", lua_tostring(L, 4));
+  lua_getglobal(L, "require");
+  lua_pushvalue(L, 1);
+  lua_call(L, 1, 1); /* raises "module 'x' not found: ..." */
+  if (lua_isnil(L, 2)) {
+    /* no fn: the module is the actor's function, or has start() */
+    if (lua_type(L, -1) == LUA_TTABLE) {
+      lua_getfield(L, -1, "start");
+      lua_remove(L, -2);
+      if (lua_type(L, -1) != LUA_TFUNCTION)
+        return luaL_error(L,
+                          "module '%s' is not a function and its 'start' is "
+                          "%s, not a function",
+                          module, luaL_typename(L, -1));
+    } else if (lua_type(L, -1) != LUA_TFUNCTION) {
+      return luaL_error(L, "module '%s' is %s, not a function or a table",
+                        module, luaL_typename(L, -1));
+    }
+  } else {
+    const char *fn = lua_tostring(L, 2);
+    if (lua_type(L, -1) != LUA_TTABLE)
+      return luaL_error(L, "module '%s' is %s, not a table", module,
+                        luaL_typename(L, -1));
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    if (lua_type(L, -1) != LUA_TFUNCTION)
+      return luaL_error(L, "'%s.%s' is %s, not a function", module, fn,
+                        luaL_typename(L, -1));
+  }
+  lua_replace(L, 4); /* the function, its arguments above it */
+  pid = trL__spawn(L, 4);
+  if (name[0] && (rc = tr_register(lh->h, name, pid)) != TR_OK) {
+    tr_kill(lh->h, pid, "killed"); /* it has not run yet */
+    return luaL_error(L, "the name '%s' is taken (%s)", name, tr_strerror(rc));
+  }
+  if (link)
+    tr_link(lh->h, pid, link);
+  trL__push_pid(L, pid);
+  return 1;
+}
+
+/* actor.core._spawn_module(module, fn, link, name, args...) -> pid, or
+ * nil and why: the local half of actor.spawn{...}. */
+static int l_spawn_module(lua_State *L) {
+  lua_pushcfunction(L, start_module);
+  lua_insert(L, 1);
+  if (lua_pcall(L, lua_gettop(L) - 1, 1, 0) != LUA_OK) {
+    luaL_pushfail(L);
+    lua_insert(L, -2);
+    return 2;
+  }
+  return 1;
+}
+
+/* Under pcall: [msg] -> pid; the call's values become start_module's. */
+static int start_from(lua_State *L) {
+  tr_msg *m = lua_touserdata(L, 1);
+  int n;
+  lua_settop(L, 0);
+  lua_pushcfunction(L, start_module);
+  n = trL__push_args(L, m, 0);
+  lua_call(L, n, 1);
+  return 1;
+}
+
+/* The spawner: its state is the trL__host it starts actors in. */
+static int spawner_init(tr_actor *self, void *state, tr_msg *args) {
+  (void)args;
+  *(trL__host **)state = tr_actor_ctx(self);
+  return 0;
+}
+
+static int spawner_handle(tr_actor *self, void *state, tr_msg *m) {
+  trL__host *lh = *(trL__host **)state;
+  tr_host *h = tr_actor_host(self);
+  lua_State *L = lh->L;
+  int top;
+  tr_msg *out;
+  if (!m || tr_msg_kind(m) != TR_KIND_CALL)
+    return TR_CONTINUE; /* only calls are asked of it */
+  if (!tr_msg_is(m, "spawn")) {
+    tr_reply_error(h, m, "the spawner answers only 'spawn'");
+    return TR_CONTINUE;
+  }
+  top = lua_gettop(L);
+  lua_pushcfunction(L, start_from);
+  lua_pushlightuserdata(L, m);
+  if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    const char *why = lua_tostring(L, -1);
+    tr_reply_error(h, m, "%s", why ? why : "(an error object)");
+  } else if ((out = tr_msg_new("reply"))) {
+    tr_msg_add_pid(out, trL__test_pid(L, -1));
+    tr_reply(h, m, out);
+  }
+  lua_settop(L, top);
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour spawner_behaviour = {
+    "lua.spawner", sizeof(trL__host *), spawner_init, spawner_handle, NULL};
+
+void trL__start_spawner(trL__host *lh) {
+  tr_spawn_opts o = {0};
+  char name[64];
+  int rc;
+  snprintf(name, sizeof name, SPAWNER_PREFIX "%u",
+           (unsigned)tr_host_index(lh->h));
+  if (tr_whereis(lh->h, name))
+    return;
+  o.ctx = lh;
+  o.name = name;
+  rc = tr_spawn(lh->h, &spawner_behaviour, NULL, &o, NULL);
+  if (rc && rc != TR_EEXIST)
+    tr_host_log(lh->h, TR_LOG_ERROR, "cannot start %s: %s", name,
+                tr_strerror(rc));
+}
+
+/* actor.host() -> this host's index in its node. */
+static int l_host(lua_State *L) {
+  trL__host *lh = trL__host_get(L);
+  lua_pushinteger(L, (lua_Integer)tr_host_index(lh->h));
+  return 1;
+}
+
+/* actor.hosts() -> how many hosts the node has. */
+static int l_hosts(lua_State *L) {
+  trL__host *lh = trL__host_get(L);
+  lua_pushinteger(L, (lua_Integer)tr_node_size(tr_host_node(lh->h)));
+  return 1;
+}
+
+void trL__open_node(lua_State *L) {
+  static const luaL_Reg funcs[] = {{"host", l_host},
+                                   {"hosts", l_hosts},
+                                   {"_spawn_module", l_spawn_module},
+                                   {NULL, NULL}};
+  luaL_setfuncs(L, funcs, 0);
+  trL__name_functions(L, "actor.", funcs);
+}
