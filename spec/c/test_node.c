@@ -648,6 +648,24 @@ static void test_no_such_host(void) {
   CHECK_EQ(tr_node_free(n), TR_OK);
 }
 
+/* A node made for one host (tr_node_new(1), as `troupe --threads 1` would
+ * make) runs as a host of tr_host_new does: a stop, or a send from another
+ * thread, wakes its loop, which has no lanes to drain. Last: it fails by
+ * crashing (tr__lanes_drain reads h->out, which a node of one never
+ * allocates). */
+static void test_node_of_one(void) {
+  tr_node *n = tr_node_new(1);
+  tr_host *h = tr_node_join(n, NULL);
+  CHECK(h != NULL);
+  if (!h)
+    return;
+  CHECK_EQ(tr_node_size(n), 1);
+  tr_host_stop(h);
+  CHECK_EQ(tr_host_run(h), TR_OK);
+  tr_host_free(h);
+  CHECK_EQ(tr_node_free(n), TR_OK);
+}
+
 int main(void) {
   RUN(test_pids_name_their_host);
   RUN(test_call_and_reply);
@@ -661,5 +679,6 @@ int main(void) {
   RUN(test_spawn_on);
   RUN(test_node_shutdown);
   RUN(test_no_such_host);
+  RUN(test_node_of_one);
   return test_report();
 }
