@@ -150,10 +150,12 @@ static int l_host(lua_State *L) {
   return 1;
 }
 
-/* actor.hosts() -> how many hosts the node has. */
+/* actor.hosts() -> how many hosts the node has (a host of tr_host_new is
+ * a node of one). */
 static int l_hosts(lua_State *L) {
   trL__host *lh = trL__host_get(L);
-  lua_pushinteger(L, (lua_Integer)tr_node_size(tr_host_node(lh->h)));
+  tr_node *n = tr_host_node(lh->h);
+  lua_pushinteger(L, n ? (lua_Integer)tr_node_size(n) : 1);
   return 1;
 }
 

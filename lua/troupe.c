@@ -549,8 +549,12 @@ int main(int argc, char **argv) {
   }
 
   memset(&r, 0, sizeof r);
-  if (!(node = tr_node_new(threads)) || !(h = tr_node_join(node, NULL))) {
+  /* One thread is one host, as troupe has always made it: no node. */
+  node = threads > 1 ? tr_node_new(threads) : NULL;
+  if ((threads > 1 && !node) ||
+      !(h = node ? tr_node_join(node, NULL) : tr_host_new(NULL))) {
     fprintf(stderr, "troupe: out of memory\n");
+    tr_node_free(node);
     return 1;
   }
   if (!(L = open_state(h, &r, &so, &rc))) {
