@@ -63,7 +63,9 @@ end
 -- actor.spawn("native", ...) are as before: local.
 local core_spawn, spawn_module, try_call = core.spawn, core._spawn_module, core._try_call
 local next_any = 0 -- the last host "any" gave, per lua_State (= per host)
-local spawn_fields = { module = true, fn = true, host = true, args = true, link = true, name = true }
+local spawn_fields = {
+  module = true, fn = true, host = true, args = true, link = true, name = true,
+}
 
 local function spawn_error(msg)
   error(("bad argument #1 to 'actor.spawn' (%s)"):format(msg), 3)
@@ -75,8 +77,12 @@ local function spawn_by_module(spec)
   end
   local module, fn, host, args = spec.module, spec.fn, spec.host, spec.args
   if type(module) ~= "string" then spawn_error("module must be a string, got " .. type(module)) end
-  if fn ~= nil and type(fn) ~= "string" then spawn_error("fn must be a string, got " .. type(fn)) end
-  if args ~= nil and type(args) ~= "table" then spawn_error("args must be a table, got " .. type(args)) end
+  if fn ~= nil and type(fn) ~= "string" then
+    spawn_error("fn must be a string, got " .. type(fn))
+  end
+  if args ~= nil and type(args) ~= "table" then
+    spawn_error("args must be a table, got " .. type(args))
+  end
   if spec.name ~= nil and type(spec.name) ~= "string" then
     spawn_error("name must be a string, got " .. type(spec.name))
   end
@@ -99,7 +105,8 @@ local function spawn_by_module(spec)
   local why
   if host == here then
     local pid
-    pid, why = spawn_module(module, fn, link, spec.name, table.unpack(args, 1, args.n or #args))
+    pid, why = spawn_module(module, fn, link, spec.name,
+      table.unpack(args, 1, args.n or #args))
     if pid then return pid end
   else
     local spawner = "troupe.spawner." .. host
