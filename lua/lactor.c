@@ -52,6 +52,8 @@ static int fail(lua_State *L, int rc) {
 static int l_spawn(lua_State *L) {
   trL__host *lh = host(L);
   tr_pid pid;
+  if (lua_type(L, 1) == LUA_TTABLE)
+    return trL__spawn_table(L); /* by module, on any host: lnode.c */
   if (lua_type(L, 1) == LUA_TSTRING) {
     tr_spawn_opts o = {0};
     const tr_behaviour *b = trL__native(L, lua_tostring(L, 1), &o.ctx);

@@ -180,7 +180,7 @@ int trL_attach(lua_State *L, tr_host *h) {
     lh->detached = rc == TR_ESTOPPED;
     return rc;
   }
-  trL__start_router(lh); /* as actor.run does: actor.kv works at once */
+  trL__start_router(lh);  /* as actor.run does: actor.kv works at once */
   trL__start_spawner(lh); /* actor.spawn{host = ...} from other hosts */
   return TR_OK;
 }

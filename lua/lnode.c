@@ -143,6 +143,41 @@ void trL__start_spawner(trL__host *lh) {
                 tr_strerror(rc));
 }
 
+/* actor.spawn{...}: the Lua half (actor/init.lua, set with
+ * _set_spawn_table) checks the spec and starts the actor, calling the
+ * target's spawner when it is on another host; it returns the pid, or
+ * false, why, and whether it is a bad argument. Raised here, so that the
+ * error names the line that called actor.spawn. */
+#define TRL_SPAWN_TABLE "actor.spawn_table"
+
+static int spawn_table_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  if (lua_toboolean(L, 1)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  if (lua_toboolean(L, 3))
+    return trL__argerror(L, 1, lua_tostring(L, 2));
+  return luaL_error(L, "%s", lua_tostring(L, 2));
+}
+
+int trL__spawn_table(lua_State *L) {
+  lua_settop(L, 1);
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_SPAWN_TABLE) != LUA_TFUNCTION)
+    return luaL_error(L, "actor.spawn{...} needs require \"actor\"");
+  lua_insert(L, 1);
+  lua_callk(L, 1, 3, 0, spawn_table_k);
+  return spawn_table_k(L, LUA_OK, 0);
+}
+
+static int l_set_spawn_table(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  lua_settop(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, TRL_SPAWN_TABLE);
+  return 0;
+}
+
 /* actor.host() -> this host's index in its node. */
 static int l_host(lua_State *L) {
   trL__host *lh = trL__host_get(L);
@@ -163,6 +198,7 @@ void trL__open_node(lua_State *L) {
   static const luaL_Reg funcs[] = {{"host", l_host},
                                    {"hosts", l_hosts},
                                    {"_spawn_module", l_spawn_module},
+                                   {"_set_spawn_table", l_set_spawn_table},
                                    {NULL, NULL}};
   luaL_setfuncs(L, funcs, 0);
   trL__name_functions(L, "actor.", funcs);

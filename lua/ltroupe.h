@@ -210,6 +210,7 @@ int trL__supervise(lua_State *L);      /* actor.supervise */
  * actor.host, actor.hosts, actor.core._spawn_module. */
 void trL__start_spawner(trL__host *lh); /* unless the host has one */
 void trL__open_node(lua_State *L);      /* into the table on top */
+int trL__spawn_table(lua_State *L);     /* actor.spawn{module = ...} */
 
 /* lfile.c */
 int trL__open_file(lua_State *L); /* require "actor.file" (preloaded) */

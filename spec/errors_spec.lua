@@ -235,7 +235,7 @@ describe("a bad argument", function()
   -- apart; a function in neither list fails the spec, so none is missed.
   local TAKE_NONE = {
     self = true, sender = true, now = true, stats = true, calling = true, defer = true,
-    pending = true, heartbeat = true,
+    pending = true, heartbeat = true, host = true, hosts = true,
   }
   local KV_TAKE_NONE = { count = true, info = true }
 
@@ -254,6 +254,13 @@ describe("a bad argument", function()
         C(bad(1, "spawn", "function expected, got number"), 42),
         C(bad(1, "spawn", "no native actor is named 'nobody'"), "nobody"),
         C(bad(2, "spawn", "a function cannot be sent"), idle, print),
+        C(bad(1, "spawn", "module must be a string, got nil"), {}),
+        C(bad(1, "spawn", "unknown field 'modul'"), { modul = "x" }),
+        C(bad(1, "spawn", "fn must be a string, got number"), { module = "x", fn = 1 }),
+        C(bad(1, "spawn", "args must be a table, got string"), { module = "x", args = "a" }),
+        C(bad(1, "spawn", "name must be a string, got boolean"), { module = "x", name = true }),
+        C(bad(1, "spawn", 'host must be 0..0 or "any", got 1'), { module = "x", host = 1 }),
+        C(bad(1, "spawn", 'host must be 0..0 or "any", got 0.5'), { module = "x", host = 0.5 }),
       },
       send = {
         C(bad(1, "send", "pid or registered name expected, got number"), 42, "x"),

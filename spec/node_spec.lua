@@ -129,6 +129,12 @@ describe("troupe --threads", function()
       try{module = "worker", host = -1}
       try{module = 7}
       try{module = "worker", hots = 1}
+      -- raised at the line that called actor.spawn, as actor.call's errors are
+      local function where(spec)
+        return select(2, pcall(function() actor.spawn(spec) end)):match("^[^:]*")
+      end
+      print(where{module = "missing", host = 2})
+      print(where{module = "worker", host = 9})
       print(actor.alive(actor.self()))
     ]], { worker = WORKER, broken = "error('broken on purpose')" })
     local out, code = run(dir, "--threads=3")
@@ -145,7 +151,9 @@ describe("troupe --threads", function()
       "false\tbad argument #1 to 'actor.spawn' (host must be 0..2 or \"any\", got 5)",
       "false\tbad argument #1 to 'actor.spawn' (host must be 0..2 or \"any\", got -1)",
       "false\tbad argument #1 to 'actor.spawn' (module must be a string, got number)",
-      "false\tbad argument #1 to 'actor.spawn' (unknown field hots)",
+      "false\tbad argument #1 to 'actor.spawn' (unknown field 'hots')",
+      "main.lua",
+      "main.lua",
       "true",
       "",
     }, "\n"), out)

@@ -61,30 +61,27 @@ end
 -- another host this is a call to its spawner ("troupe.spawner.<host>"),
 -- so it waits where actor.call waits. actor.spawn(fn, ...) and
 -- actor.spawn("native", ...) are as before: local.
-local core_spawn, spawn_module, try_call = core.spawn, core._spawn_module, core._try_call
+local spawn_module, try_call = core._spawn_module, core._try_call
 local next_any = 0 -- the last host "any" gave, per lua_State (= per host)
 local spawn_fields = {
   module = true, fn = true, host = true, args = true, link = true, name = true,
 }
 
-local function spawn_error(msg)
-  error(("bad argument #1 to 'actor.spawn' (%s)"):format(msg), 3)
-end
-
+-- actor.core's spawn calls this with the table and raises what it
+-- returns after the pid: false, why, true for a bad argument.
 local function spawn_by_module(spec)
   for k in pairs(spec) do
-    if not spawn_fields[k] then spawn_error("unknown field " .. tostring(k)) end
+    if not spawn_fields[k] then return false, "unknown field '" .. tostring(k) .. "'", true end
   end
   local module, fn, host, args = spec.module, spec.fn, spec.host, spec.args
-  if type(module) ~= "string" then spawn_error("module must be a string, got " .. type(module)) end
-  if fn ~= nil and type(fn) ~= "string" then
-    spawn_error("fn must be a string, got " .. type(fn))
-  end
-  if args ~= nil and type(args) ~= "table" then
-    spawn_error("args must be a table, got " .. type(args))
-  end
-  if spec.name ~= nil and type(spec.name) ~= "string" then
-    spawn_error("name must be a string, got " .. type(spec.name))
+  if type(module) ~= "string" then
+    return false, "module must be a string, got " .. type(module), true
+  elseif fn ~= nil and type(fn) ~= "string" then
+    return false, "fn must be a string, got " .. type(fn), true
+  elseif args ~= nil and type(args) ~= "table" then
+    return false, "args must be a table, got " .. type(args), true
+  elseif spec.name ~= nil and type(spec.name) ~= "string" then
+    return false, "name must be a string, got " .. type(spec.name), true
   end
   local hosts, here = core.hosts(), core.host()
   if host == nil then
@@ -93,12 +90,12 @@ local function spawn_by_module(spec)
     host = next_any % hosts
     next_any = next_any + 1
   elseif math.type(host) ~= "integer" or host < 0 or host >= hosts then
-    spawn_error(("host must be 0..%d or \"any\", got %s"):format(hosts - 1, tostring(host)))
+    return false, ("host must be 0..%d or \"any\", got %s"):format(hosts - 1, tostring(host)), true
   end
   local link = nil
   if spec.link then
     link = core.self()
-    if not link then spawn_error("link = true needs an actor to link to") end
+    if not link then return false, "link = true needs an actor to link to", true end
   end
   local what = fn and module .. "." .. fn or module
   args = args or {}
@@ -119,16 +116,9 @@ local function spawn_by_module(spec)
       why = res
     end
   end
-  -- level 2: the caller of actor.spawn, which tail-called this
-  error(("cannot start '%s' on host %d: %s"):format(what, host, why), 2)
+  return false, ("cannot start '%s' on host %d: %s"):format(what, host, why)
 end
-
-function actor.spawn(first, ...)
-  if type(first) == "table" and select("#", ...) == 0 and getmetatable(first) == nil then
-    return spawn_by_module(first)
-  end
-  return core_spawn(first, ...)
-end
+core._set_spawn_table(spawn_by_module)
 
 -- actor.reset(name): restarts the actor the router reaches as `name`
 -- (with whatever its supervisor restarts along with it, such as the
