@@ -31,14 +31,18 @@ TR_API void trL_openlibs(lua_State *L, const char *lua_dir);
  * stepping its own host needs: it starts the router on h, with the store
  * behind it (started on the first request, as actor.configure set it by
  * then), as actor.run does -- unless h has a router already -- so Lua
- * actors reach actor.kv and actor.reset exactly as under `troupe`. The two are
+ * actors reach actor.kv and actor.reset exactly as under `troupe`. It also
+ * starts the state's spawner, registered as "troupe.spawner.<index>" (the
+ * host's tr_host_index), which starts Lua actors by module for
+ * actor.spawn{module = ..., host = index} from any host of the node; on a
+ * node, attach host 0's state first, so that the router is its. The two are
  * freed in either order: tr_host_free(h) ends every actor while L still runs
  * their to-be-closed variables, and L then says "the host has stopped";
  * lua_close(L) on a host still running shuts h down first (every actor ends, as
  * in tr_host_free) and leaves it stopped, for tr_host_free. The host also stops
  * L's use of it when it stops by itself (after tr_host_stop, or at actor.run's
- * end). The host keeps one actor of its own for L while attached, and the
- * router (they show in the count of actors). Returns TR_OK, TR_ESTOPPED for a
+ * end). The host keeps one actor of its own for L while attached, the
+ * spawner and the router (they show in the count of actors). Returns TR_OK, TR_ESTOPPED for a
  * stopped host, TR_EEXIST when L is attached to another host that has not
  * stopped, TR_ETHREAD off h's loop thread. */
 TR_API int trL_attach(lua_State *L, tr_host *h);

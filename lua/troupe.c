@@ -18,6 +18,14 @@
  * hands it over with tr_send, the one call that is safe from any thread; the
  * loop never blocks on the terminal.
  *
+ * With --threads N (default: the cores) it is a node of N hosts: the root
+ * runs on host 0, on the main thread; tr_node_start runs hosts 1..N-1,
+ * each opening a lua_State of its own set up as the root's (libraries,
+ * package.path with the script's folder, the store options), whose
+ * spawner starts actors there by module. When the root ends, host 0 has
+ * stopped; then the node is stopped, its threads joined, all freed.
+ * --threads 1 is one host of tr_host_new, as troupe has always run.
+ *
  * The module's Lua files are found from where the executable is, installed
  * (TROUPE_LUA_RELDIR, e.g. ../share/lua/5.4) or in its build tree (lua/),
  * unless TROUPE_LUA_PATH names them: no source path is compiled in.
@@ -49,7 +57,8 @@ static const char usage[] =
     "  -t, --threads N  hosts in the node, one thread each (1..255; default:\n"
     "                 TROUPE_THREADS, else the number of cores); the root\n"
     "                 runs on host 0, actor.spawn{module=, host=} starts\n"
-    "                 actors on the others\n"
+    "                 actors on the others; a script's folder is on\n"
+    "                 package.path on every host\n"
     "  -h, --help     show this help\n"
     "  -v, --version  show the version\n"
     "\n"
