@@ -42,9 +42,9 @@ TR_API void trL_openlibs(lua_State *L, const char *lua_dir);
  * in tr_host_free) and leaves it stopped, for tr_host_free. The host also stops
  * L's use of it when it stops by itself (after tr_host_stop, or at actor.run's
  * end). The host keeps one actor of its own for L while attached, the
- * spawner and the router (they show in the count of actors). Returns TR_OK, TR_ESTOPPED for a
- * stopped host, TR_EEXIST when L is attached to another host that has not
- * stopped, TR_ETHREAD off h's loop thread. */
+ * spawner and the router (they show in the count of actors). Returns TR_OK,
+ * TR_ESTOPPED for a stopped host, TR_EEXIST when L is attached to another host
+ * that has not stopped, TR_ETHREAD off h's loop thread. */
 TR_API int trL_attach(lua_State *L, tr_host *h);
 
 /* Starts a Lua actor on L's host, without actor.run: it runs fn, named
