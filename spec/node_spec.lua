@@ -193,7 +193,8 @@ describe("troupe --threads", function()
       -- an actor of host 1 starting one on host 2, which answers it
       local relay = actor.spawn{module = "relay", host = 1, args = {me}}
       print("relay", actor.receive(2000))
-      actor.send(relay, "stop")
+      print("registered on host 1", actor.whereis("relay") == relay)
+      actor.send("relay", "stop")
     ]], {
       worker = WORKER,
       relay = [[
@@ -202,6 +203,7 @@ describe("troupe --threads", function()
           local w = actor.spawn{module = "worker", fn = "start", host = 2,
             args = {actor.self(), "r"}}
           local _, tag, h = actor.receive(2000)
+          actor.register("relay")
           actor.send(parent, actor.host(), tag, h, actor.call(w, "where"))
           actor.receive()
         end
@@ -218,6 +220,7 @@ describe("troupe --threads", function()
       "exit\texit\ttrue\tquit",
       "killed\tkilled",
       "relay\t1\tr\t2\t2\t3",
+      "registered on host 1\ttrue",
       "",
     }, "\n"), out)
   end)
