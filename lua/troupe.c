@@ -584,11 +584,12 @@ int main(int argc, char **argv) {
       tr_node_free(node);
       return 1;
     }
-    /* A thread whose host cannot join never sets up: wait no longer than
-     * it takes to find it out. */
+    /* Every thread signals once its state is set up (or failed to be).
+     * One whose host could not join (out of memory) never does: the wait
+     * is bounded for it alone, 30 s without news. */
     uv_mutex_lock(&other.lock);
     while (other.ready < threads - 1 &&
-           uv_cond_timedwait(&other.cond, &other.lock, 5000000000ull) == 0)
+           uv_cond_timedwait(&other.cond, &other.lock, 30000000000ull) == 0)
       ;
     uv_mutex_unlock(&other.lock);
   }
