@@ -23,8 +23,11 @@ static int start_module(lua_State *L) {
   trL__host *lh = trL__host_get(L);
   const char *module = luaL_checkstring(L, 1);
   char name[256] = "";
-  tr_pid link = trL__test_pid(L, 3), pid;
+  tr_pid link, pid;
   int rc;
+  if (lua_gettop(L) < 4)
+    lua_settop(L, 4); /* the function goes at 4, its arguments above it */
+  link = trL__test_pid(L, 3);
   if (lua_type(L, 4) == LUA_TSTRING)
     snprintf(name, sizeof name, "%s", lua_tostring(L, 4));
   lua_getglobal(L, "require");
