@@ -189,11 +189,11 @@ local function run_spawn(n)
   return secs
 end
 
--- The cold and the warm spawn time of one fresh troupe process (arg[-1],
+-- The cold and the warm spawn time of one fresh troupe process (B.again(),
 -- this binary, running this script with "spawn-once"), which prints both.
 local function run_spawn_fresh()
-  local p = assert(io.popen(string.format("'%s' '%s' %s spawn-once",
-    arg[-1]:gsub("'", "'\\''"), arg[0]:gsub("'", "'\\''"), string.format("%.17g", scale))))
+  local p = assert(io.popen(string.format("%s %s spawn-once", B.again(),
+    string.format("%.17g", scale))))
   local out = p:read("a")
   if not p:close() then fail("spawn: the fresh process failed") end
   local cold, warm = out:match("^spawn (%S+) (%S+)")
@@ -287,7 +287,7 @@ if B.only["spawn-once"] then -- one cold run then one warm, in this process
 elseif wanted("spawn") then
   local n = count(5e5)
   local cold, warm = {}, {}
-  if arg and arg[-1] and arg[0] then
+  if B.again() then
     for r = 1, RUNS do cold[r], warm[r] = run_spawn_fresh() end
     rate_row("Lua spawn (idle actor, started; cold heap: a fresh process per run)", n, cold,
       "spawns/s", "1 M")

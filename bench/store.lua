@@ -303,12 +303,12 @@ end
 -- ----------------------------------------------------------------- main
 
 -- One store per host: when both pairs are wanted, the Lua pair runs in a
--- second troupe process (arg[-1], this binary), after the native one.
+-- second troupe process (this binary, its options, this script), after the
+-- native one.
 if wanted("native") then bench_native() end
 if wanted("lua") then
-  if next(B.only) == nil and arg and arg[-1] and arg[0] then
-    local p = assert(io.popen(string.format("'%s' '%s' %s lua",
-      arg[-1]:gsub("'", "'\\''"), arg[0]:gsub("'", "'\\''"), tostring(scale))))
+  if next(B.only) == nil and B.again() then
+    local p = assert(io.popen(string.format("%s %s lua", B.again(), tostring(scale))))
     for line in p:lines() do print(line) end
     io.stdout:flush()
     if not p:close() then fail("the Lua pair's run failed") end

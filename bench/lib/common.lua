@@ -42,5 +42,17 @@ return function(script, names)
       fmt(values[#values]))
   end
 
+  -- The command that runs this script again, shell-quoted: the binary
+  -- and its options (arg[-n] .. arg[-1], --threads 1 say) and the script;
+  -- nil outside a binary that sets them.
+  function B.again()
+    if not (arg and arg[-1] and arg[0]) then return nil end
+    local first = -1
+    while arg[first - 1] do first = first - 1 end
+    local words = {}
+    for i = first, 0 do words[#words + 1] = "'" .. arg[i]:gsub("'", "'\\''") .. "'" end
+    return table.concat(words, " ")
+  end
+
   return B
 end
