@@ -4,33 +4,10 @@
 -- the modules are written beside each test's script, whose folder troupe
 -- puts on package.path on every host. Every wait is a receive with a
 -- timeout; nothing sleeps hoping.
+local H = require "support.helpers"
 local BIN = os.getenv("TROUPE_BIN")
+local sh, quote, read, write = H.sh, H.quote, H.read, H.write
 local SRC = os.getenv("TROUPE_SOURCE_DIR") or "."
-
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1", "r"))
-  local out = f:read("a")
-  local _, _, code = f:close()
-  return out, code
-end
-
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
-
-local function read(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local text = f:read("a")
-  f:close()
-  return text
-end
 
 -- A fresh folder holding main.lua and the given modules ({name = source}).
 local function project(main, modules)

@@ -1,18 +1,8 @@
 -- The troupe executable (TROUPE_BIN, set by ctest to build/troupe).
 local BIN = os.getenv("TROUPE_BIN")
 
--- Runs a shell command; returns its output (stdout and stderr, unless the
--- command redirects them) and its exit status.
-local function sh(cmd)
-  local f = assert(io.popen(cmd .. " 2>&1", "r"))
-  local out = f:read("a")
-  local _, _, code = f:close()
-  return out, code
-end
-
-local function quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local H = require "support.helpers"
+local sh, quote = H.sh, H.quote
 
 -- Writes a script to a temporary file; returns its path.
 local function script(src)

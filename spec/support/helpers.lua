@@ -82,6 +82,15 @@ function H.fresh_dir()
 end
 
 -- path quoted for the shell.
+-- Runs a shell command; returns its output (stdout and stderr, unless the
+-- command redirects them) and its exit status.
+function H.sh(cmd)
+  local f = assert(io.popen(cmd .. " 2>&1", "r"))
+  local out = f:read("a")
+  local _, _, code = f:close()
+  return out, code
+end
+
 function H.quote(path)
   return "'" .. path:gsub("'", "'\\''") .. "'"
 end
