@@ -203,17 +203,9 @@ end
 
 -- ---------------------------------------------------------------- tasks
 
--- A counter that tells `root` once its total reaches n.
-local function counter(root, n)
-  local total = 0
-  actor.serve {
-    add = function(k)
-      total = total + k
-      if total == n then actor.send(root, "total", total) end
-      return total
-    end,
-  }
-end
+-- A counter that tells `root` once its total reaches n: bench/node.lua's
+-- too (troupe puts the script's folder on package.path).
+local counter = require("lib.node_actors").counter
 
 local function run_tasks(n)
   local root = actor.self()

@@ -43,63 +43,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "troupe.h"
-
-/* Set once by main, from the command line and the environment. */
-static double scale = 1.0;
-static int runs = 5;
-
-static uint64_t count(double n) {
-  double v = n * scale;
-  return v < 1 ? 1 : (uint64_t)v;
-}
-
-_Noreturn static void die(const char *what, int rc) {
-  fprintf(stderr, "bench_native: %s: %s\n", what, tr_strerror(rc));
-  exit(1);
-}
-
-static void row(const char *name, const char *result, const char *unit,
-                const char *target) {
-  printf("| %s | %s | %s | %s |\n", name, result, unit, target);
-  fflush(stdout);
-}
-
-/* n things in ns nanoseconds, as "8.12 M" (per second) into buf. */
-static void rate_text(char *buf, size_t size, uint64_t n, uint64_t ns) {
-  double r = ns ? (double)n * 1e9 / (double)ns : 0;
-  if (r >= 1e6)
-    snprintf(buf, size, "%.2f M", r / 1e6);
-  else if (r >= 1e3)
-    snprintf(buf, size, "%.1f k", r / 1e3);
-  else
-    snprintf(buf, size, "%.0f", r);
-}
-
-static int cmp_ns(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* n things done in each of ns[0..runs-1] nanoseconds, as the median rate
- * with the min and max: "8.12 M (7.90 M-8.20 M)". Sorts ns. */
-static void rate_row(const char *name, uint64_t n, uint64_t *ns,
-                     const char *unit, const char *target) {
-  char med[32], lo[32], hi[32], buf[100];
-  qsort(ns, (size_t)runs, sizeof *ns, cmp_ns);
-  rate_text(med, sizeof med, n, ns[(runs - 1) / 2]);
-  rate_text(lo, sizeof lo, n, ns[runs - 1]);
-  rate_text(hi, sizeof hi, n, ns[0]);
-  snprintf(buf, sizeof buf, "%s (%s-%s)", med, lo, hi);
-  row(name, buf, unit, target);
-}
-
-static uint64_t *new_times(void) {
-  uint64_t *ns = calloc((size_t)runs, sizeof *ns);
-  if (!ns)
-    die("calloc", TR_ENOMEM);
-  return ns;
-}
+#include "bench.h"
 
 /* What the actors of one run report back to main: the run's own record,
  * which they get as their ctx. */
@@ -195,7 +139,7 @@ static uint64_t run_oneway(uint64_t n) {
   tr_host_run(h);
   tr_host_free(h);
   if (res.sum != (int64_t)(n * (n - 1) / 2)) {
-    fprintf(stderr, "bench_native: one-way lost messages\n");
+    fprintf(stderr, "%s: one-way lost messages\n", bench_name);
     exit(1);
   }
   return res.t1 - res.t0;
@@ -272,7 +216,7 @@ static int caller_handle(tr_actor *self, void *state, tr_msg *m) {
   } else {
     size_t len;
     const char *name = tr_msg_name(m, &len);
-    fprintf(stderr, "bench_native: call failed: %.*s\n", (int)len, name);
+    fprintf(stderr, "%s: call failed: %.*s\n", bench_name, (int)len, name);
     exit(1);
   }
   return TR_CONTINUE;
@@ -301,7 +245,7 @@ static uint64_t run_call(uint64_t n, uint32_t timeout_ms, uint64_t inflight) {
   for (i = 0; i < n; i++)
     want += (int64_t)(i & 0xffff) * (int64_t)(i & 0xffff);
   if (res.t1 == 0 || res.sum != want) {
-    fprintf(stderr, "bench_native: call: wrong or missing replies\n");
+    fprintf(stderr, "%s: call: wrong or missing replies\n", bench_name);
     exit(1);
   }
   return res.t1 - res.t0;
@@ -441,35 +385,8 @@ static void bench_idle(void) {
 
 /* ---------------------------------------------------------------- main */
 
-static int wanted(int argc, char **argv, const char *name) {
-  if (argc <= 2)
-    return 1;
-  for (int i = 2; i < argc; i++)
-    if (!strcmp(argv[i], name))
-      return 1;
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  const char *env = getenv("TROUPE_BENCH_RUNS");
-  if (env && *env) {
-    char *end;
-    long v = strtol(env, &end, 10);
-    if (*end || v < 1 || v > 1000) {
-      fprintf(stderr, "bench_native: TROUPE_BENCH_RUNS must be 1..1000\n");
-      return 2;
-    }
-    runs = (int)v;
-  }
-  if (argc > 1) {
-    char *end;
-    scale = strtod(argv[1], &end);
-    if (*end || !(scale > 0)) {
-      fprintf(stderr, "usage: %s [scale > 0] [idle|oneway|call|spawn ...]\n",
-              argv[0]);
-      return 2;
-    }
-  }
+  bench_args(argc, argv, "bench_native", "idle|oneway|call|spawn");
   if (argc == 3 && !strcmp(argv[2], "spawn-once")) {
     spawn_once();
     return 0;

@@ -31,56 +31,9 @@
 #include <string.h>
 #include <uv.h>
 
-#include "troupe.h"
+#include "bench.h"
 
-static double scale = 1.0;
-static int runs = 5;
 static uint32_t threads = 2;
-
-static uint64_t count(double n) {
-  double v = n * scale;
-  return v < 1 ? 1 : (uint64_t)v;
-}
-
-_Noreturn static void die(const char *what, int rc) {
-  fprintf(stderr, "bench_node: %s: %s\n", what, tr_strerror(rc));
-  exit(1);
-}
-
-static void row(const char *name, const char *result, const char *unit,
-                const char *target) {
-  printf("| %s | %s | %s | %s |\n", name, result, unit, target);
-  fflush(stdout);
-}
-
-static void rate_text(char *buf, size_t size, double r) {
-  if (r >= 1e6)
-    snprintf(buf, size, "%.2f M", r / 1e6);
-  else if (r >= 1e3)
-    snprintf(buf, size, "%.1f k", r / 1e3);
-  else
-    snprintf(buf, size, "%.0f", r);
-}
-
-static int cmp_ns(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-/* The median rate of n things in ns[], with min and max; returns it. */
-static double rate_row(const char *name, uint64_t n, uint64_t *ns,
-                       const char *unit, const char *target) {
-  char med[32], lo[32], hi[32], buf[100];
-  double m;
-  qsort(ns, (size_t)runs, sizeof *ns, cmp_ns);
-  m = (double)n * 1e9 / (double)ns[(runs - 1) / 2];
-  rate_text(med, sizeof med, m);
-  rate_text(lo, sizeof lo, (double)n * 1e9 / (double)ns[runs - 1]);
-  rate_text(hi, sizeof hi, (double)n * 1e9 / (double)ns[0]);
-  snprintf(buf, sizeof buf, "%s (%s-%s)", med, lo, hi);
-  row(name, buf, unit, target);
-  return m;
-}
 
 static double secs_row(const char *name, uint64_t *ns, const char *target) {
   char buf[100];
@@ -269,8 +222,8 @@ static uint64_t run_pairs(uint32_t hosts, uint64_t total) {
 
 static void bench_pairs(void) {
   const uint64_t total = count(8e6);
-  uint64_t *one = calloc((size_t)runs, sizeof *one);
-  uint64_t *all = calloc((size_t)runs, sizeof *all);
+  uint64_t *one = new_times();
+  uint64_t *all = new_times();
   char name[128], ratio[64];
   double r1, rn;
   for (int r = 0; r < runs; r++) {
@@ -303,7 +256,7 @@ static uint64_t run_cross(uint64_t n) {
 
 static void bench_cross(void) {
   const uint64_t n = count(3e6);
-  uint64_t *ns = calloc((size_t)runs, sizeof *ns);
+  uint64_t *ns = new_times();
   for (int r = 0; r < runs; r++)
     ns[r] = run_cross(n);
   rate_row("node: C one-way, host 0 -> host 1", n, ns, "msgs/s", "3 M");
@@ -412,7 +365,7 @@ static uint64_t run_call(uint64_t n, uint64_t inflight) {
 static void bench_calls(const char *name, uint64_t inflight,
                         const char *target) {
   const uint64_t n = count(inflight > 1 ? 2e6 : 5e5);
-  uint64_t *ns = calloc((size_t)runs, sizeof *ns);
+  uint64_t *ns = new_times();
   for (int r = 0; r < runs; r++)
     ns[r] = run_call(n, inflight);
   rate_row(name, n, ns, "calls/s", target);
@@ -532,8 +485,8 @@ static uint64_t run_tasks(uint32_t hosts, uint64_t m) {
 
 static void bench_tasks(void) {
   uint64_t m = count(1e6) / threads * threads;
-  uint64_t *one = calloc((size_t)runs, sizeof *one);
-  uint64_t *all = calloc((size_t)runs, sizeof *all);
+  uint64_t *one = new_times();
+  uint64_t *all = new_times();
   char name[128];
   for (int r = 0; r < runs; r++) {
     one[r] = run_tasks(1, m);
@@ -550,32 +503,13 @@ static void bench_tasks(void) {
   free(all);
 }
 
-static int wanted(int argc, char **argv, const char *name) {
-  if (argc <= 2)
-    return 1;
-  for (int i = 2; i < argc; i++)
-    if (!strcmp(argv[i], name))
-      return 1;
-  return 0;
-}
-
 int main(int argc, char **argv) {
-  const char *env = getenv("TROUPE_BENCH_RUNS");
   const char *t = getenv("TROUPE_BENCH_THREADS");
-  if (env && atoi(env) > 0)
-    runs = atoi(env);
+  bench_args(argc, argv, "bench_node", "pairs|cross|tasks");
   threads = t && atoi(t) > 0 ? (uint32_t)atoi(t)
                              : (uint32_t)uv_available_parallelism();
   if (threads < 2)
     threads = 2; /* a node of two hosts, however many cores */
-  if (argc > 1) {
-    char *end;
-    scale = strtod(argv[1], &end);
-    if (*end || scale <= 0) {
-      fprintf(stderr, "usage: %s [scale [pairs|cross|tasks...]]\n", argv[0]);
-      return 2;
-    }
-  }
   if (wanted(argc, argv, "pairs"))
     bench_pairs();
   if (wanted(argc, argv, "cross")) {
