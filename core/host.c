@@ -54,7 +54,8 @@ static void prepare_cb(uv_prepare_t *p) {
   tr_host *h = p->data;
   if (h->ndirty)
     tr__out_flush(h);
-  if (h->in_run && tr__list_empty(&h->ready) && !h->heap_len) {
+  /* About to sleep (nothing ready, no timer due): look at the lanes. */
+  if (h->in_run && uv_backend_timeout(h->loop) != 0) {
     tr__node_spin(h);
     if (h->ndirty) /* what taking the lanes sent (an answer for the dead) */
       tr__out_flush(h);
