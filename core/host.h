@@ -175,7 +175,6 @@ struct tr_host {
   uint32_t *dirty; /* indices of outs with a batch to flush */
   uint32_t ndirty;
   uv_prepare_t prepare; /* flushes the batches before the loop waits */
-  atomic_int spinning;  /* looking at its lanes before it sleeps */
 
   uv_mutex_t inbox_lock;
   tr_msg *inbox_head, *inbox_tail;
@@ -238,6 +237,9 @@ int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room);
 /* Room left in the lane to to's host; TR_ENOPROC when it is not there. */
 int tr__out_room(tr_host *h, tr_pid to);
 void tr__out_flush(tr_host *h);
+/* Hands over now the batches for hosts that wait for them (tr__node_spin):
+ * they would look at nothing while the turn goes on. */
+void tr__out_flush_waited(tr_host *h);
 /* A control message to an actor of another host. */
 int tr__out_ctl(tr_host *h, int kind, tr_pid from, tr_pid to, uint64_t session,
                 const char *reason);

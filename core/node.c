@@ -31,7 +31,8 @@ struct tr_node {
   uv_thread_t *threads;
   struct starter *starter;
   tr__names names;
-  tr__slots spawns; /* tr_spawn_on's requests on their way, under lock */
+  tr__slots spawns;    /* tr_spawn_on's requests on their way, under lock */
+  atomic_int *looking; /* by index: the host looks at its lanes to sleep */
 };
 
 /* What tr_spawn_on hands to another host: kept by the node, named in the
@@ -74,7 +75,9 @@ tr_node *tr_node_new(uint32_t max_hosts) {
   n->hosts = calloc(max_hosts, sizeof *n->hosts);
   n->lanes = calloc((size_t)max_hosts * max_hosts, sizeof *n->lanes);
   n->threads = calloc(max_hosts, sizeof *n->threads);
-  if (!n->hosts || !n->lanes || !n->threads) {
+  n->looking = calloc(max_hosts, sizeof *n->looking);
+  if (!n->hosts || !n->lanes || !n->threads || !n->looking) {
+    free(n->looking);
     free(n->hosts);
     free(n->lanes);
     free(n->threads);
@@ -205,6 +208,7 @@ int tr_node_free(tr_node *n) {
   tr__slots_free(&n->spawns);
   uv_mutex_destroy(&n->lock);
   free(n->starter);
+  free(n->looking);
   free(n->hosts);
   free(n->lanes);
   free(n->threads);
@@ -300,7 +304,7 @@ static void flush_one(tr_host *h, uint32_t d) {
     atomic_fetch_add(&l->inflight, o->len);
     atomic_fetch_add(&l->batches, 1);
     /* Under the lock: dst cannot go. Not while it looks at its lanes. */
-    if (!atomic_load(&l->dst->spinning))
+    if (!atomic_load(&h->node->looking[d]))
       uv_async_send(&l->dst->async);
   } else {
     gone = o->head;
@@ -327,6 +331,15 @@ void tr__out_flush(tr_host *h) {
     h->out[h->dirty[i]].dirty = 0;
     flush_one(h, h->dirty[i]);
   }
+}
+
+void tr__out_flush_waited(tr_host *h) {
+  uint32_t i;
+  for (i = 0; i < h->ndirty; i++)
+    if (h->out[h->dirty[i]].head &&
+        atomic_load_explicit(&h->node->looking[h->dirty[i]],
+                             memory_order_relaxed))
+      flush_one(h, h->dirty[i]);
 }
 
 int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room) {
@@ -581,10 +594,10 @@ void tr__node_spin(tr_host *h) {
   int seen;
   if (h->node->max < 2)
     return;
-  atomic_store(&h->spinning, 1);
+  atomic_store(&h->node->looking[h->index], 1);
   while (!(seen = lanes_pending(h)) && uv_hrtime() < end)
     ;
-  atomic_store(&h->spinning, 0);
+  atomic_store(&h->node->looking[h->index], 0);
   if (seen || lanes_pending(h))
     tr__lanes_drain(h);
 }

@@ -148,6 +148,8 @@ void tr__sched_turn(tr_host *h, uint32_t budget) {
     h->stats.ready--;
     used = dispatch(h, a, n, &cut);
     budget -= used ? used : 1;
+    if (h->ndirty) /* another host may wait for what a sent */
+      tr__out_flush_waited(h);
     preempted = a->yielded;
     if (a->life == TR__EXITING) {
       tr__actor_end(h, a, NULL); /* frees a */
