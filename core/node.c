@@ -5,8 +5,9 @@
  * A pid names its host (tr_pid_host), so a send, call or signal to an
  * actor of another host goes into the sender's batch for that host
  * (h->out[d], the sender's own: no lock per message). The batch is handed
- * over whole -- one lock, one uv_async_send -- when it is long or when the
- * sender's loop is about to wait (its prepare handle), into the lane from
+ * over whole -- one lock, one uv_async_send -- when it is long, when the
+ * sender's loop is about to wait (its prepare handle), or, after an
+ * actor's turn, when the receiver waits for it, into the lane from
  * sender to receiver, which the receiver's async callback empties into
  * mailboxes. One lane per ordered pair keeps the order of each pair of
  * actors. A lane is bounded: sends and calls count against the receiver's

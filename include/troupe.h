@@ -184,8 +184,9 @@ TR_API void tr_host_log(tr_host *h, int level, const char *fmt, ...)
  *
  * What crosses hosts travels in lanes, one per ordered pair of hosts:
  * a sender's loop batches what it sends to a host and hands the batch
- * over with one lock and one wake-up when its turn ends (or the batch is
- * large), so order holds per pair of actors as inside a host. Mail that
+ * over with one lock and at most one wake-up when its turn ends (or the
+ * batch is large, or the receiver has nothing else to do), so order holds
+ * per pair of actors as inside a host. Mail that
  * finds its mailbox full waits there, in order, until the actor has
  * room, and holds its room in the lane meanwhile: a lane is bounded (at
  * most the receiver's inbox_capacity messages in flight or waiting from
