@@ -186,16 +186,16 @@ TR_API void tr_host_log(tr_host *h, int level, const char *fmt, ...)
  * a sender's loop batches what it sends to a host and hands the batch
  * over with one lock and at most one wake-up when its turn ends (or the
  * batch is large, or the receiver has nothing else to do), so order holds
- * per pair of actors as inside a host. Mail that
- * finds its mailbox full waits there, in order, until the actor has
- * room, and holds its room in the lane meanwhile: a lane is bounded (at
- * most the receiver's inbox_capacity messages in flight or waiting from
- * one host to another), past which tr_send and tr_call fail TR_EFULL (a
- * dead letter) and tr_send_if_room / tr_call_if_room fail TR_EFULL
- * uncounted, for a sender that waits with tr_notify_room on the remote
- * pid until the lane has room. A dead pid is found when the mail
- * arrives: a dead letter there, and a call is answered "noproc" at once.
- * What works on a local pid and not on a remote one says so where it is
+ * per pair of actors as inside a host. Mail that finds its mailbox full
+ * waits there, in order, until the actor has room, and holds its room in
+ * the lane meanwhile: a lane is bounded (at most the receiver's
+ * inbox_capacity messages in flight or waiting from one host to another),
+ * past which tr_send and tr_call fail TR_EFULL (a dead letter) and
+ * tr_send_if_room / tr_call_if_room fail TR_EFULL uncounted, for a sender
+ * that waits with tr_notify_room on the remote pid until the lane has
+ * room. A dead pid is found when the mail arrives: a dead letter there,
+ * and a call is answered "noproc" at once. What works on a local pid and
+ * not on a remote one says so where it is
  * declared. */
 
 /* A node for at most max_hosts hosts (1 to 255). NULL when out of memory
