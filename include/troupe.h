@@ -195,8 +195,7 @@ TR_API void tr_host_log(tr_host *h, int level, const char *fmt, ...)
  * that waits with tr_notify_room on the remote pid until the lane has
  * room. A dead pid is found when the mail arrives: a dead letter there,
  * and a call is answered "noproc" at once. What works on a local pid and
- * not on a remote one says so where it is
- * declared. */
+ * not on a remote one says so where it is declared. */
 
 /* A node for at most max_hosts hosts (1 to 255). NULL when out of memory
  * or max_hosts is out of range. */
