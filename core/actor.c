@@ -192,14 +192,7 @@ static void bequeath(tr_host *h, tr_actor *a) {
       keep_tail = m;
       continue;
     }
-    if (m->kind == TR_KIND_CALL) {
-      tr__ref *r = tr__call_ref(h, m);
-      if (r) {
-        tr__list_remove(&r->by_peer);
-        tr__list_push(&heir->peered, &r->by_peer);
-        r->peer = heir->pid;
-      }
-    }
+    tr__call_waits_on(h, m, heir->pid);
     m->inherited = 1;
     if (tail)
       tail->next = m;
@@ -209,6 +202,7 @@ static void bequeath(tr_host *h, tr_actor *a) {
     user++;
   }
   tr__mailbox_prepend(&heir->mb, head, tail, user);
+  tr__unpark_bequeath(h, a, heir); /* newer than its mailbox, as it came */
   tr__sched_wake(h, heir);
   while (keep) {
     m = keep->next;

@@ -252,6 +252,8 @@ uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
 int tr__unpark(tr_host *h, tr_actor *a, tr__ref *r);
 /* a ends: its parked mail is dropped, each a dead letter. */
 void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r);
+/* a ends with an heir: its parked sends and calls go to the heir. */
+void tr__unpark_bequeath(tr_host *h, tr_actor *a, tr_actor *heir);
 /* Mail from another host for to: in, or parked. 1 when parked. */
 int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m);
 void tr__node_leave(tr_host *h);
@@ -353,6 +355,8 @@ tr_msg *tr__down_msg(uint64_t ref, tr_pid pid, const char *reason);
 /* call.c: ends a pending call with an error named `name` to its caller. */
 void tr__call_fail(tr_host *h, uint64_t session, tr_pid caller,
                    const char *name);
+/* send.c: call m now waits on `to` (its end fails the call at once). */
+void tr__call_waits_on(tr_host *h, tr_msg *m, tr_pid to);
 /* The ref of call m (a TR_REF_CALL or TR_REF_RCALL), NULL when over. */
 tr__ref *tr__call_ref(tr_host *h, const tr_msg *m);
 /* The answer to a call from another host arrives: delivered if the call

@@ -440,13 +440,65 @@ int tr__unpark(tr_host *h, tr_actor *a, tr__ref *r) {
     if (!(r->msg = m->next))
       r->last = NULL;
     credit(h, m->origin, 1);
-    tr__deliver(h, a, m);
+    tr__mailbox_put(&a->mb, m, a->await); /* room checked; keeps inherited */
+    tr__sched_wake(h, a);
   }
   if (r->msg)
     return 0;
   a->mb.parked = NULL;
   tr__ref_free(h, r);
   return 1;
+}
+
+void tr__unpark_bequeath(tr_host *h, tr_actor *a, tr_actor *heir) {
+  tr__ref *r = a->mb.parked, *hr;
+  tr_msg *m, *head = NULL, *tail = NULL;
+  if (!r)
+    return;
+  while ((m = r->msg)) {
+    r->msg = m->next;
+    m->next = NULL;
+    if (!tr__is_user(m)) { /* answers meant for a alone */
+      credit(h, m->origin, 1);
+      tr_msg_free(m);
+      continue;
+    }
+    tr__call_waits_on(h, m, heir->pid);
+    m->inherited = 1;
+    if (tail)
+      tail->next = m;
+    else
+      head = m;
+    tail = m;
+  }
+  r->last = NULL;
+  a->mb.parked = NULL;
+  tr__ref_free(h, r);
+  if (!head)
+    return;
+  if (!(hr = heir->mb.parked)) {
+    if (!(hr = tr__ref_new(h, TR_REF_PARKED, NULL, NULL))) {
+      tr_host_log(h, TR_LOG_ERROR, "out of memory handing mail to an heir");
+      while ((m = head)) {
+        head = m->next;
+        credit(h, m->origin, 1);
+        h->stats.dead_letters++;
+        tr_msg_free(m);
+      }
+      return;
+    }
+    hr->peer = heir->pid;
+    heir->mb.parked = hr;
+  } else {
+    tr__list_remove(&hr->by_peer);
+  }
+  /* Older than anything waiting for the heir: first in line. */
+  tr__list_push(heir->mb.waiters.next, &hr->by_peer);
+  tail->next = hr->msg;
+  hr->msg = head;
+  if (!hr->last)
+    hr->last = tail;
+  tr__refs_room(h, heir);
 }
 
 void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r) {
@@ -469,6 +521,7 @@ static int arrive(tr_host *h, tr_msg *m) {
   tr_pid to = m->to;
   m->open = NULL;
   m->next = NULL;
+  m->inherited = 0; /* only an end on this host hands mail on so */
   if (h->stopped) {
     drop(h, m);
     return 0;

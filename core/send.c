@@ -153,7 +153,7 @@ int tr_send_named(tr_host *h, tr_pid from, const char *name, tr_msg *m) {
 /* A call now waits on `to`: its ref's peer side moves there, so that the
  * end of `to` fails it at once. Bound for another host, it waits on a
  * proxy there: a proxy here gives the caller's session back and goes. */
-static void call_waits_on(tr_host *h, tr_msg *m, tr_pid to) {
+void tr__call_waits_on(tr_host *h, tr_msg *m, tr_pid to) {
   tr__ref *r = m->kind == TR_KIND_CALL ? tr__call_ref(h, m) : NULL;
   tr_actor *a;
   if (!r || r->peer == to)
@@ -183,7 +183,7 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
     h->current_msg = NULL; /* taken over, whatever happens next */
   if ((rc = check(h, m, NULL)))
     return rc;
-  call_waits_on(h, m, to);
+  tr__call_waits_on(h, m, to);
   return tr__deliver_pid(h, to, m);
 }
 
@@ -318,7 +318,7 @@ int tr_mailbox_putback(tr_actor *self, tr_msg *m) {
     tr_msg_free(m);
     return rc;
   }
-  call_waits_on(h, m, self->pid);
+  tr__call_waits_on(h, m, self->pid);
   m->next = NULL;
   tr__mailbox_putback(&self->mb, m, self->await);
   return TR_OK;

@@ -98,6 +98,12 @@ static int remote_handle(tr_actor *self, void *state, tr_msg *m) {
   size_t len;
   if (!m)
     return TR_CONTINUE;
+  if (tr_msg_is(m, "stall")) { /* takes nothing more: its mailbox fills */
+    if (tr_msg_kind(m) == TR_KIND_CALL)
+      tr_reply(h, m, tr_msg_new("stalled"));
+    tr_await(self, UINT64_MAX);
+    return TR_CONTINUE;
+  }
   if (tr_msg_kind(m) == TR_KIND_CALL) {
     if (tr_msg_is(m, "hold"))
       return TR_CONTINUE;
@@ -110,10 +116,6 @@ static int remote_handle(tr_actor *self, void *state, tr_msg *m) {
       }
     }
     tr_reply(h, m, tr_msg_clone(m));
-    return TR_CONTINUE;
-  }
-  if (tr_msg_is(m, "stall")) { /* takes nothing more: its mailbox fills */
-    tr_await(self, UINT64_MAX);
     return TR_CONTINUE;
   }
   if (tr_msg_is(m, "die") && !tr_msg_unpack(m, "s", &text, &len)) {
@@ -171,6 +173,18 @@ static void setup_pair(world *w, tr_host *h) {
   o.capacity = 4;
   if (test_spawn_ctx(h, &remote_b, w, &o, &a) ||
       test_spawn_ctx(h, &remote_b, w, &o, &b))
+    atomic_fetch_add(&w->errors, 1);
+  atomic_store(&w->pid[1], a);
+  atomic_store(&w->pid[2], b);
+}
+
+/* On host 1: pid[1] with a mailbox of 4 and pid[2], its heir. */
+static void setup_heir(world *w, tr_host *h) {
+  tr_spawn_opts o = {0};
+  tr_pid a = 0, b = 0;
+  o.capacity = 4;
+  if (test_spawn_ctx(h, &remote_b, w, &o, &a) ||
+      test_spawn_ctx(h, &remote_b, w, NULL, &b) || tr_mailbox_set_heir(h, a, b))
     atomic_fetch_add(&w->errors, 1);
   atomic_store(&w->pid[1], a);
   atomic_store(&w->pid[2], b);
@@ -446,6 +460,42 @@ static void test_parked_mail_of_the_dead(void) {
   world_end(&w);
 }
 
+/* An actor with an heir ends with mail from another host in its mailbox
+ * and parked behind it: the heir gets all of it, in order, and a call
+ * among it waits on the heir, who answers it. */
+static void test_parked_mail_to_the_heir(void) {
+  world w;
+  probe p;
+  tr_pid me;
+  uint64_t s = 0;
+  int i;
+  world_start(&w, 1, setup_heir, NULL);
+  me = probe_new(&w, &p, 0);
+  /* Stalled before the rest comes: else the heir would inherit that. */
+  CHECK_EQ(tr_call(w.h0, me, remote_pid(&w, 1), tr_msg_pack("stall", ""),
+                   WAIT_MS, &s),
+           TR_OK);
+  STEP_UNTIL(w.h0, p.n >= 1, WAIT_MS);
+  CHECK_STR(p.v[0].name, "stalled");
+  p.n = 0;
+  for (i = 0; i < 500; i++)
+    CHECK_EQ(tr_send(w.h0, me, remote_pid(&w, 1),
+                     tr_msg_pack("seq", "iI", 3, (int64_t)i)),
+             TR_OK);
+  CHECK_EQ(tr_call(w.h0, me, remote_pid(&w, 1), tr_msg_pack("echo", "i", 11),
+                   60000, &s),
+           TR_OK);
+  CHECK_EQ(tr_kill(w.h0, remote_pid(&w, 1), "handed"), TR_OK);
+  STEP_UNTIL(w.h0, atomic_load(&w.got) == 500 && p.n >= 1, WAIT_MS);
+  CHECK_EQ(atomic_load(&w.got), 500);
+  CHECK_EQ(atomic_load(&w.disorder), 0);
+  CHECK_EQ(p.n, 1);
+  CHECK_EQ(p.v[0].kind, TR_KIND_REPLY);
+  CHECK_EQ(p.v[0].session, s);
+  CHECK_EQ(p.v[0].num, 11);
+  world_end(&w);
+}
+
 static void test_monitor_across(void) {
   world w;
   probe p;
@@ -673,6 +723,7 @@ int main(void) {
   RUN(test_forward_across);
   RUN(test_order_and_room_under_load);
   RUN(test_parked_mail_of_the_dead);
+  RUN(test_parked_mail_to_the_heir);
   RUN(test_monitor_across);
   RUN(test_links_across);
   RUN(test_names_across);
