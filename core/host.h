@@ -119,13 +119,13 @@ typedef struct tr__out {
 
 /* node.c: the lane from one host to another, owned by the node. The
  * sender appends whole batches under the lock; the receiver takes them
- * all under it. inflight (handed over, not yet taken) is read unlocked
- * by the sender, for its bound. */
+ * all under it. inflight (handed over and not in a mailbox yet, parked
+ * mail too) is read unlocked by the sender, for its bound. */
 typedef struct tr__lane {
   uv_mutex_t lock;
   tr_msg *head, *tail;
   tr_host *dst;         /* NULL while the receiver is not there */
-  atomic_uint inflight; /* messages handed over and not taken yet */
+  atomic_uint inflight; /* messages handed over and not in yet */
   atomic_uint batches;  /* handed over since the receiver last looked */
   atomic_uint capacity; /* the receiver's inbox_capacity; 0: no receiver */
   atomic_int waiting;   /* the sender has actors waiting for room */
