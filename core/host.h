@@ -220,6 +220,11 @@ static inline uint32_t tr__mailbox_free(const tr__mailbox *mb) {
   return used < mb->capacity ? mb->capacity - used : 0;
 }
 
+/* host.c: a host of node n at index (n NULL: a lone one, index 0), with
+ * n's names (NULL: its own) and lanes to `hosts` hosts. */
+tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
+                      tr__names *names, uint32_t hosts);
+
 /* node.c */
 #define TR__LANE_BATCH 512   /* a batch this long goes at once */
 #define TR__SPIN_NS 50000ull /* how long a host looks before it sleeps */

@@ -60,9 +60,6 @@ typedef struct starter {
   tr_node_hooks hooks;
 } starter;
 
-tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
-                      tr__names *names, uint32_t hosts);
-
 static tr__lane *lane(const tr_node *n, uint32_t to, uint32_t from) {
   return &n->lanes[(size_t)to * n->max + from];
 }
@@ -193,16 +190,10 @@ int tr_node_free(tr_node *n) {
       return TR_EINVAL;
   if (n->nthreads)
     return TR_EINVAL;
-  for (i = 0; i < n->max * n->max; i++) {
-    tr__lane *l = &n->lanes[i];
-    while (l->head) { /* sent to a host that never joined */
-      tr_msg *m = l->head;
-      l->head = m->next;
-      m->open = NULL;
-      tr_msg_free(m);
-    }
-    uv_mutex_destroy(&l->lock);
-  }
+  /* Empty: a lane takes mail only while its host is there, and a host
+   * that leaves takes what is left (tr__node_leave). */
+  for (i = 0; i < n->max * n->max; i++)
+    uv_mutex_destroy(&n->lanes[i].lock);
   tr__names_free(&n->names);
   for (i = 0; i < n->spawns.len; i++) /* for hosts that went first */
     spawn_req_free(n->spawns.v[i].ptr);
@@ -232,11 +223,14 @@ uint32_t tr_node_size(const tr_node *n) {
   return size;
 }
 
-/* Frees a chain of messages that will not be delivered. */
+/* Frees a chain of messages that will not be delivered: dead letters,
+ * and a call among them sent from here fails "noproc" at once. */
 static void drop(tr_host *h, tr_msg *m) {
   while (m) {
     tr_msg *next = m->next;
     m->open = NULL;
+    if (m->kind == TR_KIND_CALL)
+      tr__call_fail(h, m->session, m->from, "noproc");
     if (tr__is_user(m))
       h->stats.dead_letters++;
     tr_msg_free(m);
@@ -313,16 +307,7 @@ static void flush_one(tr_host *h, uint32_t d) {
   uv_mutex_unlock(&l->lock);
   o->head = o->tail = NULL;
   o->len = 0;
-  while (gone) { /* the host went away before it saw them */
-    tr_msg *m = gone;
-    gone = m->next;
-    m->open = NULL;
-    if (m->kind == TR_KIND_CALL)
-      tr__call_fail(h, m->session, m->from, "noproc");
-    if (tr__is_user(m))
-      h->stats.dead_letters++;
-    tr_msg_free(m);
-  }
+  drop(h, gone); /* the host went away before it saw them */
 }
 
 void tr__out_flush(tr_host *h) {
