@@ -72,6 +72,10 @@ end
 local now = actor.now
 local function since(t0) return (now() - t0) / 1000 end
 
+-- The actors bench/node.lua places on other hosts, shared where the work
+-- is the same (troupe puts the script's folder on package.path).
+local actors = require "lib.node_actors"
+
 local function fail(what)
   io.stderr:write("bench/lua.lua: ", what, "\n")
   os.exit(1)
@@ -79,18 +83,9 @@ end
 
 -- ------------------------------------------------------------ one-way
 
--- A consumer that checks each ("n", i) and reports to `root` after n of them.
-local function consumer(root, n)
-  local receive = actor.receive
-  for i = 0, n - 1 do
-    local name, v = receive()
-    if name ~= "n" or v ~= i then
-      actor.send(root, "bad", name, v)
-      return
-    end
-  end
-  actor.send(root, "done", now())
-end
+-- The consumer checks each ("n", i) and reports ("done", its time) to
+-- `root` after n of them: bench/node.lua's too.
+local consumer = actors.consumer
 
 local function run_oneway(n)
   local root = actor.self()
@@ -116,16 +111,10 @@ end
 
 -- -------------------------------------------------------------- calls
 
--- Two Lua servers answering sq(i) with i * i: a bare receive/reply loop,
--- and actor.serve, which adds a handler table and packs each message.
-local function bare_server()
-  local receive, reply = actor.receive, actor.reply
-  while true do
-    local name, i = receive()
-    if name == "stop" then return end
-    reply(i * i)
-  end
-end
+-- Two Lua servers answering sq(i) with i * i: a bare receive/reply loop
+-- (bench/node.lua's, until "stop"), and actor.serve, which adds a handler
+-- table and packs each message.
+local bare_server = actors.server
 
 local function serve_server()
   actor.serve { sq = function(i) return i * i end }
@@ -203,9 +192,8 @@ end
 
 -- ---------------------------------------------------------------- tasks
 
--- A counter that tells `root` once its total reaches n: bench/node.lua's
--- too (troupe puts the script's folder on package.path).
-local counter = require("lib.node_actors").counter
+-- A counter that tells `root` once its total reaches n: bench/node.lua's.
+local counter = actors.counter
 
 local function run_tasks(n)
   local root = actor.self()

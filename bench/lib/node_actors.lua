@@ -7,7 +7,8 @@ local actor = require "actor"
 
 local M = {}
 
--- Checks each ("n", i) of n, then tells root the time it ended.
+-- Checks each ("n", i) of n, then tells root "done" and the time it ended
+-- (actor.now(), this host's clock).
 function M.consumer(root, n)
   local receive = actor.receive
   for i = 0, n - 1 do
@@ -17,7 +18,7 @@ function M.consumer(root, n)
       return
     end
   end
-  actor.send(root, "done")
+  actor.send(root, "done", actor.now())
 end
 
 -- Waits for "go", then sends n ("n", i) to cons; its sends wait for room.
