@@ -187,6 +187,23 @@ int tr_forward(tr_host *h, tr_pid to, tr_msg *m) {
   return tr__deliver_pid(h, to, m);
 }
 
+int tr_forward_as(tr_host *h, tr_pid to, const tr_msg *request, tr_msg *m) {
+  int rc = tr__loop_check(h);
+  if (!rc && (!request || !m || m == request))
+    rc = TR_EINVAL;
+  if (rc) {
+    tr_msg_free(m);
+    return rc;
+  }
+  tr__msg_envelope(m, request->kind, request->from, request->session);
+  m->origin = request->origin;
+  m->inherited = request->inherited;
+  if ((rc = check(h, m, NULL)))
+    return rc;
+  tr__call_waits_on(h, m, to);
+  return tr__deliver_pid(h, to, m);
+}
+
 /* Is the caller handling the room message of a wait on pid's mailbox,
  * with the room still promised to it? */
 static int holds_grant(tr_host *h, tr_pid pid) {

@@ -31,7 +31,7 @@ int main(int argc, char **argv) {
   if (tr_kv_set(h, "", 0, "x", 1, &err) != TR_OK)
     printf("set with an empty key is refused: %s\n", err);
   free(err);
-  tr_kv_delete(h, "hello", 5, NULL);
+  tr_kv_delete(h, "hello", 5, NULL, NULL);
   tr_kv_get(h, "hello", 5, &value, &len, NULL);
   printf("after delete, hello is %s\n", value ? "still there" : "gone");
   free(value);

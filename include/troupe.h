@@ -558,6 +558,14 @@ TR_API int tr_notify(tr_host *h, tr_pid from, tr_pid to, tr_msg *m);
  * caller now hears at once if `to` dies. m is the message being handled
  * (taken over without a copy) or one the caller owns. */
 TR_API int tr_forward(tr_host *h, tr_pid to, tr_msg *m);
+/* tr_forward of a new message in place of `request` (the message being
+ * handled, or one kept): m goes to `to` with request's sender, session and
+ * kind, so `to` answers request's caller, and request is left to the
+ * caller to free as usual (it is not to be answered any more). m is taken
+ * either way. A store forwards a change to its writer this way, worded
+ * for the writer. */
+TR_API int tr_forward_as(tr_host *h, tr_pid to, const tr_msg *request,
+                         tr_msg *m);
 
 /* Calls: sends m to `to` as a request from the actor `from`. A call that
  * cannot be sent fails at once like tr_send (TR_ENOPROC, TR_EFULL). The

@@ -105,27 +105,77 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * the store, registered as "kv", which serves requests from memory. Either
  * side may be native or Lua; they only talk through these messages.
  *
- * Requests (calls to "kv", usually through the router):
- *   kv("get", key)          -> value | nil
- *   kv("set", key, value)   -> true           keys: 1..TR_KV_MAX_KEY bytes
- *   kv("delete", key)       -> true           values: 0..TR_KV_MAX_VALUE
- *   kv("count")             -> number of keys
- *   kv("info")              -> a line saying what was loaded at start
- * Keys and values are strings of any bytes (keys as the writer can write
- * them: see keys below). A bad request gets an error reply ("error",
- * text) and changes nothing.
+ * Requests (calls to "kv", usually through the router). Keys are strings
+ * of 1..TR_KV_MAX_KEY bytes (and as the writer can write them: see keys
+ * below), values strings of 0..TR_KV_MAX_VALUE bytes; a value given as an
+ * integer is stored as its decimal text, a float as the shortest "%.17g"
+ * text that reads back the same (as Redis stores what it is sent). A key
+ * whose expiry has passed is gone for every request. Times: ms.
+ *   kv("get", key)             -> value | nil
+ *   kv("set", key, value[, opts]) -> true, or false when nx/xx kept it from
+ *       being set; with get, the old value | nil instead (set or not).
+ *       opts, a map, all optional: px = ms or ex = seconds (> 0: the key
+ *       expires then), nx = true (only if it is missing), xx = true (only
+ *       if it is there), keepttl = true (keep its expiry: else a set
+ *       clears it), get = true
+ *   kv("delete", key)          -> true if the key was there, else false
+ *   kv("getdel", key)          -> value | nil, and the key is gone
+ *   kv("exists", key...)       -> how many of the keys are there (a key
+ *                                 given twice counts twice)
+ *   kv("incr", key, by)        -> the new value, an integer: the value's
+ *       text is a 64-bit decimal integer (a missing key counts as 0); its
+ *       expiry is kept. Else the error "kv: the value is not an integer or
+ *       out of range" (and for an overflow: "kv: increment or decrement
+ *       would overflow"), and nothing changes.
+ *   kv("append", key, text)    -> the value's new length (expiry kept)
+ *   kv("strlen", key)          -> the value's length, 0 when missing
+ *   kv("mget", key...)         -> value | nil for each key, in order
+ *   kv("mset", key, value, ...) -> true: all of them set or none (their
+ *                                 expiries cleared), one record
+ *   kv("keys", pattern)        -> an array of the keys matching the glob
+ *       pattern (* ? [abc] [^a-c] [a-c] \x, as Redis's KEYS)
+ *   kv("scan", cursor[, pattern[, count]]) -> next, an array of keys
+ *       cursor 0 starts and a next of 0 ends; about count (default 10)
+ *       keys are looked at per call. A key there for the whole scan is
+ *       returned exactly once, however many keys are added or removed
+ *       meanwhile; a key added or removed meanwhile at most once.
+ *   kv("expire", key, ms)      -> true if the key is there (it expires ms
+ *                                 from now; ms <= 0 removes it), else false
+ *   kv("ttl", key)             -> ms left; -1 when the key does not expire,
+ *                                 -2 when it is missing (as Redis's PTTL)
+ *   kv("persist", key)         -> true if an expiry was removed
+ *   kv("flush")                -> true: every key is removed
+ *   kv("count")                -> number of keys
+ *   kv("stats")                -> {keys=, expiring=, bytes=} (bytes: keys
+ *                                 and values together)
+ *   kv("info")                 -> a line saying what was loaded at start
+ * A bad request gets an error reply ("error", text) and changes nothing.
  *
- * The store applies a set or delete to its memory, then forwards the call
- * unchanged to the writer, which answers the caller once the change is
- * handed to the OS (and fsynced as its policy says): an acknowledged write
- * survives the process being killed. The writer batches what is queued into
- * one write (group commit); after a failed write or fsync it answers every
- * change with an error and never again acknowledges one, while the store
- * keeps serving reads.
+ * The store applies a change to its memory, then forwards it to the writer
+ * with the caller's sender and session (tr_forward_as), which answers the
+ * caller once the change is handed to the OS (and fsynced as its policy
+ * says): an acknowledged write survives the process being killed. A
+ * request that changes nothing (a delete of a missing key, a set refused
+ * by nx) is answered by the store. Expired keys are removed from memory
+ * when read and by a sweep that does bounded work per turn; the writer is
+ * not told (expiry times are absolute, and a writer drops what has expired
+ * when it loads or compacts). Changes the writer takes (forwarded calls,
+ * or sends: then nobody is answered), answer being what the writer answers
+ * the caller (true when not given; given as nil, nil):
+ *   kv.writer("set", key, value[, at[, answer]])  at: when the key expires,
+ *                               ms since the Unix epoch; nil or 0: never
+ *   kv.writer("delete", key[, answer])
+ *   kv.writer("expire", key, at[, answer])        at 0: it no longer expires
+ *   kv.writer("mset", key, value, ...)            all or none, expiries
+ *                                                 cleared; answer true
+ *   kv.writer("flush"[, answer])                  every key removed
+ * The writer batches what is queued into one write (group commit); after
+ * a failed write or fsync it answers every change with an error and never
+ * again acknowledges one, while the store keeps serving reads.
  *
  * At start the store loads through the writer, in batches:
  *   kv.writer("load", cursor)
- *       -> entries, next, info, refused, unavailable, keys
+ *       -> entries, next, info, refused, unavailable, keys, expiries
  * entries is an array {k1, v1, k2, v2, ...}, each key once in a whole load
  * (nothing changes the writer's data until the store has loaded and passes
  * changes on); next the cursor of the next batch, nil after the last; info
@@ -136,7 +186,9 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * with that text, e.g. "data directory ./troupe-data is in use (pid 1234)";
  * keys says which keys the writer can write: nil, any bytes (the native
  * log writer); "utf8", valid UTF-8 only (the JSON writer: JSON keys are
- * text).
+ * text); expiries nil when no key of the batch expires, else an array
+ * with one time per pair of entries: when that key expires (ms since the
+ * Unix epoch), 0 for never. A writer gives no key that has expired.
  * The store refuses a set of any other key itself, before applying it, with
  * the error 'kv: the key "\xff" is not valid UTF-8, and a JSON key is text
  * (the log writer takes any bytes)', so that it never holds what its writer
@@ -190,7 +242,38 @@ TR_API int tr_kv_set(tr_host *h, const void *key, size_t klen,
                      const void *value, size_t vlen, char **err);
 TR_API int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
                      size_t *len, char **err);
-TR_API int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err);
+/* *existed (may be NULL): whether the key was there. */
+TR_API int tr_kv_delete(tr_host *h, const void *key, size_t klen, int *existed,
+                        char **err);
+
+/* A set with options; tr_kv_set is one with none. */
+typedef struct tr_kv_set_opts {
+  int64_t px;  /* > 0: the key expires this many ms from now; 0: never */
+  int nx, xx;  /* only if the key is missing / only if it is there */
+  int keepttl; /* keep the key's expiry (else the set clears it) */
+} tr_kv_set_opts;
+/* *done (may be NULL): 1 when set, 0 when nx or xx kept it from being. */
+TR_API int tr_kv_set_with(tr_host *h, const void *key, size_t klen,
+                          const void *value, size_t vlen,
+                          const tr_kv_set_opts *opts, int *done, char **err);
+TR_API int tr_kv_exists(tr_host *h, const void *key, size_t klen, int *exists,
+                        char **err);
+/* Adds by to the integer the key holds (0 when missing): *value gets the
+ * sum. TR_EINVAL (and err) when the value is not an integer. */
+TR_API int tr_kv_incr(tr_host *h, const void *key, size_t klen, int64_t by,
+                      int64_t *value, char **err);
+/* The key expires ms from now (ms <= 0: it is removed); *existed (may be
+ * NULL) says whether it was there. */
+TR_API int tr_kv_expire(tr_host *h, const void *key, size_t klen, int64_t ms,
+                        int *existed, char **err);
+/* *ms: the ms left, -1 when the key does not expire, -2 when missing. */
+TR_API int tr_kv_ttl(tr_host *h, const void *key, size_t klen, int64_t *ms,
+                     char **err);
+/* Any request, as a message named "kv" (tr_msg_pack("kv", "ss", "keys",
+ * "user:*")), taken either way: *reply gets the answer (free it), read
+ * with troupe.h's accessors. */
+TR_API int tr_kv_request(tr_host *h, tr_msg *request, tr_msg **reply,
+                         char **err);
 
 #ifdef __cplusplus
 }

@@ -600,20 +600,30 @@ static int l_log(lua_State *L) {
   return 0;
 }
 
-/* actor.forward(to): sends the message being handled on to `to`,
- * unchanged: a call's answer then comes from `to`, straight to the caller.
- * Only before the handler waits (the message is gone after that). */
+/* actor.forward(to[, name, ...]): sends the message being handled on to
+ * `to`, unchanged, or as the message name, ...: a call's answer then comes
+ * from `to`, straight to the caller. Only before the handler waits (the
+ * message is gone after that). */
 static int l_forward(lua_State *L) {
   trL__proc *p = trL__proc_check(L);
   tr_pid to = trL__check_dest(L, p->lh, 1);
-  tr_msg *m = p->msg;
-  if (!m)
+  tr_msg *m = p->msg, *as = lua_gettop(L) >= 2 ? build(L, 2, 3) : NULL;
+  int rc;
+  if (!m) {
+    tr_msg_free(as);
     return luaL_error(L, "forward: no message is being handled (forward "
                          "before waiting for anything)");
+  }
   p->msg = NULL;
   if (tr_msg_kind(m) == TR_KIND_CALL)
     p->call_session = 0; /* the call is the new callee's to answer */
-  return sent(L, tr_forward(p->lh->h, to, m));
+  if (!as)
+    return sent(L, tr_forward(p->lh->h, to, m));
+  rc = tr_forward_as(p->lh->h, to, m, as);
+  if (p->kept) /* else m is the core's, freed after this turn */
+    tr_msg_free(m);
+  p->kept = 0;
+  return sent(L, rc);
 }
 
 /* actor.defer() -> caller, session: answer the call last received later,

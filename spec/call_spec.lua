@@ -448,6 +448,20 @@ describe("actor.forward", function()
     assert.same({ 49, { "a", nil, 3, n = 3 } }, r)
   end)
 
+  it("sends a call on as another message, answered by the new callee", function()
+    local r = H.run(function()
+      local srv = actor.spawn(server)
+      local rel = actor.spawn(function()
+        while true do
+          local _, x = actor.receive()
+          actor.forward(srv, "sq", x + 1)
+        end
+      end)
+      return { actor.call(rel, "anything", 6), actor.call(rel, "else", 2) }
+    end)
+    assert.same({ 49, 9 }, r)
+  end)
+
   it("works after the handler was preempted (a preemption is not a wait)", function()
     H.configured({ slice = 100 }, function()
       local r = H.run(function()

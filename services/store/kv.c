@@ -193,10 +193,13 @@ int tr_kv_set(tr_host *h, const void *key, size_t klen, const void *value,
   return rc;
 }
 
-int tr_kv_delete(tr_host *h, const void *key, size_t klen, char **err) {
+int tr_kv_delete(tr_host *h, const void *key, size_t klen, int *existed,
+                 char **err) {
   tr_msg *reply = NULL;
   int rc =
       request(h, tr_msg_pack("kv", "sS", "delete", key, klen), &reply, err);
+  if (existed && (rc || tr_value_bool(tr_msg_arg(reply, 0), existed)))
+    *existed = 0;
   tr_msg_free(reply);
   return rc;
 }

@@ -128,6 +128,18 @@ static int router_handle(tr_actor *self, void *state, tr_msg *m) {
 static const tr_behaviour router_b = {"router", sizeof(tr_pid), router_init,
                                       router_handle, NULL};
 
+/* A translator: passes every call on as "add"(10, 20), with tr_forward_as;
+ * what that returned lands in forward_rc. */
+static int translator_handle(tr_actor *self, void *state, tr_msg *m) {
+  if (m && tr_msg_kind(m) == TR_KIND_CALL)
+    forward_rc = tr_forward_as(tr_actor_host(self), *(tr_pid *)state, m,
+                               tr_msg_pack("add", "ii", 10, 20));
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour translator_b = {"translator", sizeof(tr_pid),
+                                          router_init, translator_handle, NULL};
+
 static tr_pid spawn_with(tr_host *h, const tr_behaviour *b, void *arg) {
   tr_pid pid = 0;
   CHECK_EQ(test_spawn_ctx(h, b, arg, NULL, &pid), TR_OK);
@@ -363,6 +375,29 @@ static void test_forward_keeps_the_caller(void) {
   tr_host_free(h);
 }
 
+/* tr_forward_as: the new message reaches the server as the caller's
+ * call, whose answer (to the new message) goes straight back. */
+static void test_forward_as(void) {
+  tr_host *h = tr_host_new(NULL);
+  answers a = {0};
+  int late = 0;
+  tr_pid c = spawn_with(h, &client_b, &a), s = spawn_with(h, &server_b, &late);
+  tr_pid t;
+  uint64_t session = 0;
+
+  CHECK_EQ(tr_spawn(h, &translator_b, tr_msg_pack("a", "p", s), NULL, &t),
+           TR_OK);
+  CHECK_EQ(call(h, c, t, "anything", 1000, &session), TR_OK);
+  CHECK(wait_answers(h, &a, 1));
+  CHECK_EQ(forward_rc, TR_OK);
+  CHECK_EQ(a.kinds[0], TR_KIND_REPLY);
+  CHECK_EQ(a.num[0], 30);
+  CHECK_EQ(a.sessions[0], session);
+  CHECK_EQ(a.from[0], s);
+  CHECK_EQ(tr_forward_as(h, s, NULL, tr_msg_new("x")), TR_EINVAL);
+  tr_host_free(h);
+}
+
 static void test_forward_then_router_dies(void) {
   tr_host *h = tr_host_new(NULL);
   answers a = {0};
@@ -517,6 +552,7 @@ int main(void) {
   RUN(test_refused_calls);
   RUN(test_reply_misuse);
   RUN(test_forward_keeps_the_caller);
+  RUN(test_forward_as);
   RUN(test_forward_then_router_dies);
   RUN(test_forward_to_dead_or_full);
   RUN(test_host_call);

@@ -40,7 +40,7 @@ static void test_set_get_delete(const char *dir) {
   CHECK(err && strstr(err, "key") != NULL);
   free(err);
   CHECK_EQ(tr_kv_set(h, "gone", 4, "soon", 4, NULL), TR_OK);
-  CHECK_EQ(tr_kv_delete(h, "gone", 4, NULL), TR_OK);
+  CHECK_EQ(tr_kv_delete(h, "gone", 4, NULL, NULL), TR_OK);
   CHECK_EQ(tr_kv_get(h, "gone", 4, &v, &n, NULL), TR_OK);
   CHECK(v == NULL);
   tr_host_free(h);
