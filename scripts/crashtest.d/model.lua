@@ -17,7 +17,8 @@
 --
 --   set <key> <version> <length>   about to send kv.set(key, value(...))
 --   del <key> <version>            about to send kv.delete(key)
---   ack <key> <version>            that request was acknowledged (true)
+--   ack <key> <version>            that request was acknowledged (a set: true;
+--                                  a delete: whether the key was there)
 --
 -- and, from the verifier's state file (what it found last time, which is
 -- from then on as binding as an acknowledgement):
