@@ -497,7 +497,7 @@ int tr__kvmap_next(const tr__kvmap *m, size_t *cursor, const char **key,
 
 int tr__kvmap_scan(const tr__kvmap *m, uint64_t *cursor, size_t max_skip,
                    const char **key, size_t *klen, const char **val,
-                   size_t *vlen) {
+                   size_t *vlen, int64_t *at) {
   size_t lo = 0, hi = m->olen, skipped = 0;
   while (lo < hi) { /* the first place numbered *cursor or more */
     size_t mid = lo + (hi - lo) / 2;
@@ -524,6 +524,8 @@ int tr__kvmap_scan(const tr__kvmap *m, uint64_t *cursor, size_t max_skip,
       *val = val_of(e);
     if (vlen)
       *vlen = e->vlen;
+    if (at)
+      *at = e->at;
     return 1;
   }
   *cursor = 0;

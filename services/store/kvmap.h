@@ -80,9 +80,10 @@ size_t tr__kvmap_expire(tr__kvmap *m, int64_t now, size_t max);
  * places without finding a key, with *cursor where to go on (never 0). So
  * a key there for the whole scan is returned exactly once, and one added
  * or removed meanwhile at most once, however the map changes between
- * calls. Any out-pointer but cursor may be NULL. */
+ * calls. *at gets the key's expiry. Any out-pointer but cursor may be
+ * NULL. */
 int tr__kvmap_scan(const tr__kvmap *m, uint64_t *cursor, size_t max_skip,
                    const char **key, size_t *klen, const char **val,
-                   size_t *vlen);
+                   size_t *vlen, int64_t *at);
 
 #endif

@@ -312,7 +312,7 @@ static void test_scan_under_change(void) {
     unsigned idx, j;
     /* a step: a few keys */
     for (j = 0; j < 5; j++) {
-      if (!tr__kvmap_scan(m, &cursor, 50, NULL, NULL, &v, NULL))
+      if (!tr__kvmap_scan(m, &cursor, 50, NULL, NULL, &v, NULL, NULL))
         break;
       memcpy(&idx, v, sizeof idx);
       seen[idx]++;
@@ -374,19 +374,20 @@ static void test_scan_holes(void) {
     key_of(key, sizeof key, i);
     tr__kvmap_delete(m, key, strlen(key));
   }
-  r = tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL);
+  r = tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL);
   CHECK_EQ(r, 0);
   CHECK(cursor != 0);
-  while ((r = tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL)) == 0 &&
+  while ((r = tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL)) ==
+             0 &&
          cursor != 0)
     ;
   CHECK_EQ(r, 1);
   CHECK(klen == 6 && !memcmp(k, "key-40", 6));
   tr__kvmap_clear(m);
-  CHECK_EQ(tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL), 0);
+  CHECK_EQ(tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL), 0);
   CHECK(cursor == 0);
   tr__kvmap_set(m, "new", 3, "", 0);
-  CHECK_EQ(tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL), 1);
+  CHECK_EQ(tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL), 1);
   CHECK(klen == 3);
   tr__kvmap_free(m);
 }
