@@ -1,7 +1,8 @@
 /*
- * storeops.c -- the native store's requests: each request of the protocol
- * in troupe_services.h's "store" section, served from the map, with what
- * changes forwarded to the writer (store.c keeps the actor).
+ * storeops.c -- the native store's requests: the checks they share, the
+ * reads, and which request goes where; the changes are storechange.c's,
+ * the actor store.c's. The protocol is troupe_services.h's "store"
+ * section.
  *
  * Reads are answered at once. A key found expired is removed then (the
  * writer is not told: its times are absolute). A change is checked (key a
@@ -13,8 +14,8 @@
  * that is there, an mset of strings and a flush are the very request
  * forwarded (tr_forward: no copy); the rest are worded for the writer
  * (tr_forward_as) with the answer the caller is to get. A request that
- * changes nothing is answered here. A bad request gets an error reply and
- * changes nothing.
+ * changes nothing is answered by the store. A bad request gets an error reply
+ * and changes nothing.
  */
 #include <math.h>
 #include <stdio.h>
@@ -27,17 +28,16 @@
 typedef tr__kvstore store;
 
 #define SCAN_COUNT 10 /* keys looked at per scan call by default */
-#define NUMBER_TEXT 32
 
-static void reply(store *s, const tr_msg *m, tr_msg *r) {
+void tr__kvstore_reply(store *s, const tr_msg *m, tr_msg *r) {
   if (tr_msg_kind(m) == TR_KIND_CALL)
     tr_reply(s->h, m, r);
   else
     tr_msg_free(r);
 }
 
-static int check_key(store *s, const tr_msg *m, const tr_value *v,
-                     const char **key, size_t *klen) {
+int tr__kvstore_check_key(store *s, const tr_msg *m, const tr_value *v,
+                          const char **key, size_t *klen) {
   if (tr_value_str(v, key, klen)) {
     tr_reply_error(s->h, m, "kv: the key must be a string");
     return -1;
@@ -111,8 +111,8 @@ static void show_key(char *buf, const char *key, size_t klen) {
 
 /* A key the writer cannot write is refused (the writer's load said which
  * it takes). 0, or -1 with the error replied. */
-static int check_writable(store *s, const tr_msg *m, const char *key,
-                          size_t klen) {
+int tr__kvstore_check_writable(store *s, const tr_msg *m, const char *key,
+                               size_t klen) {
   char shown[200];
   if (!s->utf8_keys || utf8_valid((const unsigned char *)key, klen))
     return 0;
@@ -127,8 +127,8 @@ static int check_writable(store *s, const tr_msg *m, const char *key,
 /* A value as the store keeps it: a string as it is, an integer as its
  * decimal text, a float as the shortest %.17g text that reads back the
  * same. buf holds NUMBER_TEXT bytes. 0, or -1 with the error replied. */
-static int check_value(store *s, const tr_msg *m, const tr_value *v, char *buf,
-                       const char **val, size_t *vlen) {
+int tr__kvstore_check_value(store *s, const tr_msg *m, const tr_value *v,
+                            char *buf, const char **val, size_t *vlen) {
   int64_t i;
   double d;
   int prec;
@@ -165,8 +165,8 @@ static int check_value(store *s, const tr_msg *m, const tr_value *v, char *buf,
 
 /* The key's value and expiry, or 0 when it is missing or has expired (and
  * is removed now). */
-static int lookup(store *s, const char *key, size_t klen, const char **val,
-                  size_t *vlen, int64_t *at) {
+int tr__kvstore_lookup(store *s, const char *key, size_t klen, const char **val,
+                       size_t *vlen, int64_t *at) {
   int64_t when = 0;
   if (!tr__kvmap_get_at(s->map, key, klen, val, vlen, &when))
     return 0;
@@ -179,26 +179,7 @@ static int lookup(store *s, const char *key, size_t klen, const char **val,
   return 1;
 }
 
-/* Sends the change (worded for the writer) on with m's sender and session;
- * m stays the caller's. */
-static void forward_as(store *s, tr_pid w, const tr_msg *m, tr_msg *change) {
-  if (!change) {
-    tr_host_log(s->h, TR_LOG_ERROR,
-                "kv: out of memory: a change was not sent to kv.writer");
-    tr_reply_error(s->h, m, "kv: out of memory");
-    return;
-  }
-  tr_forward_as(s->h, w, m, change);
-}
-
-static tr_msg *writer_msg(const char *op) {
-  tr_msg *c = tr_msg_new("kv");
-  if (c)
-    tr_msg_add_cstr(c, op);
-  return c;
-}
-
-static void reply_oom(store *s, const tr_msg *m) {
+void tr__kvstore_oom(store *s, const tr_msg *m) {
   tr_reply_error(s->h, m, "kv: out of memory");
 }
 
@@ -209,11 +190,11 @@ static void op_get(store *s, const tr_msg *m, size_t argc) {
   size_t klen, vlen;
   if (argc != 2)
     tr_reply_error(s->h, m, "kv: get takes a key");
-  else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    reply(s, m,
-          lookup(s, key, klen, &val, &vlen, NULL)
-              ? tr_msg_pack("reply", "S", val, vlen)
-              : tr_msg_pack("reply", "n"));
+  else if (!tr__kvstore_check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    tr__kvstore_reply(s, m,
+                      tr__kvstore_lookup(s, key, klen, &val, &vlen, NULL)
+                          ? tr_msg_pack("reply", "S", val, vlen)
+                          : tr_msg_pack("reply", "n"));
 }
 
 static void op_exists(store *s, const tr_msg *m, size_t argc) {
@@ -226,11 +207,11 @@ static void op_exists(store *s, const tr_msg *m, size_t argc) {
     return;
   }
   for (i = 1; i < argc; i++, v = tr_value_next(v)) {
-    if (check_key(s, m, v, &key, &klen))
+    if (tr__kvstore_check_key(s, m, v, &key, &klen))
       return;
-    n += lookup(s, key, klen, NULL, NULL, NULL);
+    n += tr__kvstore_lookup(s, key, klen, NULL, NULL, NULL);
   }
-  reply(s, m, tr_msg_pack("reply", "I", n));
+  tr__kvstore_reply(s, m, tr_msg_pack("reply", "I", n));
 }
 
 static void op_strlen(store *s, const tr_msg *m, size_t argc) {
@@ -238,11 +219,13 @@ static void op_strlen(store *s, const tr_msg *m, size_t argc) {
   size_t klen, vlen = 0;
   if (argc != 2)
     tr_reply_error(s->h, m, "kv: strlen takes a key");
-  else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    reply(s, m,
-          tr_msg_pack("reply", "I",
-                      lookup(s, key, klen, NULL, &vlen, NULL) ? (int64_t)vlen
-                                                              : 0));
+  else if (!tr__kvstore_check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    tr__kvstore_reply(
+        s, m,
+        tr_msg_pack("reply", "I",
+                    tr__kvstore_lookup(s, key, klen, NULL, &vlen, NULL)
+                        ? (int64_t)vlen
+                        : 0));
 }
 
 static void op_mget(store *s, const tr_msg *m, size_t argc) {
@@ -255,16 +238,16 @@ static void op_mget(store *s, const tr_msg *m, size_t argc) {
     return;
   }
   for (i = 1; i < argc; i++, v = tr_value_next(v)) /* all keys first */
-    if (check_key(s, m, v, &key, &klen))
+    if (tr__kvstore_check_key(s, m, v, &key, &klen))
       return;
   if (!(r = tr_msg_new("reply"))) {
-    reply_oom(s, m);
+    tr__kvstore_oom(s, m);
     return;
   }
   v = tr_msg_arg(m, 1);
   for (i = 1; i < argc; i++, v = tr_value_next(v)) {
     tr_value_str(v, &key, &klen);
-    if (lookup(s, key, klen, &val, &vlen, NULL))
+    if (tr__kvstore_lookup(s, key, klen, &val, &vlen, NULL))
       tr_msg_add_str(r, val, vlen);
     else
       tr_msg_add_nil(r);
@@ -274,7 +257,7 @@ static void op_mget(store *s, const tr_msg *m, size_t argc) {
     tr_reply_error(s->h, m, "kv: the values do not fit in one reply");
     return;
   }
-  reply(s, m, r);
+  tr__kvstore_reply(s, m, r);
 }
 
 /* The keys (pointers into the map) of a keys or scan reply. */
@@ -334,7 +317,7 @@ static void op_keys(store *s, const tr_msg *m, size_t argc) {
       continue;
     if (keylist_add(&l, key, klen)) {
       keylist_free(&l);
-      reply_oom(s, m);
+      tr__kvstore_oom(s, m);
       return;
     }
   }
@@ -344,10 +327,10 @@ static void op_keys(store *s, const tr_msg *m, size_t argc) {
                    "scan",
                    l.n);
   } else if (!(r = tr_msg_new("reply"))) {
-    reply_oom(s, m);
+    tr__kvstore_oom(s, m);
   } else {
     add_keys(r, &l);
-    reply(s, m, r);
+    tr__kvstore_reply(s, m, r);
   }
   keylist_free(&l);
 }
@@ -383,16 +366,16 @@ static void op_scan(store *s, const tr_msg *m, size_t argc) {
       continue;
     if (keylist_add(&l, key, klen)) {
       keylist_free(&l);
-      reply_oom(s, m);
+      tr__kvstore_oom(s, m);
       return;
     }
   }
   if (!(r = tr_msg_new("reply"))) {
-    reply_oom(s, m);
+    tr__kvstore_oom(s, m);
   } else {
     tr_msg_add_int(r, (int64_t)c);
     add_keys(r, &l);
-    reply(s, m, r);
+    tr__kvstore_reply(s, m, r);
   }
   keylist_free(&l);
 }
@@ -405,15 +388,15 @@ static void op_ttl(store *s, const tr_msg *m, size_t argc) {
     tr_reply_error(s->h, m, "kv: ttl takes a key");
     return;
   }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+  if (tr__kvstore_check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
     return;
-  if (!lookup(s, key, klen, NULL, NULL, &at))
+  if (!tr__kvstore_lookup(s, key, klen, NULL, NULL, &at))
     left = -2;
   else if (!at)
     left = -1;
   else
     left = at - tr__kvstore_now();
-  reply(s, m, tr_msg_pack("reply", "I", left < -2 ? 0 : left));
+  tr__kvstore_reply(s, m, tr_msg_pack("reply", "I", left < -2 ? 0 : left));
 }
 
 /* count and stats are exact: what has expired goes first (each key once,
@@ -422,11 +405,12 @@ static void op_count(store *s, const tr_msg *m, int stats) {
   tr_msg *r;
   tr__kvmap_expire(s->map, tr__kvstore_now(), SIZE_MAX);
   if (!stats) {
-    reply(s, m, tr_msg_pack("reply", "I", (int64_t)tr__kvmap_count(s->map)));
+    tr__kvstore_reply(
+        s, m, tr_msg_pack("reply", "I", (int64_t)tr__kvmap_count(s->map)));
     return;
   }
   if (!(r = tr_msg_new("reply"))) {
-    reply_oom(s, m);
+    tr__kvstore_oom(s, m);
     return;
   }
   tr_msg_add_map(r, 3);
@@ -436,434 +420,7 @@ static void op_count(store *s, const tr_msg *m, int stats) {
   tr_msg_add_int(r, (int64_t)tr__kvmap_expiring(s->map));
   tr_msg_add_cstr(r, "bytes");
   tr_msg_add_int(r, (int64_t)tr__kvmap_bytes(s->map));
-  reply(s, m, r);
-}
-
-/* --------------------------------------------------------------- changes */
-
-/* Set options, from the opts map. */
-typedef struct set_opts {
-  int64_t px; /* 0: none */
-  int nx, xx, keepttl, get;
-} set_opts;
-
-static int opt_true(const tr_value *v) {
-  int b = 0;
-  return tr_value_bool(v, &b) == TR_OK && b;
-}
-
-static int read_opts(store *s, const tr_msg *m, const tr_value *o,
-                     set_opts *out) {
-  size_t i, n, len;
-  memset(out, 0, sizeof *out);
-  if (!o || tr_value_type(o) == TR_NIL)
-    return 0;
-  if (tr_value_type(o) != TR_MAP) {
-    tr_reply_error(s->h, m, "kv: set's options are a map");
-    return -1;
-  }
-  n = tr_value_len(o);
-  for (i = 0; i < n; i++) {
-    const tr_value *v = tr_value_val(o, i);
-    const char *name;
-    int64_t t;
-    if (tr_value_str(tr_value_key(o, i), &name, &len))
-      goto bad;
-    if ((len == 2 && !memcmp(name, "px", 2)) ||
-        (len == 2 && !memcmp(name, "ex", 2))) {
-      if (tr_value_int(v, &t) || t <= 0 || out->px ||
-          (name[0] == 'e' && t > INT64_MAX / 1000 / 2)) {
-        tr_reply_error(s->h, m,
-                       "kv: px and ex are a time > 0, and only one of them");
-        return -1;
-      }
-      out->px = name[0] == 'e' ? t * 1000 : t;
-      if (out->px > INT64_MAX / 2) /* past any clock */
-        out->px = INT64_MAX / 2;
-    } else if (len == 2 && !memcmp(name, "nx", 2)) {
-      out->nx = opt_true(v);
-    } else if (len == 2 && !memcmp(name, "xx", 2)) {
-      out->xx = opt_true(v);
-    } else if (len == 7 && !memcmp(name, "keepttl", 7)) {
-      out->keepttl = opt_true(v);
-    } else if (len == 3 && !memcmp(name, "get", 3)) {
-      out->get = opt_true(v);
-    } else {
-      goto bad;
-    }
-  }
-  if (out->nx && out->xx) {
-    tr_reply_error(s->h, m, "kv: set takes nx or xx, not both");
-    return -1;
-  }
-  if (out->keepttl && out->px) {
-    tr_reply_error(s->h, m, "kv: set takes keepttl or an expiry, not both");
-    return -1;
-  }
-  return 0;
-bad:
-  tr_reply_error(s->h, m,
-                 "kv: set's options are px, ex, nx, xx, keepttl and get");
-  return -1;
-}
-
-/* Applies a set to the map: value, then expiry (at 0: none). */
-static int apply_set(store *s, const char *key, size_t klen, const char *val,
-                     size_t vlen, int64_t at) {
-  if (tr__kvmap_set(s->map, key, klen, val, vlen))
-    return -1;
-  if (at || tr__kvmap_expiring(s->map)) { /* a set clears any expiry */
-    if (tr__kvmap_set_expiry(s->map, key, klen, at) < 0) {
-      tr__kvmap_delete(s->map, key, klen); /* not half done */
-      return -1;
-    }
-    if (at)
-      tr__kvstore_arm_sweep(s);
-  }
-  return 0;
-}
-
-static int op_set(store *s, tr_msg *m, int owned, size_t argc) {
-  const char *key, *val, *old = NULL;
-  size_t klen, vlen, oldlen = 0;
-  char num[NUMBER_TEXT];
-  int64_t oldat = 0, at = 0;
-  int there, held;
-  set_opts o;
-  tr_pid w;
-  tr_msg *c;
-  if (argc != 3 && argc != 4) {
-    tr_reply_error(s->h, m, "kv: set takes a key and a value (and options)");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen) ||
-      check_value(s, m, tr_msg_arg(m, 2), num, &val, &vlen) ||
-      check_writable(s, m, key, klen) ||
-      read_opts(s, m, argc == 4 ? tr_msg_arg(m, 3) : NULL, &o))
-    return 0;
-  if (!o.px && !o.nx && !o.xx && !o.keepttl && !o.get) { /* a plain set */
-    if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-      return held;
-    c = argc == 3 && val != num
-            ? NULL /* the very request: the fast path */
-            : tr_msg_pack("kv", "sSS", "set", key, klen, val, vlen);
-    if ((!c && (argc != 3 || val == num)) ||
-        apply_set(s, key, klen, val, vlen, 0)) {
-      tr_msg_free(c);
-      reply_oom(s, m);
-      return 0;
-    }
-    if (c) {
-      forward_as(s, w, m, c);
-      return 0;
-    }
-    tr_forward(s->h, w, m); /* the writer answers the caller */
-    return 1;
-  }
-  there = lookup(s, key, klen, &old, &oldlen, &oldat);
-  if ((o.nx && there) || (o.xx && !there)) { /* nothing changes */
-    reply(s, m,
-          !o.get  ? tr_msg_pack("reply", "b", 0)
-          : there ? tr_msg_pack("reply", "S", old, oldlen)
-                  : tr_msg_pack("reply", "n"));
-    return 0;
-  }
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  if (o.px)
-    at = tr__kvstore_now() + o.px;
-  else if (o.keepttl)
-    at = there ? oldat : 0;
-  /* ("set", key, value, at[, old value]): built before the map changes,
-   * as old points into it */
-  if ((c = writer_msg("set"))) {
-    tr_msg_add_str(c, key, klen);
-    tr_msg_add_str(c, val, vlen);
-    tr_msg_add_int(c, at);
-    if (o.get && there)
-      tr_msg_add_str(c, old, oldlen);
-    else if (o.get)
-      tr_msg_add_nil(c);
-  }
-  if (!c || apply_set(s, key, klen, val, vlen, at)) {
-    tr_msg_free(c);
-    reply_oom(s, m);
-    return 0;
-  }
-  forward_as(s, w, m, c);
-  return 0;
-}
-
-/* delete, and getdel (answered with the value) */
-static int op_delete(store *s, tr_msg *m, int owned, size_t argc, int get) {
-  const char *key, *val;
-  size_t klen, vlen;
-  tr_pid w;
-  tr_msg *c = NULL;
-  int held;
-  if (argc != 2) {
-    tr_reply_error(s->h, m, "kv: %s takes a key", get ? "getdel" : "delete");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    return 0;
-  if (!lookup(s, key, klen, &val, &vlen, NULL)) {
-    reply(s, m, get ? tr_msg_pack("reply", "n") : tr_msg_pack("reply", "b", 0));
-    return 0;
-  }
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  if (get && !(c = tr_msg_pack("kv", "sSS", "delete", key, klen, val, vlen))) {
-    reply_oom(s, m);
-    return 0;
-  }
-  tr__kvmap_delete(s->map, key, klen);
-  if (!get) {
-    tr_forward(s->h, w, m); /* the writer answers true */
-    return 1;
-  }
-  forward_as(s, w, m, c);
-  return 0;
-}
-
-/* Reads a value's text as Redis's string2ll does: an optional '-', digits,
- * no leading zero (but "0"), nothing else, within 64 bits. */
-static int parse_int(const char *p, size_t n, int64_t *out) {
-  uint64_t v = 0, limit;
-  size_t i = 0;
-  int neg = 0;
-  if (n == 0 || n > 20)
-    return -1;
-  if (p[0] == '-') {
-    neg = 1;
-    i = 1;
-  }
-  if (i == n || (p[i] == '0' && (n - i > 1 || neg)))
-    return -1;
-  limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-  for (; i < n; i++) {
-    unsigned d = (unsigned char)p[i] - '0';
-    if (d > 9 || v > (limit - d) / 10)
-      return -1;
-    v = v * 10 + d;
-  }
-  *out = neg ? (int64_t)(0 - v) : (int64_t)v;
-  return 0;
-}
-
-static int op_incr(store *s, tr_msg *m, int owned, size_t argc) {
-  const char *key, *val;
-  size_t klen, vlen, n;
-  int64_t by = 1, cur = 0, sum, at = 0;
-  char text[NUMBER_TEXT];
-  int there, held;
-  tr_pid w;
-  tr_msg *c;
-  if ((argc != 2 && argc != 3) ||
-      (argc == 3 && tr_value_int(tr_msg_arg(m, 2), &by))) {
-    tr_reply_error(s->h, m, "kv: incr takes a key and an integer");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    return 0;
-  there = lookup(s, key, klen, &val, &vlen, &at);
-  if (there && parse_int(val, vlen, &cur)) {
-    tr_reply_error(s->h, m, "kv: the value is not an integer or out of range");
-    return 0;
-  }
-  if (__builtin_add_overflow(cur, by, &sum)) {
-    tr_reply_error(s->h, m, "kv: increment or decrement would overflow");
-    return 0;
-  }
-  if (!there && check_writable(s, m, key, klen))
-    return 0;
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  n = (size_t)snprintf(text, sizeof text, "%lld", (long long)sum);
-  /* ("set", key, text, at, sum): its expiry kept */
-  if (!(c = tr_msg_pack("kv", "sSSII", "set", key, klen, text, n, at, sum)) ||
-      tr__kvmap_set(s->map, key, klen, text, n)) {
-    tr_msg_free(c);
-    reply_oom(s, m);
-    return 0;
-  }
-  forward_as(s, w, m, c);
-  return 0;
-}
-
-static int op_append(store *s, tr_msg *m, int owned, size_t argc) {
-  const char *key, *val, *add;
-  size_t klen, vlen = 0, alen;
-  char num[NUMBER_TEXT], *joined;
-  int64_t at = 0;
-  int there, held;
-  tr_pid w;
-  tr_msg *c;
-  if (argc != 3) {
-    tr_reply_error(s->h, m, "kv: append takes a key and a text");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen) ||
-      check_value(s, m, tr_msg_arg(m, 2), num, &add, &alen))
-    return 0;
-  there = lookup(s, key, klen, &val, &vlen, &at);
-  if (!there)
-    vlen = 0;
-  if (vlen + alen > TR_KV_MAX_VALUE) {
-    tr_reply_error(s->h, m,
-                   "kv: the value would be too big (%zu bytes; the limit is "
-                   "%u)",
-                   vlen + alen, (unsigned)TR_KV_MAX_VALUE);
-    return 0;
-  }
-  if (!there && check_writable(s, m, key, klen))
-    return 0;
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  if (!(joined = malloc(vlen + alen + 1))) {
-    reply_oom(s, m);
-    return 0;
-  }
-  if (vlen)
-    memcpy(joined, val, vlen);
-  memcpy(joined + vlen, add, alen);
-  c = tr_msg_pack("kv", "sSSII", "set", key, klen, joined, vlen + alen, at,
-                  (int64_t)(vlen + alen));
-  if (!c || tr__kvmap_set(s->map, key, klen, joined, vlen + alen)) {
-    free(joined);
-    tr_msg_free(c);
-    reply_oom(s, m);
-    return 0;
-  }
-  free(joined);
-  forward_as(s, w, m, c);
-  return 0;
-}
-
-/* mset(key, value, ...): all checked before any is set; one record. */
-static int op_mset(store *s, tr_msg *m, int owned, size_t argc) {
-  const tr_value *v = tr_msg_arg(m, 1);
-  const char *key, *val;
-  size_t klen, vlen, i;
-  char num[NUMBER_TEXT];
-  int numbers = 0, held;
-  tr_pid w;
-  tr_msg *c = NULL;
-  if (argc < 3 || argc % 2 == 0) {
-    tr_reply_error(s->h, m, "kv: mset takes keys and values, in pairs");
-    return 0;
-  }
-  for (i = 1; i < argc; i += 2) {
-    if (check_key(s, m, v, &key, &klen) ||
-        check_value(s, m, tr_value_next(v), num, &val, &vlen) ||
-        check_writable(s, m, key, klen))
-      return 0;
-    numbers |= val == num;
-    v = tr_value_next(tr_value_next(v));
-  }
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  if (numbers && !(c = writer_msg("mset"))) { /* values as text */
-    reply_oom(s, m);
-    return 0;
-  }
-  v = tr_msg_arg(m, 1);
-  for (i = 1; i < argc; i += 2) {
-    tr_value_str(v, &key, &klen);
-    check_value(s, m, tr_value_next(v), num, &val, &vlen); /* checked */
-    if (c) {
-      tr_msg_add_str(c, key, klen);
-      tr_msg_add_str(c, val, vlen);
-    }
-    if (apply_set(s, key, klen, val, vlen, 0)) {
-      /* Those set already stay: the writer is still told of them all,
-       * so that memory and the log agree once memory is had again. */
-      tr_host_log(s->h, TR_LOG_ERROR, "kv: out of memory in an mset");
-    }
-    v = tr_value_next(tr_value_next(v));
-  }
-  if (!c) {
-    tr_forward(s->h, w, m); /* the writer answers true */
-    return 1;
-  }
-  forward_as(s, w, m, c);
-  return 0;
-}
-
-static int op_expire(store *s, tr_msg *m, int owned, size_t argc) {
-  const char *key;
-  size_t klen;
-  int64_t ms, at;
-  int held;
-  tr_pid w;
-  tr_msg *c;
-  if (argc != 3 || tr_value_int(tr_msg_arg(m, 2), &ms)) {
-    tr_reply_error(s->h, m, "kv: expire takes a key and a time in ms");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    return 0;
-  if (!lookup(s, key, klen, NULL, NULL, NULL)) {
-    reply(s, m, tr_msg_pack("reply", "b", 0));
-    return 0;
-  }
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  if (ms <= 0) { /* gone now */
-    if (!(c = tr_msg_pack("kv", "sS", "delete", key, klen))) {
-      reply_oom(s, m);
-      return 0;
-    }
-    tr__kvmap_delete(s->map, key, klen);
-  } else {
-    at = tr__kvstore_now() + (ms > INT64_MAX / 4 ? INT64_MAX / 4 : ms);
-    if (!(c = tr_msg_pack("kv", "sSI", "expire", key, klen, at)) ||
-        tr__kvmap_set_expiry(s->map, key, klen, at) < 0) {
-      tr_msg_free(c);
-      reply_oom(s, m);
-      return 0;
-    }
-    tr__kvstore_arm_sweep(s);
-  }
-  forward_as(s, w, m, c);
-  return 0;
-}
-
-static int op_persist(store *s, tr_msg *m, int owned, size_t argc) {
-  const char *key;
-  size_t klen;
-  int64_t at = 0;
-  int held;
-  tr_pid w;
-  if (argc != 2) {
-    tr_reply_error(s->h, m, "kv: persist takes a key");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    return 0;
-  if (!lookup(s, key, klen, NULL, NULL, &at) || !at) {
-    reply(s, m, tr_msg_pack("reply", "b", 0));
-    return 0;
-  }
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  tr__kvmap_set_expiry(s->map, key, klen, 0); /* frees, never fails */
-  forward_as(s, w, m, tr_msg_pack("kv", "sSI", "expire", key, klen, 0));
-  return 0;
-}
-
-static int op_flush(store *s, tr_msg *m, int owned, size_t argc) {
-  int held;
-  tr_pid w;
-  if (argc != 1) {
-    tr_reply_error(s->h, m, "kv: flush takes no arguments");
-    return 0;
-  }
-  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
-    return held;
-  tr__kvmap_clear(s->map);
-  tr_forward(s->h, w, m); /* the writer answers true */
-  return 1;
+  tr__kvstore_reply(s, m, r);
 }
 
 /* ------------------------------------------------------------- dispatch */
@@ -885,35 +442,35 @@ int tr__kvstore_serve(store *s, tr_msg *m, int owned) {
   if (is_op(op, oplen, "get"))
     op_get(s, m, argc);
   else if (is_op(op, oplen, "set"))
-    return op_set(s, m, owned, argc);
+    return tr__kvstore_set(s, m, owned, argc);
   else if (is_op(op, oplen, "delete"))
-    return op_delete(s, m, owned, argc, 0);
+    return tr__kvstore_delete(s, m, owned, argc, 0);
   else if (is_op(op, oplen, "getdel"))
-    return op_delete(s, m, owned, argc, 1);
+    return tr__kvstore_delete(s, m, owned, argc, 1);
   else if (is_op(op, oplen, "exists"))
     op_exists(s, m, argc);
   else if (is_op(op, oplen, "incr"))
-    return op_incr(s, m, owned, argc);
+    return tr__kvstore_incr(s, m, owned, argc);
   else if (is_op(op, oplen, "append"))
-    return op_append(s, m, owned, argc);
+    return tr__kvstore_append(s, m, owned, argc);
   else if (is_op(op, oplen, "strlen"))
     op_strlen(s, m, argc);
   else if (is_op(op, oplen, "mget"))
     op_mget(s, m, argc);
   else if (is_op(op, oplen, "mset"))
-    return op_mset(s, m, owned, argc);
+    return tr__kvstore_mset(s, m, owned, argc);
   else if (is_op(op, oplen, "keys"))
     op_keys(s, m, argc);
   else if (is_op(op, oplen, "scan"))
     op_scan(s, m, argc);
   else if (is_op(op, oplen, "expire"))
-    return op_expire(s, m, owned, argc);
+    return tr__kvstore_expire(s, m, owned, argc);
   else if (is_op(op, oplen, "ttl"))
     op_ttl(s, m, argc);
   else if (is_op(op, oplen, "persist"))
-    return op_persist(s, m, owned, argc);
+    return tr__kvstore_persist(s, m, owned, argc);
   else if (is_op(op, oplen, "flush"))
-    return op_flush(s, m, owned, argc);
+    return tr__kvstore_flush(s, m, owned, argc);
   else if ((is_op(op, oplen, "count") || is_op(op, oplen, "stats") ||
             is_op(op, oplen, "info")) &&
            argc != 1)
@@ -923,7 +480,7 @@ int tr__kvstore_serve(store *s, tr_msg *m, int owned) {
   else if (is_op(op, oplen, "stats"))
     op_count(s, m, 1);
   else if (is_op(op, oplen, "info"))
-    reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
+    tr__kvstore_reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
   else
     tr_reply_error(s->h, m, "kv: unknown operation \"%.*s\"", (int)oplen, op);
   return 0;
