@@ -177,10 +177,20 @@ void tr__kvmap_free(tr__kvmap *m) {
 }
 
 void tr__kvmap_clear(tr__kvmap *m) {
+  tr__kvmap old = *m;
   size_t i;
   for (i = 0; i < m->cap; i++) {
     free(m->slots[i]);
     m->slots[i] = NULL;
+  }
+  if (m->cap > MIN_CAP && table_alloc(m, MIN_CAP) == 0) { /* give it back */
+    free(old.slots);
+    free(old.hashes);
+    free(m->order);
+    free(m->heap);
+    m->order = NULL;
+    m->heap = NULL;
+    m->ocap = m->hcap = 0;
   }
   m->count = 0;
   m->bytes = 0;

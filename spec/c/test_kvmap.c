@@ -232,6 +232,12 @@ static void test_expiry(void) {
   tr__kvmap_clear(m);
   CHECK_EQ(tr__kvmap_count(m), 0);
   CHECK_EQ(tr__kvmap_bytes(m), 0);
+  CHECK(!tr__kvmap_get(m, "key-1", 5, NULL, NULL));
+  /* and it works on as new */
+  CHECK_EQ(tr__kvmap_set(m, "key-1", 5, "v", 1), 0);
+  CHECK_EQ(tr__kvmap_set_expiry(m, "key-1", 5, 7), 1);
+  CHECK_EQ(tr__kvmap_expire(m, 7, 10), 1);
+  CHECK_EQ(tr__kvmap_count(m), 0);
   tr__kvmap_free(m);
 }
 
