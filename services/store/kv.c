@@ -1,7 +1,8 @@
 /*
  * kv.c -- the store for a C program: tr_kv_start sets up the router with
- * the native store pair behind it, and tr_kv_set / get / delete make
- * requests from outside any actor.
+ * the native store pair behind it, and tr_kv_set / get / delete / incr
+ * ... and tr_kv_request (any request) make requests from outside any
+ * actor.
  *
  * The router keeps pointers into the specs it is given for as long as it
  * runs. They live in the state of a small actor ("kv.config") spawned just
@@ -224,4 +225,97 @@ int tr_kv_get(tr_host *h, const void *key, size_t klen, char **value,
   }
   tr_msg_free(reply);
   return TR_OK;
+}
+
+int tr_kv_set_with(tr_host *h, const void *key, size_t klen, const void *value,
+                   size_t vlen, const tr_kv_set_opts *opts, int *done,
+                   char **err) {
+  tr_msg *m = tr_msg_pack("kv", "sSS", "set", key, klen, value, vlen), *reply;
+  uint32_t n = 0;
+  int rc, b = 0;
+  if (done)
+    *done = 0;
+  if (opts)
+    n = (opts->px > 0) + !!opts->nx + !!opts->xx + !!opts->keepttl;
+  if (m && n) { /* else a plain set: the store's fast path */
+    tr_msg_add_map(m, n);
+    if (opts->px > 0) {
+      tr_msg_add_cstr(m, "px");
+      tr_msg_add_int(m, opts->px);
+    }
+    if (opts->nx) {
+      tr_msg_add_cstr(m, "nx");
+      tr_msg_add_bool(m, 1);
+    }
+    if (opts->xx) {
+      tr_msg_add_cstr(m, "xx");
+      tr_msg_add_bool(m, 1);
+    }
+    if (opts->keepttl) {
+      tr_msg_add_cstr(m, "keepttl");
+      tr_msg_add_bool(m, 1);
+    }
+  }
+  reply = NULL;
+  rc = request(h, m, &reply, err);
+  if (!rc && done && tr_value_bool(tr_msg_arg(reply, 0), &b) == TR_OK)
+    *done = b;
+  tr_msg_free(reply);
+  return rc;
+}
+
+/* A request whose answer is one integer, into *out (may be NULL). */
+static int int_request(tr_host *h, tr_msg *m, int64_t *out, char **err) {
+  tr_msg *reply = NULL;
+  int64_t v = 0;
+  int rc = request(h, m, &reply, err);
+  if (!rc && tr_value_int(tr_msg_arg(reply, 0), &v))
+    rc = TR_EBADMSG;
+  if (out)
+    *out = rc ? 0 : v;
+  tr_msg_free(reply);
+  return rc;
+}
+
+int tr_kv_exists(tr_host *h, const void *key, size_t klen, int *exists,
+                 char **err) {
+  int64_t n = 0;
+  int rc =
+      int_request(h, tr_msg_pack("kv", "sS", "exists", key, klen), &n, err);
+  if (exists)
+    *exists = n > 0;
+  return rc;
+}
+
+int tr_kv_incr(tr_host *h, const void *key, size_t klen, int64_t by,
+               int64_t *value, char **err) {
+  return int_request(h, tr_msg_pack("kv", "sSI", "incr", key, klen, by), value,
+                     err);
+}
+
+int tr_kv_expire(tr_host *h, const void *key, size_t klen, int64_t ms,
+                 int *existed, char **err) {
+  tr_msg *reply = NULL;
+  int rc = request(h, tr_msg_pack("kv", "sSI", "expire", key, klen, ms), &reply,
+                   err);
+  if (existed && (rc || tr_value_bool(tr_msg_arg(reply, 0), existed)))
+    *existed = 0;
+  tr_msg_free(reply);
+  return rc;
+}
+
+int tr_kv_ttl(tr_host *h, const void *key, size_t klen, int64_t *ms,
+              char **err) {
+  return int_request(h, tr_msg_pack("kv", "sS", "ttl", key, klen), ms, err);
+}
+
+int tr_kv_request(tr_host *h, tr_msg *m, tr_msg **reply, char **err) {
+  *reply = NULL;
+  if (m && !tr_msg_is(m, "kv")) {
+    tr_msg_free(m);
+    if (err)
+      *err = NULL;
+    return TR_EINVAL;
+  }
+  return request(h, m, reply, err);
 }
