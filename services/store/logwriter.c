@@ -356,7 +356,7 @@ static void on_change(writer *w, tr_msg *m, int op, size_t base) {
 #define ARG(i) tr_msg_arg(m, base + (i))
   switch (op) {
   case OP_SET: /* key, value, at, answer */
-    given = 2;
+    given = 3;
     bad = argc < 2 || argc > (base ? 2 : 4) || !key_ok(ARG(0), &key, &klen) ||
           tr_value_str(ARG(1), &val, &vlen) || get_at(ARG(2), &at);
     break;
