@@ -15,7 +15,9 @@
  *      another kind or format version, or one that cannot be read, makes
  *      the writer unavailable, naming it; it is left as it is.
  * step (from the writer's handle, between messages):
- *   5. kv.snap is read into the map. It is written whole and renamed into
+ *   5. kv.snap is read into the index (kvindex.c: where each value is, not
+ *      the value; the file stays open to read them back). It is written
+ *      whole and renamed into
  *      place, so a bad one is damage, not a crash: what it held that is
  *      whole is kept (the records after a bad stretch too), and once the
  *      log is read too the file is renamed to kv.snap.corrupt-<time> and a
@@ -28,9 +30,13 @@
  *      left alone and changes are refused. Holes -- bad stretches with good
  *      records after them, which a crash does not leave, so damage -- are
  *      skipped and described, and the log is repaired as soon as it is
- *      read: the whole map goes into a new snapshot, the old log is moved
- *      to kv.log.corrupt-<time>, and a new empty log starts. The records
- *      after a hole are never lost for it.
+ *      read: the whole index goes into a new snapshot, the old log is
+ *      moved to kv.log.corrupt-<time>, and a new empty log starts. The
+ *      records after a hole are never lost for it.
+ *   7. Keys whose expiry has passed are dropped. Files of format version 1
+ *      are written anew as version 2 (a snapshot, then an empty log): new
+ *      records never go into a version 1 log, so if that fails changes are
+ *      refused.
  * What was found becomes the info line the store hands out, e.g. "loaded
  * 3 keys from ./troupe-data (snapshot 2, log 5 records; dropped a torn
  * tail of 17 bytes)".

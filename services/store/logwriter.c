@@ -27,18 +27,30 @@
  * in the log and answers every request with that reason, the store's load
  * included, and the store answers its callers with it; a restart tries again.
  *
+ * The writer holds no values: an index (kvindex.c) says where each live
+ * key's value is in the files, and when the key expires, so a store of N
+ * bytes costs N bytes once, in the store.
+ *
  * Requests (all file work is synchronous, through the tr__kvio seam):
- *   kv("set", key, value), kv("delete", key)   forwarded by the store: the
- *       record is added to a batch and the caller is remembered; once the
- *       mailbox holds nothing more (tr_mailbox_count 0), or the batch
- *       passes 1 MiB or 1024 records, the batch goes out in one write and
- *       every caller in it is answered true (group commit).
- *   load(cursor) -> entries, next, info, refused, unavailable, keys
- *       a batch of the map (at most 4096 entries or about 8 MiB), the
- *       cursor of the next one or nil, the line saying what was loaded,
- *       nil while changes are accepted or else the reason they are
- *       refused, nil or the reason the writer has no data at all, and
- *       nil for keys: it writes keys of any bytes.
+ *   set(key, value[, at[, answer]]), delete(key[, answer]),
+ *   expire(key, at[, answer]), mset(k, v, ...), flush([answer])
+ *       forwarded by the store (tr_forward_as), or sent (nobody is
+ *       answered); kv(op, ...) as the store's own request is taken too.
+ *       The record is added to a batch and the caller is remembered with
+ *       its answer (true when none is given); once the mailbox holds
+ *       nothing more (tr_mailbox_count 0), or the batch passes 1 MiB or
+ *       1024 records, the batch goes out in one write, the index takes its
+ *       records, and every caller in it is answered (group commit).
+ *   load(cursor) -> entries, next, info, refused, unavailable, keys,
+ *                   expiries
+ *       a batch of the index (at most 4096 entries or about 8 MiB), the
+ *       values read back from the files, keys that have expired left out;
+ *       the cursor of the next one or nil, the line saying what was
+ *       loaded, nil while changes are accepted or else the reason they
+ *       are refused, nil or the reason the writer has no data at all,
+ *       nil for keys: it writes keys of any bytes, and nil or the expiry
+ *       of each key. A value that cannot be read back makes the writer
+ *       unavailable, naming the file.
  *       While the files are still being read, a load is held, and answered
  *       within PROGRESS_NS with no entries, the same cursor as next and
  *       how far reading has got as info: the store asks again.
@@ -55,13 +67,12 @@
  * but keeps serving loads. It never tries a failed fsync again, as if it
  * could have worked: what the kernel dropped is gone.
  *
- * Compaction: when the log passes max(4 MiB, twice the live data) the map
- * is written as kv.snap.tmp, fsynced, renamed to kv.snap, the directory
- * fsynced; then kv.log is replaced the same way by an empty one. Costs
- * O(live data) once per that much logging: O(1) amortized per write. The
- * map is the writer's own copy of the store's: it doubles the memory the
- * store needs (keys and values are held twice), the price of writing a
- * snapshot without asking the store for its data.
+ * Compaction (kvindex.c): when the log passes max(4 MiB, twice the live
+ * data) the live keys that have not expired are written as kv.snap.tmp,
+ * their values read back from the files, fsynced, renamed to kv.snap, the
+ * directory fsynced, and the index moves into it; then kv.log is replaced
+ * the same way by an empty one. Costs O(live data) once per that much
+ * logging: O(1) amortized per write.
  */
 #include <stdarg.h>
 #include <stdio.h>
