@@ -22,7 +22,8 @@
  * Compaction: kv.snap.tmp gets every live key that has not expired, its
  * value read from where the index says, with its expiry; it is fsynced,
  * renamed to kv.snap, the directory fsynced, and the index then points
- * into it; then kv.log is replaced the same way by an empty one.
+ * into it (each location rewritten in place: the index is never held
+ * twice); then kv.log is replaced the same way by an empty one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -186,23 +187,42 @@ size_t tr__kvindex_drop_expired(writer *w, uint64_t now) {
   return n;
 }
 
+/* Points every live key of the index into the snapshot just written from
+ * it (in the same order, the expired ones left out), in place: a value of
+ * the same length is replaced where it is, so the index is never held
+ * twice and the walk is not disturbed; then the expired keys go. -1 if the
+ * map would not take a location (it does not allocate for that). */
+static int move_into_snapshot(writer *w, uint64_t now) {
+  size_t cursor = 0, klen;
+  uint64_t size = TR_KVLOG_HEADER;
+  const char *key;
+  char enc[LOC_BYTES];
+  tr__kvloc l;
+  while (tr__kvindex_next(w, &cursor, &key, &klen, &l)) {
+    if (l.at && l.at <= now)
+      continue;
+    l.file = TR_KVFILE_SNAP;
+    l.off = size + TR_KVLOG_FRAME + 9 + klen;
+    size += tr__kvlog_set_at_size(klen, l.len, l.at);
+    encode(enc, &l);
+    if (tr__kvmap_set(w->map, key, klen, enc, sizeof enc))
+      return -1;
+  }
+  tr__kvindex_drop_expired(w, now);
+  return 0;
+}
+
 int tr__kvwriter_snapshot(writer *w) {
-  tr__kvmap *next = tr__kvmap_new();
-  tr__kvmap *was;
   tr__kvbuf b = {0};
-  char *val = NULL, enc[LOC_BYTES];
+  char *val = NULL;
   size_t cap = 0, cursor = 0, klen;
-  uint64_t size = TR_KVLOG_HEADER, count = 0, live = 0, ticked = 0;
+  uint64_t size = TR_KVLOG_HEADER, count = 0, ticked = 0;
   uint64_t now = tr__kvwriter_now_ms();
   const char *key;
   tr__kvloc l;
   int fd = -1, rc;
-  if (!next)
-    return -ENOMEM;
-  if ((rc = tr__kvlog_create(&w->io, w->p_snap_tmp, 1, &fd))) {
-    tr__kvmap_free(next);
+  if ((rc = tr__kvlog_create(&w->io, w->p_snap_tmp, 1, &fd)))
     return rc;
-  }
   while (!rc && tr__kvindex_next(w, &cursor, &key, &klen, &l)) {
     if (l.at && l.at <= now)
       continue; /* expired: it goes */
@@ -217,16 +237,11 @@ int tr__kvwriter_snapshot(writer *w) {
     }
     if ((rc = tr__kvindex_read(w, &l, val)))
       break;
-    l.file = TR_KVFILE_SNAP;
-    l.off = size + b.len + TR_KVLOG_FRAME + 9 + klen;
-    encode(enc, &l);
-    if (tr__kvlog_put_set_at(&b, key, klen, val, l.len, l.at) ||
-        tr__kvmap_set(next, key, klen, enc, sizeof enc)) {
+    if (tr__kvlog_put_set_at(&b, key, klen, val, l.len, l.at)) {
       rc = -ENOMEM;
       break;
     }
     count++;
-    live += klen + l.len;
     if (b.len >= WRITE_CHUNK) {
       rc = tr__kvio_write_all(&w->io, fd, b.p, b.len);
       size += b.len;
@@ -246,22 +261,23 @@ int tr__kvwriter_snapshot(writer *w) {
   if (rc) {
     w->io.close(fd);
     w->io.unlink(w->p_snap_tmp);
-    tr__kvmap_free(next);
     return rc;
   }
-  rc = tr__kvlog_install(&w->io, w->dir, w->p_snap, w->p_snap_tmp, fd);
-  if (rc < 0) {
-    tr__kvmap_free(next);
+  if ((rc = tr__kvlog_install(&w->io, w->dir, w->p_snap, w->p_snap_tmp, fd)) <
+      0)
     return rc;
-  }
   /* In place: the index moves into it, and the old snapshot's fd goes. */
+  if (move_into_snapshot(w, now)) {
+    /* Half moved, the index is of no use: the files are whole, a restart
+     * reads them. */
+    w->io.close(fd);
+    tr__kvwriter_unavailable(w, "out of memory moving the index into %s",
+                             w->p_snap);
+    return -ENOMEM;
+  }
   if (w->snap_fd >= 0)
     w->io.close(w->snap_fd);
   w->snap_fd = fd;
-  was = w->map;
-  w->map = next;
-  w->live = live;
-  tr__kvmap_free(was);
   return rc;
 }
 

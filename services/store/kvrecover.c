@@ -472,6 +472,8 @@ static void repair(writer *w, recovery *f) {
          tr__kvwriter_base(snap_aside));
   }
   if (write_snapshot(w, f)) {
+    if (w->unavailable) /* it is in place, but the index is of no use */
+      return;
     if (f->snap_damaged && w->io.rename(snap_aside, w->p_snap) < 0)
       tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: cannot put %s back: %s",
                   snap_aside, strerror(errno));
