@@ -305,12 +305,20 @@ static int op_of(const char *op, size_t len) {
   return OP_NONE;
 }
 
-/* An expiry: nil or an integer >= 0 (0: never). */
+/* An expiry: nil or a number >= 0 (0: never), ms; a float (a Lua store's
+ * clock may give one) is taken to the ms below. */
 static int get_at(const tr_value *v, uint64_t *at) {
   int64_t i;
+  double d;
   *at = 0;
   if (!v || tr_value_type(v) == TR_NIL)
     return 0;
+  if (tr_value_type(v) == TR_FLOAT) {
+    if (tr_value_float(v, &d) || !(d >= 0 && d < 9.2e18))
+      return -1;
+    *at = (uint64_t)d;
+    return 0;
+  }
   if (tr_value_int(v, &i) || i < 0)
     return -1;
   *at = (uint64_t)i;
@@ -378,7 +386,7 @@ static void on_change(writer *w, tr_msg *m, int op, size_t base) {
   case OP_EXPIRE:
     given = 2;
     bad = argc < 2 || argc > (base ? 2 : 3) || !key_ok(ARG(0), &key, &klen) ||
-          tr_value_type(ARG(1)) != TR_INT || get_at(ARG(1), &at);
+          tr_value_type(ARG(1)) == TR_NIL || get_at(ARG(1), &at);
     break;
   case OP_MSET:
     bad = argc < 2 || argc % 2;

@@ -637,6 +637,10 @@ static void test_writer_messages(void) {
   CHECK(wtrue(&p, tr_msg_pack("expire", "sI", "d", later)));
   CHECK(wtrue(&p, tr_msg_pack("expire", "sI", "nothere", later)));
   CHECK(wtrue(&p, tr_msg_pack("mset", "ssss", "m1", "x", "m2", "y")));
+  /* a send: written, nobody answered; a float expiry taken to the ms */
+  CHECK_EQ(tr_send(p.h, 0, tr_whereis(p.h, "kv.writer"),
+                   tr_msg_pack("set", "ssd", "sent", "s", (double)soon + 0.5)),
+           TR_OK);
   /* bad ones change nothing */
   r = wcall(&p, tr_msg_pack("mset", "sss", "m1", "x", "m2"));
   CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
@@ -648,8 +652,8 @@ static void test_writer_messages(void) {
   CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
   tr_msg_free(r);
   snprintf(want, sizeof want,
-           "\nb=2@0\nc=3@0\nd=4@%lld\nm1=x@0\nm2=y@0\nn=10@0\n",
-           (long long)later);
+           "\nb=2@0\nc=3@0\nd=4@%lld\nm1=x@0\nm2=y@0\nn=10@0\nsent=s@%lld\n",
+           (long long)later, (long long)soon);
   CHECK(dump_is(&p, want));
   pair_stop(&p);
   /* all of it from the log, the expired key dropped as it is read */
