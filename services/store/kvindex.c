@@ -1,5 +1,6 @@
 /*
- * kvindex.c -- the native writer's index of its data, and compaction.
+ * kvindex.c -- the native writer's index of its data: applying records to
+ * it, handing it out to a load with the values read back, and compaction.
  *
  * The writer keeps no values in memory, so that a store of N bytes costs
  * N bytes once (in the store) and not twice. Its map (tr__kvmap) holds
@@ -38,6 +39,8 @@ typedef tr__kvwriter writer;
 #define LOC_BYTES 21           /* file, offset, length, expiry */
 #define WRITE_CHUNK (1u << 20) /* a snapshot is written in chunks of this */
 #define TICK_BYTES (4u << 20)  /* a heartbeat per this much written */
+#define LOAD_ENTRIES 4096u     /* a load's batch: at most this many keys */
+#define LOAD_BYTES (8u << 20)  /* or about this many bytes */
 
 static void put_u(char *p, uint64_t v, int n) {
   int i;
@@ -101,6 +104,84 @@ int tr__kvindex_read(const writer *w, const tr__kvloc *l, char *buf) {
   if (fd < 0)
     return -EBADF;
   return tr__kvio_pread_all(&w->io, fd, buf, l->len, (off_t)l->off);
+}
+
+typedef struct entry {
+  const char *key;
+  size_t klen;
+  tr__kvloc l;
+} entry;
+
+static tr_msg *batch(writer *w, size_t from, entry *e) {
+  size_t cursor = from, n = 0, i, klen, cap = 0;
+  uint64_t bytes = 0, now = tr__kvwriter_now_ms();
+  int more = 0, expiring = 0, rc = 0;
+  const char *key;
+  char *val = NULL;
+  tr__kvloc l;
+  tr_msg *r;
+  while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
+         (more = tr__kvindex_next(w, &cursor, &key, &klen, &l))) {
+    if (l.at && l.at <= now)
+      continue; /* expired: never handed out */
+    e[n].key = key;
+    e[n].klen = klen;
+    e[n++].l = l;
+    bytes += klen + l.len;
+    expiring |= l.at != 0;
+    if (l.len > cap)
+      cap = l.len;
+  }
+  if (more) { /* is there anything after? */
+    size_t probe = cursor;
+    more = tr__kvindex_next(w, &probe, NULL, NULL, &l);
+  }
+  if (!(r = tr_msg_new("reply")) || (cap && !(val = malloc(cap)))) {
+    tr_msg_free(r);
+    return NULL;
+  }
+  tr_msg_add_array(r, (uint32_t)(2 * n));
+  for (i = 0; i < n && !rc; i++) {
+    if (!(rc = tr__kvindex_read(w, &e[i].l, val))) {
+      tr_msg_add_str(r, e[i].key, e[i].klen);
+      tr_msg_add_str(r, val, e[i].l.len);
+    }
+  }
+  free(val);
+  if (rc) {
+    tr_msg_free(r);
+    tr__kvwriter_unavailable(w, "cannot read %s: %s",
+                             e[i - 1].l.file == TR_KVFILE_SNAP ? w->p_snap
+                                                               : w->p_log,
+                             strerror(-rc));
+    return NULL;
+  }
+  if (more)
+    tr_msg_add_int(r, (int64_t)cursor);
+  else
+    tr_msg_add_nil(r);
+  tr_msg_add_cstr(r, w->info);
+  if (w->refused)
+    tr_msg_add_cstr(r, w->refused);
+  else
+    tr_msg_add_nil(r);
+  tr_msg_add_nil(r); /* unavailable: no */
+  tr_msg_add_nil(r); /* keys: any bytes */
+  if (!expiring) {
+    tr_msg_add_nil(r);
+  } else {
+    tr_msg_add_array(r, (uint32_t)n);
+    for (i = 0; i < n; i++)
+      tr_msg_add_int(r, (int64_t)e[i].l.at);
+  }
+  return r;
+}
+
+tr_msg *tr__kvindex_batch(writer *w, size_t from) {
+  entry *e = malloc(LOAD_ENTRIES * sizeof *e);
+  tr_msg *r = e ? batch(w, from, e) : NULL;
+  free(e);
+  return r;
 }
 
 /* Sets key's location, keeping the live sum. */

@@ -84,8 +84,6 @@
 
 #define BATCH_BYTES (1u << 20)
 #define BATCH_RECORDS 1024u
-#define LOAD_ENTRIES 4096u
-#define LOAD_BYTES (8u << 20)
 #define COMPACT_MIN (4u << 20)
 #define SYNC_MS 1000u
 #define CAPACITY 4096u /* mailbox: the store waits for room past this */
@@ -516,82 +514,8 @@ static void answer_unavailable(writer *w, tr_msg *m) {
   tr_reply(w->h, m, r);
 }
 
-typedef struct entry {
-  const char *key;
-  size_t klen;
-  tr__kvloc l;
-} entry;
-
-/* A batch of the live keys that have not expired, their values read back
- * from the files; NULL (and the writer unavailable) if one cannot be. */
-static tr_msg *load_batch(writer *w, size_t from, entry *e) {
-  size_t cursor = from, n = 0, i, klen, cap = 0;
-  uint64_t bytes = 0, now = tr__kvwriter_now_ms();
-  int more = 0, expiring = 0, rc = 0;
-  const char *key;
-  char *val = NULL;
-  tr__kvloc l;
-  tr_msg *r;
-  while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
-         (more = tr__kvindex_next(w, &cursor, &key, &klen, &l))) {
-    if (l.at && l.at <= now)
-      continue; /* expired: never handed out */
-    e[n].key = key;
-    e[n].klen = klen;
-    e[n++].l = l;
-    bytes += klen + l.len;
-    expiring |= l.at != 0;
-    if (l.len > cap)
-      cap = l.len;
-  }
-  if (more) { /* is there anything after? */
-    size_t probe = cursor;
-    more = tr__kvindex_next(w, &probe, NULL, NULL, &l);
-  }
-  if (!(r = tr_msg_new("reply")) || (cap && !(val = malloc(cap)))) {
-    tr_msg_free(r);
-    return NULL;
-  }
-  tr_msg_add_array(r, (uint32_t)(2 * n));
-  for (i = 0; i < n && !rc; i++) {
-    if (!(rc = tr__kvindex_read(w, &e[i].l, val))) {
-      tr_msg_add_str(r, e[i].key, e[i].klen);
-      tr_msg_add_str(r, val, e[i].l.len);
-    }
-  }
-  free(val);
-  if (rc) {
-    tr_msg_free(r);
-    tr__kvwriter_unavailable(w, "cannot read %s: %s",
-                             e[i - 1].l.file == TR_KVFILE_SNAP ? w->p_snap
-                                                               : w->p_log,
-                             strerror(-rc));
-    return NULL;
-  }
-  if (more)
-    tr_msg_add_int(r, (int64_t)cursor);
-  else
-    tr_msg_add_nil(r);
-  tr_msg_add_cstr(r, w->info);
-  if (w->refused)
-    tr_msg_add_cstr(r, w->refused);
-  else
-    tr_msg_add_nil(r);
-  tr_msg_add_nil(r); /* unavailable: no */
-  tr_msg_add_nil(r); /* keys: any bytes */
-  if (!expiring) {
-    tr_msg_add_nil(r);
-  } else {
-    tr_msg_add_array(r, (uint32_t)n);
-    for (i = 0; i < n; i++)
-      tr_msg_add_int(r, (int64_t)e[i].l.at);
-  }
-  return r;
-}
-
 static void on_load(writer *w, tr_msg *m) {
   int64_t from;
-  entry *e;
   tr_msg *r;
   if (tr_msg_kind(m) != TR_KIND_CALL)
     return;
@@ -615,12 +539,7 @@ static void on_load(writer *w, tr_msg *m) {
     answer_unavailable(w, m);
     return;
   }
-  if (!(e = malloc(LOAD_ENTRIES * sizeof *e))) {
-    tr_reply_error(w->h, m, "kv.writer: out of memory");
-    return;
-  }
-  r = load_batch(w, (size_t)from, e);
-  free(e);
+  r = tr__kvindex_batch(w, (size_t)from);
   if (r)
     tr_reply(w->h, m, r);
   else if (w->unavailable)

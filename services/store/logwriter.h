@@ -108,6 +108,12 @@ int tr__kvindex_read(const tr__kvwriter *w, const tr__kvloc *l, char *buf);
 /* Applies a record found in file (TR_KVFILE_*) to the index: 0, or -1 when
  * out of memory. */
 int tr__kvindex_apply(tr__kvwriter *w, int file, const tr__kvrec *r);
+/* A load's answer from cursor `from`: a batch of the live keys that have
+ * not expired (at most 4096, or about 8 MiB), their values read back from
+ * the files, and the rest of the reply (logwriter.c describes it); NULL
+ * when out of memory, or when a value cannot be read: the writer is then
+ * unavailable, naming the file. */
+tr_msg *tr__kvindex_batch(tr__kvwriter *w, size_t from);
 /* Removes the keys expired by now; how many. */
 size_t tr__kvindex_drop_expired(tr__kvwriter *w, uint64_t now);
 /* Writes every live key that has not expired into a new kv.snap, values
