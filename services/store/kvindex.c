@@ -144,7 +144,7 @@ static tr_msg *batch(writer *w, size_t from, entry *e) {
   for (i = 0; i < n && !rc; i++) {
     if (!(rc = tr__kvindex_read(w, &e[i].l, val))) {
       tr_msg_add_str(r, e[i].key, e[i].klen);
-      tr_msg_add_str(r, val, e[i].l.len);
+      tr_msg_add_str(r, val ? val : "", e[i].l.len);
     }
   }
   free(val);

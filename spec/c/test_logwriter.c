@@ -616,6 +616,7 @@ static void test_writer_messages(void) {
   CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
   CHECK_EQ(kv_count(&p), 0); /* loaded: the writer takes changes */
   CHECK(wtrue(&p, tr_msg_pack("set", "ss", "a", "1")));
+  CHECK(wtrue(&p, tr_msg_pack("set", "ss", "e0", "")));
   CHECK(wtrue(&p, tr_msg_pack("set", "ssI", "b", "2", soon)));
   r = wcall(&p, tr_msg_pack("set", "ssIn", "c", "3", (int64_t)0));
   CHECK(r && tr_msg_kind(r) == TR_KIND_REPLY &&
@@ -651,9 +652,10 @@ static void test_writer_messages(void) {
   r = wcall(&p, tr_msg_pack("set", "ssI", "b", "2", (int64_t)-5));
   CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
   tr_msg_free(r);
-  snprintf(want, sizeof want,
-           "\nb=2@0\nc=3@0\nd=4@%lld\nm1=x@0\nm2=y@0\nn=10@0\nsent=s@%lld\n",
-           (long long)later, (long long)soon);
+  snprintf(
+      want, sizeof want,
+      "\nb=2@0\nc=3@0\nd=4@%lld\ne0=@0\nm1=x@0\nm2=y@0\nn=10@0\nsent=s@%lld\n",
+      (long long)later, (long long)soon);
   CHECK(dump_is(&p, want));
   pair_stop(&p);
   /* all of it from the log, the expired key dropped as it is read */
