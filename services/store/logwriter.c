@@ -361,8 +361,9 @@ static int put_mset(tr__kvbuf *b, const tr_msg *m, size_t first) {
 
 /* A change: ("set", key, value[, at[, answer]]), ("delete", key[, answer]),
  * ("expire", key, at[, answer]), ("mset", k, v, ...), ("flush"[, answer]),
- * or the same as kv(op, ...) (what a store that forwards its own requests
- * sends: then the answer is true). A bad one changes nothing. */
+ * or a store's own request forwarded unchanged, kv("set", key, value),
+ * kv("delete", key), kv("mset", ...) or kv("flush"), answered true (not
+ * kv("expire"): its time is relative). A bad one changes nothing. */
 static void on_change(writer *w, tr_msg *m, int op, size_t base) {
   const char *key = NULL, *val = NULL;
   size_t argc = tr_msg_argc(m) - base, klen = 0, vlen = 0, mark, given = 0;
@@ -381,9 +382,9 @@ static void on_change(writer *w, tr_msg *m, int op, size_t base) {
     given = 1;
     bad = argc < 1 || argc > (base ? 1 : 2) || !key_ok(ARG(0), &key, &klen);
     break;
-  case OP_EXPIRE:
+  case OP_EXPIRE: /* not as kv(): the store's expire is ms from now */
     given = 2;
-    bad = argc < 2 || argc > (base ? 2 : 3) || !key_ok(ARG(0), &key, &klen) ||
+    bad = base || argc < 2 || argc > 3 || !key_ok(ARG(0), &key, &klen) ||
           tr_value_type(ARG(1)) == TR_NIL || get_at(ARG(1), &at);
     break;
   case OP_MSET:

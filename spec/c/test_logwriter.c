@@ -646,6 +646,9 @@ static void test_writer_messages(void) {
   r = wcall(&p, tr_msg_pack("mset", "sss", "m1", "x", "m2"));
   CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
   tr_msg_free(r);
+  r = wcall(&p, tr_msg_pack("kv", "ssI", "expire", "b", (int64_t)1000));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
+  tr_msg_free(r);
   r = wcall(&p, tr_msg_pack("expire", "s", "b"));
   CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
   tr_msg_free(r);
