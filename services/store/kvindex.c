@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 #include "logwriter.h"
 
@@ -41,6 +42,8 @@ typedef tr__kvwriter writer;
 #define TICK_BYTES (4u << 20)  /* a heartbeat per this much written */
 #define LOAD_ENTRIES 4096u     /* a load's batch: at most this many keys */
 #define LOAD_BYTES (8u << 20)  /* or about this many bytes */
+#define AHEAD (256u << 10)     /* a snapshot is read back this much at once */
+#define WHOLE_LOG (16u << 20)  /* a log up to this is read whole to compact */
 
 static void put_u(char *p, uint64_t v, int n) {
   int i;
@@ -106,6 +109,94 @@ int tr__kvindex_read(const writer *w, const tr__kvloc *l, char *buf) {
   return tr__kvio_pread_all(&w->io, fd, buf, l->len, (off_t)l->off);
 }
 
+/* Reading values back for a walk over the index, with few syscalls: a
+ * snapshot holds its keys in the order of the walk that wrote it, which is
+ * mostly the order of the next walk, so a value just past the window read
+ * last is served from a new window read ahead; a log (its live values in
+ * no such order) no bigger than WHOLE_LOG is read whole once, when asked
+ * (compaction) and its values are many for its size; any other value
+ * takes a pread of its own. */
+typedef struct reading {
+  struct {
+    char *buf;
+    size_t cap, len;
+    uint64_t at;
+  } win[2]; /* per file: bytes [at, at + len) */
+  int whole_log, log_tried;
+} reading;
+
+/* Up to n bytes at off, fewer at the end of the file: 0 or -errno. */
+static int pread_upto(const writer *w, int fd, char *buf, size_t n,
+                      uint64_t off, size_t *got) {
+  *got = 0;
+  while (*got < n) {
+    ssize_t r = w->io.pread(fd, buf + *got, n - *got, (off_t)(off + *got));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return errno ? -errno : -EIO;
+    if (r == 0)
+      break;
+    *got += (size_t)r;
+  }
+  return 0;
+}
+
+/* Fills file's window with up to n bytes at off; 0, or -1 (the window is
+ * then empty) when that cannot be done. */
+static int fill_window(const writer *w, reading *rd, int file, uint64_t off,
+                       size_t n) {
+  int fd = file == TR_KVFILE_SNAP ? w->snap_fd : w->log_fd;
+  size_t got;
+  if (rd->win[file].cap < n) {
+    char *p = realloc(rd->win[file].buf, n);
+    if (!p)
+      return -1;
+    rd->win[file].buf = p;
+    rd->win[file].cap = n;
+  }
+  rd->win[file].len = 0;
+  if (fd < 0 || pread_upto(w, fd, rd->win[file].buf, n, off, &got))
+    return -1;
+  rd->win[file].at = off;
+  rd->win[file].len = got;
+  return 0;
+}
+
+static int in_window(const reading *rd, const tr__kvloc *l) {
+  uint64_t at = rd->win[l->file].at, len = rd->win[l->file].len;
+  return len && l->off >= at && l->off - at + l->len <= len;
+}
+
+static int read_value(const writer *w, reading *rd, const tr__kvloc *l,
+                      char *out) {
+  uint64_t end;
+  if (!l->len || (l->file != TR_KVFILE_SNAP && l->file != TR_KVFILE_LOG))
+    return tr__kvindex_read(w, l, out);
+  if (l->file == TR_KVFILE_LOG && rd->whole_log && !rd->log_tried) {
+    rd->log_tried = 1;
+    /* Worth it when the values are many for the log's bytes (a pread
+     * costs about what copying 512 bytes does). */
+    if (w->log_size <= WHOLE_LOG &&
+        (uint64_t)tr__kvmap_count(w->map) * 512 > w->log_size)
+      fill_window(w, rd, TR_KVFILE_LOG, 0, (size_t)w->log_size);
+  }
+  end = rd->win[l->file].at + rd->win[l->file].len;
+  if (!in_window(rd, l) && l->file == TR_KVFILE_SNAP && l->len < AHEAD &&
+      (!rd->win[l->file].len || (l->off >= end && l->off - end < AHEAD)))
+    fill_window(w, rd, l->file, l->off, AHEAD); /* in order: read ahead */
+  if (in_window(rd, l)) {
+    memcpy(out, rd->win[l->file].buf + (l->off - rd->win[l->file].at), l->len);
+    return 0;
+  }
+  return tr__kvindex_read(w, l, out);
+}
+
+static void reading_free(reading *rd) {
+  free(rd->win[0].buf);
+  free(rd->win[1].buf);
+}
+
 typedef struct entry {
   const char *key;
   size_t klen;
@@ -118,6 +209,7 @@ static tr_msg *batch(writer *w, size_t from, entry *e) {
   int more = 0, expiring = 0, rc = 0;
   const char *key;
   char *val = NULL;
+  reading rd = {0};
   tr__kvloc l;
   tr_msg *r;
   while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
@@ -142,12 +234,13 @@ static tr_msg *batch(writer *w, size_t from, entry *e) {
   }
   tr_msg_add_array(r, (uint32_t)(2 * n));
   for (i = 0; i < n && !rc; i++) {
-    if (!(rc = tr__kvindex_read(w, &e[i].l, val))) {
+    if (!(rc = read_value(w, &rd, &e[i].l, val))) {
       tr_msg_add_str(r, e[i].key, e[i].klen);
       tr_msg_add_str(r, val ? val : "", e[i].l.len);
     }
   }
   free(val);
+  reading_free(&rd);
   if (rc) {
     tr_msg_free(r);
     tr__kvwriter_unavailable(w, "cannot read %s: %s",
@@ -300,10 +393,12 @@ int tr__kvwriter_snapshot(writer *w) {
   uint64_t size = TR_KVLOG_HEADER, count = 0, ticked = 0;
   uint64_t now = tr__kvwriter_now_ms();
   const char *key;
+  reading rd = {0};
   tr__kvloc l;
   int fd = -1, rc;
   if ((rc = tr__kvlog_create(&w->io, w->p_snap_tmp, 1, &fd)))
     return rc;
+  rd.whole_log = 1;
   while (!rc && tr__kvindex_next(w, &cursor, &key, &klen, &l)) {
     if (l.at && l.at <= now)
       continue; /* expired: it goes */
@@ -316,7 +411,7 @@ int tr__kvwriter_snapshot(writer *w) {
       val = p;
       cap = l.len;
     }
-    if ((rc = tr__kvindex_read(w, &l, val)))
+    if ((rc = read_value(w, &rd, &l, val)))
       break;
     if (tr__kvlog_put_set_at(&b, key, klen, val, l.len, l.at)) {
       rc = -ENOMEM;
@@ -339,6 +434,7 @@ int tr__kvwriter_snapshot(writer *w) {
     rc = tr__kvio_write_all(&w->io, fd, b.p, b.len);
   tr__kvbuf_free(&b);
   free(val);
+  reading_free(&rd);
   if (rc) {
     w->io.close(fd);
     w->io.unlink(w->p_snap_tmp);
@@ -363,7 +459,7 @@ int tr__kvwriter_snapshot(writer *w) {
 }
 
 void tr__kvwriter_compact(writer *w) {
-  uint64_t size = 0, was = w->log_size;
+  uint64_t size = 0, was = w->log_size, began = uv_hrtime();
   int rc, fd;
   rc = tr__kvwriter_snapshot(w);
   if (rc) { /* 1: in place (the index is in it) but maybe not durable */
@@ -398,7 +494,8 @@ void tr__kvwriter_compact(writer *w) {
     tr__kvwriter_refuse(w, "fsync of the data directory failed");
   tr_host_log(w->h, TR_LOG_INFO,
               "kv.writer: compacted %s: a snapshot of %zu keys; the log was "
-              "%llu bytes",
-              w->dir, tr__kvmap_count(w->map), (unsigned long long)was);
+              "%llu bytes (%.0f ms)",
+              w->dir, tr__kvmap_count(w->map), (unsigned long long)was,
+              (double)(uv_hrtime() - began) / 1e6);
   tr__kvwriter_beat(w);
 }

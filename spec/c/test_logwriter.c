@@ -741,6 +741,92 @@ static void test_compaction_expiry(void) {
   remove_tree(dir);
 }
 
+/* Many small keys: compaction reads the log whole and the snapshot ahead
+ * in windows (kvindex.c), and each value must come back from where the
+ * index moved it, in the session (a load) and after a restart. */
+enum { SMALL_KEYS = 20000, SMALL_VALUE = 100 };
+
+static void small_value(char *buf, int round, int k) {
+  int n = snprintf(buf, SMALL_VALUE + 1, "r%d-k%05d-", round, k);
+  memset(buf + n, 'a' + (k + round) % 26, (size_t)(SMALL_VALUE - n));
+}
+
+/* Sets keys [from, to) to their value of round r, 100 to an mset. */
+static int small_round(pair *p, int r, int from, int to) {
+  int k, ok = 1;
+  for (k = from; k < to && ok; k += 100) {
+    tr_msg *m = tr_msg_new("mset");
+    int j;
+    for (j = k; j < k + 100 && j < to; j++) {
+      char key[16], val[SMALL_VALUE + 1];
+      snprintf(key, sizeof key, "k%05d", j);
+      small_value(val, r, j);
+      tr_msg_add_cstr(m, key);
+      tr_msg_add_str(m, val, SMALL_VALUE);
+    }
+    ok = wtrue(p, m);
+  }
+  return ok;
+}
+
+/* Every key loaded holds its value of round[k]; all of them there. */
+static int small_check(pair *p, const int *round) {
+  int64_t cursor = 0;
+  int more = 1, seen = 0, bad = 0;
+  while (more && !bad) {
+    tr_msg *r = wcall(p, tr_msg_pack("load", "I", cursor));
+    const tr_value *e = r ? tr_msg_arg(r, 0) : NULL;
+    size_t i;
+    for (i = 0; e && i + 1 < tr_value_len(e); i += 2) {
+      const char *key, *val;
+      size_t kn, vn;
+      char want[SMALL_VALUE + 1];
+      int k;
+      tr_value_str(tr_value_at(e, i), &key, &kn);
+      tr_value_str(tr_value_at(e, i + 1), &val, &vn);
+      k = atoi(key + 1);
+      small_value(want, round[k], k);
+      bad |= vn != SMALL_VALUE || memcmp(val, want, SMALL_VALUE) != 0;
+      seen++;
+    }
+    bad |= !e;
+    more = r && tr_value_int(tr_msg_arg(r, 1), &cursor) == TR_OK;
+    tr_msg_free(r);
+  }
+  return !bad && seen == SMALL_KEYS;
+}
+
+static void test_compaction_small_keys(void) {
+  static int round[SMALL_KEYS];
+  pair p;
+  char dir[64];
+  int k;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  CHECK(small_round(&p, 0, 0, SMALL_KEYS));
+  CHECK(small_round(&p, 1, 0, SMALL_KEYS)); /* compacts: all from the log */
+  CHECK(small_round(&p, 2, 0, SMALL_KEYS / 2));
+  CHECK(small_round(&p, 3, SMALL_KEYS / 4, SMALL_KEYS / 2));
+  for (k = 0; k < SMALL_KEYS; k++)
+    round[k] = k < SMALL_KEYS / 4 ? 2 : k < SMALL_KEYS / 2 ? 3 : 1;
+  /* compacts again: the first half's values from the snapshot */
+  for (k = 4; k <= 7; k++)
+    CHECK(small_round(&p, k, SMALL_KEYS / 2, SMALL_KEYS));
+  for (k = SMALL_KEYS / 2; k < SMALL_KEYS; k++)
+    round[k] = 7;
+  printf("     %d keys of %d bytes: %lld compactions, the log %lld bytes\n",
+         SMALL_KEYS, SMALL_VALUE, writer_stat(&p, "compactions"),
+         writer_stat(&p, "log_bytes"));
+  CHECK(writer_stat(&p, "compactions") >= 2);
+  CHECK(small_check(&p, round));
+  pair_stop(&p);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  CHECK(small_check(&p, round));
+  CHECK_EQ(kv_count(&p), SMALL_KEYS);
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
 /* Version 1 files (S, D and E records only) are read, and written anew
  * as version 2 once read; a version 1 log never gets new records. */
 static void test_version_1_files(void) {
@@ -1063,6 +1149,7 @@ int main(void) {
   RUN(test_writer_messages);
   RUN(test_mset_all_or_none);
   RUN(test_compaction_expiry);
+  RUN(test_compaction_small_keys);
   RUN(test_version_1_files);
   RUN(test_value_read_fails);
   return test_report();
