@@ -43,6 +43,7 @@ typedef tr__kvwriter writer;
 #define LOAD_ENTRIES 4096u     /* a load's batch: at most this many keys */
 #define LOAD_BYTES (8u << 20)  /* or about this many bytes */
 #define AHEAD (256u << 10)     /* a snapshot is read back this much at once */
+#define PACE_NS 50000000ull    /* reading back beats this often */
 #define WHOLE_LOG (16u << 20)  /* a log up to this is read whole to compact */
 
 static void put_u(char *p, uint64_t v, int n) {
@@ -192,6 +193,16 @@ static int read_value(const writer *w, reading *rd, const tr__kvloc *l,
   return tr__kvindex_read(w, l, out);
 }
 
+/* Long reading back shows life to the supervisor: a beat every PACE_NS,
+ * looked at every 64 values. */
+static void pace(writer *w, size_t i, uint64_t *last) {
+  uint64_t now;
+  if (i % 64 || (now = uv_hrtime()) - *last < PACE_NS)
+    return;
+  tr__kvwriter_beat(w);
+  *last = now;
+}
+
 static void reading_free(reading *rd) {
   free(rd->win[0].buf);
   free(rd->win[1].buf);
@@ -212,6 +223,7 @@ static tr_msg *batch(writer *w, size_t from, entry *e) {
   reading rd = {0};
   tr__kvloc l;
   tr_msg *r;
+  uint64_t beat = uv_hrtime();
   while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
          (more = tr__kvindex_next(w, &cursor, &key, &klen, &l))) {
     if (l.at && l.at <= now)
@@ -234,6 +246,7 @@ static tr_msg *batch(writer *w, size_t from, entry *e) {
   }
   tr_msg_add_array(r, (uint32_t)(2 * n));
   for (i = 0; i < n && !rc; i++) {
+    pace(w, i, &beat);
     if (!(rc = read_value(w, &rd, &e[i].l, val))) {
       tr_msg_add_str(r, e[i].key, e[i].klen);
       tr_msg_add_str(r, val ? val : "", e[i].l.len);
@@ -396,6 +409,7 @@ int tr__kvwriter_snapshot(writer *w) {
   reading rd = {0};
   tr__kvloc l;
   int fd = -1, rc;
+  uint64_t beat = uv_hrtime();
   if ((rc = tr__kvlog_create(&w->io, w->p_snap_tmp, 1, &fd)))
     return rc;
   rd.whole_log = 1;
@@ -411,6 +425,7 @@ int tr__kvwriter_snapshot(writer *w) {
       val = p;
       cap = l.len;
     }
+    pace(w, (size_t)count, &beat);
     if ((rc = read_value(w, &rd, &l, val)))
       break;
     if (tr__kvlog_put_set_at(&b, key, klen, val, l.len, l.at)) {
