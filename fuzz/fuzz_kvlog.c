@@ -343,22 +343,24 @@ static int ref_whole(const uint8_t *p, size_t n, size_t off, int snapshot,
 }
 
 static void ref_apply(const uint8_t *b, uint32_t len, model *m, ref *r) {
-  uint32_t klen = le32(b + 1), vlen;
+  uint32_t klen, vlen;
   size_t pos = 5;
   if (b[0] == 'E') {
     r->ended = 1;
     return;
   }
   r->records++;
+  if (b[0] == 'F') { /* a body of one byte */
+    model_flush(m);
+    return;
+  }
+  klen = le32(b + 1);
   switch (b[0]) {
   case 'D':
     tr__kvmap_delete(m->map, b + 5, klen);
     break;
   case 'X':
     model_expire(m, b + 5, klen, le64(b + 5 + klen));
-    break;
-  case 'F':
-    model_flush(m);
     break;
   case 'M':
     while (pos < len) {
