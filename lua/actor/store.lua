@@ -79,10 +79,12 @@ local function text_of(value)
 end
 
 -- The integer a value's text holds (a 64-bit decimal, as Redis reads one:
--- no sign but '-', no spaces, no leading zeros), or nil.
+-- no sign but '-', no spaces, no leading zeros), or nil: the text must be
+-- the integer's own, which also turns away what tonumber would round.
 local function integer_of(text)
-  if #text > 20 or not (text == "0" or text:find("^%-?[1-9]%d*$")) then return nil end
-  return tointeger(tonumber(text))
+  if #text > 20 then return nil end
+  local n = tointeger(tonumber(text))
+  if n and ("%d"):format(n) == text then return n end
 end
 
 -- Why a writer that takes UTF-8 keys only cannot write key, or nil; the
