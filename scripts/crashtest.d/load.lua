@@ -60,7 +60,7 @@ local function client(c)
       ok = kv.set(key, model.value(key, version, len))
     else
       emit(("del %s %d"):format(key, version))
-      ok = kv.delete(key)
+      ok = kv.delete(key) ~= nil -- true or false: whether the key was there
     end
     if ok ~= true then error(("%s %s %d returned %s"):format(op, key, version, tostring(ok))) end
     emit(("ack %s %d"):format(key, version))
