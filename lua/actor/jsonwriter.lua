@@ -207,11 +207,11 @@ return function(dir, fsync)
       if not data_only then text:remove(key) end
     end
     if c.op == "set" then
-      put(a[1], a[2], a[3] or 0)
+      put(a[1], a[2], math.tointeger(a[3] or 0))
     elseif c.op == "delete" then
       drop(a[1])
     elseif c.op == "expire" then
-      if data[a[1]] ~= nil then put(a[1], data[a[1]], a[2]) end
+      if data[a[1]] ~= nil then put(a[1], data[a[1]], math.tointeger(a[2])) end
     elseif c.op == "mset" then
       for i = 1, #a, 2 do put(a[i], a[i + 1], 0) end
     else -- flush
@@ -263,7 +263,7 @@ return function(dir, fsync)
     if bad then return "kv.writer: " .. bad .. " (the log writer takes any bytes)" end
   end
   local function bad_at(at)
-    if at ~= nil and (math.type(at) ~= "integer" or at < 0) then
+    if at ~= nil and (type(at) ~= "number" or not math.tointeger(at) or at < 0) then
       return "kv.writer: an expiry time is an integer of ms since the epoch (0: never)"
     end
   end
@@ -320,7 +320,8 @@ return function(dir, fsync)
       return entries, last, info, failed, nil, "utf8", expiries
     end,
     kv = function(op, ...)
-      local n, f, bad = select("#", ...), check[op], nil
+      local n, f = select("#", ...), check[op]
+      local bad
       if unavailable then
         bad = unavailable
       elseif failed then
