@@ -90,9 +90,9 @@ return function(dir, fsync)
   -- A batch's answers may be cut short (a preemption, then a kill): the
   -- close handler finishes them with the batch's result.
   local pending, npend, head = {}, 0, 1
-  -- The change being applied (cur set last, cleared first): a kill while
-  -- it is preempted half-way leaves it to the close handler.
-  local cur
+  -- The change being applied (cur_op set last, cleared first): a kill
+  -- while it is preempted half-way leaves it to the close handler.
+  local cur_op, cur_key, cur_value, cur_at, cur_list, cur_who, cur_session, cur_answer
   local result_ok, result_why = true, nil
   local changes = 0 -- changes gathered since the last write
   local dirty, timer, closing = false, nil, false
@@ -185,35 +185,36 @@ return function(dir, fsync)
     end
   end
 
-  -- The data's side of a change (c: op and its arguments a[1..]), which
-  -- may be done twice; put(key, value, at) and drop(key) also change the
-  -- kept text (text.put, whose entry's encoding is the long part), unless
-  -- data_only.
-  local function apply(c, data_only)
-    local a = c.args
-    local function put(key, value, at)
-      if data[key] == nil then count = count + 1 end
-      data[key] = value
-      local old = exps[key]
-      if old and at == 0 then nexp = nexp - 1 elseif not old and at > 0 then nexp = nexp + 1 end
-      exps[key] = at > 0 and at or nil
-      if not data_only then text:put(key, jsonfile.entry(key, value, beat, at)) end
-    end
-    local function drop(key)
-      if data[key] == nil then return end
-      count = count - 1
-      data[key] = nil
-      if exps[key] then exps[key], nexp = nil, nexp - 1 end
-      if not data_only then text:remove(key) end
-    end
-    if c.op == "set" then
-      put(a[1], a[2], math.tointeger(a[3] or 0))
-    elseif c.op == "delete" then
-      drop(a[1])
-    elseif c.op == "expire" then
-      if data[a[1]] ~= nil then put(a[1], data[a[1]], math.tointeger(a[2])) end
-    elseif c.op == "mset" then
-      for i = 1, #a, 2 do put(a[i], a[i + 1], 0) end
+  -- The data's side of a change, which may be done twice: put(key,
+  -- value, at) and drop(key) also change the kept text (text.put, whose
+  -- entry's encoding is the long part), unless data_only.
+  local function put(key, value, at, data_only)
+    if data[key] == nil then count = count + 1 end
+    data[key] = value
+    local old = exps[key]
+    if old and at == 0 then nexp = nexp - 1 elseif not old and at > 0 then nexp = nexp + 1 end
+    exps[key] = at > 0 and at or nil
+    if not data_only then text:put(key, jsonfile.entry(key, value, beat, at)) end
+  end
+  local function drop(key, data_only)
+    if data[key] == nil then return end
+    count = count - 1
+    data[key] = nil
+    if exps[key] then exps[key], nexp = nil, nexp - 1 end
+    if not data_only then text:remove(key) end
+  end
+  -- op with its first three arguments (as the message has them), and
+  -- `list` all of them for mset
+  local function apply(op, key, value, at, list, data_only)
+    if op == "set" then
+      put(key, value, math.tointeger(at or 0), data_only)
+    elseif op == "delete" then
+      drop(key, data_only)
+    elseif op == "expire" then
+      -- expire(key, at): its time comes second
+      if data[key] ~= nil then put(key, data[key], math.tointeger(value), data_only) end
+    elseif op == "mset" then
+      for i = 1, #list, 2 do put(list[i], list[i + 1], 0, data_only) end
     else -- flush
       data, exps, count, nexp = {}, {}, 0, 0
       if not data_only then text = jsonfile.new() end
@@ -224,14 +225,14 @@ return function(dir, fsync)
   -- half-way): it is applied again, the kept text made again from data,
   -- and its caller answered with the last batch.
   local function finish_change()
-    local c = cur
-    cur = nil
-    apply(c, true)
+    local op = cur_op
+    cur_op = nil
+    apply(op, cur_key, cur_value, cur_at, cur_list, true)
     text = jsonfile.of(data, nil, exps)
     changes = changes + 1
-    if c.who and pending[3 * npend - 1] ~= c.session then
+    if cur_who and pending[3 * npend - 1] ~= cur_session then
       pending[3 * npend + 1], pending[3 * npend + 2], pending[3 * npend + 3] =
-        c.who, c.session, c.answer
+        cur_who, cur_session, cur_answer
       npend = npend + 1
     end
   end
@@ -240,7 +241,7 @@ return function(dir, fsync)
   -- first (closed before the lock, which was declared before it).
   local _ <close> = setmetatable({}, { __close = function()
     closing = true
-    if cur ~= nil then finish_change() end
+    if cur_op ~= nil then finish_change() end
     flush()
     answer() -- a batch written (or refused) whose answers were cut short
     if dirty and not failed then sync_now() end
@@ -336,22 +337,26 @@ return function(dir, fsync)
         if actor.calling() then actor.reply_error(bad) end
         return settle()
       end
-      local c = { op = op, args = { ... }, answer = true }
-      local at = ANSWER_AT[op]
-      if at and n >= at then c.answer = (select(at, ...)) end
-      if op == "delete" and data[c.args[1]] == nil and not actor.calling() then
+      local key, value, at = ...
+      local said, where = true, ANSWER_AT[op] -- what the caller is answered
+      if where and n >= where then said = (select(where, ...)) end
+      if op == "delete" and data[key] == nil and not actor.calling() then
         return settle() -- nothing to write down, nobody to answer
       end
-      if actor.calling() then c.who, c.session = actor.defer() end
-      cur = c
-      apply(c)
+      local who, session
+      if actor.calling() then who, session = actor.defer() end
+      cur_key, cur_value, cur_at, cur_who, cur_session, cur_answer =
+        key, value, at, who, session, said
+      cur_list = op == "mset" and { ... } or nil
+      cur_op = op
+      apply(op, key, value, at, cur_list)
       changes = changes + 1
-      if c.who then
+      if who then
         pending[3 * npend + 1], pending[3 * npend + 2], pending[3 * npend + 3] =
-          c.who, c.session, c.answer
+          who, session, said
         npend = npend + 1
       end
-      cur = nil
+      cur_op = nil
       settle()
     end,
     sync = function()

@@ -484,7 +484,9 @@ return function(options)
 
   -- Why key cannot be given a value, or nil.
   local function bad_new_key(key)
-    return bad_key(key) or (keys == "utf8" and not_utf8(key)) or cannot_write()
+    if type(key) ~= "string" or #key == 0 or #key > MAX_KEY then return bad_key(key) end
+    if keys == "utf8" and not utf8.len(key) then return not_utf8(key) end
+    if refused then return cannot_write() end
   end
 
   -- Why the keys from argument `first` on are bad (at least one needed).
@@ -508,17 +510,26 @@ return function(options)
   function ops.set(key, value, opts, ...)
     local bad = bad_new_key(key)
     if bad then return refuse(bad) end
-    local text, why = text_of(value)
-    if not text then return refuse(why) end
+    local text = value
+    if type(value) ~= "string" or #value > MAX_VALUE then
+      local why
+      text, why = text_of(value)
+      if not text then return refuse(why) end
+    end
     if opts == nil then -- the common case: passed on unchanged when it can be
       local i = lookup(key)
       local ok
-      if type(value) == "string" and select("#", ...) == 0 then
+      if text == value and select("#", ...) == 0 then
         ok = pass_on() -- the writer's set(key, value): no expiry, answer true
       else
         ok = pass_on("set", key, text)
       end
-      if ok then put(i, key, text, 0) end
+      if not ok then return end
+      if not i then return add(key, text) end
+      local seg = vals[i]
+      bytes = bytes + #text - #seg[key]
+      seg[key] = text
+      if nexp > 0 then expire_at(i, key, 0) end
       return
     end
     local ms, nx, xx, keepttl, get = set_opts(opts)
