@@ -231,10 +231,15 @@ for _, pair in ipairs(PAIRS) do
         assert.equal("4", kv.set("k", "5", { nx = true, get = true })) -- not set: still the old
         assert.equal("4", kv.get("k"))
         assert.equal("v", kv.get("new"))
-        assert.matches("unknown set option 'bogus'", error_of(kv.set, "k", "v", { bogus = 1 }))
+        assert.matches("set's options are px, ex, nx, xx, keepttl and get",
+          error_of(kv.set, "k", "v", { bogus = 1 }))
         assert.matches("nx or xx", error_of(kv.set, "k", "v", { nx = true, xx = true }))
-        assert.matches("px or ex", error_of(kv.set, "k", "v", { px = 10, ex = 1 }))
-        assert.matches("expire", error_of(kv.set, "k", "v", { px = 0 }))
+        assert.matches("kv: px and ex are a time > 0, and only one of them",
+          error_of(kv.set, "k", "v", { px = 10, ex = 1 }), 1, true)
+        assert.matches("kv: px and ex are a time > 0, and only one of them",
+          error_of(kv.set, "k", "v", { px = 0 }), 1, true)
+        assert.matches("kv: set takes keepttl or an expiry, not both",
+          error_of(kv.set, "k", "v", { px = 10, keepttl = true }), 1, true)
         assert.matches("#3 to 'kv.set' (table expected, got number)",
           error_of(kv.set, "k", "v", 5), 1, true)
         assert.equal("4", kv.get("k")) -- none of that changed anything

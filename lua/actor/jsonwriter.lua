@@ -292,6 +292,47 @@ return function(dir, fsync)
   }
   local ANSWER_AT = { set = 4, delete = 2, expire = 3, flush = 1 } -- mset: none
 
+  -- A change: kv(op, ...) as the store forwards it, or op(...) itself.
+  local function change(op, ...)
+    local n, f = select("#", ...), check[op]
+    local bad
+    if unavailable then
+      bad = unavailable
+    elseif failed then
+      bad = "changes are refused since " .. failed
+    elseif not f then
+      bad = "kv.writer: the writer takes set, delete, expire, mset and flush, not "
+        .. tostring(op)
+    else
+      bad = f(...)
+    end
+    if bad then
+      if actor.calling() then actor.reply_error(bad) end
+      return settle()
+    end
+    local key, value, at = ...
+    local said, where = true, ANSWER_AT[op] -- what the caller is answered
+    if where and n >= where then said = (select(where, ...)) end
+    if op == "delete" and data[key] == nil and not actor.calling() then
+      return settle() -- nothing to write down, nobody to answer
+    end
+    local who, session
+    if actor.calling() then who, session = actor.defer() end
+    cur_key, cur_value, cur_at, cur_who, cur_session, cur_answer =
+      key, value, at, who, session, said
+    cur_list = op == "mset" and { ... } or nil
+    cur_op = op
+    apply(op, key, value, at, cur_list)
+    changes = changes + 1
+    if who then
+      pending[3 * npend + 1], pending[3 * npend + 2], pending[3 * npend + 3] =
+        who, session, said
+      npend = npend + 1
+    end
+    cur_op = nil
+    settle()
+  end
+
   actor.serve{
     load = function(cursor)
       loader = actor.sender()
@@ -320,45 +361,13 @@ return function(dir, fsync)
       end
       return entries, last, info, failed, nil, "utf8", expiries
     end,
-    kv = function(op, ...)
-      local n, f = select("#", ...), check[op]
-      local bad
-      if unavailable then
-        bad = unavailable
-      elseif failed then
-        bad = "changes are refused since " .. failed
-      elseif not f then
-        bad = "kv.writer: the writer takes set, delete, expire, mset and flush, not "
-          .. tostring(op)
-      else
-        bad = f(...)
-      end
-      if bad then
-        if actor.calling() then actor.reply_error(bad) end
-        return settle()
-      end
-      local key, value, at = ...
-      local said, where = true, ANSWER_AT[op] -- what the caller is answered
-      if where and n >= where then said = (select(where, ...)) end
-      if op == "delete" and data[key] == nil and not actor.calling() then
-        return settle() -- nothing to write down, nobody to answer
-      end
-      local who, session
-      if actor.calling() then who, session = actor.defer() end
-      cur_key, cur_value, cur_at, cur_who, cur_session, cur_answer =
-        key, value, at, who, session, said
-      cur_list = op == "mset" and { ... } or nil
-      cur_op = op
-      apply(op, key, value, at, cur_list)
-      changes = changes + 1
-      if who then
-        pending[3 * npend + 1], pending[3 * npend + 2], pending[3 * npend + 3] =
-          who, session, said
-        npend = npend + 1
-      end
-      cur_op = nil
-      settle()
-    end,
+    kv = change,
+    -- the same changes as messages of their own names (kv.writer("set", ...))
+    set = function(...) return change("set", ...) end,
+    delete = function(...) return change("delete", ...) end,
+    expire = function(...) return change("expire", ...) end,
+    mset = function(...) return change("mset", ...) end,
+    flush = function(...) return change("flush", ...) end,
     sync = function()
       timer = nil
       if dirty and not failed then sync_now() end

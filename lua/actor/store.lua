@@ -158,21 +158,24 @@ local SET_OPTS = { px = "number", ex = "number", nx = "boolean", xx = "boolean",
 -- or nil and why they are bad.
 local function set_opts(o)
   if o == nil then return 0 end
-  if type(o) ~= "table" then return nil, "kv: set's options are a table" end
+  if type(o) ~= "table" then return nil, "kv: set's options are a map" end
   for k, v in pairs(o) do
     local want = SET_OPTS[k]
-    if not want then return nil, "kv: unknown set option '" .. tostring(k) .. "'" end
+    if not want then
+      return nil, "kv: set's options are px, ex, nx, xx, keepttl and get (not '"
+        .. tostring(k) .. "')"
+    end
     if type(v) ~= want then
       return nil, "kv: set option " .. k .. " is a " .. want .. ", not " .. type(v)
     end
   end
-  if o.px and o.ex then return nil, "kv: set takes px or ex, not both" end
+  if o.px and o.ex then return nil, "kv: px and ex are a time > 0, and only one of them" end
   if o.nx and o.xx then return nil, "kv: set takes nx or xx, not both" end
   local ms = o.px or (o.ex and o.ex * 1000)
   if ms and (ms ~= ms or ms < 1 or ms >= 2 ^ 53) then
-    return nil, "kv: invalid expire time in set (px/ex must be > 0)"
+    return nil, "kv: px and ex are a time > 0, and only one of them"
   end
-  if ms and o.keepttl then return nil, "kv: set takes keepttl or px/ex, not both" end
+  if ms and o.keepttl then return nil, "kv: set takes keepttl or an expiry, not both" end
   return ms and math.floor(ms) or 0, o.nx, o.xx, o.keepttl, o.get
 end
 
