@@ -195,7 +195,8 @@ return function(options)
   -- when it expires, for those that do).
   local vals, nums, exps, live
   local count, nexp, bytes
-  -- the scan order: chunks[cid][number] = key, for cid = number // CHUNK;
+  -- the scan order: chunks[cid][number % CHUNK + 1] = key (false once it
+  -- is gone: an array, cheaper than a hash), for cid = number // CHUNK;
   -- clive[cid] its keys, cids the chunks that hold any, in order
   local nextnum, chunks, clive, cids
   -- expiry times, a binary min-heap: hat[i] the time, hkey[i] the key; an
@@ -280,7 +281,7 @@ return function(options)
 
   local function unorder(num)
     local cid = num // CHUNK
-    chunks[cid][num] = nil
+    chunks[cid][num % CHUNK + 1] = false
     local left = clive[cid] - 1
     if left > 0 then
       clive[cid] = left
@@ -372,10 +373,45 @@ return function(options)
       chunks[cid], clive[cid] = c, 1
       cids[#cids + 1] = cid
     end
-    c[num] = key
+    c[num % CHUNK + 1] = key
     if at and at > 0 then
       exps[i][key], nexp = at, nexp + 1
       push(at, key)
+    end
+  end
+
+  -- add for each pair of a load's entries (none expires), with what add
+  -- looks up once per key hoisted out of the loop: a big load is mostly this.
+  local function load_batch(entries, n)
+    local i = 1
+    while i <= n do
+      local s = #vals
+      if live[s] >= cap then
+        s = s + 1
+        vals[s], nums[s], exps[s], live[s] = {}, {}, {}, 0
+      end
+      local seg, segnums = vals[s], nums[s]
+      -- as many keys as fit in the segment and in the current chunk
+      local num = nextnum
+      local cid = num // CHUNK
+      local c = chunks[cid]
+      if not c then
+        c = {}
+        chunks[cid], clive[cid] = c, 0
+        cids[#cids + 1] = cid
+      end
+      local room = math.min(cap - live[s], (cid + 1) * CHUNK - num, (n - i + 1) // 2)
+      local added = 0
+      local slot = num % CHUNK
+      for j = i, i + 2 * room - 1, 2 do
+        local key, value = entries[j], entries[j + 1]
+        slot = slot + 1
+        seg[key], segnums[key], c[slot] = value, num, key
+        num, added = num + 1, added + #key + #value
+      end
+      nextnum, bytes = num, bytes + added
+      live[s], clive[cid], count = live[s] + room, clive[cid] + room, count + room
+      i = i + 2 * room
     end
   end
 
@@ -443,7 +479,7 @@ return function(options)
     if expiries then
       for i = 1, n, 2 do add(entries[i], entries[i + 1], expiries[(i + 1) // 2]) end
     else
-      for i = 1, n, 2 do add(entries[i], entries[i + 1]) end
+      load_batch(entries, n)
     end
     cursor, info, refused, unavailable, keys = nxt, text, why, none, rule
     if cursor ~= nil then
@@ -697,7 +733,7 @@ return function(options)
       local c, from = chunks[cid], cid * CHUNK
       if from < num then from = num end
       for m = from, cid * CHUNK + CHUNK - 1 do
-        local k = c[m]
+        local k = c[m % CHUNK + 1]
         if k then
           if (pat == true or k:find(pat)) and (nexp == 0 or fresh(find(k), k, now)) then
             out[#out + 1] = k
