@@ -164,6 +164,48 @@ describe("the Lua store's load", function()
       assert.same({ 10, 12, want }, got)
     end)
 
+  it("keeps the scan order, expiry times and counts across its segments", function()
+    local got = { H.run(function()
+      local data = {}
+      for i = 1, 10 do data["k" .. i] = "v" .. i end
+      local store = start(0, data, { segment_keys = 4 }) -- 3 segments
+      local function kv(...) return actor.call(store, "kv", ...) end
+      kv("set", "e1", "x", { px = 100000 })
+      for i = 2, 9 do kv("delete", "k" .. i) end -- a segment or more empties
+      kv("set", "e2", "y", { px = 1 })
+      for i = 11, 20 do kv("set", "k" .. i, "v" .. i) end
+      actor.sleep(20) -- past e2's time
+      -- a scan of one key a call, a key added and one of the old ones
+      -- removed between calls: each old one comes once, or not at all
+      -- if it was removed before the scan got to it
+      local seen, cursor, n = {}, 0, 0
+      repeat
+        local keys
+        cursor, keys = kv("scan", cursor, nil, 1)
+        for _, k in ipairs(keys) do seen[k] = (seen[k] or 0) + 1 end
+        n = n + 1
+        kv("set", "new" .. n, "x")
+        if n <= 5 then kv("delete", "k" .. (21 - n)) end -- k20 .. k16, the last added
+      until cursor == 0 or n > 100
+      local keys = kv("keys", "k1*")
+      table.sort(keys)
+      return seen, kv("count"), kv("ttl", "e1"), kv("get", "e2"), table.concat(keys, " "),
+        kv("stats")
+    end) }
+    local seen, count, ttl, e2, keys, stats = table.unpack(got, 1, 6)
+    for _, k in ipairs { "k1", "k10", "e1", "k11", "k12", "k13", "k14", "k15" } do
+      assert.equal(1, seen[k], k)
+    end
+    for k, n in pairs(seen) do assert(n == 1, k .. " came " .. n .. " times") end
+    for i = 16, 20 do assert.is_nil(seen["k" .. i]) end -- removed before the scan got there
+    assert.is_nil(seen.e2)
+    assert.is_nil(e2)
+    assert.is_true(ttl > 90000 and ttl <= 100000)
+    assert.equal("k1 k10 k11 k12 k13 k14 k15", keys)
+    assert.equal(count, stats.keys)
+    assert.equal(1, stats.expiring)
+  end)
+
   it("answers every request with the writer's reason when it has no data to give", function()
     local why = "data directory /somewhere is in use (pid 1234)"
     local errs = { H.run(function()
