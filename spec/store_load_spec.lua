@@ -124,6 +124,41 @@ describe("the Lua store's load", function()
     assert.is_true(got[3] >= 2000 and got[3] < 8000, "served after " .. got[3] .. " ms")
   end)
 
+  it("has actor.kv ask again while loading for every request, all of the answer kept",
+    function()
+    local got
+    H.configured({ call_timeout = 8000 }, function() got = { H.run(function()
+      local store = start(1000, { a = "1", b = "2" }, { load_wait_ms = 200 })
+      route_to(store)
+      local root, asks = actor.self(), {
+        mget = function() return { client.mget("a", "x", "b") } end,
+        scan = function()
+          local next, keys = client.scan(0, nil, 100)
+          table.sort(keys)
+          return { next, table.concat(keys, " ") }
+        end,
+        exists = function() return { client.exists("a"), client.exists("x") } end,
+        ttl = function() return { client.ttl("a"), client.pttl("x") } end,
+        strlen = function() return { client.strlen("b") } end,
+        keys = function() return { #client.keys("*") } end,
+        stats = function() return { client.stats().keys } end,
+      }
+      for name, ask in pairs(asks) do
+        actor.spawn(function() actor.send(root, "got", name, ask()) end)
+      end
+      local answers = {}
+      for _ in pairs(asks) do
+        local _, name, answer = actor.receive(7000)
+        answers[name or "none"] = answer
+      end
+      return answers
+    end) } end)
+    assert.same({
+      mget = { "1", nil, "2" }, scan = { 0, "a b" }, exists = { true, false },
+      ttl = { -1, -2 }, strlen = { 1 }, keys = { 2 }, stats = { 2 },
+    }, got[1])
+  end)
+
   it("has actor.kv give the 'still loading' error, not a timeout, if the load outlasts the "
     .. "call's timeout", function()
     local got
