@@ -37,6 +37,9 @@ local SEGMENT = 1 << 19
 local CHUNK = 1024 -- key numbers per chunk of the scan order
 local SWEEP_MS, SWEEP_MAX = 100, 1000
 local SCAN_COUNT = 10
+-- what a reply may hold: the core's message limit (64 MiB), less room for
+-- the encoding of each item (a few bytes) and the rest of the message
+local REPLY_MAX = 63 * 1024 * 1024
 local BEAT = 65536 -- keys of long work (keys, a full sweep) between heartbeats
 local NOT_INTEGER = "kv: the value is not an integer or out of range"
 local OVERFLOW = "kv: increment or decrement would overflow"
@@ -659,11 +662,13 @@ return function(options)
   function ops.mget(...)
     local bad = bad_keys(1, ...)
     if bad then return refuse(bad) end
-    local n, out = select("#", ...), {}
+    local n, out, size = select("#", ...), {}, 0
     for j = 1, n do
       local _, v = lookup((select(j, ...)))
       out[j] = v
+      size = size + (v and #v or 0) + 8
     end
+    if size > REPLY_MAX then return refuse("kv: the values do not fit in one reply") end
     return table.unpack(out, 1, n)
   end
 
@@ -695,15 +700,21 @@ return function(options)
   function ops.keys(pattern)
     local pat, why = matcher(pattern)
     if pat == nil then return refuse(why) end
-    local out, now, looked = {}, time(), 0
+    local out, now, looked, size = {}, time(), 0, 0
     if pat == false then return out end
     local all = pat == "^.-$"
     for s = 1, #vals do
       for k in pairs(vals[s]) do
-        if fresh(s, k, now) and (all or k:find(pat)) then out[#out + 1] = k end
+        if fresh(s, k, now) and (all or k:find(pat)) then
+          out[#out + 1] = k
+          size = size + #k + 8
+        end
         looked = looked + 1
         beat(looked)
       end
+    end
+    if size > REPLY_MAX then
+      return refuse("kv: the " .. #out .. " keys matching do not fit in one reply; use scan")
     end
     return out
   end
@@ -727,7 +738,7 @@ return function(options)
       local mid = (lo + hi) // 2
       if cids[mid] < num // CHUNK then lo = mid + 1 else hi = mid end
     end
-    local now, looked = time(), 0
+    local now, looked, size = time(), 0, 0
     for j = lo, #cids do
       local cid = cids[j]
       local c, from = chunks[cid], cid * CHUNK
@@ -737,9 +748,10 @@ return function(options)
         if k then
           if (pat == true or k:find(pat)) and (nexp == 0 or fresh(find(k), k, now)) then
             out[#out + 1] = k
+            size = size + #k + 8
           end
           looked = looked + 1
-          if looked >= want then
+          if looked >= want or size >= REPLY_MAX then -- the reply is full
             if m + 1 >= nextnum then return 0, out end
             return m + 1, out
           end
