@@ -3,7 +3,8 @@
 -- include/troupe_services.h. It keeps the data in Lua tables, loads it
 -- from the writer ("kv.writer") in batches before serving, answers reads
 -- itself and passes each change on to the writer (actor.forward, as the
--- message the writer takes), which answers the caller once it is written.
+-- message the writer takes: op(key, ...), e.g. set(key, value, at,
+-- answer)), which answers the caller once it is written.
 -- A request that changes nothing is answered here. It refuses a key its
 -- writer cannot write (its load said "utf8", as the JSON writer does, and
 -- the key is not valid UTF-8) before applying it: it never holds what was
@@ -507,16 +508,17 @@ return function(options)
   -- ---------------------------------------------------------- requests
 
   -- Passes the change being handled on to the writer, which answers the
-  -- caller: unchanged, or as the message kv(...) given; false when the
-  -- writer cannot take it (gone: said here, as the native store says it;
-  -- full: the core tells the caller). Only what it took is applied.
+  -- caller: unchanged (a plain set or delete, which every writer takes as
+  -- kv(...)), or as the writer's own message given, op(key, ...) --
+  -- kv.writer("set", key, value, at, answer); false when the writer
+  -- cannot take it (gone: said here, as the native store says it; full:
+  -- the core tells the caller). Only what it took is applied.
   local function pass_on(...)
     if not actor.alive(writer) then
       refuse("kv: the writer is not running; nothing was changed")
       return false
     end
-    if select("#", ...) == 0 then return forward(writer) == true end
-    return forward(writer, "kv", ...) == true
+    return forward(writer, ...) == true
   end
 
   -- Why a change cannot be made, or nil.
@@ -562,7 +564,7 @@ return function(options)
       local i = lookup(key)
       local ok
       if text == value and select("#", ...) == 0 then
-        ok = pass_on() -- the writer's set(key, value): no expiry, answer true
+        ok = pass_on() -- kv("set", key, value) unchanged: no expiry, answer true
       else
         ok = pass_on("set", key, text)
       end
