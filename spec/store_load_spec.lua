@@ -19,7 +19,8 @@ local store_fn = require "actor.store"
 
 -- A writer stand-in, registered as kv.writer: loads take `ms` ms, then
 -- give `data` (key -> value) in one batch; `unavailable` (optional) is
--- the fifth value of that last answer. Changes are taken and answered.
+-- the fifth value of that last answer. Changes are taken and answered
+-- true, whatever their message.
 local function stand_in(ms, data, unavailable)
   local began
   actor.register("kv.writer")
@@ -37,7 +38,7 @@ local function stand_in(ms, data, unavailable)
       end
       return entries, nil, "loaded by the stand-in", unavailable, unavailable
     end,
-    kv = function() return true end,
+    default = function() return true end, -- a change, as kv(...) or set(...) ...
   }
 end
 
