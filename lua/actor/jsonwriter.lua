@@ -17,9 +17,10 @@
 -- directory it cannot have (in use, cannot be made, data.json unreadable)
 -- makes it unavailable (every request answered with why).
 --
--- Changes (kv set, delete, expire, mset, flush, forwarded by the store
--- with the caller's session, each with the answer the caller gets: true
--- unless given): applied to its data and to the kept text of data.json
+-- Changes (set, delete, expire, mset, flush, forwarded by the store with
+-- the caller's session as messages of those names, or as kv(op, ...), each
+-- with the answer the caller gets: true unless given): applied to its data
+-- and to the kept text of data.json
 -- (actor.jsonfile: only the changed keys are encoded again), and the
 -- caller remembered. Once nothing more is queued, or MAX_PENDING callers
 -- wait, the file is written, with one write_atomic into the spare file
