@@ -357,6 +357,9 @@ for _, store in ipairs { "c", "lua" } do
         local r = { kv.info(), kv.count(), kv.get("t"), kv.get("old"), kv.pttl("t"),
           kv.pttl("a") }
         kv.set("b", "4") -- a write: what has expired is not written again
+        kv.set("soon", "5", { px = 50 })
+        actor.sleep(100) -- past soon's time: the next write leaves it out
+        kv.set("c", "6")
         return table.unpack(r, 1, 6)
       end) }
       assert.matches("loaded 2 keys", got[1], 1, true)
@@ -365,6 +368,8 @@ for _, store in ipairs { "c", "lua" } do
       assert.equal(-1, got[6])
       local text = read(dir .. "/data.json")
       assert.is_nil(text:find('"old"', 1, true))
+      assert.is_nil(text:find('"soon"', 1, true))
+      assert.truthy(text:find('"c":[54]', 1, true))
       assert.truthy(text:find(('"t":{"value":[50],"expires":%d}'):format(later), 1, true))
       assert.truthy(text:find('"a":[49]', 1, true))
     end)

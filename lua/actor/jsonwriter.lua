@@ -137,15 +137,20 @@ return function(dir, fsync)
     if not ok then actor.log("warn", "kv.writer: no copy of the synced file: " .. tostring(err)) end
   end
 
-  -- Keys in data.json whose time has passed are left out of it.
+  -- Keys in data.json whose time has passed are left out of it; a pass
+  -- over the expiring keys only once the soonest time may have come.
+  local soonest = 0 -- no key expires before this (0: not known yet)
   local function purge()
-    if nexp == 0 then return end
     local now = actor.time()
+    if nexp == 0 or now < soonest then return end
+    soonest = math.huge
     for k, at in pairs(exps) do
       if at <= now then
         exps[k], data[k] = nil, nil
         nexp, count = nexp - 1, count - 1
         text:remove(k)
+      elseif at < soonest then
+        soonest = at
       end
     end
   end
@@ -195,6 +200,7 @@ return function(dir, fsync)
     local old = exps[key]
     if old and at == 0 then nexp = nexp - 1 elseif not old and at > 0 then nexp = nexp + 1 end
     exps[key] = at > 0 and at or nil
+    if at > 0 and at < soonest then soonest = at end
     if not data_only then text:put(key, jsonfile.entry(key, value, beat, at)) end
   end
   local function drop(key, data_only)
