@@ -469,6 +469,104 @@ for _, pair in ipairs(PAIRS) do
       end
     end)
 
+    it("agrees with a model over a random mix of requests, and again after a restart", function()
+      local names = { "a", "b", "c", "d", "e", "f", "n1", "n2" }
+      local model = {} -- key -> { v = text, exp = whether it expires }
+      local function pick(rnd, t) return t[rnd(#t)] end
+      local function state()
+        local s, there = {}, {}
+        for k in pairs(model) do there[#there + 1] = k end
+        table.sort(there)
+        for _, k in ipairs(there) do
+          s[#s + 1] = k .. "=" .. model[k].v .. (model[k].exp and "~" or "")
+        end
+        return table.concat(s, " ")
+      end
+      -- what the store holds, in the model's words (an expiry as "~")
+      local function held()
+        local there = kv.keys("*")
+        table.sort(there)
+        local s = {}
+        for _, k in ipairs(there) do
+          s[#s + 1] = k .. "=" .. kv.get(k) .. (kv.ttl(k) > 0 and "~" or "")
+        end
+        return table.concat(s, " "), kv.count()
+      end
+      local want = go(function()
+        local x = 12345
+        local function rnd(n)
+          x = (x * 1103515245 + 12345) % 2147483648
+          return x % n + 1
+        end
+        for step = 1, 600 do
+          local op, k = rnd(11), pick(rnd, names)
+          local m = model[k]
+          local where = "step " .. step .. " op " .. op .. " key " .. k
+          if op == 1 then
+            assert.equal(m and m.v, kv.get(k), where)
+          elseif op == 2 then
+            local v = rnd(3) == 1 and rnd(100) or "v" .. step
+            local opts = ({ {}, { nx = true }, { xx = true }, { get = true }, { ex = 1000 },
+              { keepttl = true }, { px = 1000000, get = true } })[rnd(7)]
+            local answer = kv.set(k, v, opts)
+            local set = not (opts.nx and m) and not (opts.xx and not m)
+            if opts.get then
+              assert.equal(m and m.v, answer, where)
+            else
+              assert.equal(set, answer, where)
+            end
+            if set then
+              model[k] = { v = tostring(v), exp = (opts.ex or opts.px) and true
+                or (opts.keepttl and m and m.exp) or false }
+            end
+          elseif op == 3 then
+            assert.equal(m ~= nil, kv.delete(k), where)
+            model[k] = nil
+          elseif op == 4 then
+            assert.equal(m and m.v, kv.getdel(k), where)
+            model[k] = nil
+          elseif op == 5 then
+            assert.equal(m ~= nil, kv.exists(k), where)
+            assert.equal(m and #m.v or 0, kv.strlen(k), where)
+          elseif op == 6 then
+            local n = m and math.tointeger(tonumber(m.v))
+            if m and not (n and tostring(n) == m.v) then
+              assert.matches("not an integer", error_of(kv.incr, k, 3), 1, true)
+            else
+              assert.equal((n or 0) + 3, kv.incr(k, 3), where)
+              model[k] = { v = tostring((n or 0) + 3), exp = m and m.exp or false }
+            end
+          elseif op == 7 then
+            local more = "+" .. step
+            assert.equal(#(m and m.v or "") + #more, kv.append(k, more), where)
+            model[k] = { v = (m and m.v or "") .. more, exp = m and m.exp or false }
+          elseif op == 8 then
+            local k2 = pick(rnd, names)
+            assert.is_true(kv.mset(k, "m" .. step, k2, step))
+            model[k] = { v = "m" .. step, exp = false }
+            model[k2] = { v = tostring(step), exp = false }
+          elseif op == 9 then
+            local secs = rnd(4) == 1 and 0 or 1000
+            assert.equal(m ~= nil, kv.expire(k, secs), where)
+            if m then model[k] = secs > 0 and { v = m.v, exp = true } or nil end
+          elseif op == 10 then
+            assert.equal(m ~= nil and m.exp, kv.persist(k), where)
+            if m then m.exp = false end
+          else
+            local ttl = kv.ttl(k)
+            assert.equal(not m and -2 or not m.exp and -1 or 1, ttl > 0 and 1 or ttl, where)
+          end
+        end
+        local got, count = held()
+        assert.equal(state(), got)
+        local n = 0
+        for _ in pairs(model) do n = n + 1 end
+        assert.equal(n, count)
+        return got
+      end)
+      assert.equal(want, go(function() return (held()) end))
+    end)
+
     it("flush removes every key, for good", function()
       go(function()
         kv.mset("a", "1", "b", "2")
