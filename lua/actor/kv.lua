@@ -38,7 +38,7 @@ local whereis, configure = actor.whereis, actor.configure
 local now, sleep, self = actor.now, actor.sleep, actor.self
 local check, argerror = args.check, args.error
 local select, type, max, pack, unpack = select, type, math.max, table.pack, table.unpack
-local tointeger, pairs, getinfo = math.tointeger, pairs, debug.getinfo
+local tointeger, pairs, next, getinfo = math.tointeger, pairs, next, debug.getinfo
 local SOURCE = getinfo(1, "S").source
 local MAX_KEY, MAX_VALUE = 65535, 16 * 1024 * 1024
 local RETRY_MS = 100 -- between two tries while the store loads
@@ -170,7 +170,8 @@ function kv.set(...)
   end
   if opts ~= nil then
     check("kv.set", 3, count, opts, "table")
-    return ask("kv.set", "set", key, value, opts)
+    -- (an empty table travels as an empty array, which is no map)
+    if next(opts) ~= nil then return ask("kv.set", "set", key, value, opts) end
   end
   local start = now()
   local ok, done = try(nil, "router", "kv", "set", key, value)
