@@ -593,12 +593,15 @@ return function(options)
     if ok then put(i, key, text, at) end
   end
 
-  function ops.delete(key)
+  function ops.delete(key, ...)
     local bad = bad_key(key) or cannot_write()
     if bad then return refuse(bad) end
     local i = lookup(key)
     if not i then return false end -- nothing to write down
-    if pass_on("delete", key) then remove(i, key) end
+    -- kv("delete", key) unchanged: what every writer takes, answered true
+    local ok
+    if select("#", ...) == 0 then ok = pass_on() else ok = pass_on("delete", key) end
+    if ok then remove(i, key) end
   end
 
   function ops.getdel(key)
