@@ -37,5 +37,9 @@ print(("reset kv                 (the store %s and its writer were stopped and s
 print("After the restart the new store " .. kv.info() .. ".")
 print("get hello -> " .. kv.get("hello") .. "   (it survived the reset)")
 
-kv.set("demo:runs", tostring(runs + 1))
-print(("set demo:runs = %d        (run the demo again: it finds this)"):format(runs + 1))
+kv.set("hello:soon", "gone in a minute", { ex = 60 })
+print(("set hello:soon with ex=60 -> ttl %.0f s     (an expiry survives a restart too)")
+  :format(kv.ttl("hello:soon")))
+
+print(("incr demo:runs -> %d        (run the demo again: it finds this)"):format(
+  kv.incr("demo:runs")))

@@ -685,6 +685,17 @@ static int l_now(lua_State *L) {
   return 1;
 }
 
+/* actor.time() -> the wall clock in whole milliseconds since the Unix
+ * epoch, an integer: for times that outlive the process (the store's
+ * expiries), where actor.now's clock means nothing. */
+static int l_time(lua_State *L) {
+  uv_timeval64_t tv;
+  if (uv_gettimeofday(&tv) != 0)
+    return luaL_error(L, "time: the wall clock cannot be read");
+  lua_pushinteger(L, (lua_Integer)tv.tv_sec * 1000 + tv.tv_usec / 1000);
+  return 1;
+}
+
 /* actor.configure{...}: changes the settings given, after checking them
  * all, and returns every setting in force. Numbers: slice (us),
  * hard_limit (slices), call_timeout, send_timeout (ms). The store's, read when
@@ -825,6 +836,7 @@ int luaopen_actor_core(lua_State *L) {
                                    {"sleep", l_sleep},
                                    {"after", l_after},
                                    {"now", l_now},
+                                   {"time", l_time},
                                    {"cancel", l_cancel},
                                    {"register", l_register},
                                    {"unregister", l_unregister},

@@ -235,9 +235,9 @@ describe("a bad argument", function()
   -- apart; a function in neither list fails the spec, so none is missed.
   local TAKE_NONE = {
     self = true, sender = true, now = true, stats = true, calling = true, defer = true,
-    pending = true, heartbeat = true, host = true, hosts = true,
+    pending = true, heartbeat = true, host = true, hosts = true, time = true,
   }
-  local KV_TAKE_NONE = { count = true, info = true }
+  local KV_TAKE_NONE = { count = true, info = true, flush = true, stats = true }
 
   local function cases(other)
     local cycle = {}
@@ -360,12 +360,52 @@ describe("a bad argument", function()
       },
       set = {
         C("bad argument #1 to 'kv.set' (string expected, got number)", 1),
-        C("bad argument #2 to 'kv.set' (string expected, got no value)", "k"),
-        C("bad argument #2 to 'kv.set' (string expected, got table)", "k", {}),
+        C("bad argument #2 to 'kv.set' (string or number expected, got no value)", "k"),
+        C("bad argument #2 to 'kv.set' (string or number expected, got table)", "k", {}),
         C("bad argument #1 to 'kv.set' (a key of 1 to 65535 bytes expected, got 65536 bytes)",
           string.rep("k", 65536), "v"),
+        C("bad argument #3 to 'kv.set' (table expected, got boolean)", "k", "v", true),
       },
       delete = { C("bad argument #1 to 'kv.delete' (string expected, got boolean)", false) },
+      getdel = { C("bad argument #1 to 'kv.getdel' (string expected, got no value)") },
+      strlen = { C("bad argument #1 to 'kv.strlen' (string expected, got number)", 1) },
+      exists = { C("bad argument #1 to 'kv.exists' (string expected, got table)", {}) },
+      ttl = { C("bad argument #1 to 'kv.ttl' (string expected, got no value)") },
+      pttl = {
+        C("bad argument #1 to 'kv.pttl' (a key of 1 to 65535 bytes expected, got 0 bytes)", ""),
+      },
+      persist = { C("bad argument #1 to 'kv.persist' (string expected, got nil)", nil, 1) },
+      incr = {
+        C("bad argument #1 to 'kv.incr' (string expected, got no value)"),
+        C("bad argument #2 to 'kv.incr' (number expected, got string)", "k", "one"),
+        C("bad argument #2 to 'kv.incr' (number has no integer representation)", "k", 1.5),
+      },
+      append = {
+        C("bad argument #2 to 'kv.append' (string or number expected, got no value)", "k"),
+      },
+      mget = {
+        C("bad argument #1 to 'kv.mget' (string expected, got no value)"),
+        C("bad argument #2 to 'kv.mget' (string expected, got number)", "a", 1),
+      },
+      mset = {
+        C("bad argument #1 to 'kv.mset' (table or keys and values expected)"),
+        C("bad argument #2 to 'kv.mset' (a value expected after the last key)", "k"),
+        C("bad argument #2 to 'kv.mset' (string or number expected, got table)", "k", {}),
+        C("bad argument #3 to 'kv.mset' (string expected, got number)", "k", "v", 1, "w"),
+        C("bad argument #1 to 'kv.mset' (a table of at least one key expected)", {}),
+      },
+      keys = { C("bad argument #1 to 'kv.keys' (string expected, got number)", 1) },
+      scan = {
+        C("bad argument #1 to 'kv.scan' (number expected, got no value)"),
+        C("bad argument #1 to 'kv.scan' (a cursor (an integer >= 0) expected)", -1),
+        C("bad argument #2 to 'kv.scan' (string expected, got number)", 0, 1),
+        C("bad argument #3 to 'kv.scan' (a count (an integer >= 1) expected)", 0, nil, 0),
+      },
+      expire = { C("bad argument #2 to 'kv.expire' (number expected, got no value)", "k") },
+      pexpire = {
+        C("bad argument #2 to 'kv.pexpire' (number expected, got string)", "k", "soon"),
+        C("bad argument #1 to 'kv.pexpire' (string expected, got number)", 1, 10),
+      },
     }
   end
 
@@ -429,6 +469,25 @@ describe("an error of actor.kv", function()
       return error_of(kv.set, "k", "v")
     end)
     assert.equal("kv: the test store says no", at_caller(err))
+  end)
+
+  it("is at the caller's line from every request", function()
+    local errs = H.run(function()
+      fake_router("kv: the test store says no")
+      local errs = {}
+      for _, case in ipairs {
+        { kv.get, "k" }, { kv.set, "k", "v", { nx = true } }, { kv.delete, "k" },
+        { kv.getdel, "k" }, { kv.exists, "k" }, { kv.strlen, "k" }, { kv.incr, "k" },
+        { kv.append, "k", "v" }, { kv.mget, "a", "b" }, { kv.mset, "a", "1" },
+        { kv.mset, { a = "1" } }, { kv.keys, "*" }, { kv.scan, 0 }, { kv.expire, "k", 1 },
+        { kv.pexpire, "k", 1 }, { kv.ttl, "k" }, { kv.pttl, "k" }, { kv.persist, "k" },
+        { kv.flush }, { kv.count }, { kv.stats }, { kv.info } } do
+        errs[#errs + 1] = error_of(table.unpack(case))
+      end
+      return errs
+    end)
+    assert.equal(22, #errs)
+    for _, err in ipairs(errs) do assert.equal("kv: the test store says no", at_caller(err)) end
   end)
 
   it("does not speak of the router when the store is down", function()

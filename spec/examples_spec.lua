@@ -62,9 +62,10 @@ describe("examples", function()
     assert.matches("get hello -> world   (it survived the reset)", first, 1, true)
     local second, code2 = run()
     assert.equal(0, code2)
-    assert.matches("This is run 2: the previous run left hello = \"world\" and 2 keys",
+    assert.matches("This is run 2: the previous run left hello = \"world\" and 3 keys",
       second, 1, true)
-    assert.matches("set demo:runs = 2", second, 1, true)
+    assert.matches("set hello:soon with ex=60 -> ttl 60 s", second, 1, true)
+    assert.matches("incr demo:runs -> 2", second, 1, true)
     os.execute("rm -rf " .. dir)
   end)
 end)

@@ -149,10 +149,7 @@ for _, store in ipairs { "c", "lua" } do
         assert.matches('kv: the key "a\\x22\\x5c' .. string.rep("\\xc3\\xa9", 18) .. '\\xc3..." is '
           .. "not valid UTF-8", error_of(kv.set, long, "x"), 1, true)
         assert.equal(#odd, kv.count())
-        -- nothing to delete is no error; the C store says it was not there
-        -- (the protocol), the Lua store answers true till it follows
-        local existed = kv.delete("\255")
-        if store == "c" then assert.is_false(existed) end
+        assert.is_false(kv.delete("\255")) -- nothing to delete is no error: false
         assert.is_true(kv.set("after", "2"))
       end)
       local data, n = parse_file(dir .. "/data.json"), 0
@@ -346,6 +343,85 @@ for _, store in ipairs { "c", "lua" } do
       end, { fsync = "everysec" })
       -- ending, it fsyncs what it wrote since, and keeps that as the copy
       assert.equal('{"a":[49],"b":[50]}', read(dir .. "/data.json.sync"))
+    end)
+
+    -- ------------------------------------------------------ expiry
+
+    it("reads expiry times from data.json, leaving out keys whose time has passed, and writes "
+      .. "them back", function()
+      local later = actor.time() + 100000
+      assert(file.mkdir(dir))
+      write(dir .. "/data.json", ('{"a":[49],"t":{"value":[50],"expires":%d},'
+        .. '"old":{"value":[51],"expires":1}}'):format(later))
+      local got = { go(function()
+        local r = { kv.info(), kv.count(), kv.get("t"), kv.get("old"), kv.pttl("t"),
+          kv.pttl("a") }
+        kv.set("b", "4") -- a write: what has expired is not written again
+        kv.set("soon", "5", { px = 50 })
+        actor.sleep(100) -- past soon's time: the next write leaves it out
+        kv.set("c", "6")
+        return table.unpack(r, 1, 6)
+      end) }
+      assert.matches("loaded 2 keys", got[1], 1, true)
+      assert.same({ 2, "2", nil }, { got[2], got[3], got[4] })
+      assert.is_true(got[5] > 90000 and got[5] <= 100000, tostring(got[5]))
+      assert.equal(-1, got[6])
+      local text = read(dir .. "/data.json")
+      assert.is_nil(text:find('"old"', 1, true))
+      assert.is_nil(text:find('"soon"', 1, true))
+      assert.truthy(text:find('"c":[54]', 1, true))
+      assert.truthy(text:find(('"t":{"value":[50],"expires":%d}'):format(later), 1, true))
+      assert.truthy(text:find('"a":[49]', 1, true))
+    end)
+
+    it("keeps a data.json aside whose expiring entry is not {\"value\":[...],\"expires\":ms}",
+      function()
+      for _, text in ipairs { '{"a":{"value":[49],"expires":-5}}', '{"a":{"value":[49]}}',
+        '{"a":{"value":[49],"expires":1.5}}', '{"a":{"value":[49],"expires":9,"x":1}}',
+        '{"a":{"value":"1","expires":9}}' } do
+        remove_tree(dir)
+        local info, found = start_on(text)
+        assert.matches("is not an array", info, 1, true)
+        aside_holds(info, text)
+        assert.same({}, found)
+      end
+    end)
+
+    it("takes the store's changes with their answers: set, delete, expire, mset, flush",
+      function()
+      local got = { go(function()
+        kv.count() -- the pair runs
+        local w = "kv.writer"
+        local later = actor.time() + 100000
+        local r = table.pack(
+          actor.call(w, "kv", "set", "x", "1", 0, "answer"),
+          actor.call(w, "kv", "set", "y", "2", later),
+          actor.call(w, "kv", "delete", "x", nil),
+          actor.call(w, "kv", "mset", "m", "3", "n", "4"),
+          actor.call(w, "kv", "expire", "m", later, 7),
+          actor.call(w, "kv", "expire", "y", 0))
+        local err = error_of(actor.call, w, "kv", "mset", "p", "5", "q")
+        local err2 = error_of(actor.call, w, "kv", "set", "p", "5", -1)
+        local err3 = error_of(actor.call, w, "kv", "rename", "p")
+        return r, err, err2, err3, read(dir .. "/data.json"), later
+      end) }
+      local r, later = got[1], got[6]
+      assert.same({ "answer", true, nil, true, 7, true, n = 6 }, r)
+      assert.matches("in pairs", got[2], 1, true)
+      assert.matches("expiry time", got[3], 1, true)
+      assert.matches("not rename", got[4], 1, true)
+      local text = got[5]
+      assert.is_nil(text:find('"x"', 1, true))
+      assert.truthy(text:find('"y":[50]', 1, true))
+      assert.truthy(text:find(('"m":{"value":[51],"expires":%d}'):format(later), 1, true))
+      assert.truthy(text:find('"n":[52]', 1, true))
+      assert.is_nil(text:find('"p"', 1, true))
+      go(function()
+        kv.count() -- the pair runs
+        assert.is_true(actor.call("kv.writer", "kv", "flush"))
+        assert.is_nil(actor.call("kv.writer", "kv", "flush", nil))
+      end)
+      assert.equal("{}", read(dir .. "/data.json"))
     end)
   end)
 end

@@ -19,7 +19,8 @@ local store_fn = require "actor.store"
 
 -- A writer stand-in, registered as kv.writer: loads take `ms` ms, then
 -- give `data` (key -> value) in one batch; `unavailable` (optional) is
--- the fifth value of that last answer. Changes are taken and answered.
+-- the fifth value of that last answer. Changes are taken and answered
+-- true, whatever their message.
 local function stand_in(ms, data, unavailable)
   local began
   actor.register("kv.writer")
@@ -37,7 +38,7 @@ local function stand_in(ms, data, unavailable)
       end
       return entries, nil, "loaded by the stand-in", unavailable, unavailable
     end,
-    kv = function() return true end,
+    default = function() return true end, -- a change, as kv(...) or set(...) ...
   }
 end
 
@@ -124,6 +125,41 @@ describe("the Lua store's load", function()
     assert.is_true(got[3] >= 2000 and got[3] < 8000, "served after " .. got[3] .. " ms")
   end)
 
+  it("has actor.kv ask again while loading for every request, all of the answer kept",
+    function()
+    local got
+    H.configured({ call_timeout = 8000 }, function() got = { H.run(function()
+      local store = start(1000, { a = "1", b = "2" }, { load_wait_ms = 200 })
+      route_to(store)
+      local root, asks = actor.self(), {
+        mget = function() return { client.mget("a", "x", "b") } end,
+        scan = function()
+          local next, keys = client.scan(0, nil, 100)
+          table.sort(keys)
+          return { next, table.concat(keys, " ") }
+        end,
+        exists = function() return { client.exists("a"), client.exists("x") } end,
+        ttl = function() return { client.ttl("a"), client.pttl("x") } end,
+        strlen = function() return { client.strlen("b") } end,
+        keys = function() return { #client.keys("*") } end,
+        stats = function() return { client.stats().keys } end,
+      }
+      for name, ask in pairs(asks) do
+        actor.spawn(function() actor.send(root, "got", name, ask()) end)
+      end
+      local answers = {}
+      for _ in pairs(asks) do
+        local _, name, answer = actor.receive(7000)
+        answers[name or "none"] = answer
+      end
+      return answers
+    end) } end)
+    assert.same({
+      mget = { "1", nil, "2" }, scan = { 0, "a b" }, exists = { true, false },
+      ttl = { -1, -2 }, strlen = { 1 }, keys = { 2 }, stats = { 2 },
+    }, got[1])
+  end)
+
   it("has actor.kv give the 'still loading' error, not a timeout, if the load outlasts the "
     .. "call's timeout", function()
     local got
@@ -163,6 +199,48 @@ describe("the Lua store's load", function()
       want[12] = "new12"
       assert.same({ 10, 12, want }, got)
     end)
+
+  it("keeps the scan order, expiry times and counts across its segments", function()
+    local got = { H.run(function()
+      local data = {}
+      for i = 1, 10 do data["k" .. i] = "v" .. i end
+      local store = start(0, data, { segment_keys = 4 }) -- 3 segments
+      local function kv(...) return actor.call(store, "kv", ...) end
+      kv("set", "e1", "x", { px = 100000 })
+      for i = 2, 9 do kv("delete", "k" .. i) end -- a segment or more empties
+      kv("set", "e2", "y", { px = 1 })
+      for i = 11, 20 do kv("set", "k" .. i, "v" .. i) end
+      actor.sleep(20) -- past e2's time
+      -- a scan of one key a call, a key added and one of the old ones
+      -- removed between calls: each old one comes once, or not at all
+      -- if it was removed before the scan got to it
+      local seen, cursor, n = {}, 0, 0
+      repeat
+        local keys
+        cursor, keys = kv("scan", cursor, nil, 1)
+        for _, k in ipairs(keys) do seen[k] = (seen[k] or 0) + 1 end
+        n = n + 1
+        kv("set", "new" .. n, "x")
+        if n <= 5 then kv("delete", "k" .. (21 - n)) end -- k20 .. k16, the last added
+      until cursor == 0 or n > 100
+      local keys = kv("keys", "k1*")
+      table.sort(keys)
+      return seen, kv("count"), kv("ttl", "e1"), kv("get", "e2"), table.concat(keys, " "),
+        kv("stats")
+    end) }
+    local seen, count, ttl, e2, keys, stats = table.unpack(got, 1, 6)
+    for _, k in ipairs { "k1", "k10", "e1", "k11", "k12", "k13", "k14", "k15" } do
+      assert.equal(1, seen[k], k)
+    end
+    for k, n in pairs(seen) do assert(n == 1, k .. " came " .. n .. " times") end
+    for i = 16, 20 do assert.is_nil(seen["k" .. i]) end -- removed before the scan got there
+    assert.is_nil(seen.e2)
+    assert.is_nil(e2)
+    assert.is_true(ttl > 90000 and ttl <= 100000)
+    assert.equal("k1 k10 k11 k12 k13 k14 k15", keys)
+    assert.equal(count, stats.keys)
+    assert.equal(1, stats.expiring)
+  end)
 
   it("answers every request with the writer's reason when it has no data to give", function()
     local why = "data directory /somewhere is in use (pid 1234)"

@@ -193,13 +193,393 @@ for _, pair in ipairs(PAIRS) do
         assert.is_true(kv.delete("hello"))
         assert.is_nil(kv.get("hello"))
         assert.equal(1, kv.count())
-        -- nothing to do, no error; the answer says it was not there (the C
-        -- store follows the protocol; the Lua store answers true till it does)
-        local existed = kv.delete("never there")
-        if pair.store == "c" then assert.is_false(existed) end
+        assert.is_false(kv.delete("never there")) -- nothing to do, no error: it was not there
         assert.equal(1, kv.count())
         assert.equal("value", kv.get("other"))
       end)
+    end)
+
+    -- ------------------------------------------------ the newer requests
+
+    it("answers delete with whether the key was there, and getdel with its value", function()
+      go(function()
+        kv.set("a", "1")
+        assert.is_true(kv.delete("a"))
+        assert.is_false(kv.delete("a"))
+        assert.is_nil(kv.get("a"))
+        kv.set("b", "2")
+        assert.equal("2", kv.getdel("b"))
+        assert.is_nil(kv.getdel("b"))
+        assert.is_nil(kv.get("b"))
+        kv.set("c", "3")
+        assert.equal(1, kv.count())
+      end)
+      assert.same({ 1, nil, nil, "3" },
+        { go(function() return kv.count(), kv.get("a"), kv.get("b"), kv.get("c") end) })
+    end)
+
+    it("takes set's options nx, xx and get, answering whether it set", function()
+      go(function()
+        assert.is_false(kv.set("k", "x", { xx = true })) -- not there: not set
+        assert.is_nil(kv.get("k"))
+        assert.is_true(kv.set("k", "1", { nx = true }))
+        assert.is_false(kv.set("k", "2", { nx = true })) -- there: kept
+        assert.equal("1", kv.get("k"))
+        assert.is_true(kv.set("k", "3", { xx = true }))
+        assert.equal("3", kv.set("k", "4", { get = true })) -- the old value
+        assert.is_nil(kv.set("new", "v", { get = true })) -- none before
+        assert.equal("4", kv.set("k", "5", { nx = true, get = true })) -- not set: still the old
+        assert.equal("4", kv.get("k"))
+        assert.equal("v", kv.get("new"))
+        assert.matches("set's options are px, ex, nx, xx, keepttl and get",
+          error_of(kv.set, "k", "v", { bogus = 1 }))
+        assert.matches("nx or xx", error_of(kv.set, "k", "v", { nx = true, xx = true }))
+        assert.matches("kv: px and ex are a time > 0, and only one of them",
+          error_of(kv.set, "k", "v", { px = 10, ex = 1 }), 1, true)
+        assert.matches("kv: px and ex are a time > 0, and only one of them",
+          error_of(kv.set, "k", "v", { px = 0 }), 1, true)
+        assert.matches("kv: set takes keepttl or an expiry, not both",
+          error_of(kv.set, "k", "v", { px = 10, keepttl = true }), 1, true)
+        assert.matches("#3 to 'kv.set' (table expected, got number)",
+          error_of(kv.set, "k", "v", 5), 1, true)
+        assert.equal("4", kv.get("k")) -- none of that changed anything
+      end)
+      assert.same({ "4", "v" }, { go(function() return kv.get("k"), kv.get("new") end) })
+    end)
+
+    it("stores numbers as their decimal text", function()
+      go(function()
+        assert.is_true(kv.set("int", 42))
+        assert.is_true(kv.set("neg", -7))
+        assert.is_true(kv.set("float", 0.1))
+        assert.is_true(kv.set("big", 2 ^ 70))
+        assert.is_true(kv.mset("m1", 1, "m2", 2.5))
+        assert.same({ "42", "-7", "0.1", "1.1805916207174113e+21", "1", "2.5" },
+          { kv.get("int"), kv.get("neg"), kv.get("float"), kv.get("big"), kv.get("m1"),
+            kv.get("m2") })
+        assert.equal(43, kv.incr("int"))
+      end)
+      assert.same({ "43", "0.1" }, { go(function() return kv.get("int"), kv.get("float") end) })
+    end)
+
+    it("exists, strlen and append", function()
+      go(function()
+        assert.is_false(kv.exists("a"))
+        assert.equal(0, kv.strlen("a"))
+        assert.equal(3, kv.append("a", "abc")) -- made by append
+        assert.is_true(kv.exists("a"))
+        assert.equal(6, kv.append("a", "def"))
+        assert.equal(8, kv.append("a", 12))
+        assert.equal("abcdef12", kv.get("a"))
+        assert.equal(8, kv.strlen("a"))
+        -- the protocol's exists counts the keys given, twice if given twice
+        assert.equal(2, actor.call("router", "kv", "exists", "a", "nope", "a"))
+      end)
+      assert.equal("abcdef12", go(function() return kv.get("a") end))
+    end)
+
+    it("incr: adds to a decimal integer, refuses anything else and overflow, changing nothing",
+      function()
+      go(function()
+        assert.equal(1, kv.incr("n")) -- missing counts as 0
+        assert.equal(11, kv.incr("n", 10))
+        assert.equal(-9, kv.incr("n", -20))
+        assert.equal("-9", kv.get("n"))
+        local not_integer = "kv: the value is not an integer or out of range"
+        for _, v in ipairs { "abc", "", " 1", "1 ", "+1", "01", "1.5", "1e3", "-0",
+          "9223372036854775808", "-9223372036854775809" } do
+          kv.set("s", v)
+          assert.equal(not_integer, error_of(kv.incr, "s"):match("kv: .*"), ("%q"):format(v))
+          assert.equal(v, kv.get("s"))
+        end
+        kv.set("max", tostring(math.maxinteger))
+        assert.equal("kv: increment or decrement would overflow",
+          error_of(kv.incr, "max"):match("kv: .*"))
+        kv.set("min", tostring(math.mininteger))
+        assert.equal("kv: increment or decrement would overflow",
+          error_of(kv.incr, "min", -1):match("kv: .*"))
+        assert.equal(-1, kv.incr("min", math.maxinteger))
+        assert.equal(tostring(math.maxinteger), kv.get("max"))
+        assert.matches("#2 to 'kv.incr' (number has no integer representation)",
+          error_of(kv.incr, "n", 1.5), 1, true)
+        -- the expiry is kept
+        kv.set("t", "5", { ex = 100 })
+        assert.equal(6, kv.incr("t"))
+        assert.is_true(kv.pttl("t") > 90000)
+      end)
+      assert.same({ "-9", "-1" },
+        { go(function() return kv.get("n"), kv.get("min") end) })
+    end)
+
+    it("mget and mset: several keys at once, mset all or nothing", function()
+      go(function()
+        assert.is_true(kv.mset { a = "1", b = "2" })
+        assert.is_true(kv.mset("c", "3", "d", "4"))
+        assert.same({ "1", "2", nil, "4", n = 4 }, table.pack(kv.mget("a", "b", "x", "d")))
+        -- one bad pair refuses the whole request: nothing of it is set
+        assert.matches("key", error_of(actor.call, "router", "kv", "mset", "e", "5", "", "6"))
+        assert.matches("value", error_of(actor.call, "router", "kv", "mset", "e", "5", "f", {}))
+        assert.matches("pairs", error_of(actor.call, "router", "kv", "mset", "e", "5", "f"))
+        assert.is_nil(kv.get("e"))
+        assert.matches("#4 to 'kv.mset'", error_of(kv.mset, "e", "5", "f"), 1, true)
+        assert.matches("#1 to 'kv.mset'", error_of(kv.mset, { [1] = "x" }), 1, true)
+        -- mset clears expiries
+        kv.set("a", "old", { ex = 100 })
+        kv.mset("a", "new")
+        assert.equal(-1, kv.ttl("a"))
+        assert.equal(4, kv.count())
+      end)
+      assert.same({ 4, "new", "2", "3", "4" }, { go(function()
+        return kv.count(), kv.mget("a", "b", "c", "d")
+      end) })
+    end)
+
+    it("keys: the keys matching a glob pattern", function()
+      go(function()
+        kv.mset("user:1", "a", "user:2", "b", "user:10", "c", "admin", "d", "h?llo", "e",
+          "[x]", "f", "a.b", "g")
+        local function keys(p)
+          local k = kv.keys(p)
+          table.sort(k)
+          return table.concat(k, " ")
+        end
+        assert.equal("[x] a.b admin h?llo user:1 user:10 user:2", keys("*"))
+        assert.equal(keys("*"), keys())
+        assert.equal("user:1 user:10 user:2", keys("user:*"))
+        assert.equal("user:1 user:2", keys("user:?"))
+        assert.equal("user:1 user:2", keys("user:[12]"))
+        assert.equal("user:2", keys("user:[^1]"))
+        assert.equal("user:1 user:2", keys("user:[0-9]"))
+        assert.equal("h?llo", keys("h\\?llo"))
+        assert.equal("[x]", keys("\\[x\\]"))
+        assert.equal("a.b", keys("a.b"))
+        assert.equal("", keys("a%b"))
+        assert.equal("", keys("nothing*"))
+      end)
+    end)
+
+    it("scan: each key there for the whole scan exactly once, while keys come and go", function()
+      go(function()
+        local base, tmp = {}, {}
+        for i = 1, 300 do
+          base["base:" .. i] = "b"
+          tmp["tmp:" .. i] = "t"
+        end
+        kv.mset(base)
+        kv.mset(tmp)
+        local seen, cursor, round, added = {}, 0, 0, 0
+        repeat
+          local keys
+          cursor, keys = kv.scan(cursor, nil, 7)
+          for _, k in ipairs(keys) do seen[k] = (seen[k] or 0) + 1 end
+          round = round + 1
+          -- meanwhile: keys are added (the store's tables grow: 1500 more
+          -- by the end) and removed
+          for _ = 1, 5 do
+            added = added + 1
+            kv.set("new:" .. added, "n")
+          end
+          for j = 1, 3 do kv.delete("tmp:" .. (round * 3 + j) % 300 + 1) end
+          assert(round < 2000, "the scan does not end")
+        until cursor == 0
+        for k in pairs(base) do assert.equal(1, seen[k], k) end
+        for k, n in pairs(seen) do assert(n == 1, k .. " came " .. n .. " times") end
+        -- a pattern and a count
+        local got, n = {}, 0
+        cursor = 0
+        repeat
+          local keys
+          cursor, keys = kv.scan(cursor, "base:1?", 50)
+          for _, k in ipairs(keys) do got[#got + 1] = k end
+          n = n + 1
+        until cursor == 0
+        table.sort(got)
+        assert.equal("base:10 base:11 base:12 base:13 base:14 base:15 base:16 base:17 base:18 "
+          .. "base:19", table.concat(got, " "))
+        assert.matches("#1 to 'kv.scan'", error_of(kv.scan, -1), 1, true)
+      end)
+    end)
+
+    it("expires keys: ttl, pttl, expire, pexpire, persist; count stays exact", function()
+      go(function()
+        assert.equal(-2, kv.ttl("none"))
+        kv.set("plain", "p")
+        assert.equal(-1, kv.ttl("plain"))
+        assert.equal(-1, kv.pttl("plain"))
+        kv.set("soon", "s", { px = 100 })
+        kv.set("later", "l", { ex = 100 })
+        local ttl = kv.ttl("later")
+        assert.is_true(ttl > 99 and ttl <= 100, tostring(ttl))
+        assert.is_true(kv.pttl("soon") <= 100)
+        assert.is_true(kv.expire("plain", 100))
+        assert.is_false(kv.expire("none", 100))
+        assert.is_true(kv.persist("plain"))
+        assert.is_false(kv.persist("plain")) -- no expiry left to remove
+        assert.equal(-1, kv.ttl("plain"))
+        -- a set clears the expiry, but with keepttl
+        kv.set("k", "1", { ex = 100 })
+        kv.set("k", "2", { keepttl = true })
+        assert.is_true(kv.ttl("k") > 99)
+        kv.set("k", "3")
+        assert.equal(-1, kv.ttl("k"))
+        -- expire <= 0 removes the key
+        assert.is_true(kv.pexpire("k", 0))
+        assert.is_nil(kv.get("k"))
+        assert.equal(3, kv.count())
+        assert.same({ keys = 3, expiring = 2, bytes = 5 + 1 + 4 + 1 + 5 + 1 }, kv.stats())
+        kv.pexpire("plain", 50)
+        actor.sleep(150) -- time passing is the point: "soon" and "plain" are past theirs
+        assert.equal(1, kv.count()) -- exact, with nothing read since
+        assert.is_nil(kv.get("soon"))
+        assert.equal(-2, kv.ttl("soon"))
+        assert.is_false(kv.exists("plain"))
+        assert.equal("l", kv.get("later"))
+        assert.same({ keys = 1, expiring = 1, bytes = 5 + 1 }, kv.stats())
+      end)
+    end)
+
+    it("keeps expiry times across a restart of the host, and drops what expired meanwhile",
+      function()
+      go(function()
+        kv.set("long", "l", { ex = 100 })
+        kv.set("short", "s", { px = 300 })
+        kv.set("kept", "k")
+        kv.set("expiring", "e")
+        assert.is_true(kv.expire("expiring", 100))
+      end)
+      local got = { go(function()
+        local long, short = kv.pttl("long"), kv.pttl("short")
+        actor.sleep(400) -- past short's time
+        return long, short, kv.get("short"), kv.count(), kv.ttl("kept"), kv.ttl("expiring")
+      end) }
+      assert.is_true(got[1] > 90000 and got[1] <= 100000, tostring(got[1]))
+      assert.is_true(got[2] > 0 and got[2] <= 300, tostring(got[2]))
+      assert.is_nil(got[3])
+      assert.equal(3, got[4])
+      assert.equal(-1, got[5])
+      assert.is_true(got[6] > 90, tostring(got[6]))
+      -- the writer gives no expired key: the count is exact from the start
+      assert.same({ 3, 2, nil }, { go(function()
+        return kv.count(), kv.stats().expiring, kv.get("short")
+      end) })
+      if pair.writer == "json" then
+        local text = read(dir .. "/data.json")
+        assert.matches('"long":{"value":%[108%],"expires":%d+}', text)
+        assert.matches('"kept":[107]', text, 1, true)
+      end
+    end)
+
+    it("agrees with a model over a random mix of requests, and again after a restart", function()
+      local names = { "a", "b", "c", "d", "e", "f", "n1", "n2" }
+      local model = {} -- key -> { v = text, exp = whether it expires }
+      local function pick(rnd, t) return t[rnd(#t)] end
+      local function state()
+        local s, there = {}, {}
+        for k in pairs(model) do there[#there + 1] = k end
+        table.sort(there)
+        for _, k in ipairs(there) do
+          s[#s + 1] = k .. "=" .. model[k].v .. (model[k].exp and "~" or "")
+        end
+        return table.concat(s, " ")
+      end
+      -- what the store holds, in the model's words (an expiry as "~")
+      local function held()
+        local there = kv.keys("*")
+        table.sort(there)
+        local s = {}
+        for _, k in ipairs(there) do
+          s[#s + 1] = k .. "=" .. kv.get(k) .. (kv.ttl(k) > 0 and "~" or "")
+        end
+        return table.concat(s, " "), kv.count()
+      end
+      local want = go(function()
+        local x = 12345
+        local function rnd(n)
+          x = (x * 1103515245 + 12345) % 2147483648
+          return x % n + 1
+        end
+        for step = 1, 600 do
+          local op, k = rnd(11), pick(rnd, names)
+          local m = model[k]
+          local where = "step " .. step .. " op " .. op .. " key " .. k
+          if op == 1 then
+            assert.equal(m and m.v, kv.get(k), where)
+          elseif op == 2 then
+            local v = rnd(3) == 1 and rnd(100) or "v" .. step
+            local opts = ({ {}, { nx = true }, { xx = true }, { get = true }, { ex = 1000 },
+              { keepttl = true }, { px = 1000000, get = true } })[rnd(7)]
+            local answer = kv.set(k, v, opts)
+            local set = not (opts.nx and m) and not (opts.xx and not m)
+            if opts.get then
+              assert.equal(m and m.v, answer, where)
+            else
+              assert.equal(set, answer, where)
+            end
+            if set then
+              model[k] = { v = tostring(v), exp = (opts.ex or opts.px) and true
+                or (opts.keepttl and m and m.exp) or false }
+            end
+          elseif op == 3 then
+            assert.equal(m ~= nil, kv.delete(k), where)
+            model[k] = nil
+          elseif op == 4 then
+            assert.equal(m and m.v, kv.getdel(k), where)
+            model[k] = nil
+          elseif op == 5 then
+            assert.equal(m ~= nil, kv.exists(k), where)
+            assert.equal(m and #m.v or 0, kv.strlen(k), where)
+          elseif op == 6 then
+            local n = m and math.tointeger(tonumber(m.v))
+            if m and not (n and tostring(n) == m.v) then
+              assert.matches("not an integer", error_of(kv.incr, k, 3), 1, true)
+            else
+              assert.equal((n or 0) + 3, kv.incr(k, 3), where)
+              model[k] = { v = tostring((n or 0) + 3), exp = m and m.exp or false }
+            end
+          elseif op == 7 then
+            local more = "+" .. step
+            assert.equal(#(m and m.v or "") + #more, kv.append(k, more), where)
+            model[k] = { v = (m and m.v or "") .. more, exp = m and m.exp or false }
+          elseif op == 8 then
+            local k2 = pick(rnd, names)
+            assert.is_true(kv.mset(k, "m" .. step, k2, step))
+            model[k] = { v = "m" .. step, exp = false }
+            model[k2] = { v = tostring(step), exp = false }
+          elseif op == 9 then
+            local secs = rnd(4) == 1 and 0 or 1000
+            assert.equal(m ~= nil, kv.expire(k, secs), where)
+            if m then model[k] = secs > 0 and { v = m.v, exp = true } or nil end
+          elseif op == 10 then
+            assert.equal(m ~= nil and m.exp, kv.persist(k), where)
+            if m then m.exp = false end
+          else
+            local ttl = kv.ttl(k)
+            assert.equal(not m and -2 or not m.exp and -1 or 1, ttl > 0 and 1 or ttl, where)
+          end
+        end
+        local got, count = held()
+        assert.equal(state(), got)
+        local n = 0
+        for _ in pairs(model) do n = n + 1 end
+        assert.equal(n, count)
+        return got
+      end)
+      assert.equal(want, go(function() return (held()) end))
+    end)
+
+    it("flush removes every key, for good", function()
+      go(function()
+        kv.mset("a", "1", "b", "2")
+        kv.set("c", "3", { ex = 100 })
+        assert.is_true(kv.flush())
+        assert.equal(0, kv.count())
+        assert.is_nil(kv.get("a"))
+        assert.same({ keys = 0, expiring = 0, bytes = 0 }, kv.stats())
+        kv.set("after", "x")
+      end)
+      assert.same({ 1, nil, "x" }, { go(function()
+        return kv.count(), kv.get("a"), kv.get("after")
+      end) })
     end)
 
     it("keeps binary keys and values, a 1 MiB one too, across a restart of the host", function()
@@ -238,15 +618,16 @@ for _, pair in ipairs(PAIRS) do
         assert.matches("#1 to 'kv.set' (string expected", error_of(kv.set, 42, "x"), 1, true)
         assert.matches("#1 to 'kv.set' (string expected", error_of(kv.set, { "a table" }, "x"),
           1, true)
-        assert.matches("#2 to 'kv.set' (string expected", error_of(kv.set, "k", 42), 1, true)
-        assert.matches("#2 to 'kv.set' (string expected", error_of(kv.set, "k", { "a table" }),
-          1, true)
+        assert.matches("#2 to 'kv.set' (string or number expected, got boolean)",
+          error_of(kv.set, "k", true), 1, true)
+        assert.matches("#2 to 'kv.set' (string or number expected, got table)",
+          error_of(kv.set, "k", { "a table" }), 1, true)
         assert.matches("value", error_of(kv.set, "k"))
         assert.matches("unknown", error_of(actor.call, "router", "kv", "rename", "k", "j"))
         -- as sends (nobody to answer) they are dropped, and the store goes on
         local store = actor.whereis("kv")
         actor.send(store, "kv", "set", "", "x")
-        actor.send(store, "kv", "set", "k", true) -- a number would be its text
+        actor.send(store, "kv", "set", "k", true)
         actor.send(store, "kv", "get", "")
         actor.send(store, "kv", "rename", "k", "j")
         assert.equal("old", kv.get("k"))

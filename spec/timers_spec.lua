@@ -1,4 +1,4 @@
--- actor.sleep, actor.after, actor.cancel and actor.now.
+-- actor.sleep, actor.after, actor.cancel, actor.now and actor.time.
 local actor = require "actor"
 local H = require "support.helpers"
 
@@ -123,6 +123,22 @@ describe("actor.now", function()
     assert.is_true(t1 >= t0)
     assert.is_true(t2 - t1 >= 29 and t2 - t1 < 1000)
     assert.is_true(actor.now() >= t2) -- works outside any actor too
+  end)
+end)
+
+describe("actor.time", function()
+  it("is the wall clock in whole milliseconds since the Unix epoch", function()
+    local before = os.time()
+    local t0, t1 = H.run(function()
+      local a = actor.time()
+      actor.sleep(30)
+      return a, actor.time()
+    end)
+    local after = os.time()
+    assert.equal("integer", math.type(t0))
+    assert.is_true(t0 >= before * 1000 and t0 < (after + 1) * 1000, tostring(t0))
+    assert.is_true(t1 - t0 >= 29 and t1 - t0 < 1000) -- (unless the clock is set meanwhile)
+    assert.is_true(actor.time() >= t1) -- works outside any actor too
   end)
 end)
 

@@ -1,8 +1,10 @@
 -- actor.jsondata: the JSON writer's data.json format (actor.jsonwriter),
 -- apart from the actor so that it can be run on its own (fuzz/fuzz_json.c
 -- feeds parse arbitrary bytes). The format: an object of key -> array of
--- byte values ({"hello":[119,111,114,108,100]}), read with lua-cjson. A
--- key is JSON text, so it must be valid UTF-8; a value is any bytes.
+-- byte values ({"hello":[119,111,114,108,100]}), read with lua-cjson; a
+-- key that expires is key -> {"value":[bytes...],"expires":<ms since the
+-- Unix epoch>} instead. A key is JSON text, so it must be valid UTF-8; a
+-- value is any bytes.
 local cjson = require("cjson").new() -- our own settings, whatever others set
 
 local M = {}
@@ -29,11 +31,24 @@ local function show(key)
   return '"' .. cut .. (#key > 40 and '..."' or '"')
 end
 
--- The decoded object as key -> string, or nil and what is wrong with it.
-local function check(obj, tick)
-  local data, n = {}, 0
+-- The decoded object as key -> string, the number of keys and key -> when
+-- it expires (for those that do), leaving out those expired by `now`
+-- (if given); or nil and what is wrong with it.
+local function check(obj, tick, now)
+  local data, n, exps = {}, 0, {}
   for k, v in pairs(obj) do
     if not utf8.len(k) then return nil, "the key " .. show(k) .. " is not valid UTF-8" end
+    local at = 0
+    if type(v) == "table" and v.value ~= nil then -- {"value":[...],"expires":ms}
+      local fields = 0
+      for _ in pairs(v) do fields = fields + 1 end
+      at = math.tointeger(v.expires)
+      if fields ~= 2 or not at or at < 0 then
+        return nil, "the value of " .. show(k) .. ' is not an array (nor {"value":[...],'
+          .. '"expires":<ms>})'
+      end
+      v = v.value
+    end
     -- an object decodes to a table too: only keys 1..#v make an array
     local items = 0
     if type(v) == "table" then
@@ -52,11 +67,14 @@ local function check(obj, tick)
       end
       if tick and i % TICK == 0 then tick() end
     end
-    data[k] = from_bytes(v, tick)
-    n = n + 1
+    if at == 0 or not now or at > now then
+      data[k] = from_bytes(v, tick)
+      n = n + 1
+      if at > 0 then exps[k] = at end
+    end
     if tick then tick() end
   end
-  return data, n
+  return data, n, exps
 end
 
 local TOP = { ["["] = "an array", ['"'] = "a string", n = "null", t = "a boolean",
@@ -90,20 +108,22 @@ local function shape(text, ok, obj)
   end
 end
 
--- The text of a data.json as its data (key -> string) and the number of
--- keys, or nil and why it cannot be read ("it is empty", "it is not valid
+-- The text of a data.json as its data (key -> string), the number of
+-- keys and their expiry times (key -> ms since the epoch, for keys that
+-- expire; keys expired by `now`, if given, are left out), or nil and why
+-- it cannot be read ("it is empty", "it is not valid
 -- JSON (...)", "the top level is an array, not a JSON object", "it ends in
 -- 4096 zero bytes ...", or what is wrong with a key or a value). Never
 -- raises (but for tick, which, if given, is called after the decoding,
 -- for each key and every TICK bytes of a long value: the writer shows its
 -- supervisor it is alive while reading a big file).
-function M.parse(text, tick)
+function M.parse(text, tick, now)
   if text:match("^%s*$") then return nil, "it is empty" end
   local ok, obj = pcall(cjson.decode, text)
   if tick then tick() end
   local why = shape(text, ok, obj)
   if why then return nil, why end
-  return check(obj, tick)
+  return check(obj, tick, now)
 end
 
 -- ------------------------------------------------------------- writing
@@ -117,21 +137,29 @@ function M.bad_key(key)
   end
 end
 
--- The text of one entry, '"key":[1,2,3]', for a key bad_key accepts.
--- cjson escapes the key (quotes, backslashes, control characters); the
--- bytes are joined here in slices (Debian's lua-cjson 2.1 would write an
--- empty array as {}). tick, if given, is called every TICK bytes.
-function M.entry(key, value, tick)
-  local n = #value
+-- The text of one entry, '"key":[1,2,3]', for a key bad_key accepts; for
+-- one that expires at `at` (ms since the epoch, > 0),
+-- '"key":{"value":[1,2,3],"expires":at}'. cjson escapes the key (quotes,
+-- backslashes, control characters); the bytes are joined here in slices
+-- (Debian's lua-cjson 2.1 would write an empty array as {}). tick, if
+-- given, is called every TICK bytes.
+function M.entry(key, value, tick, at)
+  local n, bytes = #value
   if n <= SLICE then
-    return cjson.encode(key) .. ":[" .. table.concat({ value:byte(1, n) }, ",") .. "]"
+    bytes = table.concat({ value:byte(1, n) }, ",")
+  else
+    local parts = {}
+    for i = 1, n, SLICE do
+      parts[#parts + 1] = table.concat({ value:byte(i, math.min(i + SLICE - 1, n)) }, ",")
+      if tick and i % TICK == 1 then tick() end
+    end
+    bytes = table.concat(parts, ",")
   end
-  local parts = {}
-  for i = 1, n, SLICE do
-    parts[#parts + 1] = table.concat({ value:byte(i, math.min(i + SLICE - 1, n)) }, ",")
-    if tick and i % TICK == 1 then tick() end
+  if at and at > 0 then
+    return cjson.encode(key) .. ':{"value":[' .. bytes .. '],"expires":' .. ("%d"):format(at)
+      .. "}"
   end
-  return cjson.encode(key) .. ":[" .. table.concat(parts, ",") .. "]"
+  return cjson.encode(key) .. ":[" .. bytes .. "]"
 end
 
 return M

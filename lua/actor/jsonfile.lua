@@ -2,7 +2,8 @@
 -- writes so that a batch of changes costs what it changed, plus one pass
 -- over the file's pieces, not the encoding of the whole store.
 --
--- Each key's entry ('"key":[1,2,3]', actor.jsondata) is encoded once, when
+-- Each key's entry ('"key":[1,2,3]', or '"key":{"value":[1,2,3],"expires":
+-- ms}' for one that expires: actor.jsondata) is encoded once, when
 -- it is set, and kept in a dense array (a delete moves the last entry into
 -- the hole). The array is cut into buckets of BUCKET entries whose joined
 -- text is kept too, until one of their entries changes. pieces() returns
@@ -64,11 +65,12 @@ function File:remove(key)
   self.joined[(n - 1) // BUCKET + 1] = nil
 end
 
--- The file of data (key -> value); tick, if given, is called as it goes.
-function M.of(data, tick)
+-- The file of data (key -> value; exps, if given: key -> when it expires);
+-- tick, if given, is called as it goes.
+function M.of(data, tick, exps)
   local f = M.new()
   for k, v in pairs(data) do
-    f:put(k, jsondata.entry(k, v, tick))
+    f:put(k, jsondata.entry(k, v, tick, exps and exps[k]))
     if tick and f.n % 1024 == 0 then tick() end
   end
   return f

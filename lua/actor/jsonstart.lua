@@ -69,14 +69,16 @@ local function slurp(path)
   return text
 end
 
--- Opens dir for the writer. opts: log(level, text) and beat() (long work
--- shows life). Returns st = { path, data (key -> value), count, info (the
+-- Opens dir for the writer. opts: log(level, text), beat() (long work
+-- shows life) and now (ms since the epoch: keys expired by then are left
+-- out). Returns st = { path, data (key -> value), exps (key -> when it
+-- expires, for those that do), count, info (the
 -- line kv("info") gives), exists (data.json was loaded), lock (to close
 -- when the writer ends), refused, unavailable }.
 function M.open(dir, opts)
   local log, beat = opts.log, opts.beat
   local path = dir .. "/data.json"
-  local st = { path = path, data = {}, count = 0 }
+  local st = { path = path, data = {}, exps = {}, count = 0 }
   local notes = {}
 
   local function unavailable(why)
@@ -124,15 +126,15 @@ function M.open(dir, opts)
     st.info = "no " .. path .. " yet: starting empty"
   else
     beat()
-    local data, n = jsondata.parse(text, beat)
+    local data, n, exps = jsondata.parse(text, beat, opts.now)
     if data then
-      st.data, st.count, st.exists = data, n, true
+      st.data, st.count, st.exps, st.exists = data, n, exps, true
       st.info = "loaded " .. n .. (n == 1 and " key" or " keys") .. " from " .. path
     else
       local line = path .. " cannot be read: " .. n
       local copy = slurp(path .. ".sync")
-      local cdata, cn
-      if copy then cdata, cn = jsondata.parse(copy, beat) end
+      local cdata, cn, cexps
+      if copy then cdata, cn, cexps = jsondata.parse(copy, beat, opts.now) end
       if st.refused then
         line = line .. "; left as it is (read-only)"
       else
@@ -146,7 +148,7 @@ function M.open(dir, opts)
         end
       end
       if cdata then
-        st.data, st.count = cdata, cn
+        st.data, st.count, st.exps = cdata, cn, cexps
         line = line .. "; loaded " .. cn .. (cn == 1 and " key" or " keys") .. " from " .. path
           .. ".sync, the copy fsynced last (changes made after it are lost)"
       else
