@@ -334,7 +334,10 @@ void tr__resp_answer(tr__resp_conn *c, tr__rslot *s, tr_msg *reply,
 static int c_ping(tr__resp_conn *c) {
   size_t n;
   const char *s;
-  if (c->argc == 1) {
+  if (c->argc > 2) {
+    tr__rbuf_error(tr__resp_reply(c),
+                   "ERR wrong number of arguments for 'ping' command");
+  } else if (c->argc == 1) {
     tr__rbuf_add(tr__resp_reply(c), "+PONG\r\n", 7);
   } else {
     s = ARG(1, &n);
