@@ -18,9 +18,9 @@ static int real_open(const char *path, int flags, mode_t mode) {
   return open(path, flags, mode);
 }
 
-static const tr__kvio posix_io = {real_open, read,   write, fsync,
-                                  ftruncate, lseek,  fstat, close,
-                                  rename,    unlink, mkdir, flock};
+static const tr__kvio posix_io = {real_open, read,  write, fsync,  ftruncate,
+                                  lseek,     fstat, close, rename, unlink,
+                                  mkdir,     flock, pread};
 
 void tr__kvio_resolve(tr__kvio *out, const tr__kvio *user) {
   *out = posix_io;
@@ -41,6 +41,7 @@ void tr__kvio_resolve(tr__kvio *out, const tr__kvio *user) {
   TAKE(unlink);
   TAKE(mkdir);
   TAKE(flock);
+  TAKE(pread);
 #undef TAKE
 }
 
@@ -77,6 +78,24 @@ int tr__kvio_read_full(const tr__kvio *io, int fd, void *buf, size_t n,
     done += (size_t)r;
   }
   *got = done;
+  return 0;
+}
+
+int tr__kvio_pread_all(const tr__kvio *io, int fd, void *buf, size_t n,
+                       off_t off) {
+  char *p = buf;
+  while (n) {
+    ssize_t r = io->pread(fd, p, n, off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return errno ? -errno : -EIO;
+    if (r == 0)
+      return -EIO;
+    p += r;
+    off += r;
+    n -= (size_t)r;
+  }
   return 0;
 }
 

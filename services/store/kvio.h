@@ -40,6 +40,7 @@ typedef struct tr__kvio {
   int (*unlink)(const char *path);
   int (*mkdir)(const char *path, mode_t mode);
   int (*flock)(int fd, int op);
+  ssize_t (*pread)(int fd, void *buf, size_t n, off_t off);
 } tr__kvio;
 
 /* Fills *out from user (may be NULL): user's members where set, the real
@@ -57,6 +58,13 @@ int tr__kvio_write_all(const tr__kvio *io, int fd, const void *buf, size_t n);
  * goes to *got. */
 int tr__kvio_read_full(const tr__kvio *io, int fd, void *buf, size_t n,
                        size_t *got);
+
+/* Reads exactly n bytes at offset off (carrying on after short reads and
+ * EINTR, the file offset untouched): the writer reads a value back from
+ * where its index says it is. A file that ends first is -EIO: the index
+ * never points past what was written. */
+int tr__kvio_pread_all(const tr__kvio *io, int fd, void *buf, size_t n,
+                       off_t off);
 
 /* fsync with EINTR retried (a failed fsync is never retried otherwise). */
 int tr__kvio_fsync(const tr__kvio *io, int fd);

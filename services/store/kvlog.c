@@ -1,23 +1,35 @@
 /*
  * kvlog.c -- the native writer's on-disk format: encoding records, reading
- * a log or a snapshot back into a map, writing a file atomically.
+ * a log or a snapshot back record by record, making a file atomically.
  *
  * Two kinds of file, both a header then records:
  *
  *   header   8 bytes: magic "TRKVLOG" (log) or "TRKVSNP" (snapshot), then
- *            the format version, the byte '1'
+ *            the format version, the byte '2' (version '1' files are read
+ *            too: they hold only S, D and E records)
  *   record   u32 len    the body's length in bytes
  *            u32 crc    zlib crc32 of the 4 len bytes followed by the body
  *            body       len bytes, one of
  *              'S' u32 klen, key, u32 vlen, value     set key to value
+ *              'T' u32 klen, key, u32 vlen, value, u64 at
+ *                                          set key to value, expiring at
  *              'D' u32 klen, key                      delete key
+ *              'X' u32 klen, key, u64 at   key (if there) expires at; at 0:
+ *                                          it no longer expires
+ *              'M' u32 n, then n times: u32 klen, key, u32 vlen, value
+ *                                          set them all, expiries cleared
+ *              'F'                                    every key goes
  *              'E' u64 count                          end of a snapshot
  *
- * All integers are little-endian. Keys are 1..TR_KV_MAX_KEY bytes and
- * values 0..TR_KV_MAX_VALUE, so a record's length is bounded and a garbled
- * length is caught before anything is read past it; the crc covers the
- * length too. A log holds 'S' and 'D' records in the order they happened.
- * A snapshot holds one 'S' per live key and ends with an 'E' giving their
+ * All integers are little-endian; an expiry `at` is ms since the Unix
+ * epoch (CLOCK_REALTIME). Keys are 1..TR_KV_MAX_KEY bytes and values
+ * 0..TR_KV_MAX_VALUE, an M has at least one pair and its body is at most
+ * TR_KVLOG_MAX_BODY (a message's size), so a record's length is bounded
+ * and a garbled length is caught before anything is read past it; the crc
+ * covers the length too. An M is one record so that recovery applies all
+ * of its pairs or, torn or damaged, none. A log holds S, T, D, X, M and F
+ * records in the order they happened. A snapshot holds one S (or, for a
+ * key that expires, one T) per live key and ends with an 'E' giving their
  * count: a snapshot without it, or with more bytes after it, is not whole.
  *
  * Reading goes record by record. A record is whole when its frame is
@@ -102,7 +114,7 @@ void tr__kvbuf_free(tr__kvbuf *b) {
   b->len = b->cap = 0;
 }
 
-static char *reserve(tr__kvbuf *b, size_t n) {
+char *tr__kvbuf_reserve(tr__kvbuf *b, size_t n) {
   if (b->cap - b->len < n) {
     size_t cap = b->cap ? b->cap : 4096;
     char *p;
@@ -120,8 +132,21 @@ size_t tr__kvlog_set_size(size_t klen, size_t vlen) {
   return TR_KVLOG_FRAME + 1 + 4 + klen + 4 + vlen;
 }
 
+size_t tr__kvlog_set_at_size(size_t klen, size_t vlen, uint64_t at) {
+  return tr__kvlog_set_size(klen, vlen) + (at ? 8 : 0);
+}
+
 size_t tr__kvlog_delete_size(size_t klen) {
   return TR_KVLOG_FRAME + 1 + 4 + klen;
+}
+
+static void put64(char *p, uint64_t v) {
+  put32(p, (uint32_t)v);
+  put32(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t get64(const char *p) {
+  return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
 /* Frames a body of `len` bytes already at p + 8. */
@@ -130,23 +155,27 @@ static void frame(char *p, size_t len) {
   put32(p + 4, crc32(crc(p, 4), (const Bytef *)p + 8, (uInt)len));
 }
 
-/* A record of n bytes whose body begins with its type and key, and, for
- * a set, its value (val non-NULL); framed and appended to b. */
+/* A record of n bytes: its type, then u32 klen and the key, then (val not
+ * NULL) u32 vlen and the value, then (at not 0) u64 at; framed and
+ * appended to b. */
 static int put_record(tr__kvbuf *b, size_t n, int type, const char *key,
-                      size_t klen, const char *val, size_t vlen) {
-  char *p = reserve(b, n), *q;
+                      size_t klen, const char *val, size_t vlen, uint64_t at) {
+  char *p = tr__kvbuf_reserve(b, n), *q;
   if (!p)
     return -1;
   q = p + TR_KVLOG_FRAME;
   *q++ = (char)type;
   put32(q, (uint32_t)klen);
   memcpy(q + 4, key, klen);
+  q += 4 + klen;
   if (val) {
-    q += 4 + klen;
     put32(q, (uint32_t)vlen);
     if (vlen)
       memcpy(q + 4, val, vlen);
+    q += 4 + vlen;
   }
+  if (at)
+    put64(q, at);
   frame(p, n - TR_KVLOG_FRAME);
   b->len += n;
   return 0;
@@ -155,29 +184,138 @@ static int put_record(tr__kvbuf *b, size_t n, int type, const char *key,
 int tr__kvlog_put_set(tr__kvbuf *b, const char *key, size_t klen,
                       const char *val, size_t vlen) {
   return put_record(b, tr__kvlog_set_size(klen, vlen), TR_KVREC_SET, key, klen,
-                    val ? val : "", vlen);
+                    val ? val : "", vlen, 0);
+}
+
+int tr__kvlog_put_set_at(tr__kvbuf *b, const char *key, size_t klen,
+                         const char *val, size_t vlen, uint64_t at) {
+  return put_record(b, tr__kvlog_set_at_size(klen, vlen, at),
+                    at ? TR_KVREC_SET_AT : TR_KVREC_SET, key, klen,
+                    val ? val : "", vlen, at);
 }
 
 int tr__kvlog_put_delete(tr__kvbuf *b, const char *key, size_t klen) {
   return put_record(b, tr__kvlog_delete_size(klen), TR_KVREC_DELETE, key, klen,
-                    NULL, 0);
+                    NULL, 0, 0);
+}
+
+int tr__kvlog_put_expire(tr__kvbuf *b, const char *key, size_t klen,
+                         uint64_t at) {
+  size_t n = tr__kvlog_delete_size(klen) + 8;
+  char *p = tr__kvbuf_reserve(b, n);
+  if (!p)
+    return -1;
+  p[TR_KVLOG_FRAME] = TR_KVREC_EXPIRE;
+  put32(p + TR_KVLOG_FRAME + 1, (uint32_t)klen);
+  memcpy(p + TR_KVLOG_FRAME + 5, key, klen);
+  put64(p + TR_KVLOG_FRAME + 5 + klen, at);
+  frame(p, n - TR_KVLOG_FRAME);
+  b->len += n;
+  return 0;
+}
+
+int tr__kvlog_put_flush(tr__kvbuf *b) {
+  char *p = tr__kvbuf_reserve(b, TR_KVLOG_FRAME + 1);
+  if (!p)
+    return -1;
+  p[TR_KVLOG_FRAME] = TR_KVREC_FLUSH;
+  frame(p, 1);
+  b->len += TR_KVLOG_FRAME + 1;
+  return 0;
 }
 
 int tr__kvlog_put_end(tr__kvbuf *b, uint64_t count) {
   size_t n = TR_KVLOG_FRAME + 9;
-  char *p = reserve(b, n);
+  char *p = tr__kvbuf_reserve(b, n);
   if (!p)
     return -1;
   p[TR_KVLOG_FRAME] = TR_KVREC_END;
-  put32(p + TR_KVLOG_FRAME + 1, (uint32_t)count);
-  put32(p + TR_KVLOG_FRAME + 5, (uint32_t)(count >> 32));
+  put64(p + TR_KVLOG_FRAME + 1, count);
   frame(p, 9);
   b->len += n;
   return 0;
 }
 
+uint64_t tr__kvlog_mset_body(size_t pairs, uint64_t bytes) {
+  return 1 + 4 + 8 * (uint64_t)pairs + bytes;
+}
+
+int tr__kvlog_mset_begin(tr__kvbuf *b, uint32_t pairs, size_t *mark) {
+  char *p = tr__kvbuf_reserve(b, TR_KVLOG_FRAME + 5);
+  if (!p)
+    return -1;
+  *mark = b->len;
+  p[TR_KVLOG_FRAME] = TR_KVREC_MSET;
+  put32(p + TR_KVLOG_FRAME + 1, pairs);
+  b->len += TR_KVLOG_FRAME + 5;
+  return 0;
+}
+
+int tr__kvlog_mset_pair(tr__kvbuf *b, const char *key, size_t klen,
+                        const char *val, size_t vlen) {
+  char *p = tr__kvbuf_reserve(b, 8 + klen + vlen);
+  if (!p)
+    return -1;
+  put32(p, (uint32_t)klen);
+  memcpy(p + 4, key, klen);
+  put32(p + 4 + klen, (uint32_t)vlen);
+  if (vlen)
+    memcpy(p + 8 + klen, val, vlen);
+  b->len += 8 + klen + vlen;
+  return 0;
+}
+
+void tr__kvlog_mset_end(tr__kvbuf *b, size_t mark) {
+  frame(b->p + mark, b->len - mark - TR_KVLOG_FRAME);
+}
+
+void tr__kvlog_decode(const char *body, uint32_t len, uint64_t body_off,
+                      tr__kvrec *out) {
+  memset(out, 0, sizeof *out);
+  out->type = body[0];
+  out->body = body;
+  out->len = len;
+  out->body_off = body_off;
+  switch (body[0]) {
+  case TR_KVREC_END:
+    out->count = get64(body + 1);
+    return;
+  case TR_KVREC_MSET:
+    out->count = get32(body + 1);
+    return;
+  case TR_KVREC_FLUSH:
+    return;
+  }
+  out->klen = get32(body + 1);
+  out->key = body + 5;
+  if (body[0] == TR_KVREC_EXPIRE)
+    out->at = get64(body + 5 + out->klen);
+  if (body[0] != TR_KVREC_SET && body[0] != TR_KVREC_SET_AT)
+    return;
+  out->vlen = get32(body + 5 + out->klen);
+  out->val = body + 9 + out->klen;
+  out->val_off = body_off + 9 + out->klen;
+  if (body[0] == TR_KVREC_SET_AT)
+    out->at = get64(out->val + out->vlen);
+}
+
+int tr__kvlog_mset_next(const tr__kvrec *m, size_t *pos, tr__kvrec *pair) {
+  size_t at = *pos ? *pos : 5;
+  if (at >= m->len)
+    return 0;
+  memset(pair, 0, sizeof *pair);
+  pair->type = TR_KVREC_SET;
+  pair->klen = get32(m->body + at);
+  pair->key = m->body + at + 4;
+  pair->vlen = get32(m->body + at + 4 + pair->klen);
+  pair->val = m->body + at + 8 + pair->klen;
+  pair->val_off = m->body_off + at + 8 + pair->klen;
+  *pos = at + 8 + pair->klen + pair->vlen;
+  return 1;
+}
+
 static int put_header(tr__kvbuf *b, int snapshot) {
-  char *p = reserve(b, TR_KVLOG_HEADER);
+  char *p = tr__kvbuf_reserve(b, TR_KVLOG_HEADER);
   if (!p)
     return -1;
   memcpy(p, snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC, 7);
@@ -193,8 +331,9 @@ static int put_header(tr__kvbuf *b, int snapshot) {
  * whole starts a scan for the next whole one (see the top of the file). */
 struct tr__kvreader {
   const tr__kvio *io;
-  int fd, snapshot, sized, eof, err, ended, done;
-  tr__kvmap *map;
+  int fd, snapshot, v1, sized, eof, err, ended, done;
+  tr__kvlog_apply_fn apply;
+  void *ud;
   tr__kvload *out;
   char *buf;
   size_t cap, start, end, ahead;
@@ -273,43 +412,102 @@ static void consume(reader *r, size_t n) {
   r->pos += n;
 }
 
+/* Which kinds a file may hold: a snapshot S and E, a log S and D; from
+ * version 2 on, a snapshot T too, a log T, X, M and F. */
+static int kind_ok(int c, int snapshot, int v1) {
+  switch (c) {
+  case TR_KVREC_SET:
+    return 1;
+  case TR_KVREC_END:
+    return snapshot;
+  case TR_KVREC_DELETE:
+    return !snapshot;
+  case TR_KVREC_SET_AT:
+    return !v1;
+  case TR_KVREC_EXPIRE:
+  case TR_KVREC_MSET:
+  case TR_KVREC_FLUSH:
+    return !snapshot && !v1;
+  }
+  return 0;
+}
+
+/* The bytes after the value: a T record's expiry. */
+static size_t tail_of(int c) { return c == TR_KVREC_SET_AT ? 8 : 0; }
+
 /* Could the n bytes at p begin a body of len bytes? */
-static int could_start(const char *p, size_t n, uint32_t len, int snapshot) {
-  uint32_t klen;
+static int could_start(const char *p, size_t n, uint32_t len, int snapshot,
+                       int v1) {
+  uint64_t klen, count;
   if (!n)
     return 1;
-  if (p[0] != TR_KVREC_SET && (p[0] != TR_KVREC_DELETE || snapshot))
+  if (p[0] == TR_KVREC_END || !kind_ok(p[0], snapshot, v1))
     return 0;
+  if (p[0] == TR_KVREC_FLUSH)
+    return len == 1;
   if (n < 5)
     return 1;
+  if (p[0] == TR_KVREC_MSET) {
+    count = get32(p + 1);
+    return count >= 1 && len >= 5 + 9 * count;
+  }
   klen = get32(p + 1);
   if (klen == 0 || klen > TR_KV_MAX_KEY)
     return 0;
   if (p[0] == TR_KVREC_DELETE)
     return len == 5 + klen;
-  if (n < 9 + (size_t)klen)
-    return len >= 9 + klen;
+  if (p[0] == TR_KVREC_EXPIRE)
+    return len == 13 + klen;
+  if (n < 9 + klen)
+    return len >= 9 + klen + tail_of(p[0]);
   return get32(p + 5 + klen) <= TR_KV_MAX_VALUE &&
-         len == 9 + klen + get32(p + 5 + klen);
+         len == 9 + klen + get32(p + 5 + klen) + tail_of(p[0]);
+}
+
+/* Do the pairs of an mset fill its body exactly? */
+static int mset_parses(const char *p, uint64_t len) {
+  uint64_t count, pos = 5, klen, vlen, i;
+  if (len < 5)
+    return 0;
+  count = get32(p + 1);
+  if (count == 0 || count > len / 9)
+    return 0;
+  for (i = 0; i < count; i++) {
+    if (len - pos < 8)
+      return 0;
+    klen = get32(p + pos);
+    if (klen == 0 || klen > TR_KV_MAX_KEY || len - pos - 8 < klen)
+      return 0;
+    vlen = get32(p + pos + 4 + klen);
+    if (vlen > TR_KV_MAX_VALUE || len - pos - 8 - klen < vlen)
+      return 0;
+    pos += 8 + klen + vlen;
+  }
+  return pos == len;
 }
 
 /* Does a body of len bytes parse as a record of this kind of file? */
-static int parses(const char *p, size_t len, int snapshot) {
-  uint32_t klen;
+static int parses(const char *p, size_t len, int snapshot, int v1) {
+  uint64_t klen;
+  if (!kind_ok(p[0], snapshot, v1))
+    return 0;
   switch (p[0]) {
-  case TR_KVREC_SET:
-  case TR_KVREC_DELETE:
-    if (len < 5 || (klen = get32(p + 1)) == 0 || klen > TR_KV_MAX_KEY ||
-        len < 5 + (size_t)klen)
-      return 0;
-    if (p[0] == TR_KVREC_DELETE)
-      return !snapshot && len == 5 + (size_t)klen;
-    return len >= 9 + (size_t)klen && get32(p + 5 + klen) <= TR_KV_MAX_VALUE &&
-           len == 9 + (size_t)klen + get32(p + 5 + klen);
   case TR_KVREC_END:
-    return snapshot && len == 9;
+    return len == 9;
+  case TR_KVREC_FLUSH:
+    return len == 1;
+  case TR_KVREC_MSET:
+    return mset_parses(p, len);
   }
-  return 0;
+  if (len < 5 || (klen = get32(p + 1)) == 0 || klen > TR_KV_MAX_KEY ||
+      len < 5 + klen)
+    return 0;
+  if (p[0] == TR_KVREC_DELETE)
+    return len == 5 + klen;
+  if (p[0] == TR_KVREC_EXPIRE)
+    return len == 13 + klen;
+  return len >= 9 + klen && get32(p + 5 + klen) <= TR_KV_MAX_VALUE &&
+         len == 9 + klen + get32(p + 5 + klen) + tail_of(p[0]);
 }
 
 static uint64_t end_count(const char *body) {
@@ -354,7 +552,7 @@ static look_at look(reader *r, int lenient) {
   }
   l.fits = 1;
   p = r->buf + r->start;
-  if (!parses(p + TR_KVLOG_FRAME, l.len, r->snapshot))
+  if (!parses(p + TR_KVLOG_FRAME, l.len, r->snapshot, r->v1))
     return l;
   l.shaped = 1;
   if (crc32(crc(p, 4), (const Bytef *)p + TR_KVLOG_FRAME, (uInt)l.len) !=
@@ -367,22 +565,17 @@ static look_at look(reader *r, int lenient) {
   return l;
 }
 
-/* Applies the whole record at window offset 0 and moves past it. */
+/* Hands the whole record at window offset 0 on and moves past it. */
 static int apply(reader *r, uint32_t len) {
   const char *p = r->buf + r->start + TR_KVLOG_FRAME;
-  uint32_t klen = 0;
-  if (p[0] != TR_KVREC_END)
-    klen = get32(p + 1);
-  if (p[0] == TR_KVREC_END) {
+  tr__kvrec rec;
+  tr__kvlog_decode(p, len, r->pos + TR_KVLOG_FRAME, &rec);
+  if (r->apply && r->apply(r->ud, &rec))
+    return -1;
+  if (p[0] == TR_KVREC_END)
     r->ended = 1;
-  } else if (p[0] == TR_KVREC_DELETE) {
-    tr__kvmap_delete(r->map, p + 5, klen);
+  else
     r->out->records++;
-  } else {
-    if (tr__kvmap_set(r->map, p + 5, klen, p + 9 + klen, get32(p + 5 + klen)))
-      return -1;
-    r->out->records++;
-  }
   consume(r, TR_KVLOG_FRAME + len);
   r->out->valid_end = r->pos;
   return 0;
@@ -397,9 +590,19 @@ static void name_record(reader *r, char *buf, size_t n) {
     snprintf(buf, n, "the end mark");
     return;
   }
+  if (p[0] == TR_KVREC_FLUSH) {
+    snprintf(buf, n, "a flush");
+    return;
+  }
+  if (p[0] == TR_KVREC_MSET) {
+    snprintf(buf, n, "an mset of %lu keys", (unsigned long)get32(p + 1));
+    return;
+  }
   klen = get32(p + 1);
-  len = (size_t)snprintf(buf, n, "a %s of \"",
-                         p[0] == TR_KVREC_SET ? "set" : "delete");
+  len = (size_t)snprintf(buf, n, "%s of \"",
+                         p[0] == TR_KVREC_DELETE   ? "a delete"
+                         : p[0] == TR_KVREC_EXPIRE ? "an expire"
+                                                   : "a set");
   for (i = 0; i < klen && i < 32 && len + 8 < n; i++) {
     unsigned char c = (unsigned char)p[5 + i];
     if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
@@ -434,7 +637,7 @@ static void start_scan(reader *r, look_at l) {
   if (l.kind == REC_SHORT) /* unfinished, if what there is could start it */
     r->tail = avail(r) < TR_KVLOG_FRAME ||
                       could_start(p + TR_KVLOG_FRAME, avail(r) - TR_KVLOG_FRAME,
-                                  l.len, r->snapshot)
+                                  l.len, r->snapshot, r->v1)
                   ? TR_KVLOAD_TORN
                   : TR_KVLOAD_CORRUPT;
   /* A bad record that fits is torn if only zeros follow it; a garbled
@@ -476,7 +679,8 @@ static void finish(reader *r, int status) {
 }
 
 tr__kvreader *tr__kvlog_begin(const tr__kvio *io, int fd, int is_snapshot,
-                              tr__kvmap *map, tr__kvload *out) {
+                              tr__kvlog_apply_fn apply, void *ud,
+                              tr__kvload *out) {
   const char *magic = is_snapshot ? TR_KVSNAP_MAGIC : TR_KVLOG_MAGIC;
   struct stat st;
   reader *r = calloc(1, sizeof *r);
@@ -490,7 +694,8 @@ tr__kvreader *tr__kvlog_begin(const tr__kvio *io, int fd, int is_snapshot,
   r->io = io;
   r->fd = fd;
   r->snapshot = is_snapshot;
-  r->map = map;
+  r->apply = apply;
+  r->ud = ud;
   r->out = out;
   r->cap = WINDOW;
   r->ahead = READ_AHEAD;
@@ -512,10 +717,11 @@ tr__kvreader *tr__kvlog_begin(const tr__kvio *io, int fd, int is_snapshot,
     finish(r, TR_KVLOAD_BAD_MAGIC);
     return r;
   }
-  if (r->buf[7] != TR_KVLOG_VERSION) {
+  if (r->buf[7] != TR_KVLOG_VERSION && r->buf[7] != TR_KVLOG_VERSION_OLD) {
     finish(r, TR_KVLOAD_BAD_VERSION);
     return r;
   }
+  r->v1 = r->buf[7] == TR_KVLOG_VERSION_OLD;
   consume(r, TR_KVLOG_HEADER);
   out->valid_end = out->offset = TR_KVLOG_HEADER;
   return r;
@@ -597,9 +803,10 @@ void tr__kvlog_end(tr__kvreader *r) {
   free(r);
 }
 
-int tr__kvlog_load(const tr__kvio *io, int fd, int is_snapshot, tr__kvmap *map,
+int tr__kvlog_load(const tr__kvio *io, int fd, int is_snapshot,
+                   tr__kvlog_apply_fn apply, void *apply_ud,
                    void (*tick)(void *), void *ud, tr__kvload *out) {
-  tr__kvreader *r = tr__kvlog_begin(io, fd, is_snapshot, map, out);
+  tr__kvreader *r = tr__kvlog_begin(io, fd, is_snapshot, apply, apply_ud, out);
   while (tr__kvlog_step(r, TICK_BYTES))
     if (tick)
       tick(ud);
@@ -632,13 +839,15 @@ void tr__kvlog_describe(const tr__kvload *l, const char *file, char *buf,
     break;
   case TR_KVLOAD_BAD_VERSION:
     if (l->version >= 0x21 && l->version < 0x7f)
-      snprintf(buf, n, "%s has format version %c; this build reads version %c",
-               file, l->version, TR_KVLOG_VERSION);
+      snprintf(buf, n,
+               "%s has format version %c; this build reads versions %c and %c",
+               file, l->version, TR_KVLOG_VERSION_OLD, TR_KVLOG_VERSION);
     else
       snprintf(buf, n,
                "%s has an unknown format version (byte 0x%02x); this build "
-               "reads version %c",
-               file, (unsigned char)l->version, TR_KVLOG_VERSION);
+               "reads versions %c and %c",
+               file, (unsigned char)l->version, TR_KVLOG_VERSION_OLD,
+               TR_KVLOG_VERSION);
     break;
   case TR_KVLOAD_IOERR:
     snprintf(buf, n, "cannot read %s: %s", file, strerror(l->err));
@@ -667,45 +876,28 @@ void tr__kvlog_describe_holes(const tr__kvload *l, char *buf, size_t n) {
 
 /* ------------------------------------------------------------- writing */
 
-int tr__kvlog_write_file(const tr__kvio *io, const char *dir, const char *path,
-                         const char *tmp, const tr__kvmap *map,
-                         void (*tick)(void *), void *ud, int *fd_out,
-                         uint64_t *size_out) {
+int tr__kvlog_create(const tr__kvio *io, const char *tmp, int snapshot,
+                     int *fd_out) {
+  int flags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, fd, rc;
   tr__kvbuf b = {0};
-  uint64_t size = 0, next_tick = TICK_BYTES;
-  int flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, fd, rc = 0;
-  if (fd_out)
-    *fd_out = -1;
-  if ((fd = io->open(tmp, fd_out ? flags | O_APPEND : flags, 0644)) < 0)
+  *fd_out = -1;
+  if ((fd = io->open(tmp, snapshot ? flags : flags | O_APPEND, 0644)) < 0)
     return errno ? -errno : -EIO;
-  if (put_header(&b, map != NULL))
-    rc = -ENOMEM;
-  if (map && !rc) {
-    size_t cursor = 0, klen, vlen;
-    const char *key, *val;
-    while (!rc && tr__kvmap_next(map, &cursor, &key, &klen, &val, &vlen)) {
-      if (tr__kvlog_put_set(&b, key, klen, val, vlen))
-        rc = -ENOMEM;
-      else if (b.len >= WINDOW) {
-        rc = tr__kvio_write_all(io, fd, b.p, b.len);
-        size += b.len;
-        b.len = 0;
-        if (tick && size >= next_tick) {
-          tick(ud);
-          next_tick = size + TICK_BYTES;
-        }
-      }
-    }
-    if (!rc && tr__kvlog_put_end(&b, tr__kvmap_count(map)))
-      rc = -ENOMEM;
-  }
-  if (!rc) {
-    rc = tr__kvio_write_all(io, fd, b.p, b.len);
-    size += b.len;
-  }
+  rc = put_header(&b, snapshot) ? -ENOMEM
+                                : tr__kvio_write_all(io, fd, b.p, b.len);
   tr__kvbuf_free(&b);
-  if (!rc)
-    rc = tr__kvio_fsync(io, fd);
+  if (rc) {
+    io->close(fd);
+    io->unlink(tmp);
+    return rc;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+int tr__kvlog_install(const tr__kvio *io, const char *dir, const char *path,
+                      const char *tmp, int fd) {
+  int rc = tr__kvio_fsync(io, fd);
   if (!rc && io->rename(tmp, path) < 0)
     rc = errno ? -errno : -EIO;
   if (rc) {
@@ -715,18 +907,21 @@ int tr__kvlog_write_file(const tr__kvio *io, const char *dir, const char *path,
   }
   /* In place now: a failed fsync of the directory leaves it in place (the
    * caller has to use it) but says the rename may not be durable. */
-  rc = tr__kvio_fsync_dir(io, dir);
-  if (fd_out)
-    *fd_out = fd;
-  else
-    io->close(fd);
-  if (size_out)
-    *size_out = size;
-  if (rc) {
+  if ((rc = tr__kvio_fsync_dir(io, dir))) {
     errno = -rc;
     return 1;
   }
   return 0;
+}
+
+int tr__kvlog_new_log(const tr__kvio *io, const char *dir, const char *path,
+                      const char *tmp, int *fd_out, uint64_t *size_out) {
+  int rc = tr__kvlog_create(io, tmp, 0, fd_out);
+  if (!rc && (rc = tr__kvlog_install(io, dir, path, tmp, *fd_out)) < 0)
+    *fd_out = -1;
+  if (rc >= 0 && size_out)
+    *size_out = TR_KVLOG_HEADER;
+  return rc;
 }
 
 int tr__kvlog_copy_tail(const tr__kvio *io, int fd, uint64_t from,

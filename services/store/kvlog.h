@@ -10,19 +10,30 @@
 #include <stdint.h>
 
 #include "kvio.h"
-#include "kvmap.h"
+#include "troupe.h"
 #include "troupe_services.h"
 
 #define TR_KVLOG_MAGIC "TRKVLOG"  /* a log file starts with these 7 bytes */
 #define TR_KVSNAP_MAGIC "TRKVSNP" /* a snapshot file with these */
-#define TR_KVLOG_VERSION '1'      /* and then the format version */
+#define TR_KVLOG_VERSION '2'      /* and then the format version written */
+#define TR_KVLOG_VERSION_OLD '1'  /* the one before, still read */
 #define TR_KVLOG_HEADER 8u        /* magic + version */
 #define TR_KVLOG_FRAME 8u         /* per record: length + crc */
-/* The longest record body: op, key length, key, value length, value. */
-#define TR_KVLOG_MAX_BODY (1u + 4u + TR_KV_MAX_KEY + 4u + TR_KV_MAX_VALUE)
+/* The longest record body: an mset's, whose pairs all together are at most
+ * a message's size (a set, with its expiry, is far shorter). */
+#define TR_KVLOG_MAX_BODY TR_MAX_MSG
 
-/* Record kinds (the body's first byte). */
-enum { TR_KVREC_SET = 'S', TR_KVREC_DELETE = 'D', TR_KVREC_END = 'E' };
+/* Record kinds (the body's first byte). Version 1 files hold S, D and E
+ * only. */
+enum {
+  TR_KVREC_SET = 'S',    /* a set that does not expire */
+  TR_KVREC_SET_AT = 'T', /* a set with an expiry */
+  TR_KVREC_DELETE = 'D',
+  TR_KVREC_EXPIRE = 'X', /* a key's expiry changes (0: it no longer has one) */
+  TR_KVREC_MSET = 'M',   /* several sets, all or none */
+  TR_KVREC_FLUSH = 'F',  /* every key goes */
+  TR_KVREC_END = 'E'     /* a snapshot's end mark */
+};
 
 /* A growable byte buffer that records are encoded into. */
 typedef struct tr__kvbuf {
@@ -31,16 +42,61 @@ typedef struct tr__kvbuf {
 } tr__kvbuf;
 
 void tr__kvbuf_free(tr__kvbuf *b);
+/* Room for n more bytes at b->p + b->len; NULL when out of memory. */
+char *tr__kvbuf_reserve(tr__kvbuf *b, size_t n);
 
-/* The bytes a set (or, vlen ignored, a delete) record takes on disk. */
+/* The bytes a set (with an expiry when at is not 0) or a delete record
+ * takes on disk. */
 size_t tr__kvlog_set_size(size_t klen, size_t vlen);
+size_t tr__kvlog_set_at_size(size_t klen, size_t vlen, uint64_t at);
 size_t tr__kvlog_delete_size(size_t klen);
 
-/* Append one record to b. 0, or -1 when out of memory (b is unchanged). */
+/* Append one record to b. 0, or -1 when out of memory (b is unchanged).
+ * put_set writes an S record; put_set_at a T record, or an S when at is
+ * 0. An mset is begun with the number of pairs, given a pair at a time,
+ * and ended (which frames it); its body must stay within
+ * TR_KVLOG_MAX_BODY: tr__kvlog_mset_size says what it will be. */
 int tr__kvlog_put_set(tr__kvbuf *b, const char *key, size_t klen,
                       const char *val, size_t vlen);
+int tr__kvlog_put_set_at(tr__kvbuf *b, const char *key, size_t klen,
+                         const char *val, size_t vlen, uint64_t at);
 int tr__kvlog_put_delete(tr__kvbuf *b, const char *key, size_t klen);
+int tr__kvlog_put_expire(tr__kvbuf *b, const char *key, size_t klen,
+                         uint64_t at);
+int tr__kvlog_put_flush(tr__kvbuf *b);
 int tr__kvlog_put_end(tr__kvbuf *b, uint64_t count);
+/* The body of an mset of pairs with these key and value bytes in all. */
+uint64_t tr__kvlog_mset_body(size_t pairs, uint64_t bytes);
+int tr__kvlog_mset_begin(tr__kvbuf *b, uint32_t pairs, size_t *mark);
+int tr__kvlog_mset_pair(tr__kvbuf *b, const char *key, size_t klen,
+                        const char *val, size_t vlen);
+void tr__kvlog_mset_end(tr__kvbuf *b, size_t mark);
+
+/* A record as read: what it says, and where its bytes are in the file. */
+typedef struct tr__kvrec {
+  int type;            /* TR_KVREC_* */
+  const char *key;     /* S T D X, and an M's pair */
+  uint32_t klen, vlen; /* S T, an M's pair: the value's length */
+  const char *val;     /* its bytes */
+  uint64_t val_off;    /* where the value starts in the file */
+  uint64_t at;         /* T X: the expiry, ms since the epoch */
+  uint64_t count;      /* E: keys in the snapshot; M: pairs */
+  const char *body;    /* the whole body, and its length */
+  uint32_t len;
+  uint64_t body_off; /* where it starts in the file */
+} tr__kvrec;
+
+/* Decodes a body that parses (one that was read whole, or just encoded)
+ * found at body_off in its file. */
+void tr__kvlog_decode(const char *body, uint32_t len, uint64_t body_off,
+                      tr__kvrec *out);
+/* An mset's pairs one by one, as S records: *pos starts at 0; 1 and the
+ * pair in *pair, or 0 after the last. */
+int tr__kvlog_mset_next(const tr__kvrec *m, size_t *pos, tr__kvrec *pair);
+
+/* What a reader does with each whole record (the end mark too): 0, or -1
+ * when out of memory. */
+typedef int (*tr__kvlog_apply_fn)(void *ud, const tr__kvrec *rec);
 
 /* ------------------------------------------------------------ reading */
 
@@ -82,23 +138,25 @@ typedef struct tr__kvload {
 /* Reading a file in steps, so a big one does not hold the loop up: begin
  * reads and checks the header (out->status says how that went), step reads
  * on for about `budget` bytes and says whether there is more, end frees
- * the reader. Sets and deletes of a log, or the sets and end mark of a
- * snapshot (is_snapshot), are applied to map as they are read; how bad
- * parts are skipped is described in kvlog.c. out is filled in as reading
- * goes; it is final once step returns 0. */
+ * the reader. Each whole record of a log, or of a snapshot (is_snapshot),
+ * is handed to apply as it is read; how bad parts are skipped is described
+ * in kvlog.c. out is filled in as reading goes; it is final once step
+ * returns 0. */
 typedef struct tr__kvreader tr__kvreader;
 tr__kvreader *tr__kvlog_begin(const tr__kvio *io, int fd, int is_snapshot,
-                              tr__kvmap *map, tr__kvload *out);
+                              tr__kvlog_apply_fn apply, void *ud,
+                              tr__kvload *out);
 int tr__kvlog_step(tr__kvreader *r, size_t budget);
 void tr__kvlog_end(tr__kvreader *r);
 
 /* All of it in one go: begin, step to the end, end. `tick` (may be NULL)
  * is called every few MiB, for a heartbeat. Returns out->status. */
-int tr__kvlog_load(const tr__kvio *io, int fd, int is_snapshot, tr__kvmap *map,
+int tr__kvlog_load(const tr__kvio *io, int fd, int is_snapshot,
+                   tr__kvlog_apply_fn apply, void *apply_ud,
                    void (*tick)(void *), void *ud, tr__kvload *out);
 
 /* A line for a log saying how the file ended, e.g. "kv.log has format
- * version 2; this build reads version 1". */
+ * version 3; this build reads versions 1 and 2". */
 void tr__kvlog_describe(const tr__kvload *l, const char *file, char *buf,
                         size_t n);
 
@@ -108,19 +166,24 @@ void tr__kvlog_describe_holes(const tr__kvload *l, char *buf, size_t n);
 
 /* ------------------------------------------------------------ writing */
 
-/* Writes a whole file atomically: tmp (created, truncated) gets the header
- * for its kind and, for a snapshot (map not NULL), every entry and the end
- * mark; it is fsynced, renamed to path, and dir is fsynced. Returns 0 when
- * all that worked; 1 when the file is in place but the directory's fsync
- * failed (errno says why: the rename may not survive a power loss); or a
- * negative errno when it failed before the rename, in which case tmp is
- * removed and path is left as it was. Unless it failed, *fd_out (if not
- * NULL) keeps the file open for appending -- a new log -- and *size_out
- * (may be NULL) gets its size. */
-int tr__kvlog_write_file(const tr__kvio *io, const char *dir, const char *path,
-                         const char *tmp, const tr__kvmap *map,
-                         void (*tick)(void *), void *ud, int *fd_out,
-                         uint64_t *size_out);
+/* Starts a file at tmp (created, truncated, open to read and write): its
+ * header for its kind is written. *fd_out gets it. 0 or a negative errno
+ * (then nothing is left behind). */
+int tr__kvlog_create(const tr__kvio *io, const char *tmp, int snapshot,
+                     int *fd_out);
+/* Puts a file made by create in place: fsynced, renamed to path, dir
+ * fsynced. Returns 0 when all that worked; 1 when the file is in place but
+ * the directory's fsync failed (errno says why: the rename may not survive
+ * a power loss); or a negative errno when it failed before the rename, in
+ * which case fd is closed, tmp removed and path left as it was. Unless it
+ * failed, fd stays open (a new log appends to it, a snapshot's values are
+ * read back through it). */
+int tr__kvlog_install(const tr__kvio *io, const char *dir, const char *path,
+                      const char *tmp, int fd);
+/* A new empty log at path, atomically (create then install): *fd_out
+ * keeps it open for appending, *size_out gets its size. As install. */
+int tr__kvlog_new_log(const tr__kvio *io, const char *dir, const char *path,
+                      const char *tmp, int *fd_out, uint64_t *size_out);
 
 /* Copies fd's bytes from offset `from` to its end into a new file at path
  * (fsynced), to keep a corrupt tail aside before it is cut off. 0 or a

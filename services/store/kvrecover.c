@@ -15,7 +15,9 @@
  *      another kind or format version, or one that cannot be read, makes
  *      the writer unavailable, naming it; it is left as it is.
  * step (from the writer's handle, between messages):
- *   5. kv.snap is read into the map. It is written whole and renamed into
+ *   5. kv.snap is read into the index (kvindex.c: where each value is, not
+ *      the value; the file stays open to read them back). It is written
+ *      whole and renamed into
  *      place, so a bad one is damage, not a crash: what it held that is
  *      whole is kept (the records after a bad stretch too), and once the
  *      log is read too the file is renamed to kv.snap.corrupt-<time> and a
@@ -28,9 +30,13 @@
  *      left alone and changes are refused. Holes -- bad stretches with good
  *      records after them, which a crash does not leave, so damage -- are
  *      skipped and described, and the log is repaired as soon as it is
- *      read: the whole map goes into a new snapshot, the old log is moved
- *      to kv.log.corrupt-<time>, and a new empty log starts. The records
- *      after a hole are never lost for it.
+ *      read: the whole index goes into a new snapshot, the old log is
+ *      moved to kv.log.corrupt-<time>, and a new empty log starts. The
+ *      records after a hole are never lost for it.
+ *   7. Keys whose expiry has passed are dropped. Files of format version 1
+ *      are written anew as version 2 (a snapshot, then an empty log): new
+ *      records never go into a version 1 log, so if that fails changes are
+ *      refused.
  * What was found becomes the info line the store hands out, e.g. "loaded
  * 3 keys from ./troupe-data (snapshot 2, log 5 records; dropped a torn
  * tail of 17 bytes)".
@@ -54,12 +60,13 @@ enum { READ_SNAP, READ_LOG };
 /* What reading finds, step by step, for the info line and the repairs. */
 typedef struct tr__kvrecovery {
   int phase;
-  int snap_fd;   /* kv.snap while it is read; -1 when none */
   int snap, log; /* the files were there */
   tr__kvreader *snap_rd, *log_rd;
   tr__kvload snap_load, log_load;
   int snap_damaged; /* to move aside, and write anew */
   int repair_log;   /* holes in the log: snapshot, move aside, anew */
+  int upgrade;      /* a version 1 file: both are written anew */
+  int log_v1;       /* kv.log is a version 1 file still */
   char notes[600];
 } recovery;
 
@@ -169,10 +176,20 @@ static void unreadable(writer *w, const tr__kvload *l, const char *path) {
   tr__kvwriter_unavailable(w, "%s (the file is left as it is)", text);
 }
 
+/* Each whole record goes into the index, pointing into its file. */
+static int apply_snap(void *ud, const tr__kvrec *r) {
+  return tr__kvindex_apply(ud, TR_KVFILE_SNAP, r);
+}
+
+static int apply_log(void *ud, const tr__kvrec *r) {
+  return tr__kvindex_apply(ud, TR_KVFILE_LOG, r);
+}
+
 /* Starts reading the file open on fd; 0, or -1 once unavailable. */
 static int open_reader(writer *w, int fd, int snapshot, tr__kvreader **rd,
                        tr__kvload *l) {
-  *rd = tr__kvlog_begin(&w->io, fd, snapshot, w->map, l);
+  *rd = tr__kvlog_begin(&w->io, fd, snapshot, snapshot ? apply_snap : apply_log,
+                        w, l);
   switch (l->status) {
   case TR_KVLOAD_OK:    /* the header is right: reading goes on */
   case TR_KVLOAD_EMPTY: /* nothing there: step says so */
@@ -192,7 +209,7 @@ static int open_snapshot(writer *w, recovery *f) {
     return -1;
   }
   f->snap = 1;
-  f->snap_fd = fd;
+  w->snap_fd = fd; /* kept open: the index points into it */
   return open_reader(w, fd, 1, &f->snap_rd, &f->snap_load);
 }
 
@@ -223,7 +240,6 @@ int tr__kvwriter_recover_begin(writer *w) {
   recovery *f = calloc(1, sizeof *f);
   if (!f)
     return -1;
-  f->snap_fd = -1;
   w->loading = f;
   if (w->io.mkdir(w->dir, 0755) < 0 && errno != EEXIST) {
     tr__kvwriter_unavailable(w, "cannot create the data directory %s: %s",
@@ -243,12 +259,9 @@ int tr__kvwriter_recover_begin(writer *w) {
 
 /* ------------------------------------------------------------- steps */
 
-static void end_snapshot(writer *w, recovery *f) {
+static void end_snapshot(recovery *f) {
   tr__kvlog_end(f->snap_rd);
   f->snap_rd = NULL;
-  if (f->snap_fd >= 0)
-    w->io.close(f->snap_fd);
-  f->snap_fd = -1;
 }
 
 /* What a damaged snapshot still gave: "kept its first 3 keys". */
@@ -267,11 +280,13 @@ static void snapshot_kept(const tr__kvload *l, char *buf, size_t n) {
 static void after_snapshot(writer *w, recovery *f) {
   const tr__kvload *l = &f->snap_load;
   char text[400], kept[500];
-  end_snapshot(w, f);
+  end_snapshot(f);
   if (!f->snap)
     return;
   switch (l->status) {
   case TR_KVLOAD_OK:
+    if (l->version == TR_KVLOG_VERSION_OLD)
+      f->upgrade = 1;
     if (!l->holes)
       return;
     break;
@@ -299,8 +314,8 @@ static void after_snapshot(writer *w, recovery *f) {
 
 /* A new empty log, written atomically, open for appending. */
 static int new_log(writer *w) {
-  int fd, rc = tr__kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp,
-                                    NULL, NULL, NULL, &fd, &w->log_size);
+  int fd, rc = tr__kvlog_new_log(&w->io, w->dir, w->p_log, w->p_log_tmp, &fd,
+                                 &w->log_size);
   if (rc < 0) {
     tr__kvwriter_unavailable(w, "cannot create %s: %s", w->p_log,
                              strerror(-rc));
@@ -369,6 +384,8 @@ static void after_log(writer *w, recovery *f) {
     return;
   }
   w->log_size = l->valid_end;
+  if (l->version == TR_KVLOG_VERSION_OLD)
+    f->upgrade = f->log_v1 = 1; /* no new records into a version 1 file */
   switch (l->status) {
   case TR_KVLOAD_OK:
   case TR_KVLOAD_TORN:
@@ -376,8 +393,8 @@ static void after_log(writer *w, recovery *f) {
     break;
   case TR_KVLOAD_EMPTY:
     note(f, "the log was empty");
-    if (!ro)
-      new_log(w);
+    if (!ro && new_log(w) == 0)
+      f->log_v1 = 0;
     return;
   default:
     unreadable(w, l, w->p_log);
@@ -412,8 +429,7 @@ static void after_log(writer *w, recovery *f) {
 /* The map as a new snapshot. 0 once it is in place; -1 (logged) if not,
  * and the old snapshot, if any, is as it was. */
 static int write_snapshot(writer *w, recovery *f) {
-  int rc = tr__kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp,
-                                w->map, tr__kvwriter_beat, w, NULL, NULL);
+  int rc = tr__kvwriter_snapshot(w);
   if (rc < 0) {
     tr_host_log(w->h, TR_LOG_ERROR, "kv.writer: cannot write %s: %s", w->p_snap,
                 strerror(-rc));
@@ -464,7 +480,8 @@ static void repair(writer *w, recovery *f) {
     return;
   }
   if (!f->repair_log) { /* the snapshot holds what the log did */
-    new_log(w);
+    if (new_log(w) == 0)
+      f->log_v1 = 0;
     return;
   }
   if (aside_name(w, w->p_log, log_aside, sizeof log_aside) ||
@@ -480,6 +497,7 @@ static void repair(writer *w, recovery *f) {
   }
   if (new_log(w))
     return;
+  f->log_v1 = 0;
   tr_host_log(w->h, TR_LOG_WARN,
               "kv.writer: repaired %s: its %zu keys are in a new snapshot; "
               "the damaged log was moved to %s",
@@ -489,10 +507,18 @@ static void repair(writer *w, recovery *f) {
 
 static void finish(writer *w, recovery *f) {
   size_t len;
-  if ((f->repair_log || f->snap_damaged) && !w->refused)
+  size_t expired = tr__kvindex_drop_expired(w, tr__kvwriter_now_ms());
+  if (expired)
+    note(f, "dropped %zu expired key%s", expired, expired == 1 ? "" : "s");
+  if ((f->repair_log || f->snap_damaged || f->upgrade) && !w->refused)
     repair(w, f);
   if (w->unavailable)
     return;
+  if (f->log_v1 && !w->refused)
+    tr__kvwriter_refuse(w, "kv.log has format version 1 and could not be "
+                           "written anew in version 2");
+  else if (f->upgrade && !w->refused)
+    note(f, "upgraded the files to format version %c", TR_KVLOG_VERSION);
   if (!f->snap && !f->log)
     note(f, "a new data directory");
   if (w->refused)
@@ -549,7 +575,7 @@ void tr__kvwriter_recover_free(writer *w) {
   recovery *f = w->loading;
   if (!f)
     return;
-  end_snapshot(w, f);
+  end_snapshot(f);
   tr__kvlog_end(f->log_rd);
   free(f);
   w->loading = NULL;

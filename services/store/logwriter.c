@@ -27,18 +27,30 @@
  * in the log and answers every request with that reason, the store's load
  * included, and the store answers its callers with it; a restart tries again.
  *
+ * The writer holds no values: an index (kvindex.c) says where each live
+ * key's value is in the files, and when the key expires, so a store of N
+ * bytes costs N bytes once, in the store.
+ *
  * Requests (all file work is synchronous, through the tr__kvio seam):
- *   kv("set", key, value), kv("delete", key)   forwarded by the store: the
- *       record is added to a batch and the caller is remembered; once the
- *       mailbox holds nothing more (tr_mailbox_count 0), or the batch
- *       passes 1 MiB or 1024 records, the batch goes out in one write and
- *       every caller in it is answered true (group commit).
- *   load(cursor) -> entries, next, info, refused, unavailable, keys
- *       a batch of the map (at most 4096 entries or about 8 MiB), the
- *       cursor of the next one or nil, the line saying what was loaded,
- *       nil while changes are accepted or else the reason they are
- *       refused, nil or the reason the writer has no data at all, and
- *       nil for keys: it writes keys of any bytes.
+ *   set(key, value[, at[, answer]]), delete(key[, answer]),
+ *   expire(key, at[, answer]), mset(k, v, ...), flush([answer])
+ *       forwarded by the store (tr_forward_as), or sent (nobody is
+ *       answered); kv(op, ...) as the store's own request is taken too.
+ *       The record is added to a batch and the caller is remembered with
+ *       its answer (true when none is given); once the mailbox holds
+ *       nothing more (tr_mailbox_count 0), or the batch passes 1 MiB or
+ *       1024 records, the batch goes out in one write, the index takes its
+ *       records, and every caller in it is answered (group commit).
+ *   load(cursor) -> entries, next, info, refused, unavailable, keys,
+ *                   expiries
+ *       a batch of the index (at most 4096 entries or about 8 MiB), the
+ *       values read back from the files, keys that have expired left out;
+ *       the cursor of the next one or nil, the line saying what was
+ *       loaded, nil while changes are accepted or else the reason they
+ *       are refused, nil or the reason the writer has no data at all,
+ *       nil for keys: it writes keys of any bytes, and nil or the expiry
+ *       of each key. A value that cannot be read back makes the writer
+ *       unavailable, naming the file.
  *       While the files are still being read, a load is held, and answered
  *       within PROGRESS_NS with no entries, the same cursor as next and
  *       how far reading has got as info: the store asks again.
@@ -55,13 +67,12 @@
  * but keeps serving loads. It never tries a failed fsync again, as if it
  * could have worked: what the kernel dropped is gone.
  *
- * Compaction: when the log passes max(4 MiB, twice the live data) the map
- * is written as kv.snap.tmp, fsynced, renamed to kv.snap, the directory
- * fsynced; then kv.log is replaced the same way by an empty one. Costs
- * O(live data) once per that much logging: O(1) amortized per write. The
- * map is the writer's own copy of the store's: it doubles the memory the
- * store needs (keys and values are held twice), the price of writing a
- * snapshot without asking the store for its data.
+ * Compaction (kvindex.c): when the log passes max(4 MiB, twice the live
+ * data) the live keys that have not expired are written as kv.snap.tmp,
+ * their values read back from the files, fsynced, renamed to kv.snap, the
+ * directory fsynced, and the index moves into it; then kv.log is replaced
+ * the same way by an empty one. Costs O(live data) once per that much
+ * logging: O(1) amortized per write.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,15 +160,17 @@ static void fail(writer *w, const char *what, int err) {
   size_t i;
   snprintf(why, sizeof why, "%s failed: %s", what, strerror(err));
   tr__kvwriter_refuse(w, why);
-  for (i = 0; i < w->nwait; i++)
+  for (i = 0; i < w->nwait; i++) {
+    tr_msg_free(w->wait[i].reply);
     tr_reply_error_to(w->h, w->wait[i].caller, w->wait[i].session, "%s", why);
+  }
   w->nwait = 0;
   w->batch.len = 0;
   w->batch_records = 0;
 }
 
 static void maybe_compact(writer *w) {
-  uint64_t live = tr__kvmap_bytes(w->map) +
+  uint64_t live = w->live +
                   (uint64_t)tr__kvmap_count(w->map) * tr__kvlog_set_size(0, 0) +
                   TR_KVLOG_HEADER + TR_KVLOG_FRAME + 9;
   uint64_t limit = 2 * live > COMPACT_MIN ? 2 * live : COMPACT_MIN;
@@ -173,7 +186,8 @@ static void arm_sync(writer *w) {
 
 /* Writes the batch in one go, syncs as the policy says, answers. */
 static void flush(writer *w) {
-  size_t i;
+  size_t i, pos;
+  uint64_t at = w->log_size;
   int rc;
   if (!w->batch_records)
     return;
@@ -185,6 +199,20 @@ static void flush(writer *w) {
     w->io.ftruncate(w->log_fd, (off_t)w->log_size);
     fail(w, "write", -rc);
     return;
+  }
+  /* Written: the index may point at the records now. */
+  for (pos = 0; pos < w->batch.len;) {
+    const unsigned char *f = (const unsigned char *)w->batch.p + pos;
+    uint32_t len = (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 |
+                   (uint32_t)f[3] << 24;
+    tr__kvrec rec;
+    tr__kvlog_decode(w->batch.p + pos + TR_KVLOG_FRAME, len,
+                     at + pos + TR_KVLOG_FRAME, &rec);
+    if (tr__kvindex_apply(w, TR_KVFILE_LOG, &rec))
+      /* The log has the change, the index not: no compaction may drop
+       * it, so nothing is taken from now on; a restart reads it. */
+      tr__kvwriter_refuse(w, "out of memory indexing the log");
+    pos += TR_KVLOG_FRAME + len;
   }
   w->log_size += w->batch.len;
   w->records += w->batch_records;
@@ -202,8 +230,7 @@ static void flush(writer *w) {
     arm_sync(w);
   }
   for (i = 0; i < w->nwait; i++)
-    answer(w, w->wait[i].caller, w->wait[i].session,
-           tr_msg_pack("reply", "b", 1));
+    answer(w, w->wait[i].caller, w->wait[i].session, w->wait[i].reply);
   w->nwait = 0;
   maybe_compact(w);
 }
@@ -220,73 +247,162 @@ static void on_sync(writer *w) {
     w->fsyncs++;
 }
 
-void tr__kvwriter_compact(writer *w) {
-  uint64_t size = 0, was = w->log_size;
-  int rc, fd;
-  rc = tr__kvlog_write_file(&w->io, w->dir, w->p_snap, w->p_snap_tmp, w->map,
-                            tr__kvwriter_beat, w, NULL, &size);
-  if (rc) {
-    tr_host_log(w->h, TR_LOG_WARN,
-                "kv.writer: compaction stopped: %s %s: %s; the log goes on "
-                "growing",
-                rc < 0 ? "cannot write" : "cannot make durable",
-                tr__kvwriter_base(w->p_snap), strerror(rc < 0 ? -rc : errno));
-    w->compact_floor = w->log_size + w->log_size / 2;
-    tr__kvwriter_beat(w);
-    return;
+/* A copy of v at the end of r: the answer a change was given. */
+static int copy_value(tr_msg *r, const tr_value *v, int depth) {
+  const tr_value *e;
+  const char *str;
+  size_t len, i, n;
+  int64_t iv;
+  double d;
+  int b;
+  tr_pid pid;
+  if (depth > TR_MAX_DEPTH)
+    return -1;
+  switch (tr_value_type(v)) {
+  case TR_BOOL:
+    tr_value_bool(v, &b);
+    return tr_msg_add_bool(r, b);
+  case TR_INT:
+    tr_value_int(v, &iv);
+    return tr_msg_add_int(r, iv);
+  case TR_FLOAT:
+    tr_value_float(v, &d);
+    return tr_msg_add_float(r, d);
+  case TR_STR:
+    tr_value_str(v, &str, &len);
+    return tr_msg_add_str(r, str, len);
+  case TR_PID:
+    tr_value_pid(v, &pid);
+    return tr_msg_add_pid(r, pid);
+  case TR_ARRAY:
+  case TR_MAP:
+    n = tr_value_len(v);
+    if (tr_value_type(v) == TR_ARRAY ? tr_msg_add_array(r, (uint32_t)n)
+                                     : tr_msg_add_map(r, (uint32_t)n))
+      return -1;
+    if (tr_value_type(v) == TR_MAP)
+      n *= 2;
+    e = n ? (tr_value_type(v) == TR_ARRAY ? tr_value_at(v, 0)
+                                          : tr_value_key(v, 0))
+          : NULL;
+    for (i = 0; i < n; i++, e = tr_value_next(e))
+      if (copy_value(r, e, depth + 1))
+        return -1;
+    return 0;
   }
-  /* The snapshot holds everything: the log may start afresh. Replaying
-   * the old log over it, should the next step not happen, does no harm. */
-  rc = tr__kvlog_write_file(&w->io, w->dir, w->p_log, w->p_log_tmp, NULL, NULL,
-                            NULL, &fd, &size);
-  if (rc < 0) {
-    tr_host_log(w->h, TR_LOG_WARN,
-                "kv.writer: compaction stopped: cannot start a new %s: %s; "
-                "the log goes on growing",
-                tr__kvwriter_base(w->p_log), strerror(-rc));
-    w->compact_floor = w->log_size + w->log_size / 2;
-    tr__kvwriter_beat(w);
-    return;
-  }
-  w->io.close(w->log_fd);
-  w->log_fd = fd;
-  w->log_size = size;
-  w->dirty = 0;
-  w->compact_floor = 0;
-  w->compactions++;
-  if (rc == 1)
-    tr__kvwriter_refuse(w, "fsync of the data directory failed");
-  tr_host_log(w->h, TR_LOG_INFO,
-              "kv.writer: compacted %s: a snapshot of %zu keys; the log was "
-              "%llu bytes",
-              w->dir, tr__kvmap_count(w->map), (unsigned long long)was);
-  tr__kvwriter_beat(w);
+  return tr_msg_add_nil(r);
 }
 
-/* kv(op, key[, value]) forwarded by the store. */
-static void on_change(writer *w, tr_msg *m) {
-  const char *op = NULL, *key = NULL, *val = NULL;
-  size_t oplen = 0, klen = 0, vlen = 0, argc = tr_msg_argc(m), mark;
-  int set;
-  if (argc < 2 || tr_value_str(tr_msg_arg(m, 0), &op, &oplen) ||
-      tr_value_str(tr_msg_arg(m, 1), &key, &klen)) {
+enum { OP_SET, OP_DELETE, OP_EXPIRE, OP_MSET, OP_FLUSH, OP_NONE };
+
+static int op_of(const char *op, size_t len) {
+  static const char *const names[] = {"set", "delete", "expire", "mset",
+                                      "flush"};
+  int i;
+  for (i = 0; i < OP_NONE; i++)
+    if (strlen(names[i]) == len && !memcmp(op, names[i], len))
+      return i;
+  return OP_NONE;
+}
+
+/* An expiry: nil or an integer >= 0 (0: never). */
+static int get_at(const tr_value *v, uint64_t *at) {
+  int64_t i;
+  *at = 0;
+  if (!v || tr_value_type(v) == TR_NIL)
+    return 0;
+  if (tr_value_int(v, &i) || i < 0)
+    return -1;
+  *at = (uint64_t)i;
+  return 0;
+}
+
+static int key_ok(const tr_value *v, const char **key, size_t *klen) {
+  return tr_value_str(v, key, klen) == 0 && *klen >= 1 &&
+         *klen <= TR_KV_MAX_KEY;
+}
+
+/* Encodes an mset's pairs (args from `first`) as one record; 0, 1 for a
+ * bad request, 2 when too big, -1 when out of memory. */
+static int put_mset(tr__kvbuf *b, const tr_msg *m, size_t first) {
+  size_t argc = tr_msg_argc(m), i, klen, vlen, mark;
+  uint64_t bytes = 0;
+  const char *key, *val;
+  if (argc <= first || (argc - first) % 2)
+    return 1;
+  for (i = first; i < argc; i += 2) {
+    if (!key_ok(tr_msg_arg(m, i), &key, &klen) ||
+        tr_value_str(tr_msg_arg(m, i + 1), &val, &vlen) ||
+        vlen > TR_KV_MAX_VALUE)
+      return 1;
+    bytes += klen + vlen;
+  }
+  if (tr__kvlog_mset_body((argc - first) / 2, bytes) > TR_KVLOG_MAX_BODY)
+    return 2;
+  if (tr__kvlog_mset_begin(b, (uint32_t)((argc - first) / 2), &mark))
+    return -1;
+  for (i = first; i < argc; i += 2) {
+    tr_value_str(tr_msg_arg(m, i), &key, &klen);
+    tr_value_str(tr_msg_arg(m, i + 1), &val, &vlen);
+    if (tr__kvlog_mset_pair(b, key, klen, val, vlen)) {
+      b->len = mark;
+      return -1;
+    }
+  }
+  tr__kvlog_mset_end(b, mark);
+  return 0;
+}
+
+/* A change: ("set", key, value[, at[, answer]]), ("delete", key[, answer]),
+ * ("expire", key, at[, answer]), ("mset", k, v, ...), ("flush"[, answer]),
+ * or the same as kv(op, ...) (what a store that forwards its own requests
+ * sends: then the answer is true). A bad one changes nothing. */
+static void on_change(writer *w, tr_msg *m, int op, size_t base) {
+  const char *key = NULL, *val = NULL;
+  size_t argc = tr_msg_argc(m) - base, klen = 0, vlen = 0, mark, given = 0;
+  const tr_value *reply_with = NULL;
+  uint64_t at = 0;
+  int bad = 0, rc = 0;
+  tr_msg *reply = NULL;
+#define ARG(i) tr_msg_arg(m, base + (i))
+  switch (op) {
+  case OP_SET: /* key, value, at, answer */
+    given = 3;
+    bad = argc < 2 || argc > (base ? 2 : 4) || !key_ok(ARG(0), &key, &klen) ||
+          tr_value_str(ARG(1), &val, &vlen) || get_at(ARG(2), &at);
+    break;
+  case OP_DELETE:
+    given = 1;
+    bad = argc < 1 || argc > (base ? 1 : 2) || !key_ok(ARG(0), &key, &klen);
+    break;
+  case OP_EXPIRE:
+    given = 2;
+    bad = argc < 2 || argc > (base ? 2 : 3) || !key_ok(ARG(0), &key, &klen) ||
+          tr_value_type(ARG(1)) != TR_INT || get_at(ARG(1), &at);
+    break;
+  case OP_MSET:
+    bad = argc < 2 || argc % 2;
+    break;
+  case OP_FLUSH:
+    bad = argc > (base ? 0 : 1);
+    break;
+  default:
+    tr_reply_error(w->h, m,
+                   "kv.writer: the changes are set, delete, expire, mset and "
+                   "flush");
+    return;
+  }
+#undef ARG
+  if (bad) {
     tr_reply_error(w->h, m, "kv.writer: bad request");
     return;
   }
-  set = oplen == 3 && !memcmp(op, "set", 3);
-  if (!set && !(oplen == 6 && !memcmp(op, "delete", 6))) {
-    tr_reply_error(w->h, m, "kv.writer: only set and delete change data");
-    return;
-  }
-  if (argc != (set ? 3u : 2u) ||
-      (set && tr_value_str(tr_msg_arg(m, 2), &val, &vlen))) {
-    tr_reply_error(w->h, m, "kv.writer: bad request");
-    return;
-  }
-  if (klen == 0 || klen > TR_KV_MAX_KEY || vlen > TR_KV_MAX_VALUE) {
+  if (vlen > TR_KV_MAX_VALUE) {
     tr_reply_error(w->h, m, "kv.writer: key or value out of limits");
     return;
   }
+  if (op != OP_MSET && argc > given)
+    reply_with = tr_msg_arg(m, base + given);
   if (w->unavailable) {
     tr_reply_error(w->h, m, "%s", w->unavailable);
     return;
@@ -309,19 +425,50 @@ static void on_change(writer *w, tr_msg *m) {
     w->wait = v;
     w->wait_cap = cap;
   }
+  if (tr_msg_kind(m) == TR_KIND_CALL) {
+    reply = tr_host_msg_newn(w->h, "reply", 5);
+    if (!reply || (reply_with ? copy_value(reply, reply_with, 0)
+                              : tr_msg_add_bool(reply, 1))) {
+      tr_msg_free(reply);
+      tr_reply_error(w->h, m, "kv.writer: out of memory");
+      return;
+    }
+  }
   mark = w->batch.len;
-  if ((set ? tr__kvlog_put_set(&w->batch, key, klen, val, vlen)
-           : tr__kvlog_put_delete(&w->batch, key, klen)) ||
-      (set && tr__kvmap_set(w->map, key, klen, val, vlen))) {
+  switch (op) {
+  case OP_SET:
+    rc = tr__kvlog_put_set_at(&w->batch, key, klen, val, vlen, at);
+    break;
+  case OP_DELETE:
+    rc = tr__kvlog_put_delete(&w->batch, key, klen);
+    break;
+  case OP_EXPIRE:
+    rc = tr__kvlog_put_expire(&w->batch, key, klen, at);
+    break;
+  case OP_MSET:
+    rc = put_mset(&w->batch, m, base);
+    break;
+  default:
+    rc = tr__kvlog_put_flush(&w->batch);
+  }
+  if (rc) {
     w->batch.len = mark;
-    tr_reply_error(w->h, m, "kv.writer: out of memory");
+    tr_msg_free(reply);
+    if (rc == 1)
+      tr_reply_error(w->h, m, "kv.writer: bad request");
+    else if (rc == 2)
+      tr_reply_error(w->h, m,
+                     "kv.writer: an mset is at most %u bytes of keys and "
+                     "values",
+                     (unsigned)TR_KVLOG_MAX_BODY);
+    else
+      tr_reply_error(w->h, m, "kv.writer: out of memory");
     return;
   }
-  if (!set)
-    tr__kvmap_delete(w->map, key, klen);
-  if (tr_msg_kind(m) == TR_KIND_CALL) {
+  if (reply) {
     w->wait[w->nwait].caller = tr_msg_from(m);
-    w->wait[w->nwait++].session = tr_msg_session(m);
+    w->wait[w->nwait].session = tr_msg_session(m);
+    w->wait[w->nwait++].reply = reply;
   }
   w->batch_records++;
   if (w->batch.len >= BATCH_BYTES || w->batch_records >= BATCH_RECORDS)
@@ -343,14 +490,100 @@ static void answer_progress(writer *w, tr_msg *m) {
   tr_msg_add_cstr(r, text);
   tr_msg_add_nil(r);
   tr_msg_add_nil(r);
+  tr_msg_add_nil(r);
+  tr_msg_add_nil(r);
   tr_reply(w->h, m, r);
+}
+
+/* No data, no changes: the reason, for all. */
+static void answer_unavailable(writer *w, tr_msg *m) {
+  tr_msg *r = tr_msg_new("reply");
+  tr_msg_add_array(r, 0);
+  tr_msg_add_nil(r);
+  tr_msg_add_cstr(r, w->unavailable);
+  tr_msg_add_cstr(r, w->unavailable);
+  tr_msg_add_cstr(r, w->unavailable);
+  tr_msg_add_nil(r);
+  tr_msg_add_nil(r);
+  tr_reply(w->h, m, r);
+}
+
+typedef struct entry {
+  const char *key;
+  size_t klen;
+  tr__kvloc l;
+} entry;
+
+/* A batch of the live keys that have not expired, their values read back
+ * from the files; NULL (and the writer unavailable) if one cannot be. */
+static tr_msg *load_batch(writer *w, size_t from, entry *e) {
+  size_t cursor = from, n = 0, i, klen, cap = 0;
+  uint64_t bytes = 0, now = tr__kvwriter_now_ms();
+  int more = 0, expiring = 0, rc = 0;
+  const char *key;
+  char *val = NULL;
+  tr__kvloc l;
+  tr_msg *r;
+  while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
+         (more = tr__kvindex_next(w, &cursor, &key, &klen, &l))) {
+    if (l.at && l.at <= now)
+      continue; /* expired: never handed out */
+    e[n].key = key;
+    e[n].klen = klen;
+    e[n++].l = l;
+    bytes += klen + l.len;
+    expiring |= l.at != 0;
+    if (l.len > cap)
+      cap = l.len;
+  }
+  if (more) { /* is there anything after? */
+    size_t probe = cursor;
+    more = tr__kvindex_next(w, &probe, NULL, NULL, &l);
+  }
+  if (!(r = tr_msg_new("reply")) || (cap && !(val = malloc(cap)))) {
+    tr_msg_free(r);
+    return NULL;
+  }
+  tr_msg_add_array(r, (uint32_t)(2 * n));
+  for (i = 0; i < n && !rc; i++) {
+    if (!(rc = tr__kvindex_read(w, &e[i].l, val))) {
+      tr_msg_add_str(r, e[i].key, e[i].klen);
+      tr_msg_add_str(r, val, e[i].l.len);
+    }
+  }
+  free(val);
+  if (rc) {
+    tr_msg_free(r);
+    tr__kvwriter_unavailable(w, "cannot read %s: %s",
+                             e[i - 1].l.file == TR_KVFILE_SNAP ? w->p_snap
+                                                               : w->p_log,
+                             strerror(-rc));
+    return NULL;
+  }
+  if (more)
+    tr_msg_add_int(r, (int64_t)cursor);
+  else
+    tr_msg_add_nil(r);
+  tr_msg_add_cstr(r, w->info);
+  if (w->refused)
+    tr_msg_add_cstr(r, w->refused);
+  else
+    tr_msg_add_nil(r);
+  tr_msg_add_nil(r); /* unavailable: no */
+  tr_msg_add_nil(r); /* keys: any bytes */
+  if (!expiring) {
+    tr_msg_add_nil(r);
+  } else {
+    tr_msg_add_array(r, (uint32_t)n);
+    for (i = 0; i < n; i++)
+      tr_msg_add_int(r, (int64_t)e[i].l.at);
+  }
+  return r;
 }
 
 static void on_load(writer *w, tr_msg *m) {
   int64_t from;
-  size_t cursor, probe, n = 0, i, klen, vlen;
-  uint64_t bytes = 0;
-  const char *key, *val;
+  entry *e;
   tr_msg *r;
   if (tr_msg_kind(m) != TR_KIND_CALL)
     return;
@@ -368,43 +601,24 @@ static void on_load(writer *w, tr_msg *m) {
     w->load_call_at = uv_hrtime();
     return;
   }
-  if (w->unavailable) { /* no data, no changes: the reason, for all */
-    r = tr_msg_new("reply");
-    tr_msg_add_array(r, 0);
-    tr_msg_add_nil(r);
-    tr_msg_add_cstr(r, w->unavailable);
-    tr_msg_add_cstr(r, w->unavailable);
-    tr_msg_add_cstr(r, w->unavailable);
-    tr_reply(w->h, m, r);
+  if (w->batch_records && !w->unavailable)
+    flush(w); /* the index is up to date once the batch is written */
+  if (w->unavailable) {
+    answer_unavailable(w, m);
     return;
   }
-  cursor = (size_t)from;
-  while (n < LOAD_ENTRIES && bytes < LOAD_BYTES &&
-         tr__kvmap_next(w->map, &cursor, NULL, &klen, NULL, &vlen)) {
-    n++;
-    bytes += klen + vlen;
+  if (!(e = malloc(LOAD_ENTRIES * sizeof *e))) {
+    tr_reply_error(w->h, m, "kv.writer: out of memory");
+    return;
   }
-  probe = cursor;
-  r = tr_msg_new("reply");
-  tr_msg_add_array(r, (uint32_t)(2 * n));
-  cursor = (size_t)from;
-  for (i = 0; i < n; i++) {
-    tr__kvmap_next(w->map, &cursor, &key, &klen, &val, &vlen);
-    tr_msg_add_str(r, key, klen);
-    tr_msg_add_str(r, val, vlen);
-  }
-  if (tr__kvmap_next(w->map, &probe, NULL, NULL, NULL, NULL))
-    tr_msg_add_int(r, (int64_t)cursor);
+  r = load_batch(w, (size_t)from, e);
+  free(e);
+  if (r)
+    tr_reply(w->h, m, r);
+  else if (w->unavailable)
+    answer_unavailable(w, m);
   else
-    tr_msg_add_nil(r);
-  tr_msg_add_cstr(r, w->info);
-  if (w->refused)
-    tr_msg_add_cstr(r, w->refused);
-  else
-    tr_msg_add_nil(r);
-  tr_msg_add_nil(r); /* unavailable: no */
-  tr_msg_add_nil(r); /* keys: any bytes */
-  tr_reply(w->h, m, r);
+    tr_reply_error(w->h, m, "kv.writer: out of memory");
 }
 
 /* One step of reading the files; a held load is answered once they are
@@ -461,8 +675,18 @@ static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
   writer *w = state;
   int kind = m ? tr_msg_kind(m) : -1;
   if (kind == TR_KIND_CALL || kind == TR_KIND_SEND) {
-    if (tr_msg_is(m, "kv"))
-      on_change(w, m);
+    const char *name;
+    size_t nlen;
+    int op;
+    name = tr_msg_name(m, &nlen);
+    if ((op = op_of(name, nlen)) != OP_NONE)
+      on_change(w, m, op, 0);
+    else if (tr_msg_is(m, "kv"))
+      on_change(w, m,
+                tr_value_str(tr_msg_arg(m, 0), &name, &nlen)
+                    ? OP_NONE
+                    : op_of(name, nlen),
+                1);
     else if (tr_msg_is(m, "load"))
       on_load(w, m);
     else if (tr_msg_is(m, "stats") && kind == TR_KIND_CALL)
@@ -489,9 +713,13 @@ static void writer_free(writer *w) {
   w->load_call = NULL;
   if (w->log_fd >= 0)
     w->io.close(w->log_fd);
+  if (w->snap_fd >= 0)
+    w->io.close(w->snap_fd);
+  while (w->nwait) /* its callers hear "down" as the writer ends */
+    tr_msg_free(w->wait[--w->nwait].reply);
   if (w->lock_fd >= 0)
     w->io.close(w->lock_fd); /* releases the lock; LOCK itself stays */
-  w->log_fd = w->lock_fd = -1;
+  w->log_fd = w->lock_fd = w->snap_fd = -1;
   tr__kvmap_free(w->map);
   tr__kvbuf_free(&w->batch);
   free(w->wait);
@@ -511,7 +739,7 @@ static int writer_init(tr_actor *self, void *state, tr_msg *args) {
   (void)args;
   w->self = self;
   w->h = tr_actor_host(self);
-  w->lock_fd = w->log_fd = -1;
+  w->lock_fd = w->log_fd = w->snap_fd = -1;
   tr__kvio_resolve(&w->io, cfg ? (const tr__kvio *)cfg->io : NULL);
   w->policy = cfg ? cfg->fsync : TR_FSYNC_EVERYSEC;
   if (w->policy != TR_FSYNC_EVERYSEC && w->policy != TR_FSYNC_ALWAYS &&

@@ -1,6 +1,7 @@
 /*
- * logwriter.h -- the native writer's state, shared by the two files that
+ * logwriter.h -- the native writer's state, shared by the three files that
  * make it up: logwriter.c (the actor: requests, batches, fsync policy,
+ * loads), kvindex.c (the index of where each value is on disk, and
  * compaction) and kvrecover.c (its start: the directory, the lock, reading
  * the files back, in steps, and repairing what a crash or damage left).
  * Private to them.
@@ -19,7 +20,17 @@
 typedef struct tr__kvwaiter {
   tr_pid caller;
   uint64_t session;
+  tr_msg *reply; /* the answer, sent once the batch is written */
 } tr__kvwaiter;
+
+/* Where a live value is (kvindex.c). */
+enum { TR_KVFILE_SNAP = 0, TR_KVFILE_LOG = 1 };
+typedef struct tr__kvloc {
+  int file;     /* TR_KVFILE_* */
+  uint64_t off; /* where the value's bytes start in it */
+  uint32_t len; /* how many */
+  uint64_t at;  /* when the key expires, ms since the epoch; 0: never */
+} tr__kvloc;
 
 typedef struct tr__kvwriter {
   tr_actor *self;
@@ -27,9 +38,10 @@ typedef struct tr__kvwriter {
   tr__kvio io;
   int policy;
   char *dir, *p_lock, *p_log, *p_log_tmp, *p_snap, *p_snap_tmp;
-  int lock_fd, log_fd;
-  tr__kvmap *map;
-  uint64_t log_size;      /* bytes in kv.log that are good */
+  int lock_fd, log_fd, snap_fd;
+  tr__kvmap *map;    /* the index: key -> a tr__kvloc, encoded (kvindex.c) */
+  uint64_t live;     /* the bytes of the live keys and values */
+  uint64_t log_size; /* bytes in kv.log that are good */
   uint64_t compact_floor; /* after a failed compaction, wait for this size */
   tr__kvbuf batch;        /* records not written yet */
   size_t batch_records;
@@ -82,7 +94,28 @@ void tr__kvwriter_unavailable(tr__kvwriter *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-/* Writes a snapshot of w->map and starts an empty log. */
+/* kvindex.c */
+/* ms since the epoch (CLOCK_REALTIME), what expiries are compared with. */
+uint64_t tr__kvwriter_now_ms(void);
+/* 1 and *l when key is in the index, else 0. */
+int tr__kvindex_get(const tr__kvwriter *w, const char *key, size_t klen,
+                    tr__kvloc *l);
+/* Walks the index as tr__kvmap_next does. */
+int tr__kvindex_next(const tr__kvwriter *w, size_t *cursor, const char **key,
+                     size_t *klen, tr__kvloc *l);
+/* Reads the value at l into buf (l->len bytes): 0 or a negative errno. */
+int tr__kvindex_read(const tr__kvwriter *w, const tr__kvloc *l, char *buf);
+/* Applies a record found in file (TR_KVFILE_*) to the index: 0, or -1 when
+ * out of memory. */
+int tr__kvindex_apply(tr__kvwriter *w, int file, const tr__kvrec *r);
+/* Removes the keys expired by now; how many. */
+size_t tr__kvindex_drop_expired(tr__kvwriter *w, uint64_t now);
+/* Writes every live key that has not expired into a new kv.snap, values
+ * read back from their files; once it is in place the index points into
+ * it (w->snap_fd). As tr__kvlog_install: 0, 1 (in place, the directory's
+ * fsync failed) or a negative errno (nothing changed). */
+int tr__kvwriter_snapshot(tr__kvwriter *w);
+/* A snapshot, then an empty log: when the log has grown past its bound. */
 void tr__kvwriter_compact(tr__kvwriter *w);
 
 /* The last part of a path. */

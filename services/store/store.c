@@ -1,7 +1,7 @@
 /*
- * store.c -- the native key-value store ("kv"): serves get, set, delete,
- * count and info from memory, and has its writer ("kv.writer") persist
- * every change.
+ * store.c -- the native key-value store ("kv"), the actor: starting,
+ * loading through the writer, getting a change to the writer, and the
+ * sweep of expired keys. The requests are served by storeops.c.
  *
  * It is written against the public headers alone, as a user's actor would
  * be; the protocol is the one in troupe_services.h's "store" section. It
@@ -20,59 +20,38 @@
  * far it has got every second. A failed load ends the store abnormally:
  * its supervisor restarts the pair. A writer that has no data to give
  * (another writer holds the directory, ...) says why in its answer, and
- * the store answers every request with that.
+ * the store answers every request with that. A key whose expiry came
+ * while it was on its way is not loaded.
  *
- * Requests: kv(op, ...) calls (sends are served the same, unanswered).
- * Reads are answered from the map at once. A set or delete is checked
- * (key a string of 1..TR_KV_MAX_KEY bytes, value a string of at most
- * TR_KV_MAX_VALUE; and a key the writer can write: valid UTF-8 if its
- * load said "utf8", as the JSON writer does), applied to the map, then the
- * very call is forwarded to the writer, which answers the caller once the
- * change is written. A bad request gets an error reply ("error", text)
- * and changes nothing: the map never holds what the writer refuses. If
- * the writer's mailbox is full the change waits (tr_notify_room +
- * tr_await, the rest of the mailbox queued behind it), so no change is
- * applied here that the writer could not take. If the writer is gone, or
- * has said that it refuses changes (its "failed" message, or a fourth
- * value in a load reply -- both additions to that protocol), changes
- * are answered with an error and the map is left alone; reads go on.
+ * Changes: a request that changes something is checked, then the writer
+ * asked for (tr__kvstore_writer), then applied and forwarded. If the
+ * writer's mailbox is full the change waits (tr_notify_room + tr_await,
+ * the rest of the mailbox queued behind it) and is served anew once there
+ * is room, so no change is applied here that the writer could not take.
+ * If the writer is gone, or has said that it refuses changes (its
+ * "failed" message, or a refused in a load reply), changes are answered
+ * with an error and the map is left alone; reads go on.
+ *
+ * Expiry: keys are removed when a request finds them expired, and by a
+ * sweep, a tr_timeout set only while some key expires: at most every
+ * SWEEP_MS, sooner when the earliest expiry is sooner, at most SWEEP_MAX
+ * keys a turn (the map's expiry heap gives them earliest first).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "kvmap.h"
-#include "troupe_services.h"
+#include "kvstore.h"
 
 #define CAPACITY (1u << 16)
 #define LOAD_WAIT_MS 2000u /* requests wait this long for a load at most */
 #define REPORT_MS 1000u    /* a long load logs this often */
 
-typedef struct store {
-  tr_actor *self;
-  tr_host *h;
-  tr__kvmap *map;
-  tr_pid writer;
-  int loading;
-  int impatient; /* the load took long: requests get "still loading" */
-  uint32_t load_wait_ms;
-  uint64_t load_began, load_report; /* ms, monotonic */
-  char *progress;    /* how far the writer has got reading its files */
-  char *unavailable; /* the writer has no data, for this reason */
-  uint64_t waiting;  /* the session awaited: a load batch, or room */
-  tr_msg *held;      /* a change waiting for room at the writer */
-  char *info;        /* what the writer loaded */
-  char *refused;     /* why the writer refuses changes; NULL: it takes them */
-  int utf8_keys;     /* the writer takes valid UTF-8 keys only */
-} store;
+#define SWEEP_MS 100u   /* expired keys are swept this often at least */
+#define SWEEP_MAX 1000u /* and at most this many a turn */
 
-static void reply(store *s, const tr_msg *m, tr_msg *r) {
-  if (tr_msg_kind(m) == TR_KIND_CALL)
-    tr_reply(s->h, m, r);
-  else
-    tr_msg_free(r);
-}
+typedef tr__kvstore store;
 
 static void set_text(char **dst, const char *s, size_t len) {
   char *p = malloc(len + 1);
@@ -150,12 +129,12 @@ static void load_failed(store *s, const tr_msg *m, const char *why) {
 }
 
 /* A batch: entries {k1, v1, ...}, next cursor or nil, info[, refused,
- * unavailable, keys]. */
+ * unavailable, keys, expiries]. */
 static void on_batch(store *s, tr_msg *m) {
-  const tr_value *entries = tr_msg_arg(m, 0), *v;
+  const tr_value *entries = tr_msg_arg(m, 0), *v, *exp = tr_msg_arg(m, 6);
   const char *text;
   size_t n, i, len;
-  int64_t next;
+  int64_t next, now = tr__kvstore_now();
   if (tr_msg_kind(m) != TR_KIND_REPLY) {
     load_failed(s, m, "kv.writer did not answer the load");
     return;
@@ -165,16 +144,34 @@ static void on_batch(store *s, tr_msg *m) {
     return;
   }
   n = tr_value_len(entries) / 2;
+  if (tr_value_type(exp) == TR_ARRAY && tr_value_len(exp) != n) {
+    load_failed(s, NULL, "a load batch's expiries are not one per key");
+    return;
+  }
+  exp = tr_value_type(exp) == TR_ARRAY && n ? tr_value_at(exp, 0) : NULL;
   v = n ? tr_value_at(entries, 0) : NULL;
   for (i = 0; i < n; i++) {
     const tr_value *val = tr_value_next(v);
     const char *key, *bytes;
     size_t klen, vlen;
+    int64_t at = 0;
     if (tr_value_str(v, &key, &klen) || tr_value_str(val, &bytes, &vlen)) {
       load_failed(s, NULL, "a key or value in a load batch is not a string");
       return;
     }
-    if (tr__kvmap_set(s->map, key, klen, bytes, vlen)) {
+    if (exp) {
+      if (tr_value_int(exp, &at) || at < 0) {
+        load_failed(s, NULL, "an expiry in a load batch is not a time");
+        return;
+      }
+      exp = tr_value_next(exp);
+    }
+    if (at && at <= now) { /* expired on the way */
+      v = tr_value_next(val);
+      continue;
+    }
+    if (tr__kvmap_set(s->map, key, klen, bytes, vlen) ||
+        (at && tr__kvmap_set_expiry(s->map, key, klen, at) < 0)) {
       load_failed(s, NULL, "out of memory");
       return;
     }
@@ -197,166 +194,16 @@ static void on_batch(store *s, tr_msg *m) {
   s->utf8_keys = tr_value_str(tr_msg_arg(m, 5), &text, &len) == TR_OK &&
                  len == 4 && !memcmp(text, "utf8", 4);
   s->loading = 0;
+  tr__kvstore_arm_sweep(s);
   if (now_ms() - s->load_began >= REPORT_MS)
     tr_host_log(s->h, TR_LOG_INFO, "kv: loaded %zu keys in %.1f s",
                 tr__kvmap_count(s->map),
                 (double)(now_ms() - s->load_began) / 1000.0);
 }
 
-/* ------------------------------------------------------------ requests */
-
-static int check_key(store *s, const tr_msg *m, const tr_value *v,
-                     const char **key, size_t *klen) {
-  if (tr_value_str(v, key, klen)) {
-    tr_reply_error(s->h, m, "kv: the key must be a string");
-    return -1;
-  }
-  if (*klen == 0) {
-    tr_reply_error(s->h, m, "kv: the key is empty");
-    return -1;
-  }
-  if (*klen > TR_KV_MAX_KEY) {
-    tr_reply_error(s->h, m,
-                   "kv: the key is too long (%zu bytes; the limit is %u)",
-                   *klen, (unsigned)TR_KV_MAX_KEY);
-    return -1;
-  }
-  return 0;
-}
-
-/* Is s valid UTF-8 as Lua's utf8.len has it: no overlong forms, no
- * surrogates, nothing past U+10FFFF (the JSON writer checks with it)? */
-static int utf8_valid(const unsigned char *s, size_t n) {
-  size_t i = 0, j, k;
-  while (i < n) {
-    unsigned c = s[i], lo = 0x80, hi = 0xbf;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-      k = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      k = 2;
-      if (c == 0xe0)
-        lo = 0xa0; /* no overlong form */
-      if (c == 0xed)
-        hi = 0x9f; /* no surrogate */
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      k = 3;
-      if (c == 0xf0)
-        lo = 0x90; /* no overlong form */
-      if (c == 0xf4)
-        hi = 0x8f; /* nothing past U+10FFFF */
-    } else {
-      return 0; /* a continuation byte, or a lead byte never valid */
-    }
-    if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi)
-      return 0;
-    for (j = 2; j <= k; j++)
-      if ((s[i + j] & 0xc0) != 0x80)
-        return 0;
-    i += k + 1;
-  }
-  return 1;
-}
-
-/* A key as an error shows it, as the JSON writer does: quoted, its first
- * 40 bytes, each one that is not printable ASCII (or is '"', '\\') as
- * \xHH, and "..." when cut. buf holds 170 bytes or more. */
-static void show_key(char *buf, const char *key, size_t klen) {
-  size_t i, n = klen > 40 ? 40 : klen;
-  char *p = buf;
-  *p++ = '"';
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)key[i];
-    if (c < 32 || c >= 127 || c == '"' || c == '\\')
-      p += sprintf(p, "\\x%02x", c);
-    else
-      *p++ = (char)c;
-  }
-  strcpy(p, klen > 40 ? "...\"" : "\"");
-}
-
-static tr_pid writer_pid(store *s) {
-  if (!s->writer || !tr_alive(s->h, s->writer))
-    s->writer = tr_whereis(s->h, "kv.writer");
-  return s->writer;
-}
-
-/* set or delete; returns 1 when m was taken (forwarded or held). */
-static int change(store *s, tr_msg *m, int owned, int set) {
-  const char *key, *val = NULL;
-  size_t klen, vlen = 0, argc = tr_msg_argc(m);
-  tr_pid w;
-  if (argc != (set ? 3u : 2u)) {
-    tr_reply_error(s->h, m,
-                   set ? "kv: set takes a key and a value"
-                       : "kv: delete takes a key");
-    return 0;
-  }
-  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-    return 0;
-  if (set && tr_value_str(tr_msg_arg(m, 2), &val, &vlen)) {
-    tr_reply_error(s->h, m, "kv: the value must be a string");
-    return 0;
-  }
-  if (vlen > TR_KV_MAX_VALUE) {
-    tr_reply_error(s->h, m,
-                   "kv: the value is too big (%zu bytes; the limit is %u)",
-                   vlen, (unsigned)TR_KV_MAX_VALUE);
-    return 0;
-  }
-  if (set && s->utf8_keys && !utf8_valid((const unsigned char *)key, klen)) {
-    char shown[200];
-    show_key(shown, key, klen);
-    tr_reply_error(s->h, m,
-                   "kv: the key %s is not valid UTF-8, and a JSON key is text "
-                   "(the log writer takes any bytes)",
-                   shown);
-    return 0;
-  }
-  if (s->refused) {
-    tr_reply_error(s->h, m, "kv: changes are refused: %s", s->refused);
-    return 0;
-  }
-  if (!(w = writer_pid(s))) {
-    tr_reply_error(s->h, m,
-                   "kv: the writer is not running; nothing was changed");
-    return 0;
-  }
-  if (tr_mailbox_room(s->h, w) == 0) {
-    /* Wait for room, the rest of the mailbox queued behind this change. */
-    tr_msg *held = owned ? m : tr_keep(s->self, m);
-    uint64_t id = 0;
-    if (!held || tr_notify_room(s->h, tr_self(s->self), w, 0, &id)) {
-      tr_reply_error(s->h, m, "kv: cannot wait for the writer");
-      if (held && !owned)
-        tr_msg_free(held); /* kept above: ours to free now */
-      return 0;
-    }
-    s->held = held;
-    s->waiting = id;
-    tr_await(s->self, id);
-    return 1;
-  }
-  if (set ? tr__kvmap_set(s->map, key, klen, val, vlen)
-          : (tr__kvmap_delete(s->map, key, klen), 0)) {
-    tr_reply_error(s->h, m, "kv: out of memory");
-    return 0;
-  }
-  tr_forward(s->h, w, m); /* the writer answers the caller */
-  return 1;
-}
-
-static int is_op(const char *op, size_t len, const char *name) {
-  return strlen(name) == len && !memcmp(op, name, len);
-}
-
-/* Serves one request; returns 1 when m was taken (forwarded or held). */
+/* Serves a request once the store can: an error while the writer has no
+ * data, or while a long load goes on; else the request (storeops.c). */
 static int serve(store *s, tr_msg *m, int owned) {
-  const char *op, *key, *val;
-  size_t oplen, klen, vlen, argc = tr_msg_argc(m);
   if (!tr_msg_is(m, "kv")) {
     tr_reply_error(s->h, m, "kv: unknown request (requests are named \"kv\")");
     return 0;
@@ -372,31 +219,79 @@ static int serve(store *s, tr_msg *m, int owned) {
                    text);
     return 0;
   }
-  if (tr_value_str(tr_msg_arg(m, 0), &op, &oplen)) {
-    tr_reply_error(s->h, m,
-                   "kv: a request starts with get, set, delete, count or info");
+  return tr__kvstore_serve(s, m, owned);
+}
+
+/* ---------------------------------------------------------- the writer */
+
+static tr_pid writer_pid(store *s) {
+  if (!s->writer || !tr_alive(s->h, s->writer))
+    s->writer = tr_whereis(s->h, "kv.writer");
+  return s->writer;
+}
+
+tr_pid tr__kvstore_writer(store *s, tr_msg *m, int owned, int *held) {
+  tr_pid w;
+  *held = 0;
+  if (s->refused) {
+    tr_reply_error(s->h, m, "kv: changes are refused: %s", s->refused);
     return 0;
   }
-  if (is_op(op, oplen, "get")) {
-    if (argc != 2)
-      tr_reply_error(s->h, m, "kv: get takes a key");
-    else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
-      reply(s, m,
-            tr__kvmap_get(s->map, key, klen, &val, &vlen)
-                ? tr_msg_pack("reply", "S", val, vlen)
-                : tr_msg_pack("reply", "n"));
-  } else if (is_op(op, oplen, "set") || is_op(op, oplen, "delete")) {
-    return change(s, m, owned, oplen == 3);
-  } else if (is_op(op, oplen, "count") && argc == 1) {
-    reply(s, m, tr_msg_pack("reply", "I", (int64_t)tr__kvmap_count(s->map)));
-  } else if (is_op(op, oplen, "info") && argc == 1) {
-    reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
-  } else if (is_op(op, oplen, "count") || is_op(op, oplen, "info")) {
-    tr_reply_error(s->h, m, "kv: %.*s takes no arguments", (int)oplen, op);
-  } else {
-    tr_reply_error(s->h, m, "kv: unknown operation \"%.*s\"", (int)oplen, op);
+  if (!(w = writer_pid(s))) {
+    tr_reply_error(s->h, m,
+                   "kv: the writer is not running; nothing was changed");
+    return 0;
   }
-  return 0;
+  if (tr_mailbox_room(s->h, w) == 0) {
+    /* Wait for room, the rest of the mailbox queued behind this change. */
+    tr_msg *keep = owned ? m : tr_keep(s->self, m);
+    uint64_t id = 0;
+    if (!keep || tr_notify_room(s->h, tr_self(s->self), w, 0, &id)) {
+      tr_reply_error(s->h, m, "kv: cannot wait for the writer");
+      if (keep && !owned)
+        tr_msg_free(keep); /* kept above: ours to free now */
+      return 0;
+    }
+    s->held = keep;
+    s->waiting = id;
+    tr_await(s->self, id);
+    *held = 1;
+    return 0;
+  }
+  return w;
+}
+
+/* ----------------------------------------------------------- the sweep */
+
+int64_t tr__kvstore_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+void tr__kvstore_arm_sweep(store *s) {
+  int64_t next, wait;
+  if (s->sweep_timer || !(next = tr__kvmap_next_expiry(s->map)))
+    return;
+  wait = next - tr__kvstore_now();
+  if (wait > SWEEP_MS)
+    wait = SWEEP_MS;
+  if (tr_timeout(s->h, tr_self(s->self), wait > 0 ? (uint32_t)wait : 1,
+                 &s->sweep_timer))
+    s->sweep_timer = 0;
+}
+
+/* Removes what has expired, SWEEP_MAX keys at most a turn: one that finds
+ * more comes back at once, after the mail queued meanwhile. */
+static void sweep(store *s) {
+  size_t n = tr__kvmap_expire(s->map, tr__kvstore_now(), SWEEP_MAX);
+  s->sweep_timer = 0;
+  if (n == SWEEP_MAX) {
+    if (tr_timeout(s->h, tr_self(s->self), 1, &s->sweep_timer))
+      s->sweep_timer = 0;
+    return;
+  }
+  tr__kvstore_arm_sweep(s);
 }
 
 static int store_handle(tr_actor *self, void *state, tr_msg *m) {
@@ -425,6 +320,11 @@ static int store_handle(tr_actor *self, void *state, tr_msg *m) {
     size_t len;
     if (tr_msg_unpack(m, "s", &why, &len) == TR_OK)
       set_text(&s->refused, why, len);
+    return TR_CONTINUE;
+  }
+  if (kind == TR_KIND_TIMEOUT && s->sweep_timer &&
+      tr_msg_session(m) == s->sweep_timer) {
+    sweep(s);
     return TR_CONTINUE;
   }
   if (kind == TR_KIND_CALL || kind == TR_KIND_SEND)

@@ -1,7 +1,9 @@
 /*
  * test_kvmap.c -- the store's hash map (services/store/kvmap.c): set, get,
  * delete, binary keys and values, growth, deletion that shifts entries
- * back, iteration by cursor, and a randomised run against a plain array.
+ * back, iteration by cursor, and a randomised run against a plain array;
+ * expiry (the heap and its bounded sweep), and the scan cursor under
+ * growth and deletion.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -177,10 +179,227 @@ static void test_against_model(void) {
   tr__kvmap_free(m);
 }
 
+/* Expiry: set, change, clear; removal earliest first, max at a time. */
+static void test_expiry(void) {
+  enum { N = 1000 };
+  tr__kvmap *m = tr__kvmap_new();
+  char key[32];
+  int64_t at = -1;
+  unsigned i;
+  int ok = 1;
+  CHECK_EQ(tr__kvmap_set_expiry(m, "nope", 4, 5), 0);
+  CHECK_EQ(tr__kvmap_next_expiry(m), 0);
+  CHECK_EQ(tr__kvmap_expire(m, 1000000, 10), 0);
+  for (i = 0; i < N; i++) {
+    key_of(key, sizeof key, i);
+    ok &= tr__kvmap_set(m, key, strlen(key), "v", 1) == 0;
+    /* times in a scrambled order: 1..N, every other key */
+    if (i % 2 == 0)
+      ok &= tr__kvmap_set_expiry(m, key, strlen(key),
+                                 (int64_t)((i * 7919u) % N) + 1) == 1;
+  }
+  CHECK(ok);
+  CHECK_EQ(tr__kvmap_expiring(m), N / 2);
+  CHECK(tr__kvmap_get_at(m, "key-0", 5, NULL, NULL, &at) && at == 1);
+  CHECK(tr__kvmap_get_at(m, "key-1", 5, NULL, NULL, &at) && at == 0);
+  /* a set keeps the expiry, even when the value grows (the entry moves) */
+  CHECK_EQ(tr__kvmap_set(m, "key-0", 5, "a much longer value", 19), 0);
+  CHECK(tr__kvmap_get_at(m, "key-0", 5, NULL, NULL, &at) && at == 1);
+  /* change one, clear one */
+  CHECK_EQ(tr__kvmap_set_expiry(m, "key-0", 5, 100000), 1);
+  key_of(key, sizeof key, 2);
+  CHECK_EQ(tr__kvmap_set_expiry(m, key, strlen(key), 0), 1);
+  CHECK_EQ(tr__kvmap_expiring(m), N / 2 - 1);
+  /* bounded: 10 at most per call, the earliest first */
+  CHECK_EQ(tr__kvmap_expire(m, N, 10), 10);
+  CHECK_EQ(tr__kvmap_count(m), N - 10);
+  while (tr__kvmap_expire(m, N, 10) > 0)
+    ;
+  CHECK_EQ(tr__kvmap_expiring(m), 1);
+  CHECK_EQ(tr__kvmap_next_expiry(m), 100000);
+  CHECK_EQ(tr__kvmap_count(m), N / 2 + 2); /* odd keys, key-0, key-2 */
+  CHECK(tr__kvmap_get(m, key, strlen(key), NULL, NULL));
+  CHECK(tr__kvmap_get(m, "key-0", 5, NULL, NULL));
+  for (i = 4; i < N; i += 2) {
+    key_of(key, sizeof key, i);
+    ok &= !tr__kvmap_get(m, key, strlen(key), NULL, NULL);
+  }
+  CHECK(ok);
+  /* deleting an expiring key takes it out of the heap too */
+  CHECK_EQ(tr__kvmap_delete(m, "key-0", 5), 1);
+  CHECK_EQ(tr__kvmap_expiring(m), 0);
+  CHECK_EQ(tr__kvmap_expire(m, INT64_MAX, 10), 0);
+  tr__kvmap_clear(m);
+  CHECK_EQ(tr__kvmap_count(m), 0);
+  CHECK_EQ(tr__kvmap_bytes(m), 0);
+  tr__kvmap_free(m);
+}
+
+/* The heap against a model: random expiries, changes, deletes, sweeps. */
+static void test_expiry_model(void) {
+  enum { KEYS = 200, STEPS = 40000 };
+  tr__kvmap *m = tr__kvmap_new();
+  int64_t at[KEYS]; /* -1: missing */
+  uint32_t rnd = 777;
+  unsigned step, i;
+  int ok = 1;
+  char key[32];
+  for (i = 0; i < KEYS; i++)
+    at[i] = -1;
+  for (step = 0; step < STEPS && ok; step++) {
+    unsigned k, op;
+    int64_t now = step, t;
+    rnd = rnd * 1103515245u + 12345u;
+    k = (rnd >> 8) % KEYS;
+    op = (rnd >> 20) % 4;
+    key_of(key, sizeof key, k);
+    if (op == 0) {
+      ok &= tr__kvmap_delete(m, key, strlen(key)) == (at[k] >= 0);
+      at[k] = -1;
+    } else if (op == 1) {
+      ok &= tr__kvmap_set(m, key, strlen(key), "v", 1) == 0;
+      if (at[k] < 0)
+        at[k] = 0;
+    } else {
+      t = (rnd >> 4) % 3 == 0 ? 0 : now + (int64_t)((rnd >> 12) % 300);
+      ok &= tr__kvmap_set_expiry(m, key, strlen(key), t) == (at[k] >= 0);
+      if (at[k] >= 0)
+        at[k] = t;
+    }
+    if (step % 50 == 0) {
+      size_t n = 0;
+      tr__kvmap_expire(m, now, SIZE_MAX);
+      for (i = 0; i < KEYS; i++) {
+        if (at[i] > 0 && at[i] <= now)
+          at[i] = -1;
+        key_of(key, sizeof key, i);
+        ok &= tr__kvmap_get_at(m, key, strlen(key), NULL, NULL, &t) ==
+              (at[i] >= 0);
+        if (at[i] >= 0) {
+          ok &= t == at[i];
+          n++;
+        }
+      }
+      ok &= n == tr__kvmap_count(m);
+    }
+  }
+  CHECK(ok);
+  tr__kvmap_free(m);
+}
+
+/* Scans in small steps while keys come and go between the steps (the
+ * table grows, shift-back deletion moves entries, the order array is
+ * compacted): a key there throughout is met exactly once, any other key
+ * at most once. */
+static void test_scan_under_change(void) {
+  enum { START = 2000, ADDS = 20000 };
+  tr__kvmap *m = tr__kvmap_new();
+  unsigned *seen = calloc(START + ADDS, sizeof *seen);
+  char *ever_gone = calloc(START + ADDS, 1);
+  unsigned *lives = calloc(START + ADDS, sizeof *lives); /* times added */
+  uint64_t cursor = 0;
+  unsigned next = START, i, calls = 0;
+  uint32_t rnd = 99;
+  int ok = 1;
+  char key[32];
+  for (i = 0; i < START; i++) {
+    key_of(key, sizeof key, i);
+    ok &= tr__kvmap_set(m, key, strlen(key), (const char *)&i, sizeof i) == 0;
+    lives[i] = 1;
+  }
+  do {
+    const char *v;
+    unsigned idx, j;
+    /* a step: a few keys */
+    for (j = 0; j < 5; j++) {
+      if (!tr__kvmap_scan(m, &cursor, 50, NULL, NULL, &v, NULL, NULL))
+        break;
+      memcpy(&idx, v, sizeof idx);
+      seen[idx]++;
+    }
+    calls++;
+    /* between steps: add 10 keys (growth) and delete 4 at random,
+     * some deleted keys coming back (a new entry each time) */
+    for (j = 0; j < 10 && next < START + ADDS; j++, next++) {
+      key_of(key, sizeof key, next);
+      ok &= tr__kvmap_set(m, key, strlen(key), (const char *)&next,
+                          sizeof next) == 0;
+      lives[next] = 1;
+    }
+    for (j = 0; j < 4; j++) {
+      rnd = rnd * 1103515245u + 12345u;
+      idx = (rnd >> 8) % next;
+      key_of(key, sizeof key, idx);
+      if (tr__kvmap_delete(m, key, strlen(key))) {
+        ever_gone[idx] = 1;
+        if ((rnd >> 24) % 4 == 0) { /* back again: a new entry */
+          ok &= tr__kvmap_set(m, key, strlen(key), (const char *)&idx,
+                              sizeof idx) == 0;
+          lives[idx]++;
+        }
+      }
+    }
+  } while (cursor != 0 && calls < 1000000);
+  CHECK(ok);
+  CHECK(cursor == 0);
+  for (i = 0; i < next; i++) {
+    /* there throughout: once; else at most once per time it was added */
+    int good = !ever_gone[i] && i < START ? seen[i] == 1 : seen[i] <= lives[i];
+    if (!good && ok)
+      fprintf(stderr, "key %u seen %u times\n", i, seen[i]);
+    ok &= good;
+  }
+  CHECK(ok);
+  free(seen);
+  free(lives);
+  free(ever_gone);
+  tr__kvmap_free(m);
+}
+
+/* A scan over many holes stops after max_skip of them with a cursor to go
+ * on from; clear leaves a scan nothing more to find. */
+static void test_scan_holes(void) {
+  tr__kvmap *m = tr__kvmap_new();
+  uint64_t cursor = 0;
+  const char *k;
+  size_t klen;
+  char key[32];
+  unsigned i;
+  int r;
+  for (i = 0; i < 100; i++) {
+    key_of(key, sizeof key, i);
+    tr__kvmap_set(m, key, strlen(key), "", 0);
+  }
+  for (i = 0; i < 40; i++) { /* holes: under half, not compacted */
+    key_of(key, sizeof key, i);
+    tr__kvmap_delete(m, key, strlen(key));
+  }
+  r = tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL);
+  CHECK_EQ(r, 0);
+  CHECK(cursor != 0);
+  while ((r = tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL)) ==
+             0 &&
+         cursor != 0)
+    ;
+  CHECK_EQ(r, 1);
+  CHECK(klen == 6 && !memcmp(k, "key-40", 6));
+  tr__kvmap_clear(m);
+  CHECK_EQ(tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL), 0);
+  CHECK(cursor == 0);
+  tr__kvmap_set(m, "new", 3, "", 0);
+  CHECK_EQ(tr__kvmap_scan(m, &cursor, 10, &k, &klen, NULL, NULL, NULL), 1);
+  CHECK(klen == 3);
+  tr__kvmap_free(m);
+}
+
 int main(void) {
   RUN(test_set_get_delete);
   RUN(test_binary);
   RUN(test_growth_and_iteration);
   RUN(test_against_model);
+  RUN(test_expiry);
+  RUN(test_expiry_model);
+  RUN(test_scan_under_change);
+  RUN(test_scan_holes);
   return test_report();
 }

@@ -8,6 +8,8 @@
  * (refused, left alone), leftover tmp files, compaction, fsync policies,
  * and write and fsync failures through the file seam (services/store/kvio.h).
  */
+#include <time.h>
+
 #include "kvtest.h"
 #include "store/kvlog.h"
 
@@ -25,7 +27,7 @@ static void test_files_and_lock(void) {
   free(lock);
   log = file_read(dir, "kv.log", &n);
   CHECK(log && n == TR_KVLOG_HEADER + tr__kvlog_set_size(1, 1));
-  CHECK(log && !memcmp(log, "TRKVLOG1", 8));
+  CHECK(log && !memcmp(log, "TRKVLOG2", 8));
   free(log);
   CHECK_EQ(file_size(dir, "kv.snap"), -1);
 
@@ -85,7 +87,7 @@ static void test_missing_and_empty_files(void) {
   CHECK(kv_set(&p, "a", "1"));
   pair_stop(&p);
   log = file_read(dir, "kv.log", &n);
-  CHECK(log && !memcmp(log, "TRKVLOG1", 8));
+  CHECK(log && !memcmp(log, "TRKVLOG2", 8));
   free(log);
   CHECK(file_write(dir, "kv.log", "TRKV", 4));
   CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
@@ -328,12 +330,12 @@ static void refused(const char *file, const char *content, size_t n,
 }
 
 static void test_unknown_format(void) {
-  refused("kv.log", "TRKVLOG2\x01\x02\x03", 11,
-          "kv.log has format version 2; this build reads version 1");
+  refused("kv.log", "TRKVLOG3\x01\x02\x03", 11,
+          "kv.log has format version 3; this build reads versions 1 and 2");
   refused("kv.log", "{\"hello\":[119,111,114,108,100]}", 31,
           "kv.log is not a troupe data file (unknown header)");
   refused("kv.snap", "TRKVSNP7", 8,
-          "kv.snap has format version 7; this build reads version 1");
+          "kv.snap has format version 7; this build reads versions 1 and 2");
   refused("kv.log", "TRKVLOG\xff", 8,
           "kv.log has an unknown format version (byte 0xff)");
 }
@@ -358,21 +360,20 @@ static void test_leftover_tmp_removed(void) {
  * kept, the file is moved aside, and a whole snapshot is written. */
 static void test_damaged_snapshot(void) {
   pair p;
-  char dir[64], path[128], tmp[128], key[8], info[512], want[128];
-  tr__kvio io;
-  tr__kvmap *m = tr__kvmap_new();
+  char dir[64], key[8], info[512], want[128];
+  tr__kvbuf b = {0};
   int i, lost;
   temp_dir(dir, sizeof dir);
+  CHECK(tr__kvbuf_reserve(&b, TR_KVLOG_HEADER) != NULL);
+  memcpy(b.p, "TRKVSNP2", TR_KVLOG_HEADER);
+  b.len = TR_KVLOG_HEADER;
   for (i = 0; i < 5; i++) {
     snprintf(key, sizeof key, "s%d", i);
-    tr__kvmap_set(m, key, 2, "snap", 4);
+    CHECK_EQ(tr__kvlog_put_set(&b, key, 2, "snap", 4), 0);
   }
-  tr__kvio_resolve(&io, NULL);
-  path_in(path, sizeof path, dir, "kv.snap");
-  path_in(tmp, sizeof tmp, dir, "kv.snap.tmp");
-  CHECK_EQ(tr__kvlog_write_file(&io, dir, path, tmp, m, NULL, NULL, NULL, NULL),
-           0);
-  tr__kvmap_free(m);
+  CHECK_EQ(tr__kvlog_put_end(&b, 5), 0);
+  CHECK(file_write(dir, "kv.snap", b.p, b.len));
+  tr__kvbuf_free(&b);
   /* a whole one loads */
   CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
   CHECK_EQ(kv_count(&p), 5);
@@ -499,6 +500,281 @@ static void test_fsync_policies(void) {
   remove_tree(dir);
 }
 
+/* ------------------------------------------- the writer's messages */
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A change sent straight to the writer (as the store forwards it); the
+ * reply, to free, or NULL. */
+static tr_msg *wcall(pair *p, tr_msg *m) {
+  return pair_call(p, "kv.writer", m);
+}
+
+/* Did the writer answer true? */
+static int wtrue(pair *p, tr_msg *m) {
+  tr_msg *r = wcall(p, m);
+  int b = 0, ok = r && tr_msg_kind(r) == TR_KIND_REPLY &&
+                  tr_value_bool(tr_msg_arg(r, 0), &b) == TR_OK && b;
+  if (!ok)
+    fprintf(stderr, "     the writer answered: %s\n", p->error);
+  tr_msg_free(r);
+  return ok;
+}
+
+static int cmp_line(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* What a load hands out, whole: "\nkey=value@at" per key, sorted, then
+ * "\n" (at 0: it does not expire); NULL when a load fails. The writer
+ * must give no key twice and an expiries array only when one expires. */
+static char *writer_dump(pair *p) {
+  char *lines[256], *out;
+  size_t n = 0, i, len = 2;
+  int64_t cursor = 0;
+  int more = 1, ok = 1;
+  while (more && ok) {
+    tr_msg *r = wcall(p, tr_msg_pack("load", "I", cursor));
+    const tr_value *e = r ? tr_msg_arg(r, 0) : NULL, *x;
+    size_t k;
+    ok = e && tr_value_type(e) == TR_ARRAY;
+    x = ok ? tr_msg_arg(r, 6) : NULL;
+    for (k = 0; ok && k + 1 < tr_value_len(e) && n < 256; k += 2) {
+      const char *key, *val;
+      size_t kn, vn;
+      int64_t at = 0;
+      char buf[300];
+      tr_value_str(tr_value_at(e, k), &key, &kn);
+      tr_value_str(tr_value_at(e, k + 1), &val, &vn);
+      if (tr_value_type(x) == TR_ARRAY)
+        ok = tr_value_int(tr_value_at(x, k / 2), &at) == TR_OK;
+      snprintf(buf, sizeof buf, "%.*s=%.*s@%lld", (int)kn, key,
+               (int)(vn > 40 ? 40 : vn), val, (long long)at);
+      lines[n++] = strdup(buf);
+      len += strlen(buf) + 1;
+    }
+    if (ok && tr_value_type(x) == TR_ARRAY) {
+      int any = 0;
+      ok = tr_value_len(x) * 2 == tr_value_len(e);
+      for (k = 0; ok && k < tr_value_len(x); k++) {
+        int64_t at = 0;
+        tr_value_int(tr_value_at(x, k), &at);
+        any |= at != 0;
+      }
+      ok = ok && any;
+    }
+    more = ok && tr_value_int(tr_msg_arg(r, 1), &cursor) == TR_OK;
+    tr_msg_free(r);
+  }
+  qsort(lines, n, sizeof *lines, cmp_line);
+  out = malloc(len);
+  out[0] = '\0';
+  for (i = 0; i < n; i++) {
+    strcat(out, "\n");
+    strcat(out, lines[i]);
+    for (size_t j = 0; j < i; j++) /* each key once */
+      if (!strncmp(lines[j], lines[i], strcspn(lines[i], "=") + 1))
+        ok = 0;
+  }
+  strcat(out, "\n");
+  for (i = 0; i < n; i++)
+    free(lines[i]);
+  if (!ok) {
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+static int dump_is(pair *p, const char *want) {
+  char *d = writer_dump(p);
+  int ok = d && !strcmp(d, want);
+  if (!ok)
+    fprintf(stderr, "     the writer loads:%s     wanted:%s",
+            d ? d : "(failed)\n", want);
+  free(d);
+  return ok;
+}
+
+/* set (with an expiry, with an answer), delete, expire, mset and flush
+ * as the store words them; answered as asked, kept across restarts, and
+ * an expired key never handed out. */
+static void test_writer_messages(void) {
+  pair p;
+  char dir[64], want[512];
+  int64_t soon = now_ms() + 3600 * 1000, later = soon + 1000;
+  tr_msg *r;
+  const char *s;
+  size_t n;
+  int64_t i;
+  int b = 1;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK_EQ(kv_count(&p), 0); /* loaded: the writer takes changes */
+  CHECK(wtrue(&p, tr_msg_pack("set", "ss", "a", "1")));
+  CHECK(wtrue(&p, tr_msg_pack("set", "ssI", "b", "2", soon)));
+  r = wcall(&p, tr_msg_pack("set", "ssIn", "c", "3", (int64_t)0));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_REPLY &&
+        tr_value_type(tr_msg_arg(r, 0)) == TR_NIL);
+  tr_msg_free(r);
+  r = wcall(&p, tr_msg_pack("set", "ssns", "d", "4", "old"));
+  CHECK(r && tr_msg_unpack(r, "s", &s, &n) == TR_OK && n == 3 &&
+        !memcmp(s, "old", 3));
+  tr_msg_free(r);
+  r = wcall(&p, tr_msg_pack("set", "ssnI", "n", "10", (int64_t)10));
+  CHECK(r && tr_msg_unpack(r, "I", &i) == TR_OK && i == 10);
+  tr_msg_free(r);
+  CHECK(wtrue(&p, tr_msg_pack("set", "ssI", "gone", "x", now_ms() - 1)));
+  r = wcall(&p, tr_msg_pack("delete", "sb", "a", 0));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_REPLY &&
+        tr_value_bool(tr_msg_arg(r, 0), &b) == TR_OK && !b);
+  tr_msg_free(r);
+  CHECK(wtrue(&p, tr_msg_pack("expire", "sI", "b", (int64_t)0)));
+  CHECK(wtrue(&p, tr_msg_pack("expire", "sI", "d", later)));
+  CHECK(wtrue(&p, tr_msg_pack("expire", "sI", "nothere", later)));
+  CHECK(wtrue(&p, tr_msg_pack("mset", "ssss", "m1", "x", "m2", "y")));
+  /* bad ones change nothing */
+  r = wcall(&p, tr_msg_pack("mset", "sss", "m1", "x", "m2"));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
+  tr_msg_free(r);
+  r = wcall(&p, tr_msg_pack("expire", "s", "b"));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
+  tr_msg_free(r);
+  r = wcall(&p, tr_msg_pack("set", "ssI", "b", "2", (int64_t)-5));
+  CHECK(r && tr_msg_kind(r) == TR_KIND_ERROR);
+  tr_msg_free(r);
+  snprintf(want, sizeof want,
+           "\nb=2@0\nc=3@0\nd=4@%lld\nm1=x@0\nm2=y@0\nn=10@0\n",
+           (long long)later);
+  CHECK(dump_is(&p, want));
+  pair_stop(&p);
+  /* all of it from the log, the expired key dropped as it is read */
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(dump_is(&p, want));
+  CHECK(kv_is(&p, "d", "4") && kv_is(&p, "gone", NULL));
+  kv_info(&p, want, sizeof want);
+  CHECK(strstr(want, "dropped 1 expired key") != NULL);
+  CHECK(wtrue(&p, tr_msg_pack("flush", "")));
+  CHECK(dump_is(&p, "\n"));
+  CHECK(wtrue(&p, tr_msg_pack("set", "ss", "after", "1")));
+  pair_stop(&p);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(dump_is(&p, "\nafter=1@0\n"));
+  CHECK_EQ(kv_count(&p), 1);
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* An mset is one record: cut short, none of its keys is there. */
+static void test_mset_all_or_none(void) {
+  pair p;
+  char dir[64];
+  long long size;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&p, "a", "1"));
+  CHECK(wtrue(&p,
+              tr_msg_pack("mset", "ssssss", "m1", "x", "m2", "y", "m3", "z")));
+  pair_stop(&p);
+  size = file_size(dir, "kv.log");
+  CHECK(file_truncate(dir, "kv.log", size - 4));
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(dump_is(&p, "\na=1@0\n"));
+  CHECK(logged(&p, "dropped a torn tail of 42 bytes"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
+/* Compaction writes each expiring key with its expiry (a T record) and
+ * leaves out the keys that have expired; values are read back from the
+ * log, and the index then points into the new snapshot. */
+static void test_compaction_expiry(void) {
+  enum { SIZE = 256 * 1024, ROUNDS = 40 };
+  pair p;
+  char dir[64], want[256];
+  char *val = malloc(SIZE), *snap;
+  int64_t soon = now_ms() + 3600 * 1000;
+  size_t n = 0, i;
+  int r, ok = 1, found_keep = 0, found_gone = 0;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  CHECK(wtrue(&p, tr_msg_pack("set", "ssI", "keep", "kept", soon)));
+  CHECK(wtrue(&p, tr_msg_pack("set", "ssI", "gone", "went", now_ms() - 1)));
+  for (r = 0; r < ROUNDS && ok; r++) {
+    memset(val, 'a' + r % 26, SIZE);
+    ok = kv_setn(&p, "big", 3, val, SIZE);
+  }
+  CHECK(ok);
+  CHECK(writer_stat(&p, "compactions") >= 1);
+  snap = file_read(dir, "kv.snap", &n);
+  CHECK(snap && n > 8 && !memcmp(snap, "TRKVSNP2", 8));
+  for (i = 0; snap && i + 13 < n; i++) {
+    if (snap[i] == 'T' && !memcmp(snap + i + 1, "\x04\0\0\0keep", 8))
+      found_keep = 1;
+    if (!memcmp(snap + i, "gone", 4))
+      found_gone = 1;
+  }
+  CHECK(found_keep && !found_gone);
+  free(snap);
+  memset(val, 'a' + (ROUNDS - 1) % 26, 40);
+  snprintf(want, sizeof want, "\nbig=%.40s@0\nkeep=kept@%lld\n", val,
+           (long long)soon);
+  CHECK(dump_is(&p, want));
+  pair_stop(&p);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_NO), TR_OK);
+  CHECK(dump_is(&p, want));
+  pair_stop(&p);
+  free(val);
+  remove_tree(dir);
+}
+
+/* Version 1 files (S, D and E records only) are read, and written anew
+ * as version 2 once read; a version 1 log never gets new records. */
+static void test_version_1_files(void) {
+  pair p;
+  char dir[64], info[512];
+  tr__kvbuf b = {0};
+  char *got;
+  size_t n = 0;
+  temp_dir(dir, sizeof dir);
+  CHECK(tr__kvbuf_reserve(&b, TR_KVLOG_HEADER) != NULL);
+  memcpy(b.p, "TRKVSNP1", TR_KVLOG_HEADER);
+  b.len = TR_KVLOG_HEADER;
+  CHECK(tr__kvlog_put_set(&b, "a", 1, "1", 1) == 0 &&
+        tr__kvlog_put_set(&b, "b", 1, "2", 1) == 0 &&
+        tr__kvlog_put_end(&b, 2) == 0);
+  CHECK(file_write(dir, "kv.snap", b.p, b.len));
+  memcpy(b.p, "TRKVLOG1", TR_KVLOG_HEADER);
+  b.len = TR_KVLOG_HEADER;
+  CHECK(tr__kvlog_put_set(&b, "c", 1, "3", 1) == 0 &&
+        tr__kvlog_put_delete(&b, "a", 1) == 0);
+  CHECK(file_write(dir, "kv.log", b.p, b.len));
+  tr__kvbuf_free(&b);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_is(&p, "a", NULL) && kv_is(&p, "b", "2") && kv_is(&p, "c", "3"));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "(snapshot 2, log 2 records; upgraded the files to "
+                     "format version 2)") != NULL);
+  got = file_read(dir, "kv.snap", &n);
+  CHECK(got && !memcmp(got, "TRKVSNP2", 8));
+  free(got);
+  got = file_read(dir, "kv.log", &n);
+  CHECK(got && n == TR_KVLOG_HEADER && !memcmp(got, "TRKVLOG2", 8));
+  free(got);
+  CHECK(wtrue(&p, tr_msg_pack("set", "ssI", "d", "4", now_ms() + 100000)));
+  pair_stop(&p);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_is(&p, "b", "2") && kv_is(&p, "c", "3") && kv_is(&p, "d", "4"));
+  kv_info(&p, info, sizeof info);
+  CHECK(strstr(info, "upgraded") == NULL);
+  pair_stop(&p);
+  remove_tree(dir);
+}
+
 /* --------------------------------------------------- the file seam */
 
 static int fail_write;      /* errno for the next writes; 0: they work */
@@ -506,6 +782,7 @@ static int fail_fsync;      /* errno for fsync; 0: it works */
 static size_t short_writes; /* > 0: a write takes at most this many bytes */
 static int read_only;       /* opening to write fails with EACCES */
 static int no_tmp;          /* creating a .tmp file fails with ENOSPC */
+static int fail_pread;      /* errno for reading a value back; 0: it works */
 
 static ssize_t faulty_write(int fd, const void *buf, size_t n) {
   if (fail_write) {
@@ -536,8 +813,43 @@ static int faulty_open(const char *path, int flags, mode_t mode) {
   return open(path, flags, mode);
 }
 
-static const tr__kvio faulty = {
-    .open = faulty_open, .write = faulty_write, .fsync = faulty_fsync};
+static ssize_t faulty_pread(int fd, void *buf, size_t n, off_t off) {
+  if (fail_pread) {
+    errno = fail_pread;
+    return -1;
+  }
+  return pread(fd, buf, n, off);
+}
+
+static const tr__kvio faulty = {.open = faulty_open,
+                                .write = faulty_write,
+                                .fsync = faulty_fsync,
+                                .pread = faulty_pread};
+
+/* The writer keeps no values: a load reads them back from the files, and
+ * one it cannot read makes it unavailable, saying which file. */
+static void test_value_read_fails(void) {
+  pair p;
+  char dir[64], want[200];
+  size_t n = 0;
+  temp_dir(dir, sizeof dir);
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_set(&p, "a", "1"));
+  pair_stop(&p);
+  fail_pread = EIO;
+  CHECK_EQ(pair_start_io(&p, dir, TR_FSYNC_EVERYSEC, &faulty), TR_OK);
+  snprintf(want, sizeof want, "cannot read %s/kv.log: Input/output error", dir);
+  CHECK(kv_getn(&p, "a", 1, &n) == NULL);
+  CHECK(strstr(p.error, want) != NULL);
+  CHECK(!kv_set(&p, "b", "2"));
+  CHECK(strstr(p.error, want) != NULL);
+  pair_stop(&p);
+  fail_pread = 0;
+  CHECK_EQ(pair_start(&p, dir, TR_FSYNC_EVERYSEC), TR_OK);
+  CHECK(kv_is(&p, "a", "1"));
+  pair_stop(&p);
+  remove_tree(dir);
+}
 
 static void test_write_fails(void) {
   pair p;
@@ -739,5 +1051,10 @@ int main(void) {
   RUN(test_short_writes);
   RUN(test_compaction_fails);
   RUN(test_read_only_directory);
+  RUN(test_writer_messages);
+  RUN(test_mset_all_or_none);
+  RUN(test_compaction_expiry);
+  RUN(test_version_1_files);
+  RUN(test_value_read_fails);
   return test_report();
 }

@@ -139,7 +139,7 @@ static void test_limits(void) {
   r = pair_call(&p, "kv", tr_msg_pack("kv", "sii", "set", 5, 6));
   CHECK(strstr(p.error, "key must be a string") != NULL);
   tr_msg_free(r);
-  r = pair_call(&p, "kv", tr_msg_pack("kv", "ssi", "set", "k", 6));
+  r = pair_call(&p, "kv", tr_msg_pack("kv", "ssb", "set", "k", 1));
   CHECK(strstr(p.error, "value must be a string") != NULL);
   tr_msg_free(r);
   r = pair_call(&p, "kv", tr_msg_pack("kv", "ss", "frobnicate", "k"));

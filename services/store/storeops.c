@@ -1,0 +1,930 @@
+/*
+ * storeops.c -- the native store's requests: each request of the protocol
+ * in troupe_services.h's "store" section, served from the map, with what
+ * changes forwarded to the writer (store.c keeps the actor).
+ *
+ * Reads are answered at once. A key found expired is removed then (the
+ * writer is not told: its times are absolute). A change is checked (key a
+ * string of 1..TR_KV_MAX_KEY bytes, valid UTF-8 if the writer's load said
+ * "utf8"; value a string or number of at most TR_KV_MAX_VALUE bytes as
+ * text), the writer asked for, then it is applied to the map and sent on
+ * with the caller's sender and session, so the writer answers the caller
+ * once it is written. A plain set (key, string value), a delete of a key
+ * that is there, an mset of strings and a flush are the very request
+ * forwarded (tr_forward: no copy); the rest are worded for the writer
+ * (tr_forward_as) with the answer the caller is to get. A request that
+ * changes nothing is answered here. A bad request gets an error reply and
+ * changes nothing.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvglob.h"
+#include "kvstore.h"
+
+typedef tr__kvstore store;
+
+#define SCAN_COUNT 10 /* keys looked at per scan call by default */
+#define NUMBER_TEXT 32
+
+static void reply(store *s, const tr_msg *m, tr_msg *r) {
+  if (tr_msg_kind(m) == TR_KIND_CALL)
+    tr_reply(s->h, m, r);
+  else
+    tr_msg_free(r);
+}
+
+static int check_key(store *s, const tr_msg *m, const tr_value *v,
+                     const char **key, size_t *klen) {
+  if (tr_value_str(v, key, klen)) {
+    tr_reply_error(s->h, m, "kv: the key must be a string");
+    return -1;
+  }
+  if (*klen == 0) {
+    tr_reply_error(s->h, m, "kv: the key is empty");
+    return -1;
+  }
+  if (*klen > TR_KV_MAX_KEY) {
+    tr_reply_error(s->h, m,
+                   "kv: the key is too long (%zu bytes; the limit is %u)",
+                   *klen, (unsigned)TR_KV_MAX_KEY);
+    return -1;
+  }
+  return 0;
+}
+
+/* Is s valid UTF-8 as Lua's utf8.len has it: no overlong forms, no
+ * surrogates, nothing past U+10FFFF (the JSON writer checks with it)? */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0, j, k;
+  while (i < n) {
+    unsigned c = s[i], lo = 0x80, hi = 0xbf;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    if (c >= 0xc2 && c <= 0xdf) {
+      k = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      k = 2;
+      if (c == 0xe0)
+        lo = 0xa0; /* no overlong form */
+      if (c == 0xed)
+        hi = 0x9f; /* no surrogate */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      k = 3;
+      if (c == 0xf0)
+        lo = 0x90; /* no overlong form */
+      if (c == 0xf4)
+        hi = 0x8f; /* nothing past U+10FFFF */
+    } else {
+      return 0; /* a continuation byte, or a lead byte never valid */
+    }
+    if (n - i <= k || s[i + 1] < lo || s[i + 1] > hi)
+      return 0;
+    for (j = 2; j <= k; j++)
+      if ((s[i + j] & 0xc0) != 0x80)
+        return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+/* A key as an error shows it, as the JSON writer does: quoted, its first
+ * 40 bytes, each one that is not printable ASCII (or is '"', '\\') as
+ * \xHH, and "..." when cut. buf holds 170 bytes or more. */
+static void show_key(char *buf, const char *key, size_t klen) {
+  size_t i, n = klen > 40 ? 40 : klen;
+  char *p = buf;
+  *p++ = '"';
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)key[i];
+    if (c < 32 || c >= 127 || c == '"' || c == '\\')
+      p += sprintf(p, "\\x%02x", c);
+    else
+      *p++ = (char)c;
+  }
+  strcpy(p, klen > 40 ? "...\"" : "\"");
+}
+
+/* A key the writer cannot write is refused (the writer's load said which
+ * it takes). 0, or -1 with the error replied. */
+static int check_writable(store *s, const tr_msg *m, const char *key,
+                          size_t klen) {
+  char shown[200];
+  if (!s->utf8_keys || utf8_valid((const unsigned char *)key, klen))
+    return 0;
+  show_key(shown, key, klen);
+  tr_reply_error(s->h, m,
+                 "kv: the key %s is not valid UTF-8, and a JSON key is text "
+                 "(the log writer takes any bytes)",
+                 shown);
+  return -1;
+}
+
+/* A value as the store keeps it: a string as it is, an integer as its
+ * decimal text, a float as the shortest %.17g text that reads back the
+ * same. buf holds NUMBER_TEXT bytes. 0, or -1 with the error replied. */
+static int check_value(store *s, const tr_msg *m, const tr_value *v, char *buf,
+                       const char **val, size_t *vlen) {
+  int64_t i;
+  double d;
+  int prec;
+  switch (tr_value_type(v)) {
+  case TR_STR:
+    tr_value_str(v, val, vlen);
+    if (*vlen > TR_KV_MAX_VALUE) {
+      tr_reply_error(s->h, m,
+                     "kv: the value is too big (%zu bytes; the limit is %u)",
+                     *vlen, (unsigned)TR_KV_MAX_VALUE);
+      return -1;
+    }
+    return 0;
+  case TR_INT:
+    tr_value_int(v, &i);
+    *vlen = (size_t)snprintf(buf, NUMBER_TEXT, "%lld", (long long)i);
+    *val = buf;
+    return 0;
+  case TR_FLOAT:
+    tr_value_float(v, &d);
+    for (prec = 1; prec < 17; prec++) {
+      snprintf(buf, NUMBER_TEXT, "%.*g", prec, d);
+      if (strtod(buf, NULL) == d || isnan(d))
+        break;
+    }
+    *vlen = (size_t)snprintf(buf, NUMBER_TEXT, "%.*g", prec, d);
+    *val = buf;
+    return 0;
+  default:
+    tr_reply_error(s->h, m, "kv: the value must be a string or a number");
+    return -1;
+  }
+}
+
+/* The key's value and expiry, or 0 when it is missing or has expired (and
+ * is removed now). */
+static int lookup(store *s, const char *key, size_t klen, const char **val,
+                  size_t *vlen, int64_t *at) {
+  int64_t when = 0;
+  if (!tr__kvmap_get_at(s->map, key, klen, val, vlen, &when))
+    return 0;
+  if (when && when <= tr__kvstore_now()) {
+    tr__kvmap_delete(s->map, key, klen);
+    return 0;
+  }
+  if (at)
+    *at = when;
+  return 1;
+}
+
+/* Sends the change (worded for the writer) on with m's sender and session;
+ * m stays the caller's. */
+static void forward_as(store *s, tr_pid w, const tr_msg *m, tr_msg *change) {
+  if (!change) {
+    tr_host_log(s->h, TR_LOG_ERROR,
+                "kv: out of memory: a change was not sent to kv.writer");
+    tr_reply_error(s->h, m, "kv: out of memory");
+    return;
+  }
+  tr_forward_as(s->h, w, m, change);
+}
+
+static tr_msg *writer_msg(const char *op) {
+  tr_msg *c = tr_msg_new("kv");
+  if (c)
+    tr_msg_add_cstr(c, op);
+  return c;
+}
+
+static void reply_oom(store *s, const tr_msg *m) {
+  tr_reply_error(s->h, m, "kv: out of memory");
+}
+
+/* ----------------------------------------------------------------- reads */
+
+static void op_get(store *s, const tr_msg *m, size_t argc) {
+  const char *key, *val;
+  size_t klen, vlen;
+  if (argc != 2)
+    tr_reply_error(s->h, m, "kv: get takes a key");
+  else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    reply(s, m,
+          lookup(s, key, klen, &val, &vlen, NULL)
+              ? tr_msg_pack("reply", "S", val, vlen)
+              : tr_msg_pack("reply", "n"));
+}
+
+static void op_exists(store *s, const tr_msg *m, size_t argc) {
+  const tr_value *v = tr_msg_arg(m, 1);
+  const char *key;
+  size_t klen, i;
+  int64_t n = 0;
+  if (argc < 2) {
+    tr_reply_error(s->h, m, "kv: exists takes one key or more");
+    return;
+  }
+  for (i = 1; i < argc; i++, v = tr_value_next(v)) {
+    if (check_key(s, m, v, &key, &klen))
+      return;
+    n += lookup(s, key, klen, NULL, NULL, NULL);
+  }
+  reply(s, m, tr_msg_pack("reply", "I", n));
+}
+
+static void op_strlen(store *s, const tr_msg *m, size_t argc) {
+  const char *key;
+  size_t klen, vlen = 0;
+  if (argc != 2)
+    tr_reply_error(s->h, m, "kv: strlen takes a key");
+  else if (!check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    reply(s, m,
+          tr_msg_pack("reply", "I",
+                      lookup(s, key, klen, NULL, &vlen, NULL) ? (int64_t)vlen
+                                                              : 0));
+}
+
+static void op_mget(store *s, const tr_msg *m, size_t argc) {
+  const tr_value *v = tr_msg_arg(m, 1);
+  const char *key, *val;
+  size_t klen, vlen, i;
+  tr_msg *r;
+  if (argc < 2) {
+    tr_reply_error(s->h, m, "kv: mget takes one key or more");
+    return;
+  }
+  for (i = 1; i < argc; i++, v = tr_value_next(v)) /* all keys first */
+    if (check_key(s, m, v, &key, &klen))
+      return;
+  if (!(r = tr_msg_new("reply"))) {
+    reply_oom(s, m);
+    return;
+  }
+  v = tr_msg_arg(m, 1);
+  for (i = 1; i < argc; i++, v = tr_value_next(v)) {
+    tr_value_str(v, &key, &klen);
+    if (lookup(s, key, klen, &val, &vlen, NULL))
+      tr_msg_add_str(r, val, vlen);
+    else
+      tr_msg_add_nil(r);
+  }
+  if (!tr_msg_bytes(r, &vlen)) {
+    tr_msg_free(r);
+    tr_reply_error(s->h, m, "kv: the values do not fit in one reply");
+    return;
+  }
+  reply(s, m, r);
+}
+
+/* The keys (pointers into the map) of a keys or scan reply. */
+typedef struct keylist {
+  const char **key;
+  size_t *len;
+  size_t n, cap;
+  uint64_t bytes;
+} keylist;
+
+static int keylist_add(keylist *l, const char *key, size_t klen) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 64;
+    const char **k = realloc(l->key, cap * sizeof *k);
+    size_t *n;
+    if (!k)
+      return -1;
+    l->key = k;
+    if (!(n = realloc(l->len, cap * sizeof *n)))
+      return -1;
+    l->len = n;
+    l->cap = cap;
+  }
+  l->key[l->n] = key;
+  l->len[l->n++] = klen;
+  l->bytes += klen + 5; /* its header in the message at most */
+  return 0;
+}
+
+static void keylist_free(keylist *l) {
+  free(l->key);
+  free(l->len);
+}
+
+/* Adds the array of keys to r. */
+static void add_keys(tr_msg *r, const keylist *l) {
+  size_t i;
+  tr_msg_add_array(r, (uint32_t)l->n);
+  for (i = 0; i < l->n; i++)
+    tr_msg_add_str(r, l->key[i], l->len[i]);
+}
+
+static void op_keys(store *s, const tr_msg *m, size_t argc) {
+  keylist l = {0};
+  const char *pat, *key;
+  size_t plen, klen;
+  uint64_t cursor = 0;
+  int64_t at, now = tr__kvstore_now();
+  tr_msg *r;
+  if (argc != 2 || tr_value_str(tr_msg_arg(m, 1), &pat, &plen)) {
+    tr_reply_error(s->h, m, "kv: keys takes a pattern");
+    return;
+  }
+  while (
+      tr__kvmap_scan(s->map, &cursor, SIZE_MAX, &key, &klen, NULL, NULL, &at)) {
+    if ((at && at <= now) || !tr__kvglob(pat, plen, key, klen))
+      continue;
+    if (keylist_add(&l, key, klen)) {
+      keylist_free(&l);
+      reply_oom(s, m);
+      return;
+    }
+  }
+  if (l.bytes + 64 > TR_MAX_MSG || l.n > UINT32_MAX) {
+    tr_reply_error(s->h, m,
+                   "kv: the %zu keys matching do not fit in one reply; use "
+                   "scan",
+                   l.n);
+  } else if (!(r = tr_msg_new("reply"))) {
+    reply_oom(s, m);
+  } else {
+    add_keys(r, &l);
+    reply(s, m, r);
+  }
+  keylist_free(&l);
+}
+
+/* scan(cursor[, pattern[, count]]) -> next, keys */
+static void op_scan(store *s, const tr_msg *m, size_t argc) {
+  keylist l = {0};
+  const char *pat = NULL, *key;
+  size_t plen = 0, klen, looked = 0;
+  int64_t cursor, count = SCAN_COUNT, at, now = tr__kvstore_now();
+  uint64_t c;
+  const tr_value *p = tr_msg_arg(m, 2), *n = tr_msg_arg(m, 3);
+  tr_msg *r;
+  if (argc < 2 || argc > 4 || tr_value_int(tr_msg_arg(m, 1), &cursor) ||
+      cursor < 0 ||
+      (argc > 2 && tr_value_type(p) != TR_NIL &&
+       tr_value_str(p, &pat, &plen)) ||
+      (argc > 3 && tr_value_type(n) != TR_NIL &&
+       (tr_value_int(n, &count) || count < 1))) {
+    tr_reply_error(s->h, m,
+                   "kv: scan takes a cursor (0 to start), and a pattern and "
+                   "a count (> 0) if wanted");
+    return;
+  }
+  if (count > 100000)
+    count = 100000;
+  c = (uint64_t)cursor;
+  while (looked < (size_t)count &&
+         tr__kvmap_scan(s->map, &c, (size_t)count * 10, &key, &klen, NULL, NULL,
+                        &at)) {
+    looked++;
+    if ((at && at <= now) || (pat && !tr__kvglob(pat, plen, key, klen)))
+      continue;
+    if (keylist_add(&l, key, klen)) {
+      keylist_free(&l);
+      reply_oom(s, m);
+      return;
+    }
+  }
+  if (!(r = tr_msg_new("reply"))) {
+    reply_oom(s, m);
+  } else {
+    tr_msg_add_int(r, (int64_t)c);
+    add_keys(r, &l);
+    reply(s, m, r);
+  }
+  keylist_free(&l);
+}
+
+static void op_ttl(store *s, const tr_msg *m, size_t argc) {
+  const char *key;
+  size_t klen;
+  int64_t at = 0, left;
+  if (argc != 2) {
+    tr_reply_error(s->h, m, "kv: ttl takes a key");
+    return;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    return;
+  if (!lookup(s, key, klen, NULL, NULL, &at))
+    left = -2;
+  else if (!at)
+    left = -1;
+  else
+    left = at - tr__kvstore_now();
+  reply(s, m, tr_msg_pack("reply", "I", left < -2 ? 0 : left));
+}
+
+/* count and stats are exact: what has expired goes first (each key once,
+ * O(log n) each, however long since the sweep). */
+static void op_count(store *s, const tr_msg *m, int stats) {
+  tr_msg *r;
+  tr__kvmap_expire(s->map, tr__kvstore_now(), SIZE_MAX);
+  if (!stats) {
+    reply(s, m, tr_msg_pack("reply", "I", (int64_t)tr__kvmap_count(s->map)));
+    return;
+  }
+  if (!(r = tr_msg_new("reply"))) {
+    reply_oom(s, m);
+    return;
+  }
+  tr_msg_add_map(r, 3);
+  tr_msg_add_cstr(r, "keys");
+  tr_msg_add_int(r, (int64_t)tr__kvmap_count(s->map));
+  tr_msg_add_cstr(r, "expiring");
+  tr_msg_add_int(r, (int64_t)tr__kvmap_expiring(s->map));
+  tr_msg_add_cstr(r, "bytes");
+  tr_msg_add_int(r, (int64_t)tr__kvmap_bytes(s->map));
+  reply(s, m, r);
+}
+
+/* --------------------------------------------------------------- changes */
+
+/* Set options, from the opts map. */
+typedef struct set_opts {
+  int64_t px; /* 0: none */
+  int nx, xx, keepttl, get;
+} set_opts;
+
+static int opt_true(const tr_value *v) {
+  int b = 0;
+  return tr_value_bool(v, &b) == TR_OK && b;
+}
+
+static int read_opts(store *s, const tr_msg *m, const tr_value *o,
+                     set_opts *out) {
+  size_t i, n, len;
+  memset(out, 0, sizeof *out);
+  if (!o || tr_value_type(o) == TR_NIL)
+    return 0;
+  if (tr_value_type(o) != TR_MAP) {
+    tr_reply_error(s->h, m, "kv: set's options are a map");
+    return -1;
+  }
+  n = tr_value_len(o);
+  for (i = 0; i < n; i++) {
+    const tr_value *v = tr_value_val(o, i);
+    const char *name;
+    int64_t t;
+    if (tr_value_str(tr_value_key(o, i), &name, &len))
+      goto bad;
+    if ((len == 2 && !memcmp(name, "px", 2)) ||
+        (len == 2 && !memcmp(name, "ex", 2))) {
+      if (tr_value_int(v, &t) || t <= 0 || out->px ||
+          (name[0] == 'e' && t > INT64_MAX / 1000 / 2)) {
+        tr_reply_error(s->h, m,
+                       "kv: px and ex are a time > 0, and only one of them");
+        return -1;
+      }
+      out->px = name[0] == 'e' ? t * 1000 : t;
+      if (out->px > INT64_MAX / 2) /* past any clock */
+        out->px = INT64_MAX / 2;
+    } else if (len == 2 && !memcmp(name, "nx", 2)) {
+      out->nx = opt_true(v);
+    } else if (len == 2 && !memcmp(name, "xx", 2)) {
+      out->xx = opt_true(v);
+    } else if (len == 7 && !memcmp(name, "keepttl", 7)) {
+      out->keepttl = opt_true(v);
+    } else if (len == 3 && !memcmp(name, "get", 3)) {
+      out->get = opt_true(v);
+    } else {
+      goto bad;
+    }
+  }
+  if (out->nx && out->xx) {
+    tr_reply_error(s->h, m, "kv: set takes nx or xx, not both");
+    return -1;
+  }
+  if (out->keepttl && out->px) {
+    tr_reply_error(s->h, m, "kv: set takes keepttl or an expiry, not both");
+    return -1;
+  }
+  return 0;
+bad:
+  tr_reply_error(s->h, m,
+                 "kv: set's options are px, ex, nx, xx, keepttl and get");
+  return -1;
+}
+
+/* Applies a set to the map: value, then expiry (at 0: none). */
+static int apply_set(store *s, const char *key, size_t klen, const char *val,
+                     size_t vlen, int64_t at) {
+  if (tr__kvmap_set(s->map, key, klen, val, vlen))
+    return -1;
+  if (at || tr__kvmap_expiring(s->map)) { /* a set clears any expiry */
+    if (tr__kvmap_set_expiry(s->map, key, klen, at) < 0) {
+      tr__kvmap_delete(s->map, key, klen); /* not half done */
+      return -1;
+    }
+    if (at)
+      tr__kvstore_arm_sweep(s);
+  }
+  return 0;
+}
+
+static int op_set(store *s, tr_msg *m, int owned, size_t argc) {
+  const char *key, *val, *old = NULL;
+  size_t klen, vlen, oldlen = 0;
+  char num[NUMBER_TEXT];
+  int64_t oldat = 0, at = 0;
+  int there, held;
+  set_opts o;
+  tr_pid w;
+  tr_msg *c;
+  if (argc != 3 && argc != 4) {
+    tr_reply_error(s->h, m, "kv: set takes a key and a value (and options)");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen) ||
+      check_value(s, m, tr_msg_arg(m, 2), num, &val, &vlen) ||
+      check_writable(s, m, key, klen) ||
+      read_opts(s, m, argc == 4 ? tr_msg_arg(m, 3) : NULL, &o))
+    return 0;
+  if (!o.px && !o.nx && !o.xx && !o.keepttl && !o.get) { /* a plain set */
+    if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+      return held;
+    c = argc == 3 && val != num
+            ? NULL /* the very request: the fast path */
+            : tr_msg_pack("kv", "sSS", "set", key, klen, val, vlen);
+    if ((!c && (argc != 3 || val == num)) ||
+        apply_set(s, key, klen, val, vlen, 0)) {
+      tr_msg_free(c);
+      reply_oom(s, m);
+      return 0;
+    }
+    if (c) {
+      forward_as(s, w, m, c);
+      return 0;
+    }
+    tr_forward(s->h, w, m); /* the writer answers the caller */
+    return 1;
+  }
+  there = lookup(s, key, klen, &old, &oldlen, &oldat);
+  if ((o.nx && there) || (o.xx && !there)) { /* nothing changes */
+    reply(s, m,
+          !o.get  ? tr_msg_pack("reply", "b", 0)
+          : there ? tr_msg_pack("reply", "S", old, oldlen)
+                  : tr_msg_pack("reply", "n"));
+    return 0;
+  }
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  if (o.px)
+    at = tr__kvstore_now() + o.px;
+  else if (o.keepttl)
+    at = there ? oldat : 0;
+  /* ("set", key, value, at[, old value]): built before the map changes,
+   * as old points into it */
+  if ((c = writer_msg("set"))) {
+    tr_msg_add_str(c, key, klen);
+    tr_msg_add_str(c, val, vlen);
+    tr_msg_add_int(c, at);
+    if (o.get && there)
+      tr_msg_add_str(c, old, oldlen);
+    else if (o.get)
+      tr_msg_add_nil(c);
+  }
+  if (!c || apply_set(s, key, klen, val, vlen, at)) {
+    tr_msg_free(c);
+    reply_oom(s, m);
+    return 0;
+  }
+  forward_as(s, w, m, c);
+  return 0;
+}
+
+/* delete, and getdel (answered with the value) */
+static int op_delete(store *s, tr_msg *m, int owned, size_t argc, int get) {
+  const char *key, *val;
+  size_t klen, vlen;
+  tr_pid w;
+  tr_msg *c = NULL;
+  int held;
+  if (argc != 2) {
+    tr_reply_error(s->h, m, "kv: %s takes a key", get ? "getdel" : "delete");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    return 0;
+  if (!lookup(s, key, klen, &val, &vlen, NULL)) {
+    reply(s, m, get ? tr_msg_pack("reply", "n") : tr_msg_pack("reply", "b", 0));
+    return 0;
+  }
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  if (get && !(c = tr_msg_pack("kv", "sSS", "delete", key, klen, val, vlen))) {
+    reply_oom(s, m);
+    return 0;
+  }
+  tr__kvmap_delete(s->map, key, klen);
+  if (!get) {
+    tr_forward(s->h, w, m); /* the writer answers true */
+    return 1;
+  }
+  forward_as(s, w, m, c);
+  return 0;
+}
+
+/* Reads a value's text as Redis's string2ll does: an optional '-', digits,
+ * no leading zero (but "0"), nothing else, within 64 bits. */
+static int parse_int(const char *p, size_t n, int64_t *out) {
+  uint64_t v = 0, limit;
+  size_t i = 0;
+  int neg = 0;
+  if (n == 0 || n > 20)
+    return -1;
+  if (p[0] == '-') {
+    neg = 1;
+    i = 1;
+  }
+  if (i == n || (p[i] == '0' && (n - i > 1 || neg)))
+    return -1;
+  limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+  for (; i < n; i++) {
+    unsigned d = (unsigned char)p[i] - '0';
+    if (d > 9 || v > (limit - d) / 10)
+      return -1;
+    v = v * 10 + d;
+  }
+  *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+  return 0;
+}
+
+static int op_incr(store *s, tr_msg *m, int owned, size_t argc) {
+  const char *key, *val;
+  size_t klen, vlen, n;
+  int64_t by = 1, cur = 0, sum, at = 0;
+  char text[NUMBER_TEXT];
+  int there, held;
+  tr_pid w;
+  tr_msg *c;
+  if ((argc != 2 && argc != 3) ||
+      (argc == 3 && tr_value_int(tr_msg_arg(m, 2), &by))) {
+    tr_reply_error(s->h, m, "kv: incr takes a key and an integer");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    return 0;
+  there = lookup(s, key, klen, &val, &vlen, &at);
+  if (there && parse_int(val, vlen, &cur)) {
+    tr_reply_error(s->h, m, "kv: the value is not an integer or out of range");
+    return 0;
+  }
+  if (__builtin_add_overflow(cur, by, &sum)) {
+    tr_reply_error(s->h, m, "kv: increment or decrement would overflow");
+    return 0;
+  }
+  if (!there && check_writable(s, m, key, klen))
+    return 0;
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  n = (size_t)snprintf(text, sizeof text, "%lld", (long long)sum);
+  /* ("set", key, text, at, sum): its expiry kept */
+  if (!(c = tr_msg_pack("kv", "sSSII", "set", key, klen, text, n, at, sum)) ||
+      tr__kvmap_set(s->map, key, klen, text, n)) {
+    tr_msg_free(c);
+    reply_oom(s, m);
+    return 0;
+  }
+  forward_as(s, w, m, c);
+  return 0;
+}
+
+static int op_append(store *s, tr_msg *m, int owned, size_t argc) {
+  const char *key, *val, *add;
+  size_t klen, vlen = 0, alen;
+  char num[NUMBER_TEXT], *joined;
+  int64_t at = 0;
+  int there, held;
+  tr_pid w;
+  tr_msg *c;
+  if (argc != 3) {
+    tr_reply_error(s->h, m, "kv: append takes a key and a text");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen) ||
+      check_value(s, m, tr_msg_arg(m, 2), num, &add, &alen))
+    return 0;
+  there = lookup(s, key, klen, &val, &vlen, &at);
+  if (!there)
+    vlen = 0;
+  if (vlen + alen > TR_KV_MAX_VALUE) {
+    tr_reply_error(s->h, m,
+                   "kv: the value would be too big (%zu bytes; the limit is "
+                   "%u)",
+                   vlen + alen, (unsigned)TR_KV_MAX_VALUE);
+    return 0;
+  }
+  if (!there && check_writable(s, m, key, klen))
+    return 0;
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  if (!(joined = malloc(vlen + alen + 1))) {
+    reply_oom(s, m);
+    return 0;
+  }
+  if (vlen)
+    memcpy(joined, val, vlen);
+  memcpy(joined + vlen, add, alen);
+  c = tr_msg_pack("kv", "sSSII", "set", key, klen, joined, vlen + alen, at,
+                  (int64_t)(vlen + alen));
+  if (!c || tr__kvmap_set(s->map, key, klen, joined, vlen + alen)) {
+    free(joined);
+    tr_msg_free(c);
+    reply_oom(s, m);
+    return 0;
+  }
+  free(joined);
+  forward_as(s, w, m, c);
+  return 0;
+}
+
+/* mset(key, value, ...): all checked before any is set; one record. */
+static int op_mset(store *s, tr_msg *m, int owned, size_t argc) {
+  const tr_value *v = tr_msg_arg(m, 1);
+  const char *key, *val;
+  size_t klen, vlen, i;
+  char num[NUMBER_TEXT];
+  int numbers = 0, held;
+  tr_pid w;
+  tr_msg *c = NULL;
+  if (argc < 3 || argc % 2 == 0) {
+    tr_reply_error(s->h, m, "kv: mset takes keys and values, in pairs");
+    return 0;
+  }
+  for (i = 1; i < argc; i += 2) {
+    if (check_key(s, m, v, &key, &klen) ||
+        check_value(s, m, tr_value_next(v), num, &val, &vlen) ||
+        check_writable(s, m, key, klen))
+      return 0;
+    numbers |= val == num;
+    v = tr_value_next(tr_value_next(v));
+  }
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  if (numbers && !(c = writer_msg("mset"))) { /* values as text */
+    reply_oom(s, m);
+    return 0;
+  }
+  v = tr_msg_arg(m, 1);
+  for (i = 1; i < argc; i += 2) {
+    tr_value_str(v, &key, &klen);
+    check_value(s, m, tr_value_next(v), num, &val, &vlen); /* checked */
+    if (c) {
+      tr_msg_add_str(c, key, klen);
+      tr_msg_add_str(c, val, vlen);
+    }
+    if (apply_set(s, key, klen, val, vlen, 0)) {
+      /* Those set already stay: the writer is still told of them all,
+       * so that memory and the log agree once memory is had again. */
+      tr_host_log(s->h, TR_LOG_ERROR, "kv: out of memory in an mset");
+    }
+    v = tr_value_next(tr_value_next(v));
+  }
+  if (!c) {
+    tr_forward(s->h, w, m); /* the writer answers true */
+    return 1;
+  }
+  forward_as(s, w, m, c);
+  return 0;
+}
+
+static int op_expire(store *s, tr_msg *m, int owned, size_t argc) {
+  const char *key;
+  size_t klen;
+  int64_t ms, at;
+  int held;
+  tr_pid w;
+  tr_msg *c;
+  if (argc != 3 || tr_value_int(tr_msg_arg(m, 2), &ms)) {
+    tr_reply_error(s->h, m, "kv: expire takes a key and a time in ms");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    return 0;
+  if (!lookup(s, key, klen, NULL, NULL, NULL)) {
+    reply(s, m, tr_msg_pack("reply", "b", 0));
+    return 0;
+  }
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  if (ms <= 0) { /* gone now */
+    if (!(c = tr_msg_pack("kv", "sS", "delete", key, klen))) {
+      reply_oom(s, m);
+      return 0;
+    }
+    tr__kvmap_delete(s->map, key, klen);
+  } else {
+    at = tr__kvstore_now() + (ms > INT64_MAX / 4 ? INT64_MAX / 4 : ms);
+    if (!(c = tr_msg_pack("kv", "sSI", "expire", key, klen, at)) ||
+        tr__kvmap_set_expiry(s->map, key, klen, at) < 0) {
+      tr_msg_free(c);
+      reply_oom(s, m);
+      return 0;
+    }
+    tr__kvstore_arm_sweep(s);
+  }
+  forward_as(s, w, m, c);
+  return 0;
+}
+
+static int op_persist(store *s, tr_msg *m, int owned, size_t argc) {
+  const char *key;
+  size_t klen;
+  int64_t at = 0;
+  int held;
+  tr_pid w;
+  if (argc != 2) {
+    tr_reply_error(s->h, m, "kv: persist takes a key");
+    return 0;
+  }
+  if (check_key(s, m, tr_msg_arg(m, 1), &key, &klen))
+    return 0;
+  if (!lookup(s, key, klen, NULL, NULL, &at) || !at) {
+    reply(s, m, tr_msg_pack("reply", "b", 0));
+    return 0;
+  }
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  tr__kvmap_set_expiry(s->map, key, klen, 0); /* frees, never fails */
+  forward_as(s, w, m, tr_msg_pack("kv", "sSI", "expire", key, klen, 0));
+  return 0;
+}
+
+static int op_flush(store *s, tr_msg *m, int owned, size_t argc) {
+  int held;
+  tr_pid w;
+  if (argc != 1) {
+    tr_reply_error(s->h, m, "kv: flush takes no arguments");
+    return 0;
+  }
+  if (!(w = tr__kvstore_writer(s, m, owned, &held)))
+    return held;
+  tr__kvmap_clear(s->map);
+  tr_forward(s->h, w, m); /* the writer answers true */
+  return 1;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static int is_op(const char *op, size_t len, const char *name) {
+  return strlen(name) == len && !memcmp(op, name, len);
+}
+
+int tr__kvstore_serve(store *s, tr_msg *m, int owned) {
+  const char *op;
+  size_t oplen, argc = tr_msg_argc(m);
+  if (tr_value_str(tr_msg_arg(m, 0), &op, &oplen)) {
+    tr_reply_error(s->h, m,
+                   "kv: a request starts with get, set, delete or another "
+                   "operation");
+    return 0;
+  }
+  /* the usual first */
+  if (is_op(op, oplen, "get"))
+    op_get(s, m, argc);
+  else if (is_op(op, oplen, "set"))
+    return op_set(s, m, owned, argc);
+  else if (is_op(op, oplen, "delete"))
+    return op_delete(s, m, owned, argc, 0);
+  else if (is_op(op, oplen, "getdel"))
+    return op_delete(s, m, owned, argc, 1);
+  else if (is_op(op, oplen, "exists"))
+    op_exists(s, m, argc);
+  else if (is_op(op, oplen, "incr"))
+    return op_incr(s, m, owned, argc);
+  else if (is_op(op, oplen, "append"))
+    return op_append(s, m, owned, argc);
+  else if (is_op(op, oplen, "strlen"))
+    op_strlen(s, m, argc);
+  else if (is_op(op, oplen, "mget"))
+    op_mget(s, m, argc);
+  else if (is_op(op, oplen, "mset"))
+    return op_mset(s, m, owned, argc);
+  else if (is_op(op, oplen, "keys"))
+    op_keys(s, m, argc);
+  else if (is_op(op, oplen, "scan"))
+    op_scan(s, m, argc);
+  else if (is_op(op, oplen, "expire"))
+    return op_expire(s, m, owned, argc);
+  else if (is_op(op, oplen, "ttl"))
+    op_ttl(s, m, argc);
+  else if (is_op(op, oplen, "persist"))
+    return op_persist(s, m, owned, argc);
+  else if (is_op(op, oplen, "flush"))
+    return op_flush(s, m, owned, argc);
+  else if ((is_op(op, oplen, "count") || is_op(op, oplen, "stats") ||
+            is_op(op, oplen, "info")) &&
+           argc != 1)
+    tr_reply_error(s->h, m, "kv: %.*s takes no arguments", (int)oplen, op);
+  else if (is_op(op, oplen, "count"))
+    op_count(s, m, 0);
+  else if (is_op(op, oplen, "stats"))
+    op_count(s, m, 1);
+  else if (is_op(op, oplen, "info"))
+    reply(s, m, tr_msg_pack("reply", "s", s->info ? s->info : ""));
+  else
+    tr_reply_error(s->h, m, "kv: unknown operation \"%.*s\"", (int)oplen, op);
+  return 0;
+}
