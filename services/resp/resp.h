@@ -116,6 +116,10 @@ tr__rbuf *tr__resp_reply(tr__resp_conn *c); /* where a reply made here goes */
  * -1 when the store is not there (answered with an error). */
 int tr__resp_call(tr__resp_conn *c, tr_msg *m, int cmd, int flags, int64_t arg);
 void tr__resp_close(tr__resp_conn *c, const char *why);
+/* A slot answered already (for a reply made when its turn comes), or one
+ * for a call made elsewhere than the router (0, -1 when out of memory). */
+tr__rslot *tr__resp_slot(tr__resp_conn *c);
+int tr__resp_track(tr__resp_conn *c, uint64_t session, int cmd, int64_t arg);
 
 /* respcmd.c */
 enum { TR__CMD_DONE = 0, TR__CMD_BLOCKED = 1, TR__CMD_CLOSE = 2 };

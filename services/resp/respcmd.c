@@ -96,6 +96,7 @@ static int reply_err(tr__resp_conn *c, const char *text) {
 }
 
 static const char E_INT[] = "-ERR value is not an integer or out of range\r\n";
+static const char E_OOM[] = "-ERR out of memory\r\n";
 static const char E_SYNTAX[] = "-ERR syntax error\r\n";
 static const char E_BIG[] =
     "-ERR string exceeds maximum allowed size (16777216 bytes)\r\n";
@@ -212,6 +213,11 @@ void tr__resp_answer(tr__resp_conn *c, tr__rslot *s, tr_msg *reply,
   const tr_value *v;
   int64_t i;
   size_t n, k;
+  if (!reply && s->cmd == A_INFO) {
+    tr__resp_info(c, s->arg, NULL, out);
+    c->info[3] = 0;
+    return;
+  }
   if (!reply) {
     if (s->bytes.len)
       tr__rbuf_add(out, s->bytes.p, s->bytes.len);
@@ -476,11 +482,18 @@ static int c_info(tr__resp_conn *c) {
       return rc;
     c->part = 1;
   }
-  {
-    tr_msg *m = tr_host_msg_newn(c->h, "kv.writer", 9);
-    if (m)
-      tr_msg_add_str(m, "stats", 5);
-    return kv_send(c, m, A_INFO, 0, sec);
+  { /* the writer by its name: kv.writer("stats") is a message "stats" */
+    tr_pid w = tr_whereis(c->h, "kv.writer");
+    tr__rslot *s;
+    uint64_t session;
+    if (w && tr_call(c->h, c->pid, w, tr_msg_new("stats"), 0, &session) == 0)
+      return tr__resp_track(c, session, A_INFO, sec) ? reply_err(c, E_OOM)
+                                                     : DONE;
+    if (!(s = tr__resp_slot(c))) /* not started yet: INFO without it */
+      return reply_err(c, E_OOM);
+    s->cmd = A_INFO;
+    s->arg = sec;
+    return DONE;
   }
 }
 

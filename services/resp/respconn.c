@@ -296,6 +296,23 @@ static void emit_ready(tr__resp_conn *c) {
   }
 }
 
+tr__rslot *tr__resp_slot(tr__resp_conn *c) {
+  tr__rslot *s = slot_push(c);
+  if (s)
+    s->flags = TR__RS_READY;
+  return s;
+}
+
+int tr__resp_track(tr__resp_conn *c, uint64_t session, int cmd, int64_t arg) {
+  tr__rslot *s = slot_push(c);
+  if (!s)
+    return -1;
+  s->session = session;
+  s->cmd = (uint8_t)cmd;
+  s->arg = arg;
+  return 0;
+}
+
 int tr__resp_call(tr__resp_conn *c, tr_msg *m, int cmd, int flags,
                   int64_t arg) {
   uint64_t session;
