@@ -884,6 +884,9 @@ static int l_configure(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  if (resp > 0 && lh->h && tr_whereis(lh->h, "resp"))
+    return luaL_error(L, "resp: the gateway runs already (resp = false "
+                         "stops it)");
   for (i = 0; i < 5; i++)
     *nums[i] = next[i];
   trL__clock_set(lh);

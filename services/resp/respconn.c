@@ -378,6 +378,12 @@ static void conn_run(tr__resp_conn *c) {
         break;
       }
       c->perr = NULL;
+      if (c->rd->ridx == -1 && c->rd->pos < c->rd->len &&
+          c->rd->buf[c->rd->pos] != '*') { /* clearer than the reader */
+        protocol_error(c, "expected '*' (a request is an array of bulk "
+                          "strings; inline commands are not supported)");
+        break;
+      }
       if (redisReaderGetReply(c->rd, &req) != REDIS_OK) {
         protocol_error(c, c->perr ? c->perr : c->rd->errstr);
         break;

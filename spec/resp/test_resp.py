@@ -488,12 +488,38 @@ def test_info(t):
     assert r.info("keyspace")["db0"]["keys"] >= 1
 
 
+def test_configure_from_lua(_):
+    script = os.path.join(tempfile.mkdtemp(prefix="resp-"), "conf.lua")
+    with open(script, "w") as f:
+        f.write('''local actor = require "actor"
+actor.configure{resp = "127.0.0.1:0", resp_password = "pw"}
+assert(not pcall(actor.configure, {resp = "1"}))    -- runs already
+actor.configure{resp = false}
+assert(not pcall(actor.configure, {resp = "0.0.0.0:0", resp_password = false}))
+actor.configure{resp = "0", resp_password = false}
+print(actor.configure().resp)
+io.stdout:flush()
+actor.receive()
+''')
+    p = subprocess.Popen([BIN, "--threads", "2", script], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        line = p.stdout.readline().decode().strip()
+        assert line.startswith("127.0.0.1:"), line
+        r = redis.Redis(port=int(line.split(":")[1]), socket_timeout=WAIT)
+        assert r.ping() and r.set("lua", "yes") and r.get("lua") == b"yes"
+    finally:
+        p.kill()
+        p.wait(WAIT)
+
+
 def main():
     shared = [test_cli_session, test_strings, test_counters, test_keys_scan_flush,
               test_expiry, test_errors_raw, test_pipelining, test_malformed,
               test_info]
     own = [test_flush_allowed, test_inflight_limit, test_limits, test_slow_reader,
-           test_auth_beyond_loopback, test_expiry_across_restart, test_idle]
+           test_auth_beyond_loopback, test_expiry_across_restart, test_idle,
+           test_configure_from_lua]
     only = set(sys.argv[1:])
     failed = 0
     for fn in shared + own:
