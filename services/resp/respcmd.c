@@ -728,7 +728,7 @@ static int c_incrby(tr__resp_conn *c) {
   int64_t by;
   if (!arg_ll(c, 2, &by))
     return reply_err(c, E_INT);
-  if (c->argv[0].len == 6) { /* decrby */
+  if ((tr__resp_arg(c, 0, &(size_t){0})[0] | 0x20) == 'd') { /* decrby */
     if (by == INT64_MIN)
       return reply_err(c, "-ERR decrement would overflow\r\n");
     by = -by;
