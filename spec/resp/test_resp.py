@@ -81,10 +81,13 @@ class Troupe:
                            capture_output=True, timeout=WAIT)
         return r.stdout.decode().rstrip("\n")
 
-    def stop(self):
+    def stop(self, keep=False):
         if self.p.poll() is None:
             self.p.kill()
             self.p.wait(WAIT)
+        self.p.stderr.close()
+        if not keep:
+            shutil.rmtree(self.data, ignore_errors=True)
 
 
 def cmd(*args):
@@ -463,15 +466,18 @@ def test_expiry_across_restart(_):
         r.set("long", "2", ex=1000)
         r.set("never", "3")
     finally:
-        t.stop()
-    t = Troupe(data=data)
+        t.stop(keep=True)
+    t = None
     try:
+        t = Troupe(data=data)
         r = t.client()
         assert r.get("never") == b"3"
         assert r.get("long") == b"2" and 990 <= r.ttl("long") <= 1000
         wait_for(lambda: r.get("short") is None, "short to expire")
     finally:
-        t.stop()
+        if t:
+            t.stop()
+        shutil.rmtree(data, ignore_errors=True)
 
 
 def test_idle(_):
@@ -498,7 +504,8 @@ def test_info(t):
 
 
 def test_configure_from_lua(_):
-    script = os.path.join(tempfile.mkdtemp(prefix="resp-"), "conf.lua")
+    folder = tempfile.mkdtemp(prefix="resp-")
+    script = os.path.join(folder, "conf.lua")
     with open(script, "w") as f:
         f.write('''local actor = require "actor"
 actor.configure{resp = "127.0.0.1:0", resp_password = "pw"}
@@ -510,8 +517,8 @@ print(actor.configure().resp)
 io.stdout:flush()
 actor.receive()
 ''')
-    p = subprocess.Popen([BIN, "--threads", "2", script], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen([BIN, "--threads", "2", "--data-dir", folder + "/data",
+                          script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         line = p.stdout.readline().decode().strip()
         assert line.startswith("127.0.0.1:"), line
@@ -520,6 +527,8 @@ actor.receive()
     finally:
         p.kill()
         p.wait(WAIT)
+        p.stdout.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main():
@@ -545,8 +554,6 @@ def main():
         finally:
             if t:
                 t.stop()
-                if t.log and failed:
-                    pass
     print("%d failed" % failed)
     return 1 if failed else 0
 
