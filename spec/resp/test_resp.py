@@ -54,6 +54,7 @@ class Troupe:
         if expect_fail:
             self.p.wait(WAIT)
             self.log = self.p.stderr.read()
+            self.stop()
             return
         end = time.monotonic() + WAIT
         while self.port is None:
@@ -465,10 +466,7 @@ def test_expiry_across_restart(_):
         r.set("short", "1", px=1500)
         r.set("long", "2", ex=1000)
         r.set("never", "3")
-    finally:
         t.stop(keep=True)
-    t = None
-    try:
         t = Troupe(data=data)
         r = t.client()
         assert r.get("never") == b"3"
