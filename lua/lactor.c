@@ -918,12 +918,11 @@ static int l_configure(lua_State *L) {
   lua_setfield(L, -2, "data_dir");
   lua_pushstring(L, fsyncs[kv->fsync]);
   lua_setfield(L, -2, "fsync");
-  if (lh->h && tr_whereis(lh->h, "resp"))
+  if (lh->h && tr_whereis(lh->h, "resp")) { /* where it listens; nil: off */
     lua_pushfstring(L, "%s:%d", lh->resp.addr[0] ? lh->resp.addr : "127.0.0.1",
                     lh->resp.port);
-  else
-    lua_pushboolean(L, 0);
-  lua_setfield(L, -2, "resp");
+    lua_setfield(L, -2, "resp");
+  }
   return 1;
 }
 
