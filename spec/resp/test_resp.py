@@ -336,6 +336,14 @@ def test_pipelining(t):
         assert out[3 * i] is True
         assert out[3 * i + 1] == str(i).encode()
         assert out[3 * i + 2] == i + 1
+    # DEL of many keys is a call per key: more than the router holds at once
+    keys = ["d:%d" % i for i in range(12000)]
+    r.mset({k: "1" for k in keys})
+    p = r.pipeline(transaction=False)
+    p.delete(*keys[:6000])
+    p.exists(*keys)
+    p.delete(*keys[6000:], "d:none")
+    assert p.execute() == [6000, 6000, 6000]
     # raw: ten thousand requests in one write, answered in order
     s = t.sock()
     reqs = b"".join(cmd("SET", "raw:%d" % i, "v%d" % i) + cmd("GET", "raw:%d" % i)
