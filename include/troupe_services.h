@@ -275,6 +275,53 @@ TR_API int tr_kv_ttl(tr_host *h, const void *key, size_t klen, int64_t *ms,
 TR_API int tr_kv_request(tr_host *h, tr_msg *request, tr_msg **reply,
                          char **err);
 
+/* ------------------------------------------------------------- gateway */
+
+/* A RESP2 gateway: a TCP listener whose connections speak the protocol of
+ * Redis clients (redis-cli, redis-benchmark, client libraries) and map
+ * each command onto a call to the store through the router (the "router"
+ * pid, messages named "kv"). It runs on the host that has the router.
+ *
+ * Commands: PING ECHO QUIT SELECT(0) AUTH HELLO(2) COMMAND INFO CONFIG(GET)
+ * CLIENT DBSIZE GET SET(EX PX NX XX GET KEEPTTL) SETNX SETEX PSETEX GETDEL
+ * DEL EXISTS INCR INCRBY DECR DECRBY APPEND STRLEN MGET MSET KEYS SCAN TYPE
+ * EXPIRE PEXPIRE TTL PTTL PERSIST FLUSHDB/FLUSHALL (only with allow_flush).
+ * Requests must be RESP arrays of bulk strings (inline commands are
+ * refused). Replies go out in request order, however the store answers
+ * them; a write is answered once the writer has it.
+ *
+ * Limits (0 in a field means its default):
+ *   maxclients    connections at once (10000); past it a new one is told
+ *                 "-ERR max number of clients reached" and closed
+ *   max_inflight  commands of one connection awaiting their reply (1024):
+ *                 past it the connection stops reading its socket until
+ *                 answers drain
+ *   max_args      arguments of one request (65536)
+ *   max_request   bytes of one request (TR_KV_MAX_VALUE + 64 KiB): a longer
+ *                 one is a protocol error, answered and closed
+ *   max_output    bytes of replies queued for a client that does not read
+ *                 them (64 MiB): past it the client is disconnected
+ *   idle_ms       a connection with nothing in flight and silent this long
+ *                 is closed (0: never) */
+typedef struct tr_resp_config {
+  const char *addr;     /* to bind: NULL for 127.0.0.1 (IPv4 or IPv6 text) */
+  int port;             /* 1..65535; 0 picks a free port (see out_port) */
+  const char *password; /* AUTH password; NULL: none. Required when addr
+                           is not a loopback address */
+  uint32_t maxclients, max_inflight, max_args, idle_ms;
+  size_t max_request, max_output;
+  int allow_flush; /* FLUSHDB and FLUSHALL empty the store; else refused */
+  int *out_port;   /* when not NULL, gets the port bound */
+} tr_resp_config;
+
+/* Starts the gateway on h, registered as "resp": it binds and listens at
+ * once and says where in the host's log (and whether AUTH is required).
+ * cfg is copied. TR_EINVAL for a bad address or port, or a non-loopback
+ * address without a password; TR_EINIT when it cannot listen (the reason
+ * is logged); TR_EEXIST when h runs one already. Stopping it (tr_kill)
+ * closes its connections. */
+TR_API int tr_resp_start(tr_host *h, const tr_resp_config *cfg, tr_pid *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
  * any actor (the main chunk of a REPL) send works from no pid, and call
  * runs the loop until its answer comes; waiting for mail needs an actor.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -701,7 +702,12 @@ static int l_time(lua_State *L) {
  * hard_limit (slices), call_timeout, send_timeout (ms). The store's, read when
  * the router starts it (on its first request): store = "c" | "lua", writer =
  * "log" | "json", data_dir, fsync = "everysec" | "always" | "no". memory_limit
- * (MiB, 1024) bounds the Lua heap of all the host's Lua actors together. */
+ * (MiB, 1024) bounds the Lua heap of all the host's Lua actors together.
+ * The RESP gateway (troupe_services.h): resp = "[addr:]port" (or a port
+ * number; false stops it) starts it at once on the router's host, with
+ * resp_password, resp_maxclients, resp_max_inflight, resp_max_args,
+ * resp_max_request, resp_max_output (bytes), resp_idle_ms and
+ * resp_allow_flush (a boolean) as set by then. */
 static const char *const num_keys[] = {"slice",        "hard_limit",
                                        "call_timeout", "send_timeout",
                                        "memory_limit", NULL};
@@ -710,6 +716,96 @@ static const char *const str_keys[] = {"store", "writer", "data_dir", "fsync",
 static const char *const stores[] = {"c", "lua", NULL};
 static const char *const writers[] = {"log", "json", NULL};
 static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
+
+/* "[addr:]port", "[v6]:port" or a port number at the top into r. */
+static int resp_address(lua_State *L, trL__resp *r) {
+  const char *s = lua_tostring(L, -1), *colon, *p;
+  char *end;
+  long port;
+  size_t alen = 0;
+  if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+    return 0;
+  colon = strrchr(s, ':');
+  p = colon ? colon + 1 : s;
+  port = strtol(p, &end, 10);
+  if (!*p || *end || port < 0 || port > 65535)
+    return 0;
+  if (colon) {
+    alen = (size_t)(colon - s);
+    if (alen >= 2 && s[0] == '[' && s[alen - 1] == ']') {
+      s++;
+      alen -= 2;
+    }
+    if (!alen || alen >= sizeof r->addr)
+      return 0;
+  }
+  memcpy(r->addr, s, alen);
+  r->addr[alen] = '\0';
+  r->port = (int)port;
+  return 1;
+}
+
+/* A resp_* setting at the top (key k) into r; 0 for an unknown key. */
+static int resp_setting(lua_State *L, const char *k, trL__resp *r) {
+  static const char *const nums[] = {"resp_maxclients",
+                                     "resp_max_inflight",
+                                     "resp_max_args",
+                                     "resp_idle_ms",
+                                     "resp_max_request",
+                                     "resp_max_output",
+                                     NULL};
+  int i, isnum;
+  lua_Integer v;
+  if (!strcmp(k, "resp_password")) {
+    const char *p = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    if (lua_toboolean(L, -1) && (!*p || strlen(p) >= sizeof r->password ||
+                                 strlen(p) != lua_rawlen(L, -1)))
+      return trL__argerror(
+          L, 1,
+          lua_pushfstring(L,
+                          "resp_password must be a string of 1..%d bytes "
+                          "without NUL, or false",
+                          (int)sizeof r->password - 1));
+    strcpy(r->password, lua_toboolean(L, -1) ? p : "");
+    return 1;
+  }
+  if (!strcmp(k, "resp_allow_flush")) {
+    r->cfg.allow_flush = lua_toboolean(L, -1);
+    return 1;
+  }
+  for (i = 0; nums[i] && strcmp(k, nums[i]); i++)
+    ;
+  if (!nums[i])
+    return 0;
+  v = lua_tointegerx(L, -1, &isnum);
+  if (!isnum || v < 0 || (i < 4 && v > 0x7fffffff) ||
+      (i >= 4 && v > ((lua_Integer)1 << 40)))
+    return trL__argerror(L, 1,
+                         lua_pushfstring(L,
+                                         "%s must be a count >= 0 (0: the "
+                                         "default), got %s",
+                                         k, trL__got(L, -1)));
+  switch (i) {
+  case 0:
+    r->cfg.maxclients = (uint32_t)v;
+    break;
+  case 1:
+    r->cfg.max_inflight = (uint32_t)v;
+    break;
+  case 2:
+    r->cfg.max_args = (uint32_t)v;
+    break;
+  case 3:
+    r->cfg.idle_ms = (uint32_t)v;
+    break;
+  case 4:
+    r->cfg.max_request = (size_t)v;
+    break;
+  default:
+    r->cfg.max_output = (size_t)v;
+  }
+  return 1;
+}
 
 /* The index of the string at the top in list, or an error naming key. */
 static int choice(lua_State *L, const char *key, const char *const *list) {
@@ -732,6 +828,8 @@ static int l_configure(lua_State *L) {
   trL__kv *kv = &lh->kv;
   uint32_t *nums[5], next[5];
   int store = kv->lua_store, writer = kv->lua_writer, fsync = kv->fsync, i;
+  int resp = 0; /* 1: start the gateway, -1: stop it */
+  trL__resp r = lh->resp;
   const char *dir = NULL;
   nums[0] = &lh->slice;
   nums[1] = &lh->hard_limit;
@@ -779,6 +877,17 @@ static int l_configure(lua_State *L) {
                               (int)sizeof kv->dir - 1));
       } else if (sk == 3) {
         fsync = choice(L, k, fsyncs);
+      } else if (!strcmp(k, "resp")) {
+        resp = lua_toboolean(L, -1) ? 1 : -1;
+        if (resp > 0 && !resp_address(L, &r))
+          return trL__argerror(
+              L, 1,
+              lua_pushfstring(L,
+                              "resp must be \"[addr:]port\" (port 0..65535) "
+                              "or false, got %s",
+                              trL__got(L, -1)));
+      } else if (resp_setting(L, k, &r)) {
+        /* kept in r */
       } else {
         return trL__argerror(
             L, 1, lua_pushfstring(L, "unknown setting %s", trL__got(L, -2)));
@@ -786,6 +895,9 @@ static int l_configure(lua_State *L) {
       lua_pop(L, 1);
     }
   }
+  if (resp > 0 && lh->h && tr_whereis(lh->h, "resp"))
+    return luaL_error(L, "resp: the gateway runs already (resp = false "
+                         "stops it)");
   for (i = 0; i < 5; i++)
     *nums[i] = next[i];
   trL__clock_set(lh);
@@ -795,7 +907,16 @@ static int l_configure(lua_State *L) {
   kv->fsync = fsync;
   if (dir)
     strcpy(kv->dir, dir);
-  lua_createtable(L, 0, 8);
+  r.want = resp > 0;
+  lh->resp = r;
+  if (resp < 0 && lh->h && tr_whereis(lh->h, "resp"))
+    tr_kill(lh->h, tr_whereis(lh->h, "resp"), "killed");
+  if (resp > 0) {
+    char err[256];
+    if (trL__start_resp(lh, err, sizeof err))
+      return luaL_error(L, "%s", err);
+  }
+  lua_createtable(L, 0, 9);
   for (i = 0; i < 5; i++) {
     lua_pushinteger(L, *nums[i]);
     lua_setfield(L, -2, num_keys[i]);
@@ -808,6 +929,11 @@ static int l_configure(lua_State *L) {
   lua_setfield(L, -2, "data_dir");
   lua_pushstring(L, fsyncs[kv->fsync]);
   lua_setfield(L, -2, "fsync");
+  if (lh->h && tr_whereis(lh->h, "resp")) { /* where it listens; nil: off */
+    lua_pushfstring(L, "%s:%d", lh->resp.addr[0] ? lh->resp.addr : "127.0.0.1",
+                    lh->resp.port);
+    lua_setfield(L, -2, "resp");
+  }
   return 1;
 }
 

@@ -9,7 +9,10 @@
  * actor.configure: native or Lua store, native log or Lua JSON writer, the
  * data directory and the fsync policy; the router starts it lazily, on the
  * first request, so a script that never uses the store makes no files.
+ * The RESP gateway, when actor.configure{resp = ...} asks for it, starts
+ * beside the router, on its host.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +127,50 @@ void trL__start_router(trL__host *lh) {
   if (rc && rc != TR_EEXIST)
     tr_host_log(lh->h, TR_LOG_ERROR, "cannot start the router: %s",
                 tr_strerror(rc));
+  if (!rc && lh->resp.want) { /* configured before the host was there */
+    char err[256];
+    if (trL__start_resp(lh, err, sizeof err))
+      tr_host_log(lh->h, TR_LOG_ERROR, "%s", err);
+  }
+}
+
+/* ------------------------------------------------------ the gateway */
+
+int trL__start_resp(trL__host *lh, char *err, size_t errlen) {
+  trL__resp *r = &lh->resp;
+  tr_pid router;
+  int rc;
+  if (!r->want || !lh->h || lh->detached)
+    return TR_OK; /* when the host is there (trL__start_router) */
+  router = tr_whereis(lh->h, "router");
+  if (!router || tr_pid_host(router) != tr_host_index(lh->h)) {
+    snprintf(err, errlen,
+             "resp: the gateway runs on the host of the router (host 0)");
+    return TR_EINVAL;
+  }
+  if (tr_whereis(lh->h, "resp")) {
+    snprintf(err, errlen,
+             "resp: the gateway runs already (resp = false stops it)");
+    return TR_EEXIST;
+  }
+  r->cfg.addr = r->addr[0] ? r->addr : NULL;
+  r->cfg.password = r->password[0] ? r->password : NULL;
+  r->cfg.port = r->port;
+  r->cfg.out_port = &r->port; /* port 0 picks one: say which */
+  if ((rc = tr_resp_start(lh->h, &r->cfg, NULL)) != TR_OK) {
+    r->want = 0;
+    if (rc == TR_EINVAL && !r->cfg.password)
+      snprintf(err, errlen,
+               "resp: %s is beyond loopback: a password is required "
+               "(resp_password, --resp-password)",
+               r->addr);
+    else
+      snprintf(err, errlen, "resp: cannot listen on %s:%d (%s)",
+               r->addr[0] ? r->addr : "127.0.0.1", r->port, tr_strerror(rc));
+    return rc;
+  }
+  r->want = 0; /* started: a restart of the host would ask again */
+  return TR_OK;
 }
 
 /* --------------------------------------------------- actor.supervise */

@@ -64,6 +64,16 @@ typedef struct trL__kv {
   tr_service service;
 } trL__kv;
 
+/* The RESP gateway's settings, as actor.configure's resp* keys set them:
+ * it starts on the router's host once resp is set (lservice.c). */
+typedef struct trL__resp {
+  int want; /* resp was set: start it when the host is there */
+  char addr[64];
+  int port;
+  char password[256];
+  tr_resp_config cfg; /* the limits; addr and password point above */
+} trL__resp;
+
 #define TRL_DESTS 4 /* destination pids remembered (a power of 2) */
 
 /* The host behind a lua_State, kept as a userdata in the registry. */
@@ -86,6 +96,7 @@ typedef struct trL__host {
   size_t mem_used, mem_limit;
   uint32_t memory_mib; /* mem_limit in MiB, as actor.configure sets it */
   trL__kv kv;
+  trL__resp resp;
   /* The clock (lclock.c): the tick's handler reads what resume writes. */
   uint8_t clock;                 /* TRL_CLOCK_* */
   timer_t clock_timer;           /* while TRL_CLOCK_TICK */
@@ -204,7 +215,10 @@ static inline void trL__clock_leave(trL__host *lh, lua_State *co,
 
 /* lservice.c */
 void trL__start_router(trL__host *lh); /* unless the host has one */
-int trL__supervise(lua_State *L);      /* actor.supervise */
+/* Starts the RESP gateway as lh->resp says, if it is wanted and not
+ * running: 0, or a tr_* error with why in err. */
+int trL__start_resp(trL__host *lh, char *err, size_t errlen);
+int trL__supervise(lua_State *L); /* actor.supervise */
 
 /* lnode.c: the spawner (started with the router by trL_attach) and
  * actor.host, actor.hosts, actor.core._spawn_module. */

@@ -69,6 +69,20 @@ static const char usage[] =
     "                            Lua writing data.json\n"
     "  --fsync everysec|always|no  when writes reach the disk (everysec)\n"
     "\n"
+    "the RESP gateway: the store served to Redis clients (off by default):\n"
+    "  --resp [ADDR:]PORT        listen there (ADDR: 127.0.0.1; beyond\n"
+    "                            loopback a password is required)\n"
+    "  --resp-password PASS      clients must AUTH (or TROUPE_RESP_PASSWORD)\n"
+    "  --resp-maxclients N       connections at once (10000)\n"
+    "  --resp-max-inflight N     commands awaiting replies per client before\n"
+    "                            its socket is no longer read (1024)\n"
+    "  --resp-max-args N         arguments per request (65536)\n"
+    "  --resp-max-request BYTES  bytes per request (16 MiB + 64 KiB)\n"
+    "  --resp-max-output BYTES   unread replies before a client is\n"
+    "                            disconnected (64 MiB)\n"
+    "  --resp-idle-ms MS         close idle clients after MS (0: never)\n"
+    "  --resp-allow-flush        let FLUSHDB/FLUSHALL empty the store\n"
+    "\n"
     "native actors (actor.spawn(NAME)):\n"
     "  echo           answers a call with its own arguments, and a send\n"
     "                 named \"ping\" with \"pong\" and the same arguments,\n"
@@ -76,6 +90,7 @@ static const char usage[] =
     "\n"
     "environment:\n"
     "  TROUPE_THREADS   the default of --threads\n"
+    "  TROUPE_RESP_PASSWORD  the default of --resp-password\n"
     "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default:\n"
     "                   " TROUPE_LUA_RELDIR " from the folder troupe is in,\n"
     "                   or lua/ beside it in a build tree)\n";
@@ -330,15 +345,31 @@ error:
   return 1;
 }
 
-/* The store's options, as actor.configure takes them. */
-static const char *const store_opts[][2] = {{"--data-dir", "data_dir"},
-                                            {"--store", "store"},
-                                            {"--writer", "writer"},
-                                            {"--fsync", "fsync"}};
+/* The store's and the gateway's options, as actor.configure takes them
+ * (the gateway's, from RESP_OPTS on, for host 0 only: it runs beside the
+ * router; those past NUM_OPTS are numbers). */
+static const char *const store_opts[][2] = {
+    {"--data-dir", "data_dir"},
+    {"--store", "store"},
+    {"--writer", "writer"},
+    {"--fsync", "fsync"},
+    {"--resp", "resp"},
+    {"--resp-password", "resp_password"},
+    {"--resp-maxclients", "resp_maxclients"},
+    {"--resp-max-inflight", "resp_max_inflight"},
+    {"--resp-max-args", "resp_max_args"},
+    {"--resp-max-request", "resp_max_request"},
+    {"--resp-max-output", "resp_max_output"},
+    {"--resp-idle-ms", "resp_idle_ms"},
+    {"--resp-allow-flush", "resp_allow_flush"}}; /* a flag: no value */
 #define NSTORE_OPTS (sizeof store_opts / sizeof store_opts[0])
+#define RESP_OPTS 4
+#define NUM_OPTS 6
+#define FLAG_OPT (NSTORE_OPTS - 1)
 
-/* Hands the store options to actor.configure, which checks them. */
-static int configure(lua_State *L, const char *const *values) {
+/* Hands the options to actor.configure, which checks them; the gateway's
+ * on the root host only. */
+static int configure(lua_State *L, const char *const *values, int root) {
   size_t i;
   lua_getglobal(L, "require");
   lua_pushliteral(L, "actor");
@@ -346,9 +377,12 @@ static int configure(lua_State *L, const char *const *values) {
     return -1;
   lua_getfield(L, -1, "configure");
   lua_newtable(L);
-  for (i = 0; i < NSTORE_OPTS; i++)
+  for (i = 0; i < (root ? NSTORE_OPTS : RESP_OPTS); i++)
     if (values[i]) {
-      lua_pushstring(L, values[i]);
+      if (i == FLAG_OPT)
+        lua_pushboolean(L, 1);
+      else if (i < NUM_OPTS || !lua_stringtonumber(L, values[i]))
+        lua_pushstring(L, values[i]);
       lua_setfield(L, -2, store_opts[i][1]);
     }
   if (lua_pcall(L, 1, 0, 0) != LUA_OK)
@@ -406,7 +440,7 @@ static lua_State *open_state(tr_host *h, reader *r, const state_opts *o,
     return NULL;
   }
   trL_define(L, "echo", &echo_behaviour, NULL);
-  if (configure(L, o->store_values)) {
+  if (configure(L, o->store_values, r != NULL)) {
     fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
     lua_close(L);
     *status = 2;
@@ -475,7 +509,11 @@ int main(int argc, char **argv) {
 
   for (i = 1; i < argc; i++) {
     int got = 0;
-    for (k = 0; k < NSTORE_OPTS; k++) {
+    if (!strcmp(argv[i], store_opts[FLAG_OPT][0])) {
+      store_values[FLAG_OPT] = "1";
+      continue;
+    }
+    for (k = 0; k < FLAG_OPT; k++) {
       got = option(argc, argv, &i, store_opts[k][0], &store_values[k]);
       if (got < 0) {
         fprintf(stderr, "troupe: %s needs a value\n%s", store_opts[k][0],
@@ -485,7 +523,7 @@ int main(int argc, char **argv) {
       if (got)
         break;
     }
-    if (k < NSTORE_OPTS)
+    if (k < FLAG_OPT)
       continue;
     if ((got = option(argc, argv, &i, "--threads", &threads_opt)) == 0)
       got = option(argc, argv, &i, "-t", &threads_opt);
@@ -527,6 +565,9 @@ int main(int argc, char **argv) {
       break;
     }
   }
+  if (!store_values[RESP_OPTS + 1] && getenv("TROUPE_RESP_PASSWORD") &&
+      *getenv("TROUPE_RESP_PASSWORD"))
+    store_values[RESP_OPTS + 1] = getenv("TROUPE_RESP_PASSWORD");
   if (threads_opt) {
     threads = parse_threads(threads_opt);
   } else if (getenv("TROUPE_THREADS") && *getenv("TROUPE_THREADS")) {
