@@ -105,7 +105,9 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * the store, registered as "kv", which serves requests from memory. Either
  * side may be native or Lua; they only talk through these messages.
  *
- * Requests (calls to "kv", usually through the router). Keys are strings
+ * Requests are calls to "kv" (usually through the router) of a message
+ * named "kv" whose first value says what is asked: kv("get", key) below is
+ * the message "kv" holding "get" and key. Keys are strings
  * of 1..TR_KV_MAX_KEY bytes (and as the writer can write them: see keys
  * below), values strings of 0..TR_KV_MAX_VALUE bytes; a value given as an
  * integer is stored as its decimal text, a float as the shortest "%.17g"
@@ -122,7 +124,8 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  *   kv("getdel", key)          -> value | nil, and the key is gone
  *   kv("exists", key...)       -> how many of the keys are there (a key
  *                                 given twice counts twice)
- *   kv("incr", key, by)        -> the new value, an integer: the value's
+ *   kv("incr", key[, by])      -> the new value (by: 1 when not given), an
+ *       integer: the value's
  *       text is a 64-bit decimal integer (a missing key counts as 0); its
  *       expiry is kept. Else the error "kv: the value is not an integer or
  *       out of range" (and for an overflow: "kv: increment or decrement
@@ -138,7 +141,8 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  *       cursor 0 starts and a next of 0 ends; about count (default 10)
  *       keys are looked at per call. A key there for the whole scan is
  *       returned exactly once, however many keys are added or removed
- *       meanwhile; a key added or removed meanwhile at most once.
+ *       meanwhile; a key added or removed meanwhile at most once (a key
+ *       removed and added again counts as two keys: it may come twice).
  *   kv("expire", key, ms)      -> true if the key is there (it expires ms
  *                                 from now; ms <= 0 removes it), else false
  *   kv("ttl", key)             -> ms left; -1 when the key does not expire,
@@ -159,22 +163,25 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * by nx) is answered by the store. Expired keys are removed from memory
  * when read and by a sweep that does bounded work per turn; the writer is
  * not told (expiry times are absolute, and a writer drops what has expired
- * when it loads or compacts). Changes the writer takes (forwarded calls,
- * or sends: then nobody is answered), answer being what the writer answers
- * the caller (true when not given; given as nil, nil):
- *   kv.writer("set", key, value[, at[, answer]])  at: when the key expires,
- *                               ms since the Unix epoch; nil or 0: never
- *   kv.writer("delete", key[, answer])
- *   kv.writer("expire", key, at[, answer])        at 0: it no longer expires
- *   kv.writer("mset", key, value, ...)            all or none, expiries
- *                                                 cleared; answer true
- *   kv.writer("flush"[, answer])                  every key removed
+ * when it loads or compacts). The writer's messages are named by what they
+ * do. The changes it takes (forwarded calls, or sends: then nobody is
+ * answered), answer being what the writer answers the caller (true when
+ * not given; given as nil, nil):
+ *   set(key, value[, at[, answer]])  at: when the key expires, ms since
+ *                                    the Unix epoch; nil or 0: never
+ *   delete(key[, answer])
+ *   expire(key, at[, answer])        at 0: it no longer expires
+ *   mset(key, value, ...)            all or none, expiries cleared; true
+ *   flush([answer])                  every key removed
+ * and the store's own kv("set", key, value), kv("delete", key),
+ * kv("mset", ...) and kv("flush"), forwarded unchanged and answered true
+ * (a plain set passes through the store without a new message).
  * The writer batches what is queued into one write (group commit); after
  * a failed write or fsync it answers every change with an error and never
  * again acknowledges one, while the store keeps serving reads.
  *
  * At start the store loads through the writer, in batches:
- *   kv.writer("load", cursor)
+ *   load(cursor)
  *       -> entries, next, info, refused, unavailable, keys, expiries
  * entries is an array {k1, v1, k2, v2, ...}, each key once in a whole load
  * (nothing changes the writer's data until the store has loaded and passes
@@ -202,7 +209,7 @@ TR_API int tr_router_start(tr_host *h, const tr_service *services, size_t n,
  * still loading and how far it has got, rather than leave them to time out.
  * When a write fails, the writer sends whoever loaded last "failed"(why);
  * the store then refuses changes itself, leaving its memory as it is. The
- * writer also answers kv.writer("stats") -> {records=, flushes=, fsyncs=,
+ * writer also answers stats() -> {records=, flushes=, fsyncs=,
  * compactions=, log_bytes=, keys=} (what it has done since it started). */
 #define TR_KV_MAX_KEY 65535
 #define TR_KV_MAX_VALUE (16u * 1024u * 1024u)

@@ -369,7 +369,7 @@ return function(dir, fsync)
       return entries, last, info, failed, nil, "utf8", expiries
     end,
     kv = change,
-    -- the same changes as messages of their own names (kv.writer("set", ...))
+    -- the same changes as messages of their own names: set(key, ...)
     set = function(...) return change("set", ...) end,
     delete = function(...) return change("delete", ...) end,
     expire = function(...) return change("expire", ...) end,

@@ -510,7 +510,7 @@ return function(options)
   -- Passes the change being handled on to the writer, which answers the
   -- caller: unchanged (a plain set or delete, which every writer takes as
   -- kv(...)), or as the writer's own message given, op(key, ...) --
-  -- kv.writer("set", key, value, at, answer); false when the writer
+  -- set(key, value, at, answer) to kv.writer; false when the writer
   -- cannot take it (gone: said here, as the native store says it; full:
   -- the core tells the caller). Only what it took is applied.
   local function pass_on(...)

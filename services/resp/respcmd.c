@@ -482,7 +482,7 @@ static int c_info(tr__resp_conn *c) {
       return rc;
     c->part = 1;
   }
-  { /* the writer by its name: kv.writer("stats") is a message "stats" */
+  { /* the writer by its name: its stats() message */
     tr_pid w = tr_whereis(c->h, "kv.writer");
     tr__rslot *s;
     uint64_t session;

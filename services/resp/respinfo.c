@@ -2,7 +2,7 @@
  * respinfo.c -- the RESP gateway's INFO and COMMAND replies: INFO's
  * sections (server, clients, memory, persistence, stats, keyspace) from
  * the gateway's counters, the store's kv("stats") and the writer's
- * kv.writer("stats"); COMMAND's table as redis-cli reads it at start.
+ * stats(); COMMAND's table as redis-cli reads it at start.
  */
 #include <stdarg.h>
 #include <stdio.h>

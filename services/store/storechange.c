@@ -27,12 +27,8 @@ static void forward_as(store *s, tr_pid w, const tr_msg *m, tr_msg *change) {
   tr_forward_as(s->h, w, m, change);
 }
 
-static tr_msg *writer_msg(const char *op) {
-  tr_msg *c = tr_msg_new("kv");
-  if (c)
-    tr_msg_add_cstr(c, op);
-  return c;
-}
+/* The writer's messages are named by their change: set(key, value, ...). */
+static tr_msg *writer_msg(const char *op) { return tr_msg_new(op); }
 
 /* Set options, from the opts map. */
 typedef struct set_opts {
@@ -139,7 +135,7 @@ int tr__kvstore_set(store *s, tr_msg *m, int owned, size_t argc) {
       return held;
     c = argc == 3 && val != num
             ? NULL /* the very request: the fast path */
-            : tr_msg_pack("kv", "sSS", "set", key, klen, val, vlen);
+            : tr_msg_pack("set", "SS", key, klen, val, vlen);
     if ((!c && (argc != 3 || val == num)) ||
         apply_set(s, key, klen, val, vlen, 0)) {
       tr_msg_free(c);
@@ -207,7 +203,7 @@ int tr__kvstore_delete(store *s, tr_msg *m, int owned, size_t argc, int get) {
   }
   if (!(w = tr__kvstore_writer(s, m, owned, &held)))
     return held;
-  if (get && !(c = tr_msg_pack("kv", "sSS", "delete", key, klen, val, vlen))) {
+  if (get && !(c = tr_msg_pack("delete", "SS", key, klen, val, vlen))) {
     tr__kvstore_oom(s, m);
     return 0;
   }
@@ -275,7 +271,7 @@ int tr__kvstore_incr(store *s, tr_msg *m, int owned, size_t argc) {
     return held;
   n = (size_t)snprintf(text, sizeof text, "%lld", (long long)sum);
   /* ("set", key, text, at, sum): its expiry kept */
-  if (!(c = tr_msg_pack("kv", "sSSII", "set", key, klen, text, n, at, sum)) ||
+  if (!(c = tr_msg_pack("set", "SSII", key, klen, text, n, at, sum)) ||
       tr__kvmap_set(s->map, key, klen, text, n)) {
     tr_msg_free(c);
     tr__kvstore_oom(s, m);
@@ -321,7 +317,7 @@ int tr__kvstore_append(store *s, tr_msg *m, int owned, size_t argc) {
   if (vlen)
     memcpy(joined, val, vlen);
   memcpy(joined + vlen, add, alen);
-  c = tr_msg_pack("kv", "sSSII", "set", key, klen, joined, vlen + alen, at,
+  c = tr_msg_pack("set", "SSII", key, klen, joined, vlen + alen, at,
                   (int64_t)(vlen + alen));
   if (!c || tr__kvmap_set(s->map, key, klen, joined, vlen + alen)) {
     free(joined);
@@ -405,14 +401,14 @@ int tr__kvstore_expire(store *s, tr_msg *m, int owned, size_t argc) {
   if (!(w = tr__kvstore_writer(s, m, owned, &held)))
     return held;
   if (ms <= 0) { /* gone now */
-    if (!(c = tr_msg_pack("kv", "sS", "delete", key, klen))) {
+    if (!(c = tr_msg_pack("delete", "S", key, klen))) {
       tr__kvstore_oom(s, m);
       return 0;
     }
     tr__kvmap_delete(s->map, key, klen);
   } else {
     at = tr__kvstore_now() + (ms > INT64_MAX / 4 ? INT64_MAX / 4 : ms);
-    if (!(c = tr_msg_pack("kv", "sSI", "expire", key, klen, at)) ||
+    if (!(c = tr_msg_pack("expire", "SI", key, klen, at)) ||
         tr__kvmap_set_expiry(s->map, key, klen, at) < 0) {
       tr_msg_free(c);
       tr__kvstore_oom(s, m);
@@ -443,7 +439,7 @@ int tr__kvstore_persist(store *s, tr_msg *m, int owned, size_t argc) {
   if (!(w = tr__kvstore_writer(s, m, owned, &held)))
     return held;
   tr__kvmap_set_expiry(s->map, key, klen, 0); /* frees, never fails */
-  forward_as(s, w, m, tr_msg_pack("kv", "sSI", "expire", key, klen, 0));
+  forward_as(s, w, m, tr_msg_pack("expire", "SI", key, klen, 0));
   return 0;
 }
 

@@ -18,6 +18,7 @@
 
 typedef struct writer_rec {
   tr_msg *got[MAX_GOT]; /* the changes the store sent, in order */
+  int named[MAX_GOT];   /* 1: sent as the writer's message, set(...) */
   int n;
   tr_msg *load; /* the load reply to give (cloned), or NULL: nothing */
 } writer_rec;
@@ -64,6 +65,30 @@ static size_t answer_at(const tr_msg *m) {
   return 0;
 }
 
+/* The writer's own messages are named by their change: set(key, ...). */
+static int is_change(const tr_msg *m) {
+  return tr_msg_is(m, "set") || tr_msg_is(m, "delete") ||
+         tr_msg_is(m, "expire") || tr_msg_is(m, "mset") ||
+         tr_msg_is(m, "flush");
+}
+
+/* A change recorded as kv(op, ...) whichever way it came, so the checks
+ * below read one shape (named[] says which it was). */
+static tr_msg *as_kv(const tr_msg *m) {
+  const char *name;
+  size_t len, i, n = tr_msg_argc(m);
+  tr_msg *c;
+  if (tr_msg_is(m, "kv"))
+    return tr_msg_clone(m);
+  name = tr_msg_name(m, &len);
+  if (!(c = tr_msg_new("kv")))
+    return NULL;
+  tr_msg_add_str(c, name, len);
+  for (i = 0; i < n; i++)
+    add_value(c, tr_msg_arg(m, i));
+  return c;
+}
+
 static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
   writer_rec *w = *(writer_rec **)state;
   tr_host *h = tr_actor_host(self);
@@ -78,18 +103,25 @@ static int writer_handle(tr_actor *self, void *state, tr_msg *m) {
       tr_msg_add_cstr(r, "a test writer");
     }
     tr_reply(h, m, r);
-  } else if (tr_msg_is(m, "kv")) {
-    size_t at = answer_at(m);
-    if (w->n < MAX_GOT)
-      w->got[w->n++] = tr_msg_clone(m);
+  } else if (tr_msg_is(m, "kv") || is_change(m)) {
+    tr_msg *c = as_kv(m);
+    size_t at = answer_at(c);
+    int kept = c && w->n < MAX_GOT;
+    CHECK(c != NULL);
+    if (kept) {
+      w->named[w->n] = !tr_msg_is(m, "kv");
+      w->got[w->n++] = c;
+    }
     if (tr_msg_kind(m) == TR_KIND_CALL) {
       tr_msg *r = tr_msg_new("reply");
-      if (at && tr_msg_argc(m) > at)
-        add_value(r, tr_msg_arg(m, at));
+      if (at && tr_msg_argc(c) > at)
+        add_value(r, tr_msg_arg(c, at));
       else
         tr_msg_add_bool(r, 1);
       tr_reply(h, m, r);
     }
+    if (!kept)
+      tr_msg_free(c);
   }
   return TR_CONTINUE;
 }
@@ -222,10 +254,12 @@ static void test_set(void) {
   int64_t at = 0, left;
   tr_msg *m;
   CHECK(is_bool(req(h, tr_msg_pack("kv", "sss", "set", "a", "1")), 1));
-  CHECK((c = sent(&w, &seen)) && tr_msg_argc(c) == 3); /* as it was */
+  CHECK((c = sent(&w, &seen)) && tr_msg_argc(c) == 3 &&
+        !w.named[seen - 1]); /* as it was */
   CHECK(is_bool(req(h, tr_msg_pack("kv", "ssI", "set", "n", (int64_t)-42)), 1));
   CHECK(is_str(get(h, "n"), "-42"));
-  CHECK((c = sent(&w, &seen)) && str_at(c, 2, "-42") && tr_msg_argc(c) == 3);
+  CHECK((c = sent(&w, &seen)) && str_at(c, 2, "-42") && tr_msg_argc(c) == 3 &&
+        w.named[seen - 1]); /* worded for the writer: set(key, text) */
   CHECK(is_bool(req(h, tr_msg_pack("kv", "ssd", "set", "f", 0.1)), 1));
   CHECK(is_str(get(h, "f"), "0.1"));
   CHECK(is_bool(req(h, tr_msg_pack("kv", "ssd", "set", "f", 1.5e300)), 1));
