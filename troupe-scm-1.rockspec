@@ -1,5 +1,5 @@
 -- troupe-scm-1.rockspec: the `actor` module for a stock Lua 5.4, built
--- from this tree against the system's libuv, msgpack-c, hiredis and zlib:
+-- from this tree against the system's libuv, msgpack-c and hiredis:
 --
 --   luarocks --lua-version 5.4 make             (add --local or --tree DIR)
 --   eval "$(luarocks --lua-version 5.4 path)"; lua5.4 -e 'require "actor"'
@@ -28,7 +28,6 @@ external_dependencies = {
   LIBUV = { header = "uv.h" },
   MSGPACK = { header = "msgpack.h" },
   HIREDIS = { header = "hiredis/read.h" },
-  ZLIB = { header = "zlib.h" },
 }
 build = {
   type = "cmake",

@@ -1,7 +1,7 @@
 # package.cmake -- `cpack -G DEB` in a build tree makes troupe_<version>_<arch>.deb
 # from what `cmake --install` puts under /usr (included by the top
 # CMakeLists.txt). Its Depends come from dpkg-shlibdeps on the binaries
-# (libuv1, zlib1g, libc6 on Debian 12: the troupe command has Lua linked in
+# (libuv1, libhiredis0.14, libc6 on Debian 12: the troupe command has Lua linked in
 # statically, see lua/CMakeLists.txt), plus lua-cjson for the
 # JSON writer, which the Lua code requires by name. scripts/deb configures a
 # tree for /usr (so libraries go to lib/<multiarch>) and runs it.
@@ -26,7 +26,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "lua-cjson")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lua5.4")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-    "pkg-config, libuv1-dev, libmsgpack-dev, libhiredis-dev, zlib1g-dev, liblua5.4-dev")
+    "pkg-config, libuv1-dev, libmsgpack-dev, libhiredis-dev, liblua5.4-dev")
 
 # `make package_source`: the sources, not the build trees in the checkout.
 # (A regex each; CPack writes them into its config, hence the double escape.)

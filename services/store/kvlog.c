@@ -8,7 +8,7 @@
  *            the format version, the byte '2' (version '1' files are read
  *            too: they hold only S, D and E records)
  *   record   u32 len    the body's length in bytes
- *            u32 crc    zlib crc32 of the 4 len bytes followed by the body
+ *            u32 crc    CRC-32 (zlib's) of the 4 len bytes, then the body
  *            body       len bytes, one of
  *              'S' u32 klen, key, u32 vlen, value     set key to value
  *              'T' u32 klen, key, u32 vlen, value, u64 at
@@ -67,7 +67,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 /* Reading and writing in chunks of this. The fuzz build (fuzz/) makes it
  * small, so that short inputs reach the window's moves and growth. */
@@ -95,17 +94,6 @@ static uint32_t get32(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
          (uint32_t)p[3] << 24;
-}
-
-static uint32_t crc(const char *p, size_t n) {
-  uLong c = crc32(0L, Z_NULL, 0);
-  while (n) { /* zlib takes uInt lengths */
-    uInt step = n > (1u << 30) ? (1u << 30) : (uInt)n;
-    c = crc32(c, (const Bytef *)p, step);
-    p += step;
-    n -= step;
-  }
-  return (uint32_t)c;
 }
 
 void tr__kvbuf_free(tr__kvbuf *b) {
@@ -152,7 +140,7 @@ static uint64_t get64(const char *p) {
 /* Frames a body of `len` bytes already at p + 8. */
 static void frame(char *p, size_t len) {
   put32(p, (uint32_t)len);
-  put32(p + 4, crc32(crc(p, 4), (const Bytef *)p + 8, (uInt)len));
+  put32(p + 4, tr__kvcrc(tr__kvcrc(0, p, 4), p + 8, len));
 }
 
 /* A record of n bytes: its type, then u32 klen and the key, then (val not
@@ -555,8 +543,7 @@ static look_at look(reader *r, int lenient) {
   if (!parses(p + TR_KVLOG_FRAME, l.len, r->snapshot, r->v1))
     return l;
   l.shaped = 1;
-  if (crc32(crc(p, 4), (const Bytef *)p + TR_KVLOG_FRAME, (uInt)l.len) !=
-      get32(p + 4))
+  if (tr__kvcrc(tr__kvcrc(0, p, 4), p + TR_KVLOG_FRAME, l.len) != get32(p + 4))
     return l;
   if (p[TR_KVLOG_FRAME] == TR_KVREC_END && !lenient &&
       end_count(p + TR_KVLOG_FRAME) != r->out->records)

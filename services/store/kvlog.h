@@ -35,6 +35,10 @@ enum {
   TR_KVREC_END = 'E'     /* a snapshot's end mark */
 };
 
+/* CRC-32 as zlib's crc32(crc, p, n) computes it (kvcrc.c); 0 starts. */
+uint32_t tr__kvcrc(uint32_t crc, const void *p, size_t n);
+extern const uint32_t tr__kvcrc_tab[8][256];
+
 /* A growable byte buffer that records are encoded into. */
 typedef struct tr__kvbuf {
   char *p;

@@ -269,7 +269,7 @@ int tr__kvstore_incr(store *s, tr_msg *m, int owned, size_t argc) {
     return 0;
   if (!(w = tr__kvstore_writer(s, m, owned, &held)))
     return held;
-  n = (size_t)snprintf(text, sizeof text, "%lld", (long long)sum);
+  n = tr__kvstore_itoa(text, sum);
   /* ("set", key, text, at, sum): its expiry kept */
   if (!(c = tr_msg_pack("set", "SSII", key, klen, text, n, at, sum)) ||
       tr__kvmap_set(s->map, key, klen, text, n)) {

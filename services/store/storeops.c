@@ -124,6 +124,18 @@ int tr__kvstore_check_writable(store *s, const tr_msg *m, const char *key,
   return -1;
 }
 
+size_t tr__kvstore_itoa(char *buf, int64_t v) {
+  char tmp[24], *e = tmp + sizeof tmp, *q = e;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do
+    *--q = (char)('0' + u % 10);
+  while (u /= 10);
+  if (v < 0)
+    *--q = '-';
+  memcpy(buf, q, (size_t)(e - q));
+  return (size_t)(e - q);
+}
+
 /* A value as the store keeps it: a string as it is, an integer as its
  * decimal text, a float as the shortest %.17g text that reads back the
  * same. buf holds NUMBER_TEXT bytes. 0, or -1 with the error replied. */
@@ -144,7 +156,7 @@ int tr__kvstore_check_value(store *s, const tr_msg *m, const tr_value *v,
     return 0;
   case TR_INT:
     tr_value_int(v, &i);
-    *vlen = (size_t)snprintf(buf, NUMBER_TEXT, "%lld", (long long)i);
+    *vlen = tr__kvstore_itoa(buf, i);
     *val = buf;
     return 0;
   case TR_FLOAT:
