@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/bench.d/resp.sh: troupe's RESP gateway beside redis-server, both
 # persisting (troupe's log writer, fsync everysec; redis-server with
-# appendonly yes, appendfsync everysec), each pinned to core 0 in turn,
-# driven by redis-benchmark pinned to core 1: -t set,get,incr, -c 50, at
+# appendonly yes, appendfsync everysec), both pinned to core 0, their runs
+# alternating, driven by redis-benchmark pinned to core 1: -t set,get,incr, -c 50, at
 # -P 1 and -P 16, RUNS runs each. Prints table rows under scripts/bench's
 # header: each server's requests/s as "median (min-max)", and troupe's
 # median over redis-server's.
@@ -18,9 +18,10 @@ tests=(set get incr)
 pipes=(1 16)
 
 work=$(mktemp -d)
-server=""
+server=""  # the server started last
+running="" # the servers' pids
 cleanup() {
-  [[ -n "$server" ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null
+  stop_servers
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -40,10 +41,11 @@ wait_ready() {
   return 1
 }
 
-stop_server() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  server=""
+stop_servers() {
+  local p
+  for p in $running; do kill "$p" 2>/dev/null || true; done
+  for p in $running; do wait "$p" 2>/dev/null || true; done
+  running=""
 }
 
 # start_<kind> PORT DIR: starts the server pinned to core 0, in $server.
@@ -75,33 +77,41 @@ stats_text() {
 }
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# Both servers run side by side (the idle one costs nothing) and their
+# runs alternate, the first of each pair swapped run to run, so a machine
+# that gets busier or quieter meanwhile weighs on both alike.
 declare -A result # kind,test,pipe -> newline-separated rates
+declare -A ports
 for kind in redis troupe; do
   port=$(free_port)
   dir="$work/$kind"
   mkdir -p "$dir"
   "start_$kind" "$port" "$dir"
+  running+=" $server"
   if ! wait_ready "$port"; then
     echo "scripts/bench: $kind did not start on port $port" >&2
     [[ -f "$dir.log" ]] && cat "$dir.log" >&2
     exit 1
   fi
+  ports[$kind]=$port
+done
+for ((r = 0; r < runs; r++)); do
+  order=(redis troupe)
+  ((r % 2 == 0)) || order=(troupe redis)
   for pipe in "${pipes[@]}"; do
     for test in "${tests[@]}"; do
-      rates=""
-      for ((r = 0; r < runs; r++)); do
-        rate=$(one_run "$port" "$test" "$pipe")
+      for kind in "${order[@]}"; do
+        rate=$(one_run "${ports[$kind]}" "$test" "$pipe")
         if [[ -z "$rate" ]]; then
           echo "scripts/bench: redis-benchmark $test -P $pipe against $kind failed" >&2
           exit 1
         fi
-        rates+="$rate"$'\n'
+        result[$kind,$test,$pipe]+="$rate"$'\n'
       done
-      result[$kind,$test,$pipe]="$rates"
     done
   done
-  stop_server
 done
+stop_servers
 
 for pipe in "${pipes[@]}"; do
   for test in "${tests[@]}"; do

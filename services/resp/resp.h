@@ -103,6 +103,7 @@ struct tr__resp_conn {
   /* output: out gathers, wbuf is being written */
   tr__rbuf out, wbuf;
   int writing, reading, paused, closing, ended, authed, quit, eof, room_wait;
+  tr_pid store; /* "kv" while calls go straight to it, else 0 (router) */
   uint64_t id, created_ms, last_ms, cmds;
   char peer[64];
   char rbuf[65536];
@@ -112,7 +113,7 @@ struct tr__resp_conn {
 int tr__resp_conn_start(tr__resp_gw *gw, tr__resp_conn *c);
 tr__rbuf *tr__resp_reply(tr__resp_conn *c); /* where a reply made here goes */
 /* Calls the store with m for command cmd (TR__RS_PART for a part):
- * 0, 1 when the router is full (the conn waits for room; m is gone), or
+ * 0, 1 when it is full (the conn waits for room; m is gone), or
  * -1 when the store is not there (answered with an error). */
 int tr__resp_call(tr__resp_conn *c, tr_msg *m, int cmd, int flags, int64_t arg);
 void tr__resp_close(tr__resp_conn *c, const char *why);

@@ -8,7 +8,7 @@
  * batch or per batch of answers.
  *
  * Backpressure: past max_inflight slots the connection stops parsing and
- * reading until answers drain; when the router is full it waits for room
+ * reading until answers drain; when the store is full it waits for room
  * (tr_notify_room); past max_output bytes of unread replies the client is
  * disconnected; a request longer than max_request, with more than
  * max_args arguments, or malformed, is a protocol error: answered, then
@@ -313,21 +313,37 @@ int tr__resp_track(tr__resp_conn *c, uint64_t session, int cmd, int64_t arg) {
   return 0;
 }
 
+/* Where a call goes: a request of the store straight to it, saving the
+ * router's hop, while it runs; else the router, which holds requests while
+ * the store restarts (and gets back, as its heir, what the store had
+ * queued when it died). Once a connection has had to use the router it
+ * stays with it until all its calls are answered, then looks the store up
+ * again: a later request must not overtake one the router still holds. */
+static tr_pid destination(tr__resp_conn *c, tr_msg *m) {
+  if (!c->gw->router)
+    c->gw->router = tr_whereis(c->h, "router");
+  if (!tr_msg_is(m, "kv"))
+    return c->gw->router;
+  if (!c->store && c->count == 0)
+    c->store = tr_whereis(c->h, "kv");
+  if (c->store && tr_mailbox_room(c->h, c->store) == TR_ENOPROC)
+    c->store = 0;
+  return c->store ? c->store : c->gw->router;
+}
+
 int tr__resp_call(tr__resp_conn *c, tr_msg *m, int cmd, int flags,
                   int64_t arg) {
   uint64_t session;
   tr__rslot *s;
-  int rc;
-  if (!c->gw->router)
-    c->gw->router = tr_whereis(c->h, "router");
-  rc = tr_call_if_room(c->h, c->pid, c->gw->router, m, 0, &session);
+  tr_pid to = destination(c, m);
+  int rc = tr_call_if_room(c->h, c->pid, to, m, 0, &session);
   if (rc == TR_ENOPROC) { /* restarted? look again */
     c->gw->router = tr_whereis(c->h, "router");
+    c->store = 0;
     return -1;
   }
   if (rc == TR_EFULL) {
-    if (!c->room_wait &&
-        tr_notify_room(c->h, c->pid, c->gw->router, 0, NULL) == TR_OK)
+    if (!c->room_wait && tr_notify_room(c->h, c->pid, to, 0, NULL) == TR_OK)
       c->room_wait = 1;
     return 1;
   }

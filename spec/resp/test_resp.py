@@ -537,13 +537,68 @@ actor.receive()
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_store_restarts(_):
+    """The store killed three times under a pipelined stream of INCRs: each
+    answer is one more than the one before (none lost, repeated or out of
+    order), the gateway's calls going straight to the store or, while it
+    restarts, through the router."""
+    folder = tempfile.mkdtemp(prefix="resp-")
+    script = os.path.join(folder, "kill.lua")
+    with open(script, "w") as f:
+        f.write('''local actor = require "actor"
+local kv = require "actor.kv"
+actor.configure{resp = "127.0.0.1:0"}
+print(actor.configure().resp)
+io.stdout:flush()
+local function count() return tonumber(kv.get("c")) or 0 end
+for _ = 1, 3 do
+  local n = count()
+  while count() < n + 3000 do actor.sleep(1) end -- answers flowing
+  assert(actor.kill(actor.whereis("kv"), "test"))
+end
+print("killed")
+io.stdout:flush()
+actor.receive()
+''')
+    err = open(os.path.join(folder, "stderr"), "w+b")
+    p = subprocess.Popen([BIN, *EXTRA, "--threads", "1", "--data-dir", folder + "/data",
+                          script], stdout=subprocess.PIPE, stderr=err)
+    try:
+        line = p.stdout.readline().decode().strip()
+        assert line.startswith("127.0.0.1:"), line
+        s = socket.create_connection(("127.0.0.1", int(line.split(":")[1])), timeout=WAIT)
+        last, killed, after = 0, False, 0
+        end = time.monotonic() + 60
+        while after < 5:
+            assert time.monotonic() < end, "the kills did not come"
+            s.sendall(cmd("INCR", "c") * 500)
+            for r in read_n_replies(s, 500):
+                assert r == b":%d" % (last + 1), (r, last)
+                last += 1
+            if not killed:
+                killed = bool(select.select([p.stdout], [], [], 0)[0])
+                if killed:
+                    assert p.stdout.readline().strip() == b"killed"
+            else:
+                after += 1
+        s.sendall(cmd("GET", "c"))
+        assert read_n_replies(s, 1) == [b"%d" % last]
+        s.close()
+    finally:
+        p.kill()
+        p.wait(WAIT)
+        p.stdout.close()
+        err.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main():
     shared = [test_cli_session, test_strings, test_counters, test_keys_scan_flush,
               test_expiry, test_errors_raw, test_pipelining, test_malformed,
               test_info]
     own = [test_flush_allowed, test_inflight_limit, test_limits, test_slow_reader,
            test_auth_beyond_loopback, test_expiry_across_restart, test_idle,
-           test_configure_from_lua]
+           test_configure_from_lua, test_store_restarts]
     only = set(sys.argv[1:])
     failed = 0
     for fn in shared + own:
