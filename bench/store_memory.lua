@@ -16,8 +16,8 @@
 -- through the router (native store + log writer, fsync "everysec") as
 -- keys "key:0000042" and values of one size; then another process loads
 -- the same directory (the store's load at start) and reads one key. Two
--- rows each: peak RSS / data bytes (keys and values), whose target is the
--- issue's, under 1.3 for large values (the store holds the data once; its
+-- rows each: peak RSS / data bytes (keys and values), whose target is
+-- under 1.3 for large values (the store holds the data once; its
 -- writer keeps only where each value is on disk), and the peak in MiB.
 local actor = require "actor"
 local kv = require "actor.kv"
