@@ -289,8 +289,9 @@ return function(dir, fsync)
     mset = function(...)
       local n = select("#", ...)
       if n == 0 or n % 2 == 1 then return "kv.writer: mset takes keys and values, in pairs" end
+      local kv = { ... } -- indexed: select(i, ...) each time is quadratic
       for i = 1, n, 2 do
-        local key, value = select(i, ...)
+        local key, value = kv[i], kv[i + 1]
         local bad = bad_key(key) or bad_value(value) or bad_text(key)
         if bad then return bad end
       end

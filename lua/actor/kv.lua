@@ -130,8 +130,9 @@ end
 local function check_keys(fname, first, ...)
   local count = select("#", ...)
   if count < first then argerror(fname, first, "string expected, got no value", 3) end
+  local keys = { ... } -- indexed: select(i, ...) each time is quadratic
   for i = first, count do
-    local key = select(i, ...)
+    local key = keys[i]
     if bad_key(key) then
       check(fname, i, count, key, "string", 3)
       argerror(fname, i, ("a key of 1 to %d bytes expected, got %d bytes"):format(MAX_KEY, #key), 3)
@@ -255,8 +256,9 @@ function kv.mset(...)
     argerror("kv.mset", count + 1, count == 0 and "table or keys and values expected"
       or "a value expected after the last key", 2)
   end
+  local pairs_of = { ... } -- indexed: select(i, ...) each time is quadratic
   for i = 1, count, 2 do
-    local key, value = select(i, ...)
+    local key, value = pairs_of[i], pairs_of[i + 1]
     if bad_key(key) then
       check("kv.mset", i, count, key, "string", 2)
       argerror("kv.mset", i, ("a key of 1 to %d bytes expected, got %d bytes"):format(

@@ -537,8 +537,9 @@ return function(options)
   local function bad_keys(first, ...)
     local n = select("#", ...)
     if n < first then return "give at least one key" end
+    local given = { ... } -- indexed: select(j, ...) each time is quadratic
     for j = first, n do
-      local bad = bad_key((select(j, ...)))
+      local bad = bad_key(given[j])
       if bad then return bad end
     end
   end
@@ -615,9 +616,9 @@ return function(options)
   function ops.exists(...)
     local bad = bad_keys(1, ...)
     if bad then return refuse(bad) end
-    local n = 0
+    local n, given = 0, { ... }
     for j = 1, select("#", ...) do
-      if lookup((select(j, ...))) then n = n + 1 end
+      if lookup(given[j]) then n = n + 1 end
     end
     return n
   end
@@ -667,9 +668,9 @@ return function(options)
   function ops.mget(...)
     local bad = bad_keys(1, ...)
     if bad then return refuse(bad) end
-    local n, out, size = select("#", ...), {}, 0
+    local n, out, size, given = select("#", ...), {}, 0, { ... }
     for j = 1, n do
-      local _, v = lookup((select(j, ...)))
+      local _, v = lookup(given[j])
       out[j] = v
       size = size + (v and #v or 0) + 8
     end

@@ -334,22 +334,25 @@ static int put_mset(tr__kvbuf *b, const tr_msg *m, size_t first) {
   size_t argc = tr_msg_argc(m), i, klen, vlen, mark;
   uint64_t bytes = 0;
   const char *key, *val;
+  const tr_value *v; /* walked: tr_msg_arg(m, i) would start over each time */
   if (argc <= first || (argc - first) % 2)
     return 1;
-  for (i = first; i < argc; i += 2) {
-    if (!key_ok(tr_msg_arg(m, i), &key, &klen) ||
-        tr_value_str(tr_msg_arg(m, i + 1), &val, &vlen) ||
+  for (i = first, v = tr_msg_arg(m, first); i < argc; i += 2) {
+    if (!key_ok(v, &key, &klen) ||
+        tr_value_str(v = tr_value_next(v), &val, &vlen) ||
         vlen > TR_KV_MAX_VALUE)
       return 1;
+    v = tr_value_next(v);
     bytes += klen + vlen;
   }
   if (tr__kvlog_mset_body((argc - first) / 2, bytes) > TR_KVLOG_MAX_BODY)
     return 2;
   if (tr__kvlog_mset_begin(b, (uint32_t)((argc - first) / 2), &mark))
     return -1;
-  for (i = first; i < argc; i += 2) {
-    tr_value_str(tr_msg_arg(m, i), &key, &klen);
-    tr_value_str(tr_msg_arg(m, i + 1), &val, &vlen);
+  for (i = first, v = tr_msg_arg(m, first); i < argc; i += 2) {
+    tr_value_str(v, &key, &klen);
+    tr_value_str(v = tr_value_next(v), &val, &vlen);
+    v = tr_value_next(v);
     if (tr__kvlog_mset_pair(b, key, klen, val, vlen)) {
       b->len = mark;
       return -1;
