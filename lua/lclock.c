@@ -105,11 +105,12 @@ static uint64_t now_ns(void) {
   return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
 
-/* Sets the one tick to come: a slice from now, or, with use_end, the
- * running step's end if that comes first -- at once if it has passed --
- * and the tick there stops whatever runs. */
-static void set_timer(trL__host *lh, uint64_t now, int use_end) {
-  uint64_t due = now + (uint64_t)lh->slice * 1000;
+/* Sets the one tick to come: gap ns from now (0: a slice), or, with
+ * use_end, the running step's end if that comes first -- at once if it
+ * has passed -- and the tick there stops whatever runs. */
+static void set_timer(trL__host *lh, uint64_t now, uint64_t gap, int use_end) {
+  uint64_t slice = (uint64_t)lh->slice * 1000;
+  uint64_t due = now + (gap > slice ? gap : slice);
   uint64_t end =
       atomic_load_explicit(&lh->clock_step_end, memory_order_relaxed);
   struct itimerspec t;
@@ -156,17 +157,19 @@ static void on_tick(int sig, siginfo_t *si, void *uc) {
         memory_order_relaxed);
   if (co && (gen == seen || final))
     lua_sethook(co, hook, LUA_MASKCOUNT, 1);
-  /* One tick at a time, the next a slice after this one's work: setting a
-   * hook walks the coroutine's call frames, which in a deep recursion
-   * takes longer than a short slice, and a periodic timer would then
-   * leave the thread no time but the handler's. After the step's end, the
-   * step is done with: the next tick is a slice away. */
-  set_timer(lh, now_ns(), !final);
+  /* One tick at a time, the next a slice after this one's work, or four
+   * times as long as that work took if longer: setting a hook walks the
+   * coroutine's call frames, which in a deep recursion takes longer than a
+   * short slice (and grows with it, slower still on a busy or sanitized
+   * machine), and the thread must keep most of its time. After the step's
+   * end, the step is done with: the next tick is a slice away. */
+  end = now_ns();
+  set_timer(lh, end, 4 * (end - now), !final);
 }
 
 /* The resume about to begin finds the timer stopped, or set past the end
  * of the step it runs in: set it. */
-void trL__clock_arm(trL__host *lh) { set_timer(lh, now_ns(), 1); }
+void trL__clock_arm(trL__host *lh) { set_timer(lh, now_ns(), 0, 1); }
 
 /* The handler in place (ours already, or nobody's before), and the signal
  * not blocked on this thread. */
