@@ -8,8 +8,6 @@
  * loop until stopped; tr_host_step runs it once without blocking, for a
  * program that owns its frame loop.
  */
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +113,7 @@ tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
   h->armed_due = UINT64_MAX;
   uv_mutex_init(&h->inbox_lock);
   atomic_init(&h->stop_requested, 0);
+  atomic_init(&h->log_level, h->cfg.log_level);
   tr__slots_init(&h->actors);
   /* A pid keeps 24 bits for its slot, under the host's index. */
   h->actors.limit = (1u << TR_PID_HOST_SHIFT) - 1u;
@@ -227,25 +226,6 @@ void tr_host_get_stats(tr_host *h, tr_host_stats *out) {
   }
   *out = h->stats;
   out->timers = h->heap_len;
-}
-
-void tr_host_log(tr_host *h, int level, const char *fmt, ...) {
-  static const char *const levels[] = {"error", "warn", "info", "debug"};
-  char text[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
-  if (level < TR_LOG_ERROR)
-    level = TR_LOG_ERROR;
-  if (level > TR_LOG_DEBUG)
-    level = TR_LOG_DEBUG;
-  if (h && level > h->cfg.log_level)
-    return;
-  if (h && h->cfg.log)
-    h->cfg.log(h->cfg.log_ud, level, text);
-  else
-    fprintf(stderr, "troupe: %s: %s\n", levels[level - 1], text);
 }
 
 void tr_host_set_data(tr_host *h, void *data) { h->data = data; }

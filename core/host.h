@@ -181,6 +181,7 @@ struct tr_host {
   uint32_t inbox_len;
   atomic_int stop_requested;
   int stopped;
+  atomic_int log_level; /* cfg.log_level as changed since (tr_host_log) */
 
   tr_host_stats stats;
 

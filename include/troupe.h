@@ -26,7 +26,8 @@
  * and nothing is done. Those with no error code to return give their
  * "nothing" instead: tr_alive 0, tr_whereis 0, tr_actor_name NULL,
  * tr_host_get_stats all zeros. The tr_actor functions are for the actor's
- * own callbacks, on the loop thread by construction. tr_host_log, and the
+ * own callbacks, on the loop thread by construction. tr_host_log (which
+ * names the actor whose callback logs only on the loop thread), and the
  * plain accessors tr_host_loop, tr_host_data and tr_host_set_data, do not
  * check.
  *
@@ -105,15 +106,26 @@ typedef struct tr_host_config {
   uint32_t actor_budget;     /* messages one actor handles per turn: 64 */
   uint32_t turn_budget;      /* messages one turn handles in all: 4096 */
   uint32_t inbox_capacity;   /* cross-thread messages in flight: 65536 */
-  /* Where the host's log lines go; NULL writes them to stderr. */
+  /* Where the host's log texts go, bare; NULL: whole lines (log_line). */
   void (*log)(void *ud, int level, const char *text);
   void *log_ud;
   int log_level; /* the most detailed level logged; 0 means TR_LOG_INFO */
   /* How long one tr_host_step may run, in microseconds; 0 means 4000. */
   uint32_t step_budget_us;
+  /* When log is NULL: where whole lines go (no newline; len bytes), made
+   * as log_format says, with the same log_ud; NULL writes them to stderr.
+   * For a program that keeps its own file (reopened by it at will). */
+  void (*log_line)(void *ud, int level, const char *line, size_t len);
+  /* TR_LOG_TEXT (0): "2026-01-31T12:00:00.123Z info  [<pid 3.1> store]
+   * text", the time in UTC with milliseconds, the actor whose callback
+   * logs (its registered name, if any) left out when there is none.
+   * TR_LOG_JSON: one object a line, {"ts", "level", "pid", "name", "msg"}
+   * (pid and name null when none; bytes that are not UTF-8 become U+FFFD). */
+  int log_format;
 } tr_host_config;
 
 enum { TR_LOG_ERROR = 1, TR_LOG_WARN = 2, TR_LOG_INFO = 3, TR_LOG_DEBUG = 4 };
+enum { TR_LOG_TEXT = 0, TR_LOG_JSON = 1 };
 
 typedef struct tr_host_stats {
   uint64_t delivered;    /* messages handed to a handle callback */
@@ -173,6 +185,11 @@ TR_API void tr_host_log(tr_host *h, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* The most detailed level h logs from now on (TR_LOG_ERROR..TR_LOG_DEBUG;
+ * TR_EINVAL outside). Read by tr_host_log on any thread. */
+TR_API int tr_host_set_log_level(tr_host *h, int level);
+/* The level h logs at; 0 when h cannot be asked (see "Threads"). */
+TR_API int tr_host_log_level(tr_host *h);
 
 /* ---------------------------------------------------------------- node */
 
