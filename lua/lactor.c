@@ -707,7 +707,8 @@ static int l_time(lua_State *L) {
  * number; false stops it) starts it at once on the router's host, with
  * resp_password, resp_maxclients, resp_max_inflight, resp_max_args,
  * resp_max_request, resp_max_output (bytes), resp_idle_ms and
- * resp_allow_flush (a boolean) as set by then. */
+ * resp_allow_flush (a boolean) as set by then. log_level = "error" | "warn"
+ * | "info" | "debug": what this host logs from now on. */
 static const char *const num_keys[] = {"slice",        "hard_limit",
                                        "call_timeout", "send_timeout",
                                        "memory_limit", NULL};
@@ -716,6 +717,8 @@ static const char *const str_keys[] = {"store", "writer", "data_dir", "fsync",
 static const char *const stores[] = {"c", "lua", NULL};
 static const char *const writers[] = {"log", "json", NULL};
 static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
+static const char *const log_levels[] = {"error", "warn", "info", "debug",
+                                         NULL};
 
 /* "[addr:]port", "[v6]:port" or a port number at the top into r. */
 static int resp_address(lua_State *L, trL__resp *r) {
@@ -828,7 +831,8 @@ static int l_configure(lua_State *L) {
   trL__kv *kv = &lh->kv;
   uint32_t *nums[5], next[5];
   int store = kv->lua_store, writer = kv->lua_writer, fsync = kv->fsync, i;
-  int resp = 0; /* 1: start the gateway, -1: stop it */
+  int resp = 0;      /* 1: start the gateway, -1: stop it */
+  int log_level = 0; /* 0: unchanged */
   trL__resp r = lh->resp;
   const char *dir = NULL;
   nums[0] = &lh->slice;
@@ -877,6 +881,8 @@ static int l_configure(lua_State *L) {
                               (int)sizeof kv->dir - 1));
       } else if (sk == 3) {
         fsync = choice(L, k, fsyncs);
+      } else if (!strcmp(k, "log_level")) {
+        log_level = choice(L, k, log_levels) + TR_LOG_ERROR;
       } else if (!strcmp(k, "resp")) {
         resp = lua_toboolean(L, -1) ? 1 : -1;
         if (resp > 0 && !resp_address(L, &r))
@@ -907,6 +913,8 @@ static int l_configure(lua_State *L) {
   kv->fsync = fsync;
   if (dir)
     strcpy(kv->dir, dir);
+  if (log_level)
+    tr_host_set_log_level(lh->h, log_level);
   r.want = resp > 0;
   lh->resp = r;
   if (resp < 0 && lh->h && tr_whereis(lh->h, "resp"))
@@ -916,7 +924,7 @@ static int l_configure(lua_State *L) {
     if (trL__start_resp(lh, err, sizeof err))
       return luaL_error(L, "%s", err);
   }
-  lua_createtable(L, 0, 9);
+  lua_createtable(L, 0, 10);
   for (i = 0; i < 5; i++) {
     lua_pushinteger(L, *nums[i]);
     lua_setfield(L, -2, num_keys[i]);
@@ -929,6 +937,10 @@ static int l_configure(lua_State *L) {
   lua_setfield(L, -2, "data_dir");
   lua_pushstring(L, fsyncs[kv->fsync]);
   lua_setfield(L, -2, "fsync");
+  if ((log_level = tr_host_log_level(lh->h)) != 0) {
+    lua_pushstring(L, log_levels[log_level - TR_LOG_ERROR]);
+    lua_setfield(L, -2, "log_level");
+  }
   if (lh->h && tr_whereis(lh->h, "resp")) { /* where it listens; nil: off */
     lua_pushfstring(L, "%s:%d", lh->resp.addr[0] ? lh->resp.addr : "127.0.0.1",
                     lh->resp.port);

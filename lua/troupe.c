@@ -26,12 +26,22 @@
  * stopped; then the node is stopped, its threads joined, all freed.
  * --threads 1 is one host of tr_host_new, as troupe has always run.
  *
+ * Every host logs through one sink: lines (text or JSON, log.c's) go to
+ * stderr or to --log-file, written whole under a lock. Signals come through
+ * the root host's loop (uv_signal_t): SIGHUP reopens the log file, for
+ * logrotate; SIGTERM, and SIGINT but in the REPL, stop the node as its end
+ * would (newest actors first, terminate callbacks run, the store's writer
+ * flushes). The first one gives the signals back to the system, so a
+ * second one ends the process at once.
+ *
  * The module's Lua files are found from where the executable is, installed
  * (TROUPE_LUA_RELDIR, e.g. ../share/lua/5.4) or in its build tree (lua/),
  * unless TROUPE_LUA_PATH names them: no source path is compiled in.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +69,12 @@ static const char usage[] =
     "                 runs on host 0, actor.spawn{module=, host=} starts\n"
     "                 actors on the others; a script's folder is on\n"
     "                 package.path on every host\n"
+    "  --log-level L  error, warn, info (default) or debug; a script may\n"
+    "                 change it: actor.configure{log_level = L}\n"
+    "  --log-format F text (default) or json: one object a line, with ts,\n"
+    "                 level, pid, name and msg\n"
+    "  --log-file PATH  log there (appending) instead of stderr; SIGHUP\n"
+    "                 reopens it (for logrotate)\n"
     "  -h, --help     show this help\n"
     "  -v, --version  show the version\n"
     "\n"
@@ -87,6 +103,10 @@ static const char usage[] =
     "  echo           answers a call with its own arguments, and a send\n"
     "                 named \"ping\" with \"pong\" and the same arguments,\n"
     "                 sent back to the sender: for trying Lua <-> C\n"
+    "\n"
+    "signals: SIGTERM, and SIGINT but in the REPL, stop every actor in\n"
+    "order (newest first, terminate callbacks run, the store flushes), then\n"
+    "exit (0 for SIGTERM, 130 for SIGINT); a second one ends troupe at once.\n"
     "\n"
     "environment:\n"
     "  TROUPE_THREADS   the default of --threads\n"
@@ -168,6 +188,113 @@ static int open_stdin(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   luaL_setfuncs(L, f, 1);
   return 1;
+}
+
+/* ------------------------------------------------------- log, signals */
+
+/* Where every host's lines go: stderr, or the --log-file, which SIGHUP
+ * reopens under the lock while other hosts may be writing. */
+typedef struct logsink {
+  uv_mutex_t lock;
+  const char *path; /* NULL: stderr */
+  int fd;
+} logsink;
+
+static void sink_line(void *ud, int level, const char *line, size_t len) {
+  logsink *s = ud;
+  char buf[8192];
+  size_t n = len < sizeof buf - 1 ? len : sizeof buf - 1, off = 0;
+  ssize_t w;
+  (void)level;
+  memcpy(buf, line, n);
+  buf[n++] = '\n'; /* one write a line: appends do not interleave */
+  uv_mutex_lock(&s->lock);
+  while (off < n && ((w = write(s->fd, buf + off, n - off)) > 0 ||
+                     (w < 0 && errno == EINTR)))
+    off += w > 0 ? (size_t)w : 0;
+  uv_mutex_unlock(&s->lock);
+}
+
+/* Opens (or, after a rename by logrotate, reopens) the file; 0 or errno. */
+static int sink_open(logsink *s) {
+  int fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return errno;
+  uv_mutex_lock(&s->lock);
+  if (s->fd != 2)
+    close(s->fd);
+  s->fd = fd;
+  uv_mutex_unlock(&s->lock);
+  return 0;
+}
+
+typedef struct signals {
+  uv_signal_t term, intr, hup;
+  tr_host *h;
+  tr_node *node;
+  logsink *log;
+  int intr_on, hup_on;
+  int signum; /* the signal that stopped troupe, 0 when none */
+} signals;
+
+static void on_stop_signal(uv_signal_t *sig, int signum) {
+  signals *s = sig->data;
+  tr_host_log(s->h, TR_LOG_INFO, "%s: stopping every actor",
+              signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  s->signum = signum;
+  /* Back to the system's action: a second signal ends troupe at once. */
+  uv_signal_stop(&s->term);
+  if (s->intr_on)
+    uv_signal_stop(&s->intr);
+  if (s->node)
+    tr_node_stop(s->node);
+  else
+    tr_host_stop(s->h);
+}
+
+static void on_hup(uv_signal_t *sig, int signum) {
+  signals *s = sig->data;
+  int err = sink_open(s->log);
+  (void)signum;
+  if (err)
+    tr_host_log(s->h, TR_LOG_ERROR, "SIGHUP: cannot reopen %s: %s",
+                s->log->path, strerror(err));
+  else
+    tr_host_log(s->h, TR_LOG_INFO, "SIGHUP: reopened %s", s->log->path);
+}
+
+/* SIGINT stays as it is in the REPL (and when ignored from the start, as
+ * shells do for background jobs); SIGHUP is taken with a log file only. */
+static void signals_start(signals *s, int repl) {
+  uv_loop_t *loop = tr_host_loop(s->h);
+  struct sigaction old;
+  uv_signal_init(loop, &s->term);
+  uv_signal_start(&s->term, on_stop_signal, SIGTERM);
+  uv_unref((uv_handle_t *)&s->term); /* signals keep no loop running */
+  s->term.data = s;
+  s->intr_on =
+      !repl && sigaction(SIGINT, NULL, &old) == 0 && old.sa_handler != SIG_IGN;
+  if (s->intr_on) {
+    uv_signal_init(loop, &s->intr);
+    uv_signal_start(&s->intr, on_stop_signal, SIGINT);
+    uv_unref((uv_handle_t *)&s->intr);
+    s->intr.data = s;
+  }
+  if ((s->hup_on = s->log->path != NULL) != 0) {
+    uv_signal_init(loop, &s->hup);
+    uv_signal_start(&s->hup, on_hup, SIGHUP);
+    uv_unref((uv_handle_t *)&s->hup);
+    s->hup.data = s;
+  }
+}
+
+/* Closed before the host: tr_host_free's loop runs their close. */
+static void signals_close(signals *s) {
+  uv_close((uv_handle_t *)&s->term, NULL);
+  if (s->intr_on)
+    uv_close((uv_handle_t *)&s->intr, NULL);
+  if (s->hup_on)
+    uv_close((uv_handle_t *)&s->hup, NULL);
 }
 
 /* ------------------------------------------------- the echo actor */
@@ -501,7 +628,13 @@ int main(int argc, char **argv) {
   state_opts so;
   tr_node_hooks hooks = {other_setup, other_teardown, &other};
   const char *code = NULL, *store_values[NSTORE_OPTS] = {NULL};
-  const char *threads_opt = NULL;
+  const char *threads_opt = NULL, *log_opt[3] = {NULL, NULL, NULL};
+  static const char *const log_opts[3] = {"--log-level", "--log-format",
+                                          "--log-file"};
+  static const char *const levels[] = {"error", "warn", "info", "debug"};
+  tr_host_config hc;
+  logsink sink;
+  signals sigs;
   char script_dir[PATH_MAX];
   int script = 0, i, rc, nargs = 0, args_from = 0;
   uint32_t threads;
@@ -524,6 +657,15 @@ int main(int argc, char **argv) {
         break;
     }
     if (k < FLAG_OPT)
+      continue;
+    for (k = 0; k < 3; k++)
+      if ((got = option(argc, argv, &i, log_opts[k], &log_opt[k])) != 0)
+        break;
+    if (got < 0) {
+      fprintf(stderr, "troupe: %s needs a value\n%s", log_opts[k], usage);
+      return 2;
+    }
+    if (got)
       continue;
     if ((got = option(argc, argv, &i, "--threads", &threads_opt)) == 0)
       got = option(argc, argv, &i, "-t", &threads_opt);
@@ -581,6 +723,36 @@ int main(int argc, char **argv) {
     threads = cores < 1 ? 1 : cores > 255 ? 255 : cores;
   }
 
+  memset(&hc, 0, sizeof hc);
+  for (k = 0; log_opt[0] && k < 4 && strcmp(log_opt[0], levels[k]); k++)
+    ;
+  if (k == 4) {
+    fprintf(stderr,
+            "troupe: --log-level: error, warn, info or debug expected, got "
+            "'%s'\n%s",
+            log_opt[0], usage);
+    return 2;
+  }
+  hc.log_level = log_opt[0] ? TR_LOG_ERROR + (int)k : 0;
+  if (log_opt[1] && strcmp(log_opt[1], "text") && strcmp(log_opt[1], "json")) {
+    fprintf(stderr, "troupe: --log-format: text or json expected, got '%s'\n%s",
+            log_opt[1], usage);
+    return 2;
+  }
+  hc.log_format =
+      log_opt[1] && !strcmp(log_opt[1], "json") ? TR_LOG_JSON : TR_LOG_TEXT;
+  sink.path = log_opt[2];
+  sink.fd = 2;
+  uv_mutex_init(&sink.lock);
+  if (sink.path && (rc = sink_open(&sink)) != 0) {
+    fprintf(stderr, "troupe: --log-file: cannot open %s: %s\n", sink.path,
+            strerror(rc));
+    uv_mutex_destroy(&sink.lock);
+    return 1;
+  }
+  hc.log_line = sink_line;
+  hc.log_ud = &sink;
+
   memset(&so, 0, sizeof so);
   so.store_values = store_values;
   so.argv = argv;
@@ -602,7 +774,7 @@ int main(int argc, char **argv) {
   /* One thread is one host, as troupe has always made it: no node. */
   node = threads > 1 ? tr_node_new(threads) : NULL;
   if ((threads > 1 && !node) ||
-      !(h = node ? tr_node_join(node, NULL) : tr_host_new(NULL))) {
+      !(h = node ? tr_node_join(node, &hc) : tr_host_new(&hc))) {
     fprintf(stderr, "troupe: out of memory\n");
     tr_node_free(node);
     return 1;
@@ -617,7 +789,7 @@ int main(int argc, char **argv) {
     other.ready = 0;
     uv_mutex_init(&other.lock);
     uv_cond_init(&other.cond);
-    if ((rc = tr_node_start(node, threads - 1, NULL, &hooks)) != TR_OK) {
+    if ((rc = tr_node_start(node, threads - 1, &hc, &hooks)) != TR_OK) {
       fprintf(stderr, "troupe: cannot start %u threads: %s\n",
               (unsigned)threads - 1, tr_strerror(rc));
       lua_close(L);
@@ -634,6 +806,12 @@ int main(int argc, char **argv) {
       ;
     uv_mutex_unlock(&other.lock);
   }
+
+  memset(&sigs, 0, sizeof sigs);
+  sigs.h = h;
+  sigs.node = node;
+  sigs.log = &sink;
+  signals_start(&sigs, !code && !script);
 
   if (code) {
     rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
@@ -658,6 +836,9 @@ int main(int argc, char **argv) {
    * the node, each host ending its own actors on its own thread. */
   tr_node_stop(node);
   tr_node_wait(node);
+  signals_close(&sigs);
+  if (sigs.signum) /* stopped as asked: the root's end is no failure */
+    rc = sigs.signum == SIGINT ? 130 : 0;
   if (r.started && !r.done) {
     /* The reader is blocked in fgets and cannot be joined: leave now. */
     fflush(stdout);
@@ -674,5 +855,8 @@ int main(int argc, char **argv) {
   lua_close(L);
   tr_host_free(h);
   tr_node_free(node);
+  if (sink.fd != 2)
+    close(sink.fd);
+  uv_mutex_destroy(&sink.lock);
   return rc;
 }
