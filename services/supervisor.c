@@ -187,8 +187,15 @@ static void on_exit_msg(sup *s, tr_msg *m) {
   }
   c->pid = 0;
   tell(s, "stopped", c, pid, reason);
-  if (wants_restart(c, reason))
+  if (wants_restart(c, reason)) {
     restart(s, (size_t)(c - s->c), 1);
+    if (c->pid) /* which pid went, which came, and why: for the log's reader */
+      tr_host_log(s->h, TR_LOG_WARN,
+                  "supervisor: restarted %s: <pid %u.%u> -> <pid %u.%u>, "
+                  "reason: %s",
+                  c->spec.name, (unsigned)(uint32_t)pid, (unsigned)(pid >> 32),
+                  (unsigned)(uint32_t)c->pid, (unsigned)(c->pid >> 32), reason);
+  }
 }
 
 static void on_tick(sup *s) {

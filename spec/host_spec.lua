@@ -6,7 +6,8 @@ describe("actor.configure", function()
   it("returns the settings in force, with their defaults", function()
     assert.same({ slice = 1000, hard_limit = 500, call_timeout = 5000, send_timeout = 5000,
                   memory_limit = 1024,
-                  store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec" },
+                  store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec",
+                  log_level = "info" },
       actor.configure())
   end)
 
@@ -18,6 +19,7 @@ describe("actor.configure", function()
       { { writer = "xml" }, "writer must be one of log json" },
       { { fsync = "sometimes" }, "fsync must be one of everysec always no" },
       { { data_dir = "" }, "data_dir must be" },
+      { { log_level = "loud" }, "log_level must be one of error warn info debug" },
       { { slice = 0 }, "slice must be 1..16777215" },
       { { slice = 100, call_timeout = "soon" }, "call_timeout must be" },
     } do
@@ -35,7 +37,8 @@ describe("actor.configure", function()
     actor.configure(old)
     assert.same({ slice = 500, hard_limit = 500, call_timeout = 1234, send_timeout = 5000,
                   memory_limit = 1024,
-                  store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec" },
+                  store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec",
+                  log_level = "info" },
       now)
     assert.same(now, after)
     assert.same(old, actor.configure())
