@@ -589,8 +589,71 @@ static void test_log_level(void) {
   tr_host_free(h);
 }
 
+/* Whole lines (log_line): the time, the level, the actor whose callback
+ * logs with its name, as text or JSON; the level changed at run time. */
+static void capture_line(void *ud, int level, const char *line, size_t len) {
+  captured *c = ud;
+  c->lines++;
+  c->level = level;
+  snprintf(c->text, sizeof c->text, "%.*s", (int)len, line);
+}
+
+static int logging_init(tr_actor *self, void *state, tr_msg *args) {
+  (void)state;
+  (void)args;
+  tr_host_log(tr_actor_host(self), TR_LOG_WARN, "up \"q\"\n");
+  return 0;
+}
+
+static const tr_behaviour logging = {"logging", 0, logging_init, counter_handle,
+                                     NULL};
+
+static void test_log_lines(void) {
+  captured c = {0};
+  tr_host_config cfg = {0};
+  tr_spawn_opts o = {0};
+  tr_host *h;
+  tr_pid pid;
+  char want[128];
+  cfg.log_line = capture_line;
+  cfg.log_ud = &c;
+  h = tr_host_new(&cfg);
+  tr_host_log(h, TR_LOG_INFO, "plain");
+  /* 2026-01-31T12:00:00.123Z: 24 characters, then the level. */
+  CHECK_EQ(strlen(c.text), 24 + 12);
+  CHECK(c.text[10] == 'T' && c.text[19] == '.' && c.text[23] == 'Z');
+  CHECK_STR(c.text + 24, " info  plain");
+  o.name = "logger";
+  CHECK_EQ(tr_spawn(h, &logging, NULL, &o, &pid), TR_OK);
+  snprintf(want, sizeof want, " warn  [<pid %u.%u> logger] up \"q\"\n",
+           (unsigned)(uint32_t)pid, (unsigned)(pid >> 32));
+  CHECK_STR(c.text + 24, want);
+  CHECK_EQ(tr_host_log_level(h), TR_LOG_INFO);
+  CHECK_EQ(tr_host_set_log_level(h, 0), TR_EINVAL);
+  CHECK_EQ(tr_host_set_log_level(NULL, TR_LOG_DEBUG), TR_EINVAL);
+  CHECK_EQ(tr_host_set_log_level(h, TR_LOG_ERROR), TR_OK);
+  CHECK_EQ(tr_host_log_level(h), TR_LOG_ERROR);
+  tr_host_log(h, TR_LOG_WARN, "hidden");
+  CHECK_EQ(c.lines, 2);
+  tr_host_free(h);
+
+  cfg.log_format = TR_LOG_JSON;
+  h = tr_host_new(&cfg);
+  CHECK_EQ(tr_spawn(h, &logging, NULL, &o, &pid), TR_OK);
+  snprintf(want, sizeof want,
+           "\",\"level\":\"warn\",\"pid\":\"<pid %u.%u>\",\"name\":"
+           "\"logger\",\"msg\":\"up \\\"q\\\"\\n\"}",
+           (unsigned)(uint32_t)pid, (unsigned)(pid >> 32));
+  CHECK(!strncmp(c.text, "{\"ts\":\"", 7));
+  CHECK_STR(c.text + 7 + 24, want);
+  tr_host_log(h, TR_LOG_ERROR, "bad \xff");
+  CHECK(strstr(c.text, "\"pid\":null,\"name\":null,\"msg\":\"bad \\ufffd\"}"));
+  tr_host_free(h);
+}
+
 int main(void) {
   RUN(test_log_level);
+  RUN(test_log_lines);
   RUN(test_new_and_free_with_defaults);
   RUN(test_config);
   RUN(test_run_until_stopped_by_an_actor);
