@@ -36,12 +36,11 @@ int tr_actor_get_info(tr_host *h, tr_pid pid, tr_actor_info *out) {
   tr_actor *a;
   const tr_msg *m;
   int rc = tr__loop_check(h);
-  if (!out)
-    return TR_EINVAL;
-  memset(out, 0, sizeof *out);
+  if (out)
+    memset(out, 0, sizeof *out);
   if (rc)
     return rc;
-  if (tr__remote(h, pid))
+  if (!out || tr__remote(h, pid))
     return TR_EINVAL;
   if (!(a = tr__actor(h, pid)))
     return TR_ENOPROC;

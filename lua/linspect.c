@@ -101,7 +101,8 @@ static size_t estimate(lua_State *L, const trL__proc *p) {
      * looks at itself), not what the actor holds */
     if (!lua_getinfo(co, "S", &ar) || ar.what[0] == 'C')
       continue;
-    for (i = 1; lua_getlocal(co, &ar, i); i++) {
+    for (i = 1; (co == L || lua_checkstack(co, 1)) && lua_getlocal(co, &ar, i);
+         i++) {
       if (co != L)
         lua_xmove(co, L, 1);
       weigh(L, &w, 0);
@@ -119,13 +120,12 @@ static size_t estimate(lua_State *L, const trL__proc *p) {
 
 /* "file:line" of the first Lua frame from `level` up (the function that
  * called receive, call, sleep or send), or nothing pushed (0). */
-static int push_where(lua_State *L, lua_State *co, int level, int defined) {
+static int push_where(lua_State *L, lua_State *co, int level) {
   lua_Debug ar;
   for (; lua_getstack(co, level, &ar); level++) {
     if (!lua_getinfo(co, "Sl", &ar) || ar.currentline <= 0)
       continue;
-    lua_pushfstring(L, "%s:%d", ar.short_src,
-                    defined ? ar.linedefined : ar.currentline);
+    lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
     return 1;
   }
   return 0;
@@ -198,7 +198,7 @@ static void push_info(lua_State *L, const tr_actor_info *a) {
     push_function(L, p);
     lua_setfield(L, -2, "func");
     /* where it yielded: above the C function it waits in */
-    if (a->status == TR_STATUS_WAITING && push_where(L, p->co, 0, 0))
+    if (a->status == TR_STATUS_WAITING && push_where(L, p->co, 0))
       lua_setfield(L, -2, "where");
     set_int(L, "memory", (lua_Integer)estimate(L, p));
   }
@@ -222,8 +222,8 @@ int trL__info(lua_State *L) {
     return 1;
   }
   lua_pushnil(L);
-  lua_pushstring(L, rc == TR_EINVAL ? "an actor of another host"
-                                    : tr_strerror(rc));
+  lua_pushstring(L, rc == TR_EINVAL && lh->h ? "an actor of another host"
+                                             : tr_strerror(rc));
   return 2;
 }
 

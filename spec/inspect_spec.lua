@@ -115,6 +115,7 @@ describe("actor.info", function()
           for i = 1, n do t[i] = string.rep("y", 100) .. i end
           actor.send(root, "ready")
           actor.receive()
+          return #t
         end
       end
       local a, b = actor.spawn(holder(1)), actor.spawn(holder(1000))
