@@ -193,6 +193,7 @@ struct tr_host {
    * current second began (loop ms), and the last full second's rate. */
   uint64_t rate_at, rate_base;
   uint32_t rate_last;
+  uint8_t timing; /* tr_host_set_timing: run_ns is measured */
 
   tr_msg *pool; /* delivered messages kept for reuse (msgpool.c) */
   uint32_t pool_len;

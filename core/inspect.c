@@ -3,8 +3,8 @@
  * a host's actors, and who supervises whom.
  *
  * Everything here reads what the host keeps anyway, plus the counters the
- * scheduler bumps (handled, run_ns): asking costs O(1) per actor but for
- * the walk of its mailbox, and nothing is paid per message for it.
+ * scheduler bumps (handled; run_ns while timing is on): asking costs O(1)
+ * per actor but for the walk of its mailbox.
  */
 #include <stdio.h>
 #include <string.h>
@@ -103,5 +103,13 @@ int tr_actor_set_supervisor(tr_host *h, tr_pid pid, tr_pid sup,
     return TR_ENOPROC;
   a->supervisor = sup;
   a->restarts = restarts;
+  return TR_OK;
+}
+
+int tr_host_set_timing(tr_host *h, int on) {
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  h->timing = on ? 1 : 0;
   return TR_OK;
 }

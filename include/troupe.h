@@ -388,8 +388,8 @@ typedef struct tr_actor_info {
   uint32_t queued;   /* every message queued, answers and notices too */
   uint64_t mailbox_bytes; /* their encoded bytes (a walk of the mailbox) */
   uint64_t handled;       /* messages handed to its handle callback */
-  uint64_t run_ns;        /* time its handle callback ran, on uv_hrtime's clock:
-                             measured per turn of the scheduler, not per message */
+  uint64_t run_ns;        /* time its turns took while timing was on
+                            (tr_host_set_timing), counted as each turn ends */
   tr_pid supervisor; /* who restarts it (tr_actor_set_supervisor); 0: none */
   uint32_t restarts; /* how often that supervisor restarted it so far */
 } tr_actor_info;
@@ -405,6 +405,12 @@ TR_API int tr_actor_get_info(tr_host *h, tr_pid pid, tr_actor_info *out);
  * *n. The calling host's actors only: another host's are listed on its
  * own thread. */
 TR_API int tr_host_actors(tr_host *h, tr_pid *pids, size_t cap, size_t *n);
+
+/* Turns the measure of each actor's run time (tr_actor_info.run_ns) on
+ * (on != 0) or off; off at first. It costs a clock read per actor's turn,
+ * as much as a message when each turn handles one (a call ping-pong), so
+ * it is there to switch on while looking, as OTP's scheduler_wall_time. */
+TR_API int tr_host_set_timing(tr_host *h, int on);
 
 /* Records that sup supervises pid and has restarted it `restarts` times,
  * for tr_actor_get_info; supervisors call it as they start a child. */

@@ -990,6 +990,7 @@ int luaopen_actor_core(lua_State *L) {
                                    {"stats", l_stats},
                                    {"info", trL__info},
                                    {"list", trL__list},
+                                   {"timing", trL__timing},
                                    {"configure", l_configure},
                                    {NULL, NULL}};
   if (!trL__host_find(L)) {

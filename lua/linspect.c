@@ -227,6 +227,14 @@ int trL__info(lua_State *L) {
   return 2;
 }
 
+/* actor.timing(on): run_ns measured from now on, or no more. */
+int trL__timing(lua_State *L) {
+  trL__host *lh = host_of(L);
+  trL__checktype(L, 1, LUA_TBOOLEAN);
+  tr_host_set_timing(lh->h, lua_toboolean(L, 1));
+  return 0;
+}
+
 /* The host's pids into a userdata on the stack (n of them). */
 static tr_pid *host_pids(lua_State *L, tr_host *h, size_t *n) {
   tr_pid *pids;

@@ -226,10 +226,11 @@ void trL__start_spawner(trL__host *lh); /* unless the host has one */
 void trL__open_node(lua_State *L);      /* into the table on top */
 int trL__spawn_table(lua_State *L);     /* actor.spawn{module = ...} */
 
-/* linspect.c: actor.info, actor.list; the bytes queued in h's mailboxes
- * (a walk of them all, for actor.stats). */
+/* linspect.c: actor.info, actor.list, actor.timing; the bytes queued in h's
+ * mailboxes (a walk of them all, for actor.stats). */
 int trL__info(lua_State *L);
 int trL__list(lua_State *L);
+int trL__timing(lua_State *L);
 size_t trL__mailbox_bytes(lua_State *L, tr_host *h);
 
 /* lfile.c */

@@ -345,6 +345,7 @@ describe("a bad argument", function()
       },
       alive = { C(bad(1, "alive", "pid expected, got nil"), nil) },
       info = { C(bad(1, "info", "pid expected, got string"), "x") },
+      timing = { C(bad(1, "timing", "boolean expected, got nil"), nil) },
       configure = {
         C(bad(1, "configure", "table expected, got string"), "slice"),
         C(bad(1, "configure", "unknown setting 'colour'"), { colour = "red" }),

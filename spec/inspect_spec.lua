@@ -46,15 +46,19 @@ describe("actor.info", function()
   end)
 
   it("shows the calling actor running, its name, and what it has handled", function()
-    local info, me, run_ns = H.run(function()
+    local info, me, run_ns, untimed = H.run(function()
+      local untimed = actor.info(actor.whereis("router")).run_ns
+      actor.timing(true)
       actor.register("looker", actor.self())
       actor.send(actor.self(), "one")
       actor.send(actor.self(), "two")
       actor.receive()
       actor.receive()
       local first = actor.info(actor.self())
-      actor.sleep(0) -- run_ns counts the turns that are over
-      return first, actor.self(), actor.info(actor.self()).run_ns
+      -- run_ns counts the turns that are over, begun with timing on
+      actor.sleep(0)
+      actor.sleep(0)
+      return first, actor.self(), actor.info(actor.self()).run_ns, untimed
     end)
     assert.equal(me, info.pid)
     assert.equal("looker", info.name)
@@ -63,6 +67,7 @@ describe("actor.info", function()
     assert.is_nil(info.where)
     assert.is_true(info.handled >= 2)
     assert.is_true(run_ns > 0)
+    assert.equal(0, untimed) -- timing is off until asked for
     assert.equal(1024, info.capacity)
   end)
 

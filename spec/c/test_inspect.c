@@ -75,6 +75,8 @@ static void test_states(void) {
   tr_actor_info info;
   size_t n = 0;
   int i;
+  CHECK_EQ(tr_host_set_timing(NULL, 1), TR_EINVAL);
+  CHECK_EQ(tr_host_set_timing(h, 1), TR_OK);
   CHECK_EQ(test_spawn_ctx(h, &rec_b, &r, &named, &recp), TR_OK);
   CHECK_EQ(tr_spawn(h, &sleeper_b, NULL, &small, &sleeper), TR_OK);
   CHECK_EQ(tr_spawn(h, &silent_b, NULL, NULL, &silent), TR_OK);
@@ -273,6 +275,7 @@ static void test_rate(void) {
   rec r = {0};
   tr_pid p;
   tr_host_stats st;
+  tr_actor_info info;
   uint64_t start;
   int i;
   CHECK_EQ(test_spawn_ctx(h, &rec_b, &r, NULL, &p), TR_OK);
@@ -288,6 +291,9 @@ static void test_rate(void) {
              5000);
   tr_host_get_stats(h, &st);
   CHECK(st.per_second > 0 && st.per_second <= 100);
+  CHECK_EQ(tr_actor_get_info(h, p, &info), TR_OK);
+  CHECK_EQ(info.handled, 100);
+  CHECK_EQ(info.run_ns, 0); /* timing is off until asked for */
   tr_host_free(h);
 }
 
