@@ -152,6 +152,22 @@ static void push_function(lua_State *L, const trL__proc *p) {
   }
 }
 
+void trL__set_module(lua_State *L, tr_pid pid, const char *module,
+                     const char *fn) {
+  tr_actor_info a;
+  trL__proc *p;
+  if (tr_actor_get_info(trL__host_get(L)->h, pid, &a) != TR_OK ||
+      a.behaviour != &trL__proc_behaviour)
+    return;
+  p = a.state;
+  if (fn)
+    lua_pushfstring(L, "%s.%s", module, fn);
+  else
+    lua_pushstring(L, module);
+  luaL_unref(L, LUA_REGISTRYINDEX, p->module_ref);
+  p->module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
 static void set_int(lua_State *L, const char *k, lua_Integer v) {
   lua_pushinteger(L, v);
   lua_setfield(L, -2, k);
@@ -197,6 +213,10 @@ static void push_info(lua_State *L, const tr_actor_info *a) {
     const trL__proc *p = a->state;
     push_function(L, p);
     lua_setfield(L, -2, "func");
+    if (p->module_ref != LUA_NOREF) {
+      lua_rawgeti(L, LUA_REGISTRYINDEX, p->module_ref);
+      lua_setfield(L, -2, "module");
+    }
     /* where it yielded: above the C function it waits in */
     if (a->status == TR_STATUS_WAITING && push_where(L, p->co, 0))
       lua_setfield(L, -2, "where");

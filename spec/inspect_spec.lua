@@ -103,6 +103,21 @@ describe("actor.info", function()
     assert.equal(0, info.handled)
   end)
 
+  it("names the module and function a Lua actor was started by", function()
+    package.preload["inspect_mod"] = function()
+      return { start = function() actor.receive() end }
+    end
+    local info, plain = H.run(function()
+      local p = actor.spawn { module = "inspect_mod", fn = "start" }
+      return actor.info(p), actor.info(actor.spawn(function() actor.receive() end))
+    end)
+    package.preload["inspect_mod"], package.loaded["inspect_mod"] = nil, nil
+    assert.equal("inspect_mod.start", info.module)
+    assert.equal("lua", info.kind)
+    assert.matches("inspect_spec.lua:%d+$", info.func)
+    assert.is_nil(plain.module)
+  end)
+
   it("shows a native actor, the router", function()
     local info = H.run(function() return actor.info(actor.whereis("router")) end)
     assert.equal("router", info.kind)
