@@ -101,6 +101,7 @@ tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
     h->owns_loop = 1;
   }
   h->thread = uv_thread_self();
+  h->rate_at = uv_now(h->loop); /* the first second begins now */
   uv_idle_init(h->loop, &h->idle);
   uv_timer_init(h->loop, &h->timer);
   uv_async_init(h->loop, &h->async, async_cb);
@@ -218,6 +219,7 @@ struct uv_loop_s *tr_host_loop(tr_host *h) {
 }
 
 void tr_host_get_stats(tr_host *h, tr_host_stats *out) {
+  uint64_t now;
   if (!out)
     return;
   if (tr__loop_check(h)) {
@@ -226,6 +228,13 @@ void tr_host_get_stats(tr_host *h, tr_host_stats *out) {
   }
   *out = h->stats;
   out->timers = h->heap_len;
+  now = uv_now(h->loop);
+  /* Quiet since the current second began: nothing rolled it over. */
+  if (now - h->rate_at >= 1000)
+    out->per_second = (uint32_t)((h->stats.delivered - h->rate_base) * 1000 /
+                                 (now - h->rate_at));
+  else
+    out->per_second = h->rate_last;
 }
 
 void tr_host_set_data(tr_host *h, void *data) { h->data = data; }

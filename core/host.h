@@ -96,6 +96,12 @@ struct tr_actor {
   uint8_t yielded;      /* handle returned TR_YIELD: call it again */
   uint8_t running;      /* inside one of its callbacks */
   uint8_t no_terminate; /* init failed: terminate is not called */
+  /* For tr_actor_get_info: counters, not costs (one add per message, one
+   * per scheduler turn). */
+  uint64_t handled;  /* messages taken by handle */
+  uint64_t run_ns;   /* time its dispatches took */
+  tr_pid supervisor; /* tr_actor_set_supervisor */
+  uint32_t restarts;
   _Alignas(max_align_t) unsigned char state[];
 };
 
@@ -184,6 +190,11 @@ struct tr_host {
   atomic_int log_level; /* cfg.log_level as changed since (tr_host_log) */
 
   tr_host_stats stats;
+  /* Messages per second (tr_host_stats.per_second): delivered when the
+   * current second began (loop ms), and the last full second's rate. */
+  uint64_t rate_at, rate_base;
+  uint32_t rate_last;
+  uint8_t timing; /* tr_host_set_timing: run_ns is measured */
 
   tr_msg *pool; /* delivered messages kept for reuse (msgpool.c) */
   uint32_t pool_len;
@@ -282,6 +293,8 @@ enum {
 void tr__sched_wake(tr_host *h, tr_actor *a);
 void tr__idle_cb(uv_idle_t *idle);
 void tr__sched_turn(tr_host *h, uint32_t budget);
+/* Rolls the per-second rate over when a second has passed since it began. */
+void tr__rate_update(tr_host *h, uint64_t now_ms);
 /* a has mail it may take now: under tr_await, only the awaited answer. */
 static inline int tr__has_mail(const tr_actor *a) {
   return a->await ? a->mb.match != NULL : a->mb.head != NULL;

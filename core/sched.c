@@ -57,6 +57,7 @@ static inline int take(tr_host *h, tr_actor *a) {
     return 0;
   a->await = 0;
   a->beat = uv_now(h->loop);
+  a->handled++;
   h->stats.delivered++;
   h->current_msg = m;
   h->current_user = tr__is_user(m);
@@ -133,9 +134,14 @@ int tr_mailbox_next(tr_actor *self, tr_msg **out) {
 void tr__sched_turn(tr_host *h, uint32_t budget) {
   tr__link *l;
   uint64_t start;
-  uint32_t since = 0; /* dispatches since the clock was read */
+  uint32_t since = 0;     /* dispatches since the clock was read */
+  uint64_t t0 = 0;        /* when the next dispatch began, for run_ns */
+  int timing = h->timing; /* as the turn began, when t0 was read */
   uv_update_time(h->loop);
   start = uv_now(h->loop);
+  tr__rate_update(h, start);
+  if (timing)
+    t0 = uv_hrtime();
   while (budget && (l = tr__list_first(&h->ready))) {
     tr_actor *a = tr__container(l, tr_actor, ready);
     uint32_t n = h->cfg.actor_budget < budget ? h->cfg.actor_budget : budget;
@@ -147,6 +153,11 @@ void tr__sched_turn(tr_host *h, uint32_t budget) {
     tr__list_remove(l);
     h->stats.ready--;
     used = dispatch(h, a, n, &cut);
+    if (timing) { /* a clock read a dispatch: its end starts the next */
+      uint64_t t1 = uv_hrtime();
+      a->run_ns += t1 - t0;
+      t0 = t1;
+    }
     budget -= used ? used : 1;
     if (h->ndirty) /* another host may wait for what a sent */
       tr__out_flush_waited(h);
@@ -172,4 +183,13 @@ void tr__sched_turn(tr_host *h, uint32_t budget) {
   }
   if (tr__list_empty(&h->ready))
     uv_idle_stop(&h->idle);
+}
+
+void tr__rate_update(tr_host *h, uint64_t now_ms) {
+  uint64_t span = now_ms - h->rate_at;
+  if (span < 1000)
+    return;
+  h->rate_last = (uint32_t)((h->stats.delivered - h->rate_base) * 1000 / span);
+  h->rate_at = now_ms;
+  h->rate_base = h->stats.delivered;
 }

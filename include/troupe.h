@@ -134,6 +134,9 @@ typedef struct tr_host_stats {
   uint32_t actors;       /* live actors */
   uint32_t ready;        /* actors waiting in the ready queue */
   uint32_t timers;       /* pending timers (send-after, timeouts, calls) */
+  /* Messages delivered per second over the last full second (or, on a
+   * host quiet since, over the time since that second began). */
+  uint32_t per_second;
 } tr_host_stats;
 
 /* Makes a host on the calling thread, which becomes its loop thread.
@@ -364,6 +367,72 @@ TR_API int64_t tr_actor_quiet_ms(tr_host *h, tr_pid pid);
  * actor that batches work, such as a writer, that now is the time to
  * flush. */
 TR_API int tr_mailbox_count(tr_host *h, tr_pid pid);
+
+/* Looking into a running host, as a debugger or an operator's console
+ * would. What an actor is doing now: */
+enum {
+  TR_STATUS_RUNNING = 0, /* inside one of its callbacks */
+  TR_STATUS_READY,       /* in the ready queue: has mail or was suspended */
+  TR_STATUS_WAITING,     /* nothing to do until mail comes (see `wait`) */
+  TR_STATUS_EXITING      /* told to end inside its callback; ends soon */
+};
+/* What a waiting actor waits for. */
+enum {
+  TR_WAIT_NONE = 0,
+  TR_WAIT_RECEIVE, /* any mail */
+  TR_WAIT_CALL,    /* the answer to a call (tr_await on its session) */
+  TR_WAIT_SLEEP,   /* a tr_timeout (tr_await on it) */
+  TR_WAIT_ROOM,    /* room in a full mailbox (tr_await on tr_notify_room) */
+  TR_WAIT_OTHER    /* tr_await on a session no ref of this host names */
+};
+
+typedef struct tr_actor_info {
+  tr_pid pid;
+  uint32_t host; /* index of its host in the node (tr_pid_host) */
+  /* The behaviour's name ("lua" for a Lua actor; "?" when unnamed) and
+   * the behaviour itself, with the actor's state: for the code that
+   * defined the behaviour to say more (the Lua layer does). */
+  const char *kind;
+  const tr_behaviour *behaviour;
+  void *state;
+  char name[256];    /* registered name, "" when none */
+  int status;        /* TR_STATUS_* */
+  int wait;          /* TR_WAIT_* while TR_STATUS_WAITING, else TR_WAIT_NONE */
+  tr_pid waits_on;   /* TR_WAIT_CALL: the callee; TR_WAIT_ROOM: the full one */
+  uint32_t mailbox;  /* sends and calls queued (tr_mailbox_count) */
+  uint32_t held;     /* sends and calls it keeps aside (tr_mailbox_hold) */
+  uint32_t capacity; /* bounds mailbox + held */
+  uint32_t queued;   /* every message queued, answers and notices too */
+  uint64_t mailbox_bytes; /* their encoded bytes (a walk of the mailbox) */
+  uint64_t handled;       /* messages handed to its handle callback */
+  uint64_t run_ns;        /* time its turns took while timing was on
+                            (tr_host_set_timing), counted as each turn ends */
+  tr_pid supervisor; /* who restarts it (tr_actor_set_supervisor); 0: none */
+  uint32_t restarts; /* how often that supervisor restarted it so far */
+} tr_actor_info;
+
+/* Fills *out for pid, an actor of h. TR_ENOPROC when it is not alive;
+ * TR_EINVAL for a pid of another host (its host answers for it). Loop
+ * thread only; O(1) but for mailbox_bytes and queued, O(queued). */
+TR_API int tr_actor_get_info(tr_host *h, tr_pid pid, tr_actor_info *out);
+
+/* The pids of h's live actors, oldest first: up to cap of them into pids
+ * (may be NULL when cap is 0), and how many there are in all into *n (may
+ * be NULL), so a caller whose array was short asks again with room for
+ * *n. The calling host's actors only: another host's are listed on its
+ * own thread. */
+TR_API int tr_host_actors(tr_host *h, tr_pid *pids, size_t cap, size_t *n);
+
+/* Turns the measure of each actor's run time (tr_actor_info.run_ns) on
+ * (on != 0) or off; off at first. It costs a clock read per actor's turn,
+ * as much as a message when each turn handles one (a call ping-pong), so
+ * it is there to switch on while looking, as OTP's scheduler_wall_time. */
+TR_API int tr_host_set_timing(tr_host *h, int on);
+
+/* Records that sup supervises pid and has restarted it `restarts` times,
+ * for tr_actor_get_info; supervisors call it as they start a child. */
+TR_API int tr_actor_set_supervisor(tr_host *h, tr_pid pid, tr_pid sup,
+                                   uint32_t restarts);
 
 /* Until a message carrying this session arrives (a reply, an error reply,
  * a timeout), leave every other message queued, in order. 0 ends the wait;

@@ -64,6 +64,16 @@ typedef struct tr_sup_spec {
  * calls:
  *   restart(name) -> "ok"    restart a child now, as actor.reset does
  *   children() -> name, pid, name, pid ...
+ *   which_children() -> one array of maps, a child each in start order:
+ *     {name=, pid=, restart= "permanent"|"transient"|"temporary",
+ *      type= "supervisor"|"worker", kind= its behaviour's name ("lua"
+ *      for a Lua actor), restarts= how often restarted}; pid and kind
+ *     are nil while the child is not running
+ *   count_children() -> one map {specs=, active=, supervisors=, workers=}
+ *     as OTP's: children, those running, those that are supervisors (a
+ *     child not running counts as a worker) and the rest
+ * Each child it starts is marked as its own (tr_actor_set_supervisor), so
+ * tr_actor_get_info shows its supervisor and restarts.
  * A crashed child is restarted at once; a quiet one at its heartbeat. */
 TR_API int tr_sup_start(tr_host *h, const tr_sup_spec *spec,
                         const tr_spawn_opts *opts, tr_pid *out);

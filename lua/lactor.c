@@ -578,9 +578,19 @@ static int l_alive(lua_State *L) {
 /* ------------------------------------------------------------- others */
 
 static int l_stats(lua_State *L) {
+  trL__host *lh = host(L);
   tr_host_stats st;
-  tr_host_get_stats(host(L)->h, &st);
-  lua_createtable(L, 0, 6);
+  tr_host_get_stats(lh->h, &st);
+  lua_createtable(L, 0, 10);
+  lua_pushinteger(L, st.ready);
+  lua_setfield(L, -2, "ready");
+  lua_pushinteger(L, st.per_second);
+  lua_setfield(L, -2, "per_second");
+  lua_pushinteger(L, (lua_Integer)lua_gc(L, LUA_GCCOUNT) * 1024 +
+                         lua_gc(L, LUA_GCCOUNTB));
+  lua_setfield(L, -2, "lua_memory");
+  lua_pushinteger(L, (lua_Integer)trL__mailbox_bytes(L, lh->h));
+  lua_setfield(L, -2, "mailbox_bytes");
   lua_pushinteger(L, (lua_Integer)st.delivered);
   lua_setfield(L, -2, "delivered");
   lua_pushinteger(L, (lua_Integer)st.dead_letters);
@@ -990,6 +1000,9 @@ int luaopen_actor_core(lua_State *L) {
                                    {"kill", l_kill},
                                    {"alive", l_alive},
                                    {"stats", l_stats},
+                                   {"info", trL__info},
+                                   {"list", trL__list},
+                                   {"timing", trL__timing},
                                    {"configure", l_configure},
                                    {NULL, NULL}};
   if (!trL__host_find(L)) {

@@ -60,6 +60,7 @@ static int start_module(lua_State *L) {
   }
   lua_replace(L, 4); /* the function, its arguments above it */
   pid = trL__spawn(L, 4);
+  trL__set_module(L, pid, module, lua_tostring(L, 2));
   if (name[0] && (rc = tr_register(lh->h, name, pid)) != TR_OK) {
     tr_kill(lh->h, pid, "killed"); /* it has not run yet */
     return luaL_error(L, "the name '%s' is taken (%s)", name, tr_strerror(rc));

@@ -33,6 +33,7 @@ static int proc_init(tr_actor *self, void *state, tr_msg *args) {
   p->ref = c->ref;
   p->nargs = c->nargs;
   p->why = TRL_START;
+  p->module_ref = LUA_NOREF;
   *(trL__proc **)lua_getextraspace(p->co) = p;
   trL__clock_attach(p->lh, p->co);
   tr_wake(self); /* the first resume happens in handle, on the scheduler */
@@ -332,6 +333,7 @@ static void proc_terminate(tr_actor *self, void *state, const char *reason) {
   p->kept = 0;
   close_thread(p, tr_self(self));
   luaL_unref(L, LUA_REGISTRYINDEX, p->ref);
+  luaL_unref(L, LUA_REGISTRYINDEX, p->module_ref);
   if (tr_self(self) == p->lh->root) {
     p->lh->root_ended = 1;
     /* Killed, or taken down by a link: actor.run fails with the reason

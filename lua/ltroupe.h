@@ -140,6 +140,8 @@ typedef struct trL__proc {
   tr_pid last_from; /* sender of the message last received */
   tr_msg *msg;      /* the message being handled, for actor.forward */
   uint8_t kept;     /* msg is ours: kept across a preemption */
+  int module_ref;   /* "module" or "module.fn" it was started as, for
+                       actor.info (a registry ref); LUA_NOREF: a function */
 } trL__proc;
 
 /* lhost.c */
@@ -225,6 +227,17 @@ int trL__supervise(lua_State *L); /* actor.supervise */
 void trL__start_spawner(trL__host *lh); /* unless the host has one */
 void trL__open_node(lua_State *L);      /* into the table on top */
 int trL__spawn_table(lua_State *L);     /* actor.spawn{module = ...} */
+
+/* linspect.c: actor.info, actor.list, actor.timing; the bytes queued in h's
+ * mailboxes (a walk of them all, for actor.stats). */
+int trL__info(lua_State *L);
+int trL__list(lua_State *L);
+int trL__timing(lua_State *L);
+/* pid, a Lua actor just spawned by module (lnode.c), was started as
+ * module or module.fn (fn may be NULL): actor.info's module. */
+void trL__set_module(lua_State *L, tr_pid pid, const char *module,
+                     const char *fn);
+size_t trL__mailbox_bytes(lua_State *L, tr_host *h);
 
 /* lfile.c */
 int trL__open_file(lua_State *L); /* require "actor.file" (preloaded) */

@@ -21,6 +21,7 @@
 typedef struct child {
   tr_child_spec spec; /* name copied */
   tr_pid pid;         /* 0 while not running */
+  uint32_t starts;    /* for which_children and tr_actor_get_info */
 } child;
 
 typedef struct sup {
@@ -62,6 +63,7 @@ static int start_child(sup *s, child *c) {
     return rc ? rc : TR_EINIT;
   }
   c->pid = pid;
+  tr_actor_set_supervisor(s->h, pid, tr_self(s->self), c->starts++);
   if (s->heir) /* from the start: mail queued before anyone hears of it */
     tr_mailbox_set_heir(s->h, pid, s->heir);
   tr_link(s->h, tr_self(s->self), pid); /* a dead pid comes back as exit */
@@ -220,6 +222,75 @@ static void on_tick(sup *s) {
   tr_timeout(s->h, tr_self(s->self), s->tick_ms, &s->tick);
 }
 
+/* A child that is itself a supervisor: OTP's "supervisor" type, else
+ * "worker". */
+static int is_sup(sup *s, const child *c, const char **kind) {
+  tr_actor_info info;
+  *kind = NULL;
+  if (!c->pid || tr_actor_get_info(s->h, c->pid, &info) != TR_OK)
+    return 0;
+  *kind = info.kind;
+  return !strcmp(info.kind, "supervisor");
+}
+
+/* which_children() -> {{name=, pid=, restart=, type=, kind=, restarts=},
+ * ...}, as OTP's, in start order; pid and kind nil while not running. */
+static tr_msg *which_children(sup *s) {
+  static const char *const restarts[] = {"permanent", "transient", "temporary"};
+  tr_msg *r = tr_msg_new("reply");
+  size_t i;
+  tr_msg_add_array(r, (uint32_t)s->n);
+  for (i = 0; i < s->n; i++) {
+    const child *c = &s->c[i];
+    const char *kind;
+    int sup_type = is_sup(s, c, &kind);
+    tr_msg_add_map(r, 6);
+    tr_msg_add_cstr(r, "name");
+    tr_msg_add_cstr(r, c->spec.name);
+    tr_msg_add_cstr(r, "pid");
+    if (c->pid)
+      tr_msg_add_pid(r, c->pid);
+    else
+      tr_msg_add_nil(r);
+    tr_msg_add_cstr(r, "restart");
+    tr_msg_add_cstr(r, restarts[c->spec.restart - TR_PERMANENT]);
+    tr_msg_add_cstr(r, "type");
+    tr_msg_add_cstr(r, sup_type ? "supervisor" : "worker");
+    tr_msg_add_cstr(r, "kind");
+    if (kind)
+      tr_msg_add_cstr(r, kind);
+    else
+      tr_msg_add_nil(r);
+    tr_msg_add_cstr(r, "restarts");
+    tr_msg_add_int(r, c->starts ? c->starts - 1 : 0);
+  }
+  return r;
+}
+
+/* count_children() -> {specs=, active=, supervisors=, workers=}, as OTP's:
+ * supervisors and workers count the specs of each type, running or not
+ * (a child not running counts as a worker: its type is not known). */
+static tr_msg *count_children(sup *s) {
+  uint32_t active = 0, sups = 0;
+  size_t i;
+  for (i = 0; i < s->n; i++) {
+    const char *kind;
+    active += s->c[i].pid != 0;
+    sups += is_sup(s, &s->c[i], &kind);
+  }
+  tr_msg *r = tr_msg_new("reply");
+  tr_msg_add_map(r, 4);
+  tr_msg_add_cstr(r, "specs");
+  tr_msg_add_int(r, (int64_t)s->n);
+  tr_msg_add_cstr(r, "active");
+  tr_msg_add_int(r, active);
+  tr_msg_add_cstr(r, "supervisors");
+  tr_msg_add_int(r, sups);
+  tr_msg_add_cstr(r, "workers");
+  tr_msg_add_int(r, (int64_t)s->n - sups);
+  return r;
+}
+
 static void on_call(sup *s, tr_msg *m) {
   const char *name;
   size_t len, i;
@@ -236,6 +307,10 @@ static void on_call(sup *s, tr_msg *m) {
       tr_reply_error(s->h, m, "restart intensity exceeded");
     else
       tr_reply(s->h, m, tr_msg_pack("reply", "s", "ok"));
+  } else if (tr_msg_is(m, "which_children")) {
+    tr_reply(s->h, m, which_children(s));
+  } else if (tr_msg_is(m, "count_children")) {
+    tr_reply(s->h, m, count_children(s));
   } else if (tr_msg_is(m, "children")) {
     r = tr_msg_new("reply");
     for (i = 0; i < s->n; i++) {

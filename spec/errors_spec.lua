@@ -235,7 +235,7 @@ describe("a bad argument", function()
   -- apart; a function in neither list fails the spec, so none is missed.
   local TAKE_NONE = {
     self = true, sender = true, now = true, stats = true, calling = true, defer = true,
-    pending = true, heartbeat = true, host = true, hosts = true, time = true,
+    pending = true, heartbeat = true, host = true, hosts = true, time = true, list = true,
   }
   local KV_TAKE_NONE = { count = true, info = true, flush = true, stats = true }
 
@@ -344,6 +344,8 @@ describe("a bad argument", function()
         C(bad(2, "kill", "string expected, got table"), other, {}),
       },
       alive = { C(bad(1, "alive", "pid expected, got nil"), nil) },
+      info = { C(bad(1, "info", "pid expected, got string"), "x") },
+      timing = { C(bad(1, "timing", "boolean expected, got nil"), nil) },
       configure = {
         C(bad(1, "configure", "table expected, got string"), "slice"),
         C(bad(1, "configure", "unknown setting 'colour'"), { colour = "red" }),
