@@ -95,6 +95,7 @@ static const char usage[] =
     "environment:\n"
     "  TROUPE_THREADS   the default of --threads\n"
     "  TROUPE_RESP_PASSWORD  the default of --resp-password\n"
+    "  TROUPE_HISTORY   the REPL's history file (default: ~/.troupe_history)\n"
     "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default:\n"
     "                   " TROUPE_LUA_RELDIR " from the folder troupe is in,\n"
     "                   or lua/ beside it in a build tree)\n";
