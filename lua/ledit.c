@@ -41,8 +41,8 @@ struct ledit {
   uv_sem_t want, answered;
   uv_signal_t sigint;
   int wake[2]; /* the loop -> the thread: 'i' Ctrl-C, 'q' quit */
-  int started, tty, quit, cancel;
-  _Atomic int reading;
+  int started, tty, cancel;
+  _Atomic int reading, quit;
   char *prompt, *history;
   char **cands; /* complete()'s answer, NULL-ended */
   size_t ncands, next;
