@@ -291,8 +291,9 @@ static int l_watch(lua_State *L) {
   return 0;
 }
 
+/* Whether the REPL talks with someone: prompts, editing, Ctrl-C. */
 static int l_isatty(lua_State *L) {
-  lua_pushboolean(L, isatty(0));
+  lua_pushboolean(L, isatty(0) && isatty(1));
   return 1;
 }
 

@@ -151,7 +151,12 @@ local function prompter(repl)
       stdin.complete(ok and list or {})
     elseif name == "sleep" then
       local who, s = actor.defer()
-      sleepers[s] = { who, actor.after(msg[2], "wake", s) }
+      local ok, timer = pcall(actor.after, msg[2], "wake", s)
+      if ok then
+        sleepers[s] = { who, timer }
+      else
+        actor.reply_error_to(who, s, timer)
+      end
     elseif name == "wake" and sleepers[msg[2]] then
       actor.reply_to(sleepers[msg[2]][1], msg[2])
       sleepers[msg[2]] = nil
@@ -190,7 +195,9 @@ return function(chunk, ...)
   -- The REPL's own waits in actor.sleep and os.exit; other actors keep theirs.
   local sleep, exit = actor.sleep, os.exit
   actor.sleep = function(ms, ...)
-    if coroutine.running() ~= me then return sleep(ms, ...) end
+    if coroutine.running() ~= me or math.type(ms) ~= "integer" or ms < 0 then
+      return sleep(ms, ...) -- its own errors for a bad ms
+    end
     call_prompter("sleep", ms)
   end
   os.exit = function(code, ...) -- luacheck: ignore 122
