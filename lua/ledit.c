@@ -174,11 +174,17 @@ static void reader_main(void *arg) {
       break;
     if (e->tty) {
       read_tty(e);
-    } else if ((n = getline(&buf, &cap, stdin)) >= 0) {
-      send_line(e, buf, (size_t)n - (buf[n - 1] == '\n'));
-    } else {
-      send_line(e, NULL, 0);
+      continue;
     }
+    e->reading = 1; /* then quit: stop sees one or the other */
+    if (e->quit)
+      break;
+    n = getline(&buf, &cap, stdin);
+    e->reading = 0;
+    if (n >= 0)
+      send_line(e, buf, (size_t)n - (buf[n - 1] == '\n'));
+    else
+      send_line(e, NULL, 0);
   }
   free(buf);
 }
@@ -299,18 +305,22 @@ static int l_isatty(lua_State *L) {
 
 static void closed(uv_handle_t *h) { (void)h; }
 
-/* stop(): the thread ends (from the actor, while the loop still runs). */
+/* stop(): the thread ends (from the actor, while the loop still runs,
+ * however the REPL ends). One blocked in getline cannot be woken: it is
+ * left, and the process leaves with _exit (ledit_stuck). */
 static int l_stop(lua_State *L) {
   ledit *e = get(L);
-  if (!e->started)
+  (void)L;
+  if (!e->started || e->quit)
     return 0;
   e->co = NULL;
   e->quit = 1;
-  if (write(e->wake[1], "q", 1) < 0)
-    return luaL_error(L, "cannot stop the stdin reader");
-  uv_sem_post(&e->want);
-  uv_thread_join(&e->thread);
   uv_close((uv_handle_t *)&e->sigint, closed);
+  if (write(e->wake[1], "q", 1) < 0 || (!e->tty && e->reading))
+    return 0;
+  uv_sem_post(&e->want);
+  uv_sem_post(&e->answered); /* a completion waiting for its answer */
+  uv_thread_join(&e->thread);
   e->started = 0;
   return 0;
 }

@@ -188,6 +188,9 @@ return function(chunk, ...)
   local tty = stdin.isatty()
   local me = coroutine.running()
   local helper = actor.spawn(prompter, actor.self())
+  -- However the REPL ends (actor.exit at the prompt, a kill), the reader
+  -- stops: a closing actor's to-be-closed variables are closed.
+  local _ <close> = setmetatable({}, { __close = function() stdin.stop() end })
   local function call_prompter(name, ...)
     return actor.call_timeout(0, helper, name, ...)
   end

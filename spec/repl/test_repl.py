@@ -241,6 +241,14 @@ class ReplTest(unittest.TestCase):
                                  input="=require('actor.kv').get('k')\n", timeout=DEADLINE)
             self.assertEqual((0, value + "\n"), (got.returncode, got.stdout))
 
+    def test_killed_at_the_prompt(self):
+        # the reader, waiting for a line, stops as the REPL's actor ends
+        t = self.start("-e", "local a = require 'actor'; local me = a.self(); "
+                       "a.spawn(function() a.sleep(200); a.kill(me) end); "
+                       "require('actor.repl')()")
+        self.assertEqual(1, t.wait())
+        self.assertIn(b"root actor ended: killed", t.out)
+
     def test_interactive_script(self):
         script = os.path.join(self.tmp.name, "s.lua")
         with open(script, "w") as f:
