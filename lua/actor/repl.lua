@@ -12,6 +12,7 @@ local stdin = require "actor.stdin"
 rawset(_G, "actor", actor) -- at the prompt, actor is at hand without a require
 
 local MAX_DEPTH, MAX_ITEMS, MAX_LINE = 4, 30, 400
+local POLL_MS = 100 -- how soon Ctrl-C stops an actor.receive at the prompt
 
 local keywords = {}
 for w in ([[and break do else elseif end false for function goto if in
@@ -203,6 +204,23 @@ return function(chunk, ...)
     end
     call_prompter("sleep", ms)
   end
+  -- A receive at the prompt waits in slices, so that Ctrl-C's hook is met
+  -- within one even when no mail comes.
+  local receive = actor.receive
+  actor.receive = function(...)
+    local ms = ...
+    if coroutine.running() ~= me or select("#", ...) > 1
+      or (ms ~= nil and (math.type(ms) ~= "integer" or ms < 0)) then
+      return receive(...)
+    end
+    local deadline = ms and actor.now() + ms
+    while true do
+      local left = deadline and math.max(0, math.ceil(deadline - actor.now())) or POLL_MS
+      local r = table.pack(receive(math.min(left, POLL_MS)))
+      if r.n > 0 then return table.unpack(r, 1, r.n) end
+      if deadline and actor.now() >= deadline then return end
+    end
+  end
   os.exit = function(code, ...) -- luacheck: ignore 122
     if coroutine.running() ~= me then return exit(code, ...) end
     error({ EXIT, code == nil or code == true or code == 0 }, 0)
@@ -221,7 +239,7 @@ return function(chunk, ...)
   end
 
   local function leave(ok)
-    actor.sleep, os.exit = sleep, exit -- luacheck: ignore 122
+    actor.sleep, actor.receive, os.exit = sleep, receive, exit -- luacheck: ignore 122
     stdin.stop()
     actor.kill(helper)
     if not ok then actor.exit("os.exit with a failure") end -- troupe exits 1

@@ -181,6 +181,11 @@ class ReplTest(unittest.TestCase):
         t.send("\x03")
         t.expect("interrupted")
         t.expect("> ")
+        t.send("print('wait' .. 'ing') actor.receive()\r")
+        t.expect("waiting\r\n")
+        t.send("\x03")
+        t.expect("interrupted")
+        t.expect("> ")
         t.send("abc\x03")  # at the prompt: the line is dropped
         t.expect("^C")
         t.expect("> ")
