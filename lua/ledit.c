@@ -277,11 +277,14 @@ static int l_request(lua_State *L) {
 /* complete(list): the answer to complete(text). */
 static int l_complete(lua_State *L) {
   ledit *e = get(L);
-  lua_Integer i, n = lua_istable(L, 1) ? luaL_len(L, 1) : 0;
+  lua_Integer i, n = lua_istable(L, 1) ? (lua_Integer)lua_rawlen(L, 1) : 0;
   e->cands = calloc((size_t)n + 1, sizeof *e->cands);
+  /* nothing here may raise: the reader waits for the post below */
   for (i = 0; e->cands && i < n; i++) {
+    const char *c;
     lua_geti(L, 1, i + 1);
-    e->cands[e->ncands++] = strdup(luaL_checkstring(L, -1));
+    if ((c = lua_tostring(L, -1)) && (e->cands[e->ncands] = strdup(c)))
+      e->ncands++;
     lua_pop(L, 1);
   }
   uv_sem_post(&e->answered);
