@@ -1,7 +1,7 @@
 # package.cmake -- `cpack -G DEB` in a build tree makes troupe_<version>_<arch>.deb
 # from what `cmake --install` puts under /usr (included by the top
 # CMakeLists.txt). Its Depends come from dpkg-shlibdeps on the binaries
-# (libuv1, libhiredis0.14, libc6 on Debian 12: the troupe command has Lua linked in
+# (libuv1, libhiredis0.14, libedit2, libc6 on Debian 12: the troupe command has Lua linked in
 # statically, see lua/CMakeLists.txt), plus lua-cjson for the
 # JSON writer, which the Lua code requires by name. scripts/deb configures a
 # tree for /usr (so libraries go to lib/<multiarch>) and runs it.

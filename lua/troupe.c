@@ -5,6 +5,7 @@
  *   troupe script.lua [args]   the script is the root actor; `arg` as in lua
  *   troupe -e 'code'           the same for a string
  *   troupe                     a REPL, itself an actor on a live host
+ *   troupe -i script.lua       the script, then the REPL on the same host
  *
  * Besides the `actor` module, Lua gets one native C actor to spawn by
  * name, actor.spawn("echo"), for trying Lua <-> C messaging (and for
@@ -14,9 +15,9 @@
  * stopped in reverse start order, with status 0; a root that fails, is
  * killed or exits with a reason exits 1, its reason on stderr (an error's
  * traceback once: the root's is not logged, actor.run raises it). The REPL
- * reads stdin on a thread of its own, one line when the REPL asks for it, and
- * hands it over with tr_send, the one call that is safe from any thread; the
- * loop never blocks on the terminal.
+ * reads stdin on a thread of its own (ledit.c), one line when the REPL asks
+ * for it, and hands it over with tr_send, the one call that is safe from
+ * any thread; the loop never blocks on the terminal.
  *
  * With --threads N (default: the cores) it is a node of N hosts: the root
  * runs on host 0, on the main thread; tr_node_start runs hosts 1..N-1,
@@ -51,6 +52,7 @@
 #include <lualib.h>
 #include <uv.h>
 
+#include "ledit.h"
 #include "troupe.h"
 #include "troupe_lua.h"
 
@@ -64,6 +66,8 @@ static const char usage[] =
     "options:\n"
     "  -e CODE        run CODE as the root actor instead of a script; the\n"
     "                 arguments after it are its ... and arg[1..]\n"
+    "  -i             open the REPL once the script or CODE has run, on\n"
+    "                 the same host (its actors keep running)\n"
     "  -t, --threads N  hosts in the node, one thread each (1..255; default:\n"
     "                 TROUPE_THREADS, else the number of cores); the root\n"
     "                 runs on host 0, actor.spawn{module=, host=} starts\n"
@@ -111,84 +115,10 @@ static const char usage[] =
     "environment:\n"
     "  TROUPE_THREADS   the default of --threads\n"
     "  TROUPE_RESP_PASSWORD  the default of --resp-password\n"
+    "  TROUPE_HISTORY   the REPL's history file (default: ~/.troupe_history)\n"
     "  TROUPE_LUA_PATH  where the `actor` module's Lua files are (default:\n"
     "                   " TROUPE_LUA_RELDIR " from the folder troupe is in,\n"
     "                   or lua/ beside it in a build tree)\n";
-
-/* ------------------------------------------------------- stdin reader */
-
-/* The REPL's line reader: a thread blocked in fgets that reads one line
- * each time the REPL asks (so no line sits in the REPL's mailbox while its
- * user code runs) and sends it as line(text), or eof() at the end. */
-typedef struct reader {
-  tr_host *h;
-  tr_pid to;
-  uv_sem_t want;
-  uv_thread_t thread;
-  int started;
-  _Atomic int done;
-} reader;
-
-static void reader_main(void *arg) {
-  reader *r = arg;
-  char buf[4096];
-  for (;;) {
-    uv_sem_wait(&r->want);
-    if (fgets(buf, sizeof buf, stdin)) {
-      size_t n = strlen(buf);
-      if (n && buf[n - 1] == '\n')
-        n--;
-      if (tr_send(r->h, 0, r->to, tr_msg_pack("line", "S", buf, n)) ==
-          TR_ESTOPPED)
-        break;
-    } else {
-      tr_send(r->h, 0, r->to, tr_msg_new("eof"));
-      break;
-    }
-  }
-  r->done = 1;
-}
-
-static reader *get_reader(lua_State *L) {
-  return lua_touserdata(L, lua_upvalueindex(1));
-}
-
-static int stdin_start(lua_State *L) {
-  reader *r = get_reader(L);
-  tr_pid *pid = luaL_checkudata(L, 1, "actor.pid");
-  if (r->started)
-    return luaL_error(L, "the reader runs already");
-  r->h = trL_host_of(L);
-  r->to = *pid;
-  uv_sem_init(&r->want, 0);
-  if (uv_thread_create(&r->thread, reader_main, r))
-    return luaL_error(L, "cannot start the stdin reader");
-  r->started = 1;
-  return 0;
-}
-
-static int stdin_request(lua_State *L) {
-  reader *r = get_reader(L);
-  if (r->started && !r->done)
-    uv_sem_post(&r->want);
-  return 0;
-}
-
-static int stdin_isatty(lua_State *L) {
-  lua_pushboolean(L, isatty(0));
-  return 1;
-}
-
-static int open_stdin(lua_State *L) {
-  static const luaL_Reg f[] = {{"start", stdin_start},
-                               {"request", stdin_request},
-                               {"isatty", stdin_isatty},
-                               {NULL, NULL}};
-  luaL_newlibtable(L, f);
-  lua_pushvalue(L, lua_upvalueindex(1));
-  luaL_setfuncs(L, f, 1);
-  return 1;
-}
 
 /* ------------------------------------------------------- log, signals */
 
@@ -398,7 +328,7 @@ static int has_module(const char *dir) {
  * package.cpath. actor.core and actor.stdin are preloaded from this binary.
  * A script's own folder comes next, on every host: a module beside the
  * script is found wherever actor.spawn{module = ...} starts it. */
-static void setup(lua_State *L, reader *r, const char *script_dir) {
+static void setup(lua_State *L, ledit **r, const char *script_dir) {
   const char *env = getenv("TROUPE_LUA_PATH");
   char exe[PATH_MAX], dir[PATH_MAX + 64], cdir[PATH_MAX + 64];
   size_t n = sizeof exe;
@@ -431,14 +361,8 @@ static void setup(lua_State *L, reader *r, const char *script_dir) {
     snprintf(cdir, sizeof cdir, "%s/lua", exe);
     trL_openlibs(L, has_module(cdir) ? cdir : dir);
   }
-  if (!r) /* the other hosts of the node: stdin is the root's */
-    return;
-  lua_getglobal(L, "package");
-  lua_getfield(L, -1, "preload");
-  lua_pushlightuserdata(L, r);
-  lua_pushcclosure(L, open_stdin, 1);
-  lua_setfield(L, -2, "actor.stdin");
-  lua_pop(L, 2);
+  if (r) /* not on the other hosts of the node: stdin is the root's */
+    *r = ledit_preload(L);
 }
 
 /* arg as lua sets it: arg[0] the script, arg[1..] its arguments. */
@@ -550,7 +474,7 @@ typedef struct state_opts {
  * attached to h (which starts the router or finds it, and the spawner),
  * echo defined, the store options configured. NULL with a message on
  * stderr when it cannot be; *status then says how to exit. */
-static lua_State *open_state(tr_host *h, reader *r, const state_opts *o,
+static lua_State *open_state(tr_host *h, ledit **r, const state_opts *o,
                              int *status) {
   lua_State *L = luaL_newstate();
   int rc;
@@ -623,7 +547,7 @@ int main(int argc, char **argv) {
   lua_State *L;
   tr_node *node;
   tr_host *h;
-  reader r;
+  ledit *r = NULL;
   others other;
   state_opts so;
   tr_node_hooks hooks = {other_setup, other_teardown, &other};
@@ -636,7 +560,7 @@ int main(int argc, char **argv) {
   logsink sink;
   signals sigs;
   char script_dir[PATH_MAX];
-  int script = 0, i, rc, nargs = 0, args_from = 0;
+  int script = 0, i, rc, nargs = 0, args_from = 0, interactive = 0;
   uint32_t threads;
   size_t k;
 
@@ -687,6 +611,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--version")) {
       printf("troupe %s (%s)\n", TR_VERSION, LUA_RELEASE);
       return 0;
+    } else if (!strcmp(argv[i], "-i")) {
+      interactive = 1;
     } else if (!strcmp(argv[i], "-e")) {
       if (++i >= argc) {
         fprintf(stderr, "troupe: -e needs code\n%s", usage);
@@ -770,7 +696,6 @@ int main(int argc, char **argv) {
     so.script_dir = script_dir;
   }
 
-  memset(&r, 0, sizeof r);
   /* One thread is one host, as troupe has always made it: no node. */
   node = threads > 1 ? tr_node_new(threads) : NULL;
   if ((threads > 1 && !node) ||
@@ -780,6 +705,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (!(L = open_state(h, &r, &so, &rc))) {
+    ledit_free(r);
     tr_host_free(h);
     tr_node_free(node);
     return rc;
@@ -811,7 +737,7 @@ int main(int argc, char **argv) {
   sigs.h = h;
   sigs.node = node;
   sigs.log = &sink;
-  signals_start(&sigs, !code && !script);
+  signals_start(&sigs, interactive || (!code && !script));
 
   if (code) {
     rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
@@ -821,10 +747,30 @@ int main(int argc, char **argv) {
     rc = luaL_loadfile(L, strcmp(argv[script], "-") ? argv[script] : NULL);
     for (i = script + 1; rc == LUA_OK && i < argc; i++, nargs++)
       lua_pushstring(L, argv[i]);
-  } else {
+  }
+  if (!code && !script) {
     lua_getglobal(L, "require");
     lua_pushliteral(L, "actor.repl");
     rc = lua_pcall(L, 1, 1, 0);
+  } else if (interactive && rc == LUA_OK) {
+    /* The REPL is the root and runs the chunk with its arguments first;
+     * a closure holds the chunk, as actor.run copies its arguments. */
+    static const char wrap[] =
+        "local repl, chunk = ...\n"
+        "return function(...) return repl(chunk, ...) end";
+    lua_pushvalue(L, -nargs - 1);
+    lua_remove(L, -nargs - 2);
+    if ((rc = luaL_loadstring(L, wrap)) == LUA_OK) {
+      lua_getglobal(L, "require");
+      lua_pushliteral(L, "actor.repl");
+      rc = lua_pcall(L, 1, 1, 0);
+    }
+    if (rc == LUA_OK) {
+      lua_rotate(L, -3, -1); /* wrap, repl, chunk */
+      rc = lua_pcall(L, 2, 1, 0);
+    }
+    if (rc == LUA_OK)
+      lua_insert(L, -nargs - 1);
   }
   if (rc != LUA_OK) {
     fprintf(stderr, "troupe: %s\n", lua_tostring(L, -1));
@@ -839,15 +785,12 @@ int main(int argc, char **argv) {
   signals_close(&sigs);
   if (sigs.signum) /* stopped as asked: the root's end is no failure */
     rc = sigs.signum == SIGINT ? 130 : 0;
-  if (r.started && !r.done) {
-    /* The reader is blocked in fgets and cannot be joined: leave now. */
+  if (ledit_stuck(r)) {
+    /* The reader may be blocked in a read and cannot be joined. */
     fflush(stdout);
     _exit(rc);
   }
-  if (r.started) {
-    uv_thread_join(&r.thread);
-    uv_sem_destroy(&r.want);
-  }
+  ledit_free(r);
   if (threads > 1) {
     uv_cond_destroy(&other.cond);
     uv_mutex_destroy(&other.lock);
