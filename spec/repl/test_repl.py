@@ -239,7 +239,7 @@ class ReplTest(unittest.TestCase):
             t.send("kv = require 'actor.kv'\r")
             t.expect("> ")
             t.send("kv.set('k', '%s')\r" % value)
-            t.expect("> ")
+            t.expect("true\r\n> ")  # not the "> " of a log line's "<pid 7.1> "
             t.send(leave)
             self.assertEqual(0, t.wait())
             got = subprocess.run([BIN, "--data-dir", data], capture_output=True, text=True,
