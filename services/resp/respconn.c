@@ -114,9 +114,9 @@ void tr__rbuf_bulk(tr__rbuf *b, const char *s, size_t n) {
 /* ------------------------------------------------------------- parser */
 
 /* The reader's objects: the request's array is the connection itself,
- * its strings are copied into c->abuf; anything else is refused. A NULL
- * fails the parse (hiredis calls it out of memory): perr says why. */
-static int marker; /* an object for the reader: the array's elements */
+ * its strings are copied into c->abuf (each one's object the connection
+ * too: the reader only checks it is not NULL); anything else is refused.
+ * A NULL fails the parse (hiredis calls it out of memory): perr says why. */
 
 static void *mk_array(const redisReadTask *t, int n) {
   tr__resp_conn *c = t->privdata;
@@ -160,7 +160,7 @@ static void *mk_string(const redisReadTask *t, char *s, size_t len) {
     return NULL;
   }
   c->argc++;
-  return &marker;
+  return c;
 }
 
 static void *mk_integer(const redisReadTask *t, long long v) {
@@ -178,8 +178,8 @@ static void *mk_nil(const redisReadTask *t) {
 
 static void no_free(void *obj) { (void)obj; }
 
-static redisReplyObjectFunctions reader_fns = {mk_string, mk_array, mk_integer,
-                                               mk_nil, no_free};
+static const redisReplyObjectFunctions reader_fns = {
+    mk_string, mk_array, mk_integer, mk_nil, no_free};
 
 const char *tr__resp_arg(tr__resp_conn *c, uint32_t i, size_t *len) {
   *len = c->argv[i].len;
@@ -612,7 +612,9 @@ int tr__resp_conn_start(tr__resp_gw *gw, tr__resp_conn *c) {
              ntohs(((struct sockaddr_in *)&sa)->sin_port));
   }
   uv_tcp_nodelay(&c->tcp, 1);
-  if (!(c->rd = redisReaderCreateWithFunctions(&reader_fns)))
+  /* the reader only reads its functions */
+  if (!(c->rd = redisReaderCreateWithFunctions(
+            (redisReplyObjectFunctions *)&reader_fns)))
     goto fail;
   c->rd->privdata = c;
   memset(&o, 0, sizeof o);
