@@ -2,8 +2,8 @@
 # scripts/bench.d/resp.sh: troupe's RESP gateway beside redis-server, both
 # persisting (troupe's log writer, fsync everysec; redis-server with
 # appendonly yes, appendfsync everysec), both pinned to core 0, their runs
-# alternating, driven by redis-benchmark pinned to core 1: -t set,get,incr, -c 50, at
-# -P 1 and -P 16, RUNS runs each. Prints table rows under scripts/bench's
+# alternating, driven by redis-benchmark pinned to core 1: -t set,get,incr,
+# -c 50, at -P 1 and -P 16, RUNS runs each. Prints table rows under scripts/bench's
 # header: each server's requests/s as "median (min-max)", and troupe's
 # median over redis-server's.
 #

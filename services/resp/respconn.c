@@ -303,14 +303,21 @@ tr__rslot *tr__resp_slot(tr__resp_conn *c) {
   return s;
 }
 
-int tr__resp_track(tr__resp_conn *c, uint64_t session, int cmd, int64_t arg) {
+/* A slot for a call in flight; -1 when out of memory. */
+static int track(tr__resp_conn *c, uint64_t session, int cmd, int flags,
+                 int64_t arg) {
   tr__rslot *s = slot_push(c);
   if (!s)
     return -1;
   s->session = session;
   s->cmd = (uint8_t)cmd;
+  s->flags = (uint8_t)flags;
   s->arg = arg;
   return 0;
+}
+
+int tr__resp_track(tr__resp_conn *c, uint64_t session, int cmd, int64_t arg) {
+  return track(c, session, cmd, 0, arg);
 }
 
 /* Where a call goes: a request of the store straight to it, saving the
@@ -334,7 +341,6 @@ static tr_pid destination(tr__resp_conn *c, tr_msg *m) {
 int tr__resp_call(tr__resp_conn *c, tr_msg *m, int cmd, int flags,
                   int64_t arg) {
   uint64_t session;
-  tr__rslot *s;
   tr_pid to = destination(c, m);
   int rc = tr_call_if_room(c->h, c->pid, to, m, 0, &session);
   if (rc == TR_ENOPROC) { /* restarted? look again */
@@ -347,15 +353,12 @@ int tr__resp_call(tr__resp_conn *c, tr_msg *m, int cmd, int flags,
       c->room_wait = 1;
     return 1;
   }
-  if (rc || !(s = slot_push(c))) {
-    if (!rc)
-      c->out.oom = 1;
+  if (rc)
+    return -1;
+  if (track(c, session, cmd, flags, arg)) {
+    c->out.oom = 1;
     return -1;
   }
-  s->session = session;
-  s->cmd = (uint8_t)cmd;
-  s->flags = (uint8_t)flags;
-  s->arg = arg;
   return 0;
 }
 
