@@ -36,8 +36,24 @@ static int start_module(lua_State *L) {
   if (lua_isnil(L, 2)) {
     /* no fn: the module is the actor's function, or has start() */
     if (lua_type(L, -1) == LUA_TTABLE) {
-      lua_getfield(L, -1, "start");
+      int reloadable = 0;
+      if (lua_getfield(L, -1, "start") == LUA_TNIL) {
+        reloadable = lua_getfield(L, -2, "handlers") == LUA_TTABLE;
+        lua_pop(L, 1);
+      }
       lua_remove(L, -2);
+      if (reloadable) {
+        /* handlers and no start: a reloadable module (README "Hot
+         * reload"), run as actor.serve_module(module, args...) */
+        lua_pop(L, 1);
+        lua_pushvalue(L, 1);
+        lua_insert(L, 5); /* the module's name before the arguments */
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "actor");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "serve_module");
+        lua_remove(L, -2);
+      }
       if (lua_type(L, -1) != LUA_TFUNCTION)
         return luaL_error(L,
                           "module '%s' is not a function and its 'start' is "
