@@ -128,6 +128,30 @@ end,]]))
     assert.same({ 2, 2 }, b)
   end)
 
+  it("reloads every host of a node that has the module loaded", function()
+    local name = module_v1()
+    local v2 = counter(2):gsub("\n", " ")
+    H.write(dir .. "/reload_node.lua", ([[
+local actor = require "actor"
+local p0 = actor.spawn { module = %q, host = 0 }
+local p1 = actor.spawn { module = %q, host = 1 }
+actor.call(p0, "incr", 5)
+actor.call(p1, "incr", 7)
+local f = assert(io.open(%q, "w"))
+f:write(%q)
+f:close()
+print("reload", actor.reload(%q))
+print("host 0", actor.call(p0, "version"), actor.call(p0, "incr", 1))
+print("host 1", actor.call(p1, "version"), actor.call(p1, "incr", 1))
+actor.kill(p0, "shutdown")
+actor.kill(p1, "shutdown")
+]]):format(name, name, dir .. "/" .. name .. ".lua", v2, name))
+    local script = H.quote(dir .. "/reload_node.lua")
+    local out, code = H.sh(os.getenv("TROUPE_BIN") .. " --threads 2 " .. script)
+    assert.equal(0, code, out)
+    assert.equal("reload\t2\nhost 0\t2\t6\nhost 1\t2\t8\n", out)
+  end)
+
   it("switches an idle actor at its next message, its mailbox intact", function()
     local name = module_v1()
     local got = table.pack(H.run(function()

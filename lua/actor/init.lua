@@ -200,15 +200,17 @@ function actor.serve_module(...)
   end
 end
 
--- actor.reload(name): loads module `name` afresh from its file. On
--- success it becomes the module's current version (package.loaded too)
--- and reload returns its version (true without one); actors serving it
--- switch at their next message. On failure (not found, syntax error,
--- error while loading, a bad or missing handler) the old version stays
--- and reload returns nil and why. On this host only.
-function actor.reload(...)
-  local name = ...
-  check("actor.reload", 1, select("#", ...), name, "string")
+-- reload_here(name): loads module `name` afresh from its file, in this
+-- host's lua_State. On success it becomes the module's current version
+-- (package.loaded too) and this returns its version (true without one);
+-- actors serving it switch at their next message. On failure (not found,
+-- syntax error, error while loading, a bad or missing handler) the old
+-- version stays and this returns nil and why.
+-- With loaded_only (another host's spawner asking), a module this host
+-- has not loaded is left to load afresh when first required.
+local function reload_here(name, loaded_only)
+  if type(name) ~= "string" then return nil, "module name must be a string" end
+  if loaded_only and current[name] == nil and package.loaded[name] == nil then return true end
   local path, why = package.searchpath(name, package.path)
   if not path then return nil, why end
   local chunk
@@ -230,6 +232,41 @@ function actor.reload(...)
   package.loaded[name] = m
   if m.version == nil then return true end
   return m.version
+end
+core._reload_here = reload_here -- the spawner's "reload" (lnode.c)
+
+-- actor.reload(name): reload_here on this host, then, if that worked, on
+-- every other host of the node through its spawner (a call: so only from
+-- an actor). Returns the version, or nil and why: the first failure, with
+-- the hosts that did reload.
+function actor.reload(...)
+  local name = ...
+  check("actor.reload", 1, select("#", ...), name, "string")
+  local version, why = reload_here(name)
+  if version == nil then return nil, why end
+  local here, done = core.host(), { core.host() }
+  for host = 0, core.hosts() - 1 do
+    if host ~= here then
+      local spawner = "troupe.spawner." .. host
+      local v, w = nil, "no spawner runs there (" .. spawner .. ")"
+      if core.whereis(spawner) then
+        if not core.self() then
+          w = "reloading other hosts needs a call, so an actor"
+        else
+          local ok
+          ok, v, w = try_call(nil, spawner, "reload", name, true)
+          if not ok then w, v = v, nil end
+        end
+      end
+      if v == nil then
+        table.sort(done)
+        return nil, ("host %d: %s (reloaded on host %s)")
+          :format(host, tostring(w), table.concat(done, ", "))
+      end
+      done[#done + 1] = host
+    end
+  end
+  return version
 end
 
 return actor
