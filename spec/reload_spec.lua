@@ -152,6 +152,33 @@ actor.kill(p1, "shutdown")
     assert.equal("reload\t2\nhost 0\t2\t6\nhost 1\t2\t8\n", out)
   end)
 
+  it("names the host that refused a reload, and the hosts that took it", function()
+    local name = module_v1()
+    local v2 = ("if require('actor').host() == 1 then error('not on host 1') end "
+      .. counter(2)):gsub("\n", " ")
+    H.write(dir .. "/reload_node2.lua", ([[
+local actor = require "actor"
+local p0 = actor.spawn { module = %q, host = 0 }
+local p1 = actor.spawn { module = %q, host = 1 }
+actor.call(p0, "incr", 5)
+actor.call(p1, "incr", 7)
+local f = assert(io.open(%q, "w"))
+f:write(%q)
+f:close()
+local ok, why = actor.reload(%q)
+print(ok, why)
+print(actor.call(p0, "version"), actor.call(p1, "version"), actor.call(p1, "incr", 1))
+actor.kill(p0, "shutdown")
+actor.kill(p1, "shutdown")
+]]):format(name, name, dir .. "/" .. name .. ".lua", v2, name))
+    local script = H.quote(dir .. "/reload_node2.lua")
+    local out, code = H.sh(os.getenv("TROUPE_BIN") .. " --threads 2 " .. script)
+    assert.equal(0, code, out)
+    local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
+    assert.matches("^nil\thost 1: .*not on host 1 %(reloaded on host 0%)$", first)
+    assert.equal("2\t1\t8", second) -- host 0 moved, host 1 kept v1 and its count
+  end)
+
   it("switches an idle actor at its next message, its mailbox intact", function()
     local name = module_v1()
     local got = table.pack(H.run(function()
