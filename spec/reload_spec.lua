@@ -179,6 +179,27 @@ actor.kill(p1, "shutdown")
     assert.equal("2\t1\t8", second) -- host 0 moved, host 1 kept v1 and its count
   end)
 
+  it("works from the REPL", function()
+    local name = module_v1()
+    local file = dir .. "/" .. name .. ".lua"
+    local lines = {
+      ("package.path = %q .. package.path"):format(dir .. "/?.lua;"),
+      ("p = actor.spawn{module = %q}"):format(name),
+      "print(actor.call(p, 'incr', 4))",
+      ("f = io.open(%q, 'w') f:write(%q) f:close()"):format(file, counter(2):gsub("\n", " ")),
+      ("print(actor.reload(%q))"):format(name),
+      "print(actor.call(p, 'version'), actor.call(p, 'incr', 1))",
+      ("f = io.open(%q, 'w') f:write('return {') f:close()"):format(file),
+      ("print(actor.reload(%q))"):format(name),
+      "print(actor.call(p, 'version'), actor.call(p, 'incr', 1))",
+    }
+    local input = dir .. "/repl_input"
+    H.write(input, table.concat(lines, "\n") .. "\n")
+    local out, code = H.sh(os.getenv("TROUPE_BIN") .. " --threads 1 < " .. H.quote(input))
+    assert.equal(0, code, out)
+    assert.matches("^4\n2\n2\t5\nnil\t[^\n]*" .. name .. "%.lua:1: [^\n]*\n2\t6\n$", out)
+  end)
+
   it("switches an idle actor at its next message, its mailbox intact", function()
     local name = module_v1()
     local got = table.pack(H.run(function()
