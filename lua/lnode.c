@@ -36,8 +36,24 @@ static int start_module(lua_State *L) {
   if (lua_isnil(L, 2)) {
     /* no fn: the module is the actor's function, or has start() */
     if (lua_type(L, -1) == LUA_TTABLE) {
-      lua_getfield(L, -1, "start");
+      int reloadable = 0;
+      if (lua_getfield(L, -1, "start") == LUA_TNIL) {
+        reloadable = lua_getfield(L, -2, "handlers") == LUA_TTABLE;
+        lua_pop(L, 1);
+      }
       lua_remove(L, -2);
+      if (reloadable) {
+        /* handlers and no start: a reloadable module (README "Hot
+         * reload"), run as actor.serve_module(module, args...) */
+        lua_pop(L, 1);
+        lua_pushvalue(L, 1);
+        lua_insert(L, 5); /* the module's name before the arguments */
+        lua_getglobal(L, "require");
+        lua_pushliteral(L, "actor");
+        lua_call(L, 1, 1);
+        lua_getfield(L, -1, "serve_module");
+        lua_remove(L, -2);
+      }
       if (lua_type(L, -1) != LUA_TFUNCTION)
         return luaL_error(L,
                           "module '%s' is not a function and its 'start' is "
@@ -95,6 +111,28 @@ static int start_from(lua_State *L) {
   return 1;
 }
 
+/* Under pcall: [msg] -> the reply to "reload"(module): what actor.reload
+ * here returns, its version or nil and why (README "Hot reload"). */
+static int reload_from(lua_State *L) {
+  tr_msg *m = lua_touserdata(L, 1), *out;
+  int n;
+  lua_settop(L, 0);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "actor"); /* which sets actor.core's _reload_here */
+  lua_call(L, 1, 0);
+  lua_getglobal(L, "require");
+  lua_pushliteral(L, "actor.core");
+  lua_call(L, 1, 1);
+  lua_getfield(L, 1, "_reload_here");
+  n = trL__push_args(L, m, 0);
+  lua_call(L, n, 2);
+  if (!(out = tr_msg_new("reply")))
+    return luaL_error(L, "out of memory");
+  trL__add_results(L, out, 2, 3); /* frees out if it raises */
+  lua_pushlightuserdata(L, out);
+  return 1;
+}
+
 /* The spawner: its state is the trL__host it starts actors in. */
 static int spawner_init(tr_actor *self, void *state, tr_msg *args) {
   (void)args;
@@ -110,8 +148,21 @@ static int spawner_handle(tr_actor *self, void *state, tr_msg *m) {
   tr_msg *out;
   if (!m || tr_msg_kind(m) != TR_KIND_CALL)
     return TR_CONTINUE; /* only calls are asked of it */
+  if (tr_msg_is(m, "reload")) {
+    top = lua_gettop(L);
+    lua_pushcfunction(L, reload_from);
+    lua_pushlightuserdata(L, m);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+      const char *why = lua_tostring(L, -1);
+      tr_reply_error(h, m, "%s", why ? why : "(an error object)");
+    } else {
+      tr_reply(h, m, lua_touserdata(L, -1));
+    }
+    lua_settop(L, top);
+    return TR_CONTINUE;
+  }
   if (!tr_msg_is(m, "spawn")) {
-    tr_reply_error(h, m, "the spawner answers only 'spawn'");
+    tr_reply_error(h, m, "the spawner answers only 'spawn' and 'reload'");
     return TR_CONTINUE;
   }
   top = lua_gettop(L);

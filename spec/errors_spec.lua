@@ -262,6 +262,8 @@ describe("a bad argument", function()
         C(bad(1, "spawn", 'host must be 0..0 or "any", got 1'), { module = "x", host = 1 }),
         C(bad(1, "spawn", 'host must be 0..0 or "any", got 0.5'), { module = "x", host = 0.5 }),
       },
+      serve_module = { C(bad(1, "serve_module", "string expected, got number"), 42) },
+      reload = { C(bad(1, "reload", "string expected, got no value")) },
       send = {
         C(bad(1, "send", "pid or registered name expected, got number"), 42, "x"),
         C(bad(1, "send", "no actor is registered as 'nobody'"), "nobody", "x"),

@@ -42,6 +42,20 @@ describe("examples", function()
     }, "\n"), out)
   end)
 
+  it("hot_reload.lua: the counter keeps its count across a reload", function()
+    local out, code = run_example("hot_reload.lua")
+    assert.equal(0, code)
+    assert.equal(table.concat({
+      "v1: count is 1",
+      "v1: count is 3",
+      "reload of a broken file: nil (syntax error)",
+      "v1: count is 6",
+      "reload -> version 2",
+      "v2: count is 10 (1 call since the upgrade from v1)",
+      "",
+    }, "\n"), out)
+  end)
+
   it("store.lua: set, get twice, reset, get again; a second run finds the data", function()
     local dir = os.tmpname()
     os.remove(dir)

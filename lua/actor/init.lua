@@ -129,4 +129,144 @@ function actor.reset(...)
   return actor.call("router", "router", "reset", name)
 end
 
+-- Hot reload. A reloadable module returns a table: handlers (name ->
+-- function(state, ...)), and optionally init(...) -> state, version, and
+-- code_change(old_state, old_version) -> new state. current[name] is the
+-- version actors serving that module switch to at their next message; it
+-- is per lua_State, so per host.
+local current = {}
+
+local function check_module(name, m)
+  if type(m) ~= "table" then
+    return nil, ("module '%s' is %s, not a table"):format(name, type(m))
+  elseif type(m.handlers) ~= "table" then
+    return nil, ("module '%s' has no handlers table"):format(name)
+  end
+  for k, f in pairs(m.handlers) do
+    if type(f) ~= "function" then
+      return nil, ("module '%s': handler '%s' is %s, not a function")
+        :format(name, tostring(k), type(f))
+    end
+  end
+  for _, k in ipairs { "init", "code_change" } do
+    if m[k] ~= nil and type(m[k]) ~= "function" then
+      return nil, ("module '%s': %s is %s, not a function"):format(name, k, type(m[k]))
+    end
+  end
+  return m
+end
+
+-- actor.serve_module(name, ...): serves the reloadable module `name`:
+-- state = init(...), then each message `msg` goes to handlers[msg](state,
+-- ...), looked up in the module's current version at every message.
+function actor.serve_module(...)
+  local name = ...
+  check("actor.serve_module", 1, select("#", ...), name, "string")
+  local m = current[name]
+  if not m then
+    m = assert(check_module(name, require(name)))
+    current[name] = m
+  end
+  local state = {}
+  if m.init then state = m.init(select(2, ...)) end
+  local failed -- a version whose code_change failed here: not tried again
+  local function dispatch(msg, ...)
+    local new = current[name]
+    if new ~= m and new ~= failed then
+      local ok, res = true, state
+      if new.code_change then ok, res = pcall(new.code_change, state, m.version) end
+      if ok then
+        m, state = new, res
+      else
+        failed = new
+        core.log("error", ("reload of '%s': code_change failed (%s); %s stays on version %s")
+          :format(name, tostring(res), tostring(core.self()), tostring(m.version)))
+      end
+    end
+    local handlers = m.handlers
+    local f = handlers[msg]
+    if f then
+      finish(f(state, ...))
+    elseif handlers.default then
+      finish(handlers.default(state, msg, ...))
+    elseif calling() then
+      reply_error("no handler for '" .. tostring(msg) .. "'")
+    elseif msg ~= "down" and msg ~= "exit" then
+      core.log("warn", "serve_module: no handler for '" .. tostring(msg) .. "'; dropped")
+    end
+  end
+  while true do
+    dispatch(core.receive())
+  end
+end
+
+-- reload_here(name): loads module `name` afresh from its file, in this
+-- host's lua_State. On success it becomes the module's current version
+-- (package.loaded too) and this returns its version (true without one);
+-- actors serving it switch at their next message. On failure (not found,
+-- syntax error, error while loading, a bad or missing handler) the old
+-- version stays and this returns nil and why.
+-- With loaded_only (another host's spawner asking), a module this host
+-- has not loaded is left to load afresh when first required.
+local function reload_here(name, loaded_only)
+  if type(name) ~= "string" then return nil, "module name must be a string" end
+  if loaded_only and current[name] == nil and package.loaded[name] == nil then return true end
+  local path, why = package.searchpath(name, package.path)
+  if not path then return nil, why end
+  local chunk
+  chunk, why = loadfile(path)
+  if not chunk then return nil, why end
+  local ok, m = pcall(chunk, name, path)
+  if not ok then return nil, ("error loading module '%s': %s"):format(name, tostring(m)) end
+  m, why = check_module(name, m)
+  if not m then return nil, why end
+  local old = current[name] or check_module(name, package.loaded[name])
+  if old then
+    for k in pairs(old.handlers) do
+      if m.handlers[k] == nil then
+        return nil, ("module '%s': handler '%s' is missing"):format(name, tostring(k))
+      end
+    end
+  end
+  current[name] = m
+  package.loaded[name] = m
+  if m.version == nil then return true end
+  return m.version
+end
+core._reload_here = reload_here -- the spawner's "reload" (lnode.c)
+
+-- actor.reload(name): reload_here on this host, then, if that worked, on
+-- every other host of the node through its spawner (a call: so only from
+-- an actor). Returns the version, or nil and why: the first failure, with
+-- the hosts that did reload.
+function actor.reload(...)
+  local name = ...
+  check("actor.reload", 1, select("#", ...), name, "string")
+  local version, why = reload_here(name)
+  if version == nil then return nil, why end
+  local here, done = core.host(), { core.host() }
+  for host = 0, core.hosts() - 1 do
+    if host ~= here then
+      local spawner = "troupe.spawner." .. host
+      local v, w = nil, "no spawner runs there (" .. spawner .. ")"
+      if core.whereis(spawner) then
+        if not core.self() then
+          w = "reloading other hosts needs a call, so an actor"
+        else
+          local ok
+          ok, v, w = try_call(nil, spawner, "reload", name, true)
+          if not ok then w, v = v, nil end
+        end
+      end
+      if v == nil then
+        table.sort(done)
+        return nil, ("host %d: %s (reloaded on host %s)")
+          :format(host, tostring(w), table.concat(done, ", "))
+      end
+      done[#done + 1] = host
+    end
+  end
+  return version
+end
+
 return actor
