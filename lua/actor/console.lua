@@ -67,8 +67,9 @@ function M.frame(state, sort, rows)
       local info = actor.info(a.pid)
       a.memory = info and info.memory or 0
     end
+    local name = a.name or (a.func and a.func:match("[^/]*$")) or a.kind or ""
     out[#out + 1] = ("%-12s %-26s %9.1f %7d %8s %4d %-8s"):format(fit(a.pid, 12),
-      fit(a.name or a.func or a.kind or "", 26), a.rate, a.mailbox or 0, human(a.memory),
+      fit(name, 26), a.rate, a.mailbox or 0, human(a.memory),
       a.restarts, fit(a.waiting or a.status or "", 8))
   end
   return table.concat(out, "\n") .. "\n"
