@@ -25,7 +25,7 @@ local function fit(s, w)
   return s
 end
 
--- One frame of `troupe top`, at most 80 columns wide: the host's totals,
+-- One frame of `troupe top`, at most 79 columns wide (no wrap at 80): the host's totals,
 -- then the busiest actors by the column `sort` (a key of SORTS). state
 -- keeps each actor's count of handled messages for the next frame's rates.
 function M.frame(state, sort, rows)
@@ -58,7 +58,7 @@ function M.frame(state, sort, rows)
       os.date("%H:%M:%S"), s.actors, math.floor(total + 0.5), human(s.lua_memory),
       human(s.mailbox_bytes), s.dead_letters),
     ("sort: [m]sg/s [b]ox [k]mem [r]estarts  (now %s)  [q]uit"):format(key),
-    ("%-12s %-26s %9s %7s %8s %4s %-8s"):format("PID", "NAME", "MSG/S", "MBOX", "MEM",
+    ("%-12s %-25s %9s %7s %8s %4s %s"):format("PID", "NAME", "MSG/S", "MBOX", "MEM",
       "RST", "STATUS"),
   }
   for i = 1, math.min(rows, #list) do
@@ -68,8 +68,8 @@ function M.frame(state, sort, rows)
       a.memory = info and info.memory or 0
     end
     local name = a.name or (a.func and a.func:match("[^/]*$")) or a.kind or ""
-    out[#out + 1] = ("%-12s %-26s %9.1f %7d %8s %4d %-8s"):format(fit(a.pid, 12),
-      fit(name, 26), a.rate, a.mailbox or 0, human(a.memory),
+    out[#out + 1] = ("%-12s %-25s %9.1f %7d %8s %4d %s"):format(fit(a.pid, 12),
+      fit(name, 25), a.rate, a.mailbox or 0, human(a.memory),
       a.restarts, fit(a.waiting or a.status or "", 8))
   end
   return table.concat(out, "\n") .. "\n"
