@@ -135,8 +135,8 @@ end
 
 -- The listener: the socket at path, a session for each connection.
 function M.listen(path)
-  local io = require "actor.console_io"
-  local sock <close> = io.listen(path, actor.self())
+  local cio = require "actor.console_io" -- preloaded by troupe and trL_openlibs
+  local sock <close> = cio.listen(path, actor.self())
   local sessions = {}
   actor.log("info", "console on " .. path)
   while true do
