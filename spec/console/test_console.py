@@ -134,6 +134,86 @@ class Console(unittest.TestCase):
                 a.wait()
             a.stdout.close()
 
+    def test_runaway_ends_with_its_client(self):
+        a = subprocess.Popen([BIN, "attach", self.host.sock],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            a.stdin.write(b"runaway = actor.self()\nrunaway\nwhile true do end\n")
+            a.stdin.flush()
+            got, end = b"", time.monotonic() + DEADLINE
+            while b"<pid" not in got.split(b"\n", 1)[-1]:
+                left = end - time.monotonic()
+                self.assertGreater(left, 0, got)
+                r, _, _ = select.select([a.stdout], [], [], left)
+                if r:
+                    chunk = os.read(a.stdout.fileno(), 4096)
+                    self.assertTrue(chunk, got)
+                    got += chunk
+            # busy in its loop (the host's clock suspends it, others run)
+            while True:
+                rc, out = attach(self.host.sock, "actor.info(runaway).status\n")
+                if out.splitlines()[1:2] != ["waiting"]:
+                    break
+                self.assertLess(time.monotonic(), end, out)
+                time.sleep(0.05)
+        finally:
+            a.kill()
+            a.wait()
+            a.stdin.close()
+            a.stdout.close()
+        # the host goes on, and the session is ended once its client left
+        end = time.monotonic() + DEADLINE
+        while True:
+            rc, out = attach(self.host.sock, "runaway ~= nil and actor.info(runaway) == nil\n")
+            if out.splitlines()[1:2] == ["true"]:
+                break
+            self.assertLess(time.monotonic(), end, out)
+            time.sleep(0.05)
+
+    def test_prompts_on_a_terminal(self):
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(BIN, [BIN, "attach", self.host.sock])
+        out = b""
+
+        def expect(text):
+            nonlocal out
+            end = time.monotonic() + DEADLINE
+            while text not in out:
+                left = end - time.monotonic()
+                self.assertGreater(left, 0, out)
+                r, _, _ = select.select([fd], [], [], left)
+                if r:
+                    out += os.read(fd, 4096)
+            out = out[out.index(text) + len(text):]
+
+        try:
+            expect(b"> ")
+            os.write(fd, b"if counter then\r")
+            expect(b">> ")
+            os.write(fd, b"return counter * 2 end\r")
+            expect(b"84")
+            expect(b"> ")
+            os.write(fd, b"\x04")  # Ctrl-D leaves
+            end = time.monotonic() + DEADLINE
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                self.assertLess(time.monotonic(), end, "attach did not end")
+                select.select([fd], [], [], 0.05)
+                try:
+                    os.read(fd, 4096)
+                except OSError:
+                    pass
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            pid = 0
+        finally:
+            if pid:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+
     def test_no_such_socket(self):
         rc, _ = attach(os.path.join(self.host.dir.name, "none.sock"), "1\n")
         self.assertEqual(rc, 1)
