@@ -239,6 +239,20 @@ void trL__console_preload(lua_State *L) {
 /* Spawns actor.console's listener on path, as `troupe --console` does:
  * LUA_OK, or an error status with the message on top of L's stack. */
 int trL_console_start(lua_State *L, const char *path) {
+  struct stat st;
+  const char *slash = strrchr(path, '/');
+  /* What listen would meet later, in the listener: said at once. */
+  if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+    lua_pushfstring(L, "%s exists and is not a socket", path);
+    return LUA_ERRRUN;
+  }
+  lua_pushlstring(L, path, slash ? (size_t)(slash - path) + 1 : 1);
+  if (access(slash ? lua_tostring(L, -1) : ".", W_OK | X_OK)) {
+    lua_pop(L, 1);
+    lua_pushfstring(L, "cannot create %s: %s", path, strerror(errno));
+    return LUA_ERRRUN;
+  }
+  lua_pop(L, 1);
   lua_pushstring(L, path);
   return trL_spawn(L, "actor.console.listen", 1, NULL);
 }

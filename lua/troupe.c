@@ -757,7 +757,8 @@ int main(int argc, char **argv) {
 
   if (console && trL_console_start(L, console) != LUA_OK) {
     fprintf(stderr, "troupe: --console: %s\n", lua_tostring(L, -1));
-    lua_pop(L, 1);
+    rc = 1; /* as for a script that does not load */
+    goto stop;
   }
   if (code) {
     rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
@@ -800,6 +801,7 @@ int main(int argc, char **argv) {
   }
   /* The root has ended and host 0 has stopped its actors: now the rest of
    * the node, each host ending its own actors on its own thread. */
+stop:
   tr_node_stop(node);
   tr_node_wait(node);
   signals_close(&sigs);

@@ -279,5 +279,18 @@ class NoConsole(unittest.TestCase):
         self.assertIn(b"troupe attach PATH", h.stdout)
 
 
+    def test_a_bad_path_fails_at_once(self):
+        with tempfile.TemporaryDirectory() as d:
+            plain = os.path.join(d, "plain")
+            open(plain, "w").close()
+            for path in (plain, os.path.join(d, "none", "c.sock")):
+                r = subprocess.run([BIN, "--threads", "1", "--console", path,
+                                    "-e", "print('ran')"],
+                                   capture_output=True, timeout=DEADLINE)
+                self.assertEqual(r.returncode, 1)
+                self.assertIn(b"--console", r.stderr)
+                self.assertNotIn(b"ran", r.stdout)
+
+
 if __name__ == "__main__":
     unittest.main()
