@@ -69,6 +69,15 @@ TR_API void trL_define(lua_State *L, const char *name, const tr_behaviour *b,
 /* The host L's actors run on, or NULL when none yet. */
 TR_API tr_host *trL_host_of(lua_State *L);
 
+/* Opens the console on L's host, as `troupe --console PATH` does: a Unix
+ * socket at path (mode 0600; a stale socket there is replaced) that
+ * `troupe attach PATH` and `troupe top PATH` connect to, each connection
+ * an actor evaluating its lines on this host. The socket is served by an
+ * actor (actor.console's listener) which closes it and removes the file
+ * when it ends, with the host. Returns LUA_OK, or an error status with
+ * the message on top of L's stack. Same conditions as trL_spawn. */
+TR_API int trL_console_start(lua_State *L, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

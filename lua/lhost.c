@@ -297,4 +297,5 @@ void trL_openlibs(lua_State *L, const char *lua_dir) {
   lua_pushcfunction(L, luaopen_actor_core);
   lua_setfield(L, -2, "actor.core");
   lua_pop(L, 2);
+  trL__console_preload(L);
 }

@@ -269,6 +269,8 @@ const char *trL__got(lua_State *L, int idx);
 
 /* lpid.c */
 void trL__push_pid(lua_State *L, tr_pid pid);
+/* lconsole.c: package.preload["actor.console_io"] */
+void trL__console_preload(lua_State *L);
 tr_pid trL__test_pid(lua_State *L, int idx); /* 0 if not a pid */
 /* A pid or a registered name at idx; raises an error for anything else. */
 tr_pid trL__check_dest(lua_State *L, trL__host *lh, int idx);

@@ -53,11 +53,14 @@
 #include <uv.h>
 
 #include "ledit.h"
+#include "tclient.h"
 #include "troupe.h"
 #include "troupe_lua.h"
 
 static const char usage[] =
     "usage: troupe [options] [script [args...]]\n"
+    "       troupe attach PATH       a REPL into the host serving PATH\n"
+    "       troupe top PATH [m|b|k|r]  its busiest actors, live (q quits)\n"
     "Runs a Lua script as the root actor of a troupe host; the process ends\n"
     "when it returns, after every actor has stopped. Without a script, opens\n"
     "a REPL on a live host. Exits 0 when the root returns; 1 when it fails,\n"
@@ -79,6 +82,8 @@ static const char usage[] =
     "                 level, pid, name and msg\n"
     "  --log-file PATH  log there (appending) instead of stderr; SIGHUP\n"
     "                 reopens it (for logrotate)\n"
+    "  --console PATH  serve a console on the Unix socket PATH (mode 0600)\n"
+    "                 for `troupe attach PATH` and `troupe top PATH`\n"
     "  -h, --help     show this help\n"
     "  -v, --version  show the version\n"
     "\n"
@@ -552,6 +557,7 @@ int main(int argc, char **argv) {
   state_opts so;
   tr_node_hooks hooks = {other_setup, other_teardown, &other};
   const char *code = NULL, *store_values[NSTORE_OPTS] = {NULL};
+  const char *console = NULL;
   const char *threads_opt = NULL, *log_opt[3] = {NULL, NULL, NULL};
   static const char *const log_opts[3] = {"--log-level", "--log-format",
                                           "--log-file"};
@@ -564,6 +570,10 @@ int main(int argc, char **argv) {
   uint32_t threads;
   size_t k;
 
+  if (argc >= 3 && !strcmp(argv[1], "attach") && argc == 3)
+    return troupe_attach(argv[2]);
+  if (argc >= 3 && !strcmp(argv[1], "top") && argc <= 4)
+    return troupe_top(argv[2], argc == 4 ? argv[3] : NULL);
   for (i = 1; i < argc; i++) {
     int got = 0;
     if (!strcmp(argv[i], store_opts[FLAG_OPT][0])) {
@@ -587,6 +597,12 @@ int main(int argc, char **argv) {
         break;
     if (got < 0) {
       fprintf(stderr, "troupe: %s needs a value\n%s", log_opts[k], usage);
+      return 2;
+    }
+    if (got)
+      continue;
+    if ((got = option(argc, argv, &i, "--console", &console)) < 0) {
+      fprintf(stderr, "troupe: --console needs a path\n%s", usage);
       return 2;
     }
     if (got)
@@ -739,6 +755,11 @@ int main(int argc, char **argv) {
   sigs.log = &sink;
   signals_start(&sigs, interactive || (!code && !script));
 
+  if (console && trL_console_start(L, console) != LUA_OK) {
+    fprintf(stderr, "troupe: --console: %s\n", lua_tostring(L, -1));
+    rc = 1; /* as for a script that does not load */
+    goto stop;
+  }
   if (code) {
     rc = luaL_loadbuffer(L, code, strlen(code), "=(command line)");
     for (i = args_from; rc == LUA_OK && i < argc; i++, nargs++)
@@ -780,6 +801,7 @@ int main(int argc, char **argv) {
   }
   /* The root has ended and host 0 has stopped its actors: now the rest of
    * the node, each host ending its own actors on its own thread. */
+stop:
   tr_node_stop(node);
   tr_node_wait(node);
   signals_close(&sigs);
