@@ -69,6 +69,18 @@ int tr_call_if_room(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
   return call(h, from, to, m, timeout_ms, session, 1);
 }
 
+int tr_call_cancel(tr_host *h, tr_pid caller, uint64_t session) {
+  tr__ref *r;
+  int rc = tr__loop_check(h);
+  if (rc)
+    return rc;
+  r = tr__slots_get(&h->refs, session);
+  if (!r || r->kind != TR_REF_CALL || r->owner != caller)
+    return TR_ENOPROC;
+  tr__call_fail(h, session, caller, "cancelled");
+  return 0;
+}
+
 /* Delivers the answer to a call as a reply or an error reply. */
 static int answer(tr_host *h, tr_pid caller, uint64_t session, tr_msg *reply,
                   int kind) {

@@ -61,6 +61,7 @@ int tr_actor_get_info(tr_host *h, tr_pid pid, tr_actor_info *out) {
     out->status = TR_STATUS_WAITING;
   if (out->status == TR_STATUS_WAITING)
     out->wait = wait_of(h, a, &out->waits_on);
+  out->awaits = a->await;
   out->mailbox = a->mb.user;
   out->held = a->mb.held;
   out->capacity = a->mb.capacity;

@@ -399,6 +399,7 @@ typedef struct tr_actor_info {
   int status;        /* TR_STATUS_* */
   int wait;          /* TR_WAIT_* while TR_STATUS_WAITING, else TR_WAIT_NONE */
   tr_pid waits_on;   /* TR_WAIT_CALL: the callee; TR_WAIT_ROOM: the full one */
+  uint64_t awaits;   /* the session of its tr_await (for tr_call_cancel) */
   uint32_t mailbox;  /* sends and calls queued (tr_mailbox_count) */
   uint32_t held;     /* sends and calls it keeps aside (tr_mailbox_hold) */
   uint32_t capacity; /* bounds mailbox + held */
@@ -665,9 +666,16 @@ TR_API int tr_forward_as(tr_host *h, tr_pid to, const tr_msg *request,
  *   "timeout" timeout_ms (0: none) passed first
  *   "down"    the callee ended before answering; the text is its reason
  *   "noproc", "full"  a forwarded call found no actor or a full mailbox
+ *   "cancelled"  the caller's side gave it up (tr_call_cancel)
  * Only "error" comes from the callee; the others come from the core. */
 TR_API int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
                    uint32_t timeout_ms, uint64_t *session);
+
+/* Ends caller's call `session` now, as failed "cancelled": what waits for
+ * it (tr_await, actor.call) goes on at once, and the callee's answer, when
+ * it comes, is dropped as late. The REPL ends a call at the prompt so on
+ * Ctrl-C. TR_ENOPROC when that call is not pending; caller on h. */
+TR_API int tr_call_cancel(tr_host *h, tr_pid caller, uint64_t session);
 
 /* Answers the call `request` (a TR_KIND_CALL message). TR_ENOPROC when the
  * call is over (timed out, caller gone): the reply is dropped as late. */

@@ -47,6 +47,7 @@ struct ledit {
   char **cands; /* complete()'s answer, NULL-ended */
   size_t ncands, next;
   lua_State *co; /* what Ctrl-C interrupts, while the REPL runs code */
+  tr_pid self;   /* the actor co runs in, whose pending call Ctrl-C ends */
   lua_Hook old_hook;
   int old_mask, old_count;
 };
@@ -202,6 +203,14 @@ static void interrupt_hook(lua_State *L, lua_Debug *ar) {
   lua_error(L);
 }
 
+/* A call the REPL waits in is ended now: it raises (or returns false),
+ * and the hook stops the code at its next instruction, pcall or not. */
+static void end_call(ledit *e) {
+  tr_actor_info info;
+  if (tr_actor_get_info(e->h, e->self, &info) == 0 && info.wait == TR_WAIT_CALL)
+    tr_call_cancel(e->h, e->self, info.awaits);
+}
+
 static void on_sigint(uv_signal_t *s, int signum) {
   ledit *e = s->data;
   (void)signum;
@@ -216,6 +225,7 @@ static void on_sigint(uv_signal_t *s, int signum) {
     }
     lua_sethook(e->co, interrupt_hook, LUA_MASKCOUNT, 1);
     tr_send(e->h, 0, e->to, tr_msg_new("interrupt"));
+    end_call(e);
   }
 }
 
@@ -291,12 +301,16 @@ static int l_complete(lua_State *L) {
   return 0;
 }
 
-/* watch(on): Ctrl-C interrupts the calling coroutine while on. */
+/* watch(self) | watch(nil): Ctrl-C interrupts the calling coroutine, of
+ * the actor self, until watch(nil). */
 static int l_watch(lua_State *L) {
   ledit *e = get(L);
+  tr_pid *self =
+      lua_isnoneornil(L, 1) ? NULL : luaL_checkudata(L, 1, "actor.pid");
   if (e->co && lua_gethook(e->co) == interrupt_hook)
     lua_sethook(e->co, e->old_hook, e->old_mask, e->old_count);
-  e->co = lua_toboolean(L, 1) ? L : NULL;
+  e->co = self ? L : NULL;
+  e->self = self ? *self : 0;
   return 0;
 }
 

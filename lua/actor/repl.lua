@@ -146,14 +146,14 @@ return function(chunk, ...)
   end
 
   local function run(fn, ...)
-    stdin.watch(true)
+    stdin.watch(actor.self())
     local r = table.pack(xpcall(fn, function(e)
       if (type(e) == "table" and e[1] == EXIT) or e == "interrupted" then return e end
       -- The traceback ends where the REPL's own frames begin.
       local tb = debug.traceback(e, 2)
       return (tb:gsub("\n\t%[C%]: in function 'xpcall'.*", ""))
     end, ...))
-    stdin.watch(false)
+    stdin.watch(nil)
     return r
   end
 

@@ -225,6 +225,36 @@ static void test_timeout_then_late_reply(void) {
   tr_host_free(h);
 }
 
+/* tr_call_cancel ends the call at once as "cancelled"; the callee's
+ * answer is late, and a call over or someone else's cannot be cancelled. */
+static void test_cancel(void) {
+  tr_host *h = tr_host_new(NULL);
+  answers a = {0};
+  int late = 1;
+  tr_pid c = spawn_with(h, &client_b, &a), s = spawn_with(h, &server_b, &late);
+  uint64_t session = 0;
+
+  CHECK_EQ(call(h, c, s, "hold", 100000, &session), TR_OK);
+  steps(h, 10); /* the server holds it */
+  CHECK_EQ(a.n, 0);
+  CHECK_EQ(tr_call_cancel(h, s, session), TR_ENOPROC); /* not s's call */
+  CHECK_EQ(tr_call_cancel(h, c, session), TR_OK);
+  CHECK(wait_answers(h, &a, 1));
+  CHECK_EQ(a.kinds[0], TR_KIND_ERROR);
+  CHECK_STR(a.names[0], "cancelled");
+  CHECK_EQ(a.sessions[0], session);
+  CHECK_EQ(a.from[0], s);
+  CHECK_EQ(stats_of(h).timers, 0); /* its deadline went with it */
+  CHECK_EQ(tr_call_cancel(h, c, session), TR_ENOPROC); /* over */
+
+  CHECK_EQ(tr_send(h, 0, s, tr_msg_new("release")), TR_OK);
+  steps(h, 10);
+  CHECK_EQ(late, TR_ENOPROC);
+  CHECK_EQ(stats_of(h).late_replies, 1);
+  CHECK_EQ(a.n, 1);
+  tr_host_free(h);
+}
+
 static void test_callee_death_fails_the_call_at_once(void) {
   tr_host *h = tr_host_new(NULL);
   answers a = {0};
@@ -547,6 +577,7 @@ int main(void) {
   RUN(test_reply_error);
   RUN(test_round_trip);
   RUN(test_timeout_then_late_reply);
+  RUN(test_cancel);
   RUN(test_callee_death_fails_the_call_at_once);
   RUN(test_caller_death_makes_the_reply_late);
   RUN(test_refused_calls);
