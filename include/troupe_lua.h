@@ -73,8 +73,10 @@ TR_API tr_host *trL_host_of(lua_State *L);
  * socket at path (mode 0600; a stale socket there is replaced) that
  * `troupe attach PATH` and `troupe top PATH` connect to, each connection
  * an actor evaluating its lines on this host. The socket is served by an
- * actor (actor.console's listener) which closes it and removes the file
- * when it ends, with the host. Returns LUA_OK, or an error status with
+ * actor (actor.console's listener), there once the host has run it (its
+ * next step), which closes it and removes the file when it ends, with the
+ * host. A path that is not a socket, or in a folder troupe cannot write
+ * to, fails here. Returns LUA_OK, or an error status with
  * the message on top of L's stack. Same conditions as trL_spawn. */
 TR_API int trL_console_start(lua_State *L, const char *path);
 
