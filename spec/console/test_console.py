@@ -17,8 +17,20 @@ import unittest
 BIN = os.environ.get("TROUPE_BIN", "build/troupe")
 DEADLINE = float(os.environ.get("TROUPE_CONSOLE_DEADLINE", "30"))
 
+COUNTER = """return {
+  version = %d,
+  init = function() return { count = 0 } end,
+  code_change = function(old) return { count = old.count } end,
+  handlers = {
+    incr = function(s, n) s.count = s.count + n; return s.count end,
+    version = function() return %d end,
+  },
+}
+"""
+
 SCRIPT = r"""
 local actor = require "actor"
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/?.lua;" .. package.path
 counter = 42
 worker = actor.spawn(function()
   while true do actor.receive() end
@@ -28,6 +40,19 @@ actor.spawn(function()
   while true do
     for _ = 1, 200 do actor.send(worker, "tick") end
     actor.sleep(5)
+  end
+end)
+-- a reloadable counter (console_counter.lua, next to this script) under
+-- a steady stream of calls; a reply that does not go up is counted
+counted = actor.spawn { module = "console_counter" }
+failures = 0
+actor.spawn(function()
+  local prev = -1
+  while true do
+    local ok, n = pcall(actor.call, counted, "incr", 1)
+    if not ok or n <= prev then failures = failures + 1 end
+    prev = ok and n or prev
+    actor.sleep(2)
   end
 end)
 print("ready")
@@ -45,6 +70,7 @@ class Host:
         script = os.path.join(self.dir.name, "host.lua")
         with open(script, "w") as f:
             f.write(SCRIPT)
+        self.write_counter(COUNTER % (1, 1))
         self.proc = subprocess.Popen(
             [BIN, "--threads", "1", "--console", self.sock, script],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -54,6 +80,10 @@ class Host:
         while not os.path.exists(self.sock):
             assert time.monotonic() < end, "no socket"
             time.sleep(0.01)
+
+    def write_counter(self, src):
+        with open(os.path.join(self.dir.name, "console_counter.lua"), "w") as f:
+            f.write(src)
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -103,6 +133,22 @@ class Console(unittest.TestCase):
         # a global set at the console is the host's: a second one sees it
         rc, out = attach(self.host.sock, "still\n")
         self.assertEqual(out.splitlines()[1], "true")
+
+    def test_reload(self):
+        def ask(line):
+            rc, out = attach(self.host.sock, line + "\n")
+            self.assertEqual(rc, 0, out)
+            return out.splitlines()[1]
+        before = int(ask("actor.call(counted, 'incr', 0)"))
+        self.host.write_counter("return {")  # a syntax error: refused
+        self.assertIn("console_counter", ask("actor.reload('console_counter')"))
+        self.assertEqual(ask("actor.call(counted, 'version')"), "1")
+        self.host.write_counter(COUNTER % (2, 2))
+        self.assertEqual(ask("actor.reload('console_counter')"), "2")
+        self.assertEqual(ask("actor.call(counted, 'version')"), "2")
+        # the count went on through both, and no call failed or went back
+        self.assertGreater(int(ask("actor.call(counted, 'incr', 0)")), before)
+        self.assertEqual(ask("failures"), "0")
 
     def test_two_at_once(self):
         a = subprocess.Popen([BIN, "attach", self.host.sock],
