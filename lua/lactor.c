@@ -577,7 +577,8 @@ static int l_alive(lua_State *L) {
 
 /* ------------------------------------------------------------- others */
 
-static int l_stats(lua_State *L) {
+/* [] -> this host's figures (actor.stats(), the spawner's "stats"). */
+int trL__host_stats(lua_State *L) {
   trL__host *lh = host(L);
   tr_host_stats st;
   tr_host_get_stats(lh->h, &st);
@@ -602,6 +603,46 @@ static int l_stats(lua_State *L) {
   lua_pushinteger(L, st.timers);
   lua_setfield(L, -2, "timers");
   return 1;
+}
+
+static int stats_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 2;
+}
+
+/* actor.stats([{node = true}]): this host's figures, or the node's summed
+ * over its hosts (asked of their spawners), and nil or the hosts that did
+ * not answer (index -> why). */
+static int l_stats(lua_State *L) {
+  trL__host *lh = host(L);
+  int node = 0;
+  lua_settop(L, 1);
+  if (!lua_isnil(L, 1)) {
+    trL__checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "node"))
+        return trL__argerror(
+            L, 1, lua_pushfstring(L, "unknown option %s", trL__got(L, -2)));
+      node = lua_toboolean(L, -1);
+      lua_pop(L, 1);
+    }
+  }
+  trL__host_stats(L);
+  lua_pushinteger(L, 1);
+  lua_setfield(L, -2, "hosts"); /* how many hosts the figures sum */
+  if (!node || trL__node_size(lh) <= 1)
+    return 1;
+  if (!trL__push_asker(L, "stats")) {
+    trL__not_asked(L, lh, -1);
+    return 2;
+  }
+  lua_insert(L, -2);
+  lua_pushinteger(L, TRL_NODE_MS);
+  lua_callk(L, 2, 2, 0, stats_k);
+  return 2;
 }
 
 static int l_log(lua_State *L) {
@@ -718,7 +759,9 @@ static int l_time(lua_State *L) {
  * resp_password, resp_maxclients, resp_max_inflight, resp_max_args,
  * resp_max_request, resp_max_output (bytes), resp_idle_ms and
  * resp_allow_flush (a boolean) as set by then. log_level = "error" | "warn"
- * | "info" | "debug": what this host logs from now on. */
+ * | "info" | "debug": what every host of the node logs from now on (the
+ * others asked through their spawners; those that did not take it come
+ * back as a second value, host index -> why). */
 static const char *const num_keys[] = {"slice",        "hard_limit",
                                        "call_timeout", "send_timeout",
                                        "memory_limit", NULL};
@@ -836,6 +879,61 @@ static int choice(lua_State *L, const char *key, const char *const *list) {
   return trL__argerror(L, 1, lua_tostring(L, -1));
 }
 
+/* [level] -> true: sets this host's log level (the spawner's
+ * "log_level", which actor.configure asks of the node's other hosts). */
+int trL__log_level_here(lua_State *L) {
+  lua_Integer level = luaL_checkinteger(L, 1);
+  int rc = level < TR_LOG_ERROR || level > TR_LOG_DEBUG
+               ? TR_EINVAL
+               : tr_host_set_log_level(host(L)->h, (int)level);
+  if (rc)
+    return luaL_error(L, "log_level: %s", tr_strerror(rc));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* Every setting in force, as actor.configure returns them. */
+static void push_settings(lua_State *L, trL__host *lh) {
+  const trL__kv *kv = &lh->kv;
+  const uint32_t nums[5] = {lh->slice, lh->hard_limit, lh->call_timeout,
+                            lh->send_timeout, lh->memory_mib};
+  int i, log_level;
+  lua_createtable(L, 0, 10);
+  for (i = 0; i < 5; i++) {
+    lua_pushinteger(L, nums[i]);
+    lua_setfield(L, -2, num_keys[i]);
+  }
+  lua_pushstring(L, stores[kv->lua_store]);
+  lua_setfield(L, -2, "store");
+  lua_pushstring(L, writers[kv->lua_writer]);
+  lua_setfield(L, -2, "writer");
+  lua_pushstring(L, kv->dir);
+  lua_setfield(L, -2, "data_dir");
+  lua_pushstring(L, fsyncs[kv->fsync]);
+  lua_setfield(L, -2, "fsync");
+  if ((log_level = tr_host_log_level(lh->h)) != 0) {
+    lua_pushstring(L, log_levels[log_level - TR_LOG_ERROR]);
+    lua_setfield(L, -2, "log_level");
+  }
+  if (lh->h && tr_whereis(lh->h, "resp")) { /* where it listens; nil: off */
+    lua_pushfstring(L, "%s:%d", lh->resp.addr[0] ? lh->resp.addr : "127.0.0.1",
+                    lh->resp.port);
+    lua_setfield(L, -2, "resp");
+  }
+}
+
+/* After the other hosts were asked to take the log level: the settings,
+ * and the hosts that did not take it (index -> why), if any. */
+static int configure_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)status;
+  (void)ctx;
+  push_settings(L, host(L));
+  if (lua_isnil(L, -2))
+    return 1;
+  lua_insert(L, -2);
+  return 2;
+}
+
 static int l_configure(lua_State *L) {
   trL__host *lh = host(L);
   trL__kv *kv = &lh->kv;
@@ -934,28 +1032,19 @@ static int l_configure(lua_State *L) {
     if (trL__start_resp(lh, err, sizeof err))
       return luaL_error(L, "%s", err);
   }
-  lua_createtable(L, 0, 10);
-  for (i = 0; i < 5; i++) {
-    lua_pushinteger(L, *nums[i]);
-    lua_setfield(L, -2, num_keys[i]);
+  if (log_level && trL__node_size(lh) > 1) {
+    /* the level is the node's: every other host takes it too */
+    lua_settop(L, 0);
+    if (!trL__push_asker(L, "log_level")) {
+      trL__not_asked(L, lh, -1);
+      return configure_k(L, LUA_OK, 0);
+    }
+    lua_pushinteger(L, log_level);
+    lua_pushinteger(L, TRL_NODE_MS);
+    lua_callk(L, 2, 1, 0, configure_k);
+    return configure_k(L, LUA_OK, 0);
   }
-  lua_pushstring(L, stores[kv->lua_store]);
-  lua_setfield(L, -2, "store");
-  lua_pushstring(L, writers[kv->lua_writer]);
-  lua_setfield(L, -2, "writer");
-  lua_pushstring(L, kv->dir);
-  lua_setfield(L, -2, "data_dir");
-  lua_pushstring(L, fsyncs[kv->fsync]);
-  lua_setfield(L, -2, "fsync");
-  if ((log_level = tr_host_log_level(lh->h)) != 0) {
-    lua_pushstring(L, log_levels[log_level - TR_LOG_ERROR]);
-    lua_setfield(L, -2, "log_level");
-  }
-  if (lh->h && tr_whereis(lh->h, "resp")) { /* where it listens; nil: off */
-    lua_pushfstring(L, "%s:%d", lh->resp.addr[0] ? lh->resp.addr : "127.0.0.1",
-                    lh->resp.port);
-    lua_setfield(L, -2, "resp");
-  }
+  push_settings(L, lh);
   return 1;
 }
 

@@ -2,11 +2,15 @@
  * linspect.c -- actor.info, actor.list and the figures of actor.stats:
  * the core's tr_actor_get_info as a table, with what only the Lua layer
  * knows about a Lua actor -- its function, where it waits, and an
- * estimate of the memory it holds.
+ * estimate of the memory it holds. Over the whole node: another host's
+ * actors are asked of its spawner (lnode.c's "list" and "info"), by the
+ * askers actor/init.lua sets (_set_node_asks), which wait as a call does.
  */
 #include <string.h>
 
 #include "ltroupe.h"
+
+#define TRL_NODE_ASKS "actor.node_asks" /* registry: init.lua's askers */
 
 static const char *const statuses[] = {"running", "ready", "waiting",
                                        "exiting"};
@@ -229,14 +233,70 @@ static trL__host *host_of(lua_State *L) {
   return p ? p->lh : trL__host_get(L);
 }
 
-int trL__info(lua_State *L) {
+int trL__node_size(const trL__host *lh) {
+  tr_node *n = lh->h ? tr_host_node(lh->h) : NULL;
+  return n ? (int)tr_node_size(n) : 1;
+}
+
+static int node_here(const trL__host *lh) {
+  return lh->h ? (int)tr_host_index(lh->h) : 0;
+}
+
+/* Pushes init.lua's asker `what` and returns 1; or returns 0 with why
+ * pushed, where other hosts cannot be asked: asking is a call, so it
+ * needs an actor that can wait. */
+int trL__push_asker(lua_State *L, const char *what) {
+  if (!trL__proc_of(L) || !lua_isyieldable(L)) {
+    lua_pushliteral(L, "not asked: asking another host needs an actor");
+    return 0;
+  }
+  if (lua_getfield(L, LUA_REGISTRYINDEX, TRL_NODE_ASKS) != LUA_TTABLE ||
+      lua_getfield(L, -1, what) != LUA_TFUNCTION) {
+    lua_pop(L, 2);
+    lua_pushliteral(L, "not asked: asking another host needs require "
+                       "\"actor\"");
+    return 0;
+  }
+  lua_remove(L, -2);
+  return 1;
+}
+
+/* Replaces the why on top with the table of hosts not asked, each with
+ * that why: every other host, or only `only` (>= 0). */
+void trL__not_asked(lua_State *L, const trL__host *lh, int only) {
+  int h, n = trL__node_size(lh), here = node_here(lh);
+  lua_createtable(L, 0, n);
+  for (h = 0; h < n; h++)
+    if (h != here && (only < 0 || h == only)) {
+      lua_pushvalue(L, -2);
+      lua_rawseti(L, -2, h);
+    }
+  lua_remove(L, -2);
+}
+
+/* actor.core._set_node_asks{list = f, info = f, ...}: init.lua's askers. */
+int trL__set_node_asks(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_settop(L, 1);
+  lua_setfield(L, LUA_REGISTRYINDEX, TRL_NODE_ASKS);
+  return 0;
+}
+
+/* An asker's two results: the value and what did not answer (or why). */
+static int two_k(lua_State *L, int status, lua_KContext ctx) {
+  (void)L;
+  (void)status;
+  (void)ctx;
+  return 2;
+}
+
+/* [pid] -> its info, or nil and why: this host's only (the spawner's
+ * "info"). */
+int trL__host_info(lua_State *L) {
   trL__host *lh = host_of(L);
   tr_pid pid = trL__test_pid(L, 1);
   tr_actor_info a;
-  int rc;
-  if (!pid)
-    return trL__typeerror(L, 1, "pid");
-  rc = tr_actor_get_info(lh->h, pid, &a);
+  int rc = pid ? tr_actor_get_info(lh->h, pid, &a) : TR_EINVAL;
   if (rc == TR_OK) {
     push_info(L, &a);
     return 1;
@@ -244,6 +304,28 @@ int trL__info(lua_State *L) {
   lua_pushnil(L);
   lua_pushstring(L, rc == TR_EINVAL && lh->h ? "an actor of another host"
                                              : tr_strerror(rc));
+  return 2;
+}
+
+int trL__info(lua_State *L) {
+  trL__host *lh = host_of(L);
+  tr_pid pid = trL__test_pid(L, 1);
+  int host;
+  if (!pid)
+    return trL__typeerror(L, 1, "pid");
+  lua_settop(L, 1);
+  host = (int)tr_pid_host(pid);
+  if (!lh->h || host == node_here(lh) || host >= trL__node_size(lh))
+    return trL__host_info(L);
+  if (!trL__push_asker(L, "info")) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "an actor of another host (%s)", lua_tostring(L, -2));
+    return 2;
+  }
+  lua_pushinteger(L, host);
+  lua_pushvalue(L, 1);
+  lua_pushinteger(L, TRL_NODE_MS);
+  lua_callk(L, 3, 2, 0, two_k);
   return 2;
 }
 
@@ -268,7 +350,8 @@ static tr_pid *host_pids(lua_State *L, tr_host *h, size_t *n) {
   return pids;
 }
 
-int trL__list(lua_State *L) {
+/* [] -> every actor of this host, oldest first (the spawner's "list"). */
+int trL__host_list(lua_State *L) {
   trL__host *lh = host_of(L);
   size_t n, i, k = 0;
   tr_pid *pids = host_pids(L, lh->h, &n);
@@ -281,6 +364,58 @@ int trL__list(lua_State *L) {
     lua_rawseti(L, -2, (lua_Integer)++k);
   }
   return 1;
+}
+
+/* actor.list([{host = N, timeout = ms}]) -> the node's actors, host by
+ * host, and nil or the hosts that did not answer (index -> why). */
+int trL__list(lua_State *L) {
+  trL__host *lh = host_of(L);
+  int only = -1, n = trL__node_size(lh), here = node_here(lh);
+  uint32_t ms = TRL_NODE_MS;
+  lua_settop(L, 1);
+  if (!lua_isnil(L, 1)) {
+    trL__checktype(L, 1, LUA_TTABLE);
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+      const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+      if (!strcmp(k, "host")) {
+        lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+        if (v < 0 || v >= n)
+          return trL__argerror(L, 1,
+                               lua_pushfstring(L, "host must be 0..%d, got %s",
+                                               n - 1, trL__got(L, -1)));
+        only = (int)v;
+      } else if (!strcmp(k, "timeout")) {
+        if (!trL__toms(L, -1, 1, 0xffffff, &ms))
+          return trL__argerror(
+              L, 1,
+              lua_pushfstring(L, "timeout must be 1..16777215 ms, got %s",
+                              trL__got(L, -1)));
+      } else {
+        return trL__argerror(
+            L, 1, lua_pushfstring(L, "unknown option %s", trL__got(L, -2)));
+      }
+      lua_pop(L, 1);
+    }
+  }
+  if (only < 0 || only == here)
+    trL__host_list(L);
+  else
+    lua_newtable(L);
+  if (n <= 1 || only == here)
+    return 1;
+  if (!trL__push_asker(L, "list")) {
+    trL__not_asked(L, lh, only);
+    return 2;
+  }
+  lua_insert(L, -2);
+  if (only < 0)
+    lua_pushnil(L);
+  else
+    lua_pushinteger(L, only);
+  lua_pushinteger(L, ms);
+  lua_callk(L, 3, 2, 0, two_k);
+  return 2;
 }
 
 size_t trL__mailbox_bytes(lua_State *L, tr_host *h) {

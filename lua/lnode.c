@@ -8,7 +8,9 @@
  * spawn(module, fn, link, name, args...) to it starts the actor there and
  * answers its pid, or an error saying why it could not. actor.spawn{...}
  * (actor/init.lua) makes that call, or starts the actor at once when the
- * host is its own (actor.core._spawn_module, the same code).
+ * host is its own (actor.core._spawn_module, the same code). It also
+ * answers for its host what actor.list, actor.info, actor.stats{node =
+ * true} and actor.configure{log_level} ask of every host of the node.
  */
 #include <stdio.h>
 #include <string.h>
@@ -133,6 +135,32 @@ static int reload_from(lua_State *L) {
   return 1;
 }
 
+/* Under pcall: [fn, msg] -> the reply to the call: what fn returns when
+ * called with its values. */
+static int answer_from(lua_State *L) {
+  tr_msg *m = lua_touserdata(L, 2), *out;
+  int n;
+  lua_settop(L, 1);
+  n = trL__push_args(L, m, 0);
+  lua_call(L, n, LUA_MULTRET);
+  if (!(out = tr_msg_new("reply")))
+    return luaL_error(L, "out of memory");
+  trL__add_results(L, out, 1, lua_gettop(L)); /* frees out if it raises */
+  lua_pushlightuserdata(L, out);
+  return 1;
+}
+
+/* What the spawner answers about its own host, for actor.list, actor.info,
+ * actor.stats{node = true} and actor.configure{log_level} asked on another
+ * host of the node (linspect.c). */
+static const struct {
+  const char *name;
+  lua_CFunction fn;
+} here_requests[] = {{"list", trL__host_list},
+                     {"info", trL__host_info},
+                     {"stats", trL__host_stats},
+                     {"log_level", trL__log_level_here}};
+
 /* The spawner: its state is the trL__host it starts actors in. */
 static int spawner_init(tr_actor *self, void *state, tr_msg *args) {
   (void)args;
@@ -145,14 +173,24 @@ static int spawner_handle(tr_actor *self, void *state, tr_msg *m) {
   tr_host *h = tr_actor_host(self);
   lua_State *L = lh->L;
   int top;
+  size_t i;
   tr_msg *out;
   if (!m || tr_msg_kind(m) != TR_KIND_CALL)
     return TR_CONTINUE; /* only calls are asked of it */
-  if (tr_msg_is(m, "reload")) {
+  for (i = 0; i < sizeof here_requests / sizeof *here_requests; i++)
+    if (tr_msg_is(m, here_requests[i].name))
+      break;
+  if (i < sizeof here_requests / sizeof *here_requests ||
+      tr_msg_is(m, "reload")) {
     top = lua_gettop(L);
-    lua_pushcfunction(L, reload_from);
+    if (i < sizeof here_requests / sizeof *here_requests) {
+      lua_pushcfunction(L, answer_from);
+      lua_pushcfunction(L, here_requests[i].fn);
+    } else {
+      lua_pushcfunction(L, reload_from);
+    }
     lua_pushlightuserdata(L, m);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+    if (lua_pcall(L, lua_gettop(L) - top - 1, 1, 0) != LUA_OK) {
       const char *why = lua_tostring(L, -1);
       tr_reply_error(h, m, "%s", why ? why : "(an error object)");
     } else {
@@ -162,7 +200,9 @@ static int spawner_handle(tr_actor *self, void *state, tr_msg *m) {
     return TR_CONTINUE;
   }
   if (!tr_msg_is(m, "spawn")) {
-    tr_reply_error(h, m, "the spawner answers only 'spawn' and 'reload'");
+    tr_reply_error(h, m,
+                   "the spawner answers only 'spawn', 'reload', 'list', "
+                   "'info', 'stats' and 'log_level'");
     return TR_CONTINUE;
   }
   top = lua_gettop(L);
@@ -254,6 +294,7 @@ void trL__open_node(lua_State *L) {
                                    {"hosts", l_hosts},
                                    {"_spawn_module", l_spawn_module},
                                    {"_set_spawn_table", l_set_spawn_table},
+                                   {"_set_node_asks", trL__set_node_asks},
                                    {NULL, NULL}};
   luaL_setfuncs(L, funcs, 0);
   trL__name_functions(L, "actor.", funcs);

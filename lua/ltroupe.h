@@ -229,9 +229,24 @@ void trL__open_node(lua_State *L);      /* into the table on top */
 int trL__spawn_table(lua_State *L);     /* actor.spawn{module = ...} */
 
 /* linspect.c: actor.info, actor.list, actor.timing; the bytes queued in h's
- * mailboxes (a walk of them all, for actor.stats). */
+ * mailboxes (a walk of them all, for actor.stats). actor.list, actor.info,
+ * actor.stats{node = true} and actor.configure{log_level} ask other hosts
+ * through their spawners (lnode.c), waiting TRL_NODE_MS for each answer. */
+#define TRL_NODE_MS 1000
 int trL__info(lua_State *L);
 int trL__list(lua_State *L);
+int trL__host_info(lua_State *L); /* [pid]: this host's only */
+int trL__host_list(lua_State *L); /* []: this host's actors */
+int trL__node_size(const trL__host *lh);
+/* Pushes the asker `what` of actor/init.lua and returns 1, or returns 0
+ * with why it cannot ask pushed; trL__not_asked turns that why into the
+ * table of hosts left out (every other one, or only `only` when >= 0). */
+int trL__push_asker(lua_State *L, const char *what);
+void trL__not_asked(lua_State *L, const trL__host *lh, int only);
+int trL__set_node_asks(lua_State *L); /* actor.core._set_node_asks */
+/* lactor.c: the spawner's "stats" and "log_level", this host's only. */
+int trL__host_stats(lua_State *L);     /* [] -> actor.stats() */
+int trL__log_level_here(lua_State *L); /* [TR_LOG_*] -> true */
 int trL__timing(lua_State *L);
 /* pid, a Lua actor just spawned by module (lnode.c), was started as
  * module or module.fn (fn may be NULL): actor.info's module. */

@@ -120,6 +120,115 @@ local function spawn_by_module(spec)
 end
 core._set_spawn_table(spawn_by_module)
 
+-- Looking over the whole node (README "Looking into a running host"):
+-- actor.list, actor.info, actor.stats{node = true} and
+-- actor.configure{log_level = ...} (actor.core, in C) check their
+-- arguments, do this host's part, and hand the other hosts to these
+-- askers, which call each host's spawner ("list", "info", "stats",
+-- "log_level": lnode.c). They run only in an actor that can wait.
+local GRACE = 1000 -- ms an asker's answer may take after its own call ended
+
+-- One host's asker: makes the call, then answers with what it got the
+-- call its spawner makes for it (which waits in its mailbox meanwhile).
+local function asker(spawner, ms, request, ...)
+  local answer = table.pack(try_call(ms, spawner, request, ...))
+  if core.receive(ms + GRACE) == "answer" and calling() then
+    core.reply(table.unpack(answer, 1, answer.n))
+  end
+end
+
+-- Asks request(...) of each host in `hosts`, all at once, an asker each
+-- (one host: directly): a host that does not answer costs ms once, not
+-- once per host. Returns answers (host -> table.pack of the reply's
+-- values) and missing (host -> why), or nil when every host answered.
+local function ask_hosts(hosts, ms, request, ...)
+  local answers, missing, askers = {}, nil, {}
+  for i, host in ipairs(hosts) do
+    local spawner = "troupe.spawner." .. host
+    if not core.whereis(spawner) then
+      askers[i] = "no spawner runs there (" .. spawner .. ")"
+    elseif #hosts > 1 then
+      askers[i] = core.spawn(asker, spawner, ms, request, ...)
+    end
+  end
+  for i, host in ipairs(hosts) do
+    local a, r = askers[i]
+    if type(a) == "string" then
+      r = { false, a }
+    elseif a then
+      r = table.pack(try_call(ms + GRACE, a, "answer"))
+      if r[1] then r = table.pack(table.unpack(r, 2, r.n)) end
+    else
+      r = table.pack(try_call(ms, "troupe.spawner." .. host, request, ...))
+    end
+    if r[1] then
+      answers[host] = table.pack(table.unpack(r, 2, r.n))
+    else
+      missing = missing or {}
+      missing[host] = tostring(r[2])
+    end
+  end
+  return answers, missing
+end
+
+-- Every host of the node but this one.
+local function other_hosts()
+  local hosts, here = {}, core.host()
+  for h = 0, core.hosts() - 1 do
+    if h ~= here then hosts[#hosts + 1] = h end
+  end
+  return hosts
+end
+
+local node_asks = {}
+
+-- list(this host's list or {}, only host or nil, ms) -> list, missing:
+-- the lists in host order, each oldest first.
+function node_asks.list(list, only, ms)
+  local answers, missing = ask_hosts(only and { only } or other_hosts(), ms, "list")
+  local here, all = core.host(), {}
+  for h = 0, core.hosts() - 1 do
+    local part = h == here and list or answers[h] and answers[h][1]
+    if type(part) == "table" then
+      for _, a in ipairs(part) do all[#all + 1] = a end
+    end
+  end
+  return all, missing
+end
+
+-- info(host, pid, ms) -> info, or nil and why.
+function node_asks.info(host, pid, ms)
+  local answers, missing = ask_hosts({ host }, ms, "info", pid)
+  if missing then
+    return nil, ("an actor of another host, which did not answer (%s)"):format(missing[host])
+  end
+  return table.unpack(answers[host], 1, 2)
+end
+
+-- stats(this host's stats, ms) -> the node's, summed (hosts counts the
+-- hosts summed), and missing.
+function node_asks.stats(stats, ms)
+  local answers, missing = ask_hosts(other_hosts(), ms, "stats")
+  for _, a in pairs(answers) do
+    if type(a[1]) == "table" then
+      for k, v in pairs(a[1]) do
+        if math.type(v) == "integer" and math.type(stats[k]) == "integer" then
+          stats[k] = stats[k] + v
+        end
+      end
+      stats.hosts = stats.hosts + 1
+    end
+  end
+  return stats, missing
+end
+
+-- log_level(level, ms) -> missing: the level set on every other host.
+function node_asks.log_level(level, ms)
+  local _, missing = ask_hosts(other_hosts(), ms, "log_level", level)
+  return missing
+end
+core._set_node_asks(node_asks)
+
 -- actor.reset(name): restarts the actor the router reaches as `name`
 -- (with whatever its supervisor restarts along with it, such as the
 -- store's writer); returns once the new one runs.
