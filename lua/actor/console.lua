@@ -11,7 +11,6 @@ local eval = require "actor.eval"
 local M = {}
 
 local SORTS = { m = "rate", b = "mailbox", k = "memory", r = "restarts" }
-local INFO_ALL = 300 -- up to so many actors, memory is weighed for all
 
 local function human(n)
   if n >= 10 * 1024 * 1024 then return ("%dM"):format(n // (1024 * 1024)) end
@@ -25,13 +24,15 @@ local function fit(s, w)
   return s
 end
 
--- One frame of `troupe top`, at most 79 columns wide (no wrap at 80): the host's totals,
--- then the busiest actors by the column `sort` (a key of SORTS). state
--- keeps each actor's count of handled messages for the next frame's rates.
+-- One frame of `troupe top`, at most 79 columns wide (no wrap at 80): the
+-- node's totals, then its busiest actors, of every host (actor.list and
+-- actor.stats{node = true}), by the column `sort` (a key of SORTS); hosts
+-- that did not answer in time are named. state keeps each actor's count
+-- of handled messages for the next frame's rates.
 function M.frame(state, sort, rows)
   local key = SORTS[sort] or "rate"
   local now = actor.now()
-  local list = actor.list()
+  local list, missing = actor.list()
   local dt = state.t and (now - state.t) / 1000
   local seen, total = {}, 0
   for _, a in ipairs(list) do
@@ -41,10 +42,7 @@ function M.frame(state, sort, rows)
     total = total + a.rate
     seen[id] = a.handled
     a.restarts = a.restarts or 0
-    if key == "memory" and #list <= INFO_ALL then
-      local i = actor.info(a.pid)
-      a.memory = i and i.memory or 0
-    end
+    a.memory = a.memory or 0 -- weighed by actor.list, for Lua actors
   end
   state.prev, state.t = seen, now
   table.sort(list, function(x, y)
@@ -52,25 +50,27 @@ function M.frame(state, sort, rows)
     if vx ~= vy then return vx > vy end
     return x.rate > y.rate
   end)
-  local s = actor.stats()
+  local s = actor.stats { node = true }
+  local quiet = {}
+  for host, why in pairs(missing or {}) do
+    quiet[#quiet + 1] = ("%d (%s)"):format(host, why)
+  end
+  table.sort(quiet)
   local out = {
-    ("troupe top  %s  actors %d  msgs/s %d  lua %s  mailboxes %s  dead %d"):format(
-      os.date("%H:%M:%S"), s.actors, math.floor(total + 0.5), human(s.lua_memory),
-      human(s.mailbox_bytes), s.dead_letters),
-    ("sort: [m]sg/s [b]ox [k]mem [r]estarts  (now %s)  [q]uit"):format(key),
-    ("%-12s %-25s %9s %7s %8s %4s %s"):format("PID", "NAME", "MSG/S", "MBOX", "MEM",
-      "RST", "STATUS"),
+    fit(("troupe top %s  hosts %d  actors %d  msgs/s %d  lua %s  mbox %s  dead %d"):format(
+      os.date("%H:%M:%S"), s.hosts, s.actors, math.floor(total + 0.5), human(s.lua_memory),
+      human(s.mailbox_bytes), s.dead_letters), 79),
+    fit(("sort: [m]sg/s [b]ox [k]mem [r]estarts  (now %s)  [q]uit%s"):format(key,
+      #quiet > 0 and "  no answer: host " .. table.concat(quiet, ", ") or ""), 79),
+    ("%-18s %4s %-17s %9s %7s %6s %3s %s"):format("PID", "HOST", "NAME", "MSG/S", "MBOX",
+      "MEM", "RST", "STATUS"),
   }
   for i = 1, math.min(rows, #list) do
     local a = list[i]
-    if not a.memory then
-      local info = actor.info(a.pid)
-      a.memory = info and info.memory or 0
-    end
     local name = a.name or (a.func and a.func:match("[^/]*$")) or a.kind or ""
-    out[#out + 1] = ("%-12s %-25s %9.1f %7d %8s %4d %s"):format(fit(a.pid, 12),
-      fit(name, 25), a.rate, a.mailbox or 0, human(a.memory),
-      a.restarts, fit(a.waiting or a.status or "", 8))
+    out[#out + 1] = ("%-18s %4d %-17s %9.1f %7d %6s %3d %s"):format(fit(a.pid, 18), a.host or 0,
+      fit(name, 17), a.rate, a.mailbox or 0, human(a.memory), a.restarts,
+      fit(a.waiting or a.status or "", 8))
   end
   return table.concat(out, "\n") .. "\n"
 end

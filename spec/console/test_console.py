@@ -62,7 +62,8 @@ actor.sleep(10 * 60 * 1000)
 
 
 class Host:
-    """A troupe host running SCRIPT with a console, until stop()."""
+    """A troupe node of two hosts running SCRIPT (on host 0) with a
+    console, until stop()."""
 
     def __init__(self):
         self.dir = tempfile.TemporaryDirectory()
@@ -72,7 +73,7 @@ class Host:
             f.write(SCRIPT)
         self.write_counter(COUNTER % (1, 1))
         self.proc = subprocess.Popen(
-            [BIN, "--threads", "1", "--console", self.sock, script],
+            [BIN, "--threads", "2", "--console", self.sock, script],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         end = time.monotonic() + DEADLINE
         r, _, _ = select.select([self.proc.stdout], [], [], DEADLINE)
@@ -271,29 +272,32 @@ class Console(unittest.TestCase):
         out = b""
         try:
             end = time.monotonic() + DEADLINE
-            # two frames: the second has rates
-            while out.count(b"troupe top") < 2:
+            # the second frame has rates; it is whole once the third begins
+            while out.count(b"\x1b[H\x1b[2J") < 3:
                 left = end - time.monotonic()
                 self.assertGreater(left, 0, out[-400:])
                 r, _, _ = select.select([fd], [], [], left)
                 if r:
                     out += os.read(fd, 4096)
-            frame = out.split(b"\x1b[H\x1b[2J")[-1].decode()
-            while "troupe top" not in frame or frame.count("\n") < 4:
-                out += os.read(fd, 4096)
-                frame = out.split(b"\x1b[H\x1b[2J")[-1].decode()
+            frame = out.split(b"\x1b[H\x1b[2J")[-2].decode()
             lines = frame.replace("\r", "").splitlines()
-            self.assertTrue(all(len(l) <= 80 for l in lines), lines)
-            m = re.search(r"actors (\d+)\s+msgs/s (\d+)", lines[0])
+            self.assertTrue(all(len(l) <= 79 for l in lines), lines)
+            m = re.search(r"hosts (\d+)\s+actors (\d+)\s+msgs/s (\d+)", lines[0])
             self.assertTrue(m, lines[0])
-            self.assertGreater(int(m.group(2)), 0)
+            self.assertEqual(int(m.group(1)), 2)
+            self.assertGreater(int(m.group(3)), 0)
             self.assertTrue(lines[2].startswith("PID"), lines)
-            row = re.compile(r"^(<pid [^>]*>)\s+(.*?)\s+([\d.]+)\s+(\d+)\s+(\S+)"
-                             r"\s+(\d+)\s+(\S*)\s*$")
-            rows = [row.match(l).groups() for l in lines[3:] if l.strip()]
+            row = re.compile(r"^(<pid [^>]*>)\s+(\d+)\s+(.*?)\s+([\d.]+)\s+(\d+)"
+                             r"\s+(\S+)\s+(\d+)\s+(\S*)\s*$")
+            rows = [row.match(l) for l in lines[3:] if l.strip()]
+            self.assertTrue(all(rows), lines)
+            rows = [r.groups() for r in rows]
             self.assertTrue(rows)
             # the busiest first: the worker, handling the pinger's ticks
-            self.assertGreater(float(rows[0][2]), 0)
+            self.assertGreater(float(rows[0][3]), 0)
+            # the node's actors: host 1's spawner among them
+            self.assertIn(("1", "troupe.spawner.1"),
+                          [(r[1], r[2]) for r in rows], lines)
             os.write(fd, b"q")
             end = time.monotonic() + DEADLINE
             while True:
