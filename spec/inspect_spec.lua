@@ -174,6 +174,20 @@ describe("actor.list", function()
     assert.is_true(pids[tostring(me)] < pids[tostring(p)])
     assert.equal(H.run(function() return #actor.list() end), #list - 1)
   end)
+
+  it("in a host of its own, answers for it alone, with nothing missing", function()
+    local n, missing, only, stats, smissing, bad = H.run(function()
+      local list, missing = actor.list()
+      local s, sm = actor.stats { node = true }
+      return #list, missing, #actor.list { host = 0, timeout = 10 }, s, sm,
+        select(2, pcall(actor.list, { host = 1 }))
+    end)
+    assert.is_nil(missing)
+    assert.equal(n, only)
+    assert.equal(1, stats.hosts)
+    assert.is_nil(smissing)
+    assert.matches("bad argument #1 to 'actor.list' (host must be 0..0, got 1)", bad, 1, true)
+  end)
 end)
 
 describe("actor.stats", function()
