@@ -11,8 +11,12 @@ import signal
 import stat
 import subprocess
 import tempfile
+import sys
 import time
 import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from rawterm import wait_raw  # noqa: E402
 
 BIN = os.environ.get("TROUPE_BIN", "build/troupe")
 DEADLINE = float(os.environ.get("TROUPE_CONSOLE_DEADLINE", "30"))
@@ -241,16 +245,20 @@ class Console(unittest.TestCase):
             os.write(fd, b"return counter * 2 end\r")
             expect(b"84")
             expect(b"> ")
-            os.write(fd, b"\x04")  # Ctrl-D leaves
+            # Ctrl-D leaves, typed once the terminal is raw (libedit's
+            # prompt comes first: in cooked mode a lone Ctrl-D is lost)
+            self.assertTrue(wait_raw(pid, time.monotonic() + DEADLINE))
+            os.write(fd, b"\x04")
             end = time.monotonic() + DEADLINE
             while True:
                 done, status = os.waitpid(pid, os.WNOHANG)
                 if done:
                     break
                 self.assertLess(time.monotonic(), end, "attach did not end")
-                select.select([fd], [], [], 0.05)
+                r, _, _ = select.select([fd], [], [], 0.05)
                 try:
-                    os.read(fd, 4096)
+                    if r:
+                        os.read(fd, 4096)
                 except OSError:
                     pass
             self.assertEqual(os.waitstatus_to_exitcode(status), 0)

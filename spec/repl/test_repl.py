@@ -11,6 +11,9 @@ import tempfile
 import time
 import unittest
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from rawterm import wait_raw  # noqa: E402
+
 BIN = os.environ.get("TROUPE_BIN", "build/troupe")
 DEADLINE = float(os.environ.get("TROUPE_REPL_DEADLINE", "30"))
 
@@ -66,9 +69,11 @@ class Term:
     mark = 0
 
     def eof(self):
-        """Ctrl-D at the next prompt (keys typed before it reach the
-        terminal in cooked mode, where a lone Ctrl-D is lost)."""
+        """Ctrl-D at the next prompt, once the terminal is raw (before, in
+        cooked mode, a lone Ctrl-D is lost)."""
         self.expect("> ")
+        if not wait_raw(self.pid, time.monotonic() + DEADLINE):
+            raise AssertionError("the terminal stayed cooked: %r" % self.out[-200:])
         self.send("\x04")
 
     def wait(self):
@@ -257,6 +262,8 @@ class ReplTest(unittest.TestCase):
             t.expect("> ")
             t.send("kv.set('k', '%s')\r" % value)
             t.expect("true\r\n> ")  # not the "> " of a log line's "<pid 7.1> "
+            if leave == "\x04":  # a lone Ctrl-D, once the terminal is raw
+                self.assertTrue(wait_raw(t.pid, time.monotonic() + DEADLINE))
             t.send(leave)
             self.assertEqual(0, t.wait())
             got = subprocess.run([BIN, "--data-dir", data], capture_output=True, text=True,
