@@ -155,21 +155,27 @@ class Console(unittest.TestCase):
         self.assertGreater(int(ask("actor.call(counted, 'incr', 0)")), before)
         self.assertEqual(ask("failures"), "0")
 
+    def session(self, a, lines):
+        """Types lines into attach process a, whose second line names the
+        session's pid, and waits for that pid; returns the deadline."""
+        a.stdin.write(lines)
+        a.stdin.flush()
+        got, end = b"", time.monotonic() + DEADLINE
+        while b"<pid" not in got.split(b"\n", 1)[-1]:
+            left = end - time.monotonic()
+            self.assertGreater(left, 0, got)
+            r, _, _ = select.select([a.stdout], [], [], left)
+            if r:
+                chunk = os.read(a.stdout.fileno(), 4096)
+                self.assertTrue(chunk, got)
+                got += chunk
+        return end
+
     def test_two_at_once(self):
         a = subprocess.Popen([BIN, "attach", self.host.sock],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
-            a.stdin.write(b"first = actor.self()\nfirst\n")
-            a.stdin.flush()
-            got, end = b"", time.monotonic() + DEADLINE
-            while b"<pid" not in got.split(b"\n", 1)[-1]:
-                left = end - time.monotonic()
-                self.assertGreater(left, 0, got)
-                r, _, _ = select.select([a.stdout], [], [], left)
-                if r:
-                    chunk = os.read(a.stdout.fileno(), 4096)
-                    self.assertTrue(chunk, got)
-                    got += chunk
+            self.session(a, b"first = actor.self()\nfirst\n")
             # while a is open, b runs and sees a's session
             rc, out = attach(self.host.sock,
                              "actor.info(first) ~= nil, actor.self() ~= first\n")
@@ -189,17 +195,7 @@ class Console(unittest.TestCase):
         a = subprocess.Popen([BIN, "attach", self.host.sock],
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         try:
-            a.stdin.write(b"runaway = actor.self()\nrunaway\nwhile true do end\n")
-            a.stdin.flush()
-            got, end = b"", time.monotonic() + DEADLINE
-            while b"<pid" not in got.split(b"\n", 1)[-1]:
-                left = end - time.monotonic()
-                self.assertGreater(left, 0, got)
-                r, _, _ = select.select([a.stdout], [], [], left)
-                if r:
-                    chunk = os.read(a.stdout.fileno(), 4096)
-                    self.assertTrue(chunk, got)
-                    got += chunk
+            end = self.session(a, b"runaway = actor.self()\nrunaway\nwhile true do end\n")
             # busy in its loop (the host's clock suspends it, others run)
             while True:
                 rc, out = attach(self.host.sock, "actor.info(runaway).status\n")
