@@ -107,6 +107,25 @@ def attach(sock, text):
     return r.returncode, r.stdout.decode()
 
 
+def exit_code(pid, fd, why):
+    """Waits for pid, on the pseudo-terminal fd, to end, reading what it
+    writes meanwhile (only what select found: a read would block); returns
+    its exit code, or raises AssertionError(why) past the deadline."""
+    end = time.monotonic() + DEADLINE
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > end:
+            raise AssertionError(why)
+        r, _, _ = select.select([fd], [], [], 0.05)
+        try:
+            if r:
+                os.read(fd, 4096)
+        except OSError:
+            pass
+
+
 class Console(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -245,19 +264,7 @@ class Console(unittest.TestCase):
             # prompt comes first: in cooked mode a lone Ctrl-D is lost)
             self.assertTrue(wait_raw(pid, time.monotonic() + DEADLINE))
             os.write(fd, b"\x04")
-            end = time.monotonic() + DEADLINE
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                self.assertLess(time.monotonic(), end, "attach did not end")
-                r, _, _ = select.select([fd], [], [], 0.05)
-                try:
-                    if r:
-                        os.read(fd, 4096)
-                except OSError:
-                    pass
-            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            self.assertEqual(exit_code(pid, fd, "attach did not end"), 0)
             pid = 0
         finally:
             if pid:
@@ -303,18 +310,7 @@ class Console(unittest.TestCase):
             self.assertIn(("1", "troupe.spawner.1"),
                           [(r[1], r[2]) for r in rows], lines)
             os.write(fd, b"q")
-            end = time.monotonic() + DEADLINE
-            while True:
-                done, status = os.waitpid(pid, os.WNOHANG)
-                if done:
-                    break
-                self.assertLess(time.monotonic(), end, "top did not quit")
-                select.select([fd], [], [], 0.05)
-                try:
-                    os.read(fd, 4096)
-                except OSError:
-                    pass
-            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+            self.assertEqual(exit_code(pid, fd, "top did not quit"), 0)
             pid = 0
         finally:
             if pid:
