@@ -37,6 +37,28 @@ local function write(name, src)
   H.write(dir .. "/" .. name .. ".lua", src)
 end
 
+-- Runs troupe --threads 2 on a script that starts module `name` on hosts
+-- 0 and 1 (p0 and p1, counts 5 and 7), rewrites its file as src, then
+-- runs body; returns what it printed and its exit code.
+local function on_two_hosts(name, src, body)
+  local script = dir .. "/two_hosts_" .. name .. ".lua"
+  H.write(script, ([[
+local actor = require "actor"
+local name = %q
+local p0 = actor.spawn { module = name, host = 0 }
+local p1 = actor.spawn { module = name, host = 1 }
+actor.call(p0, "incr", 5)
+actor.call(p1, "incr", 7)
+local f = assert(io.open(%q, "w"))
+f:write(%q)
+f:close()
+%s
+actor.kill(p0, "shutdown")
+actor.kill(p1, "shutdown")
+]]):format(name, dir .. "/" .. name .. ".lua", src, body))
+  return H.sh(os.getenv("TROUPE_BIN") .. " --threads 2 " .. H.quote(script))
+end
+
 describe("actor.reload", function()
   teardown(function() H.remove_tree(dir) end)
 
@@ -131,23 +153,11 @@ end,]]))
   it("reloads every host of a node that has the module loaded", function()
     local name = module_v1()
     local v2 = counter(2):gsub("\n", " ")
-    H.write(dir .. "/reload_node.lua", ([[
-local actor = require "actor"
-local p0 = actor.spawn { module = %q, host = 0 }
-local p1 = actor.spawn { module = %q, host = 1 }
-actor.call(p0, "incr", 5)
-actor.call(p1, "incr", 7)
-local f = assert(io.open(%q, "w"))
-f:write(%q)
-f:close()
-print("reload", actor.reload(%q))
+    local out, code = on_two_hosts(name, v2, [[
+print("reload", actor.reload(name))
 print("host 0", actor.call(p0, "version"), actor.call(p0, "incr", 1))
 print("host 1", actor.call(p1, "version"), actor.call(p1, "incr", 1))
-actor.kill(p0, "shutdown")
-actor.kill(p1, "shutdown")
-]]):format(name, name, dir .. "/" .. name .. ".lua", v2, name))
-    local script = H.quote(dir .. "/reload_node.lua")
-    local out, code = H.sh(os.getenv("TROUPE_BIN") .. " --threads 2 " .. script)
+]])
     assert.equal(0, code, out)
     assert.equal("reload\t2\nhost 0\t2\t6\nhost 1\t2\t8\n", out)
   end)
@@ -156,23 +166,11 @@ actor.kill(p1, "shutdown")
     local name = module_v1()
     local v2 = ("if require('actor').host() == 1 then error('not on host 1') end "
       .. counter(2)):gsub("\n", " ")
-    H.write(dir .. "/reload_node2.lua", ([[
-local actor = require "actor"
-local p0 = actor.spawn { module = %q, host = 0 }
-local p1 = actor.spawn { module = %q, host = 1 }
-actor.call(p0, "incr", 5)
-actor.call(p1, "incr", 7)
-local f = assert(io.open(%q, "w"))
-f:write(%q)
-f:close()
-local ok, why = actor.reload(%q)
+    local out, code = on_two_hosts(name, v2, [[
+local ok, why = actor.reload(name)
 print(ok, why)
 print(actor.call(p0, "version"), actor.call(p1, "version"), actor.call(p1, "incr", 1))
-actor.kill(p0, "shutdown")
-actor.kill(p1, "shutdown")
-]]):format(name, name, dir .. "/" .. name .. ".lua", v2, name))
-    local script = H.quote(dir .. "/reload_node2.lua")
-    local out, code = H.sh(os.getenv("TROUPE_BIN") .. " --threads 2 " .. script)
+]])
     assert.equal(0, code, out)
     local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
     assert.matches("^nil\thost 1: .*not on host 1 %(reloaded on host 0%)$", first)
