@@ -172,6 +172,15 @@ static tr_host_stats stats_of(tr_host *h) {
   return st;
 }
 
+/* The server answers the call it holds after the call is over: the reply
+ * is dropped (tr_reply says TR_ENOPROC) and counted as late. */
+static void release_late(tr_host *h, tr_pid s, const int *late) {
+  CHECK_EQ(tr_send(h, 0, s, tr_msg_new("release")), TR_OK);
+  steps(h, 10);
+  CHECK_EQ(*late, TR_ENOPROC);
+  CHECK_EQ(stats_of(h).late_replies, 1);
+}
+
 /* -------------------------------------------------------------- tests */
 
 static void test_round_trip(void) {
@@ -216,11 +225,7 @@ static void test_timeout_then_late_reply(void) {
   CHECK_STR(a.names[0], "timeout");
   CHECK_EQ(a.sessions[0], session);
 
-  /* The server answers after all: dropped, counted as late. */
-  CHECK_EQ(tr_send(h, 0, s, tr_msg_new("release")), TR_OK);
-  steps(h, 10);
-  CHECK_EQ(late, TR_ENOPROC);
-  CHECK_EQ(stats_of(h).late_replies, 1);
+  release_late(h, s, &late);
   CHECK_EQ(a.n, 1);
   tr_host_free(h);
 }
@@ -247,10 +252,7 @@ static void test_cancel(void) {
   CHECK_EQ(stats_of(h).timers, 0); /* its deadline went with it */
   CHECK_EQ(tr_call_cancel(h, c, session), TR_ENOPROC); /* over */
 
-  CHECK_EQ(tr_send(h, 0, s, tr_msg_new("release")), TR_OK);
-  steps(h, 10);
-  CHECK_EQ(late, TR_ENOPROC);
-  CHECK_EQ(stats_of(h).late_replies, 1);
+  release_late(h, s, &late);
   CHECK_EQ(a.n, 1);
   tr_host_free(h);
 }
@@ -305,10 +307,7 @@ static void test_caller_death_makes_the_reply_late(void) {
   steps(h, 3);
   CHECK_EQ(tr_kill(h, c, "normal"), TR_OK);
   CHECK_EQ(stats_of(h).timers, 0); /* its deadline went with it */
-  CHECK_EQ(tr_send(h, 0, s, tr_msg_new("release")), TR_OK);
-  steps(h, 3);
-  CHECK_EQ(late, TR_ENOPROC);
-  CHECK_EQ(stats_of(h).late_replies, 1);
+  release_late(h, s, &late);
   tr_host_free(h);
 }
 
@@ -511,10 +510,7 @@ static void test_host_call(void) {
   reply = (tr_msg *)&junk; /* a failed call sets *reply to NULL */
   CHECK_EQ(tr_host_call(h, s, tr_msg_new("hold"), 20, &reply), TR_ETIMEDOUT);
   CHECK(reply == NULL);
-  CHECK_EQ(tr_send(h, 0, s, tr_msg_new("release")), TR_OK);
-  steps(h, 3);
-  CHECK_EQ(late, TR_ENOPROC);
-  CHECK_EQ(stats_of(h).late_replies, 1);
+  release_late(h, s, &late);
 
   dead = spawn_with(h, &server_b, &late);
   CHECK_EQ(tr_kill(h, dead, "normal"), TR_OK);
