@@ -141,7 +141,7 @@ struct tr_host {
   uv_loop_t *loop;
   tr_node *node;     /* NULL for a lone host */
   uint32_t index;    /* in the node: tr_pid_host of its actors */
-  uint64_t pid_base; /* index << TR_PID_HOST_SHIFT, XORed into handles */
+  uint64_t pid_base; /* node and host bits, XORed into handles */
   uv_loop_t own_loop;
   uint8_t owns_loop;
   uv_thread_t thread;
@@ -243,9 +243,15 @@ tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
 static inline uint32_t tr__pid_host(tr_pid pid) {
   return (uint32_t)(pid >> TR_PID_HOST_SHIFT) & 0xffu;
 }
-/* to lives on another host than h (0 is no actor: local). */
+static inline uint32_t tr__pid_node(tr_pid pid) {
+  return (uint32_t)(pid >> TR_PID_NODE_SHIFT) & 0xffu;
+}
+/* The node and host bits of a pid. */
+#define TR__PID_WHERE (0xffffull << TR_PID_HOST_SHIFT)
+/* to lives on another host than h, of this node or another (0 is no
+ * actor: local). One compare: the wire's test is off this path. */
 static inline int tr__remote(const tr_host *h, tr_pid to) {
-  return to && tr__pid_host(to) != h->index;
+  return to && ((to ^ h->pid_base) & TR__PID_WHERE);
 }
 /* Puts m (its envelope set) into the batch for to's host; TR_EFULL when
  * the lane has no room (with if_room: not a dead letter), TR_ENOPROC when

@@ -17,6 +17,7 @@
  * mailbox. The lanes belong to the node, so a host that is freed closes
  * its lanes under their locks and nothing is sent to it afterwards.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -209,6 +210,18 @@ int tr_node_free(tr_node *n) {
 }
 
 uint32_t tr_pid_host(tr_pid pid) { return tr__pid_host(pid); }
+uint32_t tr_pid_node(tr_pid pid) { return tr__pid_node(pid); }
+
+int tr_pid_format(tr_pid pid, char *buf, size_t size) {
+  unsigned gen = (unsigned)(pid >> TR_PID_GEN_SHIFT);
+  unsigned slot = (unsigned)(pid & 0xffffffu);
+  unsigned host = tr__pid_host(pid), node = tr__pid_node(pid);
+  if (node)
+    return snprintf(buf, size, "<pid %u:%u.%u.%u>", node, host, slot, gen);
+  if (host)
+    return snprintf(buf, size, "<pid %u.%u.%u>", host, slot, gen);
+  return snprintf(buf, size, "<pid %u.%u>", slot, gen);
+}
 
 tr_node *tr_host_node(const tr_host *h) { return h ? h->node : NULL; }
 uint32_t tr_host_index(const tr_host *h) { return h ? h->index : 0; }
@@ -675,7 +688,9 @@ void tr__spawn_arrived(tr_host *h, tr_msg *m) {
 
 int tr_spawn_on(tr_host *h, tr_pid from, uint32_t host, const tr_behaviour *b,
                 tr_msg *args, const tr_spawn_opts *opts, uint64_t *session) {
-  tr_pid to = (tr_pid)host << TR_PID_HOST_SHIFT; /* the host, no actor */
+  /* the host, no actor, of h's node */
+  tr_pid to = (h->pid_base & (0xffull << TR_PID_NODE_SHIFT)) |
+              (tr_pid)host << TR_PID_HOST_SHIFT;
   tr_actor *a = NULL;
   tr__ref *ref = NULL;
   spawn_req *r = NULL;

@@ -70,14 +70,32 @@ typedef struct tr_actor tr_actor; /* a running actor, seen from its callbacks */
 typedef struct tr_msg tr_msg;     /* a name plus a tuple of values, encoded */
 typedef struct tr_value tr_value; /* one decoded value inside a tr_msg */
 
-/* A pid names an actor: the slot's generation in the high 32 bits, so the
- * pid of a dead actor never reaches the slot's next tenant; the index of
- * its host in the node in bits 24-31 (tr_pid_host); its slot plus one in
- * the low 24. 0 is no actor. */
+/* A pid names an actor, in 64 bits:
+ *   bits 40-63  the generation of its slot (24 bits, never 0), bumped each
+ *               time the slot is freed, so the pid of a dead actor does not
+ *               reach the slot's next tenant (a freed slot rests behind at
+ *               least 4096 other free ones before reuse, so a generation
+ *               comes round again only after 2^24 such reuses of one slot)
+ *   bits 32-39  the id of its node (tr_pid_node): 0 when not in a cluster
+ *               (tr_node_set_id, tr_host_set_node_id)
+ *   bits 24-31  the index of its host in the node (tr_pid_host)
+ *   bits 0-23   its slot plus one
+ * 0 is no actor. A pid is a value: it travels in messages, between hosts
+ * and nodes, unchanged. */
 typedef uint64_t tr_pid;
 #define TR_PID_HOST_SHIFT 24
+#define TR_PID_NODE_SHIFT 32
+#define TR_PID_GEN_SHIFT 40
 /* The index of pid's host in its node. */
 TR_API uint32_t tr_pid_host(tr_pid pid);
+/* The id of pid's node (0: not in a cluster). */
+TR_API uint32_t tr_pid_node(tr_pid pid);
+/* Writes pid as text, with snprintf's contract (size may be 0; returns the
+ * length it needs): "<pid SLOT.GEN>" for node 0 and host 0,
+ * "<pid HOST.SLOT.GEN>" for another host, "<pid NODE:HOST.SLOT.GEN>" for a
+ * pid of a node with an id (SLOT being the slot plus one, as in the pid).
+ * How logs and the Lua layer print pids. */
+TR_API int tr_pid_format(tr_pid pid, char *buf, size_t size);
 
 /* Errors are negative; 0 is success. tr_strerror names them. */
 enum {
