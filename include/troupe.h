@@ -314,7 +314,8 @@ typedef struct tr_wire {
   void *ud;
 } tr_wire;
 
-/* Sets h's wire (copied; NULL removes it). From then on whatever h's
+/* Sets h's wire (copied; NULL removes it); TR_EINVAL while h's node has
+ * no id (or for a NULL carry). From then on whatever h's
  * actors send, call, reply, notify, forward, monitor, demonitor, link,
  * unlink, kill or signal toward a pid of another node goes through it:
  * the same functions, the same guarantees as between hosts, so a pid is a
@@ -340,7 +341,8 @@ typedef struct tr_wire {
  *   1  u8   kind: TR_KIND_SEND, _CALL, _REPLY, _ERROR, _DOWN, _NOTICE, or
  *           monitor 16, demonitor 17, link 18, unlink 19, exit 20, kill 21
  *   2  u16  0 (reserved)
- *   4  u64  from: the sender's pid (0 for none: sends, notices, kill)
+ *   4  u64  from: the sender's pid, of another node (0 for none: sends,
+ *           notices, kill)
  *   12 u64  to: the destination pid, of the receiving node
  *   20 u64  session: the call's, a reply's, a monitor's ref; else 0
  *   28 u32  n, the payload's length; the whole is 32 + n bytes

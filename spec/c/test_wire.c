@@ -195,6 +195,15 @@ static void test_ids(void) {
   CHECK_EQ(tr_node_set_id(n, 7), TR_OK);
   CHECK_EQ(tr_node_id(n), 7);
   CHECK_EQ(tr_node_free(n), TR_OK);
+  { /* a host with no id takes no wire: nothing could answer it */
+    tr_host *h = tr_host_new(NULL);
+    tr_wire wire = {carry, &w.to_b};
+    CHECK_EQ(tr_host_set_wire(h, &wire), TR_EINVAL);
+    wire.carry = NULL;
+    CHECK_EQ(tr_host_set_node_id(h, 9), TR_OK);
+    CHECK_EQ(tr_host_set_wire(h, &wire), TR_EINVAL);
+    tr_host_free(h);
+  }
   world_close(&w);
 }
 
@@ -501,6 +510,8 @@ static void test_malformed(void) {
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
   memcpy(bad, good, len);
   bad[4 + 4] = 2;
+  CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
+  bad[4 + 4] = 0; /* node 0 is in no cluster: it could not be answered */
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
   /* A payload that is not a message. */
   memcpy(bad, good, len);
