@@ -773,6 +773,8 @@ TR_API int tr_forward_as(tr_host *h, tr_pid to, const tr_msg *request,
  *   "down"    the callee ended before answering; the text is its reason
  *   "noproc", "full"  a forwarded call found no actor or a full mailbox
  *   "cancelled"  the caller's side gave it up (tr_call_cancel)
+ *   "noconnection", "full", "toolarge"  a call to another node that the
+ *             wire could not carry, or whose node was lost (see "wire")
  * Only "error" comes from the callee; the others come from the core. */
 TR_API int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
                    uint32_t timeout_ms, uint64_t *session);
