@@ -348,6 +348,22 @@ static void test_monitor_link_kill(void) {
   PUMP_UNTIL(&w, pv.ended);
   CHECK_STR(pv.reason, "bye");
   CHECK_EQ(tr_alive(w.b, victim), 0);
+  /* Demonitored and unlinked across: its end tells nobody here. */
+  victim = spawn_peer(w.b, &pv, 0);
+  pv.ended = 0;
+  pa.n = pt.n = 0;
+  CHECK_EQ(tr_monitor(w.a, trap, victim, &ref), TR_OK);
+  CHECK_EQ(tr_link(w.a, trap, victim), TR_OK);
+  PUMP_UNTIL(&w, !w.to_b.head);
+  pump(&w);
+  CHECK_EQ(tr_demonitor(w.a, ref), TR_OK);
+  CHECK_EQ(tr_unlink(w.a, trap, victim), TR_OK);
+  PUMP_UNTIL(&w, !w.to_b.head);
+  pump(&w);
+  CHECK_EQ(tr_kill(w.b, victim, "quiet"), TR_OK);
+  PUMP_UNTIL(&w, pv.ended);
+  pump(&w);
+  CHECK(w.to_a.head == NULL && pt.n == 0);
   /* A monitor on a dead pid there: down "noproc". */
   a = spawn_peer(w.a, &pa, 0);
   pa.n = 0;
