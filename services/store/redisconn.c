@@ -1,0 +1,410 @@
+/*
+ * redisconn.c -- the store in Redis's connection: the URL, hiredis's async
+ * API on the host's libuv loop, the requests in flight, their timeout, and
+ * reconnecting with backoff.
+ *
+ * States: connecting (commands are queued by hiredis and go once it is
+ * up), up, down (a retry is due: requests fail at once with "redis
+ * unavailable: why"). The log hears of each change once: connected, cannot
+ * connect, lost, reconnected; the retries in between log at debug level.
+ *
+ * Timeouts: hiredis 0.14 has none for async commands, so the actor's own
+ * tick (a tr_timeout every TICK_MS while anything is in flight or a
+ * connect is under way) looks at the oldest request: Redis answers in
+ * order, so once it is past its deadline Redis is taken for hung, the
+ * connection dropped (every request in flight answered "redis unavailable:
+ * no answer within N ms") and made anew.
+ *
+ * The timers are the actor's (tr_timeout: messages), so nothing of ours is
+ * a libuv handle; hiredis's adapter closes its own poll handle. Dropping a
+ * context (redisAsyncFree) runs every pending callback at once with no
+ * reply, which answers those callers.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include "redis.h"
+
+#define TICK_MS 100u
+
+uint64_t tr__redis_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* ------------------------------------------------------------------ URL */
+
+int tr__redis_url_parse(const char *text, tr__redis_url *out, char *err,
+                        size_t errlen) {
+  const char *p, *at, *end, *hs, *he;
+  char *num_end;
+  long v;
+  memset(out, 0, sizeof *out);
+  out->port = 6379;
+#define BAD(...)                                                               \
+  do {                                                                         \
+    snprintf(err, errlen, __VA_ARGS__);                                        \
+    return -1;                                                                 \
+  } while (0)
+  if (!text || strncmp(text, "redis://", 8))
+    BAD("a Redis URL is redis://HOST[:PORT][/DB], got '%s'",
+        text ? text : "nothing");
+  p = text + 8;
+  end = p + strcspn(p, "/");
+  at = memchr(p, '@', (size_t)(end - p));
+  if (at) { /* [user]:password@ (a user is not sent: AUTH password) */
+    const char *colon = memchr(p, ':', (size_t)(at - p));
+    size_t n = colon ? (size_t)(at - colon - 1) : 0;
+    if (!colon || !n || n >= sizeof out->password)
+      BAD("the password in '%s' is not :PASSWORD@ (1..%d bytes)", text,
+          (int)sizeof out->password - 1);
+    memcpy(out->password, colon + 1, n);
+    p = at + 1;
+  }
+  if (*p == '[') { /* [v6]:port */
+    hs = p + 1;
+    if (!(he = memchr(hs, ']', (size_t)(end - hs))))
+      BAD("the host in '%s' has no closing ]", text);
+    p = he + 1;
+  } else {
+    hs = p;
+    he = memchr(p, ':', (size_t)(end - p));
+    if (!he)
+      he = end;
+    p = he;
+  }
+  if (he == hs || (size_t)(he - hs) >= sizeof out->host)
+    BAD("the host in '%s' is missing or too long", text);
+  memcpy(out->host, hs, (size_t)(he - hs));
+  if (p < end && *p == ':') {
+    errno = 0;
+    v = strtol(p + 1, &num_end, 10);
+    if (num_end == p + 1 || num_end != end || errno || v < 1 || v > 65535)
+      BAD("the port in '%s' is not 1..65535", text);
+    out->port = (int)v;
+  } else if (p != end) {
+    BAD("'%s' has something after the host that is not :PORT", text);
+  }
+  if (*end == '/' && end[1]) {
+    errno = 0;
+    v = strtol(end + 1, &num_end, 10);
+    if (*num_end || errno || v < 0 || v > 1000000)
+      BAD("the database in '%s' is not a number >= 0", text);
+    out->db = (int)v;
+  }
+#undef BAD
+  snprintf(out->shown, sizeof out->shown, "redis://%s%s%s%s:%d/%d",
+           out->password[0] ? ":***@" : "", strchr(out->host, ':') ? "[" : "",
+           out->host, strchr(out->host, ':') ? "]" : "", out->port, out->db);
+  return 0;
+}
+
+/* ----------------------------------------------------------- in flight */
+
+static void unlink_pend(tr__rconn *c, tr__rpend *p) {
+  if (p->prev)
+    p->prev->next = p->next;
+  else
+    c->head = p->next;
+  if (p->next)
+    p->next->prev = p->prev;
+  else
+    c->tail = p->prev;
+  c->inflight--;
+}
+
+static void fail(tr__rconn *c, tr_pid caller, uint64_t session,
+                 const char *why) {
+  if (caller && !c->closing)
+    tr_reply_error_to(c->h, caller, session, "kv: redis unavailable: %s", why);
+}
+
+static void arm_tick(tr__rconn *c) {
+  if (c->tick_timer || c->closing ||
+      (!c->inflight && c->state != TR__R_CONNECTING))
+    return;
+  if (tr_timeout(c->h, c->self, TICK_MS, &c->tick_timer))
+    c->tick_timer = 0;
+}
+
+static void setup_failed(tr__rconn *c, const char *why);
+
+/* hiredis's answer to one command; reply NULL when the connection went
+ * (ac->errstr then says why, if hiredis knows). */
+static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
+  tr__rpend *p = priv;
+  tr__rconn *c = p->conn;
+  redisReply *r = reply;
+  char err[600];
+  unlink_pend(c, p);
+  if (p->answer == TR__RA_SETUP) {
+    if (r && r->type == REDIS_REPLY_ERROR && ac == c->ac) {
+      snprintf(err, sizeof err, "%s refused the connection's setup: %.*s",
+               c->url.shown, (int)r->len, r->str);
+      setup_failed(c, err);
+    }
+  } else if (!p->done && p->caller && !c->closing) {
+    if (!r) {
+      fail(c, p->caller, p->session,
+           ac->err ? ac->errstr : (c->why[0] ? c->why : "connection closed"));
+    } else {
+      tr_msg *m = tr__redis_answer(p->answer, r, err, sizeof err);
+      if (m)
+        tr_reply_to(c->h, p->caller, p->session, m);
+      else
+        tr_reply_error_to(c->h, p->caller, p->session, "%s", err);
+    }
+  }
+  free(p);
+}
+
+/* ---------------------------------------------------------- connecting */
+
+static void connect_now(tr__rconn *c);
+
+static void schedule_retry(tr__rconn *c) {
+  if (c->closing || c->retry_timer)
+    return;
+  if (tr_timeout(c->h, c->self, c->backoff_ms, &c->retry_timer))
+    c->retry_timer = 0;
+  c->backoff_ms = c->backoff_ms * 2 > TR__REDIS_BACKOFF_MAX
+                      ? TR__REDIS_BACKOFF_MAX
+                      : c->backoff_ms * 2;
+}
+
+/* The connection is gone (or never came): down, said once, retried. */
+static void went_down(tr__rconn *c, const char *why) {
+  int was_up = c->state == TR__R_UP;
+  snprintf(c->why, sizeof c->why, "%s (%s)", why, c->url.shown);
+  c->ac = NULL;
+  c->state = TR__R_DOWN;
+  if (c->closing)
+    return;
+  if (was_up) {
+    c->down_since = tr__redis_now();
+    tr_host_log(c->h, TR_LOG_WARN,
+                "kv: redis: lost the connection to %s: %s; reconnecting",
+                c->url.shown, why);
+    c->said_down = 1;
+  } else if (!c->said_down) {
+    c->down_since = tr__redis_now();
+    tr_host_log(c->h, TR_LOG_WARN,
+                "kv: redis: cannot connect to %s: %s; retrying (requests fail "
+                "meanwhile)",
+                c->url.shown, why);
+    c->said_down = 1;
+  } else {
+    tr_host_log(c->h, TR_LOG_DEBUG, "kv: redis: %s still down: %s",
+                c->url.shown, why);
+  }
+  schedule_retry(c);
+}
+
+/* Drops the context ourselves (a timeout, a refused setup): its pending
+ * callbacks run now, answering their callers with c->why. */
+static void drop(tr__rconn *c, const char *why) {
+  redisAsyncContext *ac = c->ac;
+  if (!ac)
+    return;
+  went_down(c, why); /* c->ac is NULL now: on_disconnect ignores it */
+  redisAsyncFree(ac);
+}
+
+static void setup_failed(tr__rconn *c, const char *why) { drop(c, why); }
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+  tr__rconn *c = ac->data;
+  if (ac != c->ac)
+    return;
+  if (status != REDIS_OK) { /* hiredis frees ac after this */
+    went_down(c, ac->errstr[0] ? ac->errstr : "cannot connect");
+    return;
+  }
+  c->backoff_ms = TR__REDIS_BACKOFF_MIN;
+  if (c->said_down && c->ever_up)
+    tr_host_log(c->h, TR_LOG_WARN,
+                "kv: redis: reconnected to %s after %.1f s down", c->url.shown,
+                (double)(tr__redis_now() - c->down_since) / 1000.0);
+  else
+    tr_host_log(c->h, TR_LOG_INFO, "kv: redis: connected to %s%s", c->url.shown,
+                c->said_down ? " (it was down)" : "");
+  c->state = TR__R_UP;
+  c->ever_up = 1;
+  c->said_down = 0;
+  c->why[0] = '\0';
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status) {
+  tr__rconn *c = ac->data;
+  (void)status;
+  if (ac != c->ac) /* dropped by us: said already */
+    return;
+  went_down(c, ac->err && ac->errstr[0] ? ac->errstr
+                                        : "the server closed the connection");
+}
+
+static tr__rpend *new_pend(tr__rconn *c, tr_pid caller, uint64_t session,
+                           int answer) {
+  tr__rpend *p = calloc(1, sizeof *p);
+  if (!p)
+    return NULL;
+  p->conn = c;
+  p->caller = caller;
+  p->session = session;
+  p->answer = answer;
+  p->deadline = tr__redis_now() + c->timeout_ms;
+  return p;
+}
+
+/* Queues argv on the context; p joins the list. 0, or -1 (p freed). */
+static int send_argv(tr__rconn *c, tr__rpend *p, int argc, const char **argv,
+                     const size_t *argvlen) {
+  if (redisAsyncCommandArgv(c->ac, on_reply, p, argc, argv, argvlen) !=
+      REDIS_OK) {
+    free(p);
+    return -1;
+  }
+  p->prev = c->tail;
+  if (c->tail)
+    c->tail->next = p;
+  else
+    c->head = p;
+  c->tail = p;
+  c->inflight++;
+  arm_tick(c);
+  return 0;
+}
+
+/* AUTH and SELECT, queued ahead of everything. */
+static int setup(tr__rconn *c) {
+  char db[16];
+  const char *argv[2];
+  size_t len[2];
+  tr__rpend *p;
+  if (c->url.password[0]) {
+    argv[0] = "AUTH";
+    argv[1] = c->url.password;
+    len[0] = 4;
+    len[1] = strlen(c->url.password);
+    if (!(p = new_pend(c, 0, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
+      return -1;
+  }
+  if (c->url.db) {
+    argv[0] = "SELECT";
+    argv[1] = db;
+    len[0] = 6;
+    len[1] = (size_t)snprintf(db, sizeof db, "%d", c->url.db);
+    if (!(p = new_pend(c, 0, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
+      return -1;
+  }
+  return 0;
+}
+
+static void connect_now(tr__rconn *c) {
+  redisAsyncContext *ac;
+  c->state = TR__R_CONNECTING;
+  c->connect_began = tr__redis_now();
+  ac = redisAsyncConnect(c->url.host, c->url.port);
+  if (!ac) {
+    went_down(c, "out of memory");
+    return;
+  }
+  if (ac->err) {
+    char why[256];
+    snprintf(why, sizeof why, "%s", ac->errstr);
+    redisAsyncFree(ac);
+    went_down(c, why);
+    return;
+  }
+  ac->data = c;
+  if (redisLibuvAttach(ac, tr_host_loop(c->h)) != REDIS_OK) {
+    redisAsyncFree(ac);
+    went_down(c, "cannot watch its socket on the loop");
+    return;
+  }
+  redisAsyncSetConnectCallback(ac, on_connect);
+  redisAsyncSetDisconnectCallback(ac, on_disconnect);
+  c->ac = ac;
+  if (setup(c)) {
+    drop(c, "out of memory");
+    return;
+  }
+  arm_tick(c);
+}
+
+void tr__rconn_start(tr__rconn *c) {
+  c->backoff_ms = TR__REDIS_BACKOFF_MIN;
+  connect_now(c);
+}
+
+void tr__rconn_stop(tr__rconn *c) {
+  redisAsyncContext *ac = c->ac;
+  c->closing = 1;
+  if (c->retry_timer)
+    tr_cancel(c->h, c->retry_timer);
+  if (c->tick_timer)
+    tr_cancel(c->h, c->tick_timer);
+  c->retry_timer = c->tick_timer = 0;
+  c->ac = NULL;
+  if (ac)
+    redisAsyncFree(ac); /* the pending callbacks free their requests */
+}
+
+/* The tick: a connect or a request past its time drops the connection. */
+static void tick(tr__rconn *c) {
+  uint64_t now = tr__redis_now();
+  char why[128];
+  c->tick_timer = 0;
+  if (c->state == TR__R_CONNECTING && c->ac &&
+      now - c->connect_began >= c->timeout_ms) {
+    snprintf(why, sizeof why, "no connection within %u ms", c->timeout_ms);
+    drop(c, why);
+  } else if (c->head && c->head->deadline <= now) {
+    snprintf(why, sizeof why, "no answer within %u ms", c->timeout_ms);
+    drop(c, why);
+  }
+  arm_tick(c);
+}
+
+int tr__rconn_timer(tr__rconn *c, uint64_t id) {
+  if (id && id == c->retry_timer) {
+    c->retry_timer = 0;
+    if (c->state == TR__R_DOWN)
+      connect_now(c);
+    return 1;
+  }
+  if (id && id == c->tick_timer) {
+    tick(c);
+    return 1;
+  }
+  return 0;
+}
+
+void tr__rconn_command(tr__rconn *c, const tr_msg *m, int answer, int argc,
+                       const char **argv, const size_t *argvlen) {
+  int call = tr_msg_kind(m) == TR_KIND_CALL;
+  tr__rpend *p;
+  if (c->state == TR__R_DOWN || !c->ac) {
+    if (call)
+      fail(c, tr_msg_from(m), tr_msg_session(m),
+           c->why[0] ? c->why : "not connected");
+    return;
+  }
+  if (!(p = new_pend(c, call ? tr_msg_from(m) : 0, tr_msg_session(m),
+                     answer))) {
+    if (call)
+      tr_reply_error(c->h, m, "kv: out of memory");
+    return;
+  }
+  if (send_argv(c, p, argc, argv, argvlen) && call)
+    fail(c, tr_msg_from(m), tr_msg_session(m),
+         c->ac->errstr[0] ? c->ac->errstr : "the connection is closing");
+}
