@@ -15,10 +15,13 @@
  * connection dropped (every request in flight answered "redis unavailable:
  * no answer within N ms") and made anew.
  *
- * The timers are the actor's (tr_timeout: messages), so nothing of ours is
- * a libuv handle; hiredis's adapter closes its own poll handle. Dropping a
- * context (redisAsyncFree) runs every pending callback at once with no
- * reply, which answers those callers.
+ * The socket is watched by a uv_poll_t of our own (the adapter below):
+ * hiredis 0.14's libuv adapter drops a poll that reports an error, so a
+ * refused connect was never seen and hung until the timeout. The handle
+ * is freed when uv_close is done with it, whatever became of the rest.
+ * The timers are the actor's (tr_timeout: messages). Dropping a context
+ * (redisAsyncFree) runs every pending callback at once with no reply,
+ * which answers those callers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,9 +29,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <uv.h>
 
 #include "redis.h"
 
@@ -38,6 +41,75 @@ uint64_t tr__redis_now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+}
+
+/* --------------------------------------------------------- the adapter */
+
+/* hiredis's event hooks on a uv_poll_t: what it wants watched, and its
+ * context (NULL once hiredis let go of it). */
+typedef struct watch {
+  uv_poll_t poll;
+  redisAsyncContext *ac;
+  int events;
+} watch;
+
+static void on_poll(uv_poll_t *hd, int status, int events) {
+  watch *w = hd->data;
+  if (status < 0) /* an error on the socket: hiredis reads it and gives up */
+    events = w->events & (UV_READABLE | UV_WRITABLE);
+  if (w->ac && (events & UV_READABLE))
+    redisAsyncHandleRead(w->ac);
+  if (w->ac && (events & UV_WRITABLE))
+    redisAsyncHandleWrite(w->ac);
+}
+
+static void watch_set(watch *w, int events) {
+  w->events = events;
+  if (events)
+    uv_poll_start(&w->poll, events, on_poll);
+  else
+    uv_poll_stop(&w->poll);
+}
+
+static void add_read(void *p) {
+  watch_set(p, ((watch *)p)->events | UV_READABLE);
+}
+static void del_read(void *p) {
+  watch_set(p, ((watch *)p)->events & ~UV_READABLE);
+}
+static void add_write(void *p) {
+  watch_set(p, ((watch *)p)->events | UV_WRITABLE);
+}
+static void del_write(void *p) {
+  watch_set(p, ((watch *)p)->events & ~UV_WRITABLE);
+}
+
+static void watch_closed(uv_handle_t *hd) { free(hd->data); }
+
+static void cleanup(void *p) {
+  watch *w = p;
+  w->ac = NULL;
+  uv_close((uv_handle_t *)&w->poll, watch_closed);
+}
+
+static int attach(redisAsyncContext *ac, uv_loop_t *loop) {
+  watch *w = calloc(1, sizeof *w);
+  if (!w)
+    return -1;
+  if (uv_poll_init(loop, &w->poll, ac->c.fd)) {
+    free(w);
+    return -1;
+  }
+  w->ac = ac;
+  w->poll.data = w;
+  ac->ev.data = w;
+  ac->ev.addRead = add_read;
+  ac->ev.delRead = del_read;
+  ac->ev.addWrite = add_write;
+  ac->ev.delWrite = del_write;
+  ac->ev.cleanup = cleanup;
+  add_write(w); /* the connect completes (or fails) when it is writable */
+  return 0;
 }
 
 /* ------------------------------------------------------------------ URL */
@@ -152,9 +224,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
       setup_failed(c, err);
     }
   } else if (!p->done && p->caller && !c->closing) {
-    if (!r) {
-      fail(c, p->caller, p->session,
-           ac->err ? ac->errstr : (c->why[0] ? c->why : "connection closed"));
+    if (!r && ac->err) {
+      snprintf(err, sizeof err, "%s (%s)", ac->errstr, c->url.shown);
+      fail(c, p->caller, p->session, err);
+    } else if (!r) {
+      fail(c, p->caller, p->session, c->why[0] ? c->why : "connection closed");
     } else {
       tr_msg *m = tr__redis_answer(p->answer, r, err, sizeof err);
       if (m)
@@ -325,7 +399,7 @@ static void connect_now(tr__rconn *c) {
     return;
   }
   ac->data = c;
-  if (redisLibuvAttach(ac, tr_host_loop(c->h)) != REDIS_OK) {
+  if (attach(ac, tr_host_loop(c->h))) {
     redisAsyncFree(ac);
     went_down(c, "cannot watch its socket on the loop");
     return;
