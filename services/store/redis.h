@@ -13,9 +13,10 @@
 
 struct redisAsyncContext;
 
-#define TR__REDIS_TIMEOUT_MS 2000u  /* a request's wait for Redis, default */
-#define TR__REDIS_BACKOFF_MIN 100u  /* reconnect after this long at first, */
-#define TR__REDIS_BACKOFF_MAX 2000u /* doubling up to this */
+#define TR__REDIS_TIMEOUT_MS 2000u    /* a request's wait for Redis, default */
+#define TR__REDIS_BACKOFF_MIN 100u    /* reconnect after this long at first, */
+#define TR__REDIS_BACKOFF_MAX 2000u   /* doubling up to this */
+#define TR__REDIS_MAX_INFLIGHT 65536u /* requests awaiting Redis at most */
 
 typedef struct tr__redis_url {
   char host[256];
@@ -53,7 +54,6 @@ typedef struct tr__rpend {
   tr_pid caller;     /* 0: nobody to answer (a send, or the setup) */
   uint64_t session;  /* the caller's call */
   int answer;        /* TR__RA_* */
-  int done;          /* answered already (it timed out): the reply is dropped */
   uint64_t deadline; /* ms, monotonic */
 } tr__rpend;
 
@@ -92,8 +92,10 @@ int tr__rconn_timer(tr__rconn *conn, uint64_t id);
 void tr__rconn_command(tr__rconn *conn, const tr_msg *m, int answer, int argc,
                        const char **argv, const size_t *argvlen);
 
-/* redisops.c: the answer to a call from Redis's reply (a redisReply *). */
-tr_msg *tr__redis_answer(int answer, const void *reply, char *err,
+/* redisops.c: the answer to a call from Redis's reply (a redisReply *);
+ * NULL with the error's text in err. db: the database (stats reads its
+ * line of INFO). */
+tr_msg *tr__redis_answer(int answer, int db, const void *reply, char *err,
                          size_t errlen);
 /* Serves one request of the store protocol (troupe_services.h). */
 void tr__redis_serve(tr__rconn *conn, const tr_msg *m);

@@ -223,14 +223,14 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
                c->url.shown, (int)r->len, r->str);
       setup_failed(c, err);
     }
-  } else if (!p->done && p->caller && !c->closing) {
+  } else if (p->caller && !c->closing) {
     if (!r && ac->err) {
       snprintf(err, sizeof err, "%s (%s)", ac->errstr, c->url.shown);
       fail(c, p->caller, p->session, err);
     } else if (!r) {
       fail(c, p->caller, p->session, c->why[0] ? c->why : "connection closed");
     } else {
-      tr_msg *m = tr__redis_answer(p->answer, r, err, sizeof err);
+      tr_msg *m = tr__redis_answer(p->answer, c->url.db, r, err, sizeof err);
       if (m)
         tr_reply_to(c->h, p->caller, p->session, m);
       else
@@ -470,6 +470,13 @@ void tr__rconn_command(tr__rconn *c, const tr_msg *m, int answer, int argc,
     if (call)
       fail(c, tr_msg_from(m), tr_msg_session(m),
            c->why[0] ? c->why : "not connected");
+    return;
+  }
+  if (c->inflight >= TR__REDIS_MAX_INFLIGHT) {
+    if (call)
+      tr_reply_error(c->h, m,
+                     "kv: redis: %u requests await Redis already; try again",
+                     TR__REDIS_MAX_INFLIGHT);
     return;
   }
   if (!(p = new_pend(c, call ? tr_msg_from(m) : 0, tr_msg_session(m),

@@ -81,7 +81,7 @@ static void error_text(const redisReply *r, char *err, size_t errlen) {
   snprintf(err, errlen, "kv: redis: %.*s", (int)r->len, r->str);
 }
 
-tr_msg *tr__redis_answer(int answer, const void *reply, char *err,
+tr_msg *tr__redis_answer(int answer, int db, const void *reply, char *err,
                          size_t errlen) {
   const redisReply *r = reply;
   tr_msg *m;
@@ -148,9 +148,12 @@ tr_msg *tr__redis_answer(int answer, const void *reply, char *err,
     tr_msg_add_int(m, (int64_t)next);
     return add_keys(m, r->element[1], err, errlen);
   }
+  case TR__RA_STATS:
+    if (kind == REDIS_REPLY_STRING)
+      return stats(r, db);
+    break;
   default:
-    if (answer >= TR__RA_STATS * 1000 && kind == REDIS_REPLY_STRING)
-      return stats(r, answer / 1000 - TR__RA_STATS);
+    break;
   }
   snprintf(err, errlen, "kv: redis answered what the store cannot read");
   return NULL;
@@ -523,7 +526,7 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
     cword(c, "INFO");
     cword(c, "memory");
     cword(c, "keyspace");
-    *answer = (TR__RA_STATS + conn->url.db) * 1000;
+    *answer = TR__RA_STATS;
   } else if (is_op(op, oplen, "info")) {
     char text[400];
     snprintf(text, sizeof text, "the store is in Redis at %s (%s)",
