@@ -66,12 +66,13 @@ typedef struct tr__rconn {
   uint32_t timeout_ms;
   struct redisAsyncContext *ac; /* NULL while down */
   int state;                    /* TR__R_* */
-  int ever_up;   /* connected once: a later loss is "lost", not "cannot" */
-  int said_down; /* the log has said it is down since the last "up" */
-  int closing;   /* the actor ends: replies go nowhere */
+  int ever_up;    /* connected once: a later loss is "lost", not "cannot" */
+  int said_down;  /* the log has said it is down since the last "up" */
+  int closing;    /* the actor ends: replies go nowhere */
+  int setup_left; /* AUTH, SELECT not yet answered: not up until they are */
   uint32_t backoff_ms;
-  uint64_t retry_timer, tick_timer;   /* tr_timeout ids; 0: none pending */
-  uint64_t connect_began, down_since; /* ms, monotonic */
+  uint64_t retry_timer, tick_timer; /* tr_timeout ids; 0: none pending */
+  uint64_t connect_began, down_since, up_since; /* ms, monotonic */
   char why[512]; /* why Redis is unavailable, while it is */
   tr__rpend *head, *tail;
   size_t inflight;

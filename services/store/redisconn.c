@@ -208,6 +208,7 @@ static void arm_tick(tr__rconn *c) {
 }
 
 static void setup_failed(tr__rconn *c, const char *why);
+static void became_up(tr__rconn *c);
 
 /* hiredis's answer to one command; reply NULL when the connection went
  * (ac->errstr then says why, if hiredis knows). */
@@ -219,9 +220,11 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
   unlink_pend(c, p);
   if (p->answer == TR__RA_SETUP) {
     if (r && r->type == REDIS_REPLY_ERROR && ac == c->ac) {
-      snprintf(err, sizeof err, "%s refused the connection's setup: %.*s",
-               c->url.shown, (int)r->len, r->str);
+      snprintf(err, sizeof err, "Redis refused %s: %.*s",
+               p->caller ? "SELECT" : "AUTH", (int)r->len, r->str);
       setup_failed(c, err);
+    } else if (r && ac == c->ac && --c->setup_left == 0) {
+      became_up(c);
     }
   } else if (p->caller && !c->closing) {
     if (!r && ac->err) {
@@ -262,6 +265,8 @@ static void went_down(tr__rconn *c, const char *why) {
   c->state = TR__R_DOWN;
   if (c->closing)
     return;
+  if (was_up && tr__redis_now() - c->up_since >= TR__REDIS_BACKOFF_MAX)
+    c->backoff_ms = TR__REDIS_BACKOFF_MIN; /* else it flaps: back off */
   if (was_up) {
     c->down_since = tr__redis_now();
     tr_host_log(c->h, TR_LOG_WARN,
@@ -294,15 +299,8 @@ static void drop(tr__rconn *c, const char *why) {
 
 static void setup_failed(tr__rconn *c, const char *why) { drop(c, why); }
 
-static void on_connect(const redisAsyncContext *ac, int status) {
-  tr__rconn *c = ac->data;
-  if (ac != c->ac)
-    return;
-  if (status != REDIS_OK) { /* hiredis frees ac after this */
-    went_down(c, ac->errstr[0] ? ac->errstr : "cannot connect");
-    return;
-  }
-  c->backoff_ms = TR__REDIS_BACKOFF_MIN;
+/* Connected, and AUTH and SELECT (if any) answered. */
+static void became_up(tr__rconn *c) {
   if (c->said_down && c->ever_up)
     tr_host_log(c->h, TR_LOG_WARN,
                 "kv: redis: reconnected to %s after %.1f s down", c->url.shown,
@@ -311,9 +309,22 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     tr_host_log(c->h, TR_LOG_INFO, "kv: redis: connected to %s%s", c->url.shown,
                 c->said_down ? " (it was down)" : "");
   c->state = TR__R_UP;
+  c->up_since = tr__redis_now();
   c->ever_up = 1;
   c->said_down = 0;
   c->why[0] = '\0';
+}
+
+static void on_connect(const redisAsyncContext *ac, int status) {
+  tr__rconn *c = ac->data;
+  if (ac != c->ac)
+    return;
+  if (status != REDIS_OK) { /* hiredis frees ac after this */
+    went_down(c, ac->errstr[0] ? ac->errstr : "cannot connect");
+    return;
+  }
+  if (!c->setup_left)
+    became_up(c);
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -370,14 +381,16 @@ static int setup(tr__rconn *c) {
     len[1] = strlen(c->url.password);
     if (!(p = new_pend(c, 0, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
       return -1;
+    c->setup_left++;
   }
   if (c->url.db) {
     argv[0] = "SELECT";
     argv[1] = db;
     len[0] = 6;
     len[1] = (size_t)snprintf(db, sizeof db, "%d", c->url.db);
-    if (!(p = new_pend(c, 0, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
-      return -1;
+    if (!(p = new_pend(c, 1, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
+      return -1; /* (caller 1: SELECT's, for the error's text) */
+    c->setup_left++;
   }
   return 0;
 }
@@ -386,6 +399,7 @@ static void connect_now(tr__rconn *c) {
   redisAsyncContext *ac;
   c->state = TR__R_CONNECTING;
   c->connect_began = tr__redis_now();
+  c->setup_left = 0;
   ac = redisAsyncConnect(c->url.host, c->url.port);
   if (!ac) {
     went_down(c, "out of memory");

@@ -57,8 +57,8 @@ def cli(port, *args, db=None):
 class Redis:
     """redis-server on a free port, in a folder of its own, nothing saved."""
 
-    def __init__(self, port=None):
-        self.port = port or free_port()
+    def __init__(self):
+        self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="redis-")
         self.start()
 
@@ -67,7 +67,8 @@ class Redis:
             [SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", self.dir],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.p.poll() is not None or cli(self.port, "PING") == "PONG",
+        wait_for(lambda: self.p.poll() is not None or
+                 cli(self.port, "PING") in ("PONG", "NOAUTH Authentication required."),
                  "redis-server to answer PING")
         assert self.p.poll() is None, "redis-server ended"
 
@@ -345,6 +346,29 @@ def test_hung(r):
         t.stop()
 
 
+def test_password(r):
+    """AUTH with the URL's password; a wrong one: requests fail saying so,
+    the log says it once, and the store keeps trying."""
+    assert cli(r.port, "CONFIG", "SET", "requirepass", "sesame") == "OK"
+    good = Troupe("redis://:sesame@127.0.0.1:%d/6" % r.port)
+    bad = Troupe("redis://:wrong@127.0.0.1:%d/6" % r.port)
+    try:
+        assert good.cli("SET", "p", "1") == "OK"
+        assert good.cli("GET", "p") == "1"
+        assert "Redis refused AUTH: WRONGPASS" in bad.cli("GET", "p")
+        bad.wait_log("kv: redis: cannot connect to redis://:***@127.0.0.1")
+        for _ in range(5):
+            out = bad.cli("GET", "p")
+            assert "redis unavailable: Redis refused AUTH: WRONGPASS" in out, out
+        bad.pump(0.3)  # retries meanwhile, at debug level
+        assert len([ln for ln in bad.lines() if "cannot connect" in ln]) == 1, bad.lines()
+        assert not [ln for ln in bad.lines() if "connected to" in ln], bad.lines()
+        assert "sesame" not in good.log.decode() and "wrong" not in bad.log.decode()
+    finally:
+        good.stop()
+        bad.stop()
+
+
 def test_bad_url(r):
     """A bad URL is refused at start, saying why."""
     data = tempfile.mkdtemp(prefix="troupe-redis-")
@@ -364,7 +388,7 @@ def main():
         print("skipped: redis-server or redis-cli is missing")
         return 77
     tests = [test_actor_kv, test_gateway, test_two_processes,
-             test_killed_and_restarted, test_hung, test_bad_url]
+             test_killed_and_restarted, test_hung, test_password, test_bad_url]
     only = set(sys.argv[1:])
     failed = 0
     for fn in tests:
