@@ -221,7 +221,10 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
   if (p->answer == TR__RA_SETUP) {
     if (r && r->type == REDIS_REPLY_ERROR && ac == c->ac) {
       snprintf(err, sizeof err, "Redis refused %s: %.*s",
-               p->caller ? "SELECT" : "AUTH", (int)r->len, r->str);
+               p->caller == 0   ? "AUTH"
+               : p->caller == 1 ? "SELECT"
+                                : "PING",
+               (int)r->len, r->str);
       setup_failed(c, err);
     } else if (r && ac == c->ac && --c->setup_left == 0) {
       became_up(c);
@@ -368,28 +371,35 @@ static int send_argv(tr__rconn *c, tr__rpend *p, int argc, const char **argv,
   return 0;
 }
 
-/* AUTH and SELECT, queued ahead of everything. */
+/* AUTH and SELECT (when the URL asks for them) and a PING, queued ahead
+ * of everything: the store is up once Redis has answered them all, not
+ * when the socket connects (a stopped Redis's kernel accepts it). */
 static int setup(tr__rconn *c) {
+  static const char *const what[] = {"AUTH", "SELECT", "PING"};
   char db[16];
   const char *argv[2];
   size_t len[2];
+  int i, argc;
   tr__rpend *p;
-  if (c->url.password[0]) {
-    argv[0] = "AUTH";
-    argv[1] = c->url.password;
-    len[0] = 4;
-    len[1] = strlen(c->url.password);
-    if (!(p = new_pend(c, 0, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
+  for (i = 0; i < 3; i++) {
+    argv[0] = what[i];
+    len[0] = strlen(what[i]);
+    argc = 2;
+    if (i == 0 && c->url.password[0]) {
+      argv[1] = c->url.password;
+      len[1] = strlen(c->url.password);
+    } else if (i == 1 && c->url.db) {
+      argv[1] = db;
+      len[1] = (size_t)snprintf(db, sizeof db, "%d", c->url.db);
+    } else if (i == 2) {
+      argc = 1;
+    } else {
+      continue;
+    }
+    /* the caller field says which it was, for the error's text */
+    if (!(p = new_pend(c, (tr_pid)i, 0, TR__RA_SETUP)) ||
+        send_argv(c, p, argc, argv, len))
       return -1;
-    c->setup_left++;
-  }
-  if (c->url.db) {
-    argv[0] = "SELECT";
-    argv[1] = db;
-    len[0] = 6;
-    len[1] = (size_t)snprintf(db, sizeof db, "%d", c->url.db);
-    if (!(p = new_pend(c, 1, 0, TR__RA_SETUP)) || send_argv(c, p, 2, argv, len))
-      return -1; /* (caller 1: SELECT's, for the error's text) */
     c->setup_left++;
   }
   return 0;
