@@ -85,6 +85,10 @@ uint64_t tr__redis_now(void); /* ms, monotonic */
 void tr__rconn_start(tr__rconn *conn);
 /* Frees the connection (the actor ends); nobody is answered any more. */
 void tr__rconn_stop(tr__rconn *conn);
+/* Writes what is queued for Redis now, rather than when the loop next
+ * polls: the actor calls it once its mailbox is empty, so a burst of
+ * requests goes in one write. */
+void tr__rconn_flush(tr__rconn *conn);
 /* The actor's tr_timeout came: a retry or the tick. 1 if it was one. */
 int tr__rconn_timer(tr__rconn *conn, uint64_t id);
 /* Sends a command for the call m (or a send: nobody answered); its reply is

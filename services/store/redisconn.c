@@ -31,6 +31,7 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/sds.h>
 #include <uv.h>
 
 #include "redis.h"
@@ -64,6 +65,8 @@ static void on_poll(uv_poll_t *hd, int status, int events) {
 }
 
 static void watch_set(watch *w, int events) {
+  if (events == w->events)
+    return; /* no change for the kernel's poll set: each costs a syscall */
   w->events = events;
   if (events)
     uv_poll_start(&w->poll, events, on_poll);
@@ -470,6 +473,12 @@ static void tick(tr__rconn *c) {
     drop(c, why);
   }
   arm_tick(c);
+}
+
+void tr__rconn_flush(tr__rconn *c) {
+  if (c->ac && (c->ac->c.flags & REDIS_CONNECTED) && c->ac->c.obuf &&
+      sdslen(c->ac->c.obuf))
+    redisAsyncHandleWrite(c->ac);
 }
 
 int tr__rconn_timer(tr__rconn *c, uint64_t id) {

@@ -55,7 +55,6 @@ static int rstore_init(tr_actor *self, void *state, tr_msg *args) {
 static int rstore_handle(tr_actor *self, void *state, tr_msg *m) {
   rstore *s = state;
   int kind;
-  (void)self;
   if (!m)
     return TR_CONTINUE;
   kind = tr_msg_kind(m);
@@ -63,8 +62,11 @@ static int rstore_handle(tr_actor *self, void *state, tr_msg *m) {
     tr__rconn_timer(s->conn, tr_msg_session(m));
     return TR_CONTINUE;
   }
-  if (kind == TR_KIND_CALL || kind == TR_KIND_SEND)
+  if (kind == TR_KIND_CALL || kind == TR_KIND_SEND) {
     tr__redis_serve(s->conn, m);
+    if (tr_mailbox_count(tr_actor_host(self), tr_self(self)) == 0)
+      tr__rconn_flush(s->conn);
+  }
   return TR_CONTINUE;
 }
 
