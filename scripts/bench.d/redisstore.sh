@@ -7,7 +7,10 @@
 # over the store in that same redis-server. Every server is pinned to core
 # 0 (the store in Redis is troupe and redis-server sharing it), the client
 # to core 1; the runs alternate. Prints table rows under scripts/bench's
-# header: requests/s as "median (min-max)".
+# header: requests/s as "median (min-max)", and the CPU time the server
+# side spent per request (user + system, from /proc: troupe and
+# redis-server together for the store in Redis), which a busy machine
+# disturbs less than the rate.
 #
 # usage: redisstore.sh BUILD_DIR SCALE RUNS   (needs redis-server, redis-benchmark)
 set -euo pipefail
@@ -86,7 +89,19 @@ stats_text() {
     END { printf "%s (%s-%s)\n", t(v[int((NR + 1) / 2)]), t(v[1]), t(v[NR]) }'
 }
 
+# CPU ticks (user + system) the processes given have used so far.
+ticks() {
+  local p t=0
+  for p in "$@"; do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$t"
+}
+hz=$(getconf CLK_TCK)
+
 declare -A result # kind,test -> newline-separated rates
+declare -A cpu    # kind,test -> newline-separated us of CPU per request
+declare -A pids   # kind -> the server side's pids
 declare -A ports
 for kind in "${kinds[@]}"; do # redis first: the store in Redis uses it
   port=$(free_port)
@@ -100,13 +115,22 @@ for kind in "${kinds[@]}"; do # redis first: the store in Redis uses it
     exit 1
   fi
   ports[$kind]=$port
+  pids[$kind]=$server
 done
+pids[inredis]+=" ${pids[redis]}"
 for ((r = 0; r < runs; r++)); do
   order=("${kinds[@]}")
   ((r % 2 == 0)) || order=(inredis native redis)
   for test in "${tests[@]}"; do
     for kind in "${order[@]}"; do
+      # shellcheck disable=SC2086 # the pids are words
+      before=$(ticks ${pids[$kind]})
       rate=$(one_run "${ports[$kind]}" "$test")
+      # shellcheck disable=SC2086
+      after=$(ticks ${pids[$kind]})
+      cpu[$kind,$test]+=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" \
+        'BEGIN { print t / hz / n * 1e6 }')$'\n'
+
       if [[ -z "$rate" ]]; then
         echo "scripts/bench: redis-benchmark $test -c 100 against $kind failed" >&2
         exit 1
@@ -117,6 +141,11 @@ for ((r = 0; r < runs; r++)); do
 done
 stop_servers
 
+# "median (min-max)" of numbers on stdin, in us.
+us_text() {
+  sort -g | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f-%.2f)\n", v[int((NR + 1) / 2)], v[1], v[NR] }'
+}
+
 for test in "${tests[@]}"; do
   name="store $test -c 100"
   printf '| %s, redis-server itself (AOF everysec) | %s | req/s | peer |\n' "$name" \
@@ -125,4 +154,13 @@ for test in "${tests[@]}"; do
     "$(printf '%s' "${result[native,$test]}" | stats_text)"
   printf '| %s, troupe gateway, store in Redis | %s | req/s | |\n' "$name" \
     "$(printf '%s' "${result[inredis,$test]}" | stats_text)"
+done
+for test in "${tests[@]}"; do
+  name="store $test -c 100, server CPU per request"
+  printf '| %s, redis-server itself | %s | us | |\n' "$name" \
+    "$(printf '%s' "${cpu[redis,$test]}" | us_text)"
+  printf '| %s, troupe, native store | %s | us | |\n' "$name" \
+    "$(printf '%s' "${cpu[native,$test]}" | us_text)"
+  printf '| %s, troupe + redis-server, store in Redis | %s | us | |\n' "$name" \
+    "$(printf '%s' "${cpu[inredis,$test]}" | us_text)"
 done
