@@ -754,7 +754,8 @@ static int l_time(lua_State *L) {
  * the router starts it (on its first request): store = "c" | "lua" |
  * "redis", writer = "log" | "json", data_dir, fsync = "everysec" | "always" |
  * "no", redis = "redis://HOST[:PORT][/DB]" (the store in Redis's server,
- * troupe_services.h; redis://127.0.0.1:6379/0 by default). memory_limit
+ * troupe_services.h; redis://127.0.0.1:6379/0 by default), redis_timeout
+ * (ms it waits for Redis's answer, 2000). memory_limit
  * (MiB, 1024) bounds the Lua heap of all the host's Lua actors together.
  * The RESP gateway (troupe_services.h): resp = "[addr:]port" (or a port
  * number; false stops it) starts it at once on the router's host, with
@@ -915,6 +916,8 @@ static void push_settings(lua_State *L, trL__host *lh) {
   lua_setfield(L, -2, "fsync");
   lua_pushstring(L, kv->redis);
   lua_setfield(L, -2, "redis");
+  lua_pushinteger(L, kv->redis_timeout_ms);
+  lua_setfield(L, -2, "redis_timeout");
   if ((log_level = tr_host_log_level(lh->h)) != 0) {
     lua_pushstring(L, log_levels[log_level - TR_LOG_ERROR]);
     lua_setfield(L, -2, "log_level");
@@ -947,6 +950,7 @@ static int l_configure(lua_State *L) {
   int log_level = 0; /* 0: unchanged */
   trL__resp r = lh->resp;
   const char *dir = NULL, *redis = NULL;
+  uint32_t redis_timeout = kv->redis_timeout_ms;
   nums[0] = &lh->slice;
   nums[1] = &lh->hard_limit;
   nums[2] = &lh->call_timeout;
@@ -1005,6 +1009,12 @@ static int l_configure(lua_State *L) {
                               "got %s%s%s",
                               trL__got(L, -1), redis ? ": " : "",
                               redis ? why : ""));
+      } else if (!strcmp(k, "redis_timeout")) {
+        if (!trL__toms(L, -1, 1, 0xffffff, &redis_timeout))
+          return trL__argerror(
+              L, 1,
+              lua_pushfstring(L, "redis_timeout must be 1..16777215 ms, got %s",
+                              trL__got(L, -1)));
       } else if (!strcmp(k, "log_level")) {
         log_level = choice(L, k, log_levels) + TR_LOG_ERROR;
       } else if (!strcmp(k, "resp")) {
@@ -1039,6 +1049,7 @@ static int l_configure(lua_State *L) {
     strcpy(kv->dir, dir);
   if (redis)
     strcpy(kv->redis, redis);
+  kv->redis_timeout_ms = redis_timeout;
   if (log_level)
     tr_host_set_log_level(lh->h, log_level);
   r.want = resp > 0;

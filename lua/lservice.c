@@ -77,6 +77,7 @@ static void settle(trL__kv *kv, trL__host *lh) {
   kv->cfg.dir = kv->run_dir;
   kv->cfg.fsync = kv->fsync;
   kv->cfg.redis = kv->lua_store == 2 ? kv->run_redis : NULL;
+  kv->cfg.redis_timeout_ms = kv->redis_timeout_ms;
   kv->writer.lh = kv->store.lh = lh;
   kv->writer.fn_ref = kv->store.fn_ref = LUA_NOREF;
   kv->writer.module = kv->lua_writer ? "actor.jsonwriter" : NULL;

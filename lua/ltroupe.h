@@ -54,7 +54,8 @@ typedef struct trL__kv {
   int lua_store;    /* 1: the Lua store instead of the native one; 2: the
                        store in Redis (redis below), with no writer */
   char redis[1024]; /* the store in Redis's URL */
-  int lua_writer;   /* the Lua JSON writer instead of the native log */
+  uint32_t redis_timeout_ms; /* its wait for Redis's answer */
+  int lua_writer;            /* the Lua JSON writer instead of the native log */
   /* The settings above as they were when the service first started (on
    * its first request): its restarts keep them. */
   int settled;
