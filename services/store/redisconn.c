@@ -62,6 +62,10 @@ static void on_poll(uv_poll_t *hd, int status, int events) {
     redisAsyncHandleRead(w->ac);
   if (w->ac && (events & UV_WRITABLE))
     redisAsyncHandleWrite(w->ac);
+  /* libuv stopped the handle on the error; if hiredis kept the connection
+   * after all, it is watched again as before */
+  if (status < 0 && w->ac && w->events)
+    uv_poll_start(&w->poll, w->events, on_poll);
 }
 
 static void watch_set(watch *w, int events) {
