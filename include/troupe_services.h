@@ -276,7 +276,9 @@ TR_API int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
  * answer within redis_timeout_ms fails then (the connection is dropped as
  * hung), and the store reconnects with backoff (100 ms doubling to 2 s).
  * The log says so once per change: connected, cannot connect, lost,
- * reconnected. A bad URL fails the start (TR_EINIT, the reason logged). */
+ * reconnected. At most 65536 requests await Redis at once; past that a
+ * request is refused ("kv: redis: 65536 requests await Redis already; try
+ * again"). A bad URL fails the start (TR_EINIT, the reason logged). */
 TR_API int tr_kv_redis_store_start(tr_host *h, void *config, tr_pid *out);
 /* 0 if url is a Redis URL the store takes; else TR_EINVAL and why in err
  * (errlen bytes; err may be NULL). */
