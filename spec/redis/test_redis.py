@@ -268,6 +268,15 @@ def test_two_processes(r):
         assert rc == 0 and out.strip() == "from-a", (out, log)
         assert b.cli("DEL", "shared") == "1"
         assert a.cli("EXISTS", "shared") == "0"
+        # INCRs from both at once, 10 clients each: none lost (one command
+        # each, atomic in Redis)
+        bench = shutil.which("redis-benchmark")
+        if bench:
+            runs = [subprocess.Popen([bench, "-p", str(t.port), "-t", "incr", "-n", "2000",
+                                      "-c", "10", "-q"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL) for t in (a, b)]
+            assert [p.wait(WAIT * 3) for p in runs] == [0, 0]
+            assert cli(r.port, "GET", "counter:__rand_int__", db=3) == "4000"
     finally:
         a.stop()
         b.stop()
