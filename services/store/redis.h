@@ -74,6 +74,8 @@ typedef struct tr__rconn {
   uint64_t retry_timer, tick_timer; /* tr_timeout ids; 0: none pending */
   uint64_t connect_began, down_since, up_since; /* ms, monotonic */
   char why[512]; /* why Redis is unavailable, while it is */
+  char ip[256];  /* the host's address as last found; "" while unknown */
+  struct tr__rresolve *resolving; /* a lookup under way, or NULL */
   tr__rpend *head, *tail;
   size_t inflight;
 } tr__rconn;

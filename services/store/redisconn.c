@@ -19,11 +19,17 @@
  * hiredis 0.14's libuv adapter drops a poll that reports an error, so a
  * refused connect was never seen and hung until the timeout. The handle
  * is freed when uv_close is done with it, whatever became of the rest.
+ * A host given by name is looked up once at start (blocking, as hiredis
+ * would on every connect) and again in libuv's thread pool after each
+ * failure, so that a reconnect never blocks the loop on DNS and yet
+ * follows a server that moved.
  * The timers are the actor's (tr_timeout: messages). Dropping a context
  * (redisAsyncFree) runs every pending callback at once with no reply,
  * which answers those callers.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +123,85 @@ static int attach(redisAsyncContext *ac, uv_loop_t *loop) {
   ac->ev.cleanup = cleanup;
   add_write(w); /* the connect completes (or fails) when it is writable */
   return 0;
+}
+
+/* ---------------------------------------------------------- addresses */
+
+typedef struct tr__rresolve {
+  uv_getaddrinfo_t req;
+  tr__rconn *c; /* NULL once the connection let go of it */
+} rresolve;
+
+static int numeric(const char *host) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host, buf) == 1 ||
+         inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* The first IPv4 address of ai, else its first IPv6 one (hiredis's order),
+ * as text into c->ip. 0, or -1 when there is none. */
+static int pick(tr__rconn *c, const struct addrinfo *ai) {
+  const struct addrinfo *a, *v6 = NULL;
+  for (a = ai; a; a = a->ai_next) {
+    if (a->ai_family == AF_INET)
+      return uv_ip4_name((const struct sockaddr_in *)a->ai_addr, c->ip,
+                         sizeof c->ip);
+    if (a->ai_family == AF_INET6 && !v6)
+      v6 = a;
+  }
+  return v6 ? uv_ip6_name((const struct sockaddr_in6 *)v6->ai_addr, c->ip,
+                          sizeof c->ip)
+            : -1;
+}
+
+static void resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *ai) {
+  rresolve *r = req->data;
+  if (r->c) {
+    r->c->resolving = NULL;
+    if (status == 0)
+      pick(r->c, ai);
+    else
+      tr_host_log(r->c->h, TR_LOG_DEBUG, "kv: redis: cannot look up %s: %s",
+                  r->c->url.host, uv_strerror(status));
+  }
+  uv_freeaddrinfo(ai);
+  free(r);
+}
+
+/* Looks the host up anew, in the thread pool (a named host only). */
+static void look_up(tr__rconn *c) {
+  struct addrinfo hints;
+  rresolve *r;
+  if (c->resolving || c->closing || numeric(c->url.host) ||
+      !(r = calloc(1, sizeof *r)))
+    return;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  r->c = c;
+  r->req.data = r;
+  if (uv_getaddrinfo(tr_host_loop(c->h), &r->req, resolved, c->url.host, NULL,
+                     &hints)) {
+    free(r);
+    return;
+  }
+  c->resolving = r;
+}
+
+/* The first lookup, at start: blocking, once. */
+static void first_look_up(tr__rconn *c) {
+  struct addrinfo hints;
+  uv_getaddrinfo_t req;
+  if (numeric(c->url.host)) {
+    snprintf(c->ip, sizeof c->ip, "%s", c->url.host);
+    return;
+  }
+  memset(&hints, 0, sizeof hints);
+  hints.ai_socktype = SOCK_STREAM;
+  if (uv_getaddrinfo(tr_host_loop(c->h), &req, NULL, c->url.host, NULL,
+                     &hints) == 0) {
+    pick(c, req.addrinfo);
+    uv_freeaddrinfo(req.addrinfo);
+  }
 }
 
 /* ------------------------------------------------------------------ URL */
@@ -295,6 +380,7 @@ static void went_down(tr__rconn *c, const char *why) {
                 c->url.shown, why);
   }
   schedule_retry(c);
+  look_up(c); /* the host may have moved */
 }
 
 /* Drops the context ourselves (a timeout, a refused setup): its pending
@@ -417,7 +503,13 @@ static void connect_now(tr__rconn *c) {
   c->state = TR__R_CONNECTING;
   c->connect_began = tr__redis_now();
   c->setup_left = 0;
-  ac = redisAsyncConnect(c->url.host, c->url.port);
+  if (!c->ip[0]) {
+    char why[300];
+    snprintf(why, sizeof why, "cannot find the address of %s", c->url.host);
+    went_down(c, why);
+    return;
+  }
+  ac = redisAsyncConnect(c->ip, c->url.port);
   if (!ac) {
     went_down(c, "out of memory");
     return;
@@ -447,6 +539,7 @@ static void connect_now(tr__rconn *c) {
 
 void tr__rconn_start(tr__rconn *c) {
   c->backoff_ms = TR__REDIS_BACKOFF_MIN;
+  first_look_up(c);
   connect_now(c);
 }
 
@@ -458,6 +551,11 @@ void tr__rconn_stop(tr__rconn *c) {
   if (c->tick_timer)
     tr_cancel(c->h, c->tick_timer);
   c->retry_timer = c->tick_timer = 0;
+  if (c->resolving) { /* its callback frees it, whenever it runs */
+    c->resolving->c = NULL;
+    uv_cancel((uv_req_t *)&c->resolving->req);
+    c->resolving = NULL;
+  }
   c->ac = NULL;
   if (ac)
     redisAsyncFree(ac); /* the pending callbacks free their requests */

@@ -303,7 +303,8 @@ def test_killed_and_restarted(r):
     """Redis killed: requests (actor.kv and the gateway) fail at once with
     "redis unavailable", one "lost" log line however many fail; Redis back on
     the same port: traffic resumes, one "reconnected" line."""
-    t = Troupe(r.url(4), PROBE)
+    # by name: looked up at start, and again (off the loop) after the loss
+    t = Troupe("redis://localhost:%d/4" % r.port, PROBE)
     try:
         t.wait_out(lambda ls: len(probe_lines(ls, "ok")) >= 3, "probes answered")
         assert t.cli("SET", "g", "1") == "OK"
