@@ -235,6 +235,14 @@ typedef struct tr_kv_config {
   /* tests: file operations to use instead of the real ones (a struct
    * tr__kvio, services/store/kvio.h); NULL for the real ones */
   const void *io;
+  /* The store in Redis: "redis://[:PASSWORD@]HOST[:PORT][/DB]" (port 6379
+   * and db 0 when not given) makes tr_kv_start run the store in Redis
+   * (tr_kv_redis_store_start) instead of the native pair; dir, fsync,
+   * load_wait_ms and io are then unused. NULL: the native store. */
+  const char *redis;
+  /* how long a request waits for Redis's answer before it fails "kv: redis
+   * unavailable: no answer within N ms": 0 means 2000 ms */
+  uint32_t redis_timeout_ms;
 } tr_kv_config;
 
 /* tr_child_spec start functions, arg a tr_kv_config *. The writer makes the
@@ -244,10 +252,43 @@ typedef struct tr_kv_config {
 TR_API int tr_kv_log_writer_start(tr_host *h, void *config, tr_pid *out);
 TR_API int tr_kv_store_start(tr_host *h, void *config, tr_pid *out);
 
+/* The store in Redis: one actor, registered as "kv" by its supervisor,
+ * with no writer, that serves the same requests from a Redis server
+ * (config->redis, a tr_kv_config *) through hiredis's async API on the
+ * host's loop, so actor.kv, tr_kv_* and the RESP gateway work over it
+ * unchanged; several troupe processes on one Redis share one store. Each
+ * request becomes one command (get GET, set SET with PX NX XX KEEPTTL GET,
+ * delete DEL, getdel GETDEL, exists EXISTS, incr INCRBY, append APPEND,
+ * strlen STRLEN, mget MGET, mset MSET, keys KEYS, scan SCAN, expire
+ * PEXPIRE, ttl PTTL, persist PERSIST, flush FLUSHDB, count DBSIZE, stats
+ * INFO) and is answered when Redis answers it: a change acknowledged is
+ * one Redis has applied, as durable as Redis's persistence settings make
+ * it (appendonly, appendfsync). What differs from the native store: count
+ * and stats are Redis's (DBSIZE may count keys whose expiry has passed
+ * but which Redis has not yet removed; stats' bytes is Redis's
+ * used_memory_dataset), scan has Redis's promise (a key there for the
+ * whole scan comes at least once, possibly more), flush empties the whole
+ * Redis database, info says where Redis is, and append's limit is Redis's
+ * (512 MB) rather than TR_KV_MAX_VALUE on the result.
+ * It connects at once and never fails to start for a Redis that is not
+ * there: while Redis is down or unreachable each request fails at once
+ * with "kv: redis unavailable: <why> (<url>)", a request Redis does not
+ * answer within redis_timeout_ms fails then (the connection is dropped as
+ * hung), and the store reconnects with backoff (100 ms doubling to 2 s).
+ * The log says so once per change: connected, cannot connect, lost,
+ * reconnected. At most 65536 requests await Redis at once; past that a
+ * request is refused ("kv: redis: 65536 requests await Redis already; try
+ * again"). A bad URL fails the start (TR_EINIT, the reason logged). */
+TR_API int tr_kv_redis_store_start(tr_host *h, void *config, tr_pid *out);
+/* 0 if url is a Redis URL the store takes; else TR_EINVAL and why in err
+ * (errlen bytes; err may be NULL). */
+TR_API int tr_kv_redis_url_check(const char *url, char *err, size_t errlen);
+
 /* The store for a C program, as troupe sets it up for Lua: the router,
- * with the native store and log writer behind it, started on the first
- * request. cfg (may be NULL) is copied. TR_EEXIST if the host has a router
- * already. */
+ * with the native store and log writer behind it (or, when cfg->redis is
+ * set, the store in Redis), started on the first request. cfg (may be
+ * NULL) is copied. TR_EEXIST if the host has a router already; TR_EINVAL
+ * for a bad cfg->redis (the reason logged). */
 TR_API int tr_kv_start(tr_host *h, const tr_kv_config *cfg);
 
 /* Requests from outside any actor (they run the loop until answered, as

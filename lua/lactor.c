@@ -751,8 +751,11 @@ static int l_time(lua_State *L) {
 /* actor.configure{...}: changes the settings given, after checking them
  * all, and returns every setting in force. Numbers: slice (us),
  * hard_limit (slices), call_timeout, send_timeout (ms). The store's, read when
- * the router starts it (on its first request): store = "c" | "lua", writer =
- * "log" | "json", data_dir, fsync = "everysec" | "always" | "no". memory_limit
+ * the router starts it (on its first request): store = "c" | "lua" |
+ * "redis", writer = "log" | "json", data_dir, fsync = "everysec" | "always" |
+ * "no", redis = "redis://HOST[:PORT][/DB]" (the store in Redis's server,
+ * troupe_services.h; redis://127.0.0.1:6379/0 by default), redis_timeout
+ * (ms it waits for Redis's answer, 2000). memory_limit
  * (MiB, 1024) bounds the Lua heap of all the host's Lua actors together.
  * The RESP gateway (troupe_services.h): resp = "[addr:]port" (or a port
  * number; false stops it) starts it at once on the router's host, with
@@ -765,9 +768,9 @@ static int l_time(lua_State *L) {
 static const char *const num_keys[] = {"slice",        "hard_limit",
                                        "call_timeout", "send_timeout",
                                        "memory_limit", NULL};
-static const char *const str_keys[] = {"store", "writer", "data_dir", "fsync",
-                                       NULL};
-static const char *const stores[] = {"c", "lua", NULL};
+static const char *const str_keys[] = {"store", "writer", "data_dir",
+                                       "fsync", "redis",  NULL};
+static const char *const stores[] = {"c", "lua", "redis", NULL};
 static const char *const writers[] = {"log", "json", NULL};
 static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
 static const char *const log_levels[] = {"error", "warn", "info", "debug",
@@ -911,6 +914,10 @@ static void push_settings(lua_State *L, trL__host *lh) {
   lua_setfield(L, -2, "data_dir");
   lua_pushstring(L, fsyncs[kv->fsync]);
   lua_setfield(L, -2, "fsync");
+  lua_pushstring(L, kv->redis);
+  lua_setfield(L, -2, "redis");
+  lua_pushinteger(L, kv->redis_timeout_ms);
+  lua_setfield(L, -2, "redis_timeout");
   if ((log_level = tr_host_log_level(lh->h)) != 0) {
     lua_pushstring(L, log_levels[log_level - TR_LOG_ERROR]);
     lua_setfield(L, -2, "log_level");
@@ -942,7 +949,8 @@ static int l_configure(lua_State *L) {
   int resp = 0;      /* 1: start the gateway, -1: stop it */
   int log_level = 0; /* 0: unchanged */
   trL__resp r = lh->resp;
-  const char *dir = NULL;
+  const char *dir = NULL, *redis = NULL;
+  uint32_t redis_timeout = kv->redis_timeout_ms;
   nums[0] = &lh->slice;
   nums[1] = &lh->hard_limit;
   nums[2] = &lh->call_timeout;
@@ -989,6 +997,24 @@ static int l_configure(lua_State *L) {
                               (int)sizeof kv->dir - 1));
       } else if (sk == 3) {
         fsync = choice(L, k, fsyncs);
+      } else if (sk == 4) {
+        char why[400];
+        redis = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        if (!redis || strlen(redis) >= sizeof kv->redis ||
+            tr_kv_redis_url_check(redis, why, sizeof why))
+          return trL__argerror(
+              L, 1,
+              lua_pushfstring(L,
+                              "redis must be redis://HOST[:PORT][/DB], "
+                              "got %s%s%s",
+                              trL__got(L, -1), redis ? ": " : "",
+                              redis ? why : ""));
+      } else if (!strcmp(k, "redis_timeout")) {
+        if (!trL__toms(L, -1, 1, 0xffffff, &redis_timeout))
+          return trL__argerror(
+              L, 1,
+              lua_pushfstring(L, "redis_timeout must be 1..16777215 ms, got %s",
+                              trL__got(L, -1)));
       } else if (!strcmp(k, "log_level")) {
         log_level = choice(L, k, log_levels) + TR_LOG_ERROR;
       } else if (!strcmp(k, "resp")) {
@@ -1021,6 +1047,9 @@ static int l_configure(lua_State *L) {
   kv->fsync = fsync;
   if (dir)
     strcpy(kv->dir, dir);
+  if (redis)
+    strcpy(kv->redis, redis);
+  kv->redis_timeout_ms = redis_timeout;
   if (log_level)
     tr_host_set_log_level(lh->h, log_level);
   r.want = resp > 0;

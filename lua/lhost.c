@@ -116,6 +116,8 @@ static trL__host *ensure(lua_State *L) {
   lh->call_timeout = 5000;
   lh->send_timeout = 5000;
   strcpy(lh->kv.dir, "./troupe-data");
+  strcpy(lh->kv.redis, "redis://127.0.0.1:6379/0");
+  lh->kv.redis_timeout_ms = 2000;
   lh->kv.fsync = TR_FSYNC_EVERYSEC;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, host_gc);

@@ -6,9 +6,9 @@
  * For a Lua child that function spawns a Lua actor from the main state,
  * inside lua_pcall so that a Lua error fails the start instead of
  * unwinding the supervisor. The store pair is built from the settings of
- * actor.configure: native or Lua store, native log or Lua JSON writer, the
- * data directory and the fsync policy; the router starts it lazily, on the
- * first request, so a script that never uses the store makes no files.
+ * actor.configure: native, Lua or Redis store, native log or Lua JSON
+ * writer, the data directory and the fsync policy; the router starts it lazily,
+ * on the first request, so a script that never uses the store makes no files.
  * The RESP gateway, when actor.configure{resp = ...} asks for it, starts
  * beside the router, on its host.
  */
@@ -73,21 +73,41 @@ static void settle(trL__kv *kv, trL__host *lh) {
     return;
   kv->settled = 1;
   memcpy(kv->run_dir, kv->dir, sizeof kv->run_dir);
+  memcpy(kv->run_redis, kv->redis, sizeof kv->run_redis);
   kv->cfg.dir = kv->run_dir;
   kv->cfg.fsync = kv->fsync;
+  kv->cfg.redis = kv->lua_store == 2 ? kv->run_redis : NULL;
+  kv->cfg.redis_timeout_ms = kv->redis_timeout_ms;
   kv->writer.lh = kv->store.lh = lh;
   kv->writer.fn_ref = kv->store.fn_ref = LUA_NOREF;
   kv->writer.module = kv->lua_writer ? "actor.jsonwriter" : NULL;
   kv->writer.args[0] = kv->run_dir;
   kv->writer.args[1] = fsync_names[kv->fsync];
   kv->writer.nargs = 2;
-  kv->store.module = kv->lua_store ? "actor.store" : NULL;
+  kv->store.module = kv->lua_store == 1 ? "actor.store" : NULL;
   kv->store.nargs = 0;
 }
+
+/* The store in Redis has no writer; the router's layout (fixed when the
+ * host starts, before a script's actor.configure) has a place for one,
+ * which this holds: it answers every call with an error, and the RESP
+ * gateway's INFO reports no writer. */
+static int nowriter_handle(tr_actor *self, void *state, tr_msg *m) {
+  (void)state;
+  if (m && tr_msg_kind(m) == TR_KIND_CALL)
+    tr_reply_error(tr_actor_host(self), m,
+                   "kv: the store is in Redis: there is no writer");
+  return TR_CONTINUE;
+}
+
+static const tr_behaviour nowriter = {"kv.nowriter", 0, NULL, nowriter_handle,
+                                      NULL};
 
 static int start_writer(tr_host *h, void *arg, tr_pid *out) {
   trL__host *lh = arg;
   settle(&lh->kv, lh);
+  if (lh->kv.cfg.redis)
+    return tr_spawn(h, &nowriter, NULL, NULL, out);
   return lh->kv.writer.module ? start_lua_child(h, &lh->kv.writer, out)
                               : tr_kv_log_writer_start(h, &lh->kv.cfg, out);
 }
@@ -95,6 +115,8 @@ static int start_writer(tr_host *h, void *arg, tr_pid *out) {
 static int start_store(tr_host *h, void *arg, tr_pid *out) {
   trL__host *lh = arg;
   settle(&lh->kv, lh);
+  if (lh->kv.cfg.redis)
+    return tr_kv_redis_store_start(h, &lh->kv.cfg, out);
   return lh->kv.store.module ? start_lua_child(h, &lh->kv.store, out)
                              : tr_kv_store_start(h, &lh->kv.cfg, out);
 }

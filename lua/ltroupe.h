@@ -50,13 +50,17 @@ typedef struct trL__child {
  * the router and the supervisor keep pointers to lives here. */
 typedef struct trL__kv {
   char dir[1024];
-  int fsync;      /* TR_FSYNC_* */
-  int lua_store;  /* the Lua store instead of the native one */
-  int lua_writer; /* the Lua JSON writer instead of the native log */
+  int fsync;        /* TR_FSYNC_* */
+  int lua_store;    /* 1: the Lua store instead of the native one; 2: the
+                       store in Redis (redis below), with no writer */
+  char redis[1024]; /* the store in Redis's URL */
+  uint32_t redis_timeout_ms; /* its wait for Redis's answer */
+  int lua_writer;            /* the Lua JSON writer instead of the native log */
   /* The settings above as they were when the service first started (on
    * its first request): its restarts keep them. */
   int settled;
   char run_dir[1024];
+  char run_redis[1024];
   tr_kv_config cfg;
   trL__child writer, store;
   tr_child_spec children[2];

@@ -89,7 +89,12 @@ static const char usage[] =
     "\n"
     "the store (require \"actor.kv\"), started on its first request:\n"
     "  --data-dir DIR            where it keeps its files (./troupe-data)\n"
-    "  --store c|lua             the store actor: native (c) or Lua\n"
+    "  --store c|lua|redis       the store actor: native (c), Lua, or the\n"
+    "                            store in a Redis server (no files here)\n"
+    "  --redis URL               that server: redis://HOST[:PORT][/DB]\n"
+    "                            (redis://127.0.0.1:6379/0)\n"
+    "  --redis-timeout MS        how long a request waits for Redis's\n"
+    "                            answer before it fails (2000)\n"
     "  --writer log|json         the writer: native append-only log, or\n"
     "                            Lua writing data.json\n"
     "  --fsync everysec|always|no  when writes reach the disk (everysec)\n"
@@ -409,6 +414,8 @@ static const char *const store_opts[][2] = {
     {"--store", "store"},
     {"--writer", "writer"},
     {"--fsync", "fsync"},
+    {"--redis", "redis"},
+    {"--redis-timeout", "redis_timeout"},
     {"--resp", "resp"},
     {"--resp-password", "resp_password"},
     {"--resp-maxclients", "resp_maxclients"},
@@ -419,8 +426,8 @@ static const char *const store_opts[][2] = {
     {"--resp-idle-ms", "resp_idle_ms"},
     {"--resp-allow-flush", "resp_allow_flush"}}; /* a flag: no value */
 #define NSTORE_OPTS (sizeof store_opts / sizeof store_opts[0])
-#define RESP_OPTS 4
-#define NUM_OPTS 6
+#define RESP_OPTS 6
+#define NUM_OPTS 8
 #define FLAG_OPT (NSTORE_OPTS - 1)
 
 /* Hands the options to actor.configure, which checks them; the gateway's

@@ -7,6 +7,7 @@ describe("actor.configure", function()
     assert.same({ slice = 1000, hard_limit = 500, call_timeout = 5000, send_timeout = 5000,
                   memory_limit = 1024,
                   store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec",
+                  redis = "redis://127.0.0.1:6379/0", redis_timeout = 2000,
                   log_level = "info" },
       actor.configure())
   end)
@@ -15,7 +16,10 @@ describe("actor.configure", function()
     local before = actor.configure()
     for _, bad in ipairs {
       { { colour = "red" }, "unknown setting 'colour'" },
-      { { store = "rust" }, "store must be one of c lua" },
+      { { store = "rust" }, "store must be one of c lua redis" },
+      { { redis = "http://127.0.0.1" }, "redis must be redis://HOST[:PORT][/DB]" },
+      { { redis = "redis://127.0.0.1:0" }, "the port in 'redis://127.0.0.1:0' is not 1..65535" },
+      { { redis_timeout = 0 }, "redis_timeout must be 1..16777215 ms" },
       { { writer = "xml" }, "writer must be one of log json" },
       { { fsync = "sometimes" }, "fsync must be one of everysec always no" },
       { { data_dir = "" }, "data_dir must be" },
@@ -38,6 +42,7 @@ describe("actor.configure", function()
     assert.same({ slice = 500, hard_limit = 500, call_timeout = 1234, send_timeout = 5000,
                   memory_limit = 1024,
                   store = "c", writer = "log", data_dir = "./troupe-data", fsync = "everysec",
+                  redis = "redis://127.0.0.1:6379/0", redis_timeout = 2000,
                   log_level = "info" },
       now)
     assert.same(now, after)

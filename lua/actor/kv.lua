@@ -15,7 +15,10 @@
 -- bytes (under the JSON writer a key must be valid UTF-8). A number given
 -- as a value is stored as its decimal text. A bad argument, or a store
 -- that refuses or cannot write, raises an error at the line that called
--- kv.*, saying why. The requests are include/troupe_services.h's; times
+-- kv.*, saying why. With actor.configure{store = "redis", redis = URL}
+-- (troupe --store redis) the same requests are served from a Redis server,
+-- and fail "kv: redis unavailable: ..." while it is down (README, "The
+-- store in Redis"). The requests are include/troupe_services.h's; times
 -- are seconds here (expire, ttl: floats, to the ms) and ms in the p*
 -- forms (pexpire, pttl), as Redis has them.
 --

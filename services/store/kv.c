@@ -1,6 +1,7 @@
 /*
  * kv.c -- the store for a C program: tr_kv_start sets up the router with
- * the native store pair behind it, and tr_kv_set / get / delete / incr
+ * the native store pair behind it (or the store in Redis), and tr_kv_set / get
+ * / delete / incr
  * ... and tr_kv_request (any request) make requests from outside any
  * actor.
  *
@@ -31,6 +32,7 @@
 typedef struct kv_setup {
   tr_kv_config cfg;
   char dir[1024];
+  char redis[1024]; /* "" for the native store */
   tr_child_spec children[2];
   tr_sup_spec spec;
   tr_service service;
@@ -55,6 +57,13 @@ static int keeper_init(tr_actor *self, void *state, tr_msg *args) {
   s->spec.strategy = TR_ONE_FOR_ALL; /* a store restarts with its writer */
   s->spec.children = s->children;
   s->spec.nchildren = 2;
+  if (cfg->redis) {               /* the store in Redis: one actor, no writer */
+    strcpy(s->redis, cfg->redis); /* its length was checked too */
+    s->cfg.redis = s->redis;
+    s->children[0] = s->children[1];
+    s->children[0].start = tr_kv_redis_store_start;
+    s->spec.nchildren = 1;
+  }
   s->service.name = "kv";
   s->service.spec = &s->spec;
   s->service.lazy = 1;
@@ -95,6 +104,15 @@ int tr_kv_start(tr_host *h, const tr_kv_config *cfg) {
     return TR_EEXIST;
   if (strlen(dir) >= sizeof((kv_setup *)0)->dir)
     return TR_ERANGE;
+  if (cfg && cfg->redis) {
+    char why[400];
+    if (strlen(cfg->redis) >= sizeof((kv_setup *)0)->redis)
+      return TR_ERANGE;
+    if (tr_kv_redis_url_check(cfg->redis, why, sizeof why)) {
+      tr_host_log(h, TR_LOG_ERROR, "kv: %s", why);
+      return TR_EINVAL;
+    }
+  }
   if (cfg)
     c = *cfg;
   c.dir = dir;
