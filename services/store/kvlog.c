@@ -55,10 +55,13 @@
  * grows to twice the largest record (never past the file's end, whatever
  * a garbled length claims), never whole.
  *
- * Replaying a log over the snapshot taken after it is harmless: the last
- * record for each key in that log is the key's state when the snapshot
- * was taken. So a crash between installing a new snapshot and a new empty
- * log loses nothing.
+ * Replaying a whole log over the snapshot taken after it is harmless: the
+ * last record for each key in that log is the key's state when the
+ * snapshot was taken. So a crash between installing a new snapshot and a
+ * new empty log loses nothing -- as long as the old log is on disk whole,
+ * which is why a compaction fsyncs it before the snapshot goes in place
+ * (kvindex.c): a prefix of it replayed over the snapshot would put older
+ * values back.
  */
 #include "kvlog.h"
 

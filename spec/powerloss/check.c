@@ -385,6 +385,18 @@ void pl_explore(const pl_opts *o, const pl_log *l, const pl_workload *w,
     }
   }
   snprintf(dir, sizeof dir, "%s/state", o->tmp);
+  if (o->point >= 0 && o->verbose) /* what led up to the crash point */
+    for (i = pts[0] > 24 ? pts[0] - 24 : 0; i < pts[0] && i < n; i++) {
+      const pl_op *op = &l->ops[i];
+      static const char *const names[] = {
+          "?",      "create", "trunc",  "write",  "fsync",      "dirsync",
+          "rename", "xchg",   "unlink", "issued", "acked",      "compact-in",
+          "compact-out"};
+      fprintf(stderr, "  %5zu %-11s ino %d %s%s%s off %llu len %llu chg %d\n",
+              i, names[op->type], op->ino, op->name, op->name2[0] ? " -> " : "",
+              op->name2, (unsigned long long)op->off,
+              (unsigned long long)op->len, op->change);
+    }
   for (i = 0; i < npts; i++) {
     size_t k = pts[i];
     long s;

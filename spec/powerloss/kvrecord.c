@@ -92,6 +92,7 @@ static int r_open(const char *path, int flags, mode_t mode) {
     ino = ++rec->log->inodes;
     if (!strcmp(name, "kv.snap.tmp") && !rec->compacting) {
       rec->compacting = 1;
+      rec->log_renamed = 0;
       pl_mark(PL_COMPACT_IN, 0);
     }
     add(PL_CREATE, ino, name, NULL, 0, 0, NULL);
