@@ -22,8 +22,7 @@ static uint64_t mix(uint64_t x) {
 }
 
 /* One key's entry in a state's hash (a state hashes to the sum). */
-static uint64_t entry_hash(const char *k, size_t kn, const char *v,
-                           size_t vn) {
+static uint64_t entry_hash(const char *k, size_t kn, const char *v, size_t vn) {
   uint64_t h = 1469598103934665603ull;
   size_t i;
   for (i = 0; i < kn; i++)
@@ -90,7 +89,8 @@ void pl_workload_make(pl_workload *w, int n, uint64_t seed, int keys) {
         c->val[j][b] = (char)pl_below(&r, 256);
       c->vlen[j] = len;
     }
-    for (j = 1; c->type == PL_MSET && j < c->n; j++) /* keys of an mset differ */
+    for (j = 1; c->type == PL_MSET && j < c->n;
+         j++) /* keys of an mset differ */
       if (!strcmp(c->key[j], c->key[0]))
         snprintf(c->key[j], sizeof c->key[j], "k%02d",
                  (key_index(c->key[0]) + j) % keys);
@@ -193,8 +193,7 @@ int pl_check(const pl_workload *w, const pl_content *c, int lo, int hi,
       if (k < 0 || k >= keys || !s.val[k] || s.len[k] != c->vlen[i] ||
           memcmp(s.val[k], c->val[i], c->vlen[i])) {
         len += (size_t)snprintf(why + len, n - len, " %s=%.12s(%zu bytes)",
-                                c->key[i],
-                                c->vlen[i] ? c->val[i] : "(empty)",
+                                c->key[i], c->vlen[i] ? c->val[i] : "(empty)",
                                 c->vlen[i]);
         shown++;
       }
@@ -236,8 +235,8 @@ static void on_answer(tr_host *h, void *ud, int rc, tr_msg *reply) {
     size_t len = 0;
     if (reply)
       tr_value_str(tr_msg_arg(reply, 0), &s, &len);
-    fprintf(stderr, "powerloss: change %d refused: %.*s\n", f->change,
-            (int)len, s ? s : tr_strerror(rc));
+    fprintf(stderr, "powerloss: change %d refused: %.*s\n", f->change, (int)len,
+            s ? s : tr_strerror(rc));
     (*f->failed)++;
   }
   free(f);
@@ -386,12 +385,12 @@ void pl_explore(const pl_opts *o, const pl_log *l, const pl_workload *w,
   }
   snprintf(dir, sizeof dir, "%s/state", o->tmp);
   if (o->point >= 0 && o->verbose) /* what led up to the crash point */
-    for (i = pts[0] > 24 ? pts[0] - 24 : 0; i < pts[0] && i < n; i++) {
+    for (i = pts[0] > 40 ? pts[0] - 40 : 0; i < pts[0] && i < n; i++) {
       const pl_op *op = &l->ops[i];
       static const char *const names[] = {
-          "?",      "create", "trunc",  "write",  "fsync",      "dirsync",
-          "rename", "xchg",   "unlink", "issued", "acked",      "compact-in",
-          "compact-out"};
+          "?",       "create",     "trunc",      "write",  "fsync",
+          "dirsync", "rename",     "xchg",       "unlink", "issued",
+          "acked",   "compact-in", "compact-out"};
       fprintf(stderr, "  %5zu %-11s ino %d %s%s%s off %llu len %llu chg %d\n",
               i, names[op->type], op->ino, op->name, op->name2[0] ? " -> " : "",
               op->name2, (unsigned long long)op->off,
@@ -430,8 +429,8 @@ void pl_explore(const pl_opts *o, const pl_log *l, const pl_workload *w,
         char line[sizeof res->first];
         snprintf(line, sizeof line,
                  "%s writer, fsync %s, model %s, --point %zu state %ld%s: %s",
-                 o->writer == PL_LOG ? "log" : "json",
-                 policy_names[o->policy], model_names[model], k, s,
+                 o->writer == PL_LOG ? "log" : "json", policy_names[o->policy],
+                 model_names[model], k, s,
                  incomp[k] ? " (inside a compaction)" : "", why);
         if (!res->first[0])
           snprintf(res->first, sizeof res->first, "%s", line);

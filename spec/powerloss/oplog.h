@@ -28,12 +28,12 @@ enum {
 
 typedef struct pl_op {
   int type;
-  int ino;            /* CREATE TRUNC WRITE FSYNC */
-  char name[32];      /* CREATE RENAME EXCHANGE UNLINK */
-  char name2[32];     /* RENAME EXCHANGE */
-  uint64_t off, len;  /* WRITE (len also for TRUNC) */
-  size_t data;        /* WRITE: where its bytes are in pl_log.bytes */
-  int change;         /* ISSUED ACKED */
+  int ino;           /* CREATE TRUNC WRITE FSYNC */
+  char name[32];     /* CREATE RENAME EXCHANGE UNLINK */
+  char name2[32];    /* RENAME EXCHANGE */
+  uint64_t off, len; /* WRITE (len also for TRUNC) */
+  size_t data;       /* WRITE: where its bytes are in pl_log.bytes */
+  int change;        /* ISSUED ACKED */
 } pl_op;
 
 typedef struct pl_log {

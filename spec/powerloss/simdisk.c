@@ -15,8 +15,9 @@
  *              earlier writes with it (the old file or the new, whole).
  *              An exchange (RENAME_EXCHANGE) brings nothing with it.
  *   strict     each unsynced 4 KiB block of a file is, on its own, the new
- *              data, the old, zeros, or torn (new then old, at a 512-byte
- *              boundary); the size is the old or the new one; each
+ *              data, the old (zeros past the old size: allocated, never
+ *              written), or torn (new then old, at a 512-byte boundary);
+ *              the size is the old or the new one; each
  *              unsynced directory change happened or did not, on its own
  *              (in order, one that cannot apply any more is skipped).
  *
@@ -238,8 +239,7 @@ static void build_ext4(const pl_log *l, const inode *in, pl_rng *r, buf *b) {
   }
 }
 
-static void build_strict(const pl_log *l, const inode *in, pl_rng *r,
-                         buf *b) {
+static void build_strict(const pl_log *l, const inode *in, pl_rng *r, buf *b) {
   buf old = {0}, now = {0};
   size_t i, size, blocks, bl;
   for (i = 0; i < in->n; i++) {
@@ -269,15 +269,12 @@ static void build_strict(const pl_log *l, const inode *in, pl_rng *r,
       memcpy(b->p + at, n, BLOCK);
       continue;
     }
-    switch (pl_below(r, 4)) {
+    switch (pl_below(r, 3)) {
     case 0:
       memcpy(b->p + at, n, BLOCK);
       break;
-    case 1:
+    case 1: /* never written: past the old size, zeros */
       memcpy(b->p + at, o, BLOCK);
-      break;
-    case 2:
-      memset(b->p + at, 0, BLOCK);
       break;
     default:
       cut = 512 * (size_t)(1 + pl_below(r, BLOCK / 512 - 1));
