@@ -68,11 +68,11 @@
  * could have worked: what the kernel dropped is gone.
  *
  * Compaction (kvindex.c): when the log passes max(4 MiB, twice the live
- * data) the log is fsynced (unless the policy did already), the live keys that have not expired are written as kv.snap.tmp,
- * their values read back from the files, fsynced, renamed to kv.snap, the
- * directory fsynced, and the index moves into it; then kv.log is replaced
- * the same way by an empty one. Costs O(live data) once per that much
- * logging: O(1) amortized per write.
+ * data) the log is fsynced (unless the policy did already), the live keys that
+ * have not expired are written as kv.snap.tmp, their values read back from the
+ * files, fsynced, renamed to kv.snap, the directory fsynced, and the index
+ * moves into it; then kv.log is replaced the same way by an empty one. Costs
+ * O(live data) once per that much logging: O(1) amortized per write.
  */
 #include <stdarg.h>
 #include <stdio.h>
