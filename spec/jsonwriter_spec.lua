@@ -328,6 +328,22 @@ for _, store in ipairs { "c", "lua" } do
       end
     end)
 
+    -- Found by the power-loss simulator (spec/powerloss/): a start that
+    -- fell back on data.json.sync has kept the bad data.json aside, and
+    -- the next start, before any write, found no data.json and started
+    -- empty: the copy is loaded when data.json is missing too.
+    it("loads the copy it fsynced last when data.json is missing, start after start", function()
+      local copy = '{"a":[49],"b":[50]}'
+      local info, found = start_on('{"a":[49],"b"', copy)
+      assert.matches("; loaded 2 keys from " .. dir .. "/data.json.sync", info, 1, true)
+      assert.same({ a = "1", b = "2" }, found)
+      assert.is_false(exists(dir .. "/data.json")) -- kept aside, nothing written since
+      info, found = go(function() return kv.info(), { a = kv.get("a"), b = kv.get("b") } end)
+      assert.matches("no " .. dir .. "/data.json; loaded 2 keys from " .. dir
+        .. "/data.json.sync, the copy fsynced last", info, 1, true)
+      assert.same({ a = "1", b = "2" }, found)
+    end)
+
     it("keeps a copy of the file it fsyncs (everysec), and none it did not", function()
       go(function()
         kv.set("a", "1")

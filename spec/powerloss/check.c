@@ -289,6 +289,45 @@ int pl_drive(tr_host *h, tr_pid pid, const pl_workload *w, int policy) {
   return failed ? -1 : 0;
 }
 
+/* Loads everything the writer at pid has into c (c may be NULL). */
+int pl_load_all(tr_host *h, tr_pid pid, pl_content *c, char *why,
+                    size_t n) {
+  int64_t cursor = 0;
+  for (;;) {
+    tr_msg *r = NULL;
+    const tr_value *e, *v;
+    const char *s;
+    size_t len, i;
+    int rc = tr_host_call(h, pid, tr_msg_pack("load", "I", cursor), 30000, &r);
+    if (rc != TR_OK) {
+      snprintf(why, n, "load failed: %s", tr_strerror(rc));
+      tr_msg_free(r);
+      return -1;
+    }
+    for (i = 3; i <= 4; i++) /* refused, unavailable */
+      if (tr_value_str(tr_msg_arg(r, i), &s, &len) == TR_OK) {
+        snprintf(why, n, "the writer %s: %.*s",
+                 i == 3 ? "refuses changes" : "is unavailable", (int)len, s);
+        tr_msg_free(r);
+        return -1;
+      }
+    e = tr_msg_arg(r, 0);
+    for (i = 0; c && i + 1 < tr_value_len(e); i += 2) {
+      const char *k;
+      size_t kn;
+      tr_value_str(tr_value_at(e, i), &k, &kn);
+      tr_value_str(tr_value_at(e, i + 1), &s, &len);
+      pl_content_add(c, k, kn, s, len);
+    }
+    v = tr_msg_arg(r, 1);
+    if (tr_value_int(v, &cursor) != TR_OK) {
+      tr_msg_free(r);
+      return 0;
+    }
+    tr_msg_free(r);
+  }
+}
+
 /* ------------------------------------------------------------ exploring */
 
 static double now_s(void) {

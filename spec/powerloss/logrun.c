@@ -20,45 +20,6 @@ static void quiet(void *ud, int level, const char *text) {
   (void)text;
 }
 
-/* Loads everything the writer at pid has into c (c may be NULL). */
-static int load_all(tr_host *h, tr_pid pid, pl_content *c, char *why,
-                    size_t n) {
-  int64_t cursor = 0;
-  for (;;) {
-    tr_msg *r = NULL;
-    const tr_value *e, *v;
-    const char *s;
-    size_t len, i;
-    int rc = tr_host_call(h, pid, tr_msg_pack("load", "I", cursor), 30000, &r);
-    if (rc != TR_OK) {
-      snprintf(why, n, "load failed: %s", tr_strerror(rc));
-      tr_msg_free(r);
-      return -1;
-    }
-    for (i = 3; i <= 4; i++) /* refused, unavailable */
-      if (tr_value_str(tr_msg_arg(r, i), &s, &len) == TR_OK) {
-        snprintf(why, n, "the writer %s: %.*s",
-                 i == 3 ? "refuses changes" : "is unavailable", (int)len, s);
-        tr_msg_free(r);
-        return -1;
-      }
-    e = tr_msg_arg(r, 0);
-    for (i = 0; c && i + 1 < tr_value_len(e); i += 2) {
-      const char *k;
-      size_t kn;
-      tr_value_str(tr_value_at(e, i), &k, &kn);
-      tr_value_str(tr_value_at(e, i + 1), &s, &len);
-      pl_content_add(c, k, kn, s, len);
-    }
-    v = tr_msg_arg(r, 1);
-    if (tr_value_int(v, &cursor) != TR_OK) {
-      tr_msg_free(r);
-      return 0;
-    }
-    tr_msg_free(r);
-  }
-}
-
 /* Anything a start kept aside as damaged: a power loss is no damage. */
 static int kept_aside(const char *dir, char *why, size_t n) {
   DIR *d = opendir(dir);
@@ -92,7 +53,7 @@ static int start_once(const char *dir, int policy, pl_content *c, char *why,
   if (rc != TR_OK)
     snprintf(why, n, "the writer did not start: %s", tr_strerror(rc));
   else
-    rc = load_all(h, pid, c, why, n);
+    rc = pl_load_all(h, pid, c, why, n);
   tr_host_free(h);
   return rc ? -1 : 0;
 }
@@ -158,7 +119,7 @@ int pl_log_run(const pl_opts *o, pl_result *res) {
   h = tr_host_new(&hc);
   rc = tr_kv_log_writer_start(h, &cfg, &pid);
   if (rc == TR_OK)
-    rc = load_all(h, pid, NULL, why, sizeof why);
+    rc = pl_load_all(h, pid, NULL, why, sizeof why);
   else
     snprintf(why, sizeof why, "%s", tr_strerror(rc));
   if (rc == TR_OK && pl_drive(h, pid, &w, o->policy))

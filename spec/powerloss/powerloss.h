@@ -103,6 +103,11 @@ typedef int (*pl_restart_fn)(void *ud, const char *dir, int policy,
  * issued and acknowledged; everysec: its syncs fired. 0 or -1. */
 int pl_drive(tr_host *h, tr_pid pid, const pl_workload *w, int policy);
 
+/* Loads everything the writer at pid has (a store's load, batch by
+ * batch) into c (may be NULL): 0, or -1 and why (the load failed, the
+ * writer refuses changes or is unavailable). */
+int pl_load_all(tr_host *h, tr_pid pid, pl_content *c, char *why, size_t n);
+
 /* Samples crash points of the recorded run, builds states, restarts the
  * writer on each and checks it (check.c). */
 void pl_explore(const pl_opts *o, const pl_log *l, const pl_workload *w,
