@@ -21,9 +21,9 @@ static int l_rec(lua_State *L) {
   static const struct {
     const char *name;
     int type;
-  } ops[] = {{"trunc", PL_TRUNC},     {"write", PL_WRITE},
-             {"fsync", PL_FSYNC},     {"dirsync", PL_DIRSYNC},
-             {"rename", PL_RENAME},   {"exchange", PL_EXCHANGE},
+  } ops[] = {{"trunc", PL_TRUNC},   {"write", PL_WRITE},
+             {"fsync", PL_FSYNC},   {"dirsync", PL_DIRSYNC},
+             {"rename", PL_RENAME}, {"exchange", PL_EXCHANGE},
              {"unlink", PL_UNLINK}};
   const char *op = luaL_checkstring(L, 1);
   const char *name = luaL_optstring(L, 2, NULL);
@@ -70,8 +70,8 @@ static void content_of(lua_State *L, int idx, pl_content *c) {
   }
 }
 
-static int start_once(lua_State *L, const char *dir, pl_content *c,
-                      char *why, size_t n) {
+static int start_once(lua_State *L, const char *dir, pl_content *c, char *why,
+                      size_t n) {
   int top = lua_gettop(L), rc = 0;
   lua_getglobal(L, "json_check");
   lua_getfield(L, -1, "check");
@@ -148,7 +148,7 @@ int pl_json_run(const pl_opts *o, pl_result *res) {
   snprintf(dir, sizeof dir, "%s/record", o->tmp);
   mkdir(dir, 0755);
   pl_rmdir_files(dir);
-  pl_workload_make(&w, o->changes, o->seed, 24);
+  pl_workload_make(&w, o->changes, o->seed, 24, 3);
   memset(&hc, 0, sizeof hc);
   hc.log = quiet;
   h = tr_host_new(&hc);

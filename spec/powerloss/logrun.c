@@ -109,7 +109,7 @@ int pl_log_run(const pl_opts *o, pl_result *res) {
   snprintf(dir, sizeof dir, "%s/record", o->tmp);
   mkdir(dir, 0755);
   pl_rmdir_files(dir);
-  pl_workload_make(&w, o->changes, o->seed, 40);
+  pl_workload_make(&w, o->changes, o->seed, 40, 1);
   memset(&hc, 0, sizeof hc);
   memset(&cfg, 0, sizeof cfg);
   hc.log = quiet;

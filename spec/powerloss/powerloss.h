@@ -47,8 +47,10 @@ typedef struct pl_workload {
   uint64_t *hash; /* hash[p]: the state after changes 0..p-1 */
 } pl_workload;
 
-/* n changes over a few dozen keys, values of 1 byte to several KiB. */
-void pl_workload_make(pl_workload *w, int n, uint64_t seed, int keys);
+/* n changes over `keys` keys, values of a few bytes to several KiB (that
+ * divided by shrink). */
+void pl_workload_make(pl_workload *w, int n, uint64_t seed, int keys,
+                      int shrink);
 void pl_workload_free(pl_workload *w);
 
 /* What a restarted writer gave: its keys and values. */

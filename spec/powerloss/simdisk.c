@@ -13,7 +13,10 @@
  *              (the journal commits them in order); a rename over an
  *              existing name that survives brings the renamed file's
  *              earlier writes with it (the old file or the new, whole).
- *              An exchange (RENAME_EXCHANGE) brings nothing with it.
+ *              An exchange (RENAME_EXCHANGE) brings nothing with it. A
+ *              truncate is journaled with the directory's changes: one
+ *              issued before the last directory change that survives
+ *              happened too.
  *   strict     each unsynced 4 KiB block of a file is, on its own, the new
  *              data, the old (zeros past the old size: allocated, never
  *              written), or torn (new then old, at a 512-byte boundary);
@@ -332,6 +335,21 @@ int pl_simdisk_build(const pl_log *l, size_t k, int model, pl_rng *r,
         m++;
       if (m > in[ino].forced)
         in[ino].forced = m;
+    }
+  }
+  if (model == PL_EXT4_ORDERED && keep > 0) {
+    /* a truncate is journaled with the directory's changes, in order:
+     * those before the last one kept happened too */
+    size_t last = nsops[keep - 1];
+    int x;
+    for (x = 1; x <= l->inodes; x++) {
+      size_t m;
+      for (m = in[x].n; m > 0; m--)
+        if (l->ops[in[x].ops[m - 1]].type == PL_TRUNC &&
+            in[x].ops[m - 1] < last)
+          break;
+      if (m > in[x].forced)
+        in[x].forced = m;
     }
   }
   if (mkdir(dir, 0755) && errno != EEXIST)
