@@ -461,15 +461,6 @@ void pl_explore(const pl_opts *o, const pl_log *l, const pl_workload *w,
       pl_content_free(&c);
       if (!bad)
         continue;
-      /* the JSON writer's known limit (README "Durability"): under
-       * everysec and the strict model, the exchange that puts a new
-       * data.json in place may reach the disk without its data, leaving
-       * an older version (the spare file's) or blocks of two */
-      if (o->writer == PL_JSON && model == PL_STRICT &&
-          o->policy == TR_FSYNC_EVERYSEC && !o->json_strict) {
-        res->mixed++;
-        continue;
-      }
       res->violations++;
       res->viol_model[model]++;
       if (!res->first[0] || o->verbose) {

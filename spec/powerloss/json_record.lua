@@ -43,6 +43,28 @@ function M.install(rec)
     return ok
   end
 
+  -- spare(path):empty() removes path.tmp, the spare file
+  local real_spare = file.spare
+  local tmp_of = setmetatable({}, { __mode = "k" }) -- spare -> its path.tmp
+  file.spare = function(path)
+    local sp = real_spare(path)
+    tmp_of[sp] = path .. ".tmp"
+    local meta = getmetatable(sp)
+    if not meta.recorded then
+      local real_empty = meta.empty
+      meta.empty = function(self)
+        local tmp = tmp_of[self]
+        local had = tmp and rec("exists", base(tmp))
+        local ok = real_empty(self)
+        local f = tmp and io.open(tmp, "rb")
+        if f then f:close() elseif had then rec("unlink", base(tmp)) end
+        return ok
+      end
+      meta.recorded = true
+    end
+    return sp
+  end
+
   file.fsync = function(path)
     local ok, err, code = real_fsync(path)
     if ok then

@@ -14,27 +14,21 @@
 #include "powerloss.h"
 
 static void usage(FILE *f) {
-  fputs(
-      "usage: powerloss [--states N] [--seed S] [--writer log|json|both]\n"
-      "                 [--policy always|everysec|no|all]\n"
-      "                 [--model ext4-ordered|strict|both] [--point K]\n"
-      "                 [--changes N] [--json-strict] [--tmp DIR] [--verbose]\n"
-      "Records a workload through each writer, builds the disk states a "
-      "power cut\n"
-      "at sampled crash points could leave, restarts the writer on each and "
-      "checks\n"
-      "what it loads against what its fsync policy promised. --states is "
-      "the total,\n"
-      "shared by the writers and policies (default 3000). --point K replays "
-      "crash\n"
-      "point K of one writer and policy, --states states there, saying each\n"
-      "violation. --json-strict counts the JSON writer's everysec states "
-      "under the\n"
-      "strict model as violations too (by default they are counted apart: "
-      "a known\n"
-      "limit, README \"Durability\"). Exit status 1 when a violation was "
-      "found.\n",
-      f);
+  fputs("usage: powerloss [--states N] [--seed S] [--writer log|json|both]\n"
+        "                 [--policy always|everysec|no|all]\n"
+        "                 [--model ext4-ordered|strict|both] [--point K]\n"
+        "                 [--changes N] [--tmp DIR] [--verbose]\n"
+        "Records a workload through each writer, builds the disk states a "
+        "power cut\n"
+        "at sampled crash points could leave, restarts the writer on each and "
+        "checks\n"
+        "what it loads against what its fsync policy promised. --states is "
+        "the total,\n"
+        "shared by the writers and policies (default 3000). --point K replays "
+        "crash\n"
+        "point K of one writer and policy, --states states there, saying each\n"
+        "violation. Exit status 1 when a violation was found.\n",
+        f);
 }
 
 static double now_s(void) {
@@ -65,8 +59,6 @@ int main(int argc, char **argv) {
       return 0;
     } else if (!strcmp(a, "--verbose")) {
       o.verbose = 1;
-    } else if (!strcmp(a, "--json-strict")) {
-      o.json_strict = 1;
     } else if (!v) {
       usage(stderr);
       return 2;
@@ -146,10 +138,6 @@ int main(int argc, char **argv) {
              wr == PL_LOG ? "log" : "json", pnames[p], res.states, res.points,
              res.compact_points, res.by_model[0], res.by_model[1],
              res.violations, now_s() - t1);
-      if (res.mixed)
-        printf("       known limit (--json-strict to count them): %ld strict "
-               "states mix\n       blocks of two versions of data.json\n",
-               res.mixed);
       if (res.violations)
         printf("       first: %s\n", res.first);
       sum_states += res.states;

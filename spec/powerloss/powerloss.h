@@ -83,7 +83,6 @@ typedef struct pl_opts {
   uint64_t seed;
   int changes;     /* workload length */
   int verbose;     /* say each violation */
-  int json_strict; /* count the JSON writer's known limit as violations */
   const char *tmp; /* a scratch directory of the run's own */
   const char *lua_dir, *spec_dir;
 } pl_opts;
@@ -91,7 +90,6 @@ typedef struct pl_opts {
 typedef struct pl_result {
   long states, points, compact_points, ops, violations;
   long by_model[2], viol_model[2];
-  long mixed; /* JSON everysec under strict: an old/new mix (known limit) */
   double record_s, check_s;
   char first[600]; /* the first violation, to replay */
 } pl_result;
