@@ -97,8 +97,12 @@ void pl_workload_make(pl_workload *w, int n, uint64_t seed, int keys,
         snprintf(c->key[j], sizeof c->key[j], "k%02d",
                  (key_index(c->key[0]) + j) % keys);
     for (j = 2; c->type == PL_MSET && j < c->n; j++)
-      if (!strcmp(c->key[j], c->key[1]))
-        c->n = j; /* short of a pair rather than a key twice */
+      if (!strcmp(c->key[j], c->key[1])) { /* short of a pair instead */
+        int m;
+        for (m = j; m < c->n; m++)
+          free(c->val[m]);
+        c->n = j;
+      }
     c->sync_after = pl_below(&r, 100) < 12;
     c->group = pl_below(&r, 100) < 20;
     w->hash[i + 1] = apply(&s, c, w->hash[i]);
