@@ -219,6 +219,25 @@ static int spare_close(lua_State *L) {
   return 0;
 }
 
+/* spare:empty(): the spare file goes (path.tmp closed and removed), so the
+ * next write_atomic makes a new one. A writer calls it once path is
+ * fsynced: the spare then holds the version before, never fsynced, which
+ * the next write would empty and write again -- and should a power loss
+ * keep that write's data from the disk but not the exchange, path would
+ * name the old version, older than the one fsynced. A new file has no
+ * old version to show: it is empty or cut short, which a reader tells. */
+static int spare_empty(lua_State *L) {
+  spare *sp = luaL_checkudata(L, 1, TRL_SPARE);
+  lua_getiuservalue(L, 1, 1);
+  unlink(lua_tostring(L, -1)); /* open or not (-1: opened by name next) */
+  if (sp->next >= 0) {
+    close(sp->next);
+    sp->next = -1;
+  }
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 /* fsync(path): flushes what path holds, and its directory entry, to the
  * disk: for a file written by write_atomic(path, data, false) earlier, as
  * the JSON writer's everysec policy does once a second. */
@@ -309,6 +328,7 @@ int trL__open_file(lua_State *L) {
                                        {"__close", lock_close},
                                        {NULL, NULL}};
   static const luaL_Reg spare_meta[] = {{"close", spare_close},
+                                        {"empty", spare_empty},
                                         {"__gc", spare_close},
                                         {"__close", spare_close},
                                         {NULL, NULL}};

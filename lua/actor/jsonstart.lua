@@ -21,7 +21,10 @@
 -- store. Bad (cut short, zero padding, trailing bytes, not an object...):
 -- kept aside as data.json.bad-<time>, never overwritten, and the copy the
 -- writer fsynced last (data.json.sync, kept under the everysec policy) is
--- loaded instead if it is good; else the store starts empty. 5. Unless
+-- loaded instead if it is good; else the store starts empty. No
+-- data.json but a good data.json.sync (a start fell back on it and kept
+-- the bad data.json aside, and nothing was written since): the copy is
+-- loaded. 5. Unless
 -- read-only already, a probe: can a file be made in the directory, can
 -- data.json be opened for writing.
 local file = require "actor.file"
@@ -123,7 +126,20 @@ function M.open(dir, opts)
   local text, why = slurp(path)
   if text == false then return unavailable("cannot read " .. why) end
   if text == nil then
-    st.info = "no " .. path .. " yet: starting empty"
+    -- None, but the copy fsynced last: a start that fell back on it kept
+    -- a bad data.json aside, and nothing was written since (or data.json
+    -- was lost). Without it, this start would lose what the last one had.
+    local copy = slurp(path .. ".sync")
+    local cdata, cn, cexps
+    if copy then cdata, cn, cexps = jsondata.parse(copy, beat, opts.now) end
+    if cdata then
+      st.data, st.count, st.exps = cdata, cn, cexps
+      st.info = "no " .. path .. "; loaded " .. cn .. (cn == 1 and " key" or " keys")
+        .. " from " .. path .. ".sync, the copy fsynced last"
+      log("warn", "kv.writer: " .. st.info)
+    else
+      st.info = "no " .. path .. " yet: starting empty"
+    end
   else
     beat()
     local data, n, exps = jsondata.parse(text, beat, opts.now)

@@ -26,7 +26,9 @@
 -- wait, the file is written, with one write_atomic into the spare file
 -- it keeps open, and they are all answered (group commit): a write costs
 -- the changed keys' encoding plus writing the file's bytes, O(size of the
--- store) but no JSON work.
+-- store) but no JSON work. A spare that holds a version on disk (the one
+-- fsynced last, or the one the start found) is dropped, not written again
+-- in place: a power loss there could leave data.json part old, part new.
 -- A key must be valid UTF-8 (JSON keys are text): its load replies say
 -- so (keys "utf8", troupe.h), and the store refuses any other key itself,
 -- before applying it. A set of one that reaches the writer all the same
@@ -97,6 +99,9 @@ return function(dir, fsync)
   local result_ok, result_why = true, nil
   local changes = 0 -- changes gathered since the last write
   local dirty, timer, closing = false, nil, false
+  -- data.json is on disk (fsynced, or as the start found it): the next
+  -- write's exchange makes it the spare, which is then dropped
+  local durable = true
   local stats = { records = 0, flushes = 0, fsyncs = 0, compactions = 0, log_bytes = 0 }
   local keys -- the load's snapshot of the keys, in a fixed order
   local loader -- who loaded last: told when writes fail
@@ -132,6 +137,7 @@ return function(dir, fsync)
     dirty = false
     if not ok then return refuse("fsync failed: " .. tostring(err)) end
     stats.fsyncs = stats.fsyncs + 1
+    durable = true
     ok, err = file.write_atomic(sync_path, text:pieces(), true)
     beat()
     if not ok then actor.log("warn", "kv.writer: no copy of the synced file: " .. tostring(err)) end
@@ -164,6 +170,16 @@ return function(dir, fsync)
       purge()
       local ok, err = file.write_atomic(path, text:pieces(), always, spare)
       beat()
+      if ok and durable and not always then
+        -- The spare now holds a version that is on disk. Emptied and
+        -- written again in place without an fsync, a power loss could
+        -- leave its exchange done and its blocks part old, part new: a
+        -- valid data.json that no history explains, or an old version
+        -- taken for the new. A new file instead: torn, it is empty or
+        -- cut short, which the start tells (and loads data.json.sync).
+        spare:empty()
+      end
+      durable = always
       if ok then
         result_ok, result_why = true, nil
         stats.records = stats.records + changes

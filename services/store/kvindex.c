@@ -476,6 +476,21 @@ int tr__kvwriter_snapshot(writer *w) {
 void tr__kvwriter_compact(writer *w) {
   uint64_t size = 0, was = w->log_size, began = uv_hrtime();
   int rc, fd;
+  /* The old log first, if its tail may not be on disk (everysec, no):
+   * until the new empty log is in place, a restart replays the old log
+   * over the new snapshot, and an old log that a power loss cut short
+   * there would take acknowledged changes back (an older value over a
+   * newer one, a deleted key back). */
+  if (w->policy != TR_FSYNC_ALWAYS) {
+    if ((rc = tr__kvio_fsync(&w->io, w->log_fd))) {
+      char why[300];
+      snprintf(why, sizeof why, "fsync failed: %s", strerror(-rc));
+      tr__kvwriter_refuse(w, why);
+      return;
+    }
+    w->dirty = 0;
+    w->fsyncs++;
+  }
   rc = tr__kvwriter_snapshot(w);
   if (rc) { /* 1: in place (the index is in it) but maybe not durable */
     tr_host_log(w->h, TR_LOG_WARN,

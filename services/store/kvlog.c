@@ -49,16 +49,27 @@
  * part is the file's tail: torn (a write cut short) if it is an
  * unfinished last record that could be the start of one, or a bad record
  * followed by zero bytes only (as a crash on some filesystems leaves);
- * corrupt otherwise. The caller decides what to do about either
+ * corrupt otherwise. In a log, a bad stretch that holds zeros up to the
+ * end of a 512-byte sector (ZERO_RUN of them at least; or any number when
+ * they start it, where the last synced write ended, or when no good record
+ * follows) is a torn tail too, whatever follows it: the
+ * part of the file a power loss kept from the disk (the file grew, its
+ * data never got there), after which nothing was synced (records found
+ * past it were written in the same unsynced stretch, and applying them
+ * without the ones lost would make a state no prefix of the history
+ * explains). The caller decides what to do about either
  * (kvrecover.c cuts a torn log tail off, keeps anything corrupt aside
  * first). Files are read in steps, in a window of at least 1 MiB that
  * grows to twice the largest record (never past the file's end, whatever
  * a garbled length claims), never whole.
  *
- * Replaying a log over the snapshot taken after it is harmless: the last
- * record for each key in that log is the key's state when the snapshot
- * was taken. So a crash between installing a new snapshot and a new empty
- * log loses nothing.
+ * Replaying a whole log over the snapshot taken after it is harmless: the
+ * last record for each key in that log is the key's state when the
+ * snapshot was taken. So a crash between installing a new snapshot and a
+ * new empty log loses nothing -- as long as the old log is on disk whole,
+ * which is why a compaction fsyncs it before the snapshot goes in place
+ * (kvindex.c): a prefix of it replayed over the snapshot would put older
+ * values back.
  */
 #include "kvlog.h"
 
@@ -76,6 +87,12 @@
 #define WINDOW (1u << 20)
 #endif
 #define TICK_BYTES (4u << 20) /* call tick after this many bytes */
+#define SECTOR 512u           /* a disk's smallest write */
+/* Zeros up to a sector's end, at least this many, in a bad stretch of a
+ * log: the part of a sector a power loss kept from the disk. (Fewer, with
+ * good records after them, are taken for damage: a damaged record's own
+ * zero bytes must not cost the records after it.) */
+#define ZERO_RUN 16u
 /* A window is filled this much ahead of need at a time (or a step's
  * budget, if less), not wholly: a step of reading costs about what it
  * reads, even on a slow disk. */
@@ -334,6 +351,10 @@ struct tr__kvreader {
   int tail;           /* TORN or CORRUPT should no good record follow; */
   uint64_t zero_from; /* 0: decided by whether only zeros follow this */
   int nonzero;        /* a non-zero byte was seen there */
+  uint64_t zrun;      /* zero bytes in a row up to pos */
+  int zero_edge;      /* zeros up to a sector's end were in it */
+  int zero_tail;      /* ... ZERO_RUN of them or more, or from its start */
+  int all_zero;       /* nothing but zeros in it so far */
   char what[96];      /* the bad record, when shaped */
 };
 
@@ -600,12 +621,21 @@ static void name_record(reader *r, char *buf, size_t n) {
   snprintf(buf + len, n - len, "%s\"", i < klen ? "..." : "");
 }
 
-/* Moves the scan n bytes on, noting a non-zero byte past zero_from. */
+/* Moves the scan n bytes on, noting a non-zero byte past zero_from, and
+ * an aligned sector of zeros. */
 static void skip(reader *r, size_t n) {
   size_t i;
-  for (i = 0; i < n && !r->nonzero; i++)
-    if (r->pos + i >= r->zero_from && r->buf[r->start + i])
+  for (i = 0; i < n; i++) {
+    int zero = r->buf[r->start + i] == 0;
+    if (!zero && r->pos + i >= r->zero_from)
       r->nonzero = 1;
+    r->all_zero &= zero;
+    r->zrun = zero ? r->zrun + 1 : 0;
+    if (zero && (r->pos + i + 1) % SECTOR == 0) {
+      r->zero_edge = 1;
+      r->zero_tail |= r->zrun >= ZERO_RUN || r->all_zero;
+    }
+  }
   consume(r, n);
 }
 
@@ -619,6 +649,9 @@ static void start_scan(reader *r, look_at l) {
   r->shaped = l.shaped;
   r->span = l.fits ? TR_KVLOG_FRAME + (uint64_t)l.len : 0;
   r->nonzero = 0;
+  r->zrun = 0;
+  r->zero_edge = r->zero_tail = 0;
+  r->all_zero = 1;
   r->tail = 0;
   r->what[0] = '\0';
   if (l.kind == REC_SHORT) /* unfinished, if what there is could start it */
@@ -722,14 +755,22 @@ static int scan_step(reader *r) {
     return 0;
   }
   if (!avail(r)) { /* no good record after the bad part: it is the tail */
-    finish(r, r->tail      ? r->tail
-              : r->nonzero ? TR_KVLOAD_CORRUPT
-                           : TR_KVLOAD_TORN);
+    finish(r, r->zero_edge && !r->snapshot ? TR_KVLOAD_TORN
+              : r->tail                    ? r->tail
+              : r->nonzero                 ? TR_KVLOAD_CORRUPT
+                                           : TR_KVLOAD_TORN);
     return 0;
   }
   l = look(r, 1);
   if (l.kind == REC_FAIL) {
     finish(r, TR_KVLOAD_OK);
+    return 0;
+  }
+  if (l.kind == REC_WHOLE && r->zero_tail && !r->snapshot) {
+    /* Zeroed sectors in a log: blocks a power loss left unwritten (the
+     * file grew, its data never reached the disk), so what follows was
+     * never synced either: the log ends here, torn. */
+    finish(r, TR_KVLOAD_TORN);
     return 0;
   }
   if (l.kind == REC_WHOLE)
