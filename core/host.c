@@ -178,6 +178,11 @@ void tr_host_stop(tr_host *h) {
   uv_async_send(&h->async);
 }
 
+static void any_active(uv_handle_t *handle, void *active) {
+  if (uv_is_active(handle))
+    *(int *)active = 1;
+}
+
 static void on_close(uv_handle_t *handle) {
   tr_host *h = handle->data;
   h->closing--;
@@ -197,8 +202,19 @@ void tr_host_free(tr_host *h) {
   uv_close((uv_handle_t *)&h->async, on_close);
   while (h->closing)
     uv_run(h->loop, UV_RUN_NOWAIT);
-  if (h->owns_loop)
+  if (h->owns_loop) {
+    /* A request a service left in libuv's thread pool (a name lookup)
+     * touches the loop when it ends: with no active handle left, the loop
+     * is alive only for such requests, and runs until they are done. */
+    int active = 0;
+    for (;;) {
+      uv_walk(h->loop, any_active, &active);
+      if (active || !uv_loop_alive(h->loop))
+        break;
+      uv_run(h->loop, UV_RUN_ONCE);
+    }
     uv_loop_close(&h->own_loop);
+  }
   tr__refs_clear(h);
   free(h->heap);
   tr__slots_free(&h->actors);
