@@ -38,6 +38,7 @@
  * TRL_INSNS_PER_US instructions per microsecond of slice instead, which
  * counts its strikes itself: slower, but just as safe.
  */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -127,14 +128,12 @@ static void set_timer(trL__host *lh, uint64_t now, uint64_t gap, int use_end) {
 /* On the loop thread, between any two of its instructions. Only what is
  * safe there: atomics, timer_settime, and lua_sethook, which Lua allows
  * from a signal handler. */
-static void on_tick(int sig, siginfo_t *si, void *uc) {
+static void tick(siginfo_t *si) {
   trL__host *lh = si->si_value.sival_ptr;
   lua_State *co;
   unsigned gen, seen;
   int final;
   uint64_t now, end;
-  (void)sig;
-  (void)uc;
   if (si->si_code != SI_TIMER || !lh)
     return;
   co = atomic_load_explicit(&lh->clock_co, memory_order_relaxed);
@@ -165,6 +164,15 @@ static void on_tick(int sig, siginfo_t *si, void *uc) {
    * end, the step is done with: the next tick is a slice away. */
   end = now_ns();
   set_timer(lh, end, 4 * (end - now), !final);
+}
+
+/* The handler: errno is the interrupted code's, whatever tick calls. */
+static void on_tick(int sig, siginfo_t *si, void *uc) {
+  int saved = errno;
+  (void)sig;
+  (void)uc;
+  tick(si);
+  errno = saved;
 }
 
 /* The resume about to begin finds the timer stopped, or set past the end
