@@ -29,18 +29,20 @@ static int refuse(char *err, const char *text) {
   return -1;
 }
 
+static int too_big(char *err, const char *what, size_t n, unsigned limit) {
+  snprintf(err, TR__KVREQ_ERR, "kv: the %s (%zu bytes; the limit is %u)", what,
+           n, limit);
+  return -1;
+}
+
 int tr__kvreq_key(const tr_value *v, const char **key, size_t *klen,
                   char *err) {
   if (tr_value_str(v, key, klen))
     return refuse(err, "kv: the key must be a string");
   if (*klen == 0)
     return refuse(err, "kv: the key is empty");
-  if (*klen > TR_KV_MAX_KEY) {
-    snprintf(err, TR__KVREQ_ERR,
-             "kv: the key is too long (%zu bytes; the limit is %u)", *klen,
-             (unsigned)TR_KV_MAX_KEY);
-    return -1;
-  }
+  if (*klen > TR_KV_MAX_KEY)
+    return too_big(err, "key is too long", *klen, TR_KV_MAX_KEY);
   return 0;
 }
 
@@ -52,13 +54,9 @@ int tr__kvreq_value(const tr_value *v, char *buf, const char **val,
   switch (tr_value_type(v)) {
   case TR_STR:
     tr_value_str(v, val, vlen);
-    if (*vlen > TR_KV_MAX_VALUE) {
-      snprintf(err, TR__KVREQ_ERR,
-               "kv: the value is too big (%zu bytes; the limit is %u)", *vlen,
-               (unsigned)TR_KV_MAX_VALUE);
-      return -1;
-    }
-    return 0;
+    return *vlen > TR_KV_MAX_VALUE
+               ? too_big(err, "value is too big", *vlen, TR_KV_MAX_VALUE)
+               : 0;
   case TR_INT:
     tr_value_int(v, &i);
     *vlen = tr__kvreq_itoa(buf, i);

@@ -255,6 +255,18 @@ static int is_op(const char *op, size_t len, const char *name) {
   return strlen(name) == len && !memcmp(op, name, len);
 }
 
+/* The command's name and the key v: 0, or -1 with the error replied. */
+static int key_command(tr__rconn *conn, const tr_msg *m, const tr_value *v,
+                       cmd *c, const char *command) {
+  const char *key;
+  size_t klen;
+  if (key_of(conn, m, v, &key, &klen))
+    return -1;
+  cword(c, command);
+  word(c, key, klen);
+  return 0;
+}
+
 /* Requests of one key and nothing else: op -> command, answer. */
 static const struct {
   const char *op, *command;
@@ -279,10 +291,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
         refuse(conn, m, "kv: %s takes a key", keyed[i].op);
         return -1;
       }
-      if (key_of(conn, m, v, &key, &klen))
+      if (key_command(conn, m, v, c, keyed[i].command))
         return -1;
-      cword(c, keyed[i].command);
-      word(c, key, klen);
       *answer = keyed[i].answer;
       return 0;
     }
@@ -291,11 +301,9 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: set takes a key and a value (and options)");
       return -1;
     }
-    cword(c, "SET");
-    if (key_of(conn, m, v, &key, &klen) ||
+    if (key_command(conn, m, v, c, "SET") ||
         value_of(conn, m, tr_value_next(v), c->nums[c->nnums++], &val, &vlen))
       return -1;
-    word(c, key, klen);
     word(c, val, vlen);
     if (set_opts(conn, m, argc == 4 ? tr_msg_arg(m, 3) : NULL, c, &get))
       return -1;
@@ -326,10 +334,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: incr takes a key and an integer to add");
       return -1;
     }
-    if (key_of(conn, m, v, &key, &klen))
+    if (key_command(conn, m, v, c, "INCRBY"))
       return -1;
-    cword(c, "INCRBY");
-    word(c, key, klen);
     number(c, n);
     *answer = TR__RA_INT;
     return 0;
@@ -339,11 +345,9 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: append takes a key and a text");
       return -1;
     }
-    if (key_of(conn, m, v, &key, &klen) ||
+    if (key_command(conn, m, v, c, "APPEND") ||
         value_of(conn, m, tr_value_next(v), c->nums[c->nnums++], &val, &vlen))
       return -1;
-    cword(c, "APPEND");
-    word(c, key, klen);
     word(c, val, vlen);
     *answer = TR__RA_INT;
     return 0;
@@ -406,10 +410,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: expire takes a key and a time in ms");
       return -1;
     }
-    if (key_of(conn, m, v, &key, &klen))
+    if (key_command(conn, m, v, c, "PEXPIRE"))
       return -1;
-    cword(c, "PEXPIRE");
-    word(c, key, klen);
     number(c, n);
     *answer = TR__RA_BOOL;
     return 0;
