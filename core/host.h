@@ -307,6 +307,21 @@ enum {
   TR__KIND_KILL,
   TR__KIND_SPAWN /* tr_spawn_on: arg 0 names the request in the node */
 };
+/* The kinds of monitors and links, and of the down and exit they end in:
+ * each between two actors that both know of it, so the sender is named. */
+static inline int tr__kind_ties(int kind) {
+  switch (kind) {
+  case TR_KIND_DOWN:
+  case TR__KIND_MONITOR:
+  case TR__KIND_DEMONITOR:
+  case TR__KIND_LINK:
+  case TR__KIND_UNLINK:
+  case TR__KIND_EXIT:
+    return 1;
+  default:
+    return 0;
+  }
+}
 
 /* sched.c */
 void tr__sched_wake(tr_host *h, tr_actor *a);

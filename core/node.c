@@ -105,15 +105,16 @@ int tr_node_set_id(tr_node *n, uint32_t id) {
   return rc;
 }
 
-uint32_t tr_node_id(const tr_node *n) {
-  uint32_t id;
-  if (!n)
-    return 0;
+/* A field of n read under its lock (the getters take a const node). */
+static uint32_t read_locked(const tr_node *n, const uint32_t *field) {
+  uint32_t v;
   uv_mutex_lock((uv_mutex_t *)&n->lock);
-  id = n->id;
+  v = *field;
   uv_mutex_unlock((uv_mutex_t *)&n->lock);
-  return id;
+  return v;
 }
+
+uint32_t tr_node_id(const tr_node *n) { return n ? read_locked(n, &n->id) : 0; }
 
 tr_host *tr_node_join(tr_node *n, const tr_host_config *cfg) {
   uint32_t i, index, id;
@@ -253,13 +254,7 @@ tr_node *tr_host_node(const tr_host *h) { return h ? h->node : NULL; }
 uint32_t tr_host_index(const tr_host *h) { return h ? h->index : 0; }
 
 uint32_t tr_node_size(const tr_node *n) {
-  uint32_t size;
-  if (!n)
-    return 0;
-  uv_mutex_lock((uv_mutex_t *)&n->lock);
-  size = n->size;
-  uv_mutex_unlock((uv_mutex_t *)&n->lock);
-  return size;
+  return n ? read_locked(n, &n->size) : 0;
 }
 
 /* Frees a chain of messages that will not be delivered: dead letters,
@@ -568,18 +563,14 @@ int tr__arrive(tr_host *h, tr_msg *m) {
   case TR_KIND_ERROR:
     tr__call_answered(h, to, m);
     break;
-  case TR_KIND_DOWN:
-  case TR__KIND_MONITOR:
-  case TR__KIND_DEMONITOR:
-  case TR__KIND_LINK:
-  case TR__KIND_UNLINK:
-  case TR__KIND_EXIT:
   case TR__KIND_KILL:
   case TR__KIND_SPAWN:
     tr__ctl_arrived(h, to, m);
     break;
   default:
-    return tr__arrive_mail(h, to, m);
+    if (!tr__kind_ties(m->kind))
+      return tr__arrive_mail(h, to, m);
+    tr__ctl_arrived(h, to, m);
   }
   return 0;
 }
@@ -611,6 +602,18 @@ static void wake_waiters(tr_host *h, uint32_t d) {
   }
 }
 
+/* w's wait r for room at full ends at once: w is told there is room (and
+ * finds out by trying); r is freed. r's id. */
+static uint64_t room_now(tr_host *h, tr_actor *w, tr__ref *r, tr_pid full) {
+  uint64_t id = r->id;
+  tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", id);
+  tr__ref_free(h, r);
+  if (m)
+    m->from = full;
+  tr__deliver_pid(h, w->pid, m);
+  return id;
+}
+
 uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
                            uint32_t timeout_ms) {
   uint32_t d = tr__pid_host(full);
@@ -620,27 +623,15 @@ uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
     return 0;
   id = r->id;
   r->peer = full;
-  if (tr__wired(h, full)) { /* the wire's room is the transport's: try */
-    tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", id);
-    tr__ref_free(h, r);
-    if (m)
-      m->from = full;
-    tr__deliver_pid(h, w->pid, m);
-    return id;
-  }
+  if (tr__wired(h, full)) /* the wire's room is the transport's: try */
+    return room_now(h, w, r, full);
   if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
     tr__ref_free(h, r);
     return 0;
   }
   tr__list_push(&h->out[d].waiters, &r->by_peer);
-  if (room(h, d) < 0) { /* no such host: told at once, as for an end */
-    tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", id);
-    tr__ref_free(h, r);
-    if (m)
-      m->from = full;
-    tr__deliver_pid(h, w->pid, m);
-    return id;
-  }
+  if (room(h, d) < 0) /* no such host: told at once, as for an end */
+    return room_now(h, w, r, full);
   wake_waiters(h, d);
   return id;
 }

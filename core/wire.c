@@ -125,15 +125,9 @@ static int kind_ok(int kind, tr_pid from) {
   case TR_KIND_CALL:
   case TR_KIND_REPLY:
   case TR_KIND_ERROR:
-  case TR_KIND_DOWN:
-  case TR__KIND_MONITOR:
-  case TR__KIND_DEMONITOR:
-  case TR__KIND_LINK:
-  case TR__KIND_UNLINK:
-  case TR__KIND_EXIT:
     return from != 0;
-  default:
-    return 0; /* timeouts, room, spawns: never from another node */
+  default: /* timeouts, room, spawns: never from another node */
+    return tr__kind_ties(kind) && from != 0;
   }
 }
 

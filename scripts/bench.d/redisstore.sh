@@ -22,71 +22,15 @@ requests=$(awk -v s="$scale" 'BEGIN { n = int(200000 * s); print (n < 1000 ? 100
 tests=(set get)
 kinds=(redis native inredis)
 
-work=$(mktemp -d)
-server=""
-running=""
-cleanup() {
-  stop_servers
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# Waits (10 s at most) until the server on port $1 answers PING.
-wait_ready() {
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if [[ "$(redis-cli -p "$1" ping 2>/dev/null)" == PONG ]]; then return 0; fi
-    if ! kill -0 "$server" 2>/dev/null; then return 1; fi
-    sleep 0.05
-  done
-  return 1
-}
-
-stop_servers() {
-  local p
-  for p in $running; do kill "$p" 2>/dev/null || true; done
-  for p in $running; do wait "$p" 2>/dev/null || true; done
-  running=""
-}
-
-redis_port=""
-# start_<kind> PORT DIR: starts the server pinned to core 0, in $server.
-start_redis() {
-  taskset -c 0 redis-server --port "$1" --bind 127.0.0.1 --dir "$2" \
-    --appendonly yes --appendfsync everysec --save '' --daemonize no \
-    --logfile "$2/redis.log" &
-  server=$!
-  redis_port=$1
-}
-start_native() {
-  taskset -c 0 "$build/troupe" --threads 1 --resp "127.0.0.1:$1" \
-    --data-dir "$2" --fsync everysec -e 'require("actor").receive()' \
-    2>"$2.log" &
-  server=$!
-}
+# shellcheck source=scripts/bench.d/lib.sh
+. "$(dirname "$0")/lib.sh"
+# start_inredis PORT DIR: troupe's gateway over the store in the
+# redis-server started before it (lib.sh starts redis and native)
 start_inredis() {
   taskset -c 0 "$build/troupe" --threads 1 --resp "127.0.0.1:$1" \
     --data-dir "$2" --store redis --redis "redis://127.0.0.1:$redis_port/1" \
     -e 'require("actor").receive()' 2>"$2.log" &
   server=$!
-}
-
-# The requests/s of one redis-benchmark run: test $2 against port $1.
-one_run() {
-  taskset -c 1 redis-benchmark -p "$1" -t "$2" -n "$requests" -c 100 -P 1 \
-    --csv 2>/dev/null | awk -F'"' 'NR > 1 && $2 != "" { print $4; exit }'
-}
-
-# "median (min-max)" of numbers on stdin, as k or M.
-stats_text() {
-  sort -g | awk '
-    function t(r) { return r >= 1e6 ? sprintf("%.2f M", r / 1e6) : sprintf("%.1f k", r / 1e3) }
-    { v[NR] = $1 }
-    END { printf "%s (%s-%s)\n", t(v[int((NR + 1) / 2)]), t(v[1]), t(v[NR]) }'
 }
 
 # CPU ticks (user + system) the processes given have used so far.
@@ -101,22 +45,7 @@ hz=$(getconf CLK_TCK)
 
 declare -A result # kind,test -> newline-separated rates
 declare -A cpu    # kind,test -> newline-separated us of CPU per request
-declare -A pids   # kind -> the server side's pids
-declare -A ports
-for kind in "${kinds[@]}"; do # redis first: the store in Redis uses it
-  port=$(free_port)
-  dir="$work/$kind"
-  mkdir -p "$dir"
-  "start_$kind" "$port" "$dir"
-  running+=" $server"
-  if ! wait_ready "$port"; then
-    echo "scripts/bench: $kind did not start on port $port" >&2
-    [[ -f "$dir.log" ]] && cat "$dir.log" >&2
-    exit 1
-  fi
-  ports[$kind]=$port
-  pids[$kind]=$server
-done
+start_servers "${kinds[@]}" # redis first: the store in Redis uses it
 pids[inredis]+=" ${pids[redis]}"
 for ((r = 0; r < runs; r++)); do
   order=("${kinds[@]}")
@@ -125,7 +54,7 @@ for ((r = 0; r < runs; r++)); do
     for kind in "${order[@]}"; do
       # shellcheck disable=SC2086 # the pids are words
       before=$(ticks ${pids[$kind]})
-      rate=$(one_run "${ports[$kind]}" "$test")
+      rate=$(one_run "${ports[$kind]}" "$test" 100 1)
       # shellcheck disable=SC2086
       after=$(ticks ${pids[$kind]})
       cpu[$kind,$test]+=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" \
@@ -141,26 +70,26 @@ for ((r = 0; r < runs; r++)); do
 done
 stop_servers
 
-# "median (min-max)" of numbers on stdin, in us.
-us_text() {
-  sort -g | awk '{ v[NR] = $1 } END { printf "%.2f (%.2f-%.2f)\n", v[int((NR + 1) / 2)], v[1], v[NR] }'
-}
-
+declare -A label=(
+  [redis]="redis-server itself (AOF everysec)"
+  [native]="troupe gateway, native store (log, everysec)"
+  [inredis]="troupe gateway, store in Redis"
+)
+declare -A cpu_label=(
+  [redis]="redis-server itself"
+  [native]="troupe, native store"
+  [inredis]="troupe + redis-server, store in Redis"
+)
+declare -A note=([redis]=" peer ")
 for test in "${tests[@]}"; do
-  name="store $test -c 100"
-  printf '| %s, redis-server itself (AOF everysec) | %s | req/s | peer |\n' "$name" \
-    "$(printf '%s' "${result[redis,$test]}" | stats_text)"
-  printf '| %s, troupe gateway, native store (log, everysec) | %s | req/s | |\n' "$name" \
-    "$(printf '%s' "${result[native,$test]}" | stats_text)"
-  printf '| %s, troupe gateway, store in Redis | %s | req/s | |\n' "$name" \
-    "$(printf '%s' "${result[inredis,$test]}" | stats_text)"
+  for kind in "${kinds[@]}"; do
+    printf '| store %s -c 100, %s | %s | req/s |%s|\n' "$test" "${label[$kind]}" \
+      "$(printf '%s' "${result[$kind,$test]}" | stats_text)" "${note[$kind]:- }"
+  done
 done
 for test in "${tests[@]}"; do
-  name="store $test -c 100, server CPU per request"
-  printf '| %s, redis-server itself | %s | us | |\n' "$name" \
-    "$(printf '%s' "${cpu[redis,$test]}" | us_text)"
-  printf '| %s, troupe, native store | %s | us | |\n' "$name" \
-    "$(printf '%s' "${cpu[native,$test]}" | us_text)"
-  printf '| %s, troupe + redis-server, store in Redis | %s | us | |\n' "$name" \
-    "$(printf '%s' "${cpu[inredis,$test]}" | us_text)"
+  for kind in "${kinds[@]}"; do
+    printf '| store %s -c 100, server CPU per request, %s | %s | us | |\n' "$test" \
+      "${cpu_label[$kind]}" "$(printf '%s' "${cpu[$kind,$test]}" | us_text)"
+  done
 done

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "kvmap.h"
+#include "kvreq.h"
 #include "troupe_services.h"
 
 typedef struct tr__kvstore {
@@ -48,13 +49,7 @@ void tr__kvstore_arm_sweep(tr__kvstore *s);
 int64_t tr__kvstore_now(void);
 
 /* storeops.c: what requests share. Each check returns 0, or -1 with the
- * error replied. */
-#define NUMBER_TEXT 32 /* a number's text, for tr__kvstore_check_value */
-
-/* v's decimal text in buf (NUMBER_TEXT bytes), not terminated; its length.
- * (incr makes one per request: printf's parsing of "%lld" was a tenth of
- * its cost.) */
-size_t tr__kvstore_itoa(char *buf, int64_t v);
+ * error replied (the checks of key and value are kvreq.h's). */
 /* Replies r to m if m is a call, else frees r. */
 void tr__kvstore_reply(tr__kvstore *s, const tr_msg *m, tr_msg *r);
 void tr__kvstore_oom(tr__kvstore *s, const tr_msg *m);

@@ -2,21 +2,20 @@
  * redisops.c -- the store protocol (troupe_services.h's "store" section)
  * mapped onto Redis commands, and Redis's replies turned back into the
  * store's answers. Each request is checked as the native store checks it
- * (same limits, same words), then becomes one command:
+ * (kvreq.c's checks: same limits, same words), then becomes one command:
  *   get GET, set SET (PX NX XX KEEPTTL GET), delete DEL, getdel GETDEL,
  *   exists EXISTS, incr INCRBY, append APPEND, strlen STRLEN, mget MGET,
  *   mset MSET, keys KEYS, scan SCAN (MATCH COUNT), expire PEXPIRE, ttl
  *   PTTL, persist PERSIST, flush FLUSHDB, count DBSIZE, stats INFO memory
  *   keyspace; info is answered here.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
 
-#include "kvstore.h"
+#include "kvreq.h"
 #include "redis.h"
 
 #define MAX_ARGS 65536 /* keys of one exists, mget, mset (as the gateway's) */
@@ -195,7 +194,7 @@ static void cword(cmd *c, const char *s) { word(c, s, strlen(s)); }
 
 static void number(cmd *c, int64_t v) {
   char *buf = c->nums[c->nnums++];
-  word(c, buf, tr__kvstore_itoa(buf, v));
+  word(c, buf, tr__kvreq_itoa(buf, v));
 }
 
 static void refuse(tr__rconn *conn, const tr_msg *m, const char *fmt,
@@ -204,141 +203,68 @@ static void refuse(tr__rconn *conn, const tr_msg *m, const char *fmt,
     tr_reply_error(conn->h, m, fmt, arg);
 }
 
-/* A key, as the native store checks one. 0, or -1 with the error replied. */
+/* A key, as the native store checks one (kvreq.c). 0, or -1 with the error
+ * replied. */
 static int key_of(tr__rconn *conn, const tr_msg *m, const tr_value *v,
                   const char **key, size_t *klen) {
-  char n[32];
-  if (tr_value_str(v, key, klen)) {
-    refuse(conn, m, "%s", "kv: the key must be a string");
-    return -1;
-  }
-  if (*klen == 0) {
-    refuse(conn, m, "%s", "kv: the key is empty");
-    return -1;
-  }
-  if (*klen > TR_KV_MAX_KEY) {
-    snprintf(n, sizeof n, "%zu", *klen);
-    refuse(conn, m, "kv: the key is too long (%s bytes; the limit is 65535)",
-           n);
-    return -1;
-  }
-  return 0;
+  char err[TR__KVREQ_ERR];
+  if (!tr__kvreq_key(v, key, klen, err))
+    return 0;
+  refuse(conn, m, "%s", err);
+  return -1;
 }
 
 /* A value as the native store keeps it: a string, or a number's text (in
  * buf, NUMBER_TEXT bytes). 0, or -1 with the error replied. */
 static int value_of(tr__rconn *conn, const tr_msg *m, const tr_value *v,
                     char *buf, const char **val, size_t *vlen) {
-  int64_t i;
-  double d;
-  int prec;
-  char n[32];
-  switch (tr_value_type(v)) {
-  case TR_STR:
-    tr_value_str(v, val, vlen);
-    if (*vlen > TR_KV_MAX_VALUE) {
-      snprintf(n, sizeof n, "%zu", *vlen);
-      refuse(conn, m,
-             "kv: the value is too big (%s bytes; the limit is 16777216)", n);
-      return -1;
-    }
+  char err[TR__KVREQ_ERR];
+  if (!tr__kvreq_value(v, buf, val, vlen, err))
     return 0;
-  case TR_INT:
-    tr_value_int(v, &i);
-    *vlen = tr__kvstore_itoa(buf, i);
-    *val = buf;
-    return 0;
-  case TR_FLOAT:
-    tr_value_float(v, &d);
-    for (prec = 1; prec < 17; prec++) {
-      snprintf(buf, NUMBER_TEXT, "%.*g", prec, d);
-      if (strtod(buf, NULL) == d || isnan(d))
-        break;
-    }
-    *vlen = (size_t)snprintf(buf, NUMBER_TEXT, "%.*g", prec, d);
-    *val = buf;
-    return 0;
-  default:
-    refuse(conn, m, "%s", "kv: the value must be a string or a number");
-    return -1;
-  }
+  refuse(conn, m, "%s", err);
+  return -1;
 }
 
-static int opt_true(const tr_value *v) {
-  int b = 0;
-  return tr_value_bool(v, &b) == TR_OK && b;
-}
-
-/* set's options map onto SET's words. 0, or -1 with the error replied;
- * *get set when the old value is asked for. */
+/* set's options (kvreq.c reads them) as SET's words. 0, or -1 with the
+ * error replied; *get set when the old value is asked for. */
 static int set_opts(tr__rconn *conn, const tr_msg *m, const tr_value *o, cmd *c,
                     int *get) {
-  size_t i, n, len;
-  int64_t px = 0;
-  int nx = 0, xx = 0, keepttl = 0;
-  *get = 0;
-  if (!o || tr_value_type(o) == TR_NIL)
-    return 0;
-  if (tr_value_type(o) != TR_MAP) {
-    refuse(conn, m, "%s", "kv: set's options are a map");
+  tr__kvreq_set opt;
+  char err[TR__KVREQ_ERR];
+  if (tr__kvreq_set_opts(o, &opt, err)) {
+    refuse(conn, m, "%s", err);
     return -1;
   }
-  n = tr_value_len(o);
-  for (i = 0; i < n; i++) {
-    const tr_value *v = tr_value_val(o, i);
-    const char *name;
-    int64_t t;
-    if (tr_value_str(tr_value_key(o, i), &name, &len))
-      goto bad;
-    if (len == 2 && (!memcmp(name, "px", 2) || !memcmp(name, "ex", 2))) {
-      if (tr_value_int(v, &t) || t <= 0 || px ||
-          (name[0] == 'e' && t > INT64_MAX / 1000 / 2)) {
-        refuse(conn, m, "%s",
-               "kv: px and ex are a time > 0, and only one of them");
-        return -1;
-      }
-      px = name[0] == 'e' ? t * 1000 : t;
-    } else if (len == 2 && !memcmp(name, "nx", 2)) {
-      nx = opt_true(v);
-    } else if (len == 2 && !memcmp(name, "xx", 2)) {
-      xx = opt_true(v);
-    } else if (len == 7 && !memcmp(name, "keepttl", 7)) {
-      keepttl = opt_true(v);
-    } else if (len == 3 && !memcmp(name, "get", 3)) {
-      *get = opt_true(v);
-    } else {
-      goto bad;
-    }
-  }
-  if (nx && xx) {
-    refuse(conn, m, "%s", "kv: set takes nx or xx, not both");
-    return -1;
-  }
-  if (keepttl && px) {
-    refuse(conn, m, "%s", "kv: set takes keepttl or an expiry, not both");
-    return -1;
-  }
-  if (px) {
+  if (opt.px) {
     cword(c, "PX");
-    number(c, px);
+    number(c, opt.px);
   }
-  if (nx)
+  if (opt.nx)
     cword(c, "NX");
-  if (xx)
+  if (opt.xx)
     cword(c, "XX");
-  if (keepttl)
+  if (opt.keepttl)
     cword(c, "KEEPTTL");
-  if (*get)
+  if (opt.get)
     cword(c, "GET");
+  *get = opt.get;
   return 0;
-bad:
-  refuse(conn, m, "%s",
-         "kv: set's options are px, ex, nx, xx, keepttl and get");
-  return -1;
 }
 
 static int is_op(const char *op, size_t len, const char *name) {
   return strlen(name) == len && !memcmp(op, name, len);
+}
+
+/* The command's name and the key v: 0, or -1 with the error replied. */
+static int key_command(tr__rconn *conn, const tr_msg *m, const tr_value *v,
+                       cmd *c, const char *command) {
+  const char *key;
+  size_t klen;
+  if (key_of(conn, m, v, &key, &klen))
+    return -1;
+  cword(c, command);
+  word(c, key, klen);
+  return 0;
 }
 
 /* Requests of one key and nothing else: op -> command, answer. */
@@ -365,10 +291,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
         refuse(conn, m, "kv: %s takes a key", keyed[i].op);
         return -1;
       }
-      if (key_of(conn, m, v, &key, &klen))
+      if (key_command(conn, m, v, c, keyed[i].command))
         return -1;
-      cword(c, keyed[i].command);
-      word(c, key, klen);
       *answer = keyed[i].answer;
       return 0;
     }
@@ -377,11 +301,9 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: set takes a key and a value (and options)");
       return -1;
     }
-    cword(c, "SET");
-    if (key_of(conn, m, v, &key, &klen) ||
+    if (key_command(conn, m, v, c, "SET") ||
         value_of(conn, m, tr_value_next(v), c->nums[c->nnums++], &val, &vlen))
       return -1;
-    word(c, key, klen);
     word(c, val, vlen);
     if (set_opts(conn, m, argc == 4 ? tr_msg_arg(m, 3) : NULL, c, &get))
       return -1;
@@ -412,10 +334,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: incr takes a key and an integer to add");
       return -1;
     }
-    if (key_of(conn, m, v, &key, &klen))
+    if (key_command(conn, m, v, c, "INCRBY"))
       return -1;
-    cword(c, "INCRBY");
-    word(c, key, klen);
     number(c, n);
     *answer = TR__RA_INT;
     return 0;
@@ -425,11 +345,9 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: append takes a key and a text");
       return -1;
     }
-    if (key_of(conn, m, v, &key, &klen) ||
+    if (key_command(conn, m, v, c, "APPEND") ||
         value_of(conn, m, tr_value_next(v), c->nums[c->nnums++], &val, &vlen))
       return -1;
-    cword(c, "APPEND");
-    word(c, key, klen);
     word(c, val, vlen);
     *answer = TR__RA_INT;
     return 0;
@@ -468,22 +386,14 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
     return 0;
   }
   if (is_op(op, oplen, "scan")) {
-    const tr_value *p = tr_msg_arg(m, 2), *cnt = tr_msg_arg(m, 3);
-    int64_t cursor, count = 10;
-    const char *pat = NULL;
-    size_t plen = 0;
-    if (argc < 2 || argc > 4 || tr_value_int(v, &cursor) || cursor < 0 ||
-        (argc > 2 && tr_value_type(p) != TR_NIL &&
-         tr_value_str(p, &pat, &plen)) ||
-        (argc > 3 && tr_value_type(cnt) != TR_NIL &&
-         (tr_value_int(cnt, &count) || count < 1))) {
-      refuse(conn, m, "%s",
-             "kv: scan takes a cursor (0 to start), and a pattern and a "
-             "count (> 0) if wanted");
+    int64_t cursor, count;
+    const char *pat;
+    size_t plen;
+    char err[TR__KVREQ_ERR];
+    if (tr__kvreq_scan(m, argc, &cursor, &pat, &plen, &count, err)) {
+      refuse(conn, m, "%s", err);
       return -1;
     }
-    if (count > 100000)
-      count = 100000;
     cword(c, "SCAN");
     number(c, cursor);
     if (pat) {
@@ -500,10 +410,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
       refuse(conn, m, "%s", "kv: expire takes a key and a time in ms");
       return -1;
     }
-    if (key_of(conn, m, v, &key, &klen))
+    if (key_command(conn, m, v, c, "PEXPIRE"))
       return -1;
-    cword(c, "PEXPIRE");
-    word(c, key, klen);
     number(c, n);
     *answer = TR__RA_BOOL;
     return 0;

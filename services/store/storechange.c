@@ -30,70 +30,17 @@ static void forward_as(store *s, tr_pid w, const tr_msg *m, tr_msg *change) {
 /* The writer's messages are named by their change: set(key, value, ...). */
 static tr_msg *writer_msg(const char *op) { return tr_msg_new(op); }
 
-/* Set options, from the opts map. */
-typedef struct set_opts {
-  int64_t px; /* 0: none */
-  int nx, xx, keepttl, get;
-} set_opts;
-
-static int opt_true(const tr_value *v) {
-  int b = 0;
-  return tr_value_bool(v, &b) == TR_OK && b;
-}
-
+/* set's options (kvreq.c reads them). 0, or -1 with the error replied. */
 static int read_opts(store *s, const tr_msg *m, const tr_value *o,
-                     set_opts *out) {
-  size_t i, n, len;
-  memset(out, 0, sizeof *out);
-  if (!o || tr_value_type(o) == TR_NIL)
-    return 0;
-  if (tr_value_type(o) != TR_MAP) {
-    tr_reply_error(s->h, m, "kv: set's options are a map");
+                     tr__kvreq_set *out) {
+  char err[TR__KVREQ_ERR];
+  if (tr__kvreq_set_opts(o, out, err)) {
+    tr_reply_error(s->h, m, "%s", err);
     return -1;
   }
-  n = tr_value_len(o);
-  for (i = 0; i < n; i++) {
-    const tr_value *v = tr_value_val(o, i);
-    const char *name;
-    int64_t t;
-    if (tr_value_str(tr_value_key(o, i), &name, &len))
-      goto bad;
-    if ((len == 2 && !memcmp(name, "px", 2)) ||
-        (len == 2 && !memcmp(name, "ex", 2))) {
-      if (tr_value_int(v, &t) || t <= 0 || out->px ||
-          (name[0] == 'e' && t > INT64_MAX / 1000 / 2)) {
-        tr_reply_error(s->h, m,
-                       "kv: px and ex are a time > 0, and only one of them");
-        return -1;
-      }
-      out->px = name[0] == 'e' ? t * 1000 : t;
-      if (out->px > INT64_MAX / 2) /* past any clock */
-        out->px = INT64_MAX / 2;
-    } else if (len == 2 && !memcmp(name, "nx", 2)) {
-      out->nx = opt_true(v);
-    } else if (len == 2 && !memcmp(name, "xx", 2)) {
-      out->xx = opt_true(v);
-    } else if (len == 7 && !memcmp(name, "keepttl", 7)) {
-      out->keepttl = opt_true(v);
-    } else if (len == 3 && !memcmp(name, "get", 3)) {
-      out->get = opt_true(v);
-    } else {
-      goto bad;
-    }
-  }
-  if (out->nx && out->xx) {
-    tr_reply_error(s->h, m, "kv: set takes nx or xx, not both");
-    return -1;
-  }
-  if (out->keepttl && out->px) {
-    tr_reply_error(s->h, m, "kv: set takes keepttl or an expiry, not both");
-    return -1;
-  }
+  if (out->px > INT64_MAX / 2) /* past any clock */
+    out->px = INT64_MAX / 2;
   return 0;
-bad:
-  tr_reply_error(s->h, m,
-                 "kv: set's options are px, ex, nx, xx, keepttl and get");
-  return -1;
 }
 
 /* Applies a set to the map: value, then expiry (at 0: none). */
@@ -118,7 +65,7 @@ int tr__kvstore_set(store *s, tr_msg *m, int owned, size_t argc) {
   char num[NUMBER_TEXT];
   int64_t oldat = 0, at = 0;
   int there, held;
-  set_opts o;
+  tr__kvreq_set o;
   tr_pid w;
   tr_msg *c;
   if (argc != 3 && argc != 4) {
@@ -269,7 +216,7 @@ int tr__kvstore_incr(store *s, tr_msg *m, int owned, size_t argc) {
     return 0;
   if (!(w = tr__kvstore_writer(s, m, owned, &held)))
     return held;
-  n = tr__kvstore_itoa(text, sum);
+  n = tr__kvreq_itoa(text, sum);
   /* ("set", key, text, at, sum): its expiry kept */
   if (!(c = tr_msg_pack("set", "SSII", key, klen, text, n, at, sum)) ||
       tr__kvmap_set(s->map, key, klen, text, n)) {

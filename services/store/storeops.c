@@ -8,7 +8,8 @@
  * writer is not told: its times are absolute). A change is checked (key a
  * string of 1..TR_KV_MAX_KEY bytes, valid UTF-8 if the writer's load said
  * "utf8"; value a string or number of at most TR_KV_MAX_VALUE bytes as
- * text), the writer asked for, then it is applied to the map and sent on
+ * text: kvreq.c's checks, shared with the store in Redis), the writer
+ * asked for, then it is applied to the map and sent on
  * with the caller's sender and session, so the writer answers the caller
  * once it is written. A plain set (key, string value), a delete of a key
  * that is there, an mset of strings and a flush are the very request
@@ -17,7 +18,6 @@
  * changes nothing is answered by the store. A bad request gets an error reply
  * and changes nothing.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +26,6 @@
 #include "kvstore.h"
 
 typedef tr__kvstore store;
-
-#define SCAN_COUNT 10 /* keys looked at per scan call by default */
 
 void tr__kvstore_reply(store *s, const tr_msg *m, tr_msg *r) {
   if (tr_msg_kind(m) == TR_KIND_CALL)
@@ -38,21 +36,11 @@ void tr__kvstore_reply(store *s, const tr_msg *m, tr_msg *r) {
 
 int tr__kvstore_check_key(store *s, const tr_msg *m, const tr_value *v,
                           const char **key, size_t *klen) {
-  if (tr_value_str(v, key, klen)) {
-    tr_reply_error(s->h, m, "kv: the key must be a string");
-    return -1;
-  }
-  if (*klen == 0) {
-    tr_reply_error(s->h, m, "kv: the key is empty");
-    return -1;
-  }
-  if (*klen > TR_KV_MAX_KEY) {
-    tr_reply_error(s->h, m,
-                   "kv: the key is too long (%zu bytes; the limit is %u)",
-                   *klen, (unsigned)TR_KV_MAX_KEY);
-    return -1;
-  }
-  return 0;
+  char err[TR__KVREQ_ERR];
+  if (!tr__kvreq_key(v, key, klen, err))
+    return 0;
+  tr_reply_error(s->h, m, "%s", err);
+  return -1;
 }
 
 /* Is s valid UTF-8 as Lua's utf8.len has it: no overlong forms, no
@@ -124,55 +112,15 @@ int tr__kvstore_check_writable(store *s, const tr_msg *m, const char *key,
   return -1;
 }
 
-size_t tr__kvstore_itoa(char *buf, int64_t v) {
-  char tmp[24], *e = tmp + sizeof tmp, *q = e;
-  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-  do
-    *--q = (char)('0' + u % 10);
-  while (u /= 10);
-  if (v < 0)
-    *--q = '-';
-  memcpy(buf, q, (size_t)(e - q));
-  return (size_t)(e - q);
-}
-
-/* A value as the store keeps it: a string as it is, an integer as its
- * decimal text, a float as the shortest %.17g text that reads back the
- * same. buf holds NUMBER_TEXT bytes. 0, or -1 with the error replied. */
+/* A value as the store keeps it (tr__kvreq_value). buf holds NUMBER_TEXT
+ * bytes. 0, or -1 with the error replied. */
 int tr__kvstore_check_value(store *s, const tr_msg *m, const tr_value *v,
                             char *buf, const char **val, size_t *vlen) {
-  int64_t i;
-  double d;
-  int prec;
-  switch (tr_value_type(v)) {
-  case TR_STR:
-    tr_value_str(v, val, vlen);
-    if (*vlen > TR_KV_MAX_VALUE) {
-      tr_reply_error(s->h, m,
-                     "kv: the value is too big (%zu bytes; the limit is %u)",
-                     *vlen, (unsigned)TR_KV_MAX_VALUE);
-      return -1;
-    }
+  char err[TR__KVREQ_ERR];
+  if (!tr__kvreq_value(v, buf, val, vlen, err))
     return 0;
-  case TR_INT:
-    tr_value_int(v, &i);
-    *vlen = tr__kvstore_itoa(buf, i);
-    *val = buf;
-    return 0;
-  case TR_FLOAT:
-    tr_value_float(v, &d);
-    for (prec = 1; prec < 17; prec++) {
-      snprintf(buf, NUMBER_TEXT, "%.*g", prec, d);
-      if (strtod(buf, NULL) == d || isnan(d))
-        break;
-    }
-    *vlen = (size_t)snprintf(buf, NUMBER_TEXT, "%.*g", prec, d);
-    *val = buf;
-    return 0;
-  default:
-    tr_reply_error(s->h, m, "kv: the value must be a string or a number");
-    return -1;
-  }
+  tr_reply_error(s->h, m, "%s", err);
+  return -1;
 }
 
 /* The key's value and expiry, or 0 when it is missing or has expired (and
@@ -350,25 +298,16 @@ static void op_keys(store *s, const tr_msg *m, size_t argc) {
 /* scan(cursor[, pattern[, count]]) -> next, keys */
 static void op_scan(store *s, const tr_msg *m, size_t argc) {
   keylist l = {0};
-  const char *pat = NULL, *key;
-  size_t plen = 0, klen, looked = 0;
-  int64_t cursor, count = SCAN_COUNT, at, now = tr__kvstore_now();
+  const char *pat, *key;
+  size_t plen, klen, looked = 0;
+  int64_t cursor, count, at, now = tr__kvstore_now();
   uint64_t c;
-  const tr_value *p = tr_msg_arg(m, 2), *n = tr_msg_arg(m, 3);
   tr_msg *r;
-  if (argc < 2 || argc > 4 || tr_value_int(tr_msg_arg(m, 1), &cursor) ||
-      cursor < 0 ||
-      (argc > 2 && tr_value_type(p) != TR_NIL &&
-       tr_value_str(p, &pat, &plen)) ||
-      (argc > 3 && tr_value_type(n) != TR_NIL &&
-       (tr_value_int(n, &count) || count < 1))) {
-    tr_reply_error(s->h, m,
-                   "kv: scan takes a cursor (0 to start), and a pattern and "
-                   "a count (> 0) if wanted");
+  char err[TR__KVREQ_ERR];
+  if (tr__kvreq_scan(m, argc, &cursor, &pat, &plen, &count, err)) {
+    tr_reply_error(s->h, m, "%s", err);
     return;
   }
-  if (count > 100000)
-    count = 100000;
   c = (uint64_t)cursor;
   while (looked < (size_t)count &&
          tr__kvmap_scan(s->map, &c, (size_t)count * 10, &key, &klen, NULL, NULL,

@@ -16,75 +16,18 @@ import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from redisserver import CLI, SERVER, WAIT, cli, wait_for  # noqa: E402
+from redisserver import RedisServer as Redis  # noqa: E402
+
 BIN = os.environ.get("TROUPE_BIN", "build/troupe")
-SERVER = shutil.which("redis-server")
-CLI = shutil.which("redis-cli")
-WAIT = 10.0  # seconds any event may take on a busy machine
 TIMEOUT_S = 2.0  # the store's wait for Redis (redis_timeout_ms's default)
-
-
-def wait_for(cond, what, timeout=WAIT):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def cli(port, *args, db=None):
-    cmd = [CLI, "-p", str(port)] + (["-n", str(db)] if db is not None else [])
-    r = subprocess.run(cmd + list(args), capture_output=True, timeout=WAIT)
-    return r.stdout.decode().rstrip("\n")
-
-
-class Redis:
-    """redis-server on a free port, in a folder of its own, nothing saved."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix="redis-")
-        self.start()
-
-    def start(self):
-        self.p = subprocess.Popen(
-            [SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.dir],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: self.p.poll() is not None or
-                 cli(self.port, "PING") in ("PONG", "NOAUTH Authentication required."),
-                 "redis-server to answer PING")
-        assert self.p.poll() is None, "redis-server ended"
-
-    def kill(self):
-        self.p.send_signal(signal.SIGKILL)
-        self.p.wait(WAIT)
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGCONT)  # if it was stopped
-            self.p.kill()
-            self.p.wait(WAIT)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def url(self, db=0):
-        return "redis://127.0.0.1:%d/%d" % (self.port, db)
 
 
 class Troupe:

@@ -26,20 +26,11 @@ import traceback
 
 import redis
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from redisserver import CLI, WAIT, RedisServer, cli, wait_for  # noqa: E402
+
 BIN = os.environ.get("TROUPE_BIN", "build/troupe")
 EXTRA = os.environ.get("RESP_TEST_OPTS", "").split()
-CLI = shutil.which("redis-cli")
-WAIT = 10.0  # seconds any event may take on a busy machine
-
-
-def wait_for(cond, what, timeout=WAIT):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.01)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Troupe:
@@ -595,31 +586,15 @@ actor.receive()
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def redis_server():
-    """A redis-server on a free port (nothing saved), for RESP_TEST_REDIS:
-    the process and its port, once it answers."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
-                          "--save", "", "--appendonly", "no"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: p.poll() is not None or subprocess.run(
-        [CLI, "-p", str(port), "PING"], capture_output=True).stdout == b"PONG\n",
-        "redis-server to answer")
-    assert p.poll() is None, "redis-server ended"
-    EXTRA.extend(["--store", "redis", "--redis", "redis://127.0.0.1:%d/0" % port])
-    return p, port
-
-
 def main():
     server = port = None
     if os.environ.get("RESP_TEST_REDIS"):
         if not shutil.which("redis-server"):
             print("skipped: no redis-server")
             return 77
-        server, port = redis_server()
+        server = RedisServer()
+        port = server.port
+        EXTRA.extend(["--store", "redis", "--redis", server.url()])
     shared = [test_cli_session, test_strings, test_counters, test_keys_scan_flush,
               test_expiry, test_errors_raw, test_pipelining, test_malformed,
               test_info]
@@ -637,8 +612,7 @@ def main():
         if only and fn.__name__ not in only:
             continue
         if port:  # the store in Redis: each test starts empty
-            subprocess.run([CLI, "-p", str(port), "FLUSHALL"], capture_output=True,
-                           timeout=WAIT)
+            cli(port, "FLUSHALL")
         t = Troupe() if fn in shared else None
         try:
             fn(t)
@@ -651,8 +625,7 @@ def main():
             if t:
                 t.stop()
     if server:
-        server.kill()
-        server.wait(WAIT)
+        server.stop()
     print("%d failed" % failed)
     return 1 if failed else 0
 
