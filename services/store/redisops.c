@@ -329,9 +329,8 @@ static int build(tr__rconn *conn, const tr_msg *m, const char *op, size_t oplen,
   if (is_op(op, oplen, "incr")) {
     n = 1;
     if ((argc != 2 && argc != 3) ||
-        (argc == 3 && tr_value_type(tr_msg_arg(m, 2)) != TR_NIL &&
-         tr_value_int(tr_msg_arg(m, 2), &n))) {
-      refuse(conn, m, "%s", "kv: incr takes a key and an integer to add");
+        (argc == 3 && tr_value_int(tr_msg_arg(m, 2), &n))) {
+      refuse(conn, m, "%s", "kv: incr takes a key and an integer");
       return -1;
     }
     if (key_command(conn, m, v, c, "INCRBY"))
