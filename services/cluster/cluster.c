@@ -90,10 +90,24 @@ void tr__cluster_lost(tr_cluster *c, uint32_t node) {
     }
 }
 
+void tr__wait_closed(atomic_int *closed) {
+  int i;
+  for (i = 0; i < 2000 && !atomic_load(closed); i++)
+    uv_sleep(1);
+}
+
+static void on_ctl_closed(natsConnection *nc, void *ud) {
+  tr_cluster *c = ud;
+  (void)nc;
+  atomic_store(&c->closed, 1);
+}
+
 static void on_ctl_disconnected(natsConnection *nc, void *ud) {
   tr_cluster *c = ud;
   uint32_t n;
   (void)nc;
+  if (atomic_load(&c->closing))
+    return;
   uv_mutex_lock(&c->lock);
   c->ctl_down = 1; /* no heartbeats come: every node is lost to us */
   for (n = 1; n < TR__NODES; n++)
@@ -107,6 +121,8 @@ static void on_ctl_disconnected(natsConnection *nc, void *ud) {
 static void on_ctl_reconnected(natsConnection *nc, void *ud) {
   tr_cluster *c = ud;
   (void)nc;
+  if (atomic_load(&c->closing))
+    return;
   uv_mutex_lock(&c->lock);
   c->ctl_down = 0;
   uv_cond_signal(&c->cond); /* beat at once: the others see us back */
@@ -212,6 +228,7 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
   }
   natsOptions_SetDisconnectedCB(o, on_ctl_disconnected, c);
   natsOptions_SetReconnectedCB(o, on_ctl_reconnected, c);
+  natsOptions_SetClosedCB(o, on_ctl_closed, c);
   if ((s = natsConnection_Connect(&c->ctl, o)) != NATS_OK) {
     say(err, errlen, "cannot reach the NATS server %s: %s", c->url,
         natsStatus_GetText(s));
@@ -351,7 +368,9 @@ void tr_cluster_free(tr_cluster *c) {
   jsCtx_Destroy(c->js);
   if (c->ctl) {
     natsConnection_FlushTimeout(c->ctl, 1000);
+    atomic_store(&c->closing, 1);
     natsConnection_Close(c->ctl);
+    tr__wait_closed(&c->closed);
     natsConnection_Destroy(c->ctl);
   }
   for (n = 0; n < TR__NODES; n++)

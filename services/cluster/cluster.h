@@ -66,8 +66,9 @@ struct tr_cluster {
   uv_cond_t cond;
   uv_thread_t worker;
   int worker_on, stopping;
-  int ctl_down;  /* the control connection is disconnected */
-  tr_host *busy; /* the host whose job the worker runs now */
+  int ctl_down;               /* the control connection is disconnected */
+  tr_host *busy;              /* the host whose job the worker runs now */
+  atomic_int closing, closed; /* of the control connection */
   tr__peer *peers[TR__NODES];
   tr__link *links[TR__NODES]; /* by host index */
   tr__job *jobs, **jobs_tail;
@@ -102,8 +103,9 @@ struct tr__link {
   atomic_int connected;
   atomic_int news;                       /* async has something to do */
   _Atomic unsigned char lost[TR__NODES]; /* to tell the host */
-  atomic_int said_down; /* logged the drop, not yet the return */
-  uint64_t refused;     /* sends refused while disconnected */
+  atomic_int said_down;       /* logged the drop, not yet the return */
+  atomic_int closing, closed; /* natsConnection_Close asked, done */
+  uint64_t refused;           /* sends refused while disconnected */
 };
 
 /* cluster.c */
@@ -128,6 +130,10 @@ void tr__peers_check(tr_cluster *c, uint64_t now);
 void tr__names_run(tr_cluster *c, tr__job *job);
 void tr__names_forget_node(tr_cluster *c, uint32_t node);
 int tr__names_actor_start(tr__link *l);
+
+/* Waits (2 s at most) until a connection's closed callback has run:
+ * libnats calls its callbacks later, on a thread of its own. */
+void tr__wait_closed(atomic_int *closed);
 
 /* link.c */
 int tr__link_open(tr__link *l, char *err, size_t errlen);

@@ -31,6 +31,8 @@ static void on_disconnected(natsConnection *nc, void *ud) {
   tr__link *l = ud;
   uint32_t n;
   (void)nc;
+  if (atomic_load(&l->closing))
+    return; /* our own close: nobody to tell */
   atomic_store(&l->connected, 0);
   /* mail in flight may be gone: every node is lost to this host (calls
    * fail, monitors fire "noconnection") until the connection is back */
@@ -39,9 +41,17 @@ static void on_disconnected(natsConnection *nc, void *ud) {
   tr__link_wake(l);
 }
 
+static void on_closed_cb(natsConnection *nc, void *ud) {
+  tr__link *l = ud;
+  (void)nc;
+  atomic_store(&l->closed, 1); /* the last callback: l may go now */
+}
+
 static void on_reconnected(natsConnection *nc, void *ud) {
   tr__link *l = ud;
   (void)nc;
+  if (atomic_load(&l->closing))
+    return;
   atomic_store(&l->connected, 1);
   tr__link_wake(l);
 }
@@ -224,6 +234,7 @@ int tr__link_open(tr__link *l, char *err, size_t errlen) {
   natsOptions_SetReconnectBufSize(o, 8 << 20);
   natsOptions_SetDisconnectedCB(o, on_disconnected, l);
   natsOptions_SetReconnectedCB(o, on_reconnected, l);
+  natsOptions_SetClosedCB(o, on_closed_cb, l);
   natsOptions_SetErrorHandler(o, on_error, l);
   natsOptions_SetNoEcho(o, true);
   s = natsConnection_Connect(&l->nc, o);
@@ -242,7 +253,9 @@ int tr__link_open(tr__link *l, char *err, size_t errlen) {
     snprintf(err, errlen, "cannot subscribe to %s: %s", subject,
              natsStatus_GetText(s));
     natsSubscription_Destroy(l->sub);
+    atomic_store(&l->closing, 1);
     natsConnection_Close(l->nc);
+    tr__wait_closed(&l->closed);
     natsConnection_Destroy(l->nc);
     return TR_ENOPROC;
   }
@@ -281,7 +294,9 @@ void tr__link_close(tr__link *l) {
   natsSubscription_Unsubscribe(l->sub);
   natsSubscription_Destroy(l->sub);
   /* Closing detaches from the loop: the adapter closes its handles there */
+  atomic_store(&l->closing, 1);
   natsConnection_Close(l->nc);
+  tr__wait_closed(&l->closed);
   natsConnection_Destroy(l->nc);
   l->handles = 3;
   uv_close((uv_handle_t *)&l->check, on_closed);

@@ -121,13 +121,12 @@ void tr__names_run(tr_cluster *c, tr__job *job) {
         s = kvStore_UpdateString(&rev, c->kv, key, value, kvEntry_Revision(e));
       kvEntry_Destroy(e);
       if (s != NATS_OK) {
-        snprintf(text, sizeof text, "register_global '%s': the name is taken",
-                 job->name);
+        snprintf(text, sizeof text, "the global name '%s' is taken", job->name);
         answer(job, 0, 0, 0, text);
         return;
       }
     } else if (s != NATS_OK) {
-      snprintf(text, sizeof text, "register_global '%s': %s", job->name,
+      snprintf(text, sizeof text, "'%s': %s", job->name,
                nats_GetLastError(NULL));
       answer(job, 0, 0, 0, text);
       return;
@@ -142,7 +141,7 @@ void tr__names_run(tr_cluster *c, tr__job *job) {
       if (!live(c, owner))
         owner = 0;
     } else if (s != NATS_NOT_FOUND) {
-      snprintf(text, sizeof text, "whereis_global '%s': %s", job->name,
+      snprintf(text, sizeof text, "'%s': %s", job->name,
                nats_GetLastError(NULL));
       answer(job, 0, 0, 0, text);
       return;
@@ -151,7 +150,7 @@ void tr__names_run(tr_cluster *c, tr__job *job) {
     return;
   case TR__JOB_UNREGISTER:
     if (kvStore_Delete(c->kv, key) != NATS_OK) {
-      snprintf(text, sizeof text, "unregister_global '%s': %s", job->name,
+      snprintf(text, sizeof text, "'%s': %s", job->name,
                nats_GetLastError(NULL));
       answer(job, 0, 0, 0, text);
       return;
@@ -377,8 +376,8 @@ static int names_handle(tr_actor *self, void *state, tr_msg *m) {
         pid = tr_msg_from(m);
       if (!pid || pid_node(pid) != c->id) {
         tr_reply_error(h, m,
-                       "register_global: only an actor of this node may be "
-                       "registered here");
+                       "only an actor of this node may be registered "
+                       "from it");
         return TR_CONTINUE;
       }
     }
