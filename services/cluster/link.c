@@ -291,12 +291,13 @@ void tr__link_close(tr__link *l) {
   while (atomic_load(&l->connected) && natsConnection_Buffered(l->nc) > 0 &&
          uv_hrtime() < until)
     uv_run(loop, UV_RUN_NOWAIT);
-  natsSubscription_Unsubscribe(l->sub);
-  natsSubscription_Destroy(l->sub);
+  /* No unsubscribing first: what it writes would make Close flush, which
+   * waits for the server's answer that only this thread could read. */
   /* Closing detaches from the loop: the adapter closes its handles there */
   atomic_store(&l->closing, 1);
   natsConnection_Close(l->nc);
   tr__wait_closed(&l->closed);
+  natsSubscription_Destroy(l->sub);
   natsConnection_Destroy(l->nc);
   l->handles = 3;
   uv_close((uv_handle_t *)&l->check, on_closed);
