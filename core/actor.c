@@ -224,10 +224,13 @@ static void reap_one(tr_host *h, tr_actor *a) {
     callback_leave(h, &saved);
   }
   if (!h->shutting_down && strcmp(a->reason, "normal") != 0 &&
-      strcmp(a->reason, "shutdown") != 0)
+      strcmp(a->reason, "shutdown") != 0) {
+    char pid[48];
+    tr_pid_format(a->pid, pid, sizeof pid);
     tr_host_log(h, tr_reason_deliberate(a->reason) ? TR_LOG_DEBUG : TR_LOG_WARN,
-                "actor %s <pid %u.%u> ended: %s", a->b->name ? a->b->name : "?",
-                (unsigned)a->pid, (unsigned)(a->pid >> 32), a->reason);
+                "actor %s %s ended: %s", a->b->name ? a->b->name : "?", pid,
+                a->reason);
+  }
   a->life = TR__DEAD;
   tr__slots_take(&h->actors, a->pid ^ h->pid_base);
   tr__list_remove(&a->started);

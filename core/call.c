@@ -31,10 +31,13 @@ static int call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
     rc = TR_EINVAL;
   if (!rc && !(callee = tr__actor(h, to)) && !(remote = tr__remote(h, to)))
     rc = TR_ENOPROC;
-  if (!rc && remote) /* checked here, so that the send cannot fail */
-    rc = (rc = tr__out_room(h, to)) < 0 ? rc : rc ? TR_OK : TR_EFULL;
-  else if (!rc && !(if_room ? tr__mailbox_room(h, callee)
-                            : tr__mailbox_free(&callee->mb)))
+  if (!rc && remote) {
+    /* checked here, so that the send cannot fail; the wire's failures
+     * are the call's answer instead */
+    if (!tr__wired(h, to))
+      rc = (rc = tr__out_room(h, to)) < 0 ? rc : rc ? TR_OK : TR_EFULL;
+  } else if (!rc && !(if_room ? tr__mailbox_room(h, callee)
+                              : tr__mailbox_free(&callee->mb)))
     rc = TR_EFULL;
   if (!rc && !(r = tr__ref_new(h, TR_REF_CALL, caller, callee)))
     rc = TR_ENOMEM;
@@ -54,7 +57,14 @@ static int call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
     *session = r->id;
   if (remote) {
     r->peer = to; /* its end is told by the proxy on its host */
-    return tr__out_put(h, to, m, 0);
+    if (!tr__wired(h, to))
+      return tr__out_put(h, to, m, 0);
+    if ((rc = tr__out_put(h, to, m, if_room)) == TR_EFULL && if_room) {
+      if (session)
+        *session = 0; /* the sender waits and calls anew */
+      return rc;
+    }
+    return TR_OK; /* a failure is in from's mailbox, as the answer */
   }
   return tr__deliver(h, callee, m);
 }

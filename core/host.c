@@ -116,8 +116,6 @@ tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
   atomic_init(&h->stop_requested, 0);
   atomic_init(&h->log_level, h->cfg.log_level);
   tr__slots_init(&h->actors);
-  /* A pid keeps 24 bits for its slot, under the host's index. */
-  h->actors.limit = (1u << TR_PID_HOST_SHIFT) - 1u;
   tr__slots_init(&h->refs);
   tr__list_init(&h->started);
   tr__list_init(&h->ready);

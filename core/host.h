@@ -141,7 +141,7 @@ struct tr_host {
   uv_loop_t *loop;
   tr_node *node;     /* NULL for a lone host */
   uint32_t index;    /* in the node: tr_pid_host of its actors */
-  uint64_t pid_base; /* index << TR_PID_HOST_SHIFT, XORed into handles */
+  uint64_t pid_base; /* node and host bits, XORed into handles */
   uv_loop_t own_loop;
   uint8_t owns_loop;
   uv_thread_t thread;
@@ -196,6 +196,8 @@ struct tr_host {
   uint32_t rate_last;
   uint8_t timing; /* tr_host_set_timing: run_ns is measured */
 
+  tr_wire wire; /* tr_host_set_wire: carry NULL when none */
+
   tr_msg *pool; /* delivered messages kept for reuse (msgpool.c) */
   uint32_t pool_len;
 };
@@ -243,11 +245,25 @@ tr_host *tr__host_new(const tr_host_config *cfg, tr_node *n, uint32_t index,
 static inline uint32_t tr__pid_host(tr_pid pid) {
   return (uint32_t)(pid >> TR_PID_HOST_SHIFT) & 0xffu;
 }
-/* to lives on another host than h (0 is no actor: local). */
-static inline int tr__remote(const tr_host *h, tr_pid to) {
-  return to && tr__pid_host(to) != h->index;
+static inline uint32_t tr__pid_node(tr_pid pid) {
+  return (uint32_t)(pid >> TR_PID_NODE_SHIFT) & 0xffu;
 }
-/* Puts m (its envelope set) into the batch for to's host; TR_EFULL when
+/* The node and host bits of a pid. */
+#define TR__PID_WHERE (0xffffull << TR_PID_HOST_SHIFT)
+/* to lives on another host than h, of this node or another (0 is no
+ * actor: local). One compare: the wire's test is off this path. */
+static inline int tr__remote(const tr_host *h, tr_pid to) {
+  return to && ((to ^ h->pid_base) & TR__PID_WHERE);
+}
+/* to lives on another node than h: the wire's, not a lane's. */
+static inline int tr__wired(const tr_host *h, tr_pid to) {
+  return ((to ^ h->pid_base) >> TR_PID_NODE_SHIFT) & 0xffu;
+}
+/* The origin of a message that came through the wire (a host index is
+ * below 255): delivered as from a local sender, never parked. */
+#define TR__ORIGIN_WIRE 255
+/* Puts m (its envelope set) into the batch for to's host (through the
+ * wire when to is of another node); TR_EFULL when
  * the lane has no room (with if_room: not a dead letter), TR_ENOPROC when
  * that host is not there. Frees m on failure. */
 int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room);
@@ -273,6 +289,9 @@ void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r);
 void tr__unpark_bequeath(tr_host *h, tr_actor *a, tr_actor *heir);
 /* Mail from another host for to: in, or parked. 1 when parked. */
 int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m);
+/* A message from another host or node (m->to set) is handed in here. 1
+ * when it was parked. */
+int tr__arrive(tr_host *h, tr_msg *m);
 void tr__node_leave(tr_host *h);
 /* A tr_spawn_on for h arrives. */
 void tr__spawn_arrived(tr_host *h, tr_msg *m);
@@ -384,6 +403,10 @@ void tr__call_answered(tr_host *h, tr_pid to, tr_msg *m);
 /* A call from another host arrives for to: it waits on a proxy ref.
  * 1 when it was parked (tr__arrive_mail). */
 int tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m);
+
+/* wire.c: sends m (its envelope set) to `to` of another node through h's
+ * wire, as tr__out_put does; frees m. */
+int tr__wire_put(tr_host *h, tr_pid to, tr_msg *m, int if_room);
 
 /* timer.c */
 int tr__timer_add(tr_host *h, tr__ref *r, uint32_t ms);

@@ -113,9 +113,7 @@ static void write_line(tr_host *h, int level, const char *text) {
   const char *name = NULL;
   /* Only the loop thread may look at whose callback runs. */
   if (h && h->current && tr__on_loop_thread(h)) {
-    snprintf(pid, sizeof pid, "<pid %u.%u>",
-             (unsigned)(uint32_t)h->current->pid,
-             (unsigned)(h->current->pid >> 32));
+    tr_pid_format(h->current->pid, pid, sizeof pid);
     name = h->current->name;
   }
   timestamp(ts, sizeof ts);

@@ -47,7 +47,8 @@ int tr_monitor(tr_host *h, tr_pid watcher, tr_pid target, uint64_t *ref) {
     }
   }
   if (!t) {
-    tr_msg *m = tr__down_msg(id, target, "noproc");
+    tr_msg *m = tr__down_msg(id, target,
+                             tr__wired(h, target) ? "noconnection" : "noproc");
     tr__ref_free(h, r);
     if (!m)
       return TR_ENOMEM;
@@ -99,7 +100,7 @@ static int link_remote(tr_host *h, tr_actor *x, tr_pid b) {
   r->peer = b;
   if (tr__out_ctl(h, TR__KIND_LINK, x->pid, b, 0, NULL)) {
     tr__ref_free(h, r);
-    tr__exit_signal(h, x, b, "noproc");
+    tr__exit_signal(h, x, b, tr__wired(h, b) ? "noconnection" : "noproc");
   }
   return TR_OK;
 }

@@ -17,6 +17,7 @@
  * mailbox. The lanes belong to the node, so a host that is freed closes
  * its lanes under their locks and nothing is sent to it afterwards.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@ struct tr_node {
   tr__names names;
   tr__slots spawns;    /* tr_spawn_on's requests on their way, under lock */
   atomic_int *looking; /* by index: the host looks at its lanes to sleep */
+  uint32_t id;         /* tr_node_set_id, under lock; 0: none */
 };
 
 /* What tr_spawn_on hands to another host: kept by the node, named in the
@@ -90,17 +92,42 @@ tr_node *tr_node_new(uint32_t max_hosts) {
   return n;
 }
 
+int tr_node_set_id(tr_node *n, uint32_t id) {
+  int rc = TR_OK;
+  if (!n || !id || id > 255)
+    return TR_EINVAL;
+  uv_mutex_lock(&n->lock);
+  if (n->size)
+    rc = TR_EINVAL; /* its hosts' pids are made already */
+  else
+    n->id = id;
+  uv_mutex_unlock(&n->lock);
+  return rc;
+}
+
+uint32_t tr_node_id(const tr_node *n) {
+  uint32_t id;
+  if (!n)
+    return 0;
+  uv_mutex_lock((uv_mutex_t *)&n->lock);
+  id = n->id;
+  uv_mutex_unlock((uv_mutex_t *)&n->lock);
+  return id;
+}
+
 tr_host *tr_node_join(tr_node *n, const tr_host_config *cfg) {
-  uint32_t i, index;
+  uint32_t i, index, id;
   tr_host *h;
   if (!n)
     return NULL;
   uv_mutex_lock(&n->lock);
   index = n->stopping || n->size == n->max ? UINT32_MAX : n->size++;
+  id = n->id;
   uv_mutex_unlock(&n->lock);
   if (index == UINT32_MAX ||
       !(h = tr__host_new(cfg, n, index, &n->names, n->max)))
     return NULL;
+  h->pid_base |= (uint64_t)id << TR_PID_NODE_SHIFT;
   for (i = 0; i < n->max; i++) {
     tr__lane *l = lane(n, index, i);
     uv_mutex_lock(&l->lock);
@@ -209,6 +236,18 @@ int tr_node_free(tr_node *n) {
 }
 
 uint32_t tr_pid_host(tr_pid pid) { return tr__pid_host(pid); }
+uint32_t tr_pid_node(tr_pid pid) { return tr__pid_node(pid); }
+
+int tr_pid_format(tr_pid pid, char *buf, size_t size) {
+  unsigned gen = (unsigned)(pid >> TR_PID_GEN_SHIFT);
+  unsigned slot = (unsigned)(pid & 0xffffffu);
+  unsigned host = tr__pid_host(pid), node = tr__pid_node(pid);
+  if (node)
+    return snprintf(buf, size, "<pid %u:%u.%u.%u>", node, host, slot, gen);
+  if (host)
+    return snprintf(buf, size, "<pid %u.%u.%u>", host, slot, gen);
+  return snprintf(buf, size, "<pid %u.%u>", slot, gen);
+}
 
 tr_node *tr_host_node(const tr_host *h) { return h ? h->node : NULL; }
 uint32_t tr_host_index(const tr_host *h) { return h ? h->index : 0; }
@@ -278,7 +317,10 @@ static int64_t room(tr_host *h, uint32_t d) {
 }
 
 int tr__out_room(tr_host *h, tr_pid to) {
-  int64_t r = room(h, tr__pid_host(to));
+  int64_t r;
+  if (tr__wired(h, to)) /* the transport refuses what it has no room for */
+    return h->wire.carry ? INT32_MAX : TR_ENOPROC;
+  r = room(h, tr__pid_host(to));
   return r > INT32_MAX ? INT32_MAX : (int)r;
 }
 
@@ -331,8 +373,12 @@ void tr__out_flush_waited(tr_host *h) {
 int tr__out_put(tr_host *h, tr_pid to, tr_msg *m, int if_room) {
   uint32_t d = tr__pid_host(to);
   tr__out *o;
-  int64_t r = room(h, d);
-  int rc = r < 0 ? (int)r : !r && tr__is_user(m) ? TR_EFULL : TR_OK;
+  int64_t r;
+  int rc;
+  if (tr__wired(h, to))
+    return tr__wire_put(h, to, m, if_room);
+  r = room(h, d);
+  rc = r < 0 ? (int)r : !r && tr__is_user(m) ? TR_EFULL : TR_OK;
   if (rc) {
     if (!if_room || rc != TR_EFULL) {
       if (m->kind == TR_KIND_CALL)
@@ -396,6 +442,10 @@ static void credit(tr_host *h, uint32_t from, uint32_t n) {
 int tr__arrive_mail(tr_host *h, tr_pid to, tr_msg *m) {
   tr_actor *a = tr__actor(h, to);
   tr__ref *r;
+  if (m->origin == TR__ORIGIN_WIRE) { /* no lane holds room for it */
+    tr__deliver_pid(h, to, m);
+    return 0;
+  }
   if (!a || (!a->mb.parked && (!tr__is_user(m) || tr__mailbox_room(h, a)))) {
     tr__deliver_pid(h, to, m);
     return 0;
@@ -502,7 +552,7 @@ void tr__unpark_drop(tr_host *h, tr_actor *a, tr__ref *r) {
 
 /* A message from another host: where it goes depends on what it is.
  * 1 when it was parked, its room in the lane kept until it is in. */
-static int arrive(tr_host *h, tr_msg *m) {
+int tr__arrive(tr_host *h, tr_msg *m) {
   tr_pid to = m->to;
   m->open = NULL;
   m->next = NULL;
@@ -570,6 +620,14 @@ uint64_t tr__out_wait_room(tr_host *h, tr_actor *w, tr_pid full,
     return 0;
   id = r->id;
   r->peer = full;
+  if (tr__wired(h, full)) { /* the wire's room is the transport's: try */
+    tr_msg *m = tr__sys_msg(TR_KIND_ROOM, "room", id);
+    tr__ref_free(h, r);
+    if (m)
+      m->from = full;
+    tr__deliver_pid(h, w->pid, m);
+    return id;
+  }
   if (timeout_ms && tr__timer_add(h, r, timeout_ms)) {
     tr__ref_free(h, r);
     return 0;
@@ -603,7 +661,7 @@ void tr__lanes_drain(tr_host *h) {
     uv_mutex_unlock(&l->lock);
     while (m) {
       tr_msg *next = m->next;
-      in += !arrive(h, m);
+      in += !tr__arrive(h, m);
       m = next;
     }
     if (in)
@@ -675,7 +733,9 @@ void tr__spawn_arrived(tr_host *h, tr_msg *m) {
 
 int tr_spawn_on(tr_host *h, tr_pid from, uint32_t host, const tr_behaviour *b,
                 tr_msg *args, const tr_spawn_opts *opts, uint64_t *session) {
-  tr_pid to = (tr_pid)host << TR_PID_HOST_SHIFT; /* the host, no actor */
+  /* the host, no actor, of h's node */
+  tr_pid to = (h->pid_base & (0xffull << TR_PID_NODE_SHIFT)) |
+              (tr_pid)host << TR_PID_HOST_SHIFT;
   tr_actor *a = NULL;
   tr__ref *ref = NULL;
   spawn_req *r = NULL;

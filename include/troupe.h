@@ -70,14 +70,32 @@ typedef struct tr_actor tr_actor; /* a running actor, seen from its callbacks */
 typedef struct tr_msg tr_msg;     /* a name plus a tuple of values, encoded */
 typedef struct tr_value tr_value; /* one decoded value inside a tr_msg */
 
-/* A pid names an actor: the slot's generation in the high 32 bits, so the
- * pid of a dead actor never reaches the slot's next tenant; the index of
- * its host in the node in bits 24-31 (tr_pid_host); its slot plus one in
- * the low 24. 0 is no actor. */
+/* A pid names an actor, in 64 bits:
+ *   bits 40-63  the generation of its slot (24 bits, never 0), bumped each
+ *               time the slot is freed, so the pid of a dead actor does not
+ *               reach the slot's next tenant (a freed slot rests behind at
+ *               least 4096 other free ones before reuse, so a generation
+ *               comes round again only after 2^24 such reuses of one slot)
+ *   bits 32-39  the id of its node (tr_pid_node): 0 when not in a cluster
+ *               (tr_node_set_id, tr_host_set_node_id)
+ *   bits 24-31  the index of its host in the node (tr_pid_host)
+ *   bits 0-23   its slot plus one
+ * 0 is no actor. A pid is a value: it travels in messages, between hosts
+ * and nodes, unchanged. */
 typedef uint64_t tr_pid;
 #define TR_PID_HOST_SHIFT 24
+#define TR_PID_NODE_SHIFT 32
+#define TR_PID_GEN_SHIFT 40
 /* The index of pid's host in its node. */
 TR_API uint32_t tr_pid_host(tr_pid pid);
+/* The id of pid's node (0: not in a cluster). */
+TR_API uint32_t tr_pid_node(tr_pid pid);
+/* Writes pid as text, with snprintf's contract (size may be 0; returns the
+ * length it needs): "<pid SLOT.GEN>" for node 0 and host 0,
+ * "<pid HOST.SLOT.GEN>" for another host, "<pid NODE:HOST.SLOT.GEN>" for a
+ * pid of a node with an id (SLOT being the slot plus one, as in the pid).
+ * How logs and the Lua layer print pids. */
+TR_API int tr_pid_format(tr_pid pid, char *buf, size_t size);
 
 /* Errors are negative; 0 is success. tr_strerror names them. */
 enum {
@@ -264,6 +282,92 @@ TR_API tr_node *tr_host_node(const tr_host *h);
 TR_API uint32_t tr_host_index(const tr_host *h);
 /* Hosts that have joined the node so far (freed ones included). */
 TR_API uint32_t tr_node_size(const tr_node *n);
+
+/* ---------------------------------------------------------------- wire */
+
+/* Beyond one process: a cluster of nodes (processes), each with an id
+ * from 1 to 255 that its pids carry (tr_pid_node). The core carries
+ * messages between hosts of one node; between nodes it offers a seam, the
+ * wire, and a service (a NATS client, a socket) carries the bytes. The
+ * core knows nothing of the transport.
+ *
+ * A node's id is set before its hosts join (tr_node_set_id), a lone
+ * host's before it spawns (tr_host_set_node_id); 1 to 255, else
+ * TR_EINVAL (TR_EINVAL too once it is too late). Pids made afterwards
+ * carry it. 0, the default, is "not in a cluster". */
+TR_API int tr_node_set_id(tr_node *n, uint32_t id);
+TR_API uint32_t tr_node_id(const tr_node *n);
+TR_API int tr_host_set_node_id(tr_host *h, uint32_t id);
+/* The id of h's node: the tr_pid_node of its actors. */
+TR_API uint32_t tr_host_node_id(const tr_host *h);
+
+/* The transport, set per host by the service that carries it. carry is
+ * called on h's loop thread with one message bound for node `node`, as
+ * bytes it must copy before returning (they are the core's again after),
+ * and returns 0 once it has taken them, or:
+ *   TR_ENOPROC  no such node, or not connected to it now
+ *   TR_EFULL    the transport pushes back (its queue is full)
+ *   TR_ERANGE   the message is too large for the transport
+ * carry must not call back into the host (no sends from inside it). */
+typedef struct tr_wire {
+  int (*carry)(void *ud, uint32_t node, const void *bytes, size_t len);
+  void *ud;
+} tr_wire;
+
+/* Sets h's wire (copied; NULL removes it). From then on whatever h's
+ * actors send, call, reply, notify, forward, monitor, demonitor, link,
+ * unlink, kill or signal toward a pid of another node goes through it:
+ * the same functions, the same guarantees as between hosts, so a pid is a
+ * pid wherever its actor lives. Set one on every host of the node that
+ * talks to other nodes: an answer leaves through the wire of the host
+ * that answers. Loop thread only.
+ *
+ * Failures come back where a local failure would: a send fails with
+ * carry's error (TR_ENOPROC, TR_EFULL, TR_ERANGE; a dead letter, but for
+ * tr_send_if_room's TR_EFULL), and a call is answered at once, tr_call
+ * returning 0, with a failed call (TR_KIND_ERROR) named "noconnection",
+ * "full" or "toolarge" (tr_call_if_room's TR_EFULL is returned, as for a
+ * full mailbox). A pid of another node with no wire set is TR_ENOPROC /
+ * "noconnection". A message that reached the other node meets what it
+ * would meet there from a local sender: a dead pid is a dead letter (a
+ * call fails "noproc" at once), a full mailbox refuses mail (a call fails
+ * "full"). tr_mailbox_room and tr_notify_room know nothing of the other
+ * side: the room is the transport's to refuse. tr_spawn_on reaches the
+ * hosts of h's own node only.
+ *
+ * The bytes (version 1, little-endian), one message each:
+ *   0  u8   version, 1
+ *   1  u8   kind: TR_KIND_SEND, _CALL, _REPLY, _ERROR, _DOWN, _NOTICE, or
+ *           monitor 16, demonitor 17, link 18, unlink 19, exit 20, kill 21
+ *   2  u16  0 (reserved)
+ *   4  u64  from: the sender's pid (0 for none: sends, notices, kill)
+ *   12 u64  to: the destination pid, of the receiving node
+ *   20 u64  session: the call's, a reply's, a monitor's ref; else 0
+ *   28 u32  n, the payload's length; the whole is 32 + n bytes
+ *   32 n    the payload: the message as tr_msg_bytes encodes it; a
+ *           signal's reason (exit, kill) is its one argument
+ * Pids travel as they are: 64 bits, their node in them. */
+TR_API int tr_host_set_wire(tr_host *h, const tr_wire *w);
+
+/* Hands h bytes that arrived from another node (one message, as above),
+ * on h's loop thread: decoded, checked and delivered as from a local
+ * sender -- mail, a call (its answer goes back through the wire), an
+ * answer to a pending call, a monitor (its down goes back when the target
+ * ends), a link, an exit signal, a kill. A pid of another host of h's
+ * node is reached through the node's lanes. TR_OK once taken (which is
+ * not delivered: a dead pid is a dead letter, as for a send); TR_EBADMSG
+ * for bytes that are not such a message or not meant for this node,
+ * with nothing done; the bytes stay the caller's. */
+TR_API int tr_wire_deliver(tr_host *h, const void *bytes, size_t len);
+
+/* Tells h that node `node` is gone, or its connection dropped: every call
+ * of h's actors pending on an actor there fails at once "noconnection";
+ * every monitor they hold on one fires, down with reason "noconnection";
+ * every link to one signals exit "noconnection" (a trapping actor gets the
+ * exit message, another ends, as for a linked crash); and what h keeps for
+ * actors there (calls they made, monitors they hold) is dropped. Loop
+ * thread only; TR_EINVAL for node 0 or h's own. */
+TR_API int tr_host_node_lost(tr_host *h, uint32_t node);
 
 /* -------------------------------------------------------------- actors */
 

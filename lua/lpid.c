@@ -1,6 +1,7 @@
 /*
  * lpid.c -- pids as a Lua type: a small userdata that prints as
- * <pid INDEX.GENERATION> and compares by value.
+ * tr_pid_format does (<pid SLOT.GEN>, <pid HOST.SLOT.GEN>, <pid
+ * NODE:HOST.SLOT.GEN>) and compares by value.
  *
  * Pids are interned through a weak table, so while one is reachable every
  * copy that comes back in a message is the same userdata: a pid works as a
@@ -106,7 +107,9 @@ static int pid_lt(lua_State *L) {
 
 static int pid_tostring(lua_State *L) {
   tr_pid pid = *(tr_pid *)luaL_checkudata(L, 1, TRL_PID);
-  lua_pushfstring(L, "<pid %d.%d>", (int)(uint32_t)pid, (int)(pid >> 32));
+  char text[48];
+  tr_pid_format(pid, text, sizeof text);
+  lua_pushstring(L, text);
   return 1;
 }
 

@@ -96,8 +96,9 @@ static int resume(trL__proc *p, int nargs) {
       /* actor.run raises it, traceback and all: said once, by its caller */
       lua_setfield(L, LUA_REGISTRYINDEX, "actor.root_error");
     } else {
-      tr_host_log(h, TR_LOG_ERROR, "Lua actor <pid %u.%u> failed: %s",
-                  (unsigned)(uint32_t)pid, (unsigned)(pid >> 32),
+      char text[48];
+      tr_pid_format(pid, text, sizeof text);
+      tr_host_log(h, TR_LOG_ERROR, "Lua actor %s failed: %s", text,
                   lua_tostring(L, -1));
       lua_pop(L, 1);
     }
@@ -308,11 +309,13 @@ static void close_thread(trL__proc *p, tr_pid pid) {
     lua_xmove(co, L, 1);
     if (!died || !lua_rawequal(L, top + 1, top + 2)) {
       const char *msg = error_text(L);
+      char text[48];
+      tr_pid_format(pid, text, sizeof text);
       lua_getfield(L, LUA_REGISTRYINDEX, TRL_CLOSE_TB);
       tr_host_log(tr_actor_host(p->self), TR_LOG_ERROR,
-                  "Lua actor <pid %u.%u> failed while ending, in a "
+                  "Lua actor %s failed while ending, in a "
                   "to-be-closed variable: %s\n%s",
-                  (unsigned)(uint32_t)pid, (unsigned)(pid >> 32), msg,
+                  text, msg,
                   lua_isstring(L, -1) ? lua_tostring(L, -1)
                                       : "(no traceback: the error was not "
                                         "raised by error or assert)");

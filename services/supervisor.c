@@ -191,12 +191,14 @@ static void on_exit_msg(sup *s, tr_msg *m) {
   tell(s, "stopped", c, pid, reason);
   if (wants_restart(c, reason)) {
     restart(s, (size_t)(c - s->c), 1);
-    if (c->pid) /* which pid went, which came, and why: for the log's reader */
+    if (c->pid) { /* which pid went, which came, and why: for the log */
+      char was[48], now[48];
+      tr_pid_format(pid, was, sizeof was);
+      tr_pid_format(c->pid, now, sizeof now);
       tr_host_log(s->h, TR_LOG_WARN,
-                  "supervisor: restarted %s: <pid %u.%u> -> <pid %u.%u>, "
-                  "reason: %s",
-                  c->spec.name, (unsigned)(uint32_t)pid, (unsigned)(pid >> 32),
-                  (unsigned)(uint32_t)c->pid, (unsigned)(c->pid >> 32), reason);
+                  "supervisor: restarted %s: %s -> %s, reason: %s",
+                  c->spec.name, was, now, reason);
+    }
   }
 }
 

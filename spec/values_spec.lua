@@ -179,8 +179,17 @@ describe("pids", function()
     local r = H.run(function()
       local echo = actor.spawn(H.echo)
       local held = { old = actor.spawn(H.idle) } -- dropped below
+      -- A freed slot rests until 4096 are free: that many more go after it.
+      local many = {}
+      for i = 1, 4096 do many[i] = actor.spawn(H.idle) end
       actor.send(held.old, "stop")
       H.await_down(held.old)
+      for i = 1, #many do actor.send(many[i], "stop") end
+      for _ = 1, #many do
+        actor.monitor(many[#many])
+        assert(actor.receive(H.PATIENCE) == "down")
+        many[#many] = nil
+      end
       local new = actor.spawn(H.idle)
       local slot = function(pid) return tostring(pid):match("<pid (%d+)%.") end
       assert(slot(held.old) == slot(new), "the slot was not reused")

@@ -626,7 +626,7 @@ static void test_log_lines(void) {
   o.name = "logger";
   CHECK_EQ(tr_spawn(h, &logging, NULL, &o, &pid), TR_OK);
   snprintf(want, sizeof want, " warn  [<pid %u.%u> logger] up \"q\"\n",
-           (unsigned)(uint32_t)pid, (unsigned)(pid >> 32));
+           (unsigned)(pid & 0xffffff), (unsigned)(pid >> TR_PID_GEN_SHIFT));
   CHECK_STR(c.text + 24, want);
   CHECK_EQ(tr_host_log_level(h), TR_LOG_INFO);
   CHECK_EQ(tr_host_set_log_level(h, 0), TR_EINVAL);
@@ -643,7 +643,7 @@ static void test_log_lines(void) {
   snprintf(want, sizeof want,
            "\",\"level\":\"warn\",\"pid\":\"<pid %u.%u>\",\"name\":"
            "\"logger\",\"msg\":\"up \\\"q\\\"\\n\"}",
-           (unsigned)(uint32_t)pid, (unsigned)(pid >> 32));
+           (unsigned)(pid & 0xffffff), (unsigned)(pid >> TR_PID_GEN_SHIFT));
   CHECK(!strncmp(c.text, "{\"ts\":\"", 7));
   CHECK_STR(c.text + 7 + 24, want);
   tr_host_log(h, TR_LOG_ERROR, "bad \xff");

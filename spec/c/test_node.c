@@ -685,11 +685,11 @@ static void test_no_such_host(void) {
   tr_pid me;
   uint64_t s;
   CHECK_EQ(tr_spawn(h, &probe_b, NULL, NULL, &me), TR_OK);
-  CHECK_EQ(
-      tr_send(h, me, (tr_pid)1 << 32 | 2u << 24 | 1u, tr_msg_pack("x", "")),
-      TR_ENOPROC);
-  CHECK_EQ(tr_call(h, me, (tr_pid)1 << 32 | 2u << 24 | 1u, tr_msg_pack("x", ""),
-                   0, &s),
+  CHECK_EQ(tr_send(h, me, (tr_pid)1 << TR_PID_GEN_SHIFT | 2u << 24 | 1u,
+                   tr_msg_pack("x", "")),
+           TR_ENOPROC);
+  CHECK_EQ(tr_call(h, me, (tr_pid)1 << TR_PID_GEN_SHIFT | 2u << 24 | 1u,
+                   tr_msg_pack("x", ""), 0, &s),
            TR_ENOPROC);
   CHECK(tr_node_new(0) == NULL);
   CHECK(tr_node_new(256) == NULL);
