@@ -3,10 +3,12 @@
  * checked, the control connection (claim, global names, heartbeats) made
  * and its worker thread run, hosts attached and detached, all let go.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cluster.h"
 
@@ -197,6 +199,11 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
     say(err, errlen,
         "the cluster's name must be 1 to 64 of A-Z a-z 0-9 _ -, got '%s'",
         cfg->cluster);
+    return TR_EINVAL;
+  }
+  if (cfg->creds && access(cfg->creds, R_OK)) {
+    say(err, errlen, "--cluster-creds: cannot read %s: %s", cfg->creds,
+        strerror(errno));
     return TR_EINVAL;
   }
   if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
