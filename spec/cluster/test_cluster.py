@@ -20,6 +20,7 @@ import tempfile
 import time
 
 BIN = os.environ.get("TROUPE_BIN", "troupe")
+NATS_SERVER = os.environ.get("TROUPE_NATS_SERVER", "nats-server")
 WAIT = 30  # generous: a busy 2-core machine, maybe under a sanitizer
 
 COMMON = r'''
@@ -244,7 +245,7 @@ class Nats:
         log = os.path.join(self.dir, "nats.log")
         before = text(log).count("Server is ready")
         self.proc = subprocess.Popen(
-            ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port),
+            [NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(self.port),
              "-sd", os.path.join(self.dir, "store"), "-l", log],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for("nats-server ready", lambda: text(log).count("Server is ready") > before
