@@ -47,6 +47,7 @@ int tr__claim(tr_cluster *c, char *err, size_t errlen) {
     snprintf(key, sizeof key, "node.%u", (unsigned)id);
     if (kvStore_Get(&e, c->kv, key) != NATS_OK)
       continue;
+    c->expect[id] = !stale(c, e); /* a live node: heard before we start */
     if (same_name(c, e)) {
       if (!stale(c, e)) {
         say(err, errlen,

@@ -141,7 +141,8 @@ static void worker(void *arg) {
   uv_mutex_lock(&c->lock);
   while (!c->stopping) {
     now = uv_hrtime();
-    if (now >= next_beat) {
+    if (now >= next_beat || c->beat_now) {
+      c->beat_now = 0;
       uv_mutex_unlock(&c->lock);
       tr__peers_beat(c, 0);
       uv_mutex_lock(&c->lock);
@@ -272,6 +273,7 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
     return TR_ENOMEM;
   }
   c->worker_on = 1;
+  tr__peers_greet(c);
   *out = c;
   return TR_OK;
 }

@@ -66,9 +66,11 @@ struct tr_cluster {
   uv_cond_t cond;
   uv_thread_t worker;
   int worker_on, stopping;
-  int ctl_down;               /* the control connection is disconnected */
-  tr_host *busy;              /* the host whose job the worker runs now */
-  atomic_int closing, closed; /* of the control connection */
+  int ctl_down;                    /* the control connection is disconnected */
+  tr_host *busy;                   /* the host whose job the worker runs now */
+  int beat_now;                    /* a node said hello: beat at once */
+  unsigned char expect[TR__NODES]; /* fresh claims seen when joining */
+  atomic_int closing, closed;      /* of the control connection */
   tr__peer *peers[TR__NODES];
   tr__link *links[TR__NODES]; /* by host index */
   tr__job *jobs, **jobs_tail;
@@ -123,6 +125,7 @@ void tr__claim_release(tr_cluster *c);
 /* peers.c: heartbeats in and out, lost nodes found (the worker's). */
 int tr__peers_start(tr_cluster *c, char *err, size_t errlen);
 void tr__peers_beat(tr_cluster *c, int farewell);
+void tr__peers_greet(tr_cluster *c);
 void tr__peers_check(tr_cluster *c, uint64_t now);
 
 /* names.c: global names in the bucket (the worker's) and the cluster

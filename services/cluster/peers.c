@@ -27,6 +27,13 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub,
   memcpy(text, natsMsg_GetData(msg), (size_t)len);
   text[len] = '\0';
   natsMsg_Destroy(msg);
+  if (sscanf(text, "hello %u", &id) == 1) { /* a node joins: beat now */
+    uv_mutex_lock(&c->lock);
+    c->beat_now = 1;
+    uv_cond_signal(&c->cond);
+    uv_mutex_unlock(&c->lock);
+    return;
+  }
   if (sscanf(text, "bye %u", &id) == 1) {
     if (id == 0 || id >= TR__NODES || id == c->id)
       return;
@@ -78,6 +85,27 @@ int tr__peers_start(tr_cluster *c, char *err, size_t errlen) {
     return TR_ENOPROC;
   }
   return TR_OK;
+}
+
+/* Says hello (the others beat at once) and waits, 3 heartbeats at most,
+ * to hear every node whose claim was fresh: a node knows its peers before
+ * its first actor runs. */
+void tr__peers_greet(tr_cluster *c) {
+  char text[32], subject[TR__NAME_MAX + 32];
+  uint64_t until = uv_hrtime() + 3ull * TR__HEARTBEAT_MS * 1000000;
+  uint32_t n;
+  int missing = 1;
+  snprintf(subject, sizeof subject, "%shb", c->prefix);
+  snprintf(text, sizeof text, "hello %u", (unsigned)c->id);
+  natsConnection_PublishString(c->ctl, subject, text);
+  natsConnection_FlushTimeout(c->ctl, 1000);
+  while (missing && uv_hrtime() < until) {
+    missing = 0;
+    for (n = 1; n < TR__NODES && !missing; n++)
+      missing = c->expect[n] && !atomic_load(&c->alive[n]);
+    if (missing)
+      uv_sleep(2);
+  }
 }
 
 void tr__peers_beat(tr_cluster *c, int farewell) {
