@@ -184,9 +184,12 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
     *out = NULL;
   if (!cfg || !out)
     return TR_EINVAL;
-  if (!cfg->url || strncmp(cfg->url, "nats://", 7) || !cfg->url[7] ||
-      strlen(cfg->url) > 1000) {
-    say(err, errlen, "the NATS server must be nats://HOST:PORT, got '%s'",
+  if (!cfg->url ||
+      (strncmp(cfg->url, "nats://", 7) && strncmp(cfg->url, "tls://", 6)) ||
+      strlen(cfg->url) < 8 || strlen(cfg->url) > 1000) {
+    say(err, errlen,
+        "the NATS server must be nats://HOST:PORT (or tls://HOST:PORT), "
+        "got '%s'",
         cfg->url ? cfg->url : "");
     return TR_EINVAL;
   }

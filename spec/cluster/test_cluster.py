@@ -167,9 +167,43 @@ for _ = 1, 3 do
   c.say(seen[#seen])
 end
 c.say("whereis after", actor.whereis_global("victim"))
+c.say("send after", actor.send(v, "anyone?"))
 -- the name is free for another owner now
 actor.register_global("victim")
 c.say("taken over", actor.whereis_global("victim") == actor.self())
+'''
+
+CLEAN = r'''
+local actor = require "actor"
+local c = require "common"
+actor.register_global("clean")
+c.say("ready")
+actor.receive() -- "go": the script ends, the node stops cleanly
+'''
+
+CLEAN_WATCHER = r'''
+local actor = require "actor"
+local c = require "common"
+local pid = c.wait_global("clean")
+actor.monitor(pid)
+actor.send(pid, "go")
+local name, _, _, why = actor.receive(10000)
+c.say(name, why)
+local gone = false
+for _ = 1, 500 do
+  if not actor.whereis_global("clean") then gone = true break end
+  actor.sleep(10)
+end
+c.say("released", gone)
+-- A's farewell: it leaves the nodes at once, well before a silent node
+-- would be lost (1.5 s)
+local names, t0 = {}, actor.now()
+repeat
+  names = {}
+  for _, n in ipairs(actor.nodes()) do names[#names + 1] = n.name end
+  if #names > 1 then actor.sleep(10) end
+until #names == 1 or actor.now() - t0 > 1000
+c.say("nodes", table.concat(names, ","))
 '''
 
 LOAD_SERVER = r'''
@@ -364,7 +398,25 @@ def test_node_killed(dir, nats):
             assert seen[1:] == ["linked noconnection", "victim noconnection"], seen
             assert took < 2.0, "the lost node was noticed after %.2f s" % took
             assert b.expect("whereis after") == "whereis after\tnil"
+            got = b.expect("send after")
+            assert got.startswith("send after\tnil\t"), got
             assert b.expect("taken over") == "taken over\ttrue"
+            assert b.wait() == 0, text(b.log)
+        finally:
+            b.kill()
+    finally:
+        a.kill()
+
+
+def test_clean_stop(dir, nats):
+    a = Node(dir, nats, "A", CLEAN, "t5")
+    try:
+        a.expect("ready")
+        b = Node(dir, nats, "B", CLEAN_WATCHER, "t5")
+        try:
+            got = [b.line() for _ in range(3)]
+            assert got == ["down\tnormal", "released\ttrue", "nodes\tB"], got
+            assert a.wait() == 0, text(a.log)
             assert b.wait() == 0, text(b.log)
         finally:
             b.kill()
