@@ -87,6 +87,22 @@ static void flush(tr__link *l) {
   l->buffered = (size_t)natsConnection_Buffered(l->nc);
 }
 
+/* A frame from a node we have not heard yet: it is there (its first
+ * heartbeat, on another connection, may come after its first message, and
+ * our answers must not be refused meanwhile). */
+static void heard(tr_cluster *c, uint32_t node) {
+  tr__peer *p;
+  uv_mutex_lock(&c->lock);
+  if ((p = c->peers[node]) || (p = c->peers[node] = calloc(1, sizeof *p))) {
+    if (!p->hosts)
+      p->hosts = 1;
+    p->last_seen = uv_hrtime();
+    p->alive = 1;
+    atomic_store(&c->alive[node], 1);
+  }
+  uv_mutex_unlock(&c->lock);
+}
+
 /* Hands what arrived to the core, a bounded number of frames a turn. */
 static int receive(tr__link *l) {
   int msgs = 0, bytes = 0, i;
@@ -104,9 +120,12 @@ static int receive(tr__link *l) {
       tr_host_log(l->h, TR_LOG_WARN,
                   "cluster: a malformed frame of %d bytes dropped",
                   natsMsg_GetDataLength(m));
-    else
+    else {
+      if (r.node && r.node < TR__NODES && !atomic_load(&l->c->alive[r.node]))
+        heard(l->c, r.node);
       while (tr__frame_next(&r, &env, &len))
         tr_wire_deliver(l->h, env, len);
+    }
     natsMsg_Destroy(m);
   }
   return msgs > MAX_FRAMES_PER_TURN;

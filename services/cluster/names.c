@@ -201,8 +201,8 @@ static void reply_nodes(tr_host *h, tr_cluster *c, const tr_msg *m) {
   tr_msg *out = tr_msg_new("reply");
   uint32_t n, count = 1;
   uv_mutex_lock(&c->lock);
-  for (n = 1; n < TR__NODES; n++)
-    count += c->peers[n] && c->peers[n]->alive;
+  for (n = 1; n < TR__NODES; n++) /* named: its heartbeat came */
+    count += c->peers[n] && c->peers[n]->alive && c->peers[n]->name[0];
   tr_msg_add_array(out, count);
   tr_msg_add_map(out, 2);
   tr_msg_add_cstr(out, "name");
@@ -210,7 +210,7 @@ static void reply_nodes(tr_host *h, tr_cluster *c, const tr_msg *m) {
   tr_msg_add_cstr(out, "id");
   tr_msg_add_int(out, c->id);
   for (n = 1; n < TR__NODES; n++)
-    if (c->peers[n] && c->peers[n]->alive) {
+    if (c->peers[n] && c->peers[n]->alive && c->peers[n]->name[0]) {
       tr_msg_add_map(out, 2);
       tr_msg_add_cstr(out, "name");
       tr_msg_add_cstr(out, c->peers[n]->name);
