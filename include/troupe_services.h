@@ -365,8 +365,8 @@ TR_API int tr_resp_start(tr_host *h, const tr_resp_config *cfg, tr_pid *out);
 typedef struct tr_cluster tr_cluster;
 
 typedef struct tr_cluster_config {
-  const char *url;     /* the NATS server: nats://HOST:PORT (required) */
-  const char *node;    /* this node's name: 1-64 of A-Z a-z 0-9 _ - (required) */
+  const char *url;  /* the NATS server: nats://HOST:PORT (required) */
+  const char *node; /* this node's name: 1-64 of A-Z a-z 0-9 _ - (required) */
   const char *cluster; /* the cluster's name, same alphabet; NULL: "troupe" */
   uint32_t lost_ms;    /* a node silent this long is lost: 0 means 1500 */
   /* libnats' security options, passed through: a .creds file (JWT and
