@@ -254,8 +254,8 @@ end
 local local_whereis = core.whereis
 function actor.whereis(...)
   local name, node, host = ...
-  if node == nil then return local_whereis(...) end
-  check("actor.whereis", 1, select("#", ...), name, "string")
+  check("actor.whereis", 1, select("#", ...), name, "string") -- at the caller's line
+  if node == nil then return local_whereis(name) end
   local pid, why = whereis_remote(name, node, host)
   if why then error("actor.whereis: " .. tostring(why), 2) end
   return pid
