@@ -57,7 +57,8 @@ uint32_t tr_host_node_id(const tr_host *h) {
 
 int tr_host_set_wire(tr_host *h, const tr_wire *w) {
   int rc = tr__loop_check(h);
-  if (!rc && w && !w->carry)
+  /* Without an id of its own, no answer could find its way back. */
+  if (!rc && w && (!w->carry || !tr__pid_node(h->pid_base)))
     rc = TR_EINVAL;
   if (rc)
     return rc;
@@ -153,10 +154,11 @@ int tr_wire_deliver(tr_host *h, const void *bytes, size_t len) {
   to = get64(b + 12);
   session = get64(b + 20);
   own = tr__pid_node(h->pid_base);
-  /* For this node, from another: a sender of this node would pass for a
-   * local one. */
+  /* For this node, from another one of the cluster: a sender of this
+   * node would pass for a local one, one of node 0 could not be answered. */
   if (!own || !to || tr__pid_node(to) != own ||
-      (from && tr__pid_node(from) == own) || !kind_ok(kind, from))
+      (from && (tr__pid_node(from) == own || !tr__pid_node(from))) ||
+      !kind_ok(kind, from))
     return TR_EBADMSG;
   if (!(m = tr_msg_decode(b + WIRE_HEAD, len - WIRE_HEAD, &rc)))
     return rc == TR_ENOMEM ? TR_ENOMEM : TR_EBADMSG;

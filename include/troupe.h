@@ -314,7 +314,8 @@ typedef struct tr_wire {
   void *ud;
 } tr_wire;
 
-/* Sets h's wire (copied; NULL removes it). From then on whatever h's
+/* Sets h's wire (copied; NULL removes it); TR_EINVAL while h's node has
+ * no id (or for a NULL carry). From then on whatever h's
  * actors send, call, reply, notify, forward, monitor, demonitor, link,
  * unlink, kill or signal toward a pid of another node goes through it:
  * the same functions, the same guarantees as between hosts, so a pid is a
@@ -340,7 +341,8 @@ typedef struct tr_wire {
  *   1  u8   kind: TR_KIND_SEND, _CALL, _REPLY, _ERROR, _DOWN, _NOTICE, or
  *           monitor 16, demonitor 17, link 18, unlink 19, exit 20, kill 21
  *   2  u16  0 (reserved)
- *   4  u64  from: the sender's pid (0 for none: sends, notices, kill)
+ *   4  u64  from: the sender's pid, of another node (0 for none: sends,
+ *           notices, kill)
  *   12 u64  to: the destination pid, of the receiving node
  *   20 u64  session: the call's, a reply's, a monitor's ref; else 0
  *   28 u32  n, the payload's length; the whole is 32 + n bytes
@@ -771,6 +773,8 @@ TR_API int tr_forward_as(tr_host *h, tr_pid to, const tr_msg *request,
  *   "down"    the callee ended before answering; the text is its reason
  *   "noproc", "full"  a forwarded call found no actor or a full mailbox
  *   "cancelled"  the caller's side gave it up (tr_call_cancel)
+ *   "noconnection", "full", "toolarge"  a call to another node that the
+ *             wire could not carry, or whose node was lost (see "wire")
  * Only "error" comes from the callee; the others come from the core. */
 TR_API int tr_call(tr_host *h, tr_pid from, tr_pid to, tr_msg *m,
                    uint32_t timeout_ms, uint64_t *session);

@@ -195,6 +195,15 @@ static void test_ids(void) {
   CHECK_EQ(tr_node_set_id(n, 7), TR_OK);
   CHECK_EQ(tr_node_id(n), 7);
   CHECK_EQ(tr_node_free(n), TR_OK);
+  { /* a host with no id takes no wire: nothing could answer it */
+    tr_host *h = tr_host_new(NULL);
+    tr_wire wire = {carry, &w.to_b};
+    CHECK_EQ(tr_host_set_wire(h, &wire), TR_EINVAL);
+    wire.carry = NULL;
+    CHECK_EQ(tr_host_set_node_id(h, 9), TR_OK);
+    CHECK_EQ(tr_host_set_wire(h, &wire), TR_EINVAL);
+    tr_host_free(h);
+  }
   world_close(&w);
 }
 
@@ -339,6 +348,22 @@ static void test_monitor_link_kill(void) {
   PUMP_UNTIL(&w, pv.ended);
   CHECK_STR(pv.reason, "bye");
   CHECK_EQ(tr_alive(w.b, victim), 0);
+  /* Demonitored and unlinked across: its end tells nobody here. */
+  victim = spawn_peer(w.b, &pv, 0);
+  pv.ended = 0;
+  pa.n = pt.n = 0;
+  CHECK_EQ(tr_monitor(w.a, trap, victim, &ref), TR_OK);
+  CHECK_EQ(tr_link(w.a, trap, victim), TR_OK);
+  PUMP_UNTIL(&w, !w.to_b.head);
+  pump(&w);
+  CHECK_EQ(tr_demonitor(w.a, ref), TR_OK);
+  CHECK_EQ(tr_unlink(w.a, trap, victim), TR_OK);
+  PUMP_UNTIL(&w, !w.to_b.head);
+  pump(&w);
+  CHECK_EQ(tr_kill(w.b, victim, "quiet"), TR_OK);
+  PUMP_UNTIL(&w, pv.ended);
+  pump(&w);
+  CHECK(w.to_a.head == NULL && pt.n == 0);
   /* A monitor on a dead pid there: down "noproc". */
   a = spawn_peer(w.a, &pa, 0);
   pa.n = 0;
@@ -502,6 +527,8 @@ static void test_malformed(void) {
   memcpy(bad, good, len);
   bad[4 + 4] = 2;
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
+  bad[4 + 4] = 0; /* node 0 is in no cluster: it could not be answered */
+  CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
   /* A payload that is not a message. */
   memcpy(bad, good, len);
   bad[32] = 0xc1;
@@ -524,6 +551,67 @@ static void test_malformed(void) {
   world_close(&w);
 }
 
+/* Node 1 of two hosts (both stepped here, on this thread) and a lone host
+ * of node 2: bytes for host 1 handed to host 0 go on through the node's
+ * lane, and the answer leaves through host 1's own wire. */
+static void test_other_host_of_node(void) {
+  world w;
+  tr_node *n = tr_node_new(2);
+  tr_host *h1;
+  tr_wire wb;
+  probe pa = {0}, p1 = {0};
+  tr_pid a, x;
+  uint64_t session = 0;
+  memset(&w, 0, sizeof w);
+  CHECK_EQ(tr_node_set_id(n, 1), TR_OK);
+  w.a = tr_node_join(n, NULL);
+  h1 = tr_node_join(n, NULL);
+  CHECK_EQ(tr_node_set_id(n, 3), TR_EINVAL);        /* its hosts have joined */
+  CHECK_EQ(tr_host_set_node_id(w.a, 4), TR_EINVAL); /* a node's host */
+  CHECK_EQ(tr_host_node_id(h1), 1);
+  w.b = tr_host_new(NULL);
+  CHECK_EQ(tr_host_set_node_id(w.b, 2), TR_OK);
+  w.to_a.node = 1;
+  w.to_b.node = 2;
+  wb.carry = carry, wb.ud = &w.to_b;
+  CHECK_EQ(tr_host_set_wire(w.a, &wb), TR_OK);
+  CHECK_EQ(tr_host_set_wire(h1, &wb), TR_OK);
+  wb.ud = &w.to_a;
+  CHECK_EQ(tr_host_set_wire(w.b, &wb), TR_OK);
+  x = spawn_peer(h1, &p1, 0);
+  CHECK_EQ(tr_pid_node(x), 1);
+  CHECK_EQ(tr_pid_host(x), 1);
+  a = spawn_peer(w.b, &pa, 0);
+  CHECK_EQ(tr_send(w.b, a, x, tr_msg_pack("hi", "s", "over")), TR_OK);
+  CHECK_EQ(tr_call(w.b, a, x, tr_msg_new("echo"), 5000, &session), TR_OK);
+  {
+    uint64_t end = uv_hrtime() + 5000000000ull;
+    while (!(p1.n == 1 && pa.n == 1) && uv_hrtime() < end) {
+      pump(&w); /* to_a goes to host 0 */
+      tr_host_step(h1);
+    }
+  }
+  CHECK_STR(p1.text, "over");
+  CHECK_EQ(p1.from, a);
+  CHECK_EQ(pa.kind, TR_KIND_REPLY);
+  CHECK_EQ(pa.session, session);
+  CHECK_EQ(pa.from, x);
+  /* A host the node never had: the call fails "noproc" at once. */
+  CHECK_EQ(tr_call(w.b, a, x + (1ull << TR_PID_HOST_SHIFT), tr_msg_new("echo"),
+                   0, &session),
+           TR_OK);
+  PUMP_UNTIL(&w, pa.n == 2);
+  CHECK_STR(pa.name, "noproc");
+  CHECK_EQ(pa.session, session);
+  CHECK_EQ(w.refused, 0);
+  tr_host_free(w.b);
+  tr_host_free(h1);
+  tr_host_free(w.a);
+  CHECK_EQ(tr_node_free(n), TR_OK);
+  drop(&w.to_a);
+  drop(&w.to_b);
+}
+
 int main(void) {
   RUN(test_ids);
   RUN(test_send_both_ways);
@@ -532,5 +620,6 @@ int main(void) {
   RUN(test_node_lost);
   RUN(test_carry_failures);
   RUN(test_malformed);
+  RUN(test_other_host_of_node);
   return test_report();
 }
