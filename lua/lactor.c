@@ -153,6 +153,12 @@ static void room_resumed(lua_State *L, lua_KContext ctx) {
 }
 
 static int sent(lua_State *L, int rc) {
+  if (rc == TR_ERANGE) { /* only the wire refuses a message for its size */
+    luaL_pushfail(L);
+    lua_pushliteral(L, "toolarge: over the limit of the transport to that "
+                       "node (NATS max_payload)");
+    return 2;
+  }
   if (rc)
     return fail(L, rc);
   lua_pushboolean(L, 1);

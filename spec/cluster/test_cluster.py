@@ -371,7 +371,7 @@ def test_messages_names_spawn(dir, nats):
             got = b.expect("toolarge call")
             assert got.startswith("toolarge call\tfalse\t") and got.endswith("failed: toolarge"), got
             got = b.expect("toolarge send")
-            assert got.startswith("toolarge send\tnil\t"), got
+            assert got.startswith("toolarge send\tnil\ttoolarge: "), got
             assert b.expect("temp released") == "temp released\ttrue"
             assert b.expect("unregistered") == "unregistered\tnil"
             b.expect("done")
