@@ -178,6 +178,7 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
   natsOptions *o = NULL;
   natsStatus s;
   kvConfig kc;
+  jsOptions jo;
   char bucket[TR__NAME_MAX + 16];
   int rc;
   if (out)
@@ -254,7 +255,9 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
   kc.Bucket = bucket;
   kc.History = 1;
   kc.StorageType = js_FileStorage; /* claims outlive a server restart */
-  if ((s = natsConnection_JetStream(&c->js, c->ctl, NULL)) != NATS_OK ||
+  jsOptions_Init(&jo);
+  jo.Wait = 2000; /* a KV call gives up after 2 s (the server is away) */
+  if ((s = natsConnection_JetStream(&c->js, c->ctl, &jo)) != NATS_OK ||
       ((s = js_KeyValue(&c->kv, c->js, bucket)) != NATS_OK &&
        (s = js_CreateKeyValue(&c->kv, c->js, &kc)) != NATS_OK &&
        (s = js_KeyValue(&c->kv, c->js, bucket)) != NATS_OK)) {
@@ -367,13 +370,16 @@ void tr_cluster_free(tr_cluster *c) {
     c->jobs = job->next;
     free(job);
   }
-  if (c->kv && c->id) {
+  if (c->kv && c->id &&
+      natsConnection_Status(c->ctl) == NATS_CONN_STATUS_CONNECTED) {
+    /* (with NATS away, the others find us lost and clean up instead) */
     tr__names_forget_node(c, c->id); /* our global names go with us */
     tr__peers_beat(c, 1);            /* the others see us go at once */
     tr__claim_release(c);
   }
-  if (c->hb_sub) {
-    natsSubscription_Unsubscribe(c->hb_sub);
+  if (c->hb_sub) { /* drained: its callback has run for the last time */
+    if (natsSubscription_Drain(c->hb_sub) == NATS_OK)
+      natsSubscription_WaitForDrainCompletion(c->hb_sub, 2000);
     natsSubscription_Destroy(c->hb_sub);
   }
   kvStore_Destroy(c->kv);
