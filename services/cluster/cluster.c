@@ -377,15 +377,21 @@ void tr_cluster_free(tr_cluster *c) {
     tr__peers_beat(c, 1);            /* the others see us go at once */
     tr__claim_release(c);
   }
-  if (c->hb_sub) { /* drained: its callback has run for the last time */
-    if (natsSubscription_Drain(c->hb_sub) == NATS_OK)
+  if (c->hb_sub) {
+    /* drained: its callback has run for the last time (disconnected,
+     * nothing comes, and a drain would wait for the server) */
+    if (natsConnection_Status(c->ctl) == NATS_CONN_STATUS_CONNECTED &&
+        natsSubscription_Drain(c->hb_sub) == NATS_OK)
       natsSubscription_WaitForDrainCompletion(c->hb_sub, 2000);
+    else
+      natsSubscription_Unsubscribe(c->hb_sub);
     natsSubscription_Destroy(c->hb_sub);
   }
   kvStore_Destroy(c->kv);
   jsCtx_Destroy(c->js);
   if (c->ctl) {
-    natsConnection_FlushTimeout(c->ctl, 1000);
+    if (natsConnection_Status(c->ctl) == NATS_CONN_STATUS_CONNECTED)
+      natsConnection_FlushTimeout(c->ctl, 1000);
     atomic_store(&c->closing, 1);
     natsConnection_Close(c->ctl);
     tr__wait_closed(&c->closed);

@@ -8,7 +8,8 @@ released when the owner ends and when its node is SIGKILLed), spawning by
 module on another node, a message over max_payload refused at the sender,
 a node SIGKILLed (monitors and links get "noconnection" in under 2 s, a
 call in flight fails at once), nats-server restarted under load (no hang,
-traffic resumes, the refused reported), --help and bad options. Every
+traffic resumes, the refused reported), a stop while NATS is away (no
+wait for it), --help and bad options. Every
 wait is for an event (a line, an exit), bounded."""
 import os
 import selectors
@@ -495,6 +496,22 @@ def test_options(dir, nats):
         assert rc == 0 and out.startswith("nil\t0\nfalse\t") and "not in a cluster" in out, out
     finally:
         a.kill()
+
+
+def test_stop_while_nats_away(dir, nats):
+    a = Node(dir, nats, "A", LOAD_SERVER, "t6")
+    try:
+        a.expect("ready")
+        nats.kill()
+        wait_for("A to see the drop", lambda: "connection to" in text(a.log), 10)
+        start = time.monotonic()
+        a.proc.send_signal(signal.SIGTERM)
+        assert a.wait() == 0, text(a.log)
+        took = time.monotonic() - start
+        assert took < 2.0, "a stop with NATS away took %.2f s" % took
+    finally:
+        a.kill()
+        nats.start()
 
 
 def main():
