@@ -9,7 +9,7 @@ module on another node, a message over max_payload refused at the sender,
 a node SIGKILLed (monitors and links get "noconnection" in under 2 s, a
 call in flight fails at once), nats-server restarted under load (no hang,
 traffic resumes, the refused reported), a stop while NATS is away (no
-wait for it), --help and bad options. Every
+wait for it), --help and bad options, mutual TLS to a server that wants it. Every
 wait is for an event (a line, an exit), bounded."""
 import os
 import selectors
@@ -496,6 +496,52 @@ def test_options(dir, nats):
         assert rc == 0 and out.startswith("nil\t0\nfalse\t") and "not in a cluster" in out, out
     finally:
         a.kill()
+
+
+def openssl(*args):
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=WAIT)
+
+
+def test_tls(dir, nats):
+    """--cluster-tls: a CA made here, a server that requires TLS and a
+    client certificate (mutual TLS); joined with them, refused without."""
+    import shutil
+    if not shutil.which("openssl"):
+        print("   (no openssl: skipped)")
+        return
+    t = os.path.join(dir, "tls")
+    os.mkdir(t)
+    p = lambda name: os.path.join(t, name)  # noqa: E731
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", p("ca.key"),
+            "-out", p("ca.pem"), "-days", "2", "-subj", "/CN=troupe test CA")
+    with open(p("ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for who in ("server", "client"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", p(who + ".key"),
+                "-out", p(who + ".csr"), "-subj", "/CN=127.0.0.1")
+        openssl("x509", "-req", "-in", p(who + ".csr"), "-CA", p("ca.pem"), "-CAkey",
+                p("ca.key"), "-CAcreateserial", "-out", p(who + ".pem"), "-days", "2",
+                "-extfile", p("ext"))
+    port = free_port()
+    log = p("nats.log")
+    server = subprocess.Popen(
+        [NATS_SERVER, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", p("store"),
+         "--tlsverify", "--tlscert", p("server.pem"), "--tlskey", p("server.key"),
+         "--tlscacert", p("ca.pem"), "-l", log],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for("the TLS server", lambda: "Server is ready" in text(log))
+        url = "tls://127.0.0.1:%d" % port
+        tls = "ca=%s,cert=%s,key=%s" % (p("ca.pem"), p("client.pem"), p("client.key"))
+        rc, out, err = run("--cluster", url, "--node", "secure", "--cluster-tls", tls,
+                           "-e", 'print(require("actor").node())')
+        assert rc == 0 and out == "secure\t1\n", (rc, out, err)
+        rc, out, err = run("--cluster", url, "--node", "nocert", "--cluster-tls",
+                           "ca=" + p("ca.pem"), "-e", "")
+        assert rc == 1 and "cannot reach" in err, (rc, out, err)
+    finally:
+        server.terminate()
+        server.wait(WAIT)
 
 
 def test_stop_while_nats_away(dir, nats):
