@@ -392,10 +392,23 @@ TR_API int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out,
 TR_API uint32_t tr_cluster_node_id(const tr_cluster *c);
 /* Joins h, a host of the node whose id c holds, to the cluster, on h's
  * loop thread: its own NATS connection driven by h's loop (libnats' libuv
- * adapter), its wire, and its cluster actor "troupe.cluster.<index>",
- * which answers global names (register, whereis, unregister), node(),
- * nodes() and whereis_local(name) for actors of other nodes. TR_ENOPROC
- * when NATS cannot be reached, TR_EEXIST when h is attached already. */
+ * adapter), its wire, and its cluster actor, registered as
+ * "troupe.cluster.<index>", which answers these calls (the Lua layer's
+ * actor.node, nodes, register_global ... make them):
+ *   node() -> name, id                 this node
+ *   nodes() -> {{name=, id=}, ...}     the live nodes, this one first
+ *   peer(node, host) -> pid            that host's cluster actor on another
+ *                                      node (node: its name or id)
+ *   whereis_local(name) -> pid | nil   a local name, for other nodes
+ *   register(name[, pid]) -> true      a global name for an actor of this
+ *                                      node (the caller by default); an
+ *                                      error reply if it is taken
+ *   whereis(name) -> pid | nil         a global name (nil: its owner's
+ *                                      node is not live)
+ *   unregister(name) -> nil
+ * The global names' calls answer once the bucket has (its KV calls run on
+ * the cluster's thread). TR_ENOPROC when NATS cannot be reached,
+ * TR_EEXIST when h is attached already. */
 TR_API int tr_cluster_attach(tr_cluster *c, tr_host *h);
 /* Lets go of h, on its loop thread, once its actors have ended (before
  * tr_host_free): closes its connection and handles. */
