@@ -106,6 +106,7 @@ static void heard(tr_cluster *c, uint32_t node) {
 /* Hands what arrived to the core, a bounded number of frames a turn. */
 static int receive(tr__link *l) {
   int msgs = 0, bytes = 0, i;
+  unsigned refused = 0;
   natsMsg *m;
   tr__frame_reader r;
   const void *env;
@@ -124,7 +125,13 @@ static int receive(tr__link *l) {
       if (r.node && r.node < TR__NODES && !atomic_load(&l->c->alive[r.node]))
         heard(l->c, r.node);
       while (tr__frame_next(&r, &env, &len))
-        tr_wire_deliver(l->h, env, len);
+        if (tr_wire_deliver(l->h, env, len) != TR_OK)
+          refused++;
+      if (refused) /* not for us, or not well made: said, not delivered */
+        tr_host_log(l->h, TR_LOG_WARN,
+                    "cluster: %u messages from node %u refused by the core",
+                    refused, (unsigned)r.node);
+      refused = 0;
     }
     natsMsg_Destroy(m);
   }

@@ -60,7 +60,7 @@ local c = require "common"
 actor.register_global("a.srv")
 actor.register_global("odd name/\u{e9}")
 actor.register("local_a", actor.self())
-local temp = actor.spawn(function()
+actor.spawn(function()
   actor.register_global("temp")
   actor.receive()
 end)
@@ -69,7 +69,10 @@ actor.serve{
   echo = function(...) return ... end,
   ask_back = function(pid, ...) return actor.call(pid, "echo", ...) end,
   ping = function(from, n) actor.send(from, "pong", n) end,
-  kill_temp = function() actor.kill(temp, "killed") return true end,
+  fwd = function(to) actor.forward(to) end, -- the call goes on, its caller kept
+  helper = function()
+    return actor.spawn(function() actor.serve{ fwd = function(_, ...) return "helper", ... end } end)
+  end,
   quit = function() actor.exit("normal") end,
 }
 '''
@@ -89,6 +92,8 @@ c.say("table", t.k[3], #t.s)
 -- a pid of this node travels in a message and is called back from A
 local me = actor.spawn(function() actor.serve{ echo = function(...) return ... end } end)
 c.say("ask_back", actor.call(srv, "ask_back", me, "from", "b"))
+-- forwarded by A to another actor of A's, answered straight back
+c.say("forward", actor.call(srv, "fwd", actor.call(srv, "helper"), "echoed"))
 -- one-way both ways, in order: bursts within A's mailbox
 local got = 0
 for burst = 0, 9 do
@@ -116,8 +121,8 @@ local big = string.rep("x", 1000000)
 c.say("big", #actor.call(srv, "echo", big))
 c.say("toolarge call", pcall(actor.call, srv, "echo", string.rep("y", 2 * 1024 * 1024)))
 c.say("toolarge send", actor.send(srv, "echo", string.rep("y", 2 * 1024 * 1024)))
--- released when its owner ends
-actor.call(srv, "kill_temp")
+-- killed from here; its name is released when it ends
+actor.kill(actor.whereis_global("temp"), "killed")
 local gone = false
 for _ = 1, 500 do
   if not actor.whereis_global("temp") then gone = true break end
@@ -360,6 +365,7 @@ def test_messages_names_spawn(dir, nats):
             assert b.expect("echo") == "echo\t1\ttwo\ttrue"
             assert b.expect("table") == "table\t3\t3"
             assert b.expect("ask_back") == "ask_back\tfrom\tb"
+            assert b.expect("forward") == "forward\thelper\techoed"
             assert b.expect("pongs") == "pongs\t5000"
             assert b.expect("call_global") == "call_global\thi"
             assert b.expect("send_global") == "send_global\t7"
