@@ -127,7 +127,8 @@ static void on_ctl_reconnected(natsConnection *nc, void *ud) {
     return;
   uv_mutex_lock(&c->lock);
   c->ctl_down = 0;
-  uv_cond_signal(&c->cond); /* beat at once: the others see us back */
+  c->beat_now = c->hello_now = 1; /* we are back, and they beat at once */
+  uv_cond_signal(&c->cond);
   uv_mutex_unlock(&c->lock);
 }
 
@@ -142,8 +143,11 @@ static void worker(void *arg) {
   while (!c->stopping) {
     now = uv_hrtime();
     if (now >= next_beat || c->beat_now) {
-      c->beat_now = 0;
+      int hello = c->hello_now;
+      c->beat_now = c->hello_now = 0;
       uv_mutex_unlock(&c->lock);
+      if (hello)
+        tr__peers_hello(c);
       tr__peers_beat(c, 0);
       uv_mutex_lock(&c->lock);
       next_beat = now + (uint64_t)TR__HEARTBEAT_MS * 1000000;

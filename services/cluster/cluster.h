@@ -68,7 +68,7 @@ struct tr_cluster {
   int worker_on, stopping;
   int ctl_down;                    /* the control connection is disconnected */
   tr_host *busy;                   /* the host whose job the worker runs now */
-  int beat_now;                    /* a node said hello: beat at once */
+  int beat_now, hello_now;         /* a node said hello: beat at once */
   unsigned char expect[TR__NODES]; /* fresh claims seen when joining */
   atomic_int closing, closed;      /* of the control connection */
   tr__peer *peers[TR__NODES];
@@ -126,6 +126,7 @@ void tr__claim_release(tr_cluster *c);
 int tr__peers_start(tr_cluster *c, char *err, size_t errlen);
 void tr__peers_beat(tr_cluster *c, int farewell);
 void tr__peers_greet(tr_cluster *c);
+void tr__peers_hello(tr_cluster *c);
 void tr__peers_check(tr_cluster *c, uint64_t now);
 
 /* names.c: global names in the bucket (the worker's) and the cluster

@@ -87,17 +87,22 @@ int tr__peers_start(tr_cluster *c, char *err, size_t errlen) {
   return TR_OK;
 }
 
+/* Says hello: the others beat at once. */
+void tr__peers_hello(tr_cluster *c) {
+  char text[32], subject[TR__NAME_MAX + 32];
+  snprintf(subject, sizeof subject, "%shb", c->prefix);
+  snprintf(text, sizeof text, "hello %u", (unsigned)c->id);
+  natsConnection_PublishString(c->ctl, subject, text);
+}
+
 /* Says hello (the others beat at once) and waits, 3 heartbeats at most,
  * to hear every node whose claim was fresh: a node knows its peers before
  * its first actor runs. */
 void tr__peers_greet(tr_cluster *c) {
-  char text[32], subject[TR__NAME_MAX + 32];
   uint64_t until = uv_hrtime() + 3ull * TR__HEARTBEAT_MS * 1000000;
   uint32_t n;
   int missing = 1;
-  snprintf(subject, sizeof subject, "%shb", c->prefix);
-  snprintf(text, sizeof text, "hello %u", (unsigned)c->id);
-  natsConnection_PublishString(c->ctl, subject, text);
+  tr__peers_hello(c);
   natsConnection_FlushTimeout(c->ctl, 1000);
   while (missing && uv_hrtime() < until) {
     missing = 0;
