@@ -72,6 +72,9 @@ if command -v erl >/dev/null 2>&1 && command -v erlc >/dev/null 2>&1; then
   erlc -Werror -o "$ebin" "$root/bench/erlang/dist.erl"
   host=$(hostname -s)
   srv="trbench_srv_$$"
+  # erl -sname starts epmd when none runs; one started here is stopped after
+  epmd_was=0
+  epmd -names >/dev/null 2>&1 && epmd_was=1
   ERL_CRASH_DUMP_SECONDS=0 erl -sname "$srv" -noshell -pa "$ebin" -run dist server \
     >"$work/erl_server.out" 2>&1 &
   pids+=" $!"
@@ -82,6 +85,10 @@ if command -v erl >/dev/null 2>&1 && command -v erlc >/dev/null 2>&1; then
     echo "scripts/bench: the Erlang distribution bench failed:" >&2
     cat "$work/erlang.out" >&2
   fi
+  for p in $pids; do kill "$p" 2>/dev/null || true; done
+  for p in $pids; do wait "$p" 2>/dev/null || true; done
+  pids=""
+  ((epmd_was)) || epmd -kill >/dev/null 2>&1 || true
 else
   echo "scripts/bench: no erl: the Erlang distribution rows are skipped" \
     "(scripts/setup --bench installs erlang-base)" >&2
