@@ -34,18 +34,48 @@ static int same_name(tr_cluster *c, kvEntry *e) {
          !memcmp(kvEntry_Value(e), c->node_name, strlen(c->node_name));
 }
 
+/* Which ids have a key now (one listing, not 255 reads); all of them
+ * when the listing fails for another reason than an empty bucket. */
+static void claimed_ids(tr_cluster *c, unsigned char *present) {
+  kvKeysList keys;
+  natsStatus s;
+  unsigned id;
+  int i, n;
+  memset(&keys, 0, sizeof keys);
+  s = kvStore_Keys(&keys, c->kv, NULL);
+  if (s != NATS_OK) {
+    memset(present, s != NATS_NOT_FOUND, TR__NODES);
+    return;
+  }
+  memset(present, 0, TR__NODES);
+  for (i = 0; i < keys.Count; i++)
+    if (sscanf(keys.Keys[i], "node.%u%n", &id, &n) == 1 && !keys.Keys[i][n] &&
+        id > 0 && id < TR__NODES)
+      present[id] = 1;
+  kvKeysList_Destroy(&keys);
+}
+
+static int take(tr_cluster *c, uint32_t id, uint64_t rev) {
+  c->id = id;
+  c->claim_rev = rev;
+  c->expect[id] = 0;
+  return TR_OK;
+}
+
 int tr__claim(tr_cluster *c, char *err, size_t errlen) {
   char key[32];
-  uint32_t id;
-  int len = (int)strlen(c->node_name), mine = 0;
-  uint64_t rev;
+  unsigned char present[TR__NODES];
+  uint32_t id, mine = 0;
+  int len = (int)strlen(c->node_name), pass;
+  uint64_t rev, mine_rev = 0;
   kvEntry *e;
   natsStatus s;
+  claimed_ids(c, present);
   /* First: is this name held by a live node? Then no second one. An old
-   * claim of the name, stale, is taken back first (the same id again). */
+   * claim of the name, stale, is taken back (the same id again). */
   for (id = 1; id < TR__NODES; id++) {
     snprintf(key, sizeof key, "node.%u", (unsigned)id);
-    if (kvStore_Get(&e, c->kv, key) != NATS_OK)
+    if (!present[id] || kvStore_Get(&e, c->kv, key) != NATS_OK)
       continue;
     c->expect[id] = !stale(c, e); /* a live node: heard before we start */
     if (same_name(c, e)) {
@@ -58,35 +88,32 @@ int tr__claim(tr_cluster *c, char *err, size_t errlen) {
       }
       if (!mine && kvStore_Update(&rev, c->kv, key, c->node_name, len,
                                   kvEntry_Revision(e)) == NATS_OK) {
-        mine = 1;
-        c->id = id;
-        c->claim_rev = rev;
+        mine = id;
+        mine_rev = rev;
       }
     }
     kvEntry_Destroy(e);
   }
   if (mine)
-    return TR_OK;
-  for (id = 1; id < TR__NODES; id++) {
-    snprintf(key, sizeof key, "node.%u", (unsigned)id);
-    s = kvStore_Create(&rev, c->kv, key, c->node_name, len);
-    if (s == NATS_OK) {
-      c->id = id;
-      c->claim_rev = rev;
-      return TR_OK;
+    return take(c, mine, mine_rev);
+  /* Then the lowest id free (created atomically: another node starting
+   * now gets another), and last a stale claim of another name. */
+  for (pass = 0; pass < 2; pass++)
+    for (id = 1; id < TR__NODES; id++) {
+      if (present[id] != pass)
+        continue;
+      snprintf(key, sizeof key, "node.%u", (unsigned)id);
+      if ((s = kvStore_Create(&rev, c->kv, key, c->node_name, len)) == NATS_OK)
+        return take(c, id, rev);
+      if (kvStore_Get(&e, c->kv, key) != NATS_OK)
+        continue;
+      s = stale(c, e) ? kvStore_Update(&rev, c->kv, key, c->node_name, len,
+                                       kvEntry_Revision(e))
+                      : NATS_ERR;
+      kvEntry_Destroy(e);
+      if (s == NATS_OK)
+        return take(c, id, rev);
     }
-    if (kvStore_Get(&e, c->kv, key) != NATS_OK)
-      continue;
-    s = stale(c, e) ? kvStore_Update(&rev, c->kv, key, c->node_name, len,
-                                     kvEntry_Revision(e))
-                    : NATS_ERR;
-    kvEntry_Destroy(e);
-    if (s == NATS_OK) {
-      c->id = id;
-      c->claim_rev = rev;
-      return TR_OK;
-    }
-  }
   say(err, errlen, "no node id is free in cluster '%s' (255 live claims)",
       c->cluster);
   return TR_EEXIST;
