@@ -396,7 +396,7 @@ TR_API uint32_t tr_cluster_node_id(const tr_cluster *c);
  * "troupe.cluster.<index>", which answers these calls (the Lua layer's
  * actor.node, nodes, register_global ... make them):
  *   node() -> name, id                 this node
- *   nodes() -> {{name=, id=}, ...}     the live nodes, this one first
+ *   nodes() -> {{name=, id=, hosts=}, ...}  the live nodes, this first
  *   peer(node, host) -> pid            that host's cluster actor on another
  *                                      node (node: its name or id)
  *   whereis_local(name) -> pid | nil   a local name, for other nodes

@@ -199,7 +199,7 @@ function actor.node()
 end
 
 -- actor.nodes() -> the live nodes of the cluster, this one first, each
--- {name = , id = }; {} when the node is in none.
+-- {name = , id = , hosts = }; {} when the node is in none.
 function actor.nodes()
   if not cluster_actor() then return {} end
   return (ask_cluster("actor.nodes", "nodes"))

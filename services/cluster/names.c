@@ -199,23 +199,30 @@ static int push_job(tr_actor *self, names_state *st, int op, const tr_msg *m,
 
 static void reply_nodes(tr_host *h, tr_cluster *c, const tr_msg *m) {
   tr_msg *out = tr_msg_new("reply");
-  uint32_t n, count = 1;
+  uint32_t n, count = 1, hosts;
   uv_mutex_lock(&c->lock);
   for (n = 1; n < TR__NODES; n++) /* named: its heartbeat came */
     count += c->peers[n] && c->peers[n]->alive && c->peers[n]->name[0];
   tr_msg_add_array(out, count);
-  tr_msg_add_map(out, 2);
+  for (n = 0, hosts = 0; n < TR__NODES; n++)
+    if (c->links[n])
+      hosts = n + 1;
+  tr_msg_add_map(out, 3);
   tr_msg_add_cstr(out, "name");
   tr_msg_add_cstr(out, c->node_name);
   tr_msg_add_cstr(out, "id");
   tr_msg_add_int(out, c->id);
+  tr_msg_add_cstr(out, "hosts");
+  tr_msg_add_int(out, hosts);
   for (n = 1; n < TR__NODES; n++)
     if (c->peers[n] && c->peers[n]->alive && c->peers[n]->name[0]) {
-      tr_msg_add_map(out, 2);
+      tr_msg_add_map(out, 3);
       tr_msg_add_cstr(out, "name");
       tr_msg_add_cstr(out, c->peers[n]->name);
       tr_msg_add_cstr(out, "id");
       tr_msg_add_int(out, n);
+      tr_msg_add_cstr(out, "hosts");
+      tr_msg_add_int(out, c->peers[n]->hosts);
     }
   uv_mutex_unlock(&c->lock);
   tr_reply(h, m, out);

@@ -83,7 +83,7 @@ local c = require "common"
 local srv = c.wait_global("a.srv")
 c.say("node", actor.node())
 local names = {}
-for _, n in ipairs(actor.nodes()) do names[#names + 1] = n.name end
+for _, n in ipairs(actor.nodes()) do names[#names + 1] = n.name .. n.id .. "/" .. n.hosts end
 table.sort(names)
 c.say("nodes", table.concat(names, ","))
 c.say("echo", actor.call(srv, "echo", 1, "two", true))
@@ -361,7 +361,7 @@ def test_messages_names_spawn(dir, nats):
         b = Node(dir, nats, "B", NODE_B, "t1")
         try:
             assert b.expect("node") == "node\tB\t2"  # A claimed id 1 first
-            assert b.expect("nodes") == "nodes\tA,B"
+            assert b.expect("nodes") == "nodes\tA1/2,B2/2"
             assert b.expect("echo") == "echo\t1\ttwo\ttrue"
             assert b.expect("table") == "table\t3\t3"
             assert b.expect("ask_back") == "ask_back\tfrom\tb"
