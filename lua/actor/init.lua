@@ -103,8 +103,17 @@ end
 
 -- Spawning by module on another node: its host's spawner, found through
 -- that node's cluster actor, starts it as it would for a host of its own.
+local next_any_remote = 0 -- "any" on another node: its hosts in turn
 local function spawn_on_node(spec, node, module, fn, link, args)
   local host = spec.host or 0
+  if host == "any" then
+    local hosts = 1
+    for _, n in ipairs(ask_cluster("actor.spawn", "nodes")) do
+      if n.name == node or n.id == node then hosts = math.max(n.hosts, 1) end
+    end
+    host = next_any_remote % hosts
+    next_any_remote = next_any_remote + 1
+  end
   if math.type(host) ~= "integer" or host < 0 then
     return false, ("host must be a host index of node %s, got %s"):format(
       tostring(node), tostring(host)), true

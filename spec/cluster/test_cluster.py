@@ -116,6 +116,15 @@ c.say("remote local", actor.whereis("local_a", "A") == srv, actor.whereis("nobod
 local pid = actor.spawn{ node = "A", module = "remote_mod", args = { actor.self(), "t1" } }
 c.say("spawned", select(2, actor.receive(10000)))
 c.say("spawned pid node", pid ~= nil)
+-- "any": that node's hosts in turn
+local seen = {}
+for i = 1, 2 do
+  actor.spawn{ node = 1, module = "remote_mod", host = "any", args = { actor.self(), "any" .. i } }
+  local _, _, _, _, host = actor.receive(10000)
+  seen[#seen + 1] = host
+end
+table.sort(seen)
+c.say("any hosts", table.concat(seen, ","))
 -- large messages up to the limit; over it, refused here
 local big = string.rep("x", 1000000)
 c.say("big", #actor.call(srv, "echo", big))
@@ -374,6 +383,7 @@ def test_messages_names_spawn(dir, nats):
             assert b.expect("remote local") == "remote local\ttrue\tnil"
             assert b.expect("spawned\t") == "spawned\tt1\tA\t1\t0"
             assert b.expect("spawned pid") == "spawned pid node\ttrue"
+            assert b.expect("any hosts") == "any hosts\t0,1"
             assert b.expect("big") == "big\t1000000"
             got = b.expect("toolarge call")
             assert got.startswith("toolarge call\tfalse\t") and got.endswith("failed: toolarge"), got
