@@ -332,13 +332,19 @@ class Node:
         end = time.monotonic() + limit
         while b"\n" not in self.buf:
             left = end - time.monotonic()
-            assert left > 0, "%s: no line in time; log:\n%s" % (self.name, text(self.log)[-3000:])
+            assert left > 0, "%s: no line in time%s" % (self.name, self.logs())
             if self.sel.select(left):
                 chunk = os.read(self.proc.stdout.fileno(), 65536)
-                assert chunk, "%s ended; log:\n%s" % (self.name, text(self.log)[-3000:])
+                assert chunk, "%s ended%s" % (self.name, self.logs())
                 self.buf += chunk
         out, self.buf = self.buf.split(b"\n", 1)
         return out.decode(errors="replace")
+
+    def logs(self):
+        """The logs of every node in the test's folder, to see why."""
+        dir = os.path.dirname(self.log)
+        return "".join("\n-- %s:\n%s" % (f, text(os.path.join(dir, f))[-2000:])
+                       for f in sorted(os.listdir(dir)) if f.endswith(".log"))
 
     def expect(self, prefix, limit=WAIT):
         got = self.line(limit)
