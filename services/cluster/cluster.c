@@ -73,6 +73,20 @@ int tr__cluster_options(tr_cluster *c, natsOptions **out, char *err,
   return TR_OK;
 }
 
+void tr__cluster_log(tr_cluster *c, int level, const char *fmt, ...) {
+  char text[512];
+  va_list ap;
+  uint32_t i;
+  for (i = 0; i < TR__NODES && !c->links[i]; i++)
+    ;
+  if (i == TR__NODES)
+    return; /* no host yet to log through */
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof text, fmt, ap);
+  va_end(ap);
+  tr_host_log(c->links[i]->h, level, "cluster: %s", text);
+}
+
 void tr__cluster_push(tr_cluster *c, tr__job *job) {
   job->next = NULL;
   uv_mutex_lock(&c->lock);
@@ -152,7 +166,7 @@ static void worker(void *arg) {
       uv_mutex_lock(&c->lock);
       next_beat = now + (uint64_t)TR__HEARTBEAT_MS * 1000000;
     }
-    tr__peers_check(c, now);
+    tr__peers_check(c, uv_hrtime()); /* now: the beat took time */
     if (now >= next_claim && !c->ctl_down) {
       uv_mutex_unlock(&c->lock);
       tr__claim_refresh(c);

@@ -114,6 +114,12 @@ struct tr__link {
 int tr__cluster_options(tr_cluster *c, natsOptions **out, char *err,
                         size_t errlen);
 void tr__cluster_push(tr_cluster *c, tr__job *job);
+/* Logs through the first attached host (c->lock held); nothing before. */
+void tr__cluster_log(tr_cluster *c, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /* Marks node lost for every attached host (c->lock held). */
 void tr__cluster_lost(tr_cluster *c, uint32_t node);
 

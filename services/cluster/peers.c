@@ -41,6 +41,7 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub,
     if ((p = c->peers[id]) != NULL && p->alive) {
       p->alive = 0;
       tr__cluster_lost(c, id);
+      tr__cluster_log(c, TR_LOG_INFO, "node %s (%u) left", p->name, id);
     }
     uv_mutex_unlock(&c->lock);
     return;
@@ -68,6 +69,7 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub,
   if (!p->alive) {
     p->alive = 1;
     atomic_store(&c->alive[id], 1);
+    tr__cluster_log(c, TR_LOG_INFO, "node %s (%u) is there", p->name, id);
   }
   uv_mutex_unlock(&c->lock);
 }
@@ -144,10 +146,14 @@ void tr__peers_check(tr_cluster *c, uint64_t now) {
   tr__job *job;
   for (id = 1; id < TR__NODES; id++) {
     tr__peer *p = c->peers[id];
-    if (!p || !p->alive || now - p->last_seen <= bound)
+    /* last_seen may be later than now: heard since now was read */
+    if (!p || !p->alive || p->last_seen >= now || now - p->last_seen <= bound)
       continue;
     p->alive = 0;
     tr__cluster_lost(c, id);
+    tr__cluster_log(c, TR_LOG_INFO, "node %s (%u) lost: silent for %llu ms",
+                    p->name, id,
+                    (unsigned long long)((now - p->last_seen) / 1000000));
     /* its global names go: a survivor deletes them (each does; the
      * deletes are checked against the owner, so doing it twice is
      * harmless) */
