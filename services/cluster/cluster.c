@@ -74,17 +74,33 @@ int tr__cluster_options(tr_cluster *c, natsOptions **out, char *err,
 }
 
 void tr__cluster_log(tr_cluster *c, int level, const char *fmt, ...) {
-  char text[512];
   va_list ap;
   uint32_t i;
-  for (i = 0; i < TR__NODES && !c->links[i]; i++)
-    ;
-  if (i == TR__NODES)
-    return; /* no host yet to log through */
+  tr__news *n;
+  if (c->nnews == TR__NEWS)
+    return; /* the loop is behind: the oldest news is enough */
+  n = &c->news[c->nnews++];
+  n->level = level;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof text, fmt, ap);
+  vsnprintf(n->text, sizeof n->text, fmt, ap);
   va_end(ap);
-  tr_host_log(c->links[i]->h, level, "cluster: %s", text);
+  for (i = 0; i < TR__NODES; i++)
+    if (c->links[i]) { /* said on a loop thread: tr_host_log is for those */
+      tr__link_wake(c->links[i]);
+      break;
+    }
+}
+
+void tr__cluster_say_news(tr_cluster *c, tr_host *h) {
+  tr__news news[TR__NEWS];
+  uint32_t n, i;
+  uv_mutex_lock(&c->lock);
+  n = c->nnews;
+  memcpy(news, c->news, n * sizeof *news);
+  c->nnews = 0;
+  uv_mutex_unlock(&c->lock);
+  for (i = 0; i < n; i++)
+    tr_host_log(h, news[i].level, "cluster: %s", news[i].text);
 }
 
 void tr__cluster_push(tr_cluster *c, tr__job *job) {

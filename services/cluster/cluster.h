@@ -20,6 +20,14 @@
 
 typedef struct tr__link tr__link;
 
+/* A line for the log, from a thread that may not log (tr_host_log is for
+ * loop threads): said by the next host loop that looks. */
+#define TR__NEWS 16
+typedef struct tr__news {
+  int level;
+  char text[160];
+} tr__news;
+
 /* Another node, as its heartbeats describe it. */
 typedef struct tr__peer {
   int alive;
@@ -66,9 +74,11 @@ struct tr_cluster {
   uv_cond_t cond;
   uv_thread_t worker;
   int worker_on, stopping;
-  int ctl_down;                    /* the control connection is disconnected */
-  tr_host *busy;                   /* the host whose job the worker runs now */
-  int beat_now, hello_now;         /* a node said hello: beat at once */
+  int ctl_down;  /* the control connection is disconnected */
+  tr_host *busy; /* the host whose job the worker runs now */
+  int beat_now, hello_now;
+  tr__news news[TR__NEWS];
+  uint32_t nnews;                  /* a node said hello: beat at once */
   unsigned char expect[TR__NODES]; /* fresh claims seen when joining */
   atomic_int closing, closed;      /* of the control connection */
   tr__peer *peers[TR__NODES];
@@ -114,12 +124,14 @@ struct tr__link {
 int tr__cluster_options(tr_cluster *c, natsOptions **out, char *err,
                         size_t errlen);
 void tr__cluster_push(tr_cluster *c, tr__job *job);
-/* Logs through the first attached host (c->lock held); nothing before. */
+/* Keeps a line for the log (c->lock held) and wakes a host to say it;
+ * tr__cluster_say_news says what is kept, on h's loop thread. */
 void tr__cluster_log(tr_cluster *c, int level, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+void tr__cluster_say_news(tr_cluster *c, tr_host *h);
 /* Marks node lost for every attached host (c->lock held). */
 void tr__cluster_lost(tr_cluster *c, uint32_t node);
 

@@ -165,6 +165,7 @@ static void on_async(uv_async_t *async) {
   int up = atomic_load(&l->connected);
   if (!atomic_exchange(&l->news, 0))
     return;
+  tr__cluster_say_news(l->c, l->h);
   if (!up && !atomic_exchange(&l->said_down, 1))
     tr_host_log(l->h, TR_LOG_WARN,
                 "cluster: connection to %s lost; every other node is "
