@@ -1,5 +1,6 @@
 -- troupe-scm-1.rockspec: the `actor` module for a stock Lua 5.4, built
--- from this tree against the system's libuv, msgpack-c and hiredis:
+-- from this tree against the system's libuv, msgpack-c, hiredis
+-- and libnats:
 --
 --   luarocks --lua-version 5.4 make             (add --local or --tree DIR)
 --   eval "$(luarocks --lua-version 5.4 path)"; lua5.4 -e 'require "actor"'
@@ -28,6 +29,7 @@ external_dependencies = {
   LIBUV = { header = "uv.h" },
   MSGPACK = { header = "msgpack.h" },
   HIREDIS = { header = "hiredis/read.h" },
+  NATS = { header = "nats/nats.h" },
 }
 build = {
   type = "cmake",

@@ -26,7 +26,7 @@ set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "lua-cjson")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "lua5.4")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS
-    "pkg-config, libuv1-dev, libmsgpack-dev, libhiredis-dev, liblua5.4-dev")
+    "pkg-config, libuv1-dev, libmsgpack-dev, libhiredis-dev, libnats-dev, liblua5.4-dev")
 
 # `make package_source`: the sources, not the build trees in the checkout.
 # (A regex each; CPack writes them into its config, hence the double escape.)

@@ -1,7 +1,8 @@
 /*
  * troupe_services.h -- the services troupe builds on its kernel: supervision
- * (tr_sup_start), the router (tr_router_start) and the key-value store (its
- * protocol, and tr_kv_* for a C program).
+ * (tr_sup_start), the router (tr_router_start), the key-value store (its
+ * protocol, and tr_kv_* for a C program), the RESP gateway and the cluster
+ * over NATS (tr_cluster_*).
  *
  * Everything here is written against troupe.h alone, as a user's own
  * native actors would be; this header sits on troupe.h as lauxlib.h sits
@@ -379,6 +380,83 @@ typedef struct tr_resp_config {
  * is logged); TR_EEXIST when h runs one already. Stopping it (tr_kill)
  * closes its connections. */
 TR_API int tr_resp_start(tr_host *h, const tr_resp_config *cfg, tr_pid *out);
+
+/* ------------------------------------------------------------- cluster */
+
+/* A cluster joins troupe nodes (processes, on one machine or many)
+ * through a NATS server: each node's hosts reach the actors of the others
+ * with send, call, reply, forward, monitor, link and kill, pids unchanged
+ * (a pid names its node: tr_pid_node). Nothing of troupe's own listens on
+ * a port; every node connects out to NATS. Built on the kernel's wire
+ * (tr_host_set_wire): what the core hands over for another node is
+ * batched, one NATS message per destination host per loop turn (or when
+ * NATS's max_payload is near), and published on that host's subject,
+ * troupe.<cluster>.<node id>.<host index>.
+ *
+ * A node is known to the others by its heartbeats (every 250 ms on
+ * troupe.<cluster>.hb, and a farewell on a clean stop); one silent for
+ * lost_ms, or gone from our side when our connection drops, is lost:
+ * calls to it fail "noconnection" at once, monitors of its actors get
+ * down "noconnection", links to them exit so, and mail to it is refused
+ * ("noconnection") until it is back. Its node id (1..255) is claimed in
+ * the JetStream key-value bucket troupe_<cluster> when the node starts
+ * (key node.<id>, refreshed while the node runs, released when it stops;
+ * a claim not refreshed for lost_ms is taken over), and global names are
+ * kept there too (see the README's "A cluster over NATS"). */
+typedef struct tr_cluster tr_cluster;
+
+typedef struct tr_cluster_config {
+  const char *url;  /* the NATS server: nats://HOST:PORT (required) */
+  const char *node; /* this node's name: 1-64 of A-Z a-z 0-9 _ - (required) */
+  const char *cluster; /* the cluster's name, same alphabet; NULL: "troupe" */
+  uint32_t lost_ms;    /* a node silent this long is lost: 0 means 1500 */
+  /* libnats' security options, passed through: a .creds file (JWT and
+   * seed), and TLS (on when any of these is given): the CA file to trust,
+   * this node's certificate chain and its key (both or neither). */
+  const char *creds;
+  const char *tls_ca, *tls_cert, *tls_key;
+  /* Bytes waiting to be written to NATS past which sends to other nodes
+   * fail "full" (TR_EFULL): 0 means 32 MiB. */
+  uint32_t max_buffered;
+} tr_cluster_config;
+
+/* Connects to NATS, claims a node id and starts the heartbeats; blocks
+ * until it is done (a few round trips to the server). Call it before the
+ * node's hosts start, then give the id to the node (tr_node_set_id) and
+ * attach each host on its own thread. On failure *out is NULL and err
+ * (errlen bytes, may be NULL) says why: TR_EINVAL for a bad config,
+ * TR_EEXIST when the name is held by a live node or no id is free,
+ * TR_ENOPROC when the server cannot be reached or has no JetStream. */
+TR_API int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out,
+                          char *err, size_t errlen);
+/* The node id claimed (1..255). */
+TR_API uint32_t tr_cluster_node_id(const tr_cluster *c);
+/* Joins h, a host of the node whose id c holds, to the cluster, on h's
+ * loop thread: its own NATS connection driven by h's loop (libnats' libuv
+ * adapter), its wire, and its cluster actor, registered as
+ * "troupe.cluster.<index>", which answers these calls (the Lua layer's
+ * actor.node, nodes, register_global ... make them):
+ *   node() -> name, id                 this node
+ *   nodes() -> {{name=, id=, hosts=}, ...}  the live nodes, this first
+ *   peer(node, host) -> pid            that host's cluster actor on another
+ *                                      node (node: its name or id)
+ *   whereis_local(name) -> pid | nil   a local name, for other nodes
+ *   register(name[, pid]) -> true      a global name for an actor of this
+ *                                      node (the caller by default); an
+ *                                      error reply if it is taken
+ *   whereis(name) -> pid | nil         a global name (nil: its owner's
+ *                                      node is not live)
+ *   unregister(name) -> nil
+ * The global names' calls answer once the bucket has (its KV calls run on
+ * the cluster's thread). TR_ENOPROC when NATS cannot be reached,
+ * TR_EEXIST when h is attached already. */
+TR_API int tr_cluster_attach(tr_cluster *c, tr_host *h);
+/* Lets go of h, on its loop thread, once its actors have ended (before
+ * tr_host_free): closes its connection and handles. */
+TR_API void tr_cluster_detach(tr_cluster *c, tr_host *h);
+/* Says farewell (peers see the node lost at once), releases the node's
+ * global names and its id, and frees c; every host detached first. */
+TR_API void tr_cluster_free(tr_cluster *c);
 
 #ifdef __cplusplus
 }

@@ -153,6 +153,12 @@ static void room_resumed(lua_State *L, lua_KContext ctx) {
 }
 
 static int sent(lua_State *L, int rc) {
+  if (rc == TR_ERANGE) { /* only the wire refuses a message for its size */
+    luaL_pushfail(L);
+    lua_pushliteral(L, "toolarge: over the limit of the transport to that "
+                       "node (NATS max_payload)");
+    return 2;
+  }
   if (rc)
     return fail(L, rc);
   lua_pushboolean(L, 1);
@@ -1028,6 +1034,17 @@ static int l_configure(lua_State *L) {
                               trL__got(L, -1)));
       } else if (resp_setting(L, k, &r)) {
         /* kept in r */
+      } else if (!strcmp(k, "cluster") || !strcmp(k, "node") ||
+                 !strncmp(k, "cluster_", 8)) {
+        /* a node's id is in every pid it makes: it is claimed before the
+         * first actor starts, which is before any script runs */
+        return luaL_error(
+            L,
+            "actor.configure: %s cannot be set from a script: a node "
+            "joins a cluster before its hosts start -- run troupe "
+            "--cluster nats://HOST:PORT --node NAME, or call "
+            "tr_cluster_new from C",
+            k);
       } else {
         return trL__argerror(
             L, 1, lua_pushfstring(L, "unknown setting %s", trL__got(L, -2)));

@@ -50,12 +50,14 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
+#include <nats/nats.h>
 #include <uv.h>
 
 #include "ledit.h"
 #include "tclient.h"
 #include "troupe.h"
 #include "troupe_lua.h"
+#include "troupe_services.h"
 
 static const char usage[] =
     "usage: troupe [options] [script [args...]]\n"
@@ -112,6 +114,20 @@ static const char usage[] =
     "                            disconnected (64 MiB)\n"
     "  --resp-idle-ms MS         close idle clients after MS (0: never)\n"
     "  --resp-allow-flush        let FLUSHDB/FLUSHALL empty the store\n"
+    "\n"
+    "a cluster over NATS (README \"A cluster over NATS\"; off by default):\n"
+    "  --cluster nats://HOST:PORT  join the cluster through that NATS server\n"
+    "                            (JetStream on: nats-server -js)\n"
+    "  --node NAME               this node's name in it (required with\n"
+    "                            --cluster; A-Z a-z 0-9 _ -, up to 64)\n"
+    "  --cluster-name NAME       the cluster's name (troupe): its subjects\n"
+    "                            troupe.NAME.*, its bucket troupe_NAME\n"
+    "  --cluster-lost-ms MS      a node silent this long is lost (1500;\n"
+    "                            100..60000); heartbeats every 250 ms\n"
+    "  --cluster-creds FILE      NATS credentials (a .creds file)\n"
+    "  --cluster-tls ca=FILE,cert=FILE,key=FILE  TLS to NATS: the CA to\n"
+    "                            trust and/or this node's certificate and\n"
+    "                            key (cert and key together)\n"
     "\n"
     "native actors (actor.spawn(NAME)):\n"
     "  echo           answers a call with its own arguments, and a send\n"
@@ -477,6 +493,7 @@ static int option(int argc, char **argv, int *i, const char *opt,
  * host 0's). */
 typedef struct state_opts {
   const char *const *store_values;
+  tr_cluster *cluster;    /* NULL: not in one */
   const char *script_dir; /* NULL: none to add */
   char **argv;
   int argc, arg0;
@@ -528,6 +545,8 @@ static void other_setup(tr_host *h, void *ud) {
   others *o = ud;
   int status;
   tr_host_set_data(h, open_state(h, NULL, o->opts, &status));
+  if (o->opts->cluster && tr_host_data(h))
+    tr_cluster_attach(o->opts->cluster, h); /* a failure is logged */
   uv_mutex_lock(&o->lock);
   o->ready++;
   uv_cond_signal(&o->cond);
@@ -535,8 +554,10 @@ static void other_setup(tr_host *h, void *ud) {
 }
 
 static void other_teardown(tr_host *h, void *ud) {
+  others *o = ud;
   lua_State *L = tr_host_data(h);
-  (void)ud;
+  if (o->opts->cluster)
+    tr_cluster_detach(o->opts->cluster, h);
   if (L)
     lua_close(L);
 }
@@ -555,6 +576,96 @@ static uint32_t parse_threads(const char *s) {
   return (uint32_t)n;
 }
 
+/* The cluster's options, as given (NULL: not given). */
+enum { CL_URL, CL_NODE, CL_NAME, CL_LOST, CL_CREDS, CL_TLS, NCLUSTER_OPTS };
+static const char *const cluster_opts[NCLUSTER_OPTS] = {
+    "--cluster",         "--node",          "--cluster-name",
+    "--cluster-lost-ms", "--cluster-creds", "--cluster-tls"};
+
+/* --cluster-tls ca=FILE,cert=FILE,key=FILE into cfg (pointing into buf, a
+ * copy); 0, or -1 after saying why on stderr. */
+static int parse_tls(const char *s, char *buf, size_t size,
+                     tr_cluster_config *cfg) {
+  char *item, *save = NULL;
+  if (strlen(s) >= size || !*s) {
+    fprintf(stderr, "troupe: --cluster-tls: ca=FILE,cert=FILE,key=FILE "
+                    "expected\n");
+    return -1;
+  }
+  strcpy(buf, s);
+  for (item = strtok_r(buf, ",", &save); item;
+       item = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(item, '=');
+    const char **to = NULL;
+    if (eq) {
+      *eq = '\0';
+      to = !strcmp(item, "ca")     ? &cfg->tls_ca
+           : !strcmp(item, "cert") ? &cfg->tls_cert
+           : !strcmp(item, "key")  ? &cfg->tls_key
+                                   : NULL;
+    }
+    if (!to || !eq[1]) {
+      fprintf(stderr,
+              "troupe: --cluster-tls: ca=FILE, cert=FILE or key=FILE "
+              "expected, got '%s'\n",
+              eq ? item : item);
+      return -1;
+    }
+    *to = eq + 1;
+  }
+  if (!cfg->tls_cert != !cfg->tls_key) {
+    fprintf(stderr, "troupe: --cluster-tls: cert and key go together\n");
+    return -1;
+  }
+  return 0;
+}
+
+/* Joins the cluster the options name, before any host starts: *out NULL
+ * when not asked. 0, or the exit status after saying why on stderr. */
+static int cluster_join(const char *const *v, tr_cluster **out) {
+  tr_cluster_config cfg;
+  static char tls[4096];
+  char err[512] = "", *end;
+  long ms = 0;
+  int rc, i;
+  *out = NULL;
+  for (i = 0; i < NCLUSTER_OPTS && !v[i]; i++)
+    ;
+  if (i == NCLUSTER_OPTS)
+    return 0;
+  if (!v[CL_URL] || !v[CL_NODE]) {
+    fprintf(stderr,
+            "troupe: %s needs %s too (a node joins a cluster with "
+            "--cluster nats://HOST:PORT --node NAME)\n",
+            v[CL_URL] ? "--cluster" : cluster_opts[i],
+            v[CL_URL] ? "--node" : "--cluster");
+    return 2;
+  }
+  memset(&cfg, 0, sizeof cfg);
+  cfg.url = v[CL_URL];
+  cfg.node = v[CL_NODE];
+  cfg.cluster = v[CL_NAME];
+  cfg.creds = v[CL_CREDS];
+  if (v[CL_LOST]) {
+    errno = 0;
+    ms = strtol(v[CL_LOST], &end, 10);
+    if (errno || *end || !*v[CL_LOST] || ms < 100 || ms > 60000) {
+      fprintf(stderr,
+              "troupe: --cluster-lost-ms: 100 to 60000 expected, got '%s'\n",
+              v[CL_LOST]);
+      return 2;
+    }
+    cfg.lost_ms = (uint32_t)ms;
+  }
+  if (v[CL_TLS] && parse_tls(v[CL_TLS], tls, sizeof tls, &cfg))
+    return 2;
+  if ((rc = tr_cluster_new(&cfg, out, err, sizeof err)) != TR_OK) {
+    fprintf(stderr, "troupe: --cluster: %s\n", err[0] ? err : tr_strerror(rc));
+    return rc == TR_EINVAL ? 2 : 1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   lua_State *L;
   tr_node *node;
@@ -564,7 +675,8 @@ int main(int argc, char **argv) {
   state_opts so;
   tr_node_hooks hooks = {other_setup, other_teardown, &other};
   const char *code = NULL, *store_values[NSTORE_OPTS] = {NULL};
-  const char *console = NULL;
+  const char *console = NULL, *cluster_values[NCLUSTER_OPTS] = {NULL};
+  tr_cluster *cluster = NULL;
   const char *threads_opt = NULL, *log_opt[3] = {NULL, NULL, NULL};
   static const char *const log_opts[3] = {"--log-level", "--log-format",
                                           "--log-file"};
@@ -604,6 +716,16 @@ int main(int argc, char **argv) {
         break;
     if (got < 0) {
       fprintf(stderr, "troupe: %s needs a value\n%s", log_opts[k], usage);
+      return 2;
+    }
+    if (got)
+      continue;
+    for (k = 0; k < NCLUSTER_OPTS; k++)
+      if ((got = option(argc, argv, &i, cluster_opts[k], &cluster_values[k])) !=
+          0)
+        break;
+    if (got < 0) {
+      fprintf(stderr, "troupe: %s needs a value\n%s", cluster_opts[k], usage);
       return 2;
     }
     if (got)
@@ -702,8 +824,14 @@ int main(int argc, char **argv) {
   hc.log_line = sink_line;
   hc.log_ud = &sink;
 
+  if ((rc = cluster_join(cluster_values, &cluster)) != 0) {
+    uv_mutex_destroy(&sink.lock);
+    return rc;
+  }
+
   memset(&so, 0, sizeof so);
   so.store_values = store_values;
+  so.cluster = cluster;
   so.argv = argv;
   so.argc = argc;
   so.arg0 = code ? args_from - 1 : script; /* arg[0]: the code, the script */
@@ -721,17 +849,32 @@ int main(int argc, char **argv) {
 
   /* One thread is one host, as troupe has always made it: no node. */
   node = threads > 1 ? tr_node_new(threads) : NULL;
+  if (node && cluster) /* before any host joins: every pid carries it */
+    tr_node_set_id(node, tr_cluster_node_id(cluster));
   if ((threads > 1 && !node) ||
       !(h = node ? tr_node_join(node, &hc) : tr_host_new(&hc))) {
     fprintf(stderr, "troupe: out of memory\n");
     tr_node_free(node);
+    tr_cluster_free(cluster);
     return 1;
   }
+  if (!node && cluster)
+    tr_host_set_node_id(h, tr_cluster_node_id(cluster));
   if (!(L = open_state(h, &r, &so, &rc))) {
     ledit_free(r);
     tr_host_free(h);
     tr_node_free(node);
+    tr_cluster_free(cluster);
     return rc;
+  }
+  if (cluster && (rc = tr_cluster_attach(cluster, h)) != TR_OK) {
+    fprintf(stderr, "troupe: --cluster: host 0 cannot join: %s\n",
+            tr_strerror(rc));
+    lua_close(L);
+    tr_host_free(h);
+    tr_node_free(node);
+    tr_cluster_free(cluster);
+    return 1;
   }
   if (threads > 1) {
     other.opts = &so;
@@ -741,9 +884,11 @@ int main(int argc, char **argv) {
     if ((rc = tr_node_start(node, threads - 1, &hc, &hooks)) != TR_OK) {
       fprintf(stderr, "troupe: cannot start %u threads: %s\n",
               (unsigned)threads - 1, tr_strerror(rc));
+      tr_cluster_detach(cluster, h);
       lua_close(L);
       tr_host_free(h);
       tr_node_free(node);
+      tr_cluster_free(cluster);
       return 1;
     }
     /* Every thread signals once its state is set up (or failed to be).
@@ -824,9 +969,14 @@ stop:
     uv_cond_destroy(&other.cond);
     uv_mutex_destroy(&other.lock);
   }
+  tr_cluster_detach(cluster, h);
   lua_close(L);
   tr_host_free(h);
   tr_node_free(node);
+  if (cluster) { /* farewell said, names and the node id released */
+    tr_cluster_free(cluster);
+    nats_CloseAndWait(1000); /* libnats' own threads and memory */
+  }
   if (sink.fd != 2)
     close(sink.fd);
   uv_mutex_destroy(&sink.lock);

@@ -236,6 +236,7 @@ describe("a bad argument", function()
   local TAKE_NONE = {
     self = true, sender = true, now = true, stats = true, calling = true, defer = true,
     pending = true, heartbeat = true, host = true, hosts = true, time = true, list = true,
+    node = true, nodes = true, -- the cluster's: nothing to refuse
   }
   local KV_TAKE_NONE = { count = true, info = true, flush = true, stats = true }
 
@@ -334,6 +335,11 @@ describe("a bad argument", function()
         C(bad(2, "register", "pid expected, got string"), "x", "not a pid"),
       },
       unregister = { C(bad(1, "unregister", "string expected, got no value")) },
+      register_global = { C(bad(1, "register_global", "string expected, got table"), {}) },
+      whereis_global = { C(bad(1, "whereis_global", "string expected, got no value")) },
+      unregister_global = { C(bad(1, "unregister_global", "string expected, got number"), 1) },
+      send_global = { C(bad(1, "send_global", "string expected, got pid"), other, "x") },
+      call_global = { C(bad(1, "call_global", "string expected, got nil"), nil, "x") },
       whereis = { C(bad(1, "whereis", "string expected, got boolean"), false) },
       monitor = { C(bad(1, "monitor", "pid or registered name expected, got number"), 1) },
       demonitor = { C(bad(1, "demonitor", "number expected, got pid"), other) },

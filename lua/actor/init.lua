@@ -65,7 +65,71 @@ local spawn_module, try_call = core._spawn_module, core._try_call
 local next_any = 0 -- the last host "any" gave, per lua_State (= per host)
 local spawn_fields = {
   module = true, fn = true, host = true, args = true, link = true, name = true,
+  node = true,
 }
+
+-- The cluster (README "A cluster over NATS"): each host of a node in one
+-- runs a native actor, "troupe.cluster.<host>", that answers for it.
+local function cluster_actor()
+  local name = "troupe.cluster." .. core.host()
+  return core.whereis(name) and name
+end
+
+-- Asks this host's cluster actor; raises its error at the caller's
+-- caller (level 3), as the function that asks would.
+local function ask_cluster(fname, ...)
+  local actor_name = cluster_actor()
+  if not actor_name then
+    error(fname .. ": this node is not in a cluster"
+      .. " (troupe --cluster nats://HOST:PORT --node NAME)", 3)
+  end
+  local r = table.pack(try_call(nil, actor_name, ...))
+  if not r[1] then error(fname .. ": " .. tostring(r[2]), 3) end
+  return table.unpack(r, 2, r.n)
+end
+
+-- The pid of the actor registered (locally) as name on host `host` of
+-- another node (a name or an id), through its cluster actor; or nil and
+-- why.
+local function whereis_remote(name, node, host)
+  local actor_name = cluster_actor()
+  if not actor_name then return nil, "this node is not in a cluster" end
+  local ok, remote = try_call(nil, actor_name, "peer", node, host or 0)
+  if not ok then return nil, remote end
+  local ok2, pid = try_call(nil, remote, "whereis_local", name)
+  if not ok2 then return nil, pid end
+  return pid
+end
+
+-- Spawning by module on another node: its host's spawner, found through
+-- that node's cluster actor, starts it as it would for a host of its own.
+local next_any_remote = 0 -- "any" on another node: its hosts in turn
+local function spawn_on_node(spec, node, module, fn, link, args)
+  local host = spec.host or 0
+  if host == "any" then
+    local hosts = 1
+    for _, n in ipairs(ask_cluster("actor.spawn", "nodes")) do
+      if n.name == node or n.id == node then hosts = math.max(n.hosts, 1) end
+    end
+    host = next_any_remote % hosts
+    next_any_remote = next_any_remote + 1
+  end
+  if math.type(host) ~= "integer" or host < 0 then
+    return false, ("host must be a host index of node %s, got %s"):format(
+      tostring(node), tostring(host)), true
+  end
+  local what = fn and module .. "." .. fn or module
+  local spawner, why = whereis_remote("troupe.spawner." .. host, node, host)
+  if spawner then
+    local ok, res = try_call(nil, spawner, "spawn", module, fn, link, spec.name,
+      table.unpack(args, 1, args.n or #args))
+    if ok then return res end
+    why = res
+  else
+    why = why or ("no spawner runs on its host " .. host)
+  end
+  return false, ("cannot start '%s' on node %s: %s"):format(what, tostring(node), tostring(why))
+end
 
 -- actor.core's spawn calls this with the table and raises what it
 -- returns after the pid: false, why, true for a bad argument.
@@ -82,6 +146,22 @@ local function spawn_by_module(spec)
     return false, "args must be a table, got " .. type(args), true
   elseif spec.name ~= nil and type(spec.name) ~= "string" then
     return false, "name must be a string, got " .. type(spec.name), true
+  end
+  if spec.node ~= nil then
+    local node = spec.node
+    if type(node) ~= "string" and math.type(node) ~= "integer" then
+      return false, "node must be a node's name or id, got " .. type(node), true
+    end
+    local name, id = nil, nil
+    if cluster_actor() then name, id = ask_cluster("actor.spawn", "node") end
+    if node ~= name and node ~= id then
+      local link = nil
+      if spec.link then
+        link = core.self()
+        if not link then return false, "link = true needs an actor to link to", true end
+      end
+      return spawn_on_node(spec, node, module, fn, link, args or {})
+    end
   end
   local hosts, here = core.hosts(), core.host()
   if host == nil then
@@ -119,6 +199,76 @@ local function spawn_by_module(spec)
   return false, ("cannot start '%s' on host %d: %s"):format(what, host, why)
 end
 core._set_spawn_table(spawn_by_module)
+
+-- actor.node() -> this node's name and id in its cluster; nil when the
+-- node is in none.
+function actor.node()
+  if not cluster_actor() then return nil end
+  return ask_cluster("actor.node", "node")
+end
+
+-- actor.nodes() -> the live nodes of the cluster, this one first, each
+-- {name = , id = , hosts = }; {} when the node is in none.
+function actor.nodes()
+  if not cluster_actor() then return {} end
+  return (ask_cluster("actor.nodes", "nodes"))
+end
+
+-- Global names: held in the cluster's key-value bucket, one owner each,
+-- released when the owner ends or its node stops or is lost. Local names
+-- (actor.register) stay local.
+function actor.register_global(...)
+  local name, pid = ...
+  check("actor.register_global", 1, select("#", ...), name, "string")
+  return (ask_cluster("actor.register_global", "register", name, pid))
+end
+
+function actor.whereis_global(...)
+  local name = ...
+  check("actor.whereis_global", 1, select("#", ...), name, "string")
+  return (ask_cluster("actor.whereis_global", "whereis", name))
+end
+
+function actor.unregister_global(...)
+  local name = ...
+  check("actor.unregister_global", 1, select("#", ...), name, "string")
+  return (ask_cluster("actor.unregister_global", "unregister", name))
+end
+
+-- actor.send_global(name, msg, ...) and actor.call_global(name, msg, ...):
+-- actor.send and actor.call to the actor registered globally as name.
+function actor.send_global(...)
+  local name = ...
+  check("actor.send_global", 1, select("#", ...), name, "string")
+  local pid = ask_cluster("actor.send_global", "whereis", name)
+  if not pid then
+    error("actor.send_global: no actor is registered globally as '" .. name .. "'", 2)
+  end
+  return core.send(pid, select(2, ...))
+end
+
+function actor.call_global(...)
+  local name = ...
+  check("actor.call_global", 1, select("#", ...), name, "string")
+  local pid = ask_cluster("actor.call_global", "whereis", name)
+  if not pid then
+    error("actor.call_global: no actor is registered globally as '" .. name .. "'", 2)
+  end
+  return core.call(pid, select(2, ...))
+end
+
+-- actor.whereis(name[, node[, host]]): with a node (another node's name
+-- or id), the pid registered as name on that host of that node (0 by
+-- default), asked of it; nil when none.
+local local_whereis = core.whereis
+function actor.whereis(...)
+  local name, node, host = ...
+  check("actor.whereis", 1, select("#", ...), name, "string") -- at the caller's line
+  if node == nil then return local_whereis(name) end
+  local pid, why = whereis_remote(name, node, host)
+  if why then error("actor.whereis: " .. tostring(why), 2) end
+  return pid
+end
 
 -- Looking over the whole node (README "Looking into a running host"):
 -- actor.list, actor.info, actor.stats{node = true} and
