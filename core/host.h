@@ -422,6 +422,8 @@ int tr__call_arrived(tr_host *h, tr_pid to, tr_msg *m);
 /* wire.c: sends m (its envelope set) to `to` of another node through h's
  * wire, as tr__out_put does; frees m. */
 int tr__wire_put(tr_host *h, tr_pid to, tr_msg *m, int if_room);
+/* h's pids carry node id `id` from now on, from a random generation. */
+void tr__wire_join(tr_host *h, uint32_t id);
 
 /* timer.c */
 int tr__timer_add(tr_host *h, tr__ref *r, uint32_t ms);

@@ -128,7 +128,8 @@ tr_host *tr_node_join(tr_node *n, const tr_host_config *cfg) {
   if (index == UINT32_MAX ||
       !(h = tr__host_new(cfg, n, index, &n->names, n->max)))
     return NULL;
-  h->pid_base |= (uint64_t)id << TR_PID_NODE_SHIFT;
+  if (id)
+    tr__wire_join(h, id);
   for (i = 0; i < n->max; i++) {
     tr__lane *l = lane(n, index, i);
     uv_mutex_lock(&l->lock);

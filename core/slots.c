@@ -20,6 +20,10 @@ void tr__slots_init(tr__slots *s) {
 
 void tr__slots_init_gen(tr__slots *s, uint32_t gen) {
   tr__slots_init(s);
+  tr__slots_set_gen0(s, gen);
+}
+
+void tr__slots_set_gen0(tr__slots *s, uint32_t gen) {
   gen &= TR__SLOTS_GEN_MASK;
   s->gen0 = gen ? gen : 1;
 }

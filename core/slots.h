@@ -41,6 +41,8 @@ void tr__slots_init(tr__slots *s);
 /* For tests: new slots start at generation gen (1 to 2^24-1), so that a
  * wrap-around comes soon. */
 void tr__slots_init_gen(tr__slots *s, uint32_t gen);
+/* Slots made from now on start at generation gen (1 to 2^24-1). */
+void tr__slots_set_gen0(tr__slots *s, uint32_t gen);
 void tr__slots_free(tr__slots *s);
 /* Puts ptr in a slot; returns its handle, 0 when out of memory. */
 uint64_t tr__slots_put(tr__slots *s, void *ptr);

@@ -46,9 +46,19 @@ int tr_host_set_node_id(tr_host *h, uint32_t id) {
    * from its first spawn on. */
   if (!id || id > 255 || h->node || h->actors.used)
     return TR_EINVAL;
+  tr__wire_join(h, id);
+  return TR_OK;
+}
+
+void tr__wire_join(tr_host *h, uint32_t id) {
+  uint32_t gen = 0;
   h->pid_base = (h->pid_base & ~(0xffull << TR_PID_NODE_SHIFT)) |
                 (uint64_t)id << TR_PID_NODE_SHIFT;
-  return TR_OK;
+  /* A node that restarts under its id must not hand its predecessor's
+   * pids to new actors: its generations start somewhere new. */
+  if (uv_random(NULL, NULL, &gen, sizeof gen, 0, NULL))
+    gen = (uint32_t)uv_hrtime() ^ (uint32_t)(uv_hrtime() >> 32);
+  tr__slots_set_gen0(&h->actors, gen % TR__SLOTS_GEN_MASK + 1);
 }
 
 uint32_t tr_host_node_id(const tr_host *h) {
@@ -148,11 +158,14 @@ int tr_wire_deliver(tr_host *h, const void *bytes, size_t len) {
   to = get64(b + 12);
   session = get64(b + 20);
   own = tr__pid_node(h->pid_base);
-  /* For this node, from another one of the cluster: a sender of this
-   * node would pass for a local one, one of node 0 could not be answered. */
-  if (!own || !to || tr__pid_node(to) != own ||
-      (from && (tr__pid_node(from) == own || !tr__pid_node(from))) ||
-      !kind_ok(kind, from))
+  /* For this node. A sender of node 0 could not be answered; one of this
+   * node comes back only in mail or a call that another node forwarded
+   * (the call then finds its caller's ref, as one back on its caller's
+   * host does), never in a signal, which would pass for a local one. */
+  if (!own || !to || tr__pid_node(to) != own || (from && !tr__pid_node(from)) ||
+      !kind_ok(kind, from) ||
+      (from && tr__pid_node(from) == own && kind != TR_KIND_SEND &&
+       kind != TR_KIND_CALL))
     return TR_EBADMSG;
   if (!(m = tr_msg_decode(b + WIRE_HEAD, len - WIRE_HEAD, &rc)))
     return rc == TR_ENOMEM ? TR_ENOMEM : TR_EBADMSG;
@@ -167,7 +180,7 @@ int tr_wire_deliver(tr_host *h, const void *bytes, size_t len) {
       tr_msg *e = tr__sys_msg(TR_KIND_ERROR, "noproc", session);
       if (e && !tr_msg_add_cstr(e, "noproc")) {
         e->from = to;
-        tr__wire_put(h, from, e, 0);
+        tr__deliver_pid(h, from, e); /* the wire, or a forward's caller here */
       } else {
         tr_msg_free(e);
       }

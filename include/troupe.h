@@ -294,7 +294,9 @@ TR_API uint32_t tr_node_size(const tr_node *n);
  * A node's id is set before its hosts join (tr_node_set_id), a lone
  * host's before it spawns (tr_host_set_node_id); 1 to 255, else
  * TR_EINVAL (TR_EINVAL too once it is too late). Pids made afterwards
- * carry it. 0, the default, is "not in a cluster". */
+ * carry it, and start from a random generation, so that a node which
+ * comes back under its id does not hand its predecessor's pids to new
+ * actors. 0, the default, is "not in a cluster". */
 TR_API int tr_node_set_id(tr_node *n, uint32_t id);
 TR_API uint32_t tr_node_id(const tr_node *n);
 TR_API int tr_host_set_node_id(tr_host *h, uint32_t id);
@@ -358,8 +360,10 @@ TR_API int tr_host_set_wire(tr_host *h, const tr_wire *w);
  * ends), a link, an exit signal, a kill. A pid of another host of h's
  * node is reached through the node's lanes. TR_OK once taken (which is
  * not delivered: a dead pid is a dead letter, as for a send); TR_EBADMSG
- * for bytes that are not such a message or not meant for this node,
- * with nothing done; the bytes stay the caller's. */
+ * for bytes that are not such a message or not meant for this node, or
+ * a signal claiming a sender of this node (mail and calls may: another
+ * node forwards them back), with nothing done; the bytes stay the
+ * caller's. */
 TR_API int tr_wire_deliver(tr_host *h, const void *bytes, size_t len);
 
 /* Tells h that node `node` is gone, or its connection dropped: every call

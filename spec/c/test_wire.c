@@ -137,6 +137,11 @@ static int peer_handle(tr_actor *self, void *state, tr_msg *m) {
     tr_reply(h, m, tr_msg_pack("re", "p", tr_msg_from(m)));
     return TR_CONTINUE;
   }
+  if (tr_msg_kind(m) == TR_KIND_CALL && tr_msg_is(m, "fwd") &&
+      !tr_msg_unpack(m, "p", &p->arg)) {
+    tr_forward_as(h, p->arg, m, tr_msg_new("echo"));
+    return TR_CONTINUE;
+  }
   if (tr_msg_is(m, "ping") && !tr_msg_unpack(m, "p", &p->arg)) {
     tr_send(h, tr_self(self), p->arg, tr_msg_new("pong"));
     return TR_CONTINUE;
@@ -203,6 +208,20 @@ static void test_ids(void) {
     CHECK_EQ(tr_host_set_node_id(h, 9), TR_OK);
     CHECK_EQ(tr_host_set_wire(h, &wire), TR_EINVAL);
     tr_host_free(h);
+  }
+  { /* a node that comes back under its id makes other pids: generations
+     * start at random (the same one twice: 1 in 2^24) */
+    tr_pid first = 0, again = 0;
+    for (int i = 0; i < 2; i++) {
+      tr_host *h = tr_host_new(NULL);
+      CHECK_EQ(tr_host_set_node_id(h, 9), TR_OK);
+      pid = spawn_peer(h, &p, 0);
+      *(i ? &again : &first) = pid;
+      tr_host_free(h);
+    }
+    CHECK_EQ(first & ~((0xffffffull << TR_PID_GEN_SHIFT)),
+             again & ~((0xffffffull << TR_PID_GEN_SHIFT)));
+    CHECK(first != again);
   }
   world_close(&w);
 }
@@ -305,6 +324,30 @@ static void test_call(void) {
   PUMP_UNTIL(&w, pa.n == 3);
   CHECK_STR(pa.name, "down");
   CHECK_STR(pa.text, "boom");
+  CHECK_EQ(w.refused, 0);
+  world_close(&w);
+}
+
+/* A call forwarded back to its caller's node: answered there, to the
+ * caller, by the actor it was forwarded to. */
+static void test_forward_back(void) {
+  world w;
+  probe pa = {0}, pa2 = {0}, pb = {0};
+  tr_pid a, a2, b;
+  uint64_t session = 0;
+  world_open(&w);
+  a = spawn_peer(w.a, &pa, 0);
+  a2 = spawn_peer(w.a, &pa2, 0);
+  b = spawn_peer(w.b, &pb, 0);
+  CHECK_EQ(tr_call(w.a, a, b, tr_msg_pack("fwd", "p", a2), 5000, &session),
+           TR_OK);
+  PUMP_UNTIL(&w, pa.n == 1);
+  CHECK_EQ(pa.kind, TR_KIND_REPLY);
+  CHECK_STR(pa.name, "re");
+  CHECK_EQ(pa.session, session);
+  CHECK_EQ(pa.from, a2);
+  CHECK_EQ(pa.arg, a); /* a2 saw a as the caller */
+  /* A signal from node 1 back to node 1 is not taken. */
   CHECK_EQ(w.refused, 0);
   world_close(&w);
 }
@@ -520,13 +563,18 @@ static void test_malformed(void) {
   memcpy(bad, good, len);
   bad[28] ^= 1;
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
-  /* Meant for another node, or claiming to be from this one. */
+  /* Meant for another node, or a signal claiming to be from this one
+   * (mail and calls may be: a forward brings them back). */
   memcpy(bad, good, len);
   bad[12 + 4] = 3;
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
   memcpy(bad, good, len);
   bad[4 + 4] = 2;
+  bad[1] = 18; /* a link */
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
+  bad[1] = 21; /* a kill */
+  CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
+  bad[1] = good[1];
   bad[4 + 4] = 0; /* node 0 is in no cluster: it could not be answered */
   CHECK_EQ(tr_wire_deliver(w.b, bad, len), TR_EBADMSG);
   /* A payload that is not a message. */
@@ -616,6 +664,7 @@ int main(void) {
   RUN(test_ids);
   RUN(test_send_both_ways);
   RUN(test_call);
+  RUN(test_forward_back);
   RUN(test_monitor_link_kill);
   RUN(test_node_lost);
   RUN(test_carry_failures);
