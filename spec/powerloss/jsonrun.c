@@ -89,43 +89,10 @@ static int start_once(lua_State *L, const char *dir, pl_content *c, char *why,
   return rc;
 }
 
-static int same(const pl_content *a, const pl_content *b) {
-  size_t i, j;
-  if (a->n != b->n)
-    return 0;
-  for (i = 0; i < a->n; i++) {
-    int found = 0;
-    for (j = 0; j < b->n && !found; j++)
-      found = !strcmp(a->key[i], b->key[j]) && a->vlen[i] == b->vlen[j] &&
-              !memcmp(a->val[i], b->val[j], a->vlen[i]);
-    if (!found)
-      return 0;
-  }
-  return 1;
-}
-
-static int restart(void *ud, const char *dir, int policy, pl_content *c,
-                   char *why, size_t n) {
-  lua_State *L = ud;
-  pl_content again = {0};
-  int rc;
+static int start(void *ud, const char *dir, int policy, pl_content *c,
+                 char *why, size_t n) {
   (void)policy;
-  if (start_once(L, dir, c, why, n))
-    return -1;
-  rc = start_once(L, dir, &again, why, n);
-  if (!rc && !same(c, &again)) {
-    snprintf(why, n, "a second start loads %zu keys, the first %zu", again.n,
-             c->n);
-    rc = -1;
-  }
-  pl_content_free(&again);
-  return rc;
-}
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+  return start_once(ud, dir, c, why, n);
 }
 
 static void quiet(void *ud, int level, const char *text) {
@@ -143,7 +110,7 @@ int pl_json_run(const pl_opts *o, pl_result *res) {
   tr_pid pid = 0;
   lua_State *L;
   char dir[4096], why[300] = "";
-  double t0 = now_s();
+  double t0 = pl_now_s();
   int rc;
   snprintf(dir, sizeof dir, "%s/record", o->tmp);
   mkdir(dir, 0755);
@@ -181,7 +148,7 @@ int pl_json_run(const pl_opts *o, pl_result *res) {
   pl_record_stop();
   lua_close(L);
   tr_host_free(h);
-  res->record_s += now_s() - t0;
+  res->record_s += pl_now_s() - t0;
   if (rc) {
     fprintf(stderr, "powerloss: recording the JSON writer: %s\n", why);
     pl_log_free(&l);
@@ -197,7 +164,7 @@ int pl_json_run(const pl_opts *o, pl_result *res) {
     rc = -1;
   } else {
     lua_setglobal(L, "json_check");
-    pl_explore(o, &l, &w, restart, L, res);
+    pl_explore(o, &l, &w, start, L, res);
   }
   lua_close(L);
   pl_log_free(&l);

@@ -31,12 +31,6 @@ static void usage(FILE *f) {
         f);
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv) {
   static const char *const pnames[] = {"everysec", "always", "no"};
   pl_opts o;
@@ -46,7 +40,7 @@ int main(int argc, char **argv) {
   char tmp[4096];
   const char *src = getenv("TROUPE_SOURCE_DIR");
   long sum_states = 0, sum_viol = 0;
-  double t0 = now_s();
+  double t0 = pl_now_s();
   memset(&o, 0, sizeof o);
   o.model = -1;
   o.point = -1;
@@ -118,7 +112,7 @@ int main(int argc, char **argv) {
   for (wr = 0; wr < 2; wr++)
     for (p = 0; p < 3; p++) {
       pl_result res;
-      double t1 = now_s();
+      double t1 = pl_now_s();
       if (!writers[wr] || !policies[p])
         continue;
       memset(&res, 0, sizeof res);
@@ -137,7 +131,7 @@ int main(int argc, char **argv) {
       printf("%-6s %-9s %7ld %7ld %9ld %8ld %8ld %10ld %7.1f\n",
              wr == PL_LOG ? "log" : "json", pnames[p], res.states, res.points,
              res.compact_points, res.by_model[0], res.by_model[1],
-             res.violations, now_s() - t1);
+             res.violations, pl_now_s() - t1);
       if (res.violations)
         printf("       first: %s\n", res.first);
       sum_states += res.states;
@@ -145,7 +139,7 @@ int main(int argc, char **argv) {
       bad |= res.violations > 0;
     }
   printf("powerloss: %ld states, %ld violations, %.1f s (seed %llu)\n",
-         sum_states, sum_viol, now_s() - t0, (unsigned long long)o.seed);
+         sum_states, sum_viol, pl_now_s() - t0, (unsigned long long)o.seed);
   if (o.tmp == tmp) {
     char p2[4200];
     snprintf(p2, sizeof p2, "%s/state", tmp);

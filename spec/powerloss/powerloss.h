@@ -94,10 +94,14 @@ typedef struct pl_result {
   char first[600]; /* the first violation, to replay */
 } pl_result;
 
-/* A writer's restart on dir (logrun.c: the native one; jsonrun.c: the
- * JSON one), its content into c: 0, or -1 and why it did not start. */
-typedef int (*pl_restart_fn)(void *ud, const char *dir, int policy,
-                             pl_content *c, char *why, size_t n);
+/* A writer's start on dir (logrun.c: the native one; jsonrun.c: the
+ * JSON one), its content into c: 0, or -1 and why it did not start well.
+ * pl_explore starts it twice on each state. */
+typedef int (*pl_start_fn)(void *ud, const char *dir, int policy, pl_content *c,
+                           char *why, size_t n);
+
+/* Seconds on the monotonic clock. */
+double pl_now_s(void);
 
 /* Drives the workload through the writer at pid on h, marking each change
  * issued and acknowledged; everysec: its syncs fired. 0 or -1. */
@@ -111,7 +115,7 @@ int pl_load_all(tr_host *h, tr_pid pid, pl_content *c, char *why, size_t n);
 /* Samples crash points of the recorded run, builds states, restarts the
  * writer on each and checks it (check.c). */
 void pl_explore(const pl_opts *o, const pl_log *l, const pl_workload *w,
-                pl_restart_fn restart, void *ud, pl_result *res);
+                pl_start_fn start, void *ud, pl_result *res);
 
 int pl_log_run(const pl_opts *o, pl_result *res);
 int pl_json_run(const pl_opts *o, pl_result *res);
