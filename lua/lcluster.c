@@ -11,7 +11,6 @@
  * of the cluster. Once a host exists they are refused, saying why.
  */
 #include <errno.h>
-#include <nats/nats.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -169,6 +168,7 @@ void trL__cluster_configure(lua_State *L, trL__host *lh) {
                                   next.url[0] ? "cluster" : first,
                                   next.url[0] ? "node" : "cluster"));
   next.want = 1;
+  next.joined = lh->cluster.joined; /* libnats may be open from before */
   lh->cluster = next;
 }
 
@@ -217,7 +217,7 @@ void trL__cluster_free(trL__host *lh) {
 void trL__cluster_end(trL__host *lh) {
   trL__cluster_free(lh);
   if (lh->cluster.joined)
-    nats_CloseAndWait(1000);
+    tr_cluster_lib_close();
   lh->cluster.joined = 0;
 }
 
