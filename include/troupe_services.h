@@ -457,6 +457,11 @@ TR_API void tr_cluster_detach(tr_cluster *c, tr_host *h);
 /* Says farewell (peers see the node lost at once), releases the node's
  * global names and its id, and frees c; every host detached first. */
 TR_API void tr_cluster_free(tr_cluster *c);
+/* Stops libnats' own threads and releases its memory (waiting up to a
+ * second for them), at a program's end or before the code is unloaded (a
+ * Lua module's state closing): call it once every cluster of the process
+ * is freed. A tr_cluster_new after it opens libnats again. */
+TR_API void tr_cluster_lib_close(void);
 
 #ifdef __cplusplus
 }

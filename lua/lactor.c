@@ -928,6 +928,7 @@ static void push_settings(lua_State *L, trL__host *lh) {
     lua_pushstring(L, log_levels[log_level - TR_LOG_ERROR]);
     lua_setfield(L, -2, "log_level");
   }
+  trL__cluster_push(L, lh);
   if (lh->h && tr_whereis(lh->h, "resp")) { /* where it listens; nil: off */
     lua_pushfstring(L, "%s:%d", lh->resp.addr[0] ? lh->resp.addr : "127.0.0.1",
                     lh->resp.port);
@@ -947,7 +948,7 @@ static int configure_k(lua_State *L, int status, lua_KContext ctx) {
   return 2;
 }
 
-static int l_configure(lua_State *L) {
+static int configure(lua_State *L) {
   trL__host *lh = host(L);
   trL__kv *kv = &lh->kv;
   uint32_t *nums[5], next[5];
@@ -1034,17 +1035,8 @@ static int l_configure(lua_State *L) {
                               trL__got(L, -1)));
       } else if (resp_setting(L, k, &r)) {
         /* kept in r */
-      } else if (!strcmp(k, "cluster") || !strcmp(k, "node") ||
-                 !strncmp(k, "cluster_", 8)) {
-        /* a node's id is in every pid it makes: it is claimed before the
-         * first actor starts, which is before any script runs */
-        return luaL_error(
-            L,
-            "actor.configure: %s cannot be set from a script: a node "
-            "joins a cluster before its hosts start -- run troupe "
-            "--cluster nats://HOST:PORT --node NAME, or call "
-            "tr_cluster_new from C",
-            k);
+      } else if (trL__cluster_key(k)) {
+        /* taken before the host was made: l_configure */
       } else {
         return trL__argerror(
             L, 1, lua_pushfstring(L, "unknown setting %s", trL__got(L, -2)));
@@ -1092,6 +1084,13 @@ static int l_configure(lua_State *L) {
   }
   push_settings(L, lh);
   return 1;
+}
+
+/* The cluster's settings go first: the host made next joins with them
+ * (lcluster.c), and the rest may need the host. */
+static int l_configure(lua_State *L) {
+  trL__cluster_configure(L, trL__host_ensure(L));
+  return configure(L);
 }
 
 int luaopen_actor_core(lua_State *L) {

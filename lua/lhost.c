@@ -55,6 +55,13 @@ static int host_gc(lua_State *L) {
   trL__host *lh = lua_touserdata(L, 1);
   if (lh->h && !lh->owns_host)
     stop_attached(lh);
+  if (lh->h && lh->cluster.c) {
+    /* its actors end before the host lets go of NATS (never run, or a
+     * run that raised) */
+    tr_host_stop(lh->h);
+    tr_host_run(lh->h);
+    trL__cluster_leave(lh);
+  }
   trL__clock_stop(lh);
   /* The wrapper's state is this userdata, about to go: the state's own
    * allocator frees what is left. */
@@ -62,6 +69,7 @@ static int host_gc(lua_State *L) {
   if (lh->owns_host && lh->h)
     tr_host_free(lh->h);
   lh->h = NULL;
+  trL__cluster_end(lh);
   return 0;
 }
 
@@ -134,6 +142,8 @@ static trL__host *ensure(lua_State *L) {
   return lh;
 }
 
+trL__host *trL__host_ensure(lua_State *L) { return ensure(L); }
+
 /* The watch: its state is the trL__host, given as its ctx. */
 static int watch_init(tr_actor *self, void *state, tr_msg *args) {
   (void)args;
@@ -172,7 +182,11 @@ int trL_attach(lua_State *L, tr_host *h) {
   if (lh->h == h)
     return TR_OK;
   if (lh->h)
-    return TR_EEXIST; /* one host at a time: the other has not stopped */
+    return TR_EEXIST;   /* one host at a time: the other has not stopped */
+  if (lh->cluster.want) /* the program's host: its node is the program's */
+    tr_host_log(h, TR_LOG_WARN,
+                "actor.configure{cluster = ...} is for the host the Lua "
+                "layer makes: this one joins no cluster (tr_cluster_*)");
   lh->h = h;
   lh->owns_host = 0;
   lh->detached = 0;
@@ -237,6 +251,16 @@ trL__host *trL__host_get(lua_State *L) {
     if (!(lh->h = tr_host_new(NULL)))
       luaL_error(L, "cannot make a host");
     lh->owns_host = 1;
+    if (lh->cluster.want) { /* actor.configure{cluster = ...} asked */
+      char err[512] = "";
+      int rc = trL__cluster_join(lh, err, sizeof err);
+      if (rc != TR_OK) {
+        tr_host_free(lh->h);
+        lh->h = NULL;
+        luaL_error(L, "cannot join the cluster: %s",
+                   err[0] ? err : tr_strerror(rc));
+      }
+    }
   }
   return lh;
 }
@@ -284,8 +308,10 @@ const tr_behaviour *trL__native(lua_State *L, const char *name, void **ctx) {
 void trL__host_done(lua_State *L) {
   trL__host *lh = trL__host_find(L);
   if (lh && lh->owns_host && lh->h) {
+    trL__cluster_leave(lh); /* its actors have ended */
     tr_host_free(lh->h);
     lh->h = NULL;
+    trL__cluster_free(lh);
   }
 }
 

@@ -78,6 +78,19 @@ typedef struct trL__resp {
   tr_resp_config cfg; /* the limits; addr and password point above */
 } trL__resp;
 
+/* The cluster actor.configure asks for in a plain Lua script (lcluster.c):
+ * kept until the layer makes its host, which then joins it. */
+typedef struct trL__cluster {
+  int want; /* cluster and node were set */
+  char url[1001];
+  char node[65], name[65]; /* name "": the default, "troupe" */
+  char creds[1024];        /* "": none */
+  char tls[4096];          /* "ca=FILE,cert=FILE,key=FILE", "": none */
+  uint32_t lost_ms;        /* 0: the default */
+  tr_cluster *c;           /* joined: the layer's own host is attached */
+  int joined;              /* c was ever set: libnats is in use */
+} trL__cluster;
+
 #define TRL_DESTS 4 /* destination pids remembered (a power of 2) */
 
 /* The host behind a lua_State, kept as a userdata in the registry. */
@@ -101,6 +114,7 @@ typedef struct trL__host {
   uint32_t memory_mib; /* mem_limit in MiB, as actor.configure sets it */
   trL__kv kv;
   trL__resp resp;
+  trL__cluster cluster;
   /* The clock (lclock.c): the tick's handler reads what resume writes. */
   uint8_t clock;                 /* TRL_CLOCK_* */
   timer_t clock_timer;           /* while TRL_CLOCK_TICK */
@@ -149,10 +163,11 @@ typedef struct trL__proc {
 } trL__proc;
 
 /* lhost.c */
-trL__host *trL__host_get(lua_State *L);   /* the host, made on first use */
-trL__host *trL__host_find(lua_State *L);  /* ... or NULL, making nothing */
-trL__proc *trL__proc_of(lua_State *L);    /* the running actor, or NULL */
-trL__proc *trL__proc_check(lua_State *L); /* ... or a Lua error */
+trL__host *trL__host_ensure(lua_State *L); /* settings only: no tr_host */
+trL__host *trL__host_get(lua_State *L);    /* the host, made on first use */
+trL__host *trL__host_find(lua_State *L);   /* ... or NULL, making nothing */
+trL__proc *trL__proc_of(lua_State *L);     /* the running actor, or NULL */
+trL__proc *trL__proc_check(lua_State *L);  /* ... or a Lua error */
 /* The behaviour defined as name (trL_define), and its ctx; NULL if none. */
 const tr_behaviour *trL__native(lua_State *L, const char *name, void **ctx);
 void trL__host_done(lua_State *L); /* frees a host made by actor.run */
@@ -257,6 +272,21 @@ int trL__timing(lua_State *L);
 void trL__set_module(lua_State *L, tr_pid pid, const char *module,
                      const char *fn);
 size_t trL__mailbox_bytes(lua_State *L, tr_host *h);
+
+/* lcluster.c: actor.configure's cluster settings, taken (checked, kept)
+ * before anything else of the call, and refused once the state has a host:
+ * a node's id is in every pid, so the host joins as it is made
+ * (trL__cluster_join, which says why it cannot in err). trL__cluster_key
+ * tells configure's loop which keys were taken. trL__cluster_leave lets go
+ * of the host (its actors ended) before tr_host_free, trL__cluster_free
+ * after it; trL__cluster_end as the state closes. */
+void trL__cluster_configure(lua_State *L, trL__host *lh);
+int trL__cluster_key(const char *k);
+int trL__cluster_join(trL__host *lh, char *err, size_t errlen);
+void trL__cluster_leave(trL__host *lh);
+void trL__cluster_free(trL__host *lh);
+void trL__cluster_end(trL__host *lh); /* the state closes: libnats too */
+void trL__cluster_push(lua_State *L, const trL__host *lh); /* settings */
 
 /* lfile.c */
 int trL__open_file(lua_State *L); /* require "actor.file" (preloaded) */

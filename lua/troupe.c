@@ -50,7 +50,6 @@
 
 #include <lauxlib.h>
 #include <lualib.h>
-#include <nats/nats.h>
 #include <uv.h>
 
 #include "ledit.h"
@@ -975,7 +974,7 @@ stop:
   tr_node_free(node);
   if (cluster) { /* farewell said, names and the node id released */
     tr_cluster_free(cluster);
-    nats_CloseAndWait(1000); /* libnats' own threads and memory */
+    tr_cluster_lib_close(); /* libnats' own threads and memory */
   }
   if (sink.fd != 2)
     close(sink.fd);

@@ -444,3 +444,5 @@ void tr_cluster_free(tr_cluster *c) {
   free(c->tls_key);
   free(c);
 }
+
+void tr_cluster_lib_close(void) { nats_CloseAndWait(1000); }

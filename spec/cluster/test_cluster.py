@@ -9,7 +9,8 @@ module on another node, a message over max_payload refused at the sender,
 a node SIGKILLed (monitors and links get "noconnection" in under 2 s, a
 call in flight fails at once), nats-server restarted under load (no hang,
 traffic resumes, the refused reported), a stop while NATS is away (no
-wait for it), --help and bad options, mutual TLS to a server that wants it. Every
+wait for it), --help and bad options, mutual TLS to a server that wants it,
+a plain lua5.4 script joined with actor.configure{cluster = ...}. Every
 wait is for an event (a line, an exit), bounded."""
 import os
 import selectors
@@ -504,8 +505,10 @@ def test_options(dir, nats):
     for args, want_rc, want in bad:
         rc, _, err = run(*args)
         assert rc == want_rc and want in err, (args, rc, err)
+    # the binary's host exists before any script: refused, saying what to do
     rc, _, err = run("-e", 'require("actor").configure{ cluster = "nats://x:1", node = "n" }')
-    assert rc == 1 and "cannot be set from a script" in err and "--cluster" in err, err
+    assert rc == 1 and "cluster cannot be set once the host runs" in err, err
+    assert "troupe --cluster nats://HOST:PORT --node NAME" in err and "plain Lua" in err, err
     # a name held by a live node is refused
     a = Node(dir, nats, "dup", LOAD_SERVER, "t4")
     try:
@@ -516,6 +519,82 @@ def test_options(dir, nats):
         rc, out, err = run("-e", 'local a = require("actor") print(a.node(), #a.nodes()) '
                                  'print(pcall(a.register_global, "x"))')
         assert rc == 0 and out.startswith("nil\t0\nfalse\t") and "not in a cluster" in out, out
+    finally:
+        a.kill()
+
+
+# A plain lua5.4 script joins the cluster with actor.configure, then calls
+# A's global name and is called back by A (arg: the server's URL, the
+# cluster's name, a URL nobody listens on).
+MODULE_MODE = r'''
+local actor = require "actor"
+local url, cluster, nobody = arg[1], arg[2], arg[3]
+local function say(...) print(...) io.stdout:flush() end
+say("bad", pcall(actor.configure, { cluster = url, node = "bad name" }))
+say("alone", pcall(actor.configure, { cluster = url }))
+say("lost_ms", pcall(actor.configure, { cluster = url, node = "m", cluster_lost_ms = 5 }))
+say("unreachable", pcall(actor.configure, { cluster = nobody, node = "m" }))
+local s = actor.configure{ cluster = url, node = "m", cluster_name = cluster }
+say("set", s.cluster == url, s.node)
+say("again", pcall(actor.configure, { cluster = url, node = "m2" }))
+actor.run(function()
+  say("node", actor.node())
+  local srv
+  for _ = 1, 3000 do
+    srv = actor.whereis_global("a.srv")
+    if srv then break end
+    actor.sleep(10)
+  end
+  local me = actor.spawn(function() actor.serve{ echo = function(...) return ... end } end)
+  say("ask_back", actor.call(srv, "ask_back", me, "from", "m"))
+  say("call_global", actor.call_global("a.srv", "echo", "hi"))
+  actor.send(srv, "quit")
+end)
+say("done")
+'''
+
+
+def test_module_mode(dir, nats):
+    lua = os.environ.get("TROUPE_LUA54")
+    if not lua:
+        print("   (no lua5.4: skipped)")
+        return
+    src = os.environ["TROUPE_LUA_DIR"]
+    env = dict(os.environ, LUA_PATH="%s/?.lua;%s/?/init.lua;;" % (src, src),
+               LUA_CPATH=os.environ["TROUPE_LUA_CPATH"] + ";;")
+    if os.environ.get("TROUPE_LUA_PRELOAD"):  # an instrumented module
+        env.update(LD_PRELOAD=os.environ["TROUPE_LUA_PRELOAD"],
+                   ASAN_OPTIONS="detect_leaks=0")
+    path = os.path.join(dir, "module_mode.lua")
+    with open(path, "w") as f:
+        f.write(MODULE_MODE)
+    a = Node(dir, nats, "A", NODE_A, "t7")
+    try:
+        a.expect("ready")
+        nobody = "nats://127.0.0.1:%d" % free_port()
+        p = subprocess.run([lua, path, nats.url, "t7", nobody], capture_output=True,
+                           timeout=WAIT, env=env, cwd=dir)
+        out, err = p.stdout.decode(), p.stderr.decode()
+        assert p.returncode == 0, (p.returncode, out, err)
+        lines = out.splitlines()
+        want = [
+            "bad\tfalse\tbad argument #1 to 'actor.configure' (node must be 1 to 64",
+            "alone\tfalse\tbad argument #1 to 'actor.configure' (cluster needs node too",
+            "lost_ms\tfalse\tbad argument #1 to 'actor.configure' (cluster_lost_ms must be",
+            "unreachable\tfalse\t",
+            "set\ttrue\tm",
+            "again\tfalse\t",
+            "node\tm\t2",  # A claimed id 1 first
+            "ask_back\tfrom\tm",
+            "call_global\thi",
+            "done",
+        ]
+        assert len(lines) == len(want), (out, err)
+        for got, w in zip(lines, want):
+            assert got.startswith(w), (got, w, out, err)
+        assert "cannot reach the NATS server " + nobody in lines[3], lines[3]
+        assert "cluster cannot be set once the host runs" in lines[5], lines[5]
+        assert a.wait() == 0, text(a.log)
     finally:
         a.kill()
 
