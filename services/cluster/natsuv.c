@@ -87,12 +87,19 @@ static void drop_poll(tr__natsuv *a) {
 #endif
 }
 
+static void drain(tr__natsuv *a); /* applies the queue */
+
 static void on_poll(uv_poll_t *poll, int status, int events) {
   tr__natsuv *a = poll->data;
   natsConnection *nc = a->nc;
-  /* an error is the socket's: reading it makes libnats see it and
-   * reconnect */
-  if (status < 0 || (events & UV_READABLE))
+  /* What other threads asked goes first: a thread that gave this socket
+   * up has queued its stop, and the event is the dead socket's. */
+  drain(a);
+  if (a->poll != poll)
+    return;
+  events &= a->events;
+  /* an error is the socket's: reading makes libnats see it and reconnect */
+  if (status < 0 ? a->events != 0 : (events & UV_READABLE) != 0)
     natsConnection_ProcessReadEvent(nc);
   if (status == 0 && (events & UV_WRITABLE))
     natsConnection_ProcessWriteEvent(nc);
@@ -102,9 +109,11 @@ static void on_poll(uv_poll_t *poll, int status, int events) {
  * itself, from whichever thread gives it up, maybe before the loop has
  * applied the stop: polling a duplicate keeps what libuv watches open
  * until the loop lets it go (libuv aborts on an epoll change for a closed
- * descriptor, and a reused number would be another socket). If nothing
- * can be polled, the connection stays quiet until libnats' pings find it
- * stale and reconnect, attaching again. */
+ * descriptor, and a reused number would be another socket). The one
+ * socket libnats drops with no stop (a reconnect failing just after its
+ * attach) is polled until the next attach: libnats, asked to read it,
+ * finds it gone. If nothing can be polled, the connection stays quiet until
+ * libnats' pings find it stale and reconnect, attaching again. */
 static void apply_attach(tr__natsuv *a, uv_os_sock_t fd) {
   drop_poll(a);
 #ifndef _WIN32
