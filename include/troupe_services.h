@@ -432,8 +432,8 @@ TR_API int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out,
 /* The node id claimed (1..255). */
 TR_API uint32_t tr_cluster_node_id(const tr_cluster *c);
 /* Joins h, a host of the node whose id c holds, to the cluster, on h's
- * loop thread: its own NATS connection driven by h's loop (libnats' libuv
- * adapter), its wire, and its cluster actor, registered as
+ * loop thread: its own NATS connection driven by h's loop (its socket
+ * polled there), its wire, and its cluster actor, registered as
  * "troupe.cluster.<index>", which answers these calls (the Lua layer's
  * actor.node, nodes, register_global ... make them):
  *   node() -> name, id                 this node

@@ -19,6 +19,7 @@
 #define TR__MAX_BUFFERED (32u << 20)
 
 typedef struct tr__link tr__link;
+typedef struct tr__natsuv tr__natsuv;
 
 /* A line for the log, from a thread that may not log (tr_host_log is for
  * loop threads): said by the next host loop that looks. */
@@ -102,6 +103,7 @@ struct tr__link {
   uint32_t index;
   natsConnection *nc;
   natsSubscription *sub;
+  tr__natsuv *uv;   /* drives nc from the host's loop */
   uv_check_t check; /* after I/O: deliver what came, send what is batched */
   uv_idle_t idle;   /* while something waits: no blocking poll */
   uv_async_t async; /* news from other threads: nodes lost, connection */
@@ -161,5 +163,15 @@ void tr__wait_closed(atomic_int *closed);
 int tr__link_open(tr__link *l, char *err, size_t errlen);
 void tr__link_close(tr__link *l);
 void tr__link_wake(tr__link *l);
+
+/* natsuv.c: a connection driven by a host's loop. Made on the loop's
+ * thread, which it takes for the loop's; tr__natsuv_set gives o its
+ * callbacks (one connection per adapter). tr__natsuv_free, on the loop
+ * thread once the connection is destroyed (libnats calls it no more),
+ * closes its handles: its memory goes in the last close callback, as the
+ * loop runs. */
+int tr__natsuv_new(uv_loop_t *loop, tr__natsuv **out);
+natsStatus tr__natsuv_set(tr__natsuv *a, natsOptions *o);
+void tr__natsuv_free(tr__natsuv *a);
 
 #endif

@@ -6,17 +6,14 @@
  * once when a frame would pass the server's max_payload; what arrives on
  * the host's subject is read in the same uv_check and handed to the core.
  *
- * libnats reads and writes the socket on the loop's thread; its timers
- * (pings) and its reconnecting run on threads of its own, which reach us
- * only through the callbacks below, atomics and the async handle.
+ * libnats reads and writes the socket on the loop's thread (natsuv.c
+ * polls it there); its timers (pings) and its reconnecting run on threads
+ * of its own, which reach us only through the callbacks below, atomics,
+ * the async handle and natsuv.c's queue.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The adapter is code in a header, with a static key for the loop of each
- * thread: this is the one file that includes it. */
-#include <nats/adapters/libuv.h>
 
 #include "cluster.h"
 
@@ -250,12 +247,17 @@ int tr__link_open(tr__link *l, char *err, size_t errlen) {
   char subject[TR__NAME_MAX + 48];
   tr_wire w;
   int rc;
-  natsLibuv_Init();
-  natsLibuv_SetThreadLocalLoop(loop);
-  if ((rc = tr__cluster_options(l->c, &o, err, errlen)) != TR_OK)
+  /* made here, on the host's loop thread (tr_cluster_attach's), which it
+   * takes for the loop's: the first attach comes from Connect below */
+  if (tr__natsuv_new(loop, &l->uv) != TR_OK) {
+    snprintf(err, errlen, "out of memory");
+    return TR_ENOMEM;
+  }
+  if ((rc = tr__cluster_options(l->c, &o, err, errlen)) != TR_OK) {
+    tr__natsuv_free(l->uv);
     return rc;
-  natsOptions_SetEventLoop(o, loop, natsLibuv_Attach, natsLibuv_Read,
-                           natsLibuv_Write, natsLibuv_Detach);
+  }
+  tr__natsuv_set(l->uv, o);
   natsOptions_SetSendAsap(o, true); /* we batch; no flusher thread */
   natsOptions_SetIOBufSize(o, 1 << 20);
   natsOptions_SetReconnectBufSize(o, 8 << 20);
@@ -269,6 +271,7 @@ int tr__link_open(tr__link *l, char *err, size_t errlen) {
   if (s != NATS_OK) {
     snprintf(err, errlen, "host %u cannot reach the NATS server %s: %s",
              (unsigned)l->index, l->c->url, natsStatus_GetText(s));
+    tr__natsuv_free(l->uv); /* its handles close as the loop runs on */
     return TR_ENOPROC;
   }
   snprintf(subject, sizeof subject, "%s%u.%u", l->c->prefix, (unsigned)l->c->id,
@@ -284,6 +287,7 @@ int tr__link_open(tr__link *l, char *err, size_t errlen) {
     natsConnection_Close(l->nc);
     tr__wait_closed(&l->closed);
     natsConnection_Destroy(l->nc);
+    tr__natsuv_free(l->uv);
     return TR_ENOPROC;
   }
   l->limit = (size_t)natsConnection_GetMaxPayload(l->nc);
@@ -320,19 +324,20 @@ void tr__link_close(tr__link *l) {
     uv_run(loop, UV_RUN_NOWAIT);
   /* No unsubscribing first: what it writes would make Close flush, which
    * waits for the server's answer that only this thread could read. */
-  /* Closing detaches from the loop: the adapter closes its handles there */
+  /* Closing detaches from the loop: the poll handle closes there */
   atomic_store(&l->closing, 1);
   natsConnection_Close(l->nc);
   tr__wait_closed(&l->closed);
   natsSubscription_Destroy(l->sub);
   natsConnection_Destroy(l->nc);
+  /* libnats calls it no more: its handles close with ours below */
+  tr__natsuv_free(l->uv);
   l->handles = 3;
   uv_close((uv_handle_t *)&l->check, on_closed);
   uv_close((uv_handle_t *)&l->idle, on_closed);
   uv_close((uv_handle_t *)&l->async, on_closed);
   while (l->handles)
     uv_run(loop, UV_RUN_NOWAIT);
-  uv_run(loop, UV_RUN_NOWAIT); /* the adapter's own closes */
   for (n = 0; n < TR__NODES; n++)
     if (l->batches[n]) {
       for (i = 0; i < TR__NODES; i++)
