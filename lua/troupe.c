@@ -540,6 +540,15 @@ typedef struct others {
   uint32_t ready;
 } others;
 
+/* The node leaves its cluster (if in one), and libnats ends its own
+ * threads and frees its memory. */
+static void cluster_end(tr_cluster *c) {
+  if (c) {
+    tr_cluster_free(c);
+    tr_cluster_lib_close();
+  }
+}
+
 static void other_setup(tr_host *h, void *ud) {
   others *o = ud;
   int status;
@@ -660,6 +669,7 @@ static int cluster_join(const char *const *v, tr_cluster **out) {
     return 2;
   if ((rc = tr_cluster_new(&cfg, out, err, sizeof err)) != TR_OK) {
     fprintf(stderr, "troupe: --cluster: %s\n", err[0] ? err : tr_strerror(rc));
+    tr_cluster_lib_close(); /* what libnats opened on the way */
     return rc == TR_EINVAL ? 2 : 1;
   }
   return 0;
@@ -854,7 +864,7 @@ int main(int argc, char **argv) {
       !(h = node ? tr_node_join(node, &hc) : tr_host_new(&hc))) {
     fprintf(stderr, "troupe: out of memory\n");
     tr_node_free(node);
-    tr_cluster_free(cluster);
+    cluster_end(cluster);
     return 1;
   }
   if (!node && cluster)
@@ -863,7 +873,7 @@ int main(int argc, char **argv) {
     ledit_free(r);
     tr_host_free(h);
     tr_node_free(node);
-    tr_cluster_free(cluster);
+    cluster_end(cluster);
     return rc;
   }
   if (cluster && (rc = tr_cluster_attach(cluster, h)) != TR_OK) {
@@ -872,7 +882,7 @@ int main(int argc, char **argv) {
     lua_close(L);
     tr_host_free(h);
     tr_node_free(node);
-    tr_cluster_free(cluster);
+    cluster_end(cluster);
     return 1;
   }
   if (threads > 1) {
@@ -887,7 +897,7 @@ int main(int argc, char **argv) {
       lua_close(L);
       tr_host_free(h);
       tr_node_free(node);
-      tr_cluster_free(cluster);
+      cluster_end(cluster);
       return 1;
     }
     /* Every thread signals once its state is set up (or failed to be).
@@ -972,10 +982,7 @@ stop:
   lua_close(L);
   tr_host_free(h);
   tr_node_free(node);
-  if (cluster) { /* farewell said, names and the node id released */
-    tr_cluster_free(cluster);
-    tr_cluster_lib_close(); /* libnats' own threads and memory */
-  }
+  cluster_end(cluster); /* farewell said, names and the node id released */
   if (sink.fd != 2)
     close(sink.fd);
   uv_mutex_destroy(&sink.lock);
