@@ -1,6 +1,6 @@
 /*
  * link.c -- one host's connection to NATS, driven by the host's own loop
- * through libnats' libuv adapter, and the host's wire: what the core
+ * through troupe's libuv adapter (natsuv.c), and the host's wire: what the core
  * carries toward another node is batched per destination host and
  * published once per loop turn (uv_check, after the loop's I/O), or at
  * once when a frame would pass the server's max_payload; what arrives on
