@@ -212,7 +212,7 @@ for _ = 1, 500 do
 end
 c.say("released", gone)
 -- A's farewell: it leaves the nodes at once, well before a silent node
--- would be lost (1.5 s)
+-- would be lost (5 s here)
 local names, t0 = {}, actor.now()
 repeat
   names = {}
@@ -321,6 +321,10 @@ class Node:
         path = os.path.join(dir, name + ".lua")
         with open(path, "w") as f:
             f.write(script)
+        if "--cluster-lost-ms" not in extra:
+            # not a test of losing a node: a machine busy enough to hold a
+            # node's heartbeats up 1.5 s must not make it lost
+            extra = ("--cluster-lost-ms", "5000") + extra
         self.proc = subprocess.Popen(
             [BIN, "--threads", "2", "--cluster", nats.url, "--node", name,
              "--cluster-name", cluster, *extra, path],
@@ -408,10 +412,11 @@ def test_messages_names_spawn(dir, nats):
 
 
 def test_node_killed(dir, nats):
-    a = Node(dir, nats, "A", VICTIM, "t2")
+    lost = ("--cluster-lost-ms", "1500")  # the default, the bound under test
+    a = Node(dir, nats, "A", VICTIM, "t2", *lost)
     try:
         a.expect("ready")
-        b = Node(dir, nats, "B", WATCHER, "t2")
+        b = Node(dir, nats, "B", WATCHER, "t2", *lost)
         try:
             b.expect("armed")
             killed = time.monotonic()
