@@ -420,6 +420,17 @@ typedef struct tr_cluster_config {
   uint32_t max_buffered;
 } tr_cluster_config;
 
+/* 1 when s is a good node or cluster name (1 to 64 of A-Z a-z 0-9 _ -,
+ * as subjects and the bucket's keys take them), else 0. */
+TR_API int tr_cluster_name_ok(const char *s);
+/* Reads TLS options written "ca=FILE,cert=FILE,key=FILE" (any of them;
+ * cert and key together) into cfg's tls_ fields, which then point into
+ * buf, a copy of spec (size bytes). TR_OK, or TR_EINVAL with why in err
+ * (errlen bytes), the fields then partly set. */
+TR_API int tr_cluster_config_tls(tr_cluster_config *cfg, const char *spec,
+                                 char *buf, size_t size, char *err,
+                                 size_t errlen);
+
 /* Connects to NATS, claims a node id and starts the heartbeats; blocks
  * until it is done (a few round trips to the server). Call it before the
  * node's hosts start, then give the id to the node (tr_node_set_id) and

@@ -29,52 +29,6 @@ int trL__cluster_key(const char *k) {
   return 0;
 }
 
-/* A node's or a cluster's name: 1 to 64 of A-Z a-z 0-9 _ - (as NATS
- * subjects and the bucket's keys take them). */
-static int good_name(const char *s) {
-  size_t n;
-  for (n = 0; s[n]; n++)
-    if (!((s[n] >= 'a' && s[n] <= 'z') || (s[n] >= 'A' && s[n] <= 'Z') ||
-          (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '-'))
-      return 0;
-  return n >= 1 && n <= 64;
-}
-
-/* "ca=FILE,cert=FILE,key=FILE" (any of them) into cfg, pointing into buf
- * (a copy of s, size bytes): 0, or -1 with why (as --cluster-tls says). */
-static int parse_tls(const char *s, char *buf, size_t size,
-                     tr_cluster_config *cfg, char *why, size_t whylen) {
-  char *item, *save = NULL;
-  if (strlen(s) >= size || !*s) {
-    snprintf(why, whylen, "ca=FILE,cert=FILE,key=FILE expected");
-    return -1;
-  }
-  strcpy(buf, s);
-  for (item = strtok_r(buf, ",", &save); item;
-       item = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(item, '=');
-    const char **to = NULL;
-    if (eq) {
-      *eq = '\0';
-      to = !strcmp(item, "ca")     ? &cfg->tls_ca
-           : !strcmp(item, "cert") ? &cfg->tls_cert
-           : !strcmp(item, "key")  ? &cfg->tls_key
-                                   : NULL;
-    }
-    if (!to || !eq[1]) {
-      snprintf(why, whylen, "ca=FILE, cert=FILE or key=FILE expected, got '%s'",
-               item);
-      return -1;
-    }
-    *to = eq + 1;
-  }
-  if (!cfg->tls_cert != !cfg->tls_key) {
-    snprintf(why, whylen, "cert and key go together");
-    return -1;
-  }
-  return 0;
-}
-
 /* The setting key of the table at 1 pushed: its string, NULL for nil;
  * anything else is refused. */
 static const char *field(lua_State *L, const char *key, size_t max) {
@@ -91,7 +45,7 @@ static const char *field(lua_State *L, const char *key, size_t max) {
 
 static void name_field(lua_State *L, const char *key, char *out) {
   const char *s = field(L, key, 64);
-  if (s && !good_name(s))
+  if (s && !tr_cluster_name_ok(s))
     trL__argerror(
         L, 1,
         lua_pushfstring(L, "%s must be 1 to 64 of A-Z a-z 0-9 _ -, got %s", key,
@@ -154,7 +108,7 @@ void trL__cluster_configure(lua_State *L, trL__host *lh) {
   lua_pop(L, 1);
   memset(&cfg, 0, sizeof cfg);
   if ((s = field(L, "cluster_tls", sizeof next.tls - 1)) &&
-      parse_tls(s, buf, sizeof buf, &cfg, why, sizeof why))
+      tr_cluster_config_tls(&cfg, s, buf, sizeof buf, why, sizeof why))
     trL__argerror(L, 1, lua_pushfstring(L, "cluster_tls: %s", why));
   if (s)
     strcpy(next.tls, s);
@@ -185,7 +139,8 @@ int trL__cluster_join(trL__host *lh, char *err, size_t errlen) {
   cfg.cluster = k->name[0] ? k->name : NULL;
   cfg.lost_ms = k->lost_ms;
   cfg.creds = k->creds[0] ? k->creds : NULL;
-  if (k->tls[0] && parse_tls(k->tls, tls, sizeof tls, &cfg, err, errlen))
+  if (k->tls[0] &&
+      tr_cluster_config_tls(&cfg, k->tls, tls, sizeof tls, err, errlen))
     return TR_EINVAL;
   k->joined = 1; /* libnats is open from here, joined or not */
   if ((rc = tr_cluster_new(&cfg, &k->c, err, errlen)) != TR_OK)

@@ -590,44 +590,6 @@ static const char *const cluster_opts[NCLUSTER_OPTS] = {
     "--cluster",         "--node",          "--cluster-name",
     "--cluster-lost-ms", "--cluster-creds", "--cluster-tls"};
 
-/* --cluster-tls ca=FILE,cert=FILE,key=FILE into cfg (pointing into buf, a
- * copy); 0, or -1 after saying why on stderr. */
-static int parse_tls(const char *s, char *buf, size_t size,
-                     tr_cluster_config *cfg) {
-  char *item, *save = NULL;
-  if (strlen(s) >= size || !*s) {
-    fprintf(stderr, "troupe: --cluster-tls: ca=FILE,cert=FILE,key=FILE "
-                    "expected\n");
-    return -1;
-  }
-  strcpy(buf, s);
-  for (item = strtok_r(buf, ",", &save); item;
-       item = strtok_r(NULL, ",", &save)) {
-    char *eq = strchr(item, '=');
-    const char **to = NULL;
-    if (eq) {
-      *eq = '\0';
-      to = !strcmp(item, "ca")     ? &cfg->tls_ca
-           : !strcmp(item, "cert") ? &cfg->tls_cert
-           : !strcmp(item, "key")  ? &cfg->tls_key
-                                   : NULL;
-    }
-    if (!to || !eq[1]) {
-      fprintf(stderr,
-              "troupe: --cluster-tls: ca=FILE, cert=FILE or key=FILE "
-              "expected, got '%s'\n",
-              eq ? item : item);
-      return -1;
-    }
-    *to = eq + 1;
-  }
-  if (!cfg->tls_cert != !cfg->tls_key) {
-    fprintf(stderr, "troupe: --cluster-tls: cert and key go together\n");
-    return -1;
-  }
-  return 0;
-}
-
 /* Joins the cluster the options name, before any host starts: *out NULL
  * when not asked. 0, or the exit status after saying why on stderr. */
 static int cluster_join(const char *const *v, tr_cluster **out) {
@@ -665,8 +627,11 @@ static int cluster_join(const char *const *v, tr_cluster **out) {
     }
     cfg.lost_ms = (uint32_t)ms;
   }
-  if (v[CL_TLS] && parse_tls(v[CL_TLS], tls, sizeof tls, &cfg))
+  if (v[CL_TLS] && tr_cluster_config_tls(&cfg, v[CL_TLS], tls, sizeof tls, err,
+                                         sizeof err)) {
+    fprintf(stderr, "troupe: --cluster-tls: %s\n", err);
     return 2;
+  }
   if ((rc = tr_cluster_new(&cfg, out, err, sizeof err)) != TR_OK) {
     fprintf(stderr, "troupe: --cluster: %s\n", err[0] ? err : tr_strerror(rc));
     tr_cluster_lib_close(); /* what libnats opened on the way */

@@ -22,7 +22,7 @@ static void say(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 /* Names go into subjects and bucket names: a safe alphabet only. */
-static int good_name(const char *s) {
+int tr_cluster_name_ok(const char *s) {
   size_t n = 0;
   if (!s)
     return 0;
@@ -31,6 +31,39 @@ static int good_name(const char *s) {
           (s[n] >= '0' && s[n] <= '9') || s[n] == '_' || s[n] == '-'))
       return 0;
   return n >= 1 && n <= TR__NAME_MAX;
+}
+
+int tr_cluster_config_tls(tr_cluster_config *cfg, const char *spec, char *buf,
+                          size_t size, char *err, size_t errlen) {
+  char *item, *save = NULL;
+  if (!cfg || !spec || !buf || strlen(spec) >= size || !*spec) {
+    say(err, errlen, "ca=FILE,cert=FILE,key=FILE expected");
+    return TR_EINVAL;
+  }
+  strcpy(buf, spec);
+  for (item = strtok_r(buf, ",", &save); item;
+       item = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(item, '=');
+    const char **to = NULL;
+    if (eq) {
+      *eq = '\0';
+      to = !strcmp(item, "ca")     ? &cfg->tls_ca
+           : !strcmp(item, "cert") ? &cfg->tls_cert
+           : !strcmp(item, "key")  ? &cfg->tls_key
+                                   : NULL;
+    }
+    if (!to || !eq[1]) {
+      say(err, errlen, "ca=FILE, cert=FILE or key=FILE expected, got '%s'",
+          item);
+      return TR_EINVAL;
+    }
+    *to = eq + 1;
+  }
+  if (!cfg->tls_cert != !cfg->tls_key) {
+    say(err, errlen, "%s", "cert and key go together");
+    return TR_EINVAL;
+  }
+  return TR_OK;
 }
 
 static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
@@ -228,13 +261,13 @@ int tr_cluster_new(const tr_cluster_config *cfg, tr_cluster **out, char *err,
         cfg->url ? cfg->url : "");
     return TR_EINVAL;
   }
-  if (!good_name(cfg->node)) {
+  if (!tr_cluster_name_ok(cfg->node)) {
     say(err, errlen,
         "the node's name must be 1 to 64 of A-Z a-z 0-9 _ -, got '%s'",
         cfg->node ? cfg->node : "");
     return TR_EINVAL;
   }
-  if (cfg->cluster && !good_name(cfg->cluster)) {
+  if (cfg->cluster && !tr_cluster_name_ok(cfg->cluster)) {
     say(err, errlen,
         "the cluster's name must be 1 to 64 of A-Z a-z 0-9 _ -, got '%s'",
         cfg->cluster);
